@@ -1,0 +1,185 @@
+/**
+ * The pipeline model after parsing and resolving `baton.yaml` (DESIGN §2).
+ *
+ * Terminology
+ * - Project: one `baton.yaml` (or a JSON definition posted to the API).
+ * - Step: a reusable task template (`steps:`). Steps are folded into the nodes that use them,
+ *   so the engine never looks steps up.
+ * - Pipeline: a named graph of nodes (`pipelines:`).
+ * - Node: one vertex of a pipeline. A task node runs a command (once, or once per `foreach`
+ *   item / `matrix` combination); a pipeline node starts a child run of another pipeline.
+ * - Template: a string that may hold `${{ expression }}` parts; kept as written here and
+ *   evaluated by the engine when the node becomes ready.
+ *
+ * Everything here is plain data: JSON-serialisable, no functions, no I/O. Durations are
+ * milliseconds; `loc` fields say where a thing was written so that errors can point at it.
+ */
+
+/** Where something was written in a pipeline file. Lines and columns count from 1. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** Types a parameter may declare. `list` and `json` values are given as JSON on the command line. */
+export type ParamType = "string" | "int" | "float" | "bool" | "list" | "json";
+
+export interface ParamSpec {
+  /** The declared type; values given with `-p` or `with:` are checked against it. */
+  type: ParamType;
+  /** Value used when none is given. A param with no default is required. */
+  default?: unknown;
+  /** When present, the value must be one of these. */
+  choices?: unknown[];
+  /** Shown in `baton show`, the web UI launch form and docs. */
+  description?: string;
+}
+
+/** `success` (Velda `--after-success`), `failure` (`--after-fail`), `always` (`--after`). */
+export type NeedCondition = "success" | "failure" | "always";
+
+export interface NeedSpec {
+  /** Name of the node needed, in the same pipeline. */
+  node: string;
+  condition: NeedCondition;
+}
+
+export interface RetrySpec {
+  /** How many extra attempts after the first failure. 0 means no retry. */
+  limit: number;
+  /** Wait before the first retry; doubled before each later one. */
+  backoffMs: number;
+}
+
+export interface CacheSpec {
+  /** Whether results may be reused (DESIGN §4). Failed tasks are never cached. */
+  enabled: boolean;
+  /** Extra files (paths or globs, relative to the working directory) whose content joins the key. */
+  deps: string[];
+}
+
+export interface PoolSpec {
+  name: string;
+  /** How many tasks of this pool run at once. */
+  slots: number;
+  /** What each task of the pool is given (`{ gpu: 1 }`); part of the cache key. */
+  resources: Record<string, number>;
+  loc?: SourceLocation;
+}
+
+/** A declared input of a step: a name, and where its files come from when no binding is given. */
+export interface InputSpec {
+  /** Paths or globs relative to the working directory, used when the node binds nothing. */
+  default?: string[];
+  /** When true, an input that matches no file is empty instead of an error. */
+  optional: boolean;
+  description?: string;
+}
+
+/**
+ * What a node binds to an input: a template (`"${{ needs.prep.outputs['*.npz'] }}"`) or
+ * literal paths/globs relative to the working directory.
+ */
+export type InputBinding = string | string[];
+
+export interface TriggerSpec {
+  /** Five-field cron expression, e.g. `0 9 * * MON`. */
+  cron: string;
+  /** Param overrides for runs started by this trigger. */
+  with: Record<string, unknown>;
+  loc?: SourceLocation;
+}
+
+export type NotifyEvent = "success" | "failure" | "cancelled";
+
+export interface NotifySpec {
+  on: NotifyEvent[];
+  /** URL that receives a JSON POST when the run ends with one of `on`. Loopback only. */
+  webhook: string;
+  loc?: SourceLocation;
+}
+
+/** Settings a step or node may give, falling back to `defaults:` and then to built-in defaults. */
+export interface TaskSettings {
+  pool: string;
+  retries: RetrySpec;
+  /** Kill the task after this long. Undefined means no limit. */
+  timeoutMs?: number;
+  cache: CacheSpec;
+  /** Higher runs first when tasks wait for the same pool. */
+  priority: number;
+  /** Extra environment variables for the task (values may be templates). Part of the cache key. */
+  env: Record<string, string>;
+}
+
+export interface DefaultsSpec extends TaskSettings {}
+
+export interface StepSpec extends TaskSettings {
+  name: string;
+  /** Shell command (run by `bash -eo pipefail -c`), a template. */
+  run: string;
+  inputs: Record<string, InputSpec>;
+  params: Record<string, ParamSpec>;
+  /** Globs of files kept from the output folder. Empty means everything. */
+  outputs: string[];
+  loc: SourceLocation;
+}
+
+interface NodeBase {
+  name: string;
+  /** Nodes that must finish first, with the condition under which this node runs. */
+  needs: NeedSpec[];
+  /** Template that must evaluate truthy for the node to run; otherwise it is skipped. */
+  if?: string;
+  /** Param values (templates allowed) overriding the step's or child pipeline's defaults. */
+  with: Record<string, unknown>;
+  loc: SourceLocation;
+  /** Key path of the node in its file, e.g. `pipelines.train-eval.nodes.train`. */
+  path: string;
+}
+
+export interface TaskNodeSpec extends NodeBase, TaskSettings {
+  kind: "task";
+  /** The step this node was made from, if any (for display; its keys are already folded in). */
+  step?: string;
+  run: string;
+  /** Declared inputs (from the step, or implied by the node's bindings). */
+  inputs: Record<string, InputSpec>;
+  /** What the node binds to its inputs; unbound inputs use their `default`. */
+  bindings: Record<string, InputBinding>;
+  params: Record<string, ParamSpec>;
+  outputs: string[];
+  /** A list, or a template evaluating to a list: one task per item (`item` in expressions). */
+  foreach?: unknown;
+  /** Map of name -> list (or template): one task per combination (`matrix.NAME`). */
+  matrix?: Record<string, unknown>;
+}
+
+export interface PipelineNodeSpec extends NodeBase {
+  kind: "pipeline";
+  /** Name of the pipeline this node runs as a child run. */
+  pipeline: string;
+}
+
+export type NodeSpec = TaskNodeSpec | PipelineNodeSpec;
+
+export interface PipelineSpec {
+  name: string;
+  params: Record<string, ParamSpec>;
+  /** Nodes in the order they were written. */
+  nodes: Record<string, NodeSpec>;
+  triggers: TriggerSpec[];
+  notify: NotifySpec[];
+  loc: SourceLocation;
+}
+
+export interface ProjectSpec {
+  /** Path of the file this came from, as given (used in messages). */
+  file: string;
+  version: 1;
+  defaults: DefaultsSpec;
+  pools: Record<string, PoolSpec>;
+  steps: Record<string, StepSpec>;
+  pipelines: Record<string, PipelineSpec>;
+}
