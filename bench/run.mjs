@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// Baton benchmark harness: runs the same DAGs with Baton, make, ninja and snakemake.
+//
+//   node bench/run.mjs [--shapes chain200,fan1000,layers,wide10k] [--tools baton,make,ninja,snakemake]
+//                      [--repeat N] [--quick] [--rerun] [--timeout SECONDS]
+//
+// See bench/README.md. Work folders: bench/out/<shape>/<tool>/ (fresh for every run).
+
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { hasGnuTime, measure } from "./measure.mjs";
+import { markdown, summarize, textTable } from "./report.mjs";
+import { SHAPE_KEYS, makeShape } from "./shapes.mjs";
+import { TOOL_NAMES, defineTools } from "./tools.mjs";
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const REPO = resolve(BENCH, "..");
+const OUT = join(BENCH, "out");
+
+const USAGE = `usage: node bench/run.mjs [options]
+  --shapes LIST    comma-separated, from ${SHAPE_KEYS.join(",")} (default: all)
+  --tools LIST     comma-separated, from ${TOOL_NAMES.join(",")} (default: all present)
+  --repeat N       runs per tool and shape; the median wall time is reported (default 1)
+  --quick          scaled-down shapes for smoke runs (chain50, fan200, layers5x20, wide1k)
+  --rerun          add a second pass per tool in the same folder (no-op / cached rerun)
+  --timeout S      kill a tool run after S seconds and report it as timeout (default 1800)
+bench/RESULTS.md is rewritten only by a full run (all shapes, all tools, no --quick);
+every run writes bench/out/results.md and bench/out/results.json.`;
+
+function parseArgs(argv) {
+  const o = { shapes: SHAPE_KEYS, tools: TOOL_NAMES, repeat: 1, quick: false, rerun: false, timeoutS: 1800 };
+  const list = (v, known, what) => {
+    const xs = (v ?? "").split(",").filter(Boolean);
+    const bad = xs.filter((x) => !known.includes(x));
+    if (!xs.length || bad.length)
+      usage(`unknown ${what}: ${bad.join(",") || "(none given)"}; known: ${known.join(",")}`);
+    return xs;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.includes("=") ? a.split(/=(.*)/s) : [a, undefined];
+    const val = () => inline ?? argv[++i];
+    switch (flag) {
+      case "--shapes":
+        o.shapes = list(val(), SHAPE_KEYS, "shape");
+        break;
+      case "--tools":
+        o.tools = list(val(), TOOL_NAMES, "tool");
+        break;
+      case "--repeat":
+        o.repeat = Number.parseInt(val(), 10);
+        if (!(o.repeat >= 1)) usage("--repeat needs a positive integer");
+        break;
+      case "--timeout":
+        o.timeoutS = Number(val());
+        if (!(o.timeoutS > 0)) usage("--timeout needs a positive number of seconds");
+        break;
+      case "--quick":
+        o.quick = true;
+        break;
+      case "--rerun":
+        o.rerun = true;
+        break;
+      case "-h":
+      case "--help":
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        usage(`unknown option ${a}`);
+    }
+  }
+  return o;
+}
+
+function usage(msg) {
+  console.error(`bench: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+
+function machine() {
+  const uname = spawnSync("uname", ["-srm"], { encoding: "utf8" });
+  return {
+    nproc: os.availableParallelism?.() ?? os.cpus().length,
+    cpu: os.cpus()[0]?.model?.trim() ?? "unknown CPU",
+    memGb: os.totalmem() / 1024 ** 3,
+    os: uname.status === 0 ? uname.stdout.trim() : `${os.type()} ${os.release()}`,
+    node: process.version,
+  };
+}
+
+/** Environment of every tool run: no Baton server to attach to, C locale (sort -u). */
+function toolEnv(extra) {
+  const inherited = Object.entries(process.env).filter(([k]) => k !== "BATON_URL" && k !== "BATON_TOKEN");
+  return { ...Object.fromEntries(inherited), LC_ALL: "C", ...extra };
+}
+
+/** Writes a fresh work folder for one tool and one shape. */
+function prepare(shape, toolName, tool) {
+  const dir = join(OUT, shape.name, toolName);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const d of shape.dirs) mkdirSync(join(dir, d), { recursive: true });
+  writeFileSync(join(dir, tool.file), shape.files[tool.file]);
+  return dir;
+}
+
+/** Checks the output files of a finished run. Returns null when right, else what is wrong. */
+function validate(shape, tool, dir, stdoutText) {
+  for (const c of shape.checks) {
+    const p = tool.locate(dir, c.file, stdoutText);
+    if (!p) return `output ${c.file} not found`;
+    const got = readFileSync(p, "utf8").split("\n");
+    if (got[got.length - 1] === "") got.pop();
+    const want = c.ordered ? c.lines : [...c.lines].sort();
+    const have = c.ordered ? got : [...got].sort();
+    if (have.length !== want.length) return `${c.file}: ${have.length} lines, expected ${want.length}`;
+    const i = have.findIndex((x, k) => x !== want[k]);
+    if (i >= 0)
+      return `${c.file}: line ${i + 1} is ${JSON.stringify(have[i])}, expected ${JSON.stringify(want[i])}`;
+  }
+  return null;
+}
+
+function tail(file, n = 4) {
+  try {
+    const lines = readFileSync(file, "utf8").trim().split("\n").filter(Boolean);
+    return lines.slice(-n).join(" / ").slice(0, 600);
+  } catch {
+    return "";
+  }
+}
+
+/** One measured run of one tool in dir, then validation. */
+async function runOnce(shape, toolName, tool, dir, pass, opts, gnuTime) {
+  const base = join(dir, `bench-${pass}`);
+  const stdoutFile = `${base}.stdout`;
+  const stderrFile = `${base}.stderr`;
+  const m = await measure({
+    argv: tool.argv(pass, opts),
+    cwd: dir,
+    env: toolEnv(tool.env),
+    stdoutFile,
+    stderrFile,
+    rssFile: `${base}.rss`,
+    timeoutMs: opts.timeoutS * 1000,
+    gnuTime,
+  });
+  const r = { pass, wallMs: m.wallMs, rssKb: m.rssKb, code: m.code };
+  if (m.error) return { ...r, status: "failed", detail: m.error };
+  if (m.timedOut) return { ...r, status: "timeout", detail: `killed after ${opts.timeoutS} s` };
+  if (m.code !== 0) {
+    const why = m.signal ? `signal ${m.signal}` : `exit ${m.code}`;
+    return { ...r, status: "failed", detail: `${why}: ${tail(stderrFile) || tail(stdoutFile)}` };
+  }
+  const wrong = validate(shape, tool, dir, readFileSync(stdoutFile, "utf8"));
+  if (wrong) return { ...r, status: "wrong", detail: wrong };
+  return { ...r, status: "ok" };
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const t0 = performance.now();
+  const tools = defineTools(REPO);
+  const gnuTime = hasGnuTime();
+  const passes = opts.rerun ? ["cold", "rerun"] : ["cold"];
+
+  const toolInfo = {};
+  for (const name of opts.tools) {
+    const absent = tools[name].available();
+    toolInfo[name] = absent ? { absent } : { version: tools[name].version() };
+    const line = absent ? `skipped: ${absent}` : toolInfo[name].version;
+    console.error(`bench: ${name.padEnd(9)} ${line}`);
+  }
+  if (!gnuTime) console.error("bench: GNU time (/usr/bin/time) missing: peak RSS will be n/a");
+  const present = opts.tools.filter((t) => !toolInfo[t].absent);
+
+  const results = {
+    startedAt: new Date().toISOString(),
+    quick: opts.quick,
+    repeat: opts.repeat,
+    passes,
+    gnuTime,
+    machine: machine(),
+    tools: toolInfo,
+    toolOrder: opts.tools,
+    shapes: [],
+  };
+
+  for (const key of opts.shapes) {
+    const shape = makeShape(key, opts.quick);
+    const runs = Object.fromEntries(passes.map((p) => [p, {}]));
+    // Repeats interleave the tools so that drift of the machine hits all of them alike.
+    for (let rep = 1; rep <= opts.repeat; rep++) {
+      for (const name of present) {
+        const tool = tools[name];
+        const dir = prepare(shape, name, tool);
+        for (const pass of passes) {
+          const r = await runOnce(shape, name, tool, dir, pass, opts, gnuTime);
+          if (!runs[pass][name]) runs[pass][name] = [];
+          runs[pass][name].push({ ...r, rep });
+          const fig =
+            r.status === "ok"
+              ? `${(r.wallMs / 1000).toFixed(3)} s  ${(r.wallMs / shape.tasks).toFixed(2)} ms/task  ${r.rssKb == null ? "n/a" : (r.rssKb / 1024).toFixed(1)} MB`
+              : `${r.status}: ${r.detail}`;
+          console.error(
+            `bench: ${shape.name.padEnd(12)} ${name.padEnd(9)} ${pass.padEnd(5)} #${rep}  ${fig}`,
+          );
+          // A failed cold run leaves nothing meaningful to rerun.
+          if (r.status !== "ok") break;
+        }
+      }
+    }
+    const summary = {};
+    for (const pass of passes) {
+      summary[pass] = {};
+      for (const name of opts.tools) {
+        summary[pass][name] = toolInfo[name].absent
+          ? { status: "absent", detail: toolInfo[name].absent }
+          : summarize(runs[pass][name], shape.tasks);
+      }
+    }
+    results.shapes.push({ key, name: shape.name, tasks: shape.tasks, runs, summary });
+  }
+
+  results.durationS = (performance.now() - t0) / 1000;
+  console.log(textTable(results));
+  console.log(`\nTotal: ${results.durationS.toFixed(0)} s`);
+
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, "results.json"), JSON.stringify(results, null, 2));
+  const md = markdown(results);
+  writeFileSync(join(OUT, "results.md"), md);
+  const full =
+    !opts.quick &&
+    SHAPE_KEYS.every((s) => opts.shapes.includes(s)) &&
+    TOOL_NAMES.every((t) => opts.tools.includes(t));
+  if (full) {
+    writeFileSync(join(BENCH, "RESULTS.md"), md);
+    console.log("Wrote bench/RESULTS.md");
+  } else {
+    console.log("Wrote bench/out/results.md (bench/RESULTS.md is only rewritten by a full run)");
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

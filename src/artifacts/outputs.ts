@@ -1,0 +1,120 @@
+/**
+ * A task's outputs: choosing the files to keep from its output folder, recording them in the
+ * content store, selecting among them for downstream tasks, and restoring them from the store.
+ */
+import { join, posix, resolve } from "node:path";
+import { BatonError } from "../errors.js";
+import type { ContentStore } from "./cas.js";
+import { describeFsError, ensureWritableDir, errnoOf, mapLimit, mkdirAll } from "./fs-util.js";
+import { compileOutputGlobs } from "./glob.js";
+import { walkFiles } from "./walk.js";
+
+/** One recorded output file. */
+export interface OutputFile {
+  /** Path relative to the output folder, with `/` separators (`sub/model.pt`). */
+  path: string;
+  /** sha256 of the content; the blob's name in the content store. */
+  sha256: string;
+  /** Size in bytes. */
+  size: number;
+}
+
+/** Files hashed and stored at once: enough to keep the thread pool busy, few enough for open files. */
+const PUT_CONCURRENCY = 16;
+const RESTORE_CONCURRENCY = 32;
+
+/**
+ * Records the outputs of a finished task: walks `outputDir` recursively, keeps the files matching
+ * any of `globs` (see `glob.ts` for the rules; an empty list keeps everything), puts each in `cas`
+ * and returns them sorted by path. Symbolic links to files are followed and stored by content;
+ * symbolic links to folders are skipped. Kept files become read-only (they share the blob's inode).
+ *
+ * @throws BatonError `TASK_SETUP` when the folder or a file cannot be read or the store written.
+ */
+export async function collectOutputs(
+  outputDir: string,
+  globs: string[],
+  cas: ContentStore,
+): Promise<OutputFile[]> {
+  const root = resolve(outputDir);
+  const keep = compileOutputGlobs(globs);
+  let paths: string[];
+  try {
+    paths = await walkFiles(root, { followDirLinks: false, acceptFile: keep });
+  } catch (err) {
+    throw new BatonError("TASK_SETUP", `cannot read output folder ${root}: ${describeFsError(err)}`, {
+      cause: err,
+      context: { path: root, errno: errnoOf(err) },
+    });
+  }
+  paths.sort(comparePaths);
+  return mapLimit(paths, PUT_CONCURRENCY, async (path) => {
+    const { sha256, size } = await cas.put(join(root, path));
+    return { path, sha256, size };
+  });
+}
+
+/**
+ * The files among `files` whose path matches `glob` (same rules as `outputs:`), in their
+ * original order. Pure; compiled matchers are cached, as one glob is tested against every file
+ * of a fanned-out node. Accepts records with `path` ({@link OutputFile}) or `rel` (the engine's
+ * produced files).
+ */
+export function selectOutputs<T extends { path: string } | { rel: string }>(files: T[], glob: string): T[] {
+  const match = compileOutputGlobs([glob]);
+  return files.filter((f) => match("path" in f ? f.path : f.rel));
+}
+
+/**
+ * Recreates output files in `outputDir` from the content store (for a cache hit): hard links
+ * where possible, copies otherwise. Creates each folder once.
+ *
+ * @throws BatonError `TASK_SETUP` when a path would leave `outputDir`, a blob is missing
+ * (context `reason: "blob-missing"`), or the folder cannot be written.
+ */
+export async function restoreOutputs(
+  outputDir: string,
+  files: OutputFile[],
+  cas: ContentStore,
+): Promise<void> {
+  const root = resolve(outputDir);
+  ensureWritableDir(root, "output folder");
+  const dirs = new Set<string>();
+  for (const file of files) {
+    if (!isContainedPath(file.path)) {
+      throw new BatonError(
+        "TASK_SETUP",
+        `cannot restore output "${file.path}": the path leaves the output folder`,
+        {
+          context: { path: file.path, outputDir: root },
+        },
+      );
+    }
+    const dir = posix.dirname(file.path);
+    if (dir !== ".") dirs.add(dir);
+  }
+  try {
+    await mkdirAll(root, dirs);
+  } catch (err) {
+    throw new BatonError("TASK_SETUP", `cannot write output folder ${root}: ${describeFsError(err)}`, {
+      cause: err,
+      context: { path: root, errno: errnoOf(err) },
+    });
+  }
+  await mapLimit(files, RESTORE_CONCURRENCY, (file) =>
+    cas.restore(file.sha256, join(root, file.path), { mkdir: false }),
+  );
+}
+
+/** Code-unit order: the same on every machine and locale. */
+function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A relative posix path with no empty, `.` or `..` segment: it cannot leave the folder it is joined to. */
+export function isContainedPath(path: string): boolean {
+  if (path === "" || path.startsWith("/") || path.includes("\0")) return false;
+  // A backslash is an ordinary file-name character on POSIX, but a separator on Windows.
+  if (process.platform === "win32" && path.includes("\\")) return false;
+  return path.split("/").every((s) => s !== "" && s !== "." && s !== "..");
+}

@@ -1,0 +1,133 @@
+import path from "node:path";
+import { type CacheParts, explainCacheMiss } from "../../engine/cache-key.js";
+import { iso, runView, taskView, taskViews } from "../../engine/task-view.js";
+import type { Store, TaskRow } from "../../store/store.js";
+import { openExistingStore } from "../context.js";
+import { table } from "../table.js";
+import { duration } from "./ls.js";
+
+/** `baton show ID`: a task's command, params, attempts, outputs and metrics, or a run's summary. */
+export async function showCommand(id: string, opts: { file: string; json?: boolean }): Promise<void> {
+  const store = openExistingStore(opts.file);
+  try {
+    const hit = await store.resolveId(id);
+    if (hit.kind === "run") await showRun(store, hit.id, opts.json);
+    else await showTask(store, hit.id, opts.json);
+  } finally {
+    await store.close();
+  }
+}
+
+async function showRun(store: Store, id: string, json?: boolean): Promise<void> {
+  const run = (await store.getRun(id))!;
+  const tasks = await store.listTasks({ run: id });
+  if (json) {
+    const outputs = await store.listOutputs(tasks.map((t) => t.id));
+    process.stdout.write(
+      `${JSON.stringify({ run: { ...runView(run), params: run.params, createdAt: iso(run.createdAt), endedAt: iso(run.endedAt), parentTask: run.parentTaskId }, tasks: taskViews(tasks, outputs) }, null, 2)}\n`,
+    );
+    return;
+  }
+  const out = [
+    `run       ${run.id}`,
+    `pipeline  ${run.pipeline}`,
+    `status    ${run.status}`,
+    `started   ${iso(run.createdAt)}`,
+    `duration  ${duration(run.createdAt, run.endedAt)}`,
+    `params    ${JSON.stringify(run.params)}`,
+    `workdir   ${run.workdir}`,
+    "",
+  ];
+  process.stdout.write(out.join("\n"));
+  process.stdout.write(
+    table(
+      ["TASK", "NAME", "STATUS", "EXIT"],
+      tasks.map((t) => [t.id, t.name, t.status, t.exitCode === null ? "" : String(t.exitCode)]),
+    ),
+  );
+}
+
+async function showTask(store: Store, id: string, json?: boolean): Promise<void> {
+  const task = (await store.getTask(id))!;
+  const outputs = await store.listOutputs([id]);
+  const attempts = await store.listAttempts(id);
+  if (json) {
+    const view = {
+      ...taskView(task, outputs),
+      command: task.command,
+      params: task.params,
+      item: task.item ?? null,
+      error: task.error,
+      cacheKey: task.cacheKey,
+      cacheParts: task.cacheParts,
+      attemptsDetail: attempts.map((a) => ({
+        number: a.number,
+        status: a.status,
+        exitCode: a.exitCode,
+        signal: a.signal,
+        reason: a.reason,
+        message: a.message,
+        startedAt: iso(a.startedAt),
+        endedAt: iso(a.endedAt),
+        log: a.logPath,
+      })),
+    };
+    process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `task      ${task.id}  ${task.name}`,
+    `run       ${task.runId}`,
+    `status    ${task.status}${task.exitCode !== null ? ` (exit ${task.exitCode})` : ""}${task.error ? `: ${task.error}` : ""}`,
+    `command   ${task.command ?? "(not resolved yet)"}`,
+    `params    ${JSON.stringify(task.params)}`,
+  ];
+  if (task.item !== undefined) lines.push(`item      ${JSON.stringify(task.item)}`);
+  lines.push(`output    ${task.outputDir}`);
+  for (const o of outputs) lines.push(`  ${o.path}  ${o.size} B  sha256:${o.sha256.slice(0, 12)}`);
+  const metrics = Object.entries(task.metrics);
+  if (metrics.length) {
+    lines.push("metrics");
+    for (const [k, v] of metrics) lines.push(`  ${k} = ${JSON.stringify(v)}`);
+  }
+  lines.push(...(await cacheLines(store, task)));
+  lines.push("attempts");
+  for (const a of attempts) {
+    const how =
+      a.reason === "exited" || a.reason === null
+        ? a.exitCode !== null
+          ? `exit ${a.exitCode}`
+          : a.status
+        : `${a.reason}${a.message ? `: ${a.message}` : ""}`;
+    lines.push(
+      `  #${a.number} ${a.status} ${how} ${duration(a.startedAt, a.endedAt)}  log ${path.relative(process.cwd(), a.logPath)}`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+/** The cache key's parts, and why the task ran although an earlier run of it exists. */
+async function cacheLines(store: Store, task: TaskRow): Promise<string[]> {
+  const parts = task.cacheParts as CacheParts | null;
+  if (!parts || !task.cacheKey) return [];
+  const lines = [`cache     key ${task.cacheKey.slice(0, 16)}${task.cached ? " (result reused)" : ""}`];
+  lines.push(`  command  ${parts.command}`);
+  if (Object.keys(parts.params).length) lines.push(`  params   ${JSON.stringify(parts.params)}`);
+  for (const [name, files] of Object.entries(parts.inputs)) {
+    lines.push(`  input ${name}: ${Object.keys(files).length} file(s)`);
+  }
+  for (const dep of Object.keys(parts.deps)) lines.push(`  dep      ${dep}`);
+  if (task.cached) return lines;
+  const previous = await store.findPreviousTask(task);
+  if (!previous?.cacheParts) return lines;
+  if (previous.cacheKey === task.cacheKey) {
+    lines.push(
+      `why it ran: same key as task ${previous.id}, but caching was off or its result was not reusable`,
+    );
+    return lines;
+  }
+  const changes = explainCacheMiss(previous.cacheParts as unknown as CacheParts, parts);
+  lines.push(`why it ran: changed since task ${previous.id} (run ${previous.runId}):`);
+  for (const c of changes) lines.push(`  ${c}`);
+  return lines;
+}

@@ -1,0 +1,73 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { StateLayout } from "../engine/layout.js";
+import { BatonError, didYouMean } from "../errors.js";
+import { parseProjectText } from "../spec/parse.js";
+import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
+import { SqliteStore } from "../store/sqlite-store.js";
+
+export interface ProjectFile {
+  /** Absolute path of the pipeline file. */
+  file: string;
+  /** The folder holding it: tasks run here and `.baton/` lives here. */
+  workdir: string;
+}
+
+export function locateFile(file: string): ProjectFile {
+  const abs = path.resolve(file);
+  return { file: abs, workdir: path.dirname(abs) };
+}
+
+/** Reads and validates a pipeline file; problems come back as one SPEC_INVALID error. */
+export function loadProject(file: string): ProjectSpec & ProjectFile {
+  const located = locateFile(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(located.file, "utf8");
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(err);
+    throw new BatonError("SPEC_NOT_FOUND", `cannot read pipeline file ${file}: ${why}`);
+  }
+  const project = parseProjectText(text, path.relative(process.cwd(), located.file) || file, {
+    cpus: os.availableParallelism(),
+  });
+  return { ...project, ...located };
+}
+
+/** The pipeline to run: the one named, or the only one in the file. */
+export function pickPipeline(project: ProjectSpec, name: string | undefined): PipelineSpec {
+  const names = Object.keys(project.pipelines);
+  if (name === undefined) {
+    if (names.length === 1) return project.pipelines[names[0]!]!;
+    throw new BatonError(
+      "USAGE",
+      names.length === 0
+        ? `${project.file} has no pipelines`
+        : `${project.file} has ${names.length} pipelines: name one of ${names.join(", ")}`,
+    );
+  }
+  const pipeline = project.pipelines[name];
+  if (!pipeline) {
+    const hint = didYouMean(name, names);
+    throw new BatonError(
+      "SPEC_UNKNOWN_PIPELINE",
+      `no pipeline "${name}" in ${project.file}${hint ? ` (did you mean "${hint}"?)` : ""}; pipelines: ${names.join(", ")}`,
+    );
+  }
+  return pipeline;
+}
+
+/** Opens the store of an existing `.baton/` for reading commands (`ls`, `show`, `logs`). */
+export function openExistingStore(file: string): SqliteStore {
+  const { workdir } = locateFile(file);
+  const layout = StateLayout.forWorkdir(workdir);
+  if (!fs.existsSync(layout.database)) {
+    throw new BatonError(
+      "STORE_NOT_FOUND",
+      `no runs yet in ${workdir} (no ${path.relative(process.cwd(), layout.database) || layout.database})`,
+    );
+  }
+  return SqliteStore.open(layout.database);
+}

@@ -1,0 +1,105 @@
+import { Command, CommanderError, Option } from "commander";
+import { type BatonError, ensureBatonError, exitCodeFor, formatProblem } from "../errors.js";
+
+/** Exit codes (DESIGN §5). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** Builds the `baton` command line. Each command's module is imported only when it runs. */
+export function buildProgram(): Command {
+  const program = new Command("baton")
+    .description("Run ML, data and QA pipelines: baton.yaml pipelines, shell submits, a TypeScript SDK.")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  program
+    .command("run")
+    .description("run a pipeline; exit 0 iff the run succeeded")
+    .argument("[pipeline]", "pipeline name (may be left out when the file has one)")
+    .option("-f, --file <file>", "pipeline file", "baton.yaml")
+    .option("-p, --param <k=v>", "set a pipeline param (repeatable)", collect, [])
+    .option("--target <node>", "run only NODE and what it needs (repeatable)", collect, [])
+    .option("--from <node>", "rerun NODE and everything downstream, reusing earlier results")
+    .option("--no-cache", "do not reuse cached results")
+    .option("--detach", "start the run on the server and return at once")
+    .option("--json", "print the run and its tasks as JSON on stdout at the end")
+    .action(async (pipeline, opts) => (await import("./commands/run.js")).runCommand(pipeline, opts));
+
+  program
+    .command("validate")
+    .description("check a pipeline file without running it")
+    .option("-f, --file <file>", "pipeline file", "baton.yaml")
+    .action(async (opts) => (await import("./commands/validate.js")).validateCommand(opts));
+
+  program
+    .command("graph")
+    .description("draw a pipeline's graph")
+    .argument("[pipeline]", "pipeline name")
+    .option("-f, --file <file>", "pipeline file", "baton.yaml")
+    .addOption(
+      new Option("--format <format>", "output format").choices(["mermaid", "dot"]).default("mermaid"),
+    )
+    .action(async (pipeline, opts) => (await import("./commands/graph.js")).graphCommand(pipeline, opts));
+
+  program
+    .command("ls")
+    .description("list runs, or the tasks of a run")
+    .argument("[run]", "run id (or prefix); with --json, defaults to the latest run")
+    .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--tree", "show tasks as a tree of parents and children")
+    .option("--status <status>", "only tasks with this status (repeatable)", collect, [])
+    .option("--json", "print the tasks as a JSON array")
+    .action(async (run, opts) => (await import("./commands/ls.js")).lsCommand(run, opts));
+
+  program
+    .command("show")
+    .description("show a run or a task: status, command, params, attempts, outputs, metrics")
+    .argument("<id>", "run or task id (or prefix)")
+    .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--json", "print as JSON")
+    .action(async (id, opts) => (await import("./commands/show.js")).showCommand(id, opts));
+
+  program
+    .command("logs")
+    .description("print a task's log (its latest attempt)")
+    .argument("<id>", "task id (or prefix), or a run id for all its tasks")
+    .option("-f, --follow", "keep printing until the task ends")
+    .option("--file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .action(async (id, opts) => (await import("./commands/logs.js")).logsCommand(id, opts));
+
+  return program;
+}
+
+/** Entry point of the `baton` binary: runs a command and exits with its code. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    process.exitCode ??= EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; every other commander error is a usage error.
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    const e = ensureBatonError(err);
+    reportError(e);
+    process.exitCode = exitCodeFor(e);
+  }
+}
+
+/** Prints an error the way users read it: the message, then every located problem. */
+export function reportError(e: BatonError): void {
+  if (e.problems.length > 0) {
+    for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    const n = e.problems.length;
+    process.stderr.write(`${n} problem${n === 1 ? "" : "s"} found\n`);
+    return;
+  }
+  process.stderr.write(`baton: ${e.message}\n`);
+  if (e.code === "INTERNAL" && e.cause instanceof Error && process.env.BATON_DEBUG) {
+    process.stderr.write(`${e.cause.stack}\n`);
+  }
+}

@@ -1,0 +1,92 @@
+import { createHash } from "node:crypto";
+
+/**
+ * What a task's result depends on (DESIGN §4). Two tasks with equal parts compute the same
+ * thing, so the second may reuse the first's outputs. Paths that differ between runs (run and
+ * task ids, output folders) are replaced by stable tokens or content hashes before they get here.
+ */
+export interface CacheParts {
+  /** The command with run-specific paths replaced by tokens (`cas:<sha256>`, `inputs/NAME/file`). */
+  command: string;
+  params: Record<string, unknown>;
+  /** The task's declared `env:` values. */
+  env: Record<string, string>;
+  /** Input name -> file (relative path under `$BATON_INPUTS_DIR/NAME/`) -> sha256. */
+  inputs: Record<string, Record<string, string>>;
+  /** `cache.deps` file -> sha256. */
+  deps: Record<string, string>;
+  /** The pool's resources (`{ gpu: 1 }`). */
+  resources: Record<string, number>;
+  /** Which output files are kept. */
+  outputs: string[];
+}
+
+/** JSON with object keys sorted at every level, so equal values always hash equal. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value ?? null);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+/** The cache key: sha256 of the canonical JSON of the parts, with a format version. */
+export function cacheKey(parts: CacheParts): string {
+  return createHash("sha256")
+    .update(canonicalJson({ v: 1, ...parts }))
+    .digest("hex");
+}
+
+/**
+ * Why a task did not reuse an earlier result of the same node: the parts that changed, in
+ * words (`param lr: 0.01 -> 0.02`, `input models/a.bin: content changed`).
+ */
+export function explainCacheMiss(before: CacheParts, now: CacheParts): string[] {
+  const changes: string[] = [];
+  if (before.command !== now.command)
+    changes.push(`command: ${short(before.command)} -> ${short(now.command)}`);
+  diffValues("param", before.params, now.params, changes);
+  diffValues("env", before.env, now.env, changes);
+  const inputNames = new Set([...Object.keys(before.inputs), ...Object.keys(now.inputs)]);
+  for (const name of [...inputNames].sort()) {
+    diffFiles(`input ${name}/`, before.inputs[name] ?? {}, now.inputs[name] ?? {}, changes);
+  }
+  diffFiles("dep ", before.deps, now.deps, changes);
+  diffValues("resource", before.resources, now.resources, changes);
+  if (canonicalJson(before.outputs) !== canonicalJson(now.outputs)) {
+    changes.push(`outputs: ${JSON.stringify(before.outputs)} -> ${JSON.stringify(now.outputs)}`);
+  }
+  return changes;
+}
+
+function diffValues(
+  label: string,
+  a: Record<string, unknown>,
+  b: Record<string, unknown>,
+  out: string[],
+): void {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of [...keys].sort()) {
+    const x = canonicalJson(a[k]);
+    const y = canonicalJson(b[k]);
+    if (x === y) continue;
+    if (!(k in a)) out.push(`${label} ${k}: added (${short(y)})`);
+    else if (!(k in b)) out.push(`${label} ${k}: removed (was ${short(x)})`);
+    else out.push(`${label} ${k}: ${short(x)} -> ${short(y)}`);
+  }
+}
+
+function diffFiles(label: string, a: Record<string, string>, b: Record<string, string>, out: string[]): void {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of [...keys].sort()) {
+    if (a[k] === b[k]) continue;
+    if (a[k] === undefined) out.push(`${label}${k}: new file`);
+    else if (b[k] === undefined) out.push(`${label}${k}: no longer there`);
+    else out.push(`${label}${k}: content changed`);
+  }
+}
+
+function short(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}

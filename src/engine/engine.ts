@@ -1,0 +1,118 @@
+import { ContentStore } from "../artifacts/cas.js";
+import type { Executor } from "../executors/executor.js";
+import type { PoolSpec, ProjectSpec } from "../spec/types.js";
+import type { RunStatus, Store, TaskStatus } from "../store/store.js";
+import type { StateLayout } from "./layout.js";
+import { PoolQueue } from "./pool-queue.js";
+import { RunController, type RunOptions } from "./run-controller.js";
+
+/** What the engine tells its listeners (progress display, server events). */
+export type EngineEvent =
+  | { type: "run-started"; runId: string; pipeline: string; parentTaskId: string | null; taskCount: number }
+  | {
+      type: "task";
+      runId: string;
+      taskId: string;
+      name: string;
+      status: TaskStatus;
+      /** Attempt number for `running`; exit code or reason for ends. */
+      attempt?: number;
+      exitCode?: number | null;
+      error?: string | null;
+      /** New tasks appear with `pending` or later when a node is expanded. */
+    }
+  | { type: "tasks-added"; runId: string; count: number }
+  | { type: "run-ended"; runId: string; status: RunStatus };
+
+export interface EngineOptions {
+  store: Store;
+  executor: Executor;
+  layout: StateLayout;
+  /** Extra environment for every task (e.g. `BATON_URL`, `BATON_TOKEN` so nested submits work). */
+  taskEnv?: Record<string, string>;
+}
+
+/** A unit of work waiting for a pool slot. `start` resolves when the slot can be given back. */
+export interface QueuedWork {
+  taskId: string;
+  start: () => Promise<void>;
+}
+
+/**
+ * The engine: pools of slots shared by every run it drives, the executor, the store, and the
+ * content store. Runs are driven by {@link RunController}s; the engine only hands out slots.
+ */
+export class Engine {
+  readonly store: Store;
+  readonly executor: Executor;
+  readonly layout: StateLayout;
+  readonly cas: ContentStore;
+  readonly taskEnv: Record<string, string>;
+  private readonly pools = new Map<string, PoolQueue<QueuedWork>>();
+  private readonly listeners = new Set<(e: EngineEvent) => void>();
+  private readonly controllers = new Set<RunController>();
+
+  constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.executor = options.executor;
+    this.layout = options.layout;
+    this.cas = new ContentStore(options.layout.cas);
+    this.taskEnv = options.taskEnv ?? {};
+  }
+
+  /** Starts a run of a pipeline. The returned controller's `done` resolves with the run's status. */
+  async startRun(project: ProjectSpec, options: RunOptions): Promise<RunController> {
+    const controller = new RunController(this, project, options);
+    this.controllers.add(controller);
+    void controller.done.finally(() => this.controllers.delete(controller));
+    await controller.start();
+    return controller;
+  }
+
+  on(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  emit(event: EngineEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+
+  /** Queues work for a slot of `pool`; the pool is created from its spec on first use. */
+  enqueue(pool: PoolSpec, priority: number, work: QueuedWork): void {
+    let queue = this.pools.get(pool.name);
+    if (!queue) {
+      queue = new PoolQueue<QueuedWork>(pool.slots);
+      this.pools.set(pool.name, queue);
+    }
+    queue.push(work, priority);
+    this.pump(queue);
+  }
+
+  /** Takes queued work out of every pool (cancel). Returns the task ids removed. */
+  dequeue(pred: (work: QueuedWork) => boolean): string[] {
+    const removed: string[] = [];
+    for (const q of this.pools.values()) for (const w of q.remove(pred)) removed.push(w.taskId);
+    return removed;
+  }
+
+  /** Cancels every run this engine drives (Ctrl-C, SIGTERM). */
+  async cancelAll(): Promise<void> {
+    await Promise.all([...this.controllers].filter((c) => c.isRoot).map((c) => c.cancel()));
+  }
+
+  private pump(queue: PoolQueue<QueuedWork>): void {
+    while (queue.hasFreeSlot()) {
+      const work = queue.pop();
+      if (!work) return;
+      queue.running++;
+      work
+        .start()
+        .catch(() => undefined)
+        .finally(() => {
+          queue.running--;
+          this.pump(queue);
+        });
+    }
+  }
+}

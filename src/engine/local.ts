@@ -1,0 +1,20 @@
+import { LocalExecutor } from "../executors/local-executor.js";
+import { SqliteStore } from "../store/sqlite-store.js";
+import { Engine } from "./engine.js";
+import { StateLayout } from "./layout.js";
+
+/**
+ * The embedded default: SQLite in `.baton/` beside the pipeline file and the local process
+ * executor. Returns the engine and a `close` that stops every process and closes the store.
+ */
+export function openLocalEngine(workdir: string, taskEnv: Record<string, string> = {}) {
+  const layout = StateLayout.forWorkdir(workdir);
+  const store = SqliteStore.open(layout.database);
+  const executor = new LocalExecutor();
+  const engine = new Engine({ store, executor, layout, taskEnv });
+  const close = async () => {
+    await executor.shutdown();
+    await store.close();
+  };
+  return { engine, store, layout, close };
+}

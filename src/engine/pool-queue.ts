@@ -1,0 +1,88 @@
+/**
+ * Tasks waiting for a slot of one pool: highest priority first, then first come, first served.
+ * A binary heap, because a pool may hold 100,000 queued tasks.
+ */
+export class PoolQueue<T> {
+  private readonly heap: Array<{ priority: number; seq: number; value: T }> = [];
+  private seq = 0;
+  running = 0;
+
+  constructor(readonly slots: number) {}
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  hasFreeSlot(): boolean {
+    return this.running < this.slots;
+  }
+
+  push(value: T, priority: number): void {
+    this.heap.push({ priority, seq: this.seq++, value });
+    this.up(this.heap.length - 1);
+  }
+
+  pop(): T | undefined {
+    const top = this.heap[0];
+    if (!top) return undefined;
+    const last = this.heap.pop()!;
+    if (this.heap.length > 0) {
+      this.heap[0] = last;
+      this.down(0);
+    }
+    return top.value;
+  }
+
+  /** Removes every queued value matching `pred` (used by cancel). */
+  remove(pred: (value: T) => boolean): T[] {
+    const removed: T[] = [];
+    const kept = this.heap.filter((e) => {
+      if (pred(e.value)) {
+        removed.push(e.value);
+        return false;
+      }
+      return true;
+    });
+    this.heap.length = 0;
+    for (const e of kept) {
+      this.heap.push(e);
+      this.up(this.heap.length - 1);
+    }
+    return removed;
+  }
+
+  private before(a: number, b: number): boolean {
+    const x = this.heap[a]!;
+    const y = this.heap[b]!;
+    return x.priority !== y.priority ? x.priority > y.priority : x.seq < y.seq;
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(i, parent)) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const n = this.heap.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let best = i;
+      if (l < n && this.before(l, best)) best = l;
+      if (r < n && this.before(r, best)) best = r;
+      if (best === i) return;
+      this.swap(i, best);
+      i = best;
+    }
+  }
+
+  private swap(a: number, b: number): void {
+    const t = this.heap[a]!;
+    this.heap[a] = this.heap[b]!;
+    this.heap[b] = t;
+  }
+}

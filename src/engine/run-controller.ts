@@ -1,0 +1,948 @@
+import fs from "node:fs";
+import path from "node:path";
+import { hashCacheKey, hashFile } from "../artifacts/hash.js";
+import { ensureWritableDir, materialiseInputs, resolveWorkdirPatterns } from "../artifacts/inputs.js";
+import { collectOutputs, restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
+import { BatonError, ensureBatonError } from "../errors.js";
+import type { ExitResult } from "../executors/executor.js";
+import { expandNode } from "../graph/expand.js";
+import { topologicalOrder } from "../graph/topo.js";
+import { type Template, evaluateTemplate, isTemplate, parseTemplate } from "../spec/expressions.js";
+import { resolveParams } from "../spec/params.js";
+import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
+import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
+import { ulid } from "../util/ulid.js";
+import { type CacheParts, cacheKey } from "./cache-key.js";
+import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
+import type { Engine } from "./engine.js";
+import {
+  type NeededNode,
+  type ProducedFile,
+  needsContext,
+  paramEnvName,
+  paramEnvValue,
+} from "./task-context.js";
+
+export interface RunOptions {
+  pipeline: string;
+  /** Pipeline params, already checked against their declarations. */
+  params: Record<string, unknown>;
+  /** Folder tasks run in (the one holding baton.yaml). */
+  workdir: string;
+  specFile?: string | null;
+  /** Run only these nodes and what they need (`--target`). */
+  targets?: string[];
+  /** Do not reuse cached results (`--no-cache`). */
+  noCache?: boolean;
+  /** Rerun these nodes and everything downstream of them, reusing the rest (`--from`). */
+  from?: string[];
+  /** For child runs started by a `pipeline:` node. */
+  parentRunId?: string | null;
+  parentTaskId?: string | null;
+}
+
+interface NodeState {
+  spec: NodeSpec;
+  tasks: TaskState[];
+  expanded: boolean;
+  /** Needed nodes that have not ended yet. */
+  waiting: number;
+  downstream: NodeState[];
+  outcome?: NodeOutcome;
+}
+
+interface TaskState {
+  id: string;
+  name: string;
+  node: NodeState;
+  item?: unknown;
+  matrix?: Record<string, unknown>;
+  status: TaskStatus;
+  attempts: number;
+  params: Record<string, unknown>;
+  command: string;
+  env: Record<string, string>;
+  outputDir: string;
+  files: ProducedFile[];
+  metrics: Record<string, unknown>;
+  cancel?: () => void;
+  retryTimer?: NodeJS.Timeout;
+  cacheKey?: string;
+  cacheParts?: CacheParts;
+}
+
+/** A file bound to an input: produced upstream (with its hash) or found in the working folder. */
+type BoundFile = { abs: string; rel: string; producer?: string; sha256?: string };
+
+/** Templates are parsed once per node field, not once per task. */
+const templateCache = new Map<string, Template>();
+function template(source: string): Template {
+  let t = templateCache.get(source);
+  if (!t) {
+    t = parseTemplate(source);
+    templateCache.set(source, t);
+  }
+  return t;
+}
+
+function evaluate(value: unknown, context: Record<string, unknown>): unknown {
+  if (typeof value === "string")
+    return isTemplate(value) ? evaluateTemplate(template(value), context) : value;
+  if (Array.isArray(value)) return value.map((v) => evaluate(v, context));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = evaluate(v, context);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Drives one run: decides when each node is ready, skips what can no longer run, resolves each
+ * task's command, inputs and environment, and asks the engine for slots. Every state change is
+ * written to the store before it is acted on.
+ */
+export class RunController {
+  readonly runId = ulid();
+  readonly done: Promise<RunStatus>;
+  private resolveDone!: (s: RunStatus) => void;
+  private readonly pipeline: PipelineSpec;
+  private readonly nodes = new Map<string, NodeState>();
+  private readonly tasks = new Map<string, TaskState>();
+  private remainingNodes = 0;
+  private cancelling = false;
+  private readonly pipelineDir: string;
+  private readonly children = new Set<RunController>();
+  /** Nodes that must not reuse cached results: `--from` nodes and everything downstream. */
+  private readonly rerunNodes = new Set<string>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly project: ProjectSpec,
+    private readonly options: RunOptions,
+  ) {
+    const pipeline = project.pipelines[options.pipeline];
+    if (!pipeline) {
+      throw new BatonError("SPEC_UNKNOWN_PIPELINE", `no pipeline "${options.pipeline}" in ${project.file}`);
+    }
+    this.pipeline = pipeline;
+    this.pipelineDir = engine.layout.pipelineDir(this.runId);
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  get isRoot(): boolean {
+    return !this.options.parentTaskId;
+  }
+
+  /** Plans the run, records it and its tasks, and starts the nodes that need nothing. */
+  async start(): Promise<void> {
+    const specNodes = this.selectNodes();
+    const order = topologicalOrder(specNodes);
+    for (const name of order) {
+      const spec = specNodes[name]!;
+      this.nodes.set(name, { spec, tasks: [], expanded: false, waiting: spec.needs.length, downstream: [] });
+    }
+    for (const node of this.nodes.values()) {
+      for (const need of node.spec.needs) this.nodes.get(need.node)!.downstream.push(node);
+    }
+    this.remainingNodes = this.nodes.size;
+    for (const name of this.options.from ?? []) {
+      const start = this.nodes.get(name);
+      if (!start)
+        throw new BatonError(
+          "USAGE",
+          `--from ${name}: no node "${name}" in pipeline "${this.pipeline.name}"`,
+        );
+      const visit = (n: NodeState) => {
+        if (this.rerunNodes.has(n.spec.name)) return;
+        this.rerunNodes.add(n.spec.name);
+        for (const d of n.downstream) visit(d);
+      };
+      visit(start);
+    }
+
+    await this.engine.store.createRun({
+      id: this.runId,
+      pipeline: this.pipeline.name,
+      params: this.options.params,
+      workdir: this.options.workdir,
+      specFile: this.options.specFile ?? null,
+      parentRunId: this.options.parentRunId ?? null,
+      parentTaskId: this.options.parentTaskId ?? null,
+      createdAt: Date.now(),
+      enginePid: process.pid,
+    });
+    fs.mkdirSync(this.pipelineDir, { recursive: true });
+
+    // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
+    const planned: NewTask[] = [];
+    for (const node of this.nodes.values()) planned.push(...this.tryExpand(node, false));
+    await this.engine.store.addTasks(planned);
+    this.engine.emit({
+      type: "run-started",
+      runId: this.runId,
+      pipeline: this.pipeline.name,
+      parentTaskId: this.options.parentTaskId ?? null,
+      taskCount: planned.length,
+    });
+
+    if (this.nodes.size === 0) {
+      await this.finish();
+      return;
+    }
+    for (const node of [...this.nodes.values()]) {
+      if (node.waiting === 0) void this.guard(this.nodeReady(node));
+    }
+  }
+
+  /** Cancels the run: queued and pending tasks end `cancelled`, running ones are killed. */
+  async cancel(): Promise<void> {
+    if (this.cancelling) return this.done.then(() => undefined);
+    this.cancelling = true;
+    for (const child of this.children) void child.cancel();
+    const removed = new Set(this.engine.dequeue((w) => this.tasks.has(w.taskId)));
+    const now = Date.now();
+    for (const task of this.tasks.values()) {
+      if (task.retryTimer) {
+        clearTimeout(task.retryTimer);
+        task.retryTimer = undefined;
+        removed.add(task.id);
+      }
+      if (removed.has(task.id)) await this.endWithoutRunning(task, "cancelled", "cancelled", now);
+      else task.cancel?.();
+    }
+    // Nodes not reached yet: everything left pending is cancelled as the run drains.
+    for (const node of this.nodes.values()) {
+      if (node.outcome === undefined && node.waiting > 0) {
+        for (const task of node.tasks) await this.endWithoutRunning(task, "cancelled", "cancelled", now);
+      }
+    }
+    await this.drainIfIdle();
+    await this.done;
+  }
+
+  /** Nodes of the pipeline, or only the targets and what they need. */
+  private selectNodes(): Record<string, NodeSpec> {
+    const all = this.pipeline.nodes;
+    if (!this.options.targets?.length) return all;
+    const keep = new Set<string>();
+    const visit = (name: string) => {
+      if (keep.has(name)) return;
+      const node = all[name];
+      if (!node)
+        throw new BatonError(
+          "USAGE",
+          `--target ${name}: no node "${name}" in pipeline "${this.pipeline.name}"`,
+        );
+      keep.add(name);
+      for (const n of node.needs) visit(n.node);
+    };
+    for (const t of this.options.targets) visit(t);
+    const out: Record<string, NodeSpec> = {};
+    for (const name of Object.keys(all)) if (keep.has(name)) out[name] = all[name]!;
+    return out;
+  }
+
+  /**
+   * Expands a node into task records. Before the node is ready (`atReady` false), only nodes
+   * whose fan-out does not depend on upstream results are expanded; errors wait for readiness.
+   */
+  private tryExpand(node: NodeState, atReady: boolean, needed?: NeededNode[]): NewTask[] {
+    if (node.expanded) return [];
+    const spec = node.spec;
+    let instances: ReturnType<typeof expandNode>;
+    if (spec.kind === "pipeline") {
+      instances = [{ name: spec.name, index: 0 }];
+    } else {
+      const context = this.nodeContext(needed ?? [], {});
+      try {
+        instances = expandNode(spec, (value, field) => {
+          const list = evaluate(value, context);
+          if (!Array.isArray(list)) {
+            throw new BatonError("EXPR_EVAL", `${field} must be a list, got ${JSON.stringify(list)}`);
+          }
+          return list;
+        });
+      } catch (err) {
+        if (!atReady) return [];
+        throw err;
+      }
+    }
+    node.expanded = true;
+    const pool = spec.kind === "task" ? spec.pool : "local";
+    const priority = spec.kind === "task" ? spec.priority : 0;
+    return instances.map((inst) => {
+      const id = ulid();
+      const task: TaskState = {
+        id,
+        name: inst.name,
+        node,
+        item: inst.item,
+        matrix: inst.matrix,
+        status: "pending",
+        attempts: 0,
+        params: {},
+        command: "",
+        env: {},
+        outputDir: this.engine.layout.outputDir(this.runId, id),
+        files: [],
+        metrics: {},
+      };
+      node.tasks.push(task);
+      this.tasks.set(id, task);
+      return {
+        id,
+        runId: this.runId,
+        name: inst.name,
+        node: spec.name,
+        parentId: null,
+        status: "pending" as const,
+        pool,
+        priority,
+        params: {},
+        item: inst.item ?? inst.matrix,
+        outputDir: task.outputDir,
+      };
+    });
+  }
+
+  /** Expression context shared by the node-level fields (`with`, `foreach`, `matrix`, `if`, bindings). */
+  private nodeContext(
+    needed: NeededNode[],
+    extra: Record<string, unknown>,
+    onFiles?: (f: ProducedFile[]) => void,
+  ) {
+    return {
+      params: this.options.params,
+      needs: needsContext(needed, (files, glob) => selectOutputs(files, glob), onFiles ?? (() => undefined)),
+      run: { id: this.runId, dir: this.pipelineDir },
+      env: process.env,
+      ...extra,
+    };
+  }
+
+  private neededNodes(node: NodeState): NeededNode[] {
+    return node.spec.needs.map((need) => {
+      const n = this.nodes.get(need.node)!;
+      return {
+        name: need.node,
+        outcome: n.outcome ?? "cancelled",
+        tasks: n.tasks.map((t) => ({
+          name: t.name,
+          outputDir: t.outputDir,
+          files: t.files,
+          metrics: t.metrics,
+          params: t.params,
+        })),
+      };
+    });
+  }
+
+  /** All needed nodes have ended: skip the node, or resolve and queue its tasks. */
+  private async nodeReady(node: NodeState): Promise<void> {
+    if (this.cancelling) return;
+    const verdict = judgeNeeds(node.spec.needs, (name) => this.nodes.get(name)!.outcome ?? "cancelled");
+    const needed = this.neededNodes(node);
+    if (!node.expanded) {
+      try {
+        const added = this.tryExpand(node, true, needed);
+        await this.engine.store.addTasks(added);
+        this.engine.emit({ type: "tasks-added", runId: this.runId, count: added.length });
+      } catch (err) {
+        // A fan-out that cannot be evaluated fails the node as one task that says why.
+        node.expanded = true;
+        const id = ulid();
+        const task = this.placeholderTask(node, id);
+        await this.engine.store.addTasks([
+          {
+            id,
+            runId: this.runId,
+            name: node.spec.name,
+            node: node.spec.name,
+            parentId: null,
+            status: "pending",
+            pool: "local",
+            priority: 0,
+            params: {},
+            item: undefined,
+            outputDir: task.outputDir,
+          },
+        ]);
+        if (!verdict.run) await this.endWithoutRunning(task, "skipped", verdict.reason, Date.now());
+        else await this.failWithoutRunning(task, ensureBatonError(err).message);
+        return;
+      }
+    }
+    if (node.tasks.length === 0) {
+      await this.nodeEnded(node);
+      return;
+    }
+    if (!verdict.run) {
+      const now = Date.now();
+      for (const task of node.tasks) await this.endWithoutRunning(task, "skipped", verdict.reason, now);
+      return;
+    }
+    for (const task of node.tasks) await this.prepareTask(task, needed);
+  }
+
+  private placeholderTask(node: NodeState, id: string): TaskState {
+    const task: TaskState = {
+      id,
+      name: node.spec.name,
+      node,
+      status: "pending",
+      attempts: 0,
+      params: {},
+      command: "",
+      env: {},
+      outputDir: this.engine.layout.outputDir(this.runId, id),
+      files: [],
+      metrics: {},
+    };
+    node.tasks.push(task);
+    this.tasks.set(id, task);
+    return task;
+  }
+
+  /** Resolves `if`, params, inputs, command and environment, then queues the task. */
+  private async prepareTask(task: TaskState, needed: NeededNode[]): Promise<void> {
+    const spec = task.node.spec;
+    const handedOut = new Map<string, ProducedFile>();
+    const extra: Record<string, unknown> = { task: { id: task.id, name: task.name } };
+    if (task.item !== undefined) extra.item = task.item;
+    if (task.matrix !== undefined) extra.matrix = task.matrix;
+    const context = this.nodeContext(needed, extra, (files) => {
+      for (const f of files) handedOut.set(f.abs, f);
+    });
+    try {
+      if (spec.if !== undefined && !evaluate(spec.if, context)) {
+        await this.endWithoutRunning(task, "skipped", `if: ${spec.if} is false`, Date.now());
+        return;
+      }
+      if (spec.kind === "pipeline") {
+        const child = this.project.pipelines[spec.pipeline]!;
+        const given = evaluate(spec.with, context) as Record<string, unknown>;
+        task.params = resolveParams(child.params, given, { fromCli: false, where: `${spec.path}.with` });
+        task.command = `pipeline ${spec.pipeline}`;
+        await this.engine.store.queueTask(task.id, task.command, task.params);
+        task.status = "queued";
+        this.emitTask(task);
+        void this.guard(this.runChildPipeline(task, child));
+        return;
+      }
+      const given = evaluate(spec.with, context) as Record<string, unknown>;
+      task.params = resolveParams(spec.params, given, { fromCli: false, where: `${spec.path}.with` });
+      const inputsDir = this.engine.layout.inputsDir(this.runId, task.id);
+      ensureWritableDir(task.outputDir);
+      const inputs: Record<string, string[]> = {};
+      const inputHashes: Record<string, Record<string, string>> = {};
+      for (const [name, decl] of Object.entries(spec.inputs)) {
+        const binding = spec.bindings[name] ?? decl.default;
+        if (binding === undefined) {
+          if (decl.optional) {
+            inputs[name] = [];
+            continue;
+          }
+          throw new BatonError("TASK_INPUT_MISSING", `input "${name}" has no binding and no default`);
+        }
+        const files = await this.resolveBinding(name, binding, context, handedOut, decl.optional);
+        inputs[name] = await materialiseInputs(inputsDir, name, files);
+        const hashes: Record<string, string> = {};
+        for (const [i, f] of files.entries()) {
+          const rel = path.relative(path.join(inputsDir, name), inputs[name]![i]!);
+          hashes[rel] = f.sha256 ?? (await this.hashWorkdirFile(f.abs));
+        }
+        inputHashes[name] = hashes;
+      }
+      const runContext = {
+        ...context,
+        params: { ...this.options.params, ...task.params },
+        inputs,
+      };
+      task.command = String(evaluate(spec.run, runContext));
+      task.env = this.taskEnv(task, spec, runContext, inputsDir);
+      await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
+      if (await this.tryCache(task, spec)) return;
+      await this.engine.store.queueTask(task.id, task.command, task.params);
+      task.status = "queued";
+      this.emitTask(task);
+      this.enqueue(task);
+    } catch (err) {
+      await this.failWithoutRunning(task, ensureBatonError(err).message);
+    }
+  }
+
+  private async resolveBinding(
+    input: string,
+    binding: string | string[],
+    context: Record<string, unknown>,
+    handedOut: Map<string, ProducedFile>,
+    optional: boolean,
+  ): Promise<BoundFile[]> {
+    const value = evaluate(binding, context);
+    const entries = (Array.isArray(value) ? value.flat() : [value]).map((v) => String(v));
+    const files: BoundFile[] = [];
+    const patterns: string[] = [];
+    for (const entry of entries) {
+      const produced = handedOut.get(entry);
+      if (produced) files.push(produced);
+      else if (entry !== "") patterns.push(entry);
+    }
+    if (patterns.length > 0) {
+      const abs = await resolveWorkdirPatterns(this.options.workdir, patterns, { optional, input });
+      for (const a of abs) files.push({ abs: a, rel: path.basename(a) });
+    }
+    if (files.length === 0 && !optional) {
+      throw new BatonError(
+        "TASK_INPUT_MISSING",
+        `input "${input}": ${JSON.stringify(binding)} selects no file (mark the input optional if that can happen)`,
+      );
+    }
+    return files;
+  }
+
+  /** Content hash of a file in the working folder, remembered by path, size, mtime and inode. */
+  private async hashWorkdirFile(file: string): Promise<string> {
+    const st = await fs.promises.stat(file);
+    const key = hashCacheKey(file, st);
+    const known = await this.engine.store.getFileHash(key);
+    if (known) return known;
+    const { sha256 } = await hashFile(file);
+    await this.engine.store.setFileHash(key, sha256);
+    return sha256;
+  }
+
+  /**
+   * Works out what the task's result depends on (DESIGN §4). The command is rendered a second
+   * time with run-specific paths replaced by stable tokens, so equal work gets equal keys.
+   */
+  private async computeCacheKey(
+    task: TaskState,
+    spec: TaskNodeSpec,
+    runContext: Record<string, unknown>,
+    needed: NeededNode[],
+    inputs: Record<string, string[]>,
+    inputHashes: Record<string, Record<string, string>>,
+  ): Promise<void> {
+    const taskDir = this.engine.layout.taskDir(this.runId, task.id);
+    const canonicalInputs: Record<string, string[]> = {};
+    for (const [name, links] of Object.entries(inputs))
+      canonicalInputs[name] = links.map((l) => path.relative(taskDir, l));
+    const canonical = {
+      ...runContext,
+      inputs: canonicalInputs,
+      needs: needsContext(
+        needed,
+        (files, glob) => selectOutputs(files, glob),
+        () => undefined,
+        "canonical",
+      ),
+      run: { id: "<run.id>", dir: "<run.dir>" },
+      task: { id: "<task.id>", name: task.name },
+    };
+    const deps: Record<string, string> = {};
+    if (spec.cache.deps.length > 0) {
+      const files = await resolveWorkdirPatterns(this.options.workdir, spec.cache.deps, {
+        optional: false,
+        input: "cache.deps",
+      });
+      for (const f of files) deps[path.relative(this.options.workdir, f)] = await this.hashWorkdirFile(f);
+    }
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(spec.env)) env[name] = String(evaluate(value, canonical));
+    const parts: CacheParts = {
+      command: String(evaluate(spec.run, canonical)),
+      params: task.params,
+      env,
+      inputs: inputHashes,
+      deps,
+      resources: this.project.pools[spec.pool]?.resources ?? {},
+      outputs: spec.outputs,
+    };
+    task.cacheParts = parts;
+    task.cacheKey = cacheKey(parts);
+  }
+
+  /** Reuses an earlier result with the same key, if caching is on and its blobs are all there. */
+  private async tryCache(task: TaskState, spec: TaskNodeSpec): Promise<boolean> {
+    if (!spec.cache.enabled || this.options.noCache || this.rerunNodes.has(spec.name) || !task.cacheKey)
+      return false;
+    const hit = await this.engine.store.findCachedResult(task.cacheKey);
+    if (!hit) return false;
+    for (const o of hit.outputs) if (!(await this.engine.cas.has(o.sha256))) return false;
+    const outputs = hit.outputs.map((o) => ({ path: o.path, sha256: o.sha256, size: o.size }));
+    await restoreOutputs(task.outputDir, outputs, this.engine.cas);
+    task.files = outputs.map((o) => ({
+      abs: path.join(task.outputDir, o.path),
+      rel: o.path,
+      producer: task.name,
+      sha256: o.sha256,
+    }));
+    task.metrics = hit.task.metrics;
+    await this.engine.store.queueTask(task.id, task.command, task.params);
+    await this.complete(task, null, "cached", 0, task.metrics, outputs, null);
+    return true;
+  }
+
+  private taskEnv(
+    task: TaskState,
+    spec: TaskNodeSpec,
+    context: Record<string, unknown>,
+    inputsDir: string,
+  ): Record<string, string> {
+    const env: Record<string, string> = {
+      ...this.engine.taskEnv,
+      BATON_RUN_ID: this.runId,
+      BATON_TASK_ID: task.id,
+      BATON_TASK_NAME: task.name,
+      BATON_OUTPUT_DIR: task.outputDir,
+      BATON_INPUTS_DIR: inputsDir,
+      BATON_PIPELINE_DIR: this.pipelineDir,
+    };
+    for (const [name, value] of Object.entries(context.params as Record<string, unknown>)) {
+      env[paramEnvName(name)] = paramEnvValue(value);
+    }
+    for (const [name, value] of Object.entries(spec.env)) env[name] = String(evaluate(value, context));
+    return env;
+  }
+
+  private enqueue(task: TaskState): void {
+    const spec = task.node.spec as TaskNodeSpec;
+    const pool: PoolSpec = this.project.pools[spec.pool] ?? { name: spec.pool, slots: 1, resources: {} };
+    this.engine.enqueue(pool, spec.priority, { taskId: task.id, start: () => this.runAttempt(task) });
+  }
+
+  /** One attempt: record it, start the process, wait, then collect metrics and outputs. */
+  private async runAttempt(task: TaskState): Promise<void> {
+    if (this.cancelling || task.status !== "queued") return;
+    const spec = task.node.spec as TaskNodeSpec;
+    const layout = this.engine.layout;
+    const number = task.attempts + 1;
+    const logPath = layout.logPath(this.runId, task.id, number);
+    const metricsPath = layout.metricsPath(this.runId, task.id, number);
+    if (number > 1) {
+      // Each attempt starts from an empty output folder.
+      fs.rmSync(task.outputDir, { recursive: true, force: true });
+      fs.mkdirSync(task.outputDir, { recursive: true });
+    }
+    const startedAt = Date.now();
+    await this.engine.store.startAttempt({
+      taskId: task.id,
+      number,
+      status: "running",
+      pid: null,
+      pidStart: null,
+      startedAt,
+      logPath,
+    });
+    task.attempts = number;
+    task.status = "running";
+    this.emitTask(task, { attempt: number });
+    const proc = this.engine.executor.launch({
+      taskId: task.id,
+      attempt: number,
+      command: task.command,
+      cwd: this.options.workdir,
+      env: { ...task.env, BATON_METRICS: metricsPath, BATON_ATTEMPT: String(number) },
+      logPath,
+      statusPath: layout.statusPath(this.runId, task.id, number),
+      timeoutMs: spec.timeoutMs,
+    });
+    task.cancel = () => proc.cancel();
+    if (proc.pid) await this.engine.store.setAttemptPid(task.id, number, proc.pid, proc.pidStart);
+    const result = await proc.exited;
+    task.cancel = undefined;
+    await this.attemptEnded(task, number, result, metricsPath, logPath);
+  }
+
+  private async attemptEnded(
+    task: TaskState,
+    number: number,
+    result: ExitResult,
+    metricsPath: string,
+    logPath: string,
+  ): Promise<void> {
+    const spec = task.node.spec as TaskNodeSpec;
+    const metrics = readMetrics(metricsPath, logPath);
+    const succeeded = result.reason === "exited" && result.exitCode === 0;
+    const cancelled = result.reason === "cancelled";
+    const end: AttemptEnd = {
+      status: succeeded ? "succeeded" : cancelled ? "cancelled" : "failed",
+      endedAt: result.endedAt,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      reason: result.reason,
+      message: result.message,
+    };
+    if (succeeded) {
+      try {
+        const outputs = await collectOutputs(task.outputDir, spec.outputs, this.engine.cas);
+        task.files = outputs.map((o) => ({
+          abs: path.join(task.outputDir, o.path),
+          rel: o.path,
+          producer: task.name,
+          sha256: o.sha256,
+        }));
+        task.metrics = metrics;
+        await this.complete(task, { number, end }, "succeeded", 0, metrics, outputs, null);
+      } catch (err) {
+        const message = `collecting outputs failed: ${ensureBatonError(err).message}`;
+        await this.complete(
+          task,
+          { number, end: { ...end, status: "failed", message } },
+          "failed",
+          0,
+          metrics,
+          [],
+          message,
+        );
+      }
+      return;
+    }
+    const why = failureText(result);
+    if (!cancelled && !this.cancelling && number <= spec.retries.limit) {
+      await this.engine.store.finishAttemptForRetry(task.id, number, end);
+      task.status = "queued";
+      this.emitTask(task, { exitCode: result.exitCode, error: `${why}; retrying` });
+      const delay = spec.retries.backoffMs * 2 ** (number - 1);
+      task.retryTimer = setTimeout(() => {
+        task.retryTimer = undefined;
+        this.enqueue(task);
+      }, delay);
+      return;
+    }
+    task.metrics = metrics;
+    await this.complete(
+      task,
+      { number, end },
+      cancelled ? "cancelled" : "failed",
+      result.exitCode,
+      metrics,
+      [],
+      why,
+    );
+  }
+
+  private async runChildPipeline(task: TaskState, child: PipelineSpec): Promise<void> {
+    if (this.cancelling) return;
+    const startedAt = Date.now();
+    const logPath = this.engine.layout.logPath(this.runId, task.id, 1);
+    fs.mkdirSync(path.dirname(logPath), { recursive: true });
+    await this.engine.store.startAttempt({
+      taskId: task.id,
+      number: 1,
+      status: "running",
+      pid: null,
+      pidStart: null,
+      startedAt,
+      logPath,
+    });
+    task.attempts = 1;
+    task.status = "running";
+    this.emitTask(task, { attempt: 1 });
+    const controller = await this.engine.startRun(this.project, {
+      pipeline: child.name,
+      params: task.params,
+      workdir: this.options.workdir,
+      specFile: this.options.specFile,
+      parentRunId: this.runId,
+      parentTaskId: task.id,
+      noCache: this.options.noCache,
+    });
+    this.children.add(controller);
+    fs.writeFileSync(logPath, `child run ${controller.runId} of pipeline ${child.name}\n`);
+    const status = await controller.done;
+    this.children.delete(controller);
+    task.files = controller.producedFiles();
+    const ok = status === "succeeded";
+    const taskStatus = ok ? "succeeded" : status === "cancelled" ? "cancelled" : "failed";
+    const message = ok ? null : `child run ${controller.runId} ${status}`;
+    await this.complete(
+      task,
+      {
+        number: 1,
+        end: {
+          status: taskStatus,
+          endedAt: Date.now(),
+          exitCode: null,
+          signal: null,
+          reason: "exited",
+          message,
+        },
+      },
+      taskStatus,
+      null,
+      {},
+      [],
+      message,
+    );
+  }
+
+  /** Every file the run's tasks produced (what a `pipeline:` node hands downstream). */
+  producedFiles(): ProducedFile[] {
+    return [...this.tasks.values()].flatMap((t) => t.files);
+  }
+
+  private async complete(
+    task: TaskState,
+    attempt: { number: number; end: AttemptEnd } | null,
+    status: "succeeded" | "failed" | "cancelled" | "cached",
+    exitCode: number | null,
+    metrics: Record<string, unknown>,
+    outputs: Array<{ path: string; sha256: string; size: number }>,
+    error: string | null,
+  ): Promise<void> {
+    await this.engine.store.completeTask(task.id, attempt, {
+      status,
+      exitCode,
+      endedAt: Date.now(),
+      metrics,
+      outputs,
+      error,
+      cacheKey: task.cacheKey,
+      cacheParts: task.cacheParts as unknown as Record<string, unknown> | undefined,
+    });
+    task.status = status;
+    this.emitTask(task, { exitCode, error });
+    await this.taskEnded(task);
+  }
+
+  private async failWithoutRunning(task: TaskState, message: string): Promise<void> {
+    await this.complete(task, null, "failed", null, {}, [], message);
+  }
+
+  private async endWithoutRunning(
+    task: TaskState,
+    status: "skipped" | "cancelled",
+    reason: string,
+    at: number,
+  ): Promise<void> {
+    if (task.status !== "pending" && task.status !== "queued") return;
+    await this.engine.store.endTaskWithoutRunning(task.id, status, reason, at);
+    task.status = status;
+    this.emitTask(task, { error: reason });
+    await this.taskEnded(task);
+  }
+
+  private async taskEnded(task: TaskState): Promise<void> {
+    const node = task.node;
+    if (node.outcome !== undefined) return;
+    if (node.tasks.some((t) => !isEnded(t.status))) return;
+    await this.nodeEnded(node);
+  }
+
+  private async nodeEnded(node: NodeState): Promise<void> {
+    if (node.outcome !== undefined) return;
+    node.outcome = nodeOutcome(node.tasks.map((t) => t.status));
+    this.remainingNodes--;
+    for (const next of node.downstream) {
+      next.waiting--;
+      if (next.waiting === 0) {
+        if (this.cancelling) {
+          const now = Date.now();
+          if (!next.expanded) next.expanded = true;
+          for (const t of next.tasks) await this.endWithoutRunning(t, "cancelled", "cancelled", now);
+          if (next.tasks.length === 0 && next.outcome === undefined) await this.nodeEnded(next);
+        } else {
+          void this.guard(this.nodeReady(next));
+        }
+      }
+    }
+    if (this.remainingNodes === 0) await this.finish();
+  }
+
+  /** After a cancel, nodes that will never become ready must still be counted as ended. */
+  private async drainIfIdle(): Promise<void> {
+    const active = [...this.tasks.values()].some((t) => t.status === "running" || t.status === "queued");
+    if (active || this.children.size > 0) return;
+    for (const node of this.nodes.values()) {
+      if (node.outcome === undefined) {
+        node.outcome = "cancelled";
+        this.remainingNodes--;
+      }
+    }
+    if (this.remainingNodes <= 0) await this.finish();
+  }
+
+  private finished = false;
+  private async finish(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    const statuses = [...this.tasks.values()].map((t) => t.status);
+    const status: RunStatus = statuses.includes("failed")
+      ? "failed"
+      : this.cancelling || statuses.includes("cancelled")
+        ? "cancelled"
+        : "succeeded";
+    await this.engine.store.finishRun(this.runId, status, Date.now());
+    this.engine.emit({ type: "run-ended", runId: this.runId, status });
+    this.resolveDone(status);
+  }
+
+  private emitTask(
+    task: TaskState,
+    extra: { attempt?: number; exitCode?: number | null; error?: string | null } = {},
+  ) {
+    this.engine.emit({
+      type: "task",
+      runId: this.runId,
+      taskId: task.id,
+      name: task.name,
+      status: task.status,
+      ...extra,
+    });
+  }
+
+  /** Background steps must never leave the run hanging: a bug fails the run loudly instead. */
+  private async guard(p: Promise<void>): Promise<void> {
+    try {
+      await p;
+      if (this.cancelling) await this.drainIfIdle();
+    } catch (err) {
+      process.stderr.write(`baton: internal error in run ${this.runId}: ${(err as Error).stack ?? err}\n`);
+      for (const t of this.tasks.values()) {
+        if (!isEnded(t.status)) {
+          t.cancel?.();
+          t.status = "failed";
+        }
+      }
+      if (!this.finished) await this.finish().catch(() => undefined);
+    }
+  }
+}
+
+function isEnded(status: TaskStatus): boolean {
+  return status !== "pending" && status !== "queued" && status !== "running";
+}
+
+function failureText(r: ExitResult): string {
+  if (r.reason === "exited") return r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
+  return r.message ?? r.reason;
+}
+
+/** `$BATON_METRICS`: one JSON object per line, later keys win. A bad line is noted in the log. */
+function readMetrics(metricsPath: string, logPath: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(metricsPath, "utf8");
+  } catch {
+    return {};
+  }
+  const metrics: Record<string, unknown> = {};
+  for (const [i, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    try {
+      const value = JSON.parse(line) as unknown;
+      if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not a JSON object");
+      Object.assign(metrics, value);
+    } catch (err) {
+      fs.appendFileSync(
+        logPath,
+        `baton: ignored line ${i + 1} of $BATON_METRICS: ${(err as Error).message}\n`,
+      );
+    }
+  }
+  return metrics;
+}

@@ -1,0 +1,61 @@
+import path from "node:path";
+import type { OutputRow, RunRow, TaskRow, TaskStatus } from "../store/store.js";
+import { groupBy } from "../util/group-by.js";
+
+/** A task as `--json`, the API and the SDK show it (DESIGN §5). */
+export interface TaskView {
+  id: string;
+  run: string;
+  name: string;
+  node: string | null;
+  parent: string | null;
+  status: TaskStatus;
+  exitCode: number | null;
+  attempts: number;
+  cached: boolean;
+  startedAt: string | null;
+  endedAt: string | null;
+  outputDir: string;
+  /** Absolute paths of the recorded output files. */
+  outputs: string[];
+  metrics: Record<string, unknown>;
+}
+
+export interface RunView {
+  id: string;
+  pipeline: string;
+  status: RunRow["status"];
+}
+
+export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
+  return {
+    id: task.id,
+    run: task.runId,
+    name: task.name,
+    node: task.node,
+    parent: task.parentId,
+    status: task.status,
+    exitCode: task.exitCode,
+    attempts: task.attempts,
+    cached: task.cached,
+    startedAt: iso(task.startedAt),
+    endedAt: iso(task.endedAt),
+    outputDir: task.outputDir,
+    outputs: outputs.map((o) => path.join(task.outputDir, o.path)),
+    metrics: task.metrics,
+  };
+}
+
+/** Views of many tasks with one outputs query. */
+export function taskViews(tasks: TaskRow[], outputs: OutputRow[]): TaskView[] {
+  const byTask = groupBy(outputs, (o) => o.taskId);
+  return tasks.map((t) => taskView(t, byTask.get(t.id) ?? []));
+}
+
+export function runView(run: RunRow): RunView {
+  return { id: run.id, pipeline: run.pipeline, status: run.status };
+}
+
+export function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

@@ -1,0 +1,107 @@
+/**
+ * Problems found while reading a pipeline file, before they are placed in the source.
+ * Validation code reports a key path and what is wrong; `parse.ts` turns the path into a
+ * file position (when there is a file) and a {@link Problem} from `errors.ts`.
+ */
+import { didYouMean } from "../errors.js";
+
+/** A key path inside the file: `["pipelines", "train", "nodes", "eval", "needs", 0]`. */
+export type Path = ReadonlyArray<string | number>;
+
+/** A problem as found by the validator, before it is given a line and column. */
+export interface SpecProblem {
+  /** The key path shown in the message. */
+  path: Path;
+  /** Point at the key (`neds:`) or at the value written under it. */
+  at: "key" | "value";
+  /** Where to point when it differs from `path` (an unknown key is shown at its map's path). */
+  locate?: Path;
+  /** Offset inside the string value, for expressions (`${{ ... }}`) inside longer strings. */
+  offset?: number;
+  message: string;
+}
+
+/** Collects problems; validation never stops at the first one. */
+export class ProblemList {
+  readonly items: SpecProblem[] = [];
+
+  /** Reports a problem about the value at `path`. */
+  value(path: Path, message: string, offset?: number): void {
+    this.items.push(
+      offset === undefined ? { path, at: "value", message } : { path, at: "value", offset, message },
+    );
+  }
+
+  /** Reports a problem about the key at the end of `path` (unknown or misplaced key). */
+  key(path: Path, message: string): void {
+    this.items.push({ path, at: "key", message });
+  }
+
+  /**
+   * Reports a problem about the map at `parent`, pointing at its key `key` (an unknown key),
+   * or at the map's own key when `key` is undefined (a missing key).
+   */
+  keyOf(parent: Path, key: string | undefined, message: string): void {
+    this.items.push({
+      path: parent,
+      at: "key",
+      locate: key === undefined ? parent : [...parent, key],
+      message,
+    });
+  }
+
+  /** Reports a problem built by the caller. */
+  add(problem: SpecProblem): void {
+    this.items.push(problem);
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+}
+
+/** ` (did you mean "x"?)` when a known name is close to `name`, else the empty string. */
+export function suggest(name: string, known: Iterable<string>): string {
+  const best = didYouMean(name, known);
+  return best === undefined ? "" : ` (did you mean "${best}"?)`;
+}
+
+/** Renders a value found in the file for a message: `"abc"`, `5`, `a list`, `nothing`. */
+export function describeValue(value: unknown): string {
+  if (value === undefined || value === null) return "nothing";
+  if (typeof value === "string") {
+    const quoted = JSON.stringify(value);
+    return quoted.length > 60 ? `${quoted.slice(0, 56)}..."` : quoted;
+  }
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";
+  if (typeof value === "object") return "a map";
+  return typeof value;
+}
+
+/** `"a", "b" or "c"`. */
+export function quoteList(items: readonly unknown[], last = "or"): string {
+  const quoted = items.map((i) => (typeof i === "string" ? `"${i}"` : JSON.stringify(i)));
+  if (quoted.length <= 1) return quoted.join("");
+  return `${quoted.slice(0, -1).join(", ")} ${last} ${quoted[quoted.length - 1]}`;
+}
+
+/** Names of nodes, steps, pipelines, pools, params, inputs and matrix keys. */
+export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** The message for a name that does not match {@link NAME_PATTERN}, or undefined. */
+export function checkName(kind: string, name: string): string | undefined {
+  if (NAME_PATTERN.test(name)) return undefined;
+  return `invalid ${kind} name "${name}" (use letters, digits, "_" and "-", starting with a letter or "_")`;
+}
+
+/** Renders a key path the way users see it: `pipelines.train.nodes.eval.needs[0]`. */
+export function formatPath(path: Path): string {
+  let out = "";
+  for (const seg of path) {
+    if (typeof seg === "number") out += `[${seg}]`;
+    else if (/^[A-Za-z0-9_-]+$/.test(seg)) out += out === "" ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}

@@ -1,0 +1,310 @@
+/**
+ * The shape of `baton.yaml` as written (DESIGN §2), as zod schemas: the first validation pass.
+ * Names, references between parts and expressions are checked afterwards by `validate.ts`.
+ *
+ * The server turns these into OpenAPI with `z.toJSONSchema`, and the SDK reuses them for
+ * pipeline definitions, so every object is strict (unknown keys are errors) and shorthands
+ * are unions told apart by their JSON type.
+ */
+import * as z from "zod";
+import { checkCron } from "./cron.js";
+import { DURATION_HINT, parseDuration } from "./duration.js";
+import { describeValue } from "./problems.js";
+
+// Shared pieces -------------------------------------------------------------------------------
+
+/** A duration: `500ms`, `10s`, `1m30s`, `2h`, `1d`, or a number of seconds. */
+export const DurationSchema = z
+  .union([z.string(), z.number()], { error: "expected a duration (e.g. 500ms, 10s, 1m30s, 2h, 1d)" })
+  .superRefine((value, ctx) => {
+    if (parseDuration(value) === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: `invalid duration ${describeValue(value)} (${DURATION_HINT})`,
+      });
+    }
+  })
+  .describe("A duration: 500ms, 10s, 1m30s, 2h, 1d, or a number of seconds.");
+
+/** The types a param may declare. */
+export const ParamTypeSchema = z.enum(["string", "int", "float", "bool", "list", "json"]);
+
+/** A full param declaration: `lr: { type: float, default: 0.001 }`. */
+export const ParamDeclarationSchema = z.strictObject({
+  type: ParamTypeSchema.optional().describe("Defaults to the type of `default`, else string."),
+  default: z
+    .unknown()
+    .optional()
+    .describe("Value used when none is given; without it the param is required."),
+  choices: z.array(z.unknown()).optional().describe("When present, the value must be one of these."),
+  description: z.string().optional(),
+});
+
+/**
+ * A param: a declaration, a bare default whose type is inferred (`lr: 0.1`, `lrs: [1, 2]`),
+ * or nothing (`name:`, a required string).
+ */
+export const ParamSchema = z.union(
+  [ParamDeclarationSchema, z.string(), z.number(), z.boolean(), z.array(z.unknown()), z.null()],
+  { error: "expected a param declaration ({ type, default, choices, description }) or a default value" },
+);
+
+/** Params by name. */
+export const ParamsSchema = z.record(z.string(), ParamSchema).nullish();
+
+/** `with:` values by param name (templates allowed). */
+export const WithSchema = z.record(z.string(), z.unknown()).nullish();
+
+/** Extra environment variables (values may be templates). */
+export const EnvSchema = z
+  .record(
+    z.string(),
+    z.union([z.string(), z.number(), z.boolean()], { error: "expected a string (an environment value)" }),
+  )
+  .nullish();
+
+/** `retries: 2` or `retries: { limit: 2, backoff: 10s }` (backoff doubles before each later retry). */
+export const RetriesSchema = z.union(
+  [
+    z.number().int().min(0),
+    z.strictObject({ limit: z.number().int().min(0).optional(), backoff: DurationSchema.optional() }),
+  ],
+  { error: "expected a number of retries or { limit, backoff }" },
+);
+
+/** `cache: false`, or `cache: { deps: [files] }` (extra files whose content joins the key). */
+export const CacheSchema = z.union(
+  [z.boolean(), z.strictObject({ enabled: z.boolean().optional(), deps: z.array(z.string()).optional() })],
+  { error: "expected true, false or { enabled, deps }" },
+);
+
+/** A glob or a list of globs. */
+export const GlobsSchema = z.union([z.string(), z.array(z.string())], {
+  error: "expected a path or glob, or a list of them",
+});
+
+/** Settings shared by `defaults:`, steps and nodes. */
+const settingsShape = {
+  pool: z.string().optional().describe("Pool the task runs in."),
+  retries: RetriesSchema.optional(),
+  timeout: z
+    .union([DurationSchema, z.null()])
+    .optional()
+    .describe("Kill the task after this long; null: no limit."),
+  cache: CacheSchema.optional(),
+  priority: z.number().int().optional().describe("Higher runs first among tasks waiting for the same pool."),
+  env: EnvSchema,
+};
+
+// Top-level parts -----------------------------------------------------------------------------
+
+/** `defaults:` — settings every step and node starts from. */
+export const DefaultsSchema = z.strictObject(settingsShape);
+
+/** A pool: `gpu: { slots: 1, resources: { gpu: 1 } }`. */
+export const PoolSchema = z.strictObject({
+  slots: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("Tasks of this pool that run at once (local: CPUs, else 1)."),
+  resources: z
+    .record(z.string(), z.number())
+    .nullish()
+    .describe("What each task is given; part of the cache key."),
+});
+
+/** A declared input of a step: `{ default, optional, description }`, a default glob or list, or nothing. */
+export const InputDeclarationSchema = z.union(
+  [
+    z.strictObject({
+      default: GlobsSchema.optional(),
+      optional: z.boolean().optional(),
+      description: z.string().optional(),
+    }),
+    z.null(),
+    z.string(),
+    z.array(z.string()),
+  ],
+  { error: "expected an input declaration ({ default, optional, description }) or a default glob" },
+);
+
+/** A reusable task template (`steps:`). */
+export const StepSchema = z.strictObject({
+  run: z.string().describe("Shell command (bash -eo pipefail -c); a template."),
+  inputs: z.record(z.string(), InputDeclarationSchema).nullish(),
+  params: ParamsSchema,
+  outputs: GlobsSchema.optional().describe("Globs of files kept from the output folder (default: all)."),
+  ...settingsShape,
+});
+
+/** `needs:` — a node name, a list of names (all `success`), or a map name -> condition. */
+export const NeedConditionSchema = z.enum(["success", "failure", "always"]);
+export const NeedsSchema = z.union(
+  [z.string(), z.array(z.string()), z.record(z.string(), NeedConditionSchema)],
+  {
+    error: "expected a node name, a list of node names, or a map of node name to success, failure or always",
+  },
+);
+
+const listOrTemplate = () =>
+  z.union([z.array(z.unknown()), z.string()], { error: "expected a list or a ${{ }} expression" });
+
+/** The keys of a node, shared by the map form, the Valohai list form and `override:`. */
+const nodeBodyShape = {
+  needs: NeedsSchema.optional(),
+  if: z.union([z.string(), z.boolean()], { error: "expected a ${{ }} expression" }).optional(),
+  with: WithSchema.describe("Param values (templates allowed)."),
+  inputs: z
+    .record(
+      z.string(),
+      z.union([z.string(), z.array(z.string())], {
+        error: "expected a path or glob, a list of them, or a ${{ }} expression",
+      }),
+    )
+    .nullish()
+    .describe("Input bindings: a template or literal globs per input."),
+  params: ParamsSchema,
+  outputs: GlobsSchema.optional(),
+  foreach: listOrTemplate().optional().describe("One task per item (`item` in expressions)."),
+  matrix: z
+    .record(z.string(), listOrTemplate())
+    .optional()
+    .describe("One task per combination (`matrix.NAME`)."),
+  ...settingsShape,
+};
+
+const nodeKindShape = {
+  run: z.string().optional().describe("Inline command (a template)."),
+  step: z.string().optional().describe("Name of the step this node runs."),
+  pipeline: z.string().optional().describe("Name of the pipeline this node starts as a child run."),
+};
+
+/** A node in the map form: `nodes: { train: { step: train, needs: [prep] } }`. */
+export const NodeSchema = z.strictObject({ ...nodeKindShape, ...nodeBodyShape });
+
+/** `override:` of a Valohai-form node: any node key but `run`, `step` and `pipeline`. */
+export const NodeOverrideSchema = z.strictObject(nodeBodyShape);
+
+/** A node in the Valohai list form: `nodes: [{ name: train, step: train, override: {...} }]`. */
+export const ListNodeSchema = z.strictObject({
+  name: z.string(),
+  ...nodeKindShape,
+  ...nodeBodyShape,
+  override: NodeOverrideSchema.optional(),
+});
+
+/**
+ * A Valohai edge: `[a.output.GLOB, b.input.NAME]`, `[a.parameter.p, b.parameter.q]`,
+ * `[a.metadata.m, b.parameter.q]`, or the same as `{ source, target }`.
+ */
+export const EdgeSchema = z.union(
+  [z.tuple([z.string(), z.string()]), z.strictObject({ source: z.string(), target: z.string() })],
+  {
+    error: 'expected [SOURCE, TARGET] or { source, target } (e.g. ["prep.output.*.npz", "train.input.data"])',
+  },
+);
+
+/** A five-field cron expression, checked for syntax. */
+export const CronSchema = z.string().superRefine((value, ctx) => {
+  const problem = checkCron(value);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: `invalid cron "${value}": ${problem}` });
+});
+
+/** `triggers:` entry: start the pipeline on a schedule, with param overrides. */
+export const TriggerSchema = z.strictObject({ cron: CronSchema, with: WithSchema });
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** What is wrong with a webhook URL (it must be http(s) to this machine), or undefined. */
+export function checkWebhook(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `invalid URL "${url}"`;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    return `webhook "${url}" must be an http:// or https:// URL`;
+  }
+  if (!LOOPBACK_HOSTS.has(parsed.hostname.toLowerCase())) {
+    return `webhook "${url}" must point at this machine (127.0.0.1, localhost or [::1]), not "${parsed.hostname}"`;
+  }
+  return undefined;
+}
+
+export const NotifyEventSchema = z.enum(["success", "failure", "cancelled"]);
+
+/** `notify:` entry: POST to a loopback webhook when the run ends with one of `on`. */
+export const NotifySchema = z.strictObject({
+  on: z
+    .union([NotifyEventSchema, z.array(NotifyEventSchema)], {
+      error: "expected success, failure or cancelled, or a list of them",
+    })
+    .optional()
+    .describe("Run outcomes that notify (default: all)."),
+  webhook: z.string().superRefine((value, ctx) => {
+    const problem = checkWebhook(value);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  }),
+});
+
+/** A pipeline: params, nodes (map form, or Valohai list form with `edges:`), triggers, notify. */
+export const PipelineSchema = z.strictObject({
+  params: ParamsSchema,
+  nodes: z.union([z.record(z.string(), NodeSchema), z.array(ListNodeSchema)], {
+    error: "expected a map of node name to node, or a list of { name, step, override } (Valohai form)",
+  }),
+  edges: z.array(EdgeSchema).nullish(),
+  triggers: z.array(TriggerSchema).nullish(),
+  notify: z.array(NotifySchema).nullish(),
+});
+
+/** A whole `baton.yaml`, or a JSON pipeline definition of the same shape. */
+export const ProjectFileSchema = z.strictObject({
+  version: z.literal(1),
+  defaults: DefaultsSchema.nullish(),
+  pools: z.record(z.string(), PoolSchema).nullish(),
+  steps: z.record(z.string(), StepSchema).nullish(),
+  pipelines: z.record(z.string(), PipelineSchema).nullish(),
+});
+
+/**
+ * The top level with its parts left unchecked, so that each step, pool and pipeline can be
+ * checked on its own and a problem in one does not hide problems in the others.
+ * @internal
+ */
+export const ProjectShellSchema = ProjectFileSchema.extend({
+  defaults: z.unknown().optional(),
+  pools: z.record(z.string(), z.unknown()).nullish(),
+  steps: z.record(z.string(), z.unknown()).nullish(),
+  pipelines: z.record(z.string(), z.unknown()).nullish(),
+});
+
+/** A pipeline with its parts left unchecked (see {@link ProjectShellSchema}). @internal */
+export const PipelineShellSchema = PipelineSchema.extend({
+  params: z.record(z.string(), z.unknown()).nullish(),
+  nodes: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())], {
+    error: "expected a map of node name to node, or a list of { name, step, override } (Valohai form)",
+  }),
+  edges: z.array(z.unknown()).nullish(),
+  triggers: z.array(z.unknown()).nullish(),
+  notify: z.array(z.unknown()).nullish(),
+});
+
+export type ProjectFile = z.infer<typeof ProjectFileSchema>;
+export type DefaultsFile = z.infer<typeof DefaultsSchema>;
+export type PoolFile = z.infer<typeof PoolSchema>;
+export type StepFile = z.infer<typeof StepSchema>;
+export type ParamFile = z.infer<typeof ParamSchema>;
+export type InputDeclarationFile = z.infer<typeof InputDeclarationSchema>;
+export type NodeFile = z.infer<typeof NodeSchema>;
+export type NodeOverrideFile = z.infer<typeof NodeOverrideSchema>;
+export type ListNodeFile = z.infer<typeof ListNodeSchema>;
+export type EdgeFile = z.infer<typeof EdgeSchema>;
+export type TriggerFile = z.infer<typeof TriggerSchema>;
+export type NotifyFile = z.infer<typeof NotifySchema>;
+export type PipelineFile = z.infer<typeof PipelineSchema>;
+/** Settings any of `defaults:`, a step or a node may give. */
+export type SettingsFile = Pick<DefaultsFile, keyof typeof settingsShape>;

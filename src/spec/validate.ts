@@ -1,0 +1,371 @@
+/**
+ * The semantic pass over a pipeline file: after the shape (zod, `schema.ts`) and resolution
+ * (`resolve.ts`), checks what spans parts of the file — needs naming nodes, cycles, pipelines
+ * starting each other, and every `${{ }}` expression against the names available where it is
+ * written — and returns every problem at once.
+ *
+ * Names an expression may use, by field:
+ * - `run:`, `env:` — `params.X` (params of the node: its step's, its own, or for an inline
+ *   node the pipeline's it uses), `inputs.NAME`, `item` (with `foreach:`), `matrix.KEY` (with
+ *   `matrix:`), `needs.N.*` (N among the node's needs), `run.id|dir`, `task.id|name`, `env.X`.
+ * - `with:` values and `inputs:` bindings of a task node — the same but `inputs`, with
+ *   `params.X` meaning the pipeline's params.
+ * - `foreach:`, `matrix:` values, `if:`, and `with:` of a pipeline node — the pipeline's
+ *   `params`, `needs`, `run`, `env`.
+ * - `needs.N.` members: `outputs['GLOB']`, `output_dir`, `output_dirs`, `metrics.M`, `status`,
+ *   `params.P` (P a param of N).
+ */
+import { findCycles } from "../graph/topo.js";
+import type { Reference } from "./expressions.js";
+import { NO_SOURCE, type SourceMap } from "./locate.js";
+import { type Path, ProblemList, type SpecProblem, quoteList, suggest } from "./problems.js";
+import {
+  type NodeDraft,
+  type PipelineDraft,
+  type ProjectDraft,
+  type Site,
+  type SiteKind,
+  resolveProject,
+} from "./resolve.js";
+import { ProjectShellSchema } from "./schema.js";
+import { checkShape } from "./shape.js";
+import { TemplateCache } from "./templates.js";
+import type { ParamSpec, ProjectSpec } from "./types.js";
+
+/** Options of {@link validateProject}. */
+export interface ValidateOptions {
+  /** Path of the file (or a name for a definition), kept in the model and in messages. */
+  file: string;
+  /** Slots of the `local` pool when the file does not set them. Defaults to 2. */
+  cpus?: number;
+  /** Where things were written; absent for JSON definitions. */
+  source?: SourceMap;
+}
+
+/** What {@link validateProject} found: the model when there is no problem. */
+export interface ValidationResult {
+  project: ProjectSpec | undefined;
+  problems: SpecProblem[];
+}
+
+/**
+ * Checks a pipeline definition (the data of a `baton.yaml`, or the same as JSON) and resolves
+ * it. Never throws for a bad definition: every problem found is returned.
+ */
+export function validateProject(data: unknown, options: ValidateOptions): ValidationResult {
+  const problems = new ProblemList();
+  const templates = new TemplateCache();
+  if (data === undefined || data === null) {
+    problems.value([], "the definition is empty (expected version: 1, steps: and pipelines:)");
+    return { project: undefined, problems: problems.items };
+  }
+  checkShape(ProjectShellSchema, data, [], problems);
+  const ctx = {
+    file: options.file,
+    cpus: options.cpus ?? 2,
+    source: options.source ?? NO_SOURCE,
+    problems,
+    templates,
+  };
+  const draft = resolveProject(data, ctx);
+  const checker = new TemplateChecker(draft, problems, templates);
+
+  for (const step of draft.steps.values()) {
+    if (!step.spec || !step.checkTemplates) continue;
+    const scope: Scope = {
+      params: { names: step.spec.params, unknown: step.unknownParams, owner: `step "${step.name}"` },
+      inputs: { names: Object.keys(step.spec.inputs), owner: `step "${step.name}"` },
+    };
+    for (const s of step.sites) checker.check(s, scope);
+  }
+  for (const s of draft.defaultsSites) checker.check({ ...s, shared: false }, {});
+
+  for (const pipeline of draft.pipelines.values()) {
+    checkNeeds(pipeline, problems);
+    for (const node of pipeline.nodes.values()) checker.checkNode(node, pipeline);
+  }
+  checkPipelineCycles(draft, problems);
+
+  const items = dedupe(problems.items);
+  if (items.length > 0) return { project: undefined, problems: items };
+  const project: ProjectSpec = {
+    file: options.file,
+    version: 1,
+    defaults: draft.defaults,
+    pools: draft.pools,
+    steps: Object.fromEntries([...draft.steps].flatMap(([name, s]) => (s.spec ? [[name, s.spec]] : []))),
+    pipelines: Object.fromEntries([...draft.pipelines].map(([name, p]) => [name, p.spec])),
+  };
+  return { project, problems: [] };
+}
+
+// Needs and cycles ------------------------------------------------------------------------------
+
+function checkNeeds(pipeline: PipelineDraft, problems: ProblemList): void {
+  const names = [...pipeline.nodes.keys()];
+  const graph: Record<string, { needs: Array<{ node: string }> }> = {};
+  for (const node of pipeline.nodes.values()) {
+    const seen = new Set<string>();
+    const valid: Array<{ node: string }> = [];
+    for (const need of node.needs) {
+      const at = { path: need.path, at: need.at };
+      if (need.node === node.name) {
+        problems.add({ ...at, message: `node "${node.name}" needs itself` });
+      } else if (!pipeline.nodes.has(need.node)) {
+        const others = names.filter((n) => n !== node.name);
+        problems.add({ ...at, message: `unknown node "${need.node}"${suggest(need.node, others)}` });
+      } else if (seen.has(need.node)) {
+        problems.add({ ...at, message: `"${need.node}" is listed twice in needs:` });
+      } else {
+        valid.push({ node: need.node });
+      }
+      seen.add(need.node);
+    }
+    graph[node.name] = { needs: valid };
+  }
+  for (const cycle of findCycles(graph)) {
+    const [first, second] = cycle;
+    const node = pipeline.nodes.get(first!)!;
+    const need = node.needs.find((n) => n.node === second)!;
+    problems.add({
+      path: need.field,
+      locate: need.path,
+      at: need.at,
+      message: `cycle ${cycle.join(" -> ")}`,
+    });
+  }
+}
+
+function checkPipelineCycles(draft: ProjectDraft, problems: ProblemList): void {
+  const graph: Record<string, { needs: Array<{ node: string }> }> = {};
+  for (const [name, pipeline] of draft.pipelines) {
+    graph[name] = {
+      needs: [...pipeline.nodes.values()].flatMap((n) =>
+        n.child && draft.pipelines.has(n.child.name) ? [{ node: n.child.name }] : [],
+      ),
+    };
+  }
+  for (const cycle of findCycles(graph)) {
+    const [first, second] = cycle;
+    const node = [...draft.pipelines.get(first!)!.nodes.values()].find((n) => n.child?.name === second)!;
+    const message =
+      cycle.length === 2
+        ? `pipeline "${first}" runs itself (node "${node.name}" starts it as a child run)`
+        : `pipelines start each other in a cycle: ${cycle.join(" -> ")}`;
+    problems.value(node.child!.path, message);
+  }
+}
+
+// Expressions -----------------------------------------------------------------------------------
+
+const ALL_ROOTS = ["params", "inputs", "item", "matrix", "needs", "run", "task", "env"];
+
+const ROOTS: Record<SiteKind, readonly string[]> = {
+  command: ALL_ROOTS,
+  task: ["params", "item", "matrix", "needs", "run", "task", "env"],
+  fanout: ["params", "needs", "run", "env"],
+  condition: ["params", "needs", "run", "env"],
+  child: ["params", "needs", "run", "env"],
+};
+
+const NEED_MEMBERS = ["outputs", "output_dir", "output_dirs", "metrics", "status", "params"];
+const RUN_MEMBERS = ["id", "dir"];
+const TASK_MEMBERS = ["id", "name"];
+/** Roots whose validity depends on the node a shared template (a step's `run:`) is used in. */
+const NODE_ROOTS = new Set(["item", "matrix", "needs"]);
+
+/** What a template may refer to where it is checked; a missing part is not checked. */
+interface Scope {
+  params?: {
+    names: Record<string, ParamSpec>;
+    unknown: ReadonlySet<string>;
+    owner: string;
+    pipeline?: PipelineDraft;
+  };
+  inputs?: { names: string[]; owner: string };
+  node?: { draft: NodeDraft; pipeline: PipelineDraft };
+}
+
+class TemplateChecker {
+  constructor(
+    private readonly draft: ProjectDraft,
+    private readonly problems: ProblemList,
+    private readonly templates: TemplateCache,
+  ) {}
+
+  checkNode(node: NodeDraft, pipeline: PipelineDraft): void {
+    const spec = node.spec;
+    if (!spec || !node.checkTemplates) return;
+    const pipelineParams = {
+      names: pipeline.spec.params,
+      unknown: pipeline.unknownParams,
+      owner: `pipeline "${pipeline.name}"`,
+    };
+    for (const s of node.sites) {
+      const scope: Scope = { node: { draft: node, pipeline } };
+      if (s.kind === "command" && spec.kind === "task") {
+        const owner = spec.step !== undefined ? `step "${spec.step}"` : `node "${node.name}"`;
+        scope.params = { names: spec.params, unknown: node.unknownParams, owner, pipeline };
+        scope.inputs = { names: Object.keys(spec.inputs), owner };
+      } else {
+        scope.params = pipelineParams;
+      }
+      this.check(s, scope);
+      if (s.field === "foreach" || s.field === "matrix") this.checkFanoutType(s, pipeline);
+    }
+  }
+
+  check(site: Site, scope: Scope): void {
+    const parsed = this.templates.parse(site.value);
+    const via =
+      site.shared && scope.node
+        ? ` (in node "${scope.node.draft.name}" of pipeline "${scope.node.pipeline.name}")`
+        : "";
+    if (parsed.error) {
+      if (!site.shared || !scope.node) this.report(site, parsed.error.offset, parsed.error.message);
+      return;
+    }
+    for (const ref of parsed.references) {
+      if (site.shared && scope.node && !NODE_ROOTS.has(ref.root)) continue;
+      const message = this.checkReference(ref, site, scope);
+      if (message !== undefined) this.report(site, ref.offset, message + via);
+    }
+  }
+
+  private report(site: Site, offset: number | undefined, message: string): void {
+    if (site.generated || offset === undefined) this.problems.value(site.path, message);
+    else this.problems.value(site.path, message, Math.max(0, offset - site.shift));
+  }
+
+  private checkReference(ref: Reference, site: Site, scope: Scope): string | undefined {
+    const node = scope.node?.draft.spec;
+    const task = node?.kind === "task" ? node : undefined;
+    const allowed = ROOTS[site.kind].filter(
+      (r) =>
+        !scope.node ||
+        ((r !== "item" || task?.foreach !== undefined) && (r !== "matrix" || task?.matrix !== undefined)),
+    );
+    const { root, path } = ref;
+    const first = typeof path[0] === "string" ? path[0] : undefined;
+    if (!ALL_ROOTS.includes(root)) {
+      return `unknown context "${root}"${suggest(root, allowed) || ` (available here: ${allowed.join(", ")})`}`;
+    }
+    if (!ROOTS[site.kind].includes(root)) {
+      return `"${root}" is not available in ${site.field}: (available here: ${allowed.join(", ")})`;
+    }
+    switch (root) {
+      case "item":
+        if (scope.node && task?.foreach === undefined)
+          return `"item" is only available in a node with foreach:`;
+        return undefined;
+      case "matrix":
+        if (!scope.node) return undefined;
+        if (task?.matrix === undefined) return `"matrix" is only available in a node with matrix:`;
+        if (first !== undefined && !Object.hasOwn(task.matrix, first)) {
+          const keys = Object.keys(task.matrix);
+          return `unknown matrix key "${first}"${suggest(first, keys) || ` (matrix keys: ${quoteList(keys, "and")})`}`;
+        }
+        return undefined;
+      case "params":
+        return first === undefined ? undefined : this.checkParam(first, site, scope);
+      case "inputs": {
+        if (!scope.inputs || first === undefined || scope.inputs.names.includes(first)) return undefined;
+        const { names, owner } = scope.inputs;
+        const hint =
+          suggest(first, names) ||
+          (names.length ? ` (its inputs: ${quoteList(names, "and")})` : " (it declares no inputs)");
+        return `${owner} has no input "${first}"${hint}`;
+      }
+      case "needs":
+        return scope.node ? this.checkNeedsRef(path, scope.node.draft, scope.node.pipeline) : undefined;
+      case "run":
+        return checkMember("run", first, RUN_MEMBERS);
+      case "task":
+        return checkMember("task", first, TASK_MEMBERS);
+      default:
+        return undefined;
+    }
+  }
+
+  private checkParam(name: string, site: Site, scope: Scope): string | undefined {
+    const params = scope.params;
+    if (!params || Object.hasOwn(params.names, name) || params.unknown.has(name)) return undefined;
+    const declared = Object.keys(params.names);
+    let hint = suggest(name, declared);
+    const pipeline = params.pipeline;
+    if (!hint && site.kind === "command" && pipeline && Object.hasOwn(pipeline.spec.params, name)) {
+      hint = ` (it is a param of pipeline "${pipeline.name}": declare it in the step and pass it with with: { ${name}: "\${{ params.${name} }}" })`;
+    } else if (!hint) {
+      hint = declared.length ? ` (its params: ${quoteList(declared, "and")})` : " (it declares no params)";
+    }
+    return `${params.owner} has no param "${name}"${hint}`;
+  }
+
+  private checkNeedsRef(
+    path: Array<string | number>,
+    node: NodeDraft,
+    pipeline: PipelineDraft,
+  ): string | undefined {
+    const target = path[0];
+    if (typeof target !== "string") return undefined;
+    const needed = node.needs.map((n) => n.node);
+    if (!needed.includes(target)) {
+      if (pipeline.nodes.has(target)) {
+        return `node "${target}" is not in the needs: of node "${node.name}" (add it there to use its results)`;
+      }
+      const hint = suggest(target, needed) || suggest(target, pipeline.nodes.keys());
+      return `unknown node "${target}" in needs.${target}${hint}`;
+    }
+    const member = path[1];
+    if (typeof member !== "string") return undefined;
+    if (!NEED_MEMBERS.includes(member)) {
+      const hint =
+        suggest(member, NEED_MEMBERS) ||
+        " (expected outputs['GLOB'], output_dir, output_dirs, metrics.NAME, status or params.NAME)";
+      return `unknown member "${member}" of needs.${target}${hint}`;
+    }
+    const param = path[2];
+    if (member !== "params" || typeof param !== "string") return undefined;
+    const other = pipeline.nodes.get(target);
+    const spec = other?.spec;
+    if (!other || !spec || other.unknownParams.has(param)) return undefined;
+    let names: Record<string, ParamSpec> | undefined;
+    if (spec.kind === "task") names = spec.params;
+    else {
+      const child = this.draft.pipelines.get(spec.pipeline);
+      if (!child || child.unknownParams.has(param)) return undefined;
+      names = child.spec.params;
+    }
+    if (Object.hasOwn(names, param)) return undefined;
+    const declared = Object.keys(names);
+    return `node "${target}" has no param "${param}"${suggest(param, declared) || (declared.length ? ` (its params: ${quoteList(declared, "and")})` : "")}`;
+  }
+
+  /** `foreach: ${{ params.x }}` where x is declared with a type that cannot be a list. */
+  private checkFanoutType(site: Site, pipeline: PipelineDraft): void {
+    const m = /^\$\{\{\s*params\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$/.exec(site.value.trim());
+    const spec = m ? pipeline.spec.params[m[1]!] : undefined;
+    if (!m || !spec || spec.type === "list" || spec.type === "json") return;
+    const what = site.field === "foreach" ? "foreach:" : `matrix key "${site.path[site.path.length - 1]}"`;
+    this.problems.value(
+      site.path,
+      `${what} needs a list, but param "${m[1]}" of pipeline "${pipeline.name}" is of type ${spec.type} (declare it with type: list)`,
+    );
+  }
+}
+
+function checkMember(root: string, member: string | undefined, known: string[]): string | undefined {
+  if (member === undefined || known.includes(member)) return undefined;
+  const hint = suggest(member, known) || ` (expected ${known.map((k) => `${root}.${k}`).join(" or ")})`;
+  return `unknown member "${member}" of ${root}${hint}`;
+}
+
+function dedupe(items: SpecProblem[]): SpecProblem[] {
+  const seen = new Set<string>();
+  return items.filter((p) => {
+    const key = JSON.stringify([p.path, p.locate, p.at, p.offset, p.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

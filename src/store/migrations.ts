@@ -1,0 +1,79 @@
+/**
+ * SQLite schema migrations, applied in order once each (version = index + 1).
+ * Never edit a migration that has shipped: add a new one.
+ */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    status TEXT NOT NULL,
+    params TEXT NOT NULL,
+    workdir TEXT NOT NULL,
+    spec_file TEXT,
+    parent_run_id TEXT,
+    parent_task_id TEXT,
+    created_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    engine_pid INTEGER
+  );
+  CREATE INDEX runs_parent_task ON runs (parent_task_id);
+  CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    name TEXT NOT NULL,
+    node TEXT,
+    parent_id TEXT,
+    status TEXT NOT NULL,
+    pool TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    command TEXT,
+    params TEXT NOT NULL,
+    item TEXT,
+    exit_code INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cached INTEGER NOT NULL DEFAULT 0,
+    output_dir TEXT NOT NULL,
+    metrics TEXT,
+    error TEXT,
+    cache_key TEXT,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at INTEGER
+  );
+  CREATE INDEX tasks_run ON tasks (run_id);
+  CREATE INDEX tasks_parent ON tasks (parent_id);
+  CREATE INDEX tasks_cache_key ON tasks (cache_key);
+  CREATE TABLE attempts (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    number INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    pid_start TEXT,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    exit_code INTEGER,
+    signal TEXT,
+    reason TEXT,
+    message TEXT,
+    log_path TEXT NOT NULL,
+    PRIMARY KEY (task_id, number)
+  );
+  CREATE TABLE outputs (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (task_id, path)
+  );
+  CREATE INDEX outputs_sha ON outputs (sha256);
+  `,
+  `
+  ALTER TABLE tasks ADD COLUMN cache_parts TEXT;
+  CREATE TABLE file_hashes (
+    key TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    checked_at INTEGER NOT NULL
+  );
+  `,
+];

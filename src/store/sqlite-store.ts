@@ -1,0 +1,451 @@
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { BatonError } from "../errors.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+import type {
+  AttemptEnd,
+  AttemptRow,
+  NewRun,
+  NewTask,
+  OutputRow,
+  RunRow,
+  RunStatus,
+  Store,
+  TaskCompletion,
+  TaskFilter,
+  TaskRow,
+  TaskStatus,
+} from "./store.js";
+
+type Row = Record<string, unknown>;
+
+/**
+ * The default store: one SQLite file (`.baton/baton.db`) in WAL mode, safe for several
+ * `baton` processes on one machine. Statements are prepared once; each transition is one
+ * short transaction, so a crash leaves either the old or the new state, never half of one.
+ */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts: ReturnType<typeof prepare>;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    this.stmts = prepare(db);
+  }
+
+  /** Opens (creating if needed) the database file and brings its schema up to date. */
+  static open(file: string): SqliteStore {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      const db = new Database(file, { timeout: 10_000 });
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      migrate(db);
+      return new SqliteStore(db);
+    } catch (err) {
+      if (err instanceof BatonError) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new BatonError("STORE_UNAVAILABLE", `cannot open the state database ${file}: ${reason}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async createRun(run: NewRun): Promise<void> {
+    this.write(() =>
+      this.stmts.insertRun.run({
+        ...run,
+        params: JSON.stringify(run.params),
+        status: "running",
+      }),
+    );
+  }
+
+  async finishRun(id: string, status: Exclude<RunStatus, "running">, endedAt: number): Promise<void> {
+    this.write(() => this.stmts.finishRun.run({ id, status, endedAt }));
+  }
+
+  async claimRun(id: string, enginePid: number): Promise<void> {
+    this.write(() => this.stmts.claimRun.run({ id, enginePid }));
+  }
+
+  async addTasks(tasks: NewTask[]): Promise<void> {
+    const now = Date.now();
+    this.write(
+      this.db.transaction(() => {
+        for (const t of tasks) {
+          this.stmts.insertTask.run({
+            id: t.id,
+            runId: t.runId,
+            name: t.name,
+            node: t.node,
+            parentId: t.parentId,
+            status: t.status,
+            pool: t.pool,
+            priority: t.priority,
+            command: t.command ?? null,
+            params: JSON.stringify(t.params),
+            item: t.item === undefined ? null : JSON.stringify(t.item),
+            outputDir: t.outputDir,
+            error: t.error ?? null,
+            createdAt: now,
+            endedAt: t.status === "skipped" || t.status === "cancelled" ? now : null,
+          });
+        }
+      }),
+    );
+  }
+
+  async queueTask(id: string, command: string, params: Record<string, unknown>): Promise<void> {
+    this.write(() => this.stmts.queueTask.run({ id, command, params: JSON.stringify(params) }));
+  }
+
+  async endTaskWithoutRunning(
+    id: string,
+    status: "skipped" | "cancelled",
+    reason: string,
+    at: number,
+  ): Promise<void> {
+    this.write(() => this.stmts.endTaskWithoutRunning.run({ id, status, error: reason, endedAt: at }));
+  }
+
+  async startAttempt(
+    a: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message">,
+  ): Promise<void> {
+    this.write(
+      this.db.transaction(() => {
+        this.stmts.insertAttempt.run(a);
+        this.stmts.taskStarted.run({ id: a.taskId, attempts: a.number, startedAt: a.startedAt });
+      }),
+    );
+  }
+
+  async setAttemptPid(taskId: string, number: number, pid: number, pidStart: string | null): Promise<void> {
+    this.write(() => this.stmts.setAttemptPid.run({ taskId, number, pid, pidStart }));
+  }
+
+  async finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void> {
+    this.write(
+      this.db.transaction(() => {
+        this.stmts.finishAttempt.run({ taskId, number, ...end });
+        this.stmts.requeueTask.run({ id: taskId, exitCode: end.exitCode, error: end.message });
+      }),
+    );
+  }
+
+  async completeTask(
+    taskId: string,
+    attempt: { number: number; end: AttemptEnd } | null,
+    c: TaskCompletion,
+  ): Promise<void> {
+    this.write(
+      this.db.transaction(() => {
+        if (attempt) this.stmts.finishAttempt.run({ taskId, number: attempt.number, ...attempt.end });
+        this.stmts.completeTask.run({
+          id: taskId,
+          status: c.status,
+          exitCode: c.exitCode,
+          endedAt: c.endedAt,
+          metrics: JSON.stringify(c.metrics),
+          error: c.error,
+          cached: c.status === "cached" ? 1 : 0,
+          cacheKey: c.cacheKey ?? null,
+          cacheParts: c.cacheParts ? JSON.stringify(c.cacheParts) : null,
+        });
+        for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
+      }),
+    );
+  }
+
+  async getRun(id: string): Promise<RunRow | undefined> {
+    const row = this.stmts.getRun.get(id) as Row | undefined;
+    return row && toRun(row);
+  }
+
+  async listRuns(options: { limit?: number; parentTaskId?: string } = {}): Promise<RunRow[]> {
+    const rows = (
+      options.parentTaskId
+        ? this.stmts.listChildRuns.all(options.parentTaskId)
+        : this.stmts.listRuns.all(options.limit ?? 50)
+    ) as Row[];
+    return rows.map(toRun);
+  }
+
+  async getTask(id: string): Promise<TaskRow | undefined> {
+    const row = this.stmts.getTask.get(id) as Row | undefined;
+    return row && toTask(row);
+  }
+
+  async listTasks(filter: TaskFilter): Promise<TaskRow[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.run) {
+      where.push("run_id = ?");
+      args.push(filter.run);
+    }
+    if (filter.parent) {
+      where.push("parent_id = ?");
+      args.push(filter.parent);
+    }
+    if (filter.status?.length) {
+      where.push(`status IN (${filter.status.map(() => "?").join(",")})`);
+      args.push(...filter.status);
+    }
+    const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(toTask);
+  }
+
+  async listAttempts(taskId: string): Promise<AttemptRow[]> {
+    return (this.stmts.listAttempts.all(taskId) as Row[]).map(toAttempt);
+  }
+
+  async listOutputs(taskIds: string[]): Promise<OutputRow[]> {
+    const out: OutputRow[] = [];
+    // Chunked: SQLite limits the number of bound parameters per statement.
+    for (let i = 0; i < taskIds.length; i += 500) {
+      const chunk = taskIds.slice(i, i + 500);
+      const rows = this.db
+        .prepare(
+          `SELECT task_id, path, sha256, size FROM outputs WHERE task_id IN (${chunk.map(() => "?").join(",")}) ORDER BY task_id, path`,
+        )
+        .all(...chunk) as Row[];
+      for (const r of rows) {
+        out.push({
+          taskId: r.task_id as string,
+          path: r.path as string,
+          sha256: r.sha256 as string,
+          size: r.size as number,
+        });
+      }
+    }
+    return out;
+  }
+
+  async findCachedResult(cacheKey: string): Promise<{ task: TaskRow; outputs: OutputRow[] } | undefined> {
+    const row = this.stmts.findCached.get(cacheKey) as Row | undefined;
+    if (!row) return undefined;
+    const task = toTask(row);
+    return { task, outputs: await this.listOutputs([task.id]) };
+  }
+
+  async findPreviousTask(task: TaskRow): Promise<TaskRow | undefined> {
+    const row = this.stmts.findPrevious.get({ runId: task.runId, name: task.name }) as Row | undefined;
+    return row && toTask(row);
+  }
+
+  async getFileHash(key: string): Promise<string | undefined> {
+    const row = this.stmts.getFileHash.get(key) as Row | undefined;
+    return row?.sha256 as string | undefined;
+  }
+
+  async setFileHash(key: string, sha256: string): Promise<void> {
+    this.write(() => this.stmts.setFileHash.run({ key, sha256, at: Date.now() }));
+  }
+
+  async resolveId(prefix: string): Promise<{ kind: "run" | "task"; id: string }> {
+    const p = prefix.toUpperCase();
+    const exactRun = this.stmts.getRun.get(p) as Row | undefined;
+    if (exactRun) return { kind: "run", id: p };
+    const exactTask = this.stmts.getTask.get(p) as Row | undefined;
+    if (exactTask) return { kind: "task", id: p };
+    if (p.length < 4) {
+      throw new BatonError(
+        "STORE_NOT_FOUND",
+        `no run or task "${prefix}" (give at least 4 characters of an id)`,
+      );
+    }
+    const like = `${p}%`;
+    const runs = this.db.prepare("SELECT id FROM runs WHERE id LIKE ? LIMIT 2").all(like) as Row[];
+    const tasks = this.db.prepare("SELECT id FROM tasks WHERE id LIKE ? LIMIT 2").all(like) as Row[];
+    const hits = [
+      ...runs.map((r) => ({ kind: "run" as const, id: r.id as string })),
+      ...tasks.map((r) => ({ kind: "task" as const, id: r.id as string })),
+    ];
+    if (hits.length === 0) throw new BatonError("STORE_NOT_FOUND", `no run or task with id "${prefix}"`);
+    if (hits.length > 1) {
+      throw new BatonError("STORE_AMBIGUOUS", `"${prefix}" matches more than one id: give more characters`);
+    }
+    return hits[0]!;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Runs a write; a locked or read-only database becomes a STORE_UNAVAILABLE error that says so. */
+  private write(fn: () => unknown): void {
+    try {
+      fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "";
+      if (code.startsWith("SQLITE_")) {
+        const hint =
+          code === "SQLITE_BUSY"
+            ? "another process holds a lock on it for too long"
+            : code === "SQLITE_READONLY"
+              ? "it is read-only"
+              : code === "SQLITE_FULL"
+                ? "the disk is full"
+                : (err as Error).message;
+        throw new BatonError("STORE_UNAVAILABLE", `cannot write the state database: ${hint} (${code})`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+}
+
+function migrate(db: Database.Database): void {
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+  );
+  const done = new Set(
+    (db.prepare("SELECT version FROM schema_migrations").all() as Row[]).map((r) => r.version as number),
+  );
+  for (const [i, sql] of SQLITE_MIGRATIONS.entries()) {
+    const version = i + 1;
+    if (done.has(version)) continue;
+    db.transaction(() => {
+      db.exec(sql);
+      db.prepare("INSERT OR IGNORE INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(
+        version,
+        Date.now(),
+      );
+    }).immediate();
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    insertRun: db.prepare(
+      `INSERT INTO runs (id, pipeline, status, params, workdir, spec_file, parent_run_id, parent_task_id, created_at, engine_pid)
+       VALUES (@id, @pipeline, @status, @params, @workdir, @specFile, @parentRunId, @parentTaskId, @createdAt, @enginePid)`,
+    ),
+    finishRun: db.prepare("UPDATE runs SET status = @status, ended_at = @endedAt WHERE id = @id"),
+    claimRun: db.prepare(
+      "UPDATE runs SET engine_pid = @enginePid, status = 'running', ended_at = NULL WHERE id = @id",
+    ),
+    insertTask: db.prepare(
+      `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at)
+       VALUES (@id, @runId, @name, @node, @parentId, @status, @pool, @priority, @command, @params, @item, @outputDir, @error, @createdAt, @endedAt)`,
+    ),
+    queueTask: db.prepare(
+      "UPDATE tasks SET status = 'queued', command = @command, params = @params WHERE id = @id",
+    ),
+    endTaskWithoutRunning: db.prepare(
+      "UPDATE tasks SET status = @status, error = @error, ended_at = @endedAt WHERE id = @id",
+    ),
+    insertAttempt: db.prepare(
+      `INSERT INTO attempts (task_id, number, status, pid, pid_start, started_at, log_path)
+       VALUES (@taskId, @number, @status, @pid, @pidStart, @startedAt, @logPath)`,
+    ),
+    taskStarted: db.prepare(
+      "UPDATE tasks SET status = 'running', attempts = @attempts, started_at = COALESCE(started_at, @startedAt) WHERE id = @id",
+    ),
+    setAttemptPid: db.prepare(
+      "UPDATE attempts SET pid = @pid, pid_start = @pidStart WHERE task_id = @taskId AND number = @number",
+    ),
+    finishAttempt: db.prepare(
+      `UPDATE attempts SET status = @status, ended_at = @endedAt, exit_code = @exitCode, signal = @signal,
+         reason = @reason, message = @message
+       WHERE task_id = @taskId AND number = @number AND ended_at IS NULL`,
+    ),
+    requeueTask: db.prepare(
+      "UPDATE tasks SET status = 'queued', exit_code = @exitCode, error = @error WHERE id = @id",
+    ),
+    completeTask: db.prepare(
+      `UPDATE tasks SET status = @status, exit_code = @exitCode, ended_at = @endedAt, metrics = @metrics,
+         error = @error, cached = @cached, cache_key = COALESCE(@cacheKey, cache_key),
+         cache_parts = COALESCE(@cacheParts, cache_parts)
+       WHERE id = @id`,
+    ),
+    insertOutput: db.prepare(
+      "INSERT OR REPLACE INTO outputs (task_id, path, sha256, size) VALUES (@taskId, @path, @sha256, @size)",
+    ),
+    getRun: db.prepare("SELECT * FROM runs WHERE id = ?"),
+    listRuns: db.prepare("SELECT * FROM runs ORDER BY id DESC LIMIT ?"),
+    listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY id"),
+    getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
+    findCached: db.prepare(
+      "SELECT * FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1",
+    ),
+    findPrevious: db.prepare(
+      `SELECT t.* FROM tasks t JOIN runs r ON r.id = t.run_id
+       WHERE t.name = @name AND t.run_id < @runId AND t.cache_parts IS NOT NULL
+         AND r.pipeline = (SELECT pipeline FROM runs WHERE id = @runId)
+       ORDER BY t.run_id DESC LIMIT 1`,
+    ),
+    getFileHash: db.prepare("SELECT sha256 FROM file_hashes WHERE key = ?"),
+    setFileHash: db.prepare(
+      "INSERT INTO file_hashes (key, sha256, checked_at) VALUES (@key, @sha256, @at) ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256, checked_at = excluded.checked_at",
+    ),
+    listAttempts: db.prepare("SELECT * FROM attempts WHERE task_id = ? ORDER BY number"),
+  };
+}
+
+function parseJson<T>(text: unknown, fallback: T): T {
+  return typeof text === "string" ? (JSON.parse(text) as T) : fallback;
+}
+
+function toRun(r: Row): RunRow {
+  return {
+    id: r.id as string,
+    pipeline: r.pipeline as string,
+    status: r.status as RunStatus,
+    params: parseJson(r.params, {}),
+    workdir: r.workdir as string,
+    specFile: (r.spec_file as string | null) ?? null,
+    parentRunId: (r.parent_run_id as string | null) ?? null,
+    parentTaskId: (r.parent_task_id as string | null) ?? null,
+    createdAt: r.created_at as number,
+    endedAt: (r.ended_at as number | null) ?? null,
+    enginePid: (r.engine_pid as number | null) ?? null,
+  };
+}
+
+function toTask(r: Row): TaskRow {
+  return {
+    id: r.id as string,
+    runId: r.run_id as string,
+    name: r.name as string,
+    node: (r.node as string | null) ?? null,
+    parentId: (r.parent_id as string | null) ?? null,
+    status: r.status as TaskStatus,
+    pool: r.pool as string,
+    priority: r.priority as number,
+    command: (r.command as string | null) ?? null,
+    params: parseJson(r.params, {}),
+    item: parseJson(r.item, undefined),
+    exitCode: (r.exit_code as number | null) ?? null,
+    attempts: r.attempts as number,
+    cached: r.cached === 1,
+    outputDir: r.output_dir as string,
+    metrics: parseJson(r.metrics, {}),
+    error: (r.error as string | null) ?? null,
+    cacheKey: (r.cache_key as string | null) ?? null,
+    cacheParts: parseJson(r.cache_parts, null),
+    createdAt: r.created_at as number,
+    startedAt: (r.started_at as number | null) ?? null,
+    endedAt: (r.ended_at as number | null) ?? null,
+  };
+}
+
+function toAttempt(r: Row): AttemptRow {
+  return {
+    taskId: r.task_id as string,
+    number: r.number as number,
+    status: r.status as AttemptRow["status"],
+    pid: (r.pid as number | null) ?? null,
+    pidStart: (r.pid_start as string | null) ?? null,
+    startedAt: r.started_at as number,
+    endedAt: (r.ended_at as number | null) ?? null,
+    exitCode: (r.exit_code as number | null) ?? null,
+    signal: (r.signal as string | null) ?? null,
+    reason: (r.reason as AttemptRow["reason"]) ?? null,
+    message: (r.message as string | null) ?? null,
+    logPath: r.log_path as string,
+  };
+}

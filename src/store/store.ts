@@ -1,0 +1,213 @@
+/**
+ * The Store port: everything the engine remembers, behind methods named after domain
+ * transitions. The engine persists a change before it acts on it (a task is recorded as
+ * started before its process is spawned), so a crash never leaves work the store does not know.
+ *
+ * Terminology
+ * - Run: one execution of a pipeline (or of a tree of submitted tasks). Runs nest: a
+ *   `pipeline:` node starts a child run whose `parentTaskId` is that node's task.
+ * - Task: one execution of a command, with one or more attempts. Its status is that of its
+ *   latest attempt, or a status decided without a process (`skipped`, `cached`, `cancelled`).
+ * - Attempt: one process. A finished attempt is never rewritten; a retry adds a new one.
+ *
+ * Adapters: `sqlite-store.ts` (default, `.baton/baton.db`). All methods are async so that
+ * a PostgreSQL adapter can implement the same interface.
+ */
+
+export type TaskStatus =
+  | "pending"
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "skipped"
+  | "cached";
+
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+
+export const TERMINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+  "cached",
+]);
+
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_TASK_STATUSES.has(status);
+}
+
+export interface RunRow {
+  id: string;
+  /** Pipeline name, or the submitted task's name for a lone task tree. */
+  pipeline: string;
+  status: RunStatus;
+  params: Record<string, unknown>;
+  /** Folder tasks run in (the one holding baton.yaml). */
+  workdir: string;
+  /** The pipeline file this run came from, if any. */
+  specFile: string | null;
+  parentRunId: string | null;
+  parentTaskId: string | null;
+  createdAt: number;
+  endedAt: number | null;
+  /** Process id of the engine driving the run (to tell a live run from an orphaned one). */
+  enginePid: number | null;
+}
+
+export interface TaskRow {
+  id: string;
+  runId: string;
+  /** Display name: the node name, `train[0]` for foreach, `images[input=a,config=b]` for matrix. */
+  name: string;
+  /** The pipeline node this task comes from (null for submitted tasks). */
+  node: string | null;
+  /** Parent task (submitted inside a task); null for pipeline tasks. */
+  parentId: string | null;
+  status: TaskStatus;
+  pool: string;
+  priority: number;
+  /** The resolved command, once the task became ready. */
+  command: string | null;
+  params: Record<string, unknown>;
+  /** The foreach item or matrix combination, if any. */
+  item: unknown;
+  exitCode: number | null;
+  attempts: number;
+  cached: boolean;
+  outputDir: string;
+  metrics: Record<string, unknown>;
+  /** Why the task failed, was skipped or cancelled, in words. */
+  error: string | null;
+  cacheKey: string | null;
+  /** What the cache key was computed from (engine-defined JSON), to explain cache misses. */
+  cacheParts: Record<string, unknown> | null;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+
+export type AttemptStatus = "running" | "succeeded" | "failed" | "cancelled";
+
+/** Why an attempt ended the way it did. */
+export type AttemptReason = "exited" | "timeout" | "cancelled" | "lost" | "setup";
+
+export interface AttemptRow {
+  taskId: string;
+  number: number;
+  status: AttemptStatus;
+  pid: number | null;
+  /** Kernel start time of the process (to tell a reused pid apart). */
+  pidStart: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  reason: AttemptReason | null;
+  message: string | null;
+  logPath: string;
+}
+
+export interface OutputRow {
+  taskId: string;
+  /** Relative to the task's output folder, `/`-separated. */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export type NewRun = Omit<RunRow, "status" | "endedAt">;
+
+export type NewTask = Pick<
+  TaskRow,
+  "id" | "runId" | "name" | "node" | "parentId" | "pool" | "priority" | "params" | "item" | "outputDir"
+> & {
+  status: "pending" | "queued" | "skipped" | "cancelled";
+  command?: string | null;
+  error?: string | null;
+};
+
+export interface TaskFilter {
+  run?: string;
+  parent?: string;
+  status?: TaskStatus[];
+}
+
+export interface TaskCompletion {
+  status: "succeeded" | "failed" | "cached" | "cancelled";
+  exitCode: number | null;
+  endedAt: number;
+  metrics: Record<string, unknown>;
+  outputs: Omit<OutputRow, "taskId">[];
+  error: string | null;
+  cacheKey?: string | null;
+  cacheParts?: Record<string, unknown> | null;
+}
+
+export interface AttemptEnd {
+  status: Exclude<AttemptStatus, "running">;
+  endedAt: number;
+  exitCode: number | null;
+  signal: string | null;
+  reason: AttemptReason;
+  message: string | null;
+}
+
+export interface Store {
+  /** Records a new run as `running`. */
+  createRun(run: NewRun): Promise<void>;
+  /** Ends a run with its final status. */
+  finishRun(id: string, status: Exclude<RunStatus, "running">, endedAt: number): Promise<void>;
+  /** Marks a run as driven by this engine process again (resume). */
+  claimRun(id: string, enginePid: number): Promise<void>;
+
+  /** Records planned tasks in one transaction. */
+  addTasks(tasks: NewTask[]): Promise<void>;
+  /** A task's needs are met: it waits for a slot, with its resolved command. */
+  queueTask(id: string, command: string, params: Record<string, unknown>): Promise<void>;
+  /** A task will not run: `skipped` (condition cannot hold / `if:` false) or `cancelled`. */
+  endTaskWithoutRunning(
+    id: string,
+    status: "skipped" | "cancelled",
+    reason: string,
+    at: number,
+  ): Promise<void>;
+  /** A process is about to start: records a new attempt and marks the task `running`. */
+  startAttempt(
+    attempt: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message">,
+  ): Promise<void>;
+  /** Records the process id once it is known. */
+  setAttemptPid(taskId: string, number: number, pid: number, pidStart: string | null): Promise<void>;
+  /** An attempt ended and the task will try again: the task goes back to `queued`. */
+  finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void>;
+  /** An attempt ended (or none was needed) and the task is final, in one transaction. */
+  completeTask(
+    taskId: string,
+    attempt: { number: number; end: AttemptEnd } | null,
+    completion: TaskCompletion,
+  ): Promise<void>;
+
+  getRun(id: string): Promise<RunRow | undefined>;
+  listRuns(options?: { limit?: number; parentTaskId?: string }): Promise<RunRow[]>;
+  getTask(id: string): Promise<TaskRow | undefined>;
+  listTasks(filter: TaskFilter): Promise<TaskRow[]>;
+  listAttempts(taskId: string): Promise<AttemptRow[]>;
+  /** Outputs of several tasks at once, in task then path order. */
+  listOutputs(taskIds: string[]): Promise<OutputRow[]>;
+  /**
+   * The latest task with this cache key that succeeded (or was itself restored from cache),
+   * with its outputs: what a new task with the same key may reuse.
+   */
+  findCachedResult(cacheKey: string): Promise<{ task: TaskRow; outputs: OutputRow[] } | undefined>;
+  /** The latest task of the same name in an earlier run of the same pipeline (to explain a cache miss). */
+  findPreviousTask(task: TaskRow): Promise<TaskRow | undefined>;
+  /** Content hash remembered for a file, keyed by path, size, mtime and inode. */
+  getFileHash(key: string): Promise<string | undefined>;
+  setFileHash(key: string, sha256: string): Promise<void>;
+
+  /** Finds a run or task by id or unique id prefix (at least 4 characters). */
+  resolveId(prefix: string): Promise<{ kind: "run" | "task"; id: string }>;
+
+  close(): Promise<void>;
+}
