@@ -44,8 +44,7 @@ export function cacheKey(parts: CacheParts): string {
  */
 export function explainCacheMiss(before: CacheParts, now: CacheParts): string[] {
   const changes: string[] = [];
-  if (before.command !== now.command)
-    changes.push(`command: ${short(before.command)} -> ${short(now.command)}`);
+  if (before.command !== now.command) changes.push(describeCommandChange(before.command, now.command));
   diffValues("param", before.params, now.params, changes);
   diffValues("env", before.env, now.env, changes);
   const inputNames = new Set([...Object.keys(before.inputs), ...Object.keys(now.inputs)]);
@@ -87,6 +86,19 @@ function diffFiles(label: string, a: Record<string, string>, b: Record<string, s
   }
 }
 
+const CONTENT_TOKEN = /(cas:[0-9a-f]{64}|needs:[^\s:]+:[^\s]+:[0-9a-f]{16})/g;
+
+/** Says whether the command text changed or only the content of upstream files it names. */
+function describeCommandChange(before: string, now: string): string {
+  const tokens = (s: string) => s.match(CONTENT_TOKEN) ?? [];
+  if (before.replace(CONTENT_TOKEN, "*") === now.replace(CONTENT_TOKEN, "*")) {
+    const changed = tokens(now).filter((t, i) => tokens(before)[i] !== t).length;
+    return `upstream output: content of ${changed} file(s) or folder(s) named in the command changed`;
+  }
+  return `command: ${short(before)} -> ${short(now)}`;
+}
+
 function short(text: string): string {
+  text = text.replace(/\s*\n\s*/g, " ⏎ ");
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -163,6 +163,8 @@ export class RunController {
       visit(start);
     }
 
+    // Before anything is recorded: a run that cannot have its folder must not be left `running`.
+    ensureWritableDir(this.pipelineDir, "run folder");
     await this.engine.store.createRun({
       id: this.runId,
       pipeline: this.pipeline.name,
@@ -174,7 +176,6 @@ export class RunController {
       createdAt: Date.now(),
       enginePid: process.pid,
     });
-    fs.mkdirSync(this.pipelineDir, { recursive: true });
 
     // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
     const planned: NewTask[] = [];

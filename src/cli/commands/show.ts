@@ -79,7 +79,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
     `task      ${task.id}  ${task.name}`,
     `run       ${task.runId}`,
     `status    ${task.status}${task.exitCode !== null ? ` (exit ${task.exitCode})` : ""}${task.error ? `: ${task.error}` : ""}`,
-    `command   ${task.command ?? "(not resolved yet)"}`,
+    `command   ${indent(task.command ?? "(not resolved yet)")}`,
     `params    ${JSON.stringify(task.params)}`,
   ];
   if (task.item !== undefined) lines.push(`item      ${JSON.stringify(task.item)}`);
@@ -111,7 +111,7 @@ async function cacheLines(store: Store, task: TaskRow): Promise<string[]> {
   const parts = task.cacheParts as CacheParts | null;
   if (!parts || !task.cacheKey) return [];
   const lines = [`cache     key ${task.cacheKey.slice(0, 16)}${task.cached ? " (result reused)" : ""}`];
-  lines.push(`  command  ${parts.command}`);
+  lines.push(`  command  ${indent(parts.command, 11)}`);
   if (Object.keys(parts.params).length) lines.push(`  params   ${JSON.stringify(parts.params)}`);
   for (const [name, files] of Object.entries(parts.inputs)) {
     lines.push(`  input ${name}: ${Object.keys(files).length} file(s)`);
@@ -130,4 +130,9 @@ async function cacheLines(store: Store, task: TaskRow): Promise<string[]> {
   lines.push(`why it ran: changed since task ${previous.id} (run ${previous.runId}):`);
   for (const c of changes) lines.push(`  ${c}`);
   return lines;
+}
+
+/** Multi-line text aligned under its label. */
+function indent(text: string, by = 10): string {
+  return text.trimEnd().replaceAll("\n", `\n${" ".repeat(by)}`);
 }

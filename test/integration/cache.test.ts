@@ -1,0 +1,136 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { makeProject, runBaton, runJson } from "../helpers/cli.js";
+
+const yaml = `version: 1
+pipelines:
+  p:
+    params: { lr: { type: float, default: 0.01 } }
+    nodes:
+      prep:
+        inputs: { raw: "data/*.csv" }
+        run: |
+          echo prep >> ran.log
+          cat \${{ inputs.raw }} > "$BATON_OUTPUT_DIR/data.txt"
+      train:
+        needs: [prep]
+        inputs: { data: "\${{ needs.prep.outputs['data.txt'] }}" }
+        with: { lr: "\${{ params.lr }}" }
+        params: { lr: { type: float } }
+        run: |
+          echo train >> ran.log
+          echo "lr=\${{ params.lr }}" > "$BATON_OUTPUT_DIR/model.txt"
+          echo '{"loss": 0.5}' >> "$BATON_METRICS"
+      report:
+        needs: [train]
+        run: |
+          echo report >> ran.log
+          cat \${{ needs.train.outputs['model.txt'] }} > "$BATON_OUTPUT_DIR/report.txt"
+`;
+
+const ran = (dir: string) => {
+  const f = path.join(dir, "ran.log");
+  const lines = fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n") : [];
+  fs.rmSync(f, { force: true });
+  return lines;
+};
+
+describe("content cache: never do the same work twice", () => {
+  it("a rerun with nothing changed starts no process and restores outputs and metrics", async () => {
+    const dir = makeProject({ "baton.yaml": yaml, "data/a.csv": "1,2\n" });
+    const first = await runJson([], dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(ran(dir)).toEqual(["prep", "train", "report"]);
+    const again = await runJson([], dir);
+    expect(again.code).toBe(0);
+    expect(ran(dir)).toEqual([]);
+    expect(again.json.tasks.map((t) => [t.name, t.status, t.cached])).toEqual([
+      ["prep", "cached", true],
+      ["train", "cached", true],
+      ["report", "cached", true],
+    ]);
+    expect(again.byName("train").metrics).toEqual({ loss: 0.5 });
+    // Outputs are restored into the new run's own folder.
+    const report = again.byName("report").outputs[0]!;
+    expect(report.startsWith(again.byName("report").outputDir)).toBe(true);
+    expect(fs.readFileSync(report, "utf8")).toBe("lr=0.01\n");
+  });
+
+  it("changing one param reruns only what depends on it, and show says what changed", async () => {
+    const dir = makeProject({ "baton.yaml": yaml, "data/a.csv": "1,2\n" });
+    await runJson([], dir);
+    ran(dir);
+    const r = await runJson(["-p", "lr=0.02"], dir);
+    expect(r.code).toBe(0);
+    expect(ran(dir)).toEqual(["train", "report"]);
+    expect(r.byName("prep").status).toBe("cached");
+    const show = await runBaton(["show", r.byName("train").id], dir);
+    expect(show.stdout).toContain("param lr: 0.01 -> 0.02");
+    const showReport = await runBaton(["show", r.byName("report").id], dir);
+    expect(showReport.stdout).toContain(
+      "upstream output: content of 1 file(s) or folder(s) named in the command changed",
+    );
+  });
+
+  it("an input whose content changes reruns; touching it without change does not", async () => {
+    const dir = makeProject({ "baton.yaml": yaml, "data/a.csv": "1,2\n" });
+    await runJson([], dir);
+    ran(dir);
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(dir, "data/a.csv"), later, later);
+    await runJson([], dir);
+    expect(ran(dir)).toEqual([]);
+    fs.writeFileSync(path.join(dir, "data/a.csv"), "3,4\n");
+    const r = await runJson([], dir);
+    // prep's output changed, so train reruns; train's output did not, so report is reused.
+    expect(ran(dir)).toEqual(["prep", "train"]);
+    expect(r.byName("report").status).toBe("cached");
+    const show = await runBaton(["show", r.byName("prep").id], dir);
+    expect(show.stdout).toContain("input raw/a.csv: content changed");
+  });
+
+  it("--no-cache and cache: false run everything; failed tasks are never cached", async () => {
+    const dir = makeProject({ "baton.yaml": yaml, "data/a.csv": "1,2\n" });
+    await runJson([], dir);
+    ran(dir);
+    await runJson(["--no-cache"], dir);
+    expect(ran(dir)).toEqual(["prep", "train", "report"]);
+
+    const flaky = makeProject({
+      "baton.yaml": `version: 1
+pipelines:
+  p:
+    nodes:
+      once:
+        cache: false
+        run: echo once >> ran.log
+      fails:
+        run: echo fails >> ran.log; exit 1
+`,
+    });
+    await runJson([], flaky);
+    expect(ran(flaky).sort()).toEqual(["fails", "once"]);
+    const r = await runJson([], flaky);
+    expect(ran(flaky).sort()).toEqual(["fails", "once"]);
+    expect(r.byName("fails").status).toBe("failed");
+  });
+
+  it("--from NODE reruns it and everything downstream, reusing what is upstream", async () => {
+    const dir = makeProject({ "baton.yaml": yaml, "data/a.csv": "1,2\n" });
+    await runJson([], dir);
+    ran(dir);
+    const r = await runJson(["--from", "train"], dir);
+    expect(r.code).toBe(0);
+    expect(ran(dir)).toEqual(["train", "report"]);
+    expect(r.byName("prep").status).toBe("cached");
+  });
+
+  it("--target NODE runs only it and what it needs", async () => {
+    const dir = makeProject({ "baton.yaml": yaml, "data/a.csv": "1,2\n" });
+    const r = await runJson(["--target", "train"], dir);
+    expect(r.code).toBe(0);
+    expect(r.json.tasks.map((t) => t.name)).toEqual(["prep", "train"]);
+    expect(ran(dir)).toEqual(["prep", "train"]);
+  });
+});
