@@ -21,9 +21,11 @@ export function summarize(runs, tasks) {
   const bad = runs.filter((r) => r.status !== "ok");
   if (bad.length) {
     const r = bad[0];
+    const allTimedOut = runs.every((x) => x.status === "timeout");
     return {
-      status: runs.length > 1 ? `${r.status} (${bad.length}/${runs.length})` : r.status,
+      status: runs.length > 1 && !allTimedOut ? `${r.status} (${bad.length}/${runs.length})` : r.status,
       detail: r.detail,
+      timeoutMs: allTimedOut ? Math.min(...runs.map((x) => x.timeoutMs ?? x.wallMs)) : undefined,
     };
   }
   const wallMs = median(runs.map((r) => r.wallMs));
@@ -39,22 +41,48 @@ export function summarize(runs, tasks) {
 
 const fmt = (x, d = 2) => (x == null ? "n/a" : x.toFixed(d));
 
-/** Ratio cells and target checks of one shape (cold pass). */
+/**
+ * Wall time of a summary as { ms, bound }: exact when the runs succeeded, a lower bound (">")
+ * when every run was killed at the timeout, null otherwise (failed or wrong: no time at all).
+ */
+function wallOf(s) {
+  if (!s) return null;
+  if (s.status === "ok") return { ms: s.wallMs, bound: "=" };
+  if (s.status === "timeout" && s.timeoutMs) return { ms: s.timeoutMs, bound: ">" };
+  return null;
+}
+
+/** a/b with the bound it carries: "=", "<" (a exact, b timed out) or ">" (a timed out, b exact). */
+function ratio(a, b) {
+  const x = wallOf(a);
+  const y = wallOf(b);
+  if (!x || !y) return null;
+  if (x.bound === "=" && y.bound === "=") return { value: x.ms / y.ms, bound: "=" };
+  if (x.bound === "=" && y.bound === ">") return { value: x.ms / y.ms, bound: "<" };
+  if (x.bound === ">" && y.bound === "=") return { value: x.ms / y.ms, bound: ">" };
+  return null;
+}
+
+/** Ratios of one shape (cold pass): Baton's wall over make's and over snakemake's. */
 export function ratios(shape, sum) {
-  const b = sum.baton;
-  const m = sum.make;
-  const s = sum.snakemake;
-  const ok = (x) => x && x.status === "ok";
-  const out = { baton_make: null, baton_snakemake: null };
-  if (ok(b) && ok(m)) out.baton_make = b.wallMs / m.wallMs;
-  if (ok(b) && ok(s)) out.baton_snakemake = b.wallMs / s.wallMs;
-  return out;
+  return { baton_make: ratio(sum.baton, sum.make), baton_snakemake: ratio(sum.baton, sum.snakemake) };
 }
 
 function ratioText(r, kind) {
   if (r == null) return "n/a";
-  if (kind === "snakemake") return `${fmt(r)} (${r > 0 ? fmt(1 / r, 1) : "inf"}x faster)`;
-  return `${fmt(r)}x`;
+  const b = r.bound === "=" ? "" : `${r.bound} `;
+  if (kind === "snakemake") {
+    const inv = r.bound === "<" ? "> " : r.bound === ">" ? "< " : "";
+    return `${b}${fmt(r.value)} (${inv}${r.value > 0 ? fmt(1 / r.value, 1) : "inf"}x faster)`;
+  }
+  return `${b}${fmt(r.value)}x`;
+}
+
+/** "met" / "missed" for a ratio that must stay <= limit; a bound may settle it or not. */
+function atMost(r, limit) {
+  if (r.bound === "=") return r.value <= limit ? "met" : "missed";
+  if (r.bound === "<") return r.value <= limit ? "met" : "n/a (bound inconclusive)";
+  return r.value > limit ? "missed" : "n/a (bound inconclusive)";
 }
 
 /** Target rows: { target, shape, value, verdict }. */
@@ -63,32 +91,35 @@ export function targets(results) {
   for (const sh of results.shapes) {
     const sum = sh.summary.cold;
     const r = ratios(sh, sum);
-    const batonFailed = sum.baton && sum.baton.status !== "ok" && sum.baton.status !== "not run";
-    const verdict = (value, good) =>
-      value == null ? (batonFailed ? "missed (Baton failed)" : "n/a") : good ? "met" : "missed";
+    const b = sum.baton;
+    const batonBad = b && !["ok", "timeout", "not run", "absent"].includes(b.status);
+    const verdict = (x, limit) => (x ? atMost(x, limit) : batonBad ? `missed (Baton ${b.status})` : "n/a");
     rows.push({
       target: `Baton wall <= ${TARGETS.makeRatio}x make`,
       shape: sh.name,
       value: ratioText(r.baton_make, "make"),
-      verdict: verdict(r.baton_make, r.baton_make != null && r.baton_make <= TARGETS.makeRatio),
+      verdict: verdict(r.baton_make, TARGETS.makeRatio),
     });
     rows.push({
       target: `Baton >= ${TARGETS.snakeSpeedup}x faster than snakemake`,
       shape: sh.name,
       value: ratioText(r.baton_snakemake, "snakemake"),
-      verdict: verdict(
-        r.baton_snakemake,
-        r.baton_snakemake != null && 1 / r.baton_snakemake >= TARGETS.snakeSpeedup,
-      ),
+      verdict: verdict(r.baton_snakemake, 1 / TARGETS.snakeSpeedup),
     });
     if (sh.key === "wide10k") {
-      const b = sum.baton;
       const mb = b && b.status === "ok" ? b.rssMb : null;
       rows.push({
         target: `Baton peak RSS <= ${TARGETS.rssMb} MB`,
         shape: sh.name,
         value: mb == null ? "n/a" : `${fmt(mb, 1)} MB`,
-        verdict: verdict(mb, mb != null && mb <= TARGETS.rssMb),
+        verdict:
+          mb != null
+            ? mb <= TARGETS.rssMb
+              ? "met"
+              : "missed"
+            : batonBad
+              ? `missed (Baton ${b.status})`
+              : "n/a",
       });
     }
   }
@@ -149,7 +180,8 @@ export function textTable(results) {
     }
   }
   if (failures.length) out.push("", "Failures:", ...failures.map((f) => `  ${f}`));
-  out.push("", "Targets:");
+  if (!results.toolOrder.includes("baton")) return out.join("\n");
+  out.push("", results.quick ? "Targets (on --quick shapes: indicative only):" : "Targets:");
   out.push(
     pad([
       ["target", "shape", "value", "verdict"],

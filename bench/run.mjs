@@ -27,12 +27,12 @@ const USAGE = `usage: node bench/run.mjs [options]
   --repeat N       runs per tool and shape; the median wall time is reported (default 1)
   --quick          scaled-down shapes for smoke runs (chain50, fan200, layers5x20, wide1k)
   --rerun          add a second pass per tool in the same folder (no-op / cached rerun)
-  --timeout S      kill a tool run after S seconds and report it as timeout (default 1800)
+  --timeout S      kill a tool run after S seconds and report it as timeout (default 300)
 bench/RESULTS.md is rewritten only by a full run (all shapes, all tools, no --quick);
 every run writes bench/out/results.md and bench/out/results.json.`;
 
 function parseArgs(argv) {
-  const o = { shapes: SHAPE_KEYS, tools: TOOL_NAMES, repeat: 1, quick: false, rerun: false, timeoutS: 1800 };
+  const o = { shapes: SHAPE_KEYS, tools: TOOL_NAMES, repeat: 1, quick: false, rerun: false, timeoutS: 300 };
   const list = (v, known, what) => {
     const xs = (v ?? "").split(",").filter(Boolean);
     const bad = xs.filter((x) => !known.includes(x));
@@ -152,7 +152,14 @@ async function runOnce(shape, toolName, tool, dir, pass, opts, gnuTime) {
   });
   const r = { pass, wallMs: m.wallMs, rssKb: m.rssKb, code: m.code };
   if (m.error) return { ...r, status: "failed", detail: m.error };
-  if (m.timedOut) return { ...r, status: "timeout", detail: `killed after ${opts.timeoutS} s` };
+  if (m.timedOut) {
+    return {
+      ...r,
+      status: "timeout",
+      timeoutMs: opts.timeoutS * 1000,
+      detail: `killed after ${opts.timeoutS} s`,
+    };
+  }
   if (m.code !== 0) {
     const why = m.signal ? `signal ${m.signal}` : `exit ${m.code}`;
     return { ...r, status: "failed", detail: `${why}: ${tail(stderrFile) || tail(stdoutFile)}` };

@@ -69,6 +69,23 @@ export function buildProgram(): Command {
     .option("--file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .action(async (id, opts) => (await import("./commands/logs.js")).logsCommand(id, opts));
 
+  program
+    .command("resume")
+    .description("continue a run whose engine died, adopting task processes still alive")
+    .argument("<run>", "run id (or prefix)")
+    .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--json", "print the run and its tasks as JSON on stdout at the end")
+    .action(async (id, opts) => (await import("./commands/resume.js")).resumeCommand(id, opts));
+
+  program
+    .command("retry")
+    .description("give a finished run's tasks new attempts in the same run")
+    .argument("<run>", "run id (or prefix), or the id of one of its tasks")
+    .option("--failed-only", "only failed, skipped and cancelled tasks; keep the successes")
+    .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--json", "print the run and its tasks as JSON on stdout at the end")
+    .action(async (id, opts) => (await import("./commands/resume.js")).retryCommand(id, opts));
+
   return program;
 }
 

@@ -1,7 +1,7 @@
 import { ContentStore } from "../artifacts/cas.js";
 import type { Executor } from "../executors/executor.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
-import type { RunStatus, Store, TaskStatus } from "../store/store.js";
+import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
 import type { StateLayout } from "./layout.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
@@ -66,6 +66,33 @@ export class Engine {
     this.controllers.add(controller);
     void controller.done.finally(() => this.controllers.delete(controller));
     await controller.start();
+    return controller;
+  }
+
+  /**
+   * Picks up a recorded run: `resume` after its engine died, or `retry-failed`/`retry-all`
+   * to give its tasks new attempts. See {@link RunController.restore}.
+   */
+  async restoreRun(
+    project: ProjectSpec,
+    run: RunRow,
+    mode: "resume" | "retry-failed" | "retry-all",
+  ): Promise<RunController> {
+    const controller = new RunController(this, project, {
+      runId: run.id,
+      pipeline: run.pipeline,
+      params: run.params,
+      workdir: run.workdir,
+      specFile: run.specFile,
+      targets: run.options.targets,
+      from: run.options.from,
+      noCache: run.options.noCache,
+      parentRunId: run.parentRunId,
+      parentTaskId: run.parentTaskId,
+    });
+    this.controllers.add(controller);
+    void controller.done.finally(() => this.controllers.delete(controller));
+    await controller.restore(mode);
     return controller;
   }
 

@@ -11,6 +11,7 @@ import { type Template, evaluateTemplate, isTemplate, parseTemplate } from "../s
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
+import { groupBy } from "../util/group-by.js";
 import { ulid } from "../util/ulid.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
@@ -32,6 +33,8 @@ export interface RunOptions {
   specFile?: string | null;
   /** Run only these nodes and what they need (`--target`). */
   targets?: string[];
+  /** Set when picking up a recorded run (resume, retry); a new id otherwise. */
+  runId?: string;
   /** Do not reuse cached results (`--no-cache`). */
   noCache?: boolean;
   /** Rerun these nodes and everything downstream of them, reusing the rest (`--from`). */
@@ -103,7 +106,7 @@ function evaluate(value: unknown, context: Record<string, unknown>): unknown {
  * written to the store before it is acted on.
  */
 export class RunController {
-  readonly runId = ulid();
+  readonly runId: string;
   readonly done: Promise<RunStatus>;
   private resolveDone!: (s: RunStatus) => void;
   private readonly pipeline: PipelineSpec;
@@ -126,6 +129,7 @@ export class RunController {
       throw new BatonError("SPEC_UNKNOWN_PIPELINE", `no pipeline "${options.pipeline}" in ${project.file}`);
     }
     this.pipeline = pipeline;
+    this.runId = options.runId ?? ulid();
     this.pipelineDir = engine.layout.pipelineDir(this.runId);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
@@ -138,6 +142,197 @@ export class RunController {
 
   /** Plans the run, records it and its tasks, and starts the nodes that need nothing. */
   async start(): Promise<void> {
+    this.buildGraph();
+    // Before anything is recorded: a run that cannot have its folder must not be left `running`.
+    ensureWritableDir(this.pipelineDir, "run folder");
+    await this.engine.store.createRun({
+      id: this.runId,
+      pipeline: this.pipeline.name,
+      params: this.options.params,
+      options: { targets: this.options.targets, from: this.options.from, noCache: this.options.noCache },
+      workdir: this.options.workdir,
+      specFile: this.options.specFile ?? null,
+      parentRunId: this.options.parentRunId ?? null,
+      parentTaskId: this.options.parentTaskId ?? null,
+      createdAt: Date.now(),
+      enginePid: process.pid,
+    });
+
+    // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
+    const planned: NewTask[] = [];
+    for (const node of this.nodes.values()) planned.push(...this.tryExpand(node, false));
+    await this.engine.store.addTasks(planned);
+    this.engine.emit({
+      type: "run-started",
+      runId: this.runId,
+      pipeline: this.pipeline.name,
+      parentTaskId: this.options.parentTaskId ?? null,
+      taskCount: planned.length,
+    });
+    await this.startReadyNodes();
+  }
+
+  /**
+   * Picks up a run recorded in the store. `resume`: after the engine driving it died — adopts
+   * task processes still alive, collects exit statuses written meanwhile, reruns attempts
+   * that were lost, and goes on with the graph. `retry`: gives failed, skipped and cancelled
+   * tasks new attempts (`all`: every task), keeping the rest. No finished result is lost.
+   */
+  async restore(mode: "resume" | "retry-failed" | "retry-all"): Promise<void> {
+    this.buildGraph();
+    const store = this.engine.store;
+    const rows = await store.listTasks({ run: this.runId });
+    const kept = rows.filter((r) => r.status === "succeeded" || r.status === "cached");
+    const outputs = groupBy(await store.listOutputs(kept.map((r) => r.id)), (o) => o.taskId);
+    const reopen: string[] = [];
+    for (const row of rows) {
+      const node = row.node === null ? undefined : this.nodes.get(row.node);
+      if (!node) {
+        throw new BatonError(
+          "USAGE",
+          `run ${this.runId} has task "${row.name}" of node "${row.node}", which is no longer in pipeline "${this.pipeline.name}"`,
+        );
+      }
+      const fanout = node.spec.kind === "task" && node.spec.matrix !== undefined ? "matrix" : "item";
+      const task: TaskState = {
+        id: row.id,
+        name: row.name,
+        node,
+        ...(row.item === undefined
+          ? {}
+          : fanout === "matrix"
+            ? { matrix: row.item as Record<string, unknown> }
+            : { item: row.item }),
+        status: row.status,
+        attempts: row.attempts,
+        params: row.params,
+        command: row.command ?? "",
+        env: {},
+        outputDir: row.outputDir,
+        files: (outputs.get(row.id) ?? []).map((o) => ({
+          abs: path.join(row.outputDir, o.path),
+          rel: o.path,
+          producer: row.name,
+          sha256: o.sha256,
+        })),
+        metrics: row.metrics,
+      };
+      node.tasks.push(task);
+      node.expanded = true;
+      this.tasks.set(task.id, task);
+      const again =
+        mode === "retry-all"
+          ? isEnded(row.status)
+          : mode === "retry-failed" && ["failed", "skipped", "cancelled"].includes(row.status);
+      if (again) reopen.push(row.id);
+      if (again || row.status === "queued") task.status = "pending";
+    }
+    if (mode !== "resume" && rows.some((r) => r.status === "running")) {
+      throw new BatonError(
+        "USAGE",
+        `run ${this.runId} is still running: cancel it or wait for it before retrying`,
+      );
+    }
+    await store.claimRun(this.runId, process.pid);
+    if (reopen.length > 0) await store.reopenTasks(this.runId, reopen);
+    const followUps: Array<() => Promise<void>> = [];
+    for (const task of this.tasks.values()) {
+      if (task.status === "running") {
+        const followUp = await this.adopt(task);
+        if (followUp) followUps.push(followUp);
+      }
+    }
+
+    for (const node of this.nodes.values()) {
+      if (node.expanded && node.tasks.every((t) => isEnded(t.status))) {
+        node.outcome = nodeOutcome(node.tasks.map((t) => t.status));
+        this.remainingNodes--;
+      }
+    }
+    for (const node of this.nodes.values()) {
+      node.waiting = node.spec.needs.filter((n) => this.nodes.get(n.node)!.outcome === undefined).length;
+    }
+    this.engine.emit({
+      type: "run-started",
+      runId: this.runId,
+      pipeline: this.pipeline.name,
+      parentTaskId: this.options.parentTaskId ?? null,
+      taskCount: this.tasks.size,
+    });
+    // Only now that outcomes are known may adopted attempts end and move the graph on.
+    for (const followUp of followUps) void this.guard(followUp());
+    await this.startReadyNodes();
+  }
+
+  /**
+   * A task recorded as running when its engine died: finds its process, or settles its attempt.
+   * Returns what to do once the graph is rebuilt (wait for the process, record its end).
+   */
+  private async adopt(task: TaskState): Promise<(() => Promise<void>) | undefined> {
+    const attempt = (await this.engine.store.listAttempts(task.id)).at(-1);
+    const spec = task.node.spec;
+    if (!attempt || attempt.endedAt !== null || spec.kind === "pipeline") {
+      // No live attempt to follow (or a child run, which is started again): run the task afresh.
+      task.status = "pending";
+      return undefined;
+    }
+    const layout = this.engine.layout;
+    const number = attempt.number;
+    const found = this.engine.executor.adopt({
+      taskId: task.id,
+      attempt: number,
+      pid: attempt.pid,
+      pidStart: attempt.pidStart,
+      statusPath: layout.statusPath(this.runId, task.id, number),
+      startedAt: attempt.startedAt,
+      timeoutMs: spec.timeoutMs,
+    });
+    const settle = (result: ExitResult) =>
+      this.attemptEnded(
+        task,
+        number,
+        result,
+        layout.metricsPath(this.runId, task.id, number),
+        attempt.logPath,
+      );
+    if ("ended" in found) {
+      if (found.ended.reason === "lost" && attempt.pid === null) {
+        // The engine died between recording the attempt and starting its process: it never ran.
+        await this.engine.store.finishAttemptForRetry(task.id, number, {
+          status: "failed",
+          endedAt: found.ended.endedAt,
+          exitCode: null,
+          signal: null,
+          reason: "lost",
+          message: "never started: the engine stopped first",
+        });
+        task.status = "pending";
+        return undefined;
+      }
+      return () => settle(found.ended);
+    }
+    task.cancel = () => found.cancel();
+    this.emitTask(task, { attempt: number });
+    return async () => {
+      const result = await found.exited;
+      task.cancel = undefined;
+      await settle(result);
+    };
+  }
+
+  /** Starts every node whose needs have all ended (or ends the run if nothing is left). */
+  private async startReadyNodes(): Promise<void> {
+    if (this.remainingNodes === 0) {
+      await this.finish();
+      return;
+    }
+    for (const node of [...this.nodes.values()]) {
+      if (node.outcome === undefined && node.waiting === 0) void this.guard(this.nodeReady(node));
+    }
+  }
+
+  /** The nodes to run, with their edges, and the nodes `--from` says to rerun. */
+  private buildGraph(): void {
     const specNodes = this.selectNodes();
     const order = topologicalOrder(specNodes);
     for (const name of order) {
@@ -161,40 +356,6 @@ export class RunController {
         for (const d of n.downstream) visit(d);
       };
       visit(start);
-    }
-
-    // Before anything is recorded: a run that cannot have its folder must not be left `running`.
-    ensureWritableDir(this.pipelineDir, "run folder");
-    await this.engine.store.createRun({
-      id: this.runId,
-      pipeline: this.pipeline.name,
-      params: this.options.params,
-      workdir: this.options.workdir,
-      specFile: this.options.specFile ?? null,
-      parentRunId: this.options.parentRunId ?? null,
-      parentTaskId: this.options.parentTaskId ?? null,
-      createdAt: Date.now(),
-      enginePid: process.pid,
-    });
-
-    // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
-    const planned: NewTask[] = [];
-    for (const node of this.nodes.values()) planned.push(...this.tryExpand(node, false));
-    await this.engine.store.addTasks(planned);
-    this.engine.emit({
-      type: "run-started",
-      runId: this.runId,
-      pipeline: this.pipeline.name,
-      parentTaskId: this.options.parentTaskId ?? null,
-      taskCount: planned.length,
-    });
-
-    if (this.nodes.size === 0) {
-      await this.finish();
-      return;
-    }
-    for (const node of [...this.nodes.values()]) {
-      if (node.waiting === 0) void this.guard(this.nodeReady(node));
     }
   }
 
@@ -385,7 +546,7 @@ export class RunController {
       for (const task of node.tasks) await this.endWithoutRunning(task, "skipped", verdict.reason, now);
       return;
     }
-    for (const task of node.tasks) await this.prepareTask(task, needed);
+    for (const task of node.tasks) if (task.status === "pending") await this.prepareTask(task, needed);
   }
 
   private placeholderTask(node: NodeState, id: string): TaskState {
@@ -710,7 +871,12 @@ export class RunController {
       const delay = spec.retries.backoffMs * 2 ** (number - 1);
       task.retryTimer = setTimeout(() => {
         task.retryTimer = undefined;
-        this.enqueue(task);
+        if (task.command && Object.keys(task.env).length > 0) this.enqueue(task);
+        else {
+          // Picked up after a restart: its environment is worked out again.
+          task.status = "pending";
+          void this.guard(this.prepareTask(task, this.neededNodes(task.node)));
+        }
       }, delay);
       return;
     }

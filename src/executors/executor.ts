@@ -22,6 +22,17 @@ export interface LaunchRequest {
   timeoutMs?: number;
 }
 
+export interface AdoptRequest {
+  taskId: string;
+  attempt: number;
+  /** The recorded pid, if the engine got to record it. */
+  pid: number | null;
+  pidStart: string | null;
+  statusPath: string;
+  startedAt: number;
+  timeoutMs?: number;
+}
+
 /** How an attempt ended, as data (never an exception). */
 export interface ExitResult {
   /** Exit code of the command; null when it was killed by a signal or never started. */
@@ -46,6 +57,11 @@ export interface Executor {
   readonly name: string;
   /** Starts an attempt. Throws only for errors of the request itself; a failing spawn resolves `exited`. */
   launch(request: LaunchRequest): TaskProcess;
+  /**
+   * Finds the process of an attempt started by an engine that has since died: alive (then it
+   * is watched until it ends), or ended (its exit status is read from `statusPath`), or lost.
+   */
+  adopt(attempt: AdoptRequest): TaskProcess | { ended: ExitResult };
   /** Kills everything still running and waits for it to end. */
   shutdown(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
-import type { Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
+import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
 
 export interface LocalExecutorOptions {
   /** Time between SIGTERM and SIGKILL when cancelling or timing out. Default 5 s (`BATON_KILL_GRACE_MS`). */
@@ -16,7 +16,7 @@ export interface LocalExecutorOptions {
 export class LocalExecutor implements Executor {
   readonly name = "local";
   private readonly killGraceMs: number;
-  private readonly live = new Set<LocalProcess>();
+  private readonly live = new Set<TaskProcess>();
 
   constructor(options: LocalExecutorOptions = {}) {
     this.killGraceMs = options.killGraceMs ?? (Number(process.env.BATON_KILL_GRACE_MS) || 5000);
@@ -24,6 +24,27 @@ export class LocalExecutor implements Executor {
 
   launch(request: LaunchRequest): TaskProcess {
     const proc = new LocalProcess(request, this.killGraceMs);
+    this.live.add(proc);
+    void proc.exited.then(() => this.live.delete(proc));
+    return proc;
+  }
+
+  adopt(request: AdoptRequest): TaskProcess | { ended: ExitResult } {
+    const status = readStatusFile(request.statusPath);
+    if (status !== undefined) return { ended: status };
+    const pid = findAttemptProcess(request);
+    if (pid === undefined) {
+      return {
+        ended: {
+          exitCode: null,
+          signal: null,
+          reason: "lost",
+          message: "the process is gone and left no exit status",
+          endedAt: Date.now(),
+        },
+      };
+    }
+    const proc = new AdoptedProcess(pid, request, this.killGraceMs);
     this.live.add(proc);
     void proc.exited.then(() => this.live.delete(proc));
     return proc;
@@ -154,16 +175,21 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
-export function readStartTime(pid: number): string | null {
+/** What /proc/PID/stat says of a process: state, process group, start time (clock ticks since boot). */
+function readProcStat(pid: number): { state: string; pgrp: number; startTime: string } | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
+    return { state: fields[0] ?? "?", pgrp: Number(fields[2]), startTime: fields[19] ?? "" };
   } catch {
-    return null;
+    return undefined;
   }
+}
+
+/** When the process started (field 22 of /proc/PID/stat), to tell a reused pid apart. */
+export function readStartTime(pid: number): string | null {
+  return readProcStat(pid)?.startTime ?? null;
 }
 
 export function formatMs(ms: number): string {
@@ -175,4 +201,131 @@ export function formatMs(ms: number): string {
   if (m < 60) return rest ? `${m}m${rest}s` : `${m}m`;
   const h = Math.floor(m / 60);
   return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
+}
+
+/**
+ * Watches a process this engine did not start (it cannot `wait` for it): polls until the
+ * process is gone, then reads the exit status its shell wrote.
+ */
+class AdoptedProcess implements TaskProcess {
+  readonly exited: Promise<ExitResult>;
+  readonly pidStart: string | null;
+  private ending: "timeout" | "cancelled" | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly pid: number,
+    private readonly request: AdoptRequest,
+    private readonly killGraceMs: number,
+  ) {
+    this.pidStart = readStartTime(pid);
+    this.exited = new Promise((resolve) => {
+      const poll = setInterval(() => {
+        if (request.timeoutMs && !this.ending && Date.now() - request.startedAt > request.timeoutMs)
+          this.stop("timeout");
+        if (isRunning(pid, this.pidStart)) return;
+        clearInterval(poll);
+        clearTimeout(this.killTimer);
+        const status = readStatusFile(request.statusPath);
+        const endedAt = Date.now();
+        if (this.ending === "timeout") {
+          resolve({
+            exitCode: status?.exitCode ?? null,
+            signal: null,
+            reason: "timeout",
+            message: `timed out after ${formatMs(request.timeoutMs ?? 0)}`,
+            endedAt,
+          });
+        } else if (this.ending === "cancelled") {
+          resolve({
+            exitCode: status?.exitCode ?? null,
+            signal: null,
+            reason: "cancelled",
+            message: "cancelled",
+            endedAt,
+          });
+        } else {
+          resolve(
+            status ?? {
+              exitCode: null,
+              signal: null,
+              reason: "lost",
+              message: "the process ended without an exit status",
+              endedAt,
+            },
+          );
+        }
+      }, 100);
+    });
+  }
+
+  cancel(): void {
+    this.stop("cancelled");
+  }
+
+  private stop(why: "timeout" | "cancelled"): void {
+    if (this.ending) return;
+    this.ending = why;
+    signalGroup(this.pid, "SIGTERM");
+    this.killTimer = setTimeout(() => signalGroup(this.pid, "SIGKILL"), this.killGraceMs);
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** The exit status the task's shell wrote on its way out, if it did. */
+function readStatusFile(file: string): ExitResult | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  const code = Number.parseInt(text, 10);
+  if (!Number.isInteger(code)) return undefined;
+  const endedAt = fs.statSync(file).mtimeMs;
+  return { exitCode: code, signal: null, reason: "exited", message: null, endedAt: Math.round(endedAt) };
+}
+
+function isRunning(pid: number, pidStart: string | null): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== "Z" && (pidStart === null || stat.startTime === pidStart);
+}
+
+/**
+ * The pid of an attempt's shell: the recorded one if it is still that process (same start
+ * time), otherwise found by the `BATON_TASK_ID`/`BATON_ATTEMPT` in its environment — the
+ * engine may have died between spawning the process and recording its pid.
+ */
+function findAttemptProcess(request: AdoptRequest): number | undefined {
+  if (request.pid !== null && request.pidStart !== null && isRunning(request.pid, request.pidStart))
+    return request.pid;
+  const marker = `BATON_TASK_ID=${request.taskId}\0`;
+  const attempt = `BATON_ATTEMPT=${request.attempt}\0`;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync("/proc");
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      // The shell leads its own process group; its children share the environment, so pick the leader.
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, "latin1");
+      if (!environ.includes(marker) || !environ.includes(attempt)) continue;
+      const stat = readProcStat(pid);
+      if (stat && stat.state !== "Z" && stat.pgrp === pid) return pid;
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return undefined;
 }

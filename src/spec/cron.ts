@@ -55,7 +55,8 @@ export function checkCron(expression: string): string | undefined {
     if (!fieldIsValid(value, spec)) {
       const words = value.split(/[,\-/]/).filter((w) => /^[A-Za-z]+$/.test(w));
       const misspelt = words.find((w) => !spec.names?.includes(w.toUpperCase()));
-      const close = misspelt !== undefined && spec.names ? didYouMean(misspelt.toUpperCase(), spec.names) : undefined;
+      const close =
+        misspelt !== undefined && spec.names ? didYouMean(misspelt.toUpperCase(), spec.names) : undefined;
       if (close !== undefined) return `${spec.name} field "${value}" is not valid (did you mean "${close}"?)`;
       return `${spec.name} field "${value}" is not valid (expected ${spec.hint}, *, a range a-b, a step */n, or a comma list)`;
     }

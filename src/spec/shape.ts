@@ -108,6 +108,7 @@ function report({ path, issue }: FlatIssue, base: Path, problems: ProblemList): 
     }
     case "invalid_type":
     case "invalid_value":
+    case "invalid_union":
       if (input === undefined && full.length > 0) {
         const key = String(full[full.length - 1]);
         problems.keyOf(
@@ -117,7 +118,9 @@ function report({ path, issue }: FlatIssue, base: Path, problems: ProblemList): 
         );
         return;
       }
-      if (base.length === 0 && path.length === 1 && path[0] === "version") {
+      if (issue.code === "invalid_union") {
+        reportUnion(issue, input, full, problems);
+      } else if (base.length === 0 && path.length === 1 && path[0] === "version") {
         problems.value(full, `unsupported version ${describeValue(input)} (this Baton reads version: 1)`);
       } else if (issue.code === "invalid_type") {
         problems.value(full, `expected ${typeName(issue.expected)}, found ${describeValue(input)}`);
@@ -146,21 +149,27 @@ function report({ path, issue }: FlatIssue, base: Path, problems: ProblemList): 
       else problems.value(full, `expected ${word} ${bound}, found ${describeValue(input)}`);
       return;
     }
-    case "invalid_union": {
-      const custom = issue.message !== "Invalid input" ? issue.message : undefined;
-      const expected =
-        custom ??
-        `expected ${[
-          ...new Set(issue.errors.flat().map((b) => (b.code === "invalid_type" ? typeName(b.expected) : ""))),
-        ]
-          .filter(Boolean)
-          .join(" or ")}`;
-      problems.value(full, `${expected}, found ${describeValue(input)}`);
-      return;
-    }
     default:
       problems.value(full, issue.message);
   }
+}
+
+/** A union where no form matched the JSON type written: say which forms are accepted. */
+function reportUnion(
+  issue: Extract<Issue, { code: "invalid_union" }>,
+  input: unknown,
+  full: Path,
+  problems: ProblemList,
+): void {
+  const custom = issue.message !== "Invalid input" ? issue.message : undefined;
+  const expected =
+    custom ??
+    `expected ${[
+      ...new Set(issue.errors.flat().map((b) => (b.code === "invalid_type" ? typeName(b.expected) : ""))),
+    ]
+      .filter(Boolean)
+      .join(" or ")}`;
+  problems.value(full, `${expected}, found ${describeValue(input)}`);
 }
 
 function typeName(expected: string): string {

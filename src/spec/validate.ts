@@ -16,17 +16,11 @@
  *   `params.P` (P a param of N).
  */
 import { findCycles } from "../graph/topo.js";
+import type { NodeDraft, PipelineDraft, ProjectDraft, Site, SiteKind } from "./drafts.js";
 import type { Reference } from "./expressions.js";
 import { NO_SOURCE, type SourceMap } from "./locate.js";
 import { type Path, ProblemList, type SpecProblem, quoteList, suggest } from "./problems.js";
-import {
-  type NodeDraft,
-  type PipelineDraft,
-  type ProjectDraft,
-  type Site,
-  type SiteKind,
-  resolveProject,
-} from "./resolve.js";
+import { resolveProject } from "./resolve.js";
 import { ProjectShellSchema } from "./schema.js";
 import { checkShape } from "./shape.js";
 import { TemplateCache } from "./templates.js";

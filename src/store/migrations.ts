@@ -76,4 +76,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     checked_at INTEGER NOT NULL
   );
   `,
+  `
+  ALTER TABLE runs ADD COLUMN options TEXT;
+  `,
 ];

@@ -58,6 +58,7 @@ export class SqliteStore implements Store {
       this.stmts.insertRun.run({
         ...run,
         params: JSON.stringify(run.params),
+        options: JSON.stringify(run.options),
         status: "running",
       }),
     );
@@ -124,6 +125,18 @@ export class SqliteStore implements Store {
 
   async setAttemptPid(taskId: string, number: number, pid: number, pidStart: string | null): Promise<void> {
     this.write(() => this.stmts.setAttemptPid.run({ taskId, number, pid, pidStart }));
+  }
+
+  async reopenTasks(runId: string, taskIds: string[]): Promise<void> {
+    this.write(
+      this.db.transaction(() => {
+        for (const id of taskIds) {
+          this.stmts.deleteOutputs.run(id);
+          this.stmts.reopenTask.run({ id, runId });
+        }
+        this.stmts.reopenRun.run(runId);
+      }),
+    );
   }
 
   async finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void> {
@@ -321,8 +334,8 @@ function migrate(db: Database.Database): void {
 function prepare(db: Database.Database) {
   return {
     insertRun: db.prepare(
-      `INSERT INTO runs (id, pipeline, status, params, workdir, spec_file, parent_run_id, parent_task_id, created_at, engine_pid)
-       VALUES (@id, @pipeline, @status, @params, @workdir, @specFile, @parentRunId, @parentTaskId, @createdAt, @enginePid)`,
+      `INSERT INTO runs (id, pipeline, status, params, options, workdir, spec_file, parent_run_id, parent_task_id, created_at, engine_pid)
+       VALUES (@id, @pipeline, @status, @params, @options, @workdir, @specFile, @parentRunId, @parentTaskId, @createdAt, @enginePid)`,
     ),
     finishRun: db.prepare("UPDATE runs SET status = @status, ended_at = @endedAt WHERE id = @id"),
     claimRun: db.prepare(
@@ -366,6 +379,12 @@ function prepare(db: Database.Database) {
       "INSERT OR REPLACE INTO outputs (task_id, path, sha256, size) VALUES (@taskId, @path, @sha256, @size)",
     ),
     getRun: db.prepare("SELECT * FROM runs WHERE id = ?"),
+    deleteOutputs: db.prepare("DELETE FROM outputs WHERE task_id = ?"),
+    reopenTask: db.prepare(
+      `UPDATE tasks SET status = 'pending', exit_code = NULL, error = NULL, ended_at = NULL, cached = 0, metrics = NULL
+       WHERE id = @id AND run_id = @runId`,
+    ),
+    reopenRun: db.prepare("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = ?"),
     listRuns: db.prepare("SELECT * FROM runs ORDER BY id DESC LIMIT ?"),
     listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY id"),
     getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
@@ -396,6 +415,7 @@ function toRun(r: Row): RunRow {
     pipeline: r.pipeline as string,
     status: r.status as RunStatus,
     params: parseJson(r.params, {}),
+    options: parseJson(r.options, {}),
     workdir: r.workdir as string,
     specFile: (r.spec_file as string | null) ?? null,
     parentRunId: (r.parent_run_id as string | null) ?? null,

@@ -44,6 +44,8 @@ export interface RunRow {
   pipeline: string;
   status: RunStatus;
   params: Record<string, unknown>;
+  /** How the run was asked for (`--target`, `--from`, `--no-cache`), so a resume does the same. */
+  options: RunRequestOptions;
   /** Folder tasks run in (the one holding baton.yaml). */
   workdir: string;
   /** The pipeline file this run came from, if any. */
@@ -54,6 +56,12 @@ export interface RunRow {
   endedAt: number | null;
   /** Process id of the engine driving the run (to tell a live run from an orphaned one). */
   enginePid: number | null;
+}
+
+export interface RunRequestOptions {
+  targets?: string[];
+  from?: string[];
+  noCache?: boolean;
 }
 
 export interface TaskRow {
@@ -179,6 +187,11 @@ export interface Store {
   ): Promise<void>;
   /** Records the process id once it is known. */
   setAttemptPid(taskId: string, number: number, pid: number, pidStart: string | null): Promise<void>;
+  /**
+   * Gives finished tasks of a run another go (`baton retry`): back to `pending`, attempts kept,
+   * outputs of the old result forgotten. The run is `running` again.
+   */
+  reopenTasks(runId: string, taskIds: string[]): Promise<void>;
   /** An attempt ended and the task will try again: the task goes back to `queued`. */
   finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void>;
   /** An attempt ended (or none was needed) and the task is final, in one transaction. */

@@ -1,0 +1,61 @@
+import { BatonError } from "../../errors.js";
+import type { RunRow, Store } from "../../store/store.js";
+import { loadProject, openExistingStore } from "../context.js";
+import { driveRun } from "../drive.js";
+
+/** `baton resume RUN`: continues a run whose engine died, adopting task processes still alive. */
+export async function resumeCommand(id: string, opts: { file: string; json?: boolean }): Promise<void> {
+  const run = await findRun(opts.file, id, (r) => {
+    if (r.status !== "running")
+      throw new BatonError("USAGE", `run ${r.id} is ${r.status}: nothing to resume (see \`baton retry\`)`);
+    if (r.enginePid !== null && r.enginePid !== process.pid && isAlive(r.enginePid)) {
+      throw new BatonError("USAGE", `run ${r.id} is still driven by a live engine (pid ${r.enginePid})`);
+    }
+  });
+  const project = loadProject(run.specFile ?? opts.file);
+  await driveRun(run.workdir, (engine) => engine.restoreRun(project, run, "resume"), opts);
+}
+
+/** `baton retry RUN [--failed-only]`: new attempts for a finished run's tasks, in the same run. */
+export async function retryCommand(
+  id: string,
+  opts: { file: string; failedOnly?: boolean; json?: boolean },
+): Promise<void> {
+  const run = await findRun(opts.file, id, (r) => {
+    if (r.status === "running" && r.enginePid !== null && isAlive(r.enginePid)) {
+      throw new BatonError("USAGE", `run ${r.id} is still running: wait for it or cancel it first`);
+    }
+  });
+  const project = loadProject(run.specFile ?? opts.file);
+  await driveRun(
+    run.workdir,
+    (engine) => engine.restoreRun(project, run, opts.failedOnly ? "retry-failed" : "retry-all"),
+    opts,
+  );
+}
+
+/** The root run named by a run id, or by the id of one of its tasks. */
+async function findRun(file: string, id: string, check: (run: RunRow) => void): Promise<RunRow> {
+  const store: Store = openExistingStore(file);
+  try {
+    const hit = await store.resolveId(id);
+    let run =
+      hit.kind === "run"
+        ? await store.getRun(hit.id)
+        : await store.getRun((await store.getTask(hit.id))!.runId);
+    while (run?.parentRunId) run = await store.getRun(run.parentRunId);
+    check(run!);
+    return run!;
+  } finally {
+    await store.close();
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === "EPERM";
+  }
+}

@@ -1,0 +1,50 @@
+import { openLocalEngine } from "../engine/local.js";
+import type { RunController } from "../engine/run-controller.js";
+import { runView, taskViews } from "../engine/task-view.js";
+import { EXIT } from "./main.js";
+import { ProgressReporter } from "./progress.js";
+
+type LocalEngine = ReturnType<typeof openLocalEngine>;
+
+/**
+ * Drives a run on the embedded engine to its end, as `run`, `resume` and `retry` do: live
+ * progress on stderr, Ctrl-C/SIGTERM cancel cleanly (exit 130), `--json` at the end on stdout,
+ * exit 0 iff the run succeeded.
+ */
+export async function driveRun(
+  workdir: string,
+  begin: (engine: LocalEngine["engine"]) => Promise<RunController>,
+  opts: { json?: boolean },
+): Promise<void> {
+  const { engine, store, close } = openLocalEngine(workdir);
+  const progress = new ProgressReporter();
+  engine.on((e) => progress.handle(e));
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write("\nbaton: interrupted, cancelling running tasks…\n");
+    void engine.cancelAll();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const controller = await begin(engine);
+    const status = await controller.done;
+    progress.stop();
+    if (opts.json) {
+      const run = (await store.getRun(controller.runId))!;
+      const tasks = await store.listTasks({ run: controller.runId });
+      const outputs = await store.listOutputs(tasks.map((t) => t.id));
+      process.stdout.write(
+        `${JSON.stringify({ run: runView(run), tasks: taskViews(tasks, outputs) }, null, 2)}\n`,
+      );
+    }
+    process.exitCode = interrupted ? EXIT.interrupted : status === "succeeded" ? EXIT.ok : EXIT.failed;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    progress.stop();
+    await close();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Param and input declarations (`params:`, `inputs:` of steps, nodes and pipelines), and
+ * checks of literal param values (`with:`, trigger `with:`) against them.
+ */
+import { type ParamDecls, type ResolveContext, asRecord } from "./drafts.js";
+import { checkParamValue, describeParamType, inferParamType, isOneOf, isParamValue } from "./params.js";
+import { type Path, checkName, describeValue, quoteList, suggest } from "./problems.js";
+import { type InputDeclarationFile, type ParamFile, ParamSchema } from "./schema.js";
+import { checkShape } from "./shape.js";
+import { templateStrings } from "./templates.js";
+import type { InputSpec, ParamSpec } from "./types.js";
+
+/** Declarations of a `params:` map. Broken declarations are left out and listed in `unknown`. */
+export function resolveParamDecls(raw: unknown, path: Path, ctx: ResolveContext): ParamDecls {
+  const params: Record<string, ParamSpec> = {};
+  const unknown = new Set<string>();
+  for (const [name, value] of Object.entries(asRecord(raw) ?? {})) {
+    const p = [...path, name];
+    const nameProblem = checkName("param", name);
+    if (nameProblem) ctx.problems.key(p, nameProblem);
+    const shaped = checkShape(ParamSchema, value, p, ctx.problems);
+    const spec = shaped.data !== undefined ? resolveParamDecl(shaped.data, p, ctx) : undefined;
+    if (spec && shaped.clean) params[name] = spec;
+    else unknown.add(name);
+  }
+  return { params, unknown };
+}
+
+function resolveParamDecl(raw: ParamFile, path: Path, ctx: ResolveContext): ParamSpec | undefined {
+  if (raw === null) return { type: "string" };
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    return { type: inferParamType(raw, ctx.source.text(path)), default: raw };
+  }
+  const type =
+    raw.type ??
+    (raw.default !== undefined
+      ? inferParamType(raw.default, ctx.source.text([...path, "default"]))
+      : "string");
+  const spec: ParamSpec = { type };
+  let ok = true;
+  if (raw.default !== undefined) {
+    spec.default = raw.default;
+    if (!isParamValue(type, raw.default)) {
+      ctx.problems.value(
+        [...path, "default"],
+        `default must be ${describeParamType(type)} (type ${type}), found ${describeValue(raw.default)}`,
+      );
+      ok = false;
+    }
+  }
+  if (raw.choices !== undefined) {
+    spec.choices = raw.choices;
+    if (raw.choices.length === 0) {
+      ctx.problems.value([...path, "choices"], "choices must list at least one value");
+      ok = false;
+    }
+    raw.choices.forEach((choice, i) => {
+      if (!isParamValue(type, choice)) {
+        ctx.problems.value(
+          [...path, "choices", i],
+          `choice must be ${describeParamType(type)} (type ${type}), found ${describeValue(choice)}`,
+        );
+        ok = false;
+      }
+    });
+    if (ok && raw.default !== undefined && raw.choices.length > 0 && !isOneOf(raw.default, raw.choices)) {
+      ctx.problems.value(
+        [...path, "default"],
+        `default ${describeValue(raw.default)} is not one of the choices ${quoteList(raw.choices)}`,
+      );
+      ok = false;
+    }
+  }
+  if (raw.description !== undefined) spec.description = raw.description;
+  return ok ? spec : undefined;
+}
+
+/** An input declaration: `{ default, optional, description }`, a default glob or list, or nothing. */
+export function resolveInputDecl(raw: InputDeclarationFile): InputSpec {
+  if (raw === null) return { optional: false };
+  if (typeof raw === "string") return { default: [raw], optional: false };
+  if (Array.isArray(raw)) return { default: [...raw], optional: false };
+  const spec: InputSpec = { optional: raw.optional ?? false };
+  if (raw.default !== undefined)
+    spec.default = typeof raw.default === "string" ? [raw.default] : [...raw.default];
+  if (raw.description !== undefined) spec.description = raw.description;
+  return spec;
+}
+
+/** Checks literal param values (`with:`, trigger `with:`) against declarations. */
+/** Options of {@link checkParamValues}. */
+export interface ParamValuesOptions {
+  /** Where each value was written. */
+  paths: Record<string, Path>;
+  /** Values set by Valohai edges: a wrong name points at the edge, not at a key. */
+  fromEdges?: ReadonlySet<string>;
+  /** Values must be literal (triggers start runs with no context to evaluate in). */
+  literal?: boolean;
+}
+
+/**
+ * Checks param values against declarations: the name must be declared (with a did-you-mean),
+ * and a literal value must fit the type and choices. Template values are checked later.
+ */
+export function checkParamValues(
+  values: Record<string, unknown>,
+  decls: ParamDecls,
+  owner: string,
+  ctx: ResolveContext,
+  opts: ParamValuesOptions,
+): void {
+  const declared = [...Object.keys(decls.params), ...decls.unknown];
+  for (const [param, value] of Object.entries(values)) {
+    const p = opts.paths[param] ?? [];
+    if (decls.unknown.has(param)) continue;
+    const spec = decls.params[param];
+    if (!spec) {
+      const hint =
+        suggest(param, declared) ||
+        (declared.length ? ` (its params: ${quoteList(declared, "and")})` : " (it declares no params)");
+      const message = `${owner} has no param "${param}"${hint}`;
+      if (opts.fromEdges?.has(param)) ctx.problems.value(p, message);
+      else ctx.problems.key(p, message);
+      continue;
+    }
+    if (templateStrings(value).length > 0) {
+      if (opts.literal)
+        ctx.problems.value(p, "expressions are not evaluated in triggers: give a literal value");
+      continue;
+    }
+    const wrong = checkParamValue(spec, value);
+    if (wrong) ctx.problems.value(p, `param "${param}": ${wrong}`);
+  }
+}
