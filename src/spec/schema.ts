@@ -139,8 +139,10 @@ export const StepSchema = z.strictObject({
   ...settingsShape,
 });
 
-/** `needs:` — a node name, a list of names (all `success`), or a map name -> condition. */
+/** When a node runs after one it needs: `success`, `failure` or `always`. */
 export const NeedConditionSchema = z.enum(["success", "failure", "always"]);
+
+/** `needs:` — a node name, a list of names (all `success`), or a map name -> condition. */
 export const NeedsSchema = z.union(
   [z.string(), z.array(z.string()), z.record(z.string(), NeedConditionSchema)],
   {
@@ -234,6 +236,7 @@ export function checkWebhook(url: string): string | undefined {
   return undefined;
 }
 
+/** Run outcomes a notification can be sent on. */
 export const NotifyEventSchema = z.enum(["success", "failure", "cancelled"]);
 
 /** `notify:` entry: POST to a loopback webhook when the run ends with one of `on`. */
@@ -293,6 +296,7 @@ export const PipelineShellSchema = PipelineSchema.extend({
   notify: z.array(z.unknown()).nullish(),
 });
 
+/** Types of the file as written (before resolution), one per schema. */
 export type ProjectFile = z.infer<typeof ProjectFileSchema>;
 export type DefaultsFile = z.infer<typeof DefaultsSchema>;
 export type PoolFile = z.infer<typeof PoolSchema>;
