@@ -1,4 +1,5 @@
 import { ContentStore } from "../artifacts/cas.js";
+import { BatonError } from "../errors.js";
 import type { Executor } from "../executors/executor.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
@@ -30,6 +31,35 @@ export interface EngineOptions {
   layout: StateLayout;
   /** Extra environment for every task (e.g. `BATON_URL`, `BATON_TOKEN` so nested submits work). */
   taskEnv?: Record<string, string>;
+}
+
+/**
+ * A task submitted on its own (`baton submit`, `POST /tasks`, the SDK), Velda style. Inside a
+ * task (`parentTaskId` set) it becomes that task's child and `after*` names refer to siblings.
+ */
+export interface SubmitRequest {
+  /** Display name; also what siblings name in `after*`. Default: the command's first word. */
+  name?: string;
+  /** Shell command, run by `bash -eo pipefail -c`. */
+  command: string;
+  pool?: string;
+  /** Sibling names (or task ids) that must succeed / fail / end first. */
+  afterSuccess?: string[];
+  afterFail?: string[];
+  after?: string[];
+  env?: Record<string, string>;
+  labels?: Record<string, string>;
+  priority?: number;
+  /** Start this many copies with BATON_SHARD_ID / BATON_TOTAL_SHARDS. */
+  shards?: number;
+  retries?: number;
+  timeoutMs?: number;
+  /** The submitting task (BATON_TASK_ID), which becomes the parent. */
+  parentTaskId?: string;
+  /** Working directory; default the engine's. */
+  cwd?: string;
+  /** Same key twice returns the tasks of the first submission instead of starting new ones. */
+  idempotencyKey?: string;
 }
 
 /** A unit of work waiting for a pool slot. `start` resolves when the slot can be given back. */
@@ -94,6 +124,11 @@ export class Engine {
     void controller.done.finally(() => this.controllers.delete(controller));
     await controller.restore(mode);
     return controller;
+  }
+
+  /** Submits a task (or `shards` copies); returns the created task ids. */
+  async submit(_request: SubmitRequest): Promise<string[]> {
+    throw new BatonError("INTERNAL", "submit is not implemented yet");
   }
 
   on(listener: (e: EngineEvent) => void): () => void {
