@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
+import { type Collected, collectAttempt } from "../artifacts/collect.js";
 import { hashCacheKey, hashFile } from "../artifacts/hash.js";
 import { ensureWritableDir, materialiseInputs, resolveWorkdirPatterns } from "../artifacts/inputs.js";
-import { collectOutputs, restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
+import { restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
 import { BatonError, ensureBatonError } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
 import { expandNode } from "../graph/expand.js";
@@ -597,7 +598,6 @@ export class RunController {
       const given = evaluate(spec.with, context) as Record<string, unknown>;
       task.params = resolveParams(spec.params, given, { fromCli: false, where: `${spec.path}.with` });
       const inputsDir = this.engine.layout.inputsDir(this.runId, task.id);
-      ensureWritableDir(task.outputDir);
       const inputs: Record<string, string[]> = {};
       const inputHashes: Record<string, Record<string, string>> = {};
       for (const [name, decl] of Object.entries(spec.inputs)) {
@@ -784,11 +784,8 @@ export class RunController {
     const number = task.attempts + 1;
     const logPath = layout.logPath(this.runId, task.id, number);
     const metricsPath = layout.metricsPath(this.runId, task.id, number);
-    if (number > 1) {
-      // Each attempt starts from an empty output folder.
-      fs.rmSync(task.outputDir, { recursive: true, force: true });
-      fs.mkdirSync(task.outputDir, { recursive: true });
-    }
+    // Each attempt starts from an empty output folder (the executor creates it).
+    if (number > 1) fs.rmSync(task.outputDir, { recursive: true, force: true });
     const startedAt = Date.now();
     await this.engine.store.startAttempt({
       taskId: task.id,
@@ -802,7 +799,7 @@ export class RunController {
     task.attempts = number;
     task.status = "running";
     this.emitTask(task, { attempt: number });
-    const proc = this.engine.executor.launch({
+    const proc = await this.engine.executor.launch({
       taskId: task.id,
       attempt: number,
       command: task.command,
@@ -811,12 +808,16 @@ export class RunController {
       logPath,
       statusPath: layout.statusPath(this.runId, task.id, number),
       timeoutMs: spec.timeoutMs,
+      outputDir: task.outputDir,
+      collect: { outputDir: task.outputDir, globs: spec.outputs, casRoot: layout.cas, metricsPath, logPath },
     });
     task.cancel = () => proc.cancel();
+    if (this.cancelling) proc.cancel(); // Ctrl-C came while the process was starting
     if (proc.pid) await this.engine.store.setAttemptPid(task.id, number, proc.pid, proc.pidStart);
     const result = await proc.exited;
     task.cancel = undefined;
-    await this.attemptEnded(task, number, result, metricsPath, logPath);
+    // The slot is for running processes: give it back now, and record the end outside it.
+    void this.guard(this.attemptEnded(task, number, result, metricsPath, logPath));
   }
 
   private async attemptEnded(
@@ -827,8 +828,10 @@ export class RunController {
     logPath: string,
   ): Promise<void> {
     const spec = task.node.spec as TaskNodeSpec;
-    const metrics = readMetrics(metricsPath, logPath);
     const succeeded = result.reason === "exited" && result.exitCode === 0;
+    // Usually the executor collected outputs and metrics where the task ran; adopted processes are collected here.
+    const collected = result.collected ?? (await this.collect(task, succeeded, metricsPath, logPath));
+    const metrics = collected.metrics;
     const cancelled = result.reason === "cancelled";
     const end: AttemptEnd = {
       status: succeeded ? "succeeded" : cancelled ? "cancelled" : "failed",
@@ -839,8 +842,8 @@ export class RunController {
       message: result.message,
     };
     if (succeeded) {
-      try {
-        const outputs = await collectOutputs(task.outputDir, spec.outputs, this.engine.cas);
+      if (collected.error === undefined) {
+        const outputs = collected.outputs;
         task.files = outputs.map((o) => ({
           abs: path.join(task.outputDir, o.path),
           rel: o.path,
@@ -849,8 +852,8 @@ export class RunController {
         }));
         task.metrics = metrics;
         await this.complete(task, { number, end }, "succeeded", 0, metrics, outputs, null);
-      } catch (err) {
-        const message = `collecting outputs failed: ${ensureBatonError(err).message}`;
+      } else {
+        const message = `collecting outputs failed: ${collected.error}`;
         await this.complete(
           task,
           { number, end: { ...end, status: "failed", message } },
@@ -889,6 +892,26 @@ export class RunController {
       metrics,
       [],
       why,
+    );
+  }
+
+  /** Reads metrics and, after a success, records outputs (when the executor did not). */
+  private async collect(
+    task: TaskState,
+    succeeded: boolean,
+    metricsPath: string,
+    logPath: string,
+  ): Promise<Collected> {
+    const spec = task.node.spec as TaskNodeSpec;
+    return collectAttempt(
+      {
+        outputDir: task.outputDir,
+        globs: succeeded ? spec.outputs : null,
+        casRoot: this.engine.layout.cas,
+        metricsPath,
+        logPath,
+      },
+      this.engine.cas,
     );
   }
 
@@ -1087,29 +1110,4 @@ function isEnded(status: TaskStatus): boolean {
 function failureText(r: ExitResult): string {
   if (r.reason === "exited") return r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
   return r.message ?? r.reason;
-}
-
-/** `$BATON_METRICS`: one JSON object per line, later keys win. A bad line is noted in the log. */
-function readMetrics(metricsPath: string, logPath: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(metricsPath, "utf8");
-  } catch {
-    return {};
-  }
-  const metrics: Record<string, unknown> = {};
-  for (const [i, line] of text.split("\n").entries()) {
-    if (!line.trim()) continue;
-    try {
-      const value = JSON.parse(line) as unknown;
-      if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not a JSON object");
-      Object.assign(metrics, value);
-    } catch (err) {
-      fs.appendFileSync(
-        logPath,
-        `baton: ignored line ${i + 1} of $BATON_METRICS: ${(err as Error).message}\n`,
-      );
-    }
-  }
-  return metrics;
 }

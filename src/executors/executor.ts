@@ -1,3 +1,5 @@
+import type { CollectRequest, Collected } from "../artifacts/collect.js";
+
 /**
  * The Executor port: starts one attempt of a task somewhere and reports how it ended.
  * The engine decides what runs and when; an executor only knows how.
@@ -20,6 +22,10 @@ export interface LaunchRequest {
   statusPath: string;
   /** Kill the attempt after this long (SIGTERM to its group, SIGKILL after the grace period). */
   timeoutMs?: number;
+  /** Created (empty) before the process starts: the task's `$BATON_OUTPUT_DIR`. */
+  outputDir: string;
+  /** What to collect where the task ran, once it ends (metrics; outputs after a success). */
+  collect?: CollectRequest;
 }
 
 export interface AdoptRequest {
@@ -42,6 +48,8 @@ export interface ExitResult {
   /** Human words for anything but a plain exit, e.g. `timed out after 2s`. */
   message: string | null;
   endedAt: number;
+  /** Metrics and outputs, when the executor collected them (see {@link LaunchRequest.collect}). */
+  collected?: Collected;
 }
 
 export interface TaskProcess {
@@ -55,8 +63,11 @@ export interface TaskProcess {
 
 export interface Executor {
   readonly name: string;
-  /** Starts an attempt. Throws only for errors of the request itself; a failing spawn resolves `exited`. */
-  launch(request: LaunchRequest): TaskProcess;
+  /**
+   * Starts an attempt and resolves once its pid is known. A process that cannot start resolves
+   * `exited` with reason `setup`; only errors of the request itself throw.
+   */
+  launch(request: LaunchRequest): Promise<TaskProcess>;
   /**
    * Finds the process of an attempt started by an engine that has since died: alive (then it
    * is watched until it ends), or ended (its exit status is read from `statusPath`), or lost.

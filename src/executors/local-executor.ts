@@ -1,6 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
+import type { Collected } from "../artifacts/collect.js";
 import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
+import { Spawner } from "./spawner.js";
 
 export interface LocalExecutorOptions {
   /** Time between SIGTERM and SIGKILL when cancelling or timing out. Default 5 s (`BATON_KILL_GRACE_MS`). */
@@ -17,15 +18,17 @@ export class LocalExecutor implements Executor {
   readonly name = "local";
   private readonly killGraceMs: number;
   private readonly live = new Set<TaskProcess>();
+  private spawner: Spawner | undefined;
 
   constructor(options: LocalExecutorOptions = {}) {
     this.killGraceMs = options.killGraceMs ?? (Number(process.env.BATON_KILL_GRACE_MS) || 5000);
   }
 
-  launch(request: LaunchRequest): TaskProcess {
-    const proc = new LocalProcess(request, this.killGraceMs);
-    this.live.add(proc);
-    void proc.exited.then(() => this.live.delete(proc));
+  async launch(request: LaunchRequest): Promise<TaskProcess> {
+    this.spawner ??= new Spawner();
+    const proc = new LocalProcess(request, this.killGraceMs, this.spawner);
+    this.track(proc);
+    await proc.started;
     return proc;
   }
 
@@ -45,17 +48,24 @@ export class LocalExecutor implements Executor {
       };
     }
     const proc = new AdoptedProcess(pid, request, this.killGraceMs);
-    this.live.add(proc);
-    void proc.exited.then(() => this.live.delete(proc));
+    this.track(proc);
     return proc;
   }
 
   async shutdown(): Promise<void> {
-    const waiting = [...this.live].map((p) => {
-      p.cancel();
-      return p.exited;
-    });
-    await Promise.all(waiting);
+    await Promise.all(
+      [...this.live].map((p) => {
+        p.cancel();
+        return p.exited;
+      }),
+    );
+    await this.spawner?.close();
+    this.spawner = undefined;
+  }
+
+  private track(proc: TaskProcess): void {
+    this.live.add(proc);
+    void proc.exited.then(() => this.live.delete(proc));
   }
 }
 
@@ -65,114 +75,148 @@ function wrapCommand(command: string): string {
   return `trap 'echo $? > "$BATON_STATUS_FILE"' EXIT; ${command}`;
 }
 
-class LocalProcess implements TaskProcess {
-  readonly pid: number;
-  readonly pidStart: string | null;
+/**
+ * What the two kinds of process share: a timeout and a cancel that send SIGTERM to the
+ * process group and SIGKILL after the grace period, and one way to report the end.
+ */
+abstract class WatchedProcess implements TaskProcess {
+  pid = 0;
+  pidStart: string | null = null;
   readonly exited: Promise<ExitResult>;
-  private child: ChildProcess | undefined;
-  private ending: "timeout" | "cancelled" | undefined;
+  protected ending: "timeout" | "cancelled" | undefined;
+  private resolveExit!: (r: ExitResult) => void;
   private killTimer: NodeJS.Timeout | undefined;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private done = false;
 
   constructor(
-    private readonly request: LaunchRequest,
+    protected readonly timeoutMs: number | undefined,
     private readonly killGraceMs: number,
   ) {
-    let logFd: number;
-    try {
-      logFd = fs.openSync(request.logPath, "a");
-    } catch (err) {
-      this.pid = 0;
-      this.pidStart = null;
-      this.exited = Promise.resolve(setupFailure(`cannot open log file ${request.logPath}: ${message(err)}`));
-      return;
-    }
-    let resolveExit!: (r: ExitResult) => void;
     this.exited = new Promise((resolve) => {
-      resolveExit = resolve;
+      this.resolveExit = resolve;
     });
-    try {
-      this.child = spawn("bash", ["-eo", "pipefail", "-c", wrapCommand(request.command)], {
-        cwd: request.cwd,
-        env: { ...process.env, ...request.env, BATON_STATUS_FILE: request.statusPath },
-        stdio: ["ignore", logFd, logFd],
-        detached: true,
-      });
-    } catch (err) {
-      fs.closeSync(logFd);
-      this.pid = 0;
-      this.pidStart = null;
-      resolveExit(setupFailure(`cannot start bash: ${message(err)}`));
-      return;
-    }
-    fs.closeSync(logFd);
-    this.pid = this.child.pid ?? 0;
-    this.pidStart = this.pid ? readStartTime(this.pid) : null;
-    const finish = (r: ExitResult) => {
-      if (this.done) return;
-      this.done = true;
-      clearTimeout(this.killTimer);
-      clearTimeout(this.timeoutTimer);
-      resolveExit(r);
-    };
-    this.child.on("error", (err) => finish(setupFailure(`cannot start bash: ${message(err)}`)));
-    this.child.on("exit", (code, signal) => {
-      // Whatever the shell left behind in its group goes with it.
-      this.signalGroup("SIGKILL");
-      const endedAt = Date.now();
-      if (this.ending === "timeout") {
-        finish({
-          exitCode: code,
-          signal,
-          reason: "timeout",
-          message: `timed out after ${formatMs(request.timeoutMs ?? 0)}`,
-          endedAt,
-        });
-      } else if (this.ending === "cancelled") {
-        finish({ exitCode: code, signal, reason: "cancelled", message: "cancelled", endedAt });
-      } else {
-        finish({
-          exitCode: code,
-          signal,
-          reason: "exited",
-          message: signal ? `killed by ${signal}` : null,
-          endedAt,
-        });
-      }
-    });
-    if (request.timeoutMs !== undefined && request.timeoutMs > 0) {
-      this.timeoutTimer = setTimeout(() => this.stop("timeout"), request.timeoutMs);
-    }
   }
 
   cancel(): void {
     this.stop("cancelled");
   }
 
-  private stop(why: "timeout" | "cancelled"): void {
-    if (this.done || !this.child || this.ending) return;
-    this.ending = why;
-    this.signalGroup("SIGTERM");
-    this.killTimer = setTimeout(() => this.signalGroup("SIGKILL"), this.killGraceMs);
+  /** Arms the timeout; `elapsedMs` is how long the attempt has already run. */
+  protected armTimeout(elapsedMs = 0): void {
+    if (this.timeoutMs === undefined || this.timeoutMs <= 0) return;
+    this.timeoutTimer = setTimeout(() => this.stop("timeout"), Math.max(0, this.timeoutMs - elapsedMs));
   }
 
-  private signalGroup(signal: NodeJS.Signals): void {
-    if (!this.pid) return;
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      // The group is already gone.
+  protected stop(why: "timeout" | "cancelled"): void {
+    if (this.done || this.ending) return;
+    this.ending = why;
+    if (!this.pid) return; // not started yet: `started` checks `ending`
+    signalGroup(this.pid, "SIGTERM");
+    this.killTimer = setTimeout(() => signalGroup(this.pid, "SIGKILL"), this.killGraceMs);
+  }
+
+  /** Reports the end, worded by how it came about (timeout, cancel, or the process's own exit). */
+  protected finish(
+    exitCode: number | null,
+    signal: string | null,
+    fallback?: ExitResult,
+    collected?: Collected,
+  ): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.killTimer);
+    clearTimeout(this.timeoutTimer);
+    const endedAt = Date.now();
+    if (this.ending === "timeout") {
+      const message = `timed out after ${formatMs(this.timeoutMs ?? 0)}`;
+      this.resolveExit({ exitCode, signal, reason: "timeout", message, endedAt, collected });
+    } else if (this.ending === "cancelled") {
+      this.resolveExit({ exitCode, signal, reason: "cancelled", message: "cancelled", endedAt, collected });
+    } else {
+      const message = signal ? `killed by ${signal}` : null;
+      this.resolveExit(fallback ?? { exitCode, signal, reason: "exited", message, endedAt, collected });
     }
   }
+
+  protected fail(message: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.resolveExit({ exitCode: null, signal: null, reason: "setup", message, endedAt: Date.now() });
+  }
 }
 
-function setupFailure(text: string): ExitResult {
-  return { exitCode: null, signal: null, reason: "setup", message: text, endedAt: Date.now() };
+/** A process this engine starts, through the spawner threads. */
+class LocalProcess extends WatchedProcess {
+  readonly started: Promise<void>;
+
+  constructor(request: LaunchRequest, killGraceMs: number, spawner: Spawner) {
+    super(request.timeoutMs, killGraceMs);
+    this.started = new Promise((resolveStarted) => {
+      spawner.spawn(
+        {
+          args: ["-eo", "pipefail", "-c", wrapCommand(request.command)],
+          cwd: request.cwd,
+          env: { ...request.env, BATON_STATUS_FILE: request.statusPath },
+          logPath: request.logPath,
+          outputDir: request.outputDir,
+          collect: request.collect,
+        },
+        {
+          onStarted: (pid) => {
+            this.pid = pid;
+            this.pidStart = readStartTime(pid);
+            this.armTimeout();
+            // A cancel that came while the process was starting takes effect now.
+            if (this.ending) {
+              const why = this.ending;
+              this.ending = undefined;
+              this.stop(why);
+            }
+            resolveStarted();
+          },
+          onExited: (code, signal, collected) => {
+            // Whatever the shell left behind in its group goes with it.
+            signalGroup(this.pid, "SIGKILL");
+            this.finish(code, signal, undefined, collected);
+          },
+          onFailed: (message) => {
+            this.fail(message);
+            resolveStarted();
+          },
+        },
+      );
+    });
+  }
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/**
+ * A process this engine did not start (it cannot `wait` for it): polls until the process is
+ * gone, then reads the exit status its shell wrote.
+ */
+class AdoptedProcess extends WatchedProcess {
+  constructor(pid: number, request: AdoptRequest, killGraceMs: number) {
+    super(request.timeoutMs, killGraceMs);
+    this.pid = pid;
+    this.pidStart = readStartTime(pid);
+    this.armTimeout(Date.now() - request.startedAt);
+    const poll = setInterval(() => {
+      if (isRunning(pid, this.pidStart)) return;
+      clearInterval(poll);
+      const status = readStatusFile(request.statusPath);
+      this.finish(
+        status?.exitCode ?? null,
+        null,
+        status ?? {
+          exitCode: null,
+          signal: null,
+          reason: "lost",
+          message: "the process ended without an exit status",
+          endedAt: Date.now(),
+        },
+      );
+    }, 100);
+  }
 }
 
 /** What /proc/PID/stat says of a process: state, process group, start time (clock ticks since boot). */
@@ -201,74 +245,6 @@ export function formatMs(ms: number): string {
   if (m < 60) return rest ? `${m}m${rest}s` : `${m}m`;
   const h = Math.floor(m / 60);
   return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
-}
-
-/**
- * Watches a process this engine did not start (it cannot `wait` for it): polls until the
- * process is gone, then reads the exit status its shell wrote.
- */
-class AdoptedProcess implements TaskProcess {
-  readonly exited: Promise<ExitResult>;
-  readonly pidStart: string | null;
-  private ending: "timeout" | "cancelled" | undefined;
-  private killTimer: NodeJS.Timeout | undefined;
-
-  constructor(
-    readonly pid: number,
-    private readonly request: AdoptRequest,
-    private readonly killGraceMs: number,
-  ) {
-    this.pidStart = readStartTime(pid);
-    this.exited = new Promise((resolve) => {
-      const poll = setInterval(() => {
-        if (request.timeoutMs && !this.ending && Date.now() - request.startedAt > request.timeoutMs)
-          this.stop("timeout");
-        if (isRunning(pid, this.pidStart)) return;
-        clearInterval(poll);
-        clearTimeout(this.killTimer);
-        const status = readStatusFile(request.statusPath);
-        const endedAt = Date.now();
-        if (this.ending === "timeout") {
-          resolve({
-            exitCode: status?.exitCode ?? null,
-            signal: null,
-            reason: "timeout",
-            message: `timed out after ${formatMs(request.timeoutMs ?? 0)}`,
-            endedAt,
-          });
-        } else if (this.ending === "cancelled") {
-          resolve({
-            exitCode: status?.exitCode ?? null,
-            signal: null,
-            reason: "cancelled",
-            message: "cancelled",
-            endedAt,
-          });
-        } else {
-          resolve(
-            status ?? {
-              exitCode: null,
-              signal: null,
-              reason: "lost",
-              message: "the process ended without an exit status",
-              endedAt,
-            },
-          );
-        }
-      }, 100);
-    });
-  }
-
-  cancel(): void {
-    this.stop("cancelled");
-  }
-
-  private stop(why: "timeout" | "cancelled"): void {
-    if (this.ending) return;
-    this.ending = why;
-    signalGroup(this.pid, "SIGTERM");
-    this.killTimer = setTimeout(() => signalGroup(this.pid, "SIGKILL"), this.killGraceMs);
-  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -1,0 +1,33 @@
+import type { ContentStore } from "./cas.js";
+import { readMetrics } from "./metrics.js";
+import { type OutputFile, collectOutputs } from "./outputs.js";
+
+/** Where an attempt's results are and what to keep of them. */
+export interface CollectRequest {
+  outputDir: string;
+  /** `outputs:` globs to keep; null when the attempt failed (metrics only). */
+  globs: string[] | null;
+  /** The content store's folder (the collecting process opens its own handle on it). */
+  casRoot: string;
+  metricsPath: string;
+  logPath: string;
+}
+
+/** An attempt's metrics, and its outputs put in the content store (or why they could not be). */
+export type Collected =
+  | { metrics: Record<string, unknown>; outputs: OutputFile[]; error?: undefined }
+  | { metrics: Record<string, unknown>; outputs: []; error: string };
+
+/**
+ * Reads `$BATON_METRICS` and, after a success, hashes the kept outputs into the content store.
+ * Runs where the task ran: in the launcher for local tasks, in the engine for adopted ones.
+ */
+export async function collectAttempt(req: CollectRequest, cas: ContentStore): Promise<Collected> {
+  const metrics = readMetrics(req.metricsPath, req.logPath);
+  if (req.globs === null) return { metrics, outputs: [] };
+  try {
+    return { metrics, outputs: await collectOutputs(req.outputDir, req.globs, cas) };
+  } catch (err) {
+    return { metrics, outputs: [], error: err instanceof Error ? err.message : String(err) };
+  }
+}
