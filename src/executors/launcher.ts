@@ -67,7 +67,10 @@ process.on("message", (m: SpawnRequest) => {
     }
     const request = { ...m.collect, globs: code === 0 ? m.collect.globs : null };
     let cas = stores.get(request.casRoot);
-    if (!cas) stores.set(request.casRoot, (cas = new ContentStore(request.casRoot)));
+    if (!cas) {
+      cas = new ContentStore(request.casRoot);
+      stores.set(request.casRoot, cas);
+    }
     void collectAttempt(request, cas).then((collected) =>
       reply({ type: "exited", id: m.id, code, signal, collected }),
     );
