@@ -14,6 +14,7 @@ import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
 import { groupBy } from "../util/group-by.js";
 import { ulid } from "../util/ulid.js";
+import { attemptEnd, failureText, launchAttempt, retryDelay } from "./attempt.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
@@ -780,40 +781,23 @@ export class RunController {
   private async runAttempt(task: TaskState): Promise<void> {
     if (this.cancelling || task.status !== "queued") return;
     const spec = task.node.spec as TaskNodeSpec;
-    const layout = this.engine.layout;
     const number = task.attempts + 1;
-    const logPath = layout.logPath(this.runId, task.id, number);
-    const metricsPath = layout.metricsPath(this.runId, task.id, number);
-    // Each attempt starts from an empty output folder (the executor creates it).
-    if (number > 1) fs.rmSync(task.outputDir, { recursive: true, force: true });
-    const startedAt = Date.now();
-    await this.engine.store.startAttempt({
-      taskId: task.id,
-      number,
-      status: "running",
-      pid: null,
-      pidStart: null,
-      startedAt,
-      logPath,
-    });
     task.attempts = number;
     task.status = "running";
     this.emitTask(task, { attempt: number });
-    const proc = await this.engine.executor.launch({
+    const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
+      runId: this.runId,
       taskId: task.id,
-      attempt: number,
+      number,
       command: task.command,
       cwd: this.options.workdir,
-      env: { ...task.env, BATON_METRICS: metricsPath, BATON_ATTEMPT: String(number) },
-      logPath,
-      statusPath: layout.statusPath(this.runId, task.id, number),
-      timeoutMs: spec.timeoutMs,
+      env: task.env,
       outputDir: task.outputDir,
-      collect: { outputDir: task.outputDir, globs: spec.outputs, casRoot: layout.cas, metricsPath, logPath },
+      outputs: spec.outputs,
+      timeoutMs: spec.timeoutMs,
     });
     task.cancel = () => proc.cancel();
     if (this.cancelling) proc.cancel(); // Ctrl-C came while the process was starting
-    if (proc.pid) await this.engine.store.setAttemptPid(task.id, number, proc.pid, proc.pidStart);
     const result = await proc.exited;
     task.cancel = undefined;
     // The slot is for running processes: give it back now, and record the end outside it.
@@ -833,14 +817,7 @@ export class RunController {
     const collected = result.collected ?? (await this.collect(task, succeeded, metricsPath, logPath));
     const metrics = collected.metrics;
     const cancelled = result.reason === "cancelled";
-    const end: AttemptEnd = {
-      status: succeeded ? "succeeded" : cancelled ? "cancelled" : "failed",
-      endedAt: result.endedAt,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      reason: result.reason,
-      message: result.message,
-    };
+    const end = attemptEnd(result);
     if (succeeded) {
       if (collected.error === undefined) {
         const outputs = collected.outputs;
@@ -871,7 +848,7 @@ export class RunController {
       await this.engine.store.finishAttemptForRetry(task.id, number, end);
       task.status = "queued";
       this.emitTask(task, { exitCode: result.exitCode, error: `${why}; retrying` });
-      const delay = spec.retries.backoffMs * 2 ** (number - 1);
+      const delay = retryDelay(spec.retries.backoffMs, number);
       task.retryTimer = setTimeout(() => {
         task.retryTimer = undefined;
         if (task.command && Object.keys(task.env).length > 0) this.enqueue(task);
@@ -1105,9 +1082,4 @@ export class RunController {
 
 function isEnded(status: TaskStatus): boolean {
   return status !== "pending" && status !== "queued" && status !== "running";
-}
-
-function failureText(r: ExitResult): string {
-  if (r.reason === "exited") return r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
-  return r.message ?? r.reason;
 }
