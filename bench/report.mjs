@@ -35,6 +35,8 @@ export function summarize(runs, tasks) {
     wallMs,
     msPerTask: wallMs / tasks,
     rssMb: rss.length === runs.length ? median(rss) / 1024 : null,
+    note: runs[runs.length - 1].note,
+    cpuS: runs.every((r) => r.cpuS != null) ? median(runs.map((r) => r.cpuS)) : null,
     walls: runs.map((r) => r.wallMs),
   };
 }
@@ -72,8 +74,10 @@ function ratioText(r, kind) {
   if (r == null) return "n/a";
   const b = r.bound === "=" ? "" : `${r.bound} `;
   if (kind === "snakemake") {
+    if (r.value >= 1)
+      return `${b}${fmt(r.value)} (Baton ${r.bound === ">" ? "> " : ""}${fmt(r.value, 1)}x slower)`;
     const inv = r.bound === "<" ? "> " : r.bound === ">" ? "< " : "";
-    return `${b}${fmt(r.value)} (${inv}${r.value > 0 ? fmt(1 / r.value, 1) : "inf"}x faster)`;
+    return `${b}${fmt(r.value)} (Baton ${inv}${r.value > 0 ? fmt(1 / r.value, 1) : "inf"}x faster)`;
   }
   return `${b}${fmt(r.value)}x`;
 }
@@ -180,6 +184,12 @@ export function textTable(results) {
     }
   }
   if (failures.length) out.push("", "Failures:", ...failures.map((f) => `  ${f}`));
+  const m = results.machine;
+  if (busy(m))
+    out.push(
+      "",
+      `Note: load average was ${load(m.loadStart)} at start: other processes were using the CPUs.`,
+    );
   if (!results.toolOrder.includes("baton")) return out.join("\n");
   out.push("", results.quick ? "Targets (on --quick shapes: indicative only):" : "Targets:");
   out.push(
@@ -201,6 +211,11 @@ function mdTable(header, rows) {
   ].join("\n");
 }
 
+const load = (xs) => (xs ? xs.map((x) => x.toFixed(2)).join(", ") : "n/a");
+
+/** True when the machine was not idle when the run started (the harness itself adds < 1). */
+const busy = (m) => (m.loadStart?.[0] ?? 0) > 0.5;
+
 /** The text of bench/RESULTS.md. */
 export function markdown(results) {
   const m = results.machine;
@@ -220,6 +235,7 @@ export function markdown(results) {
     ),
     "- Parallelism: 2 for every tool (make -j2, ninja -j2, snakemake --cores 2, Baton pool slots 2)",
     `- Peak RSS: ${results.gnuTime ? "GNU time %M: the orchestrator's own peak RSS (largest single process it waited for), not the tasks' nor the tree's sum" : "n/a (GNU time missing)"}`,
+    `- Load average (1, 5, 15 min) at start: ${load(m.loadStart)}; at end: ${load(m.loadEnd)}${busy(m) ? " — **other processes were using the CPUs: figures are noisy**" : ""}`,
     "",
     "Wall time is the median over repeats; a failed or wrong run is reported as such, never as a time.",
     "",
@@ -229,7 +245,7 @@ export function markdown(results) {
   for (const sh of results.shapes) {
     lines.push(`### ${sh.name} (${sh.tasks} tasks)`, "");
     const rows = toolRows(results, sh, "cold").map((r) =>
-      r[1] === "ok" ? r.slice(0, 5) : [r[0], `**${r[1]}**: ${r[5] ?? ""}`, "-", "-", "-"],
+      r[1] === "ok" ? r.slice(0, 5) : [r[0], `**${r[1]}**${r[5] ? `: ${r[5]}` : ""}`, "-", "-", "-"],
     );
     lines.push(mdTable(["tool", "result", "wall s", "ms/task", "peak RSS MB"], rows), "");
     const r = ratios(sh, sh.summary.cold);
@@ -257,9 +273,11 @@ export function markdown(results) {
     for (const sh of results.shapes) {
       lines.push(`### ${sh.name} (${sh.tasks} tasks)`, "");
       const rows = toolRows(results, sh, "rerun").map((r) =>
-        r[1] === "ok" ? r.slice(0, 5) : [r[0], `**${r[1]}**: ${r[5] ?? ""}`, "-", "-", "-"],
+        r[1] === "ok"
+          ? [...r.slice(0, 5), sh.summary.rerun[r[0]]?.note ?? ""]
+          : [r[0], `**${r[1]}**${r[5] ? `: ${r[5]}` : ""}`, "-", "-", "-", ""],
       );
-      lines.push(mdTable(["tool", "result", "wall s", "ms/task", "peak RSS MB"], rows), "");
+      lines.push(mdTable(["tool", "result", "wall s", "ms/task", "peak RSS MB", "note"], rows), "");
     }
   } else {
     lines.push(

@@ -16,6 +16,7 @@ import { hasGnuTime, measure } from "./measure.mjs";
 import { markdown, summarize, textTable } from "./report.mjs";
 import { SHAPE_KEYS, makeShape } from "./shapes.mjs";
 import { TOOL_NAMES, defineTools } from "./tools.mjs";
+import { validate } from "./validate.mjs";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH, "..");
@@ -90,6 +91,7 @@ function machine() {
     memGb: os.totalmem() / 1024 ** 3,
     os: uname.status === 0 ? uname.stdout.trim() : `${os.type()} ${os.release()}`,
     node: process.version,
+    loadStart: os.loadavg(),
   };
 }
 
@@ -107,23 +109,6 @@ function prepare(shape, toolName, tool) {
   for (const d of shape.dirs) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, tool.file), shape.files[tool.file]);
   return dir;
-}
-
-/** Checks the output files of a finished run. Returns null when right, else what is wrong. */
-function validate(shape, tool, dir, stdoutText) {
-  for (const c of shape.checks) {
-    const p = tool.locate(dir, c.file, stdoutText);
-    if (!p) return `output ${c.file} not found`;
-    const got = readFileSync(p, "utf8").split("\n");
-    if (got[got.length - 1] === "") got.pop();
-    const want = c.ordered ? c.lines : [...c.lines].sort();
-    const have = c.ordered ? got : [...got].sort();
-    if (have.length !== want.length) return `${c.file}: ${have.length} lines, expected ${want.length}`;
-    const i = have.findIndex((x, k) => x !== want[k]);
-    if (i >= 0)
-      return `${c.file}: line ${i + 1} is ${JSON.stringify(have[i])}, expected ${JSON.stringify(want[i])}`;
-  }
-  return null;
 }
 
 function tail(file, n = 4) {
@@ -150,7 +135,7 @@ async function runOnce(shape, toolName, tool, dir, pass, opts, gnuTime) {
     timeoutMs: opts.timeoutS * 1000,
     gnuTime,
   });
-  const r = { pass, wallMs: m.wallMs, rssKb: m.rssKb, code: m.code };
+  const r = { pass, wallMs: m.wallMs, rssKb: m.rssKb, cpuS: m.cpuS, code: m.code };
   if (m.error) return { ...r, status: "failed", detail: m.error };
   if (m.timedOut) {
     return {
@@ -164,9 +149,10 @@ async function runOnce(shape, toolName, tool, dir, pass, opts, gnuTime) {
     const why = m.signal ? `signal ${m.signal}` : `exit ${m.code}`;
     return { ...r, status: "failed", detail: `${why}: ${tail(stderrFile) || tail(stdoutFile)}` };
   }
-  const wrong = validate(shape, tool, dir, readFileSync(stdoutFile, "utf8"));
+  const stdoutText = readFileSync(stdoutFile, "utf8");
+  const wrong = validate(shape, tool, dir, stdoutText);
   if (wrong) return { ...r, status: "wrong", detail: wrong };
-  return { ...r, status: "ok" };
+  return { ...r, status: "ok", note: tool.note?.(stdoutText) ?? undefined };
 }
 
 async function main() {
@@ -212,7 +198,7 @@ async function main() {
           runs[pass][name].push({ ...r, rep });
           const fig =
             r.status === "ok"
-              ? `${(r.wallMs / 1000).toFixed(3)} s  ${(r.wallMs / shape.tasks).toFixed(2)} ms/task  ${r.rssKb == null ? "n/a" : (r.rssKb / 1024).toFixed(1)} MB`
+              ? `${(r.wallMs / 1000).toFixed(3)} s  ${(r.wallMs / shape.tasks).toFixed(2)} ms/task  ${r.rssKb == null ? "n/a" : (r.rssKb / 1024).toFixed(1)} MB${r.note ? `  (${r.note})` : ""}`
               : `${r.status}: ${r.detail}`;
           console.error(
             `bench: ${shape.name.padEnd(12)} ${name.padEnd(9)} ${pass.padEnd(5)} #${rep}  ${fig}`,
@@ -235,6 +221,7 @@ async function main() {
   }
 
   results.durationS = (performance.now() - t0) / 1000;
+  results.machine.loadEnd = os.loadavg();
   console.log(textTable(results));
   console.log(`\nTotal: ${results.durationS.toFixed(0)} s`);
 

@@ -69,6 +69,15 @@ export function defineTools(repo) {
       ],
       env: { BATON_PROGRESS: "plain" },
       locate: (dir, file, stdoutText) => locateBaton(dir, file, stdoutText),
+      // How many tasks the run answered from the cache (shown for the rerun pass).
+      note: (stdoutText) => {
+        try {
+          const tasks = JSON.parse(stdoutText).tasks ?? [];
+          return `${tasks.filter((t) => t.cached || t.status === "cached").length}/${tasks.length} cached`;
+        } catch {
+          return null;
+        }
+      },
     },
     make: {
       file: "Makefile",

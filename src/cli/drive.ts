@@ -1,10 +1,14 @@
 import { openLocalEngine } from "../engine/local.js";
 import type { RunController } from "../engine/run-controller.js";
 import { runView, taskViews } from "../engine/task-view.js";
+import type { ProjectSpec } from "../spec/types.js";
+import type { ProjectFile } from "./context.js";
+import { startEmbeddedApi } from "./embedded-api.js";
 import { EXIT } from "./main.js";
 import { ProgressReporter } from "./progress.js";
 
 type LocalEngine = ReturnType<typeof openLocalEngine>;
+type LocatedProject = ProjectSpec & ProjectFile;
 
 /**
  * Drives a run on the embedded engine to its end, as `run`, `resume` and `retry` do: live
@@ -12,11 +16,16 @@ type LocalEngine = ReturnType<typeof openLocalEngine>;
  * exit 0 iff the run succeeded.
  */
 export async function driveRun(
-  workdir: string,
+  project: LocatedProject,
   begin: (engine: LocalEngine["engine"]) => Promise<RunController>,
   opts: { json?: boolean },
 ): Promise<void> {
-  const { engine, store, close } = openLocalEngine(workdir);
+  const { engine, store, close: closeEngine } = openLocalEngine(project.workdir, { pools: project.pools });
+  const api = await startEmbeddedApi(engine, store, project.workdir, project);
+  const close = async () => {
+    await api.close();
+    await closeEngine();
+  };
   const progress = new ProgressReporter();
   engine.on((e) => progress.handle(e));
   let interrupted = false;

@@ -70,6 +70,25 @@ export function buildProgram(): Command {
     .action(async (id, opts) => (await import("./commands/logs.js")).logsCommand(id, opts));
 
   program
+    .command("submit")
+    .description("submit a task (Velda vbatch); inside a task it becomes a child; prints its id")
+    .argument("[cmd...]", "the command, after --")
+    .option("-n, --name <name>", "task name (what siblings name in --after*)")
+    .option("-P, --pool <pool>", "pool to run in")
+    .option("--after-success <task>", "start after this sibling succeeded (repeatable)", collect, [])
+    .option("--after-fail <task>", "start after this sibling failed (repeatable)", collect, [])
+    .option("--after <task>", "start after this sibling ended, however (repeatable)", collect, [])
+    .option("-e, --env <k=v>", "environment variable for the task (repeatable)", collect, [])
+    .option("-l, --label <k=v>", "label (repeatable)", collect, [])
+    .option("--priority <p>", "higher runs first when waiting for a slot")
+    .option("-N, --shards <n>", "start N copies with BATON_SHARD_ID and BATON_TOTAL_SHARDS")
+    .option("--retries <n>", "extra attempts after a failure")
+    .option("--timeout <duration>", "kill the task after this long (30s, 10m, 2h)")
+    .option("--idempotency-key <key>", "a second submit with the same key returns the first one's tasks")
+    .option("--wait", "stream the log and exit with the task's exit code (Velda vrun)")
+    .action(async (cmd, opts) => (await import("./commands/submit.js")).submitCommand(cmd, opts));
+
+  program
     .command("resume")
     .description("continue a run whose engine died, adopting task processes still alive")
     .argument("<run>", "run id (or prefix)")
@@ -85,6 +104,15 @@ export function buildProgram(): Command {
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .option("--json", "print the run and its tasks as JSON on stdout at the end")
     .action(async (id, opts) => (await import("./commands/resume.js")).retryCommand(id, opts));
+
+  program
+    .command("server")
+    .description("serve the API and web UI, and run what they start, until interrupted")
+    .option("--host <host>", "address to listen on (non-loopback needs BATON_ALLOW_REMOTE=1)")
+    .option("--port <port>", "port to listen on (0: any free port)", "8377")
+    .option("--db <url>", "state database: a SQLite file (default .baton/baton.db)")
+    .option("-f, --file <file>", "pipeline file (default ./baton.yaml, if there is one)")
+    .action(async (opts) => (await import("./commands/server.js")).serverCommand(opts));
 
   return program;
 }

@@ -1,11 +1,12 @@
+import os from "node:os";
 import { ContentStore } from "../artifacts/cas.js";
-import { BatonError } from "../errors.js";
 import type { Executor } from "../executors/executor.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
 import type { StateLayout } from "./layout.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
+import { TaskTree } from "./task-tree.js";
 
 /** What the engine tells its listeners (progress display, server events). */
 export type EngineEvent =
@@ -31,6 +32,10 @@ export interface EngineOptions {
   layout: StateLayout;
   /** Extra environment for every task (e.g. `BATON_URL`, `BATON_TOKEN` so nested submits work). */
   taskEnv?: Record<string, string>;
+  /** Pools for submitted tasks (a pipeline run uses its file's pools). Default: `local` with one slot per CPU. */
+  pools?: Record<string, PoolSpec>;
+  /** Where submitted tasks run unless they say otherwise. */
+  workdir?: string;
 }
 
 /**
@@ -78,6 +83,8 @@ export class Engine {
   readonly layout: StateLayout;
   readonly cas: ContentStore;
   readonly taskEnv: Record<string, string>;
+  /** Tasks submitted on their own (Velda style), and the parent/child bookkeeping of every task. */
+  readonly tree: TaskTree;
   private readonly pools = new Map<string, PoolQueue<QueuedWork>>();
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private readonly controllers = new Set<RunController>();
@@ -88,6 +95,10 @@ export class Engine {
     this.layout = options.layout;
     this.cas = new ContentStore(options.layout.cas);
     this.taskEnv = options.taskEnv ?? {};
+    const pools = options.pools ?? {
+      local: { name: "local", slots: os.availableParallelism(), resources: {} },
+    };
+    this.tree = new TaskTree(this, pools, options.workdir ?? process.cwd());
   }
 
   /** Starts a run of a pipeline. The returned controller's `done` resolves with the run's status. */
@@ -127,8 +138,8 @@ export class Engine {
   }
 
   /** Submits a task (or `shards` copies); returns the created task ids. */
-  async submit(_request: SubmitRequest): Promise<string[]> {
-    throw new BatonError("INTERNAL", "submit is not implemented yet");
+  async submit(request: SubmitRequest): Promise<string[]> {
+    return this.tree.submit(request);
   }
 
   on(listener: (e: EngineEvent) => void): () => void {
@@ -160,7 +171,10 @@ export class Engine {
 
   /** Cancels every run this engine drives (Ctrl-C, SIGTERM). */
   async cancelAll(): Promise<void> {
-    await Promise.all([...this.controllers].filter((c) => c.isRoot).map((c) => c.cancel()));
+    await Promise.all([
+      ...[...this.controllers].filter((c) => c.isRoot).map((c) => c.cancel()),
+      this.tree.cancelAll(),
+    ]);
   }
 
   private pump(queue: PoolQueue<QueuedWork>): void {

@@ -1,4 +1,5 @@
 import { LocalExecutor } from "../executors/local-executor.js";
+import type { PoolSpec } from "../spec/types.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { Engine } from "./engine.js";
 import { StateLayout } from "./layout.js";
@@ -7,11 +8,21 @@ import { StateLayout } from "./layout.js";
  * The embedded default: SQLite in `.baton/` beside the pipeline file and the local process
  * executor. Returns the engine and a `close` that stops every process and closes the store.
  */
-export function openLocalEngine(workdir: string, taskEnv: Record<string, string> = {}) {
+export function openLocalEngine(
+  workdir: string,
+  options: { taskEnv?: Record<string, string>; pools?: Record<string, PoolSpec> } = {},
+) {
   const layout = StateLayout.forWorkdir(workdir);
   const store = SqliteStore.open(layout.database);
   const executor = new LocalExecutor();
-  const engine = new Engine({ store, executor, layout, taskEnv });
+  const engine = new Engine({
+    store,
+    executor,
+    layout,
+    taskEnv: options.taskEnv ?? {},
+    pools: options.pools,
+    workdir,
+  });
   const close = async () => {
     await executor.shutdown();
     await store.close();

@@ -374,6 +374,7 @@ export class RunController {
         task.retryTimer = undefined;
         removed.add(task.id);
       }
+      this.engine.tree.cancelChildren(task.id);
       if (removed.has(task.id)) await this.endWithoutRunning(task, "cancelled", "cancelled", now);
       else task.cancel?.();
     }
@@ -819,6 +820,23 @@ export class RunController {
     const cancelled = result.reason === "cancelled";
     const end = attemptEnd(result);
     if (succeeded) {
+      // A task that submitted children ends when they all have (DESIGN §1).
+      const open = this.engine.tree.openChildren(task.id);
+      if (open > 0) this.emitTask(task, { error: `waiting on ${open} children` });
+      const children = await this.engine.tree.waitForChildren(task.id);
+      if (children.failed > 0) {
+        const message = `${children.failed} child task(s) failed or were cancelled`;
+        await this.complete(
+          task,
+          { number, end: { ...end, status: "failed", message } },
+          "failed",
+          0,
+          metrics,
+          [],
+          message,
+        );
+        return;
+      }
       if (collected.error === undefined) {
         const outputs = collected.outputs;
         task.files = outputs.map((o) => ({

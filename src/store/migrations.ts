@@ -79,4 +79,16 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE runs ADD COLUMN options TEXT;
   `,
+  `
+  ALTER TABLE tasks ADD COLUMN submit TEXT;
+  ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
+  CREATE INDEX tasks_idempotency ON tasks (idempotency_key);
+  CREATE TABLE task_deps (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    needs_task_id TEXT NOT NULL REFERENCES tasks (id),
+    condition TEXT NOT NULL,
+    PRIMARY KEY (task_id, needs_task_id)
+  );
+  CREATE INDEX task_deps_needs ON task_deps (needs_task_id);
+  `,
 ];

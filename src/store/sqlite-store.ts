@@ -13,6 +13,7 @@ import type {
   RunStatus,
   Store,
   TaskCompletion,
+  TaskDep,
   TaskFilter,
   TaskRow,
   TaskStatus,
@@ -73,30 +74,75 @@ export class SqliteStore implements Store {
   }
 
   async addTasks(tasks: NewTask[]): Promise<void> {
-    const now = Date.now();
+    this.write(this.db.transaction(() => this.insertTasks(tasks)));
+  }
+
+  async addSubmittedTasks(run: NewRun | null, tasks: NewTask[], deps: TaskDep[]): Promise<void> {
     this.write(
       this.db.transaction(() => {
-        for (const t of tasks) {
-          this.stmts.insertTask.run({
-            id: t.id,
-            runId: t.runId,
-            name: t.name,
-            node: t.node,
-            parentId: t.parentId,
-            status: t.status,
-            pool: t.pool,
-            priority: t.priority,
-            command: t.command ?? null,
-            params: JSON.stringify(t.params),
-            item: t.item === undefined ? null : JSON.stringify(t.item),
-            outputDir: t.outputDir,
-            error: t.error ?? null,
-            createdAt: now,
-            endedAt: t.status === "skipped" || t.status === "cancelled" ? now : null,
+        if (run) {
+          this.stmts.insertRun.run({
+            ...run,
+            params: JSON.stringify(run.params),
+            options: JSON.stringify(run.options),
+            status: "running",
           });
         }
+        this.insertTasks(tasks);
+        for (const d of deps) this.stmts.insertDep.run(d);
       }),
     );
+  }
+
+  async findTasksByIdempotencyKey(key: string): Promise<TaskRow[]> {
+    return (this.stmts.byIdempotencyKey.all(key) as Row[]).map(toTask);
+  }
+
+  async findSibling(parentId: string | null, name: string): Promise<TaskRow | undefined> {
+    const row = (
+      parentId === null ? this.stmts.topLevelByName.get(name) : this.stmts.childByName.get(parentId, name)
+    ) as Row | undefined;
+    return row && toTask(row);
+  }
+
+  async listSiblingNames(parentId: string | null, limit: number): Promise<string[]> {
+    const rows = (
+      parentId === null ? this.stmts.topLevelNames.all(limit) : this.stmts.childNames.all(parentId, limit)
+    ) as Row[];
+    return rows.map((r) => r.name as string);
+  }
+
+  async listTaskDeps(taskId: string): Promise<TaskDep[]> {
+    return (this.stmts.depsOf.all(taskId) as Row[]).map((r) => ({
+      taskId: r.task_id as string,
+      needsTaskId: r.needs_task_id as string,
+      condition: r.condition as TaskDep["condition"],
+    }));
+  }
+
+  private insertTasks(tasks: NewTask[]): void {
+    const now = Date.now();
+    for (const t of tasks) {
+      this.stmts.insertTask.run({
+        id: t.id,
+        runId: t.runId,
+        name: t.name,
+        node: t.node,
+        parentId: t.parentId,
+        status: t.status,
+        pool: t.pool,
+        priority: t.priority,
+        command: t.command ?? null,
+        params: JSON.stringify(t.params),
+        item: t.item === undefined ? null : JSON.stringify(t.item),
+        outputDir: t.outputDir,
+        error: t.error ?? null,
+        createdAt: now,
+        endedAt: t.status === "skipped" || t.status === "cancelled" ? now : null,
+        submit: t.submit ? JSON.stringify(t.submit) : null,
+        idempotencyKey: t.idempotencyKey ?? null,
+      });
+    }
   }
 
   async queueTask(id: string, command: string, params: Record<string, unknown>): Promise<void> {
@@ -342,8 +388,8 @@ function prepare(db: Database.Database) {
       "UPDATE runs SET engine_pid = @enginePid, status = 'running', ended_at = NULL WHERE id = @id",
     ),
     insertTask: db.prepare(
-      `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at)
-       VALUES (@id, @runId, @name, @node, @parentId, @status, @pool, @priority, @command, @params, @item, @outputDir, @error, @createdAt, @endedAt)`,
+      `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key)
+       VALUES (@id, @runId, @name, @node, @parentId, @status, @pool, @priority, @command, @params, @item, @outputDir, @error, @createdAt, @endedAt, @submit, @idempotencyKey)`,
     ),
     queueTask: db.prepare(
       "UPDATE tasks SET status = 'queued', command = @command, params = @params WHERE id = @id",
@@ -397,6 +443,21 @@ function prepare(db: Database.Database) {
          AND r.pipeline = (SELECT pipeline FROM runs WHERE id = @runId)
        ORDER BY t.run_id DESC LIMIT 1`,
     ),
+    insertDep: db.prepare(
+      "INSERT OR IGNORE INTO task_deps (task_id, needs_task_id, condition) VALUES (@taskId, @needsTaskId, @condition)",
+    ),
+    depsOf: db.prepare("SELECT * FROM task_deps WHERE task_id = ?"),
+    byIdempotencyKey: db.prepare("SELECT * FROM tasks WHERE idempotency_key = ? ORDER BY rowid"),
+    topLevelByName: db.prepare(
+      "SELECT * FROM tasks WHERE parent_id IS NULL AND node IS NULL AND name = ? ORDER BY rowid DESC LIMIT 1",
+    ),
+    childByName: db.prepare(
+      "SELECT * FROM tasks WHERE parent_id = ? AND name = ? ORDER BY rowid DESC LIMIT 1",
+    ),
+    topLevelNames: db.prepare(
+      "SELECT DISTINCT name FROM tasks WHERE parent_id IS NULL AND node IS NULL ORDER BY rowid DESC LIMIT ?",
+    ),
+    childNames: db.prepare("SELECT DISTINCT name FROM tasks WHERE parent_id = ? ORDER BY rowid LIMIT ?"),
     getFileHash: db.prepare("SELECT sha256 FROM file_hashes WHERE key = ?"),
     setFileHash: db.prepare(
       "INSERT INTO file_hashes (key, sha256, checked_at) VALUES (@key, @sha256, @at) ON CONFLICT (key) DO UPDATE SET sha256 = excluded.sha256, checked_at = excluded.checked_at",
@@ -447,6 +508,8 @@ function toTask(r: Row): TaskRow {
     error: (r.error as string | null) ?? null,
     cacheKey: (r.cache_key as string | null) ?? null,
     cacheParts: parseJson(r.cache_parts, null),
+    submit: parseJson(r.submit, null),
+    idempotencyKey: (r.idempotency_key as string | null) ?? null,
     createdAt: r.created_at as number,
     startedAt: (r.started_at as number | null) ?? null,
     endedAt: (r.ended_at as number | null) ?? null,

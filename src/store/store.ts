@@ -94,6 +94,16 @@ export interface TaskRow {
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
+  /** For submitted tasks: how to run it (command, env, cwd, retries...), engine-defined JSON. */
+  submit: Record<string, unknown> | null;
+  idempotencyKey: string | null;
+}
+
+/** A submitted task waits for another (`--after-success`, `--after-fail`, `--after`). */
+export interface TaskDep {
+  taskId: string;
+  needsTaskId: string;
+  condition: "success" | "failure" | "always";
 }
 
 export type AttemptStatus = "running" | "succeeded" | "failed" | "cancelled";
@@ -134,6 +144,8 @@ export type NewTask = Pick<
   status: "pending" | "queued" | "skipped" | "cancelled";
   command?: string | null;
   error?: string | null;
+  submit?: Record<string, unknown> | null;
+  idempotencyKey?: string | null;
 };
 
 export interface TaskFilter {
@@ -172,6 +184,21 @@ export interface Store {
 
   /** Records planned tasks in one transaction. */
   addTasks(tasks: NewTask[]): Promise<void>;
+  /**
+   * Records submitted tasks and what they wait for, in one transaction; with `run`, also the
+   * new run they start (a lone task tree). Either all of it is recorded or none.
+   */
+  addSubmittedTasks(run: NewRun | null, tasks: NewTask[], deps: TaskDep[]): Promise<void>;
+  /** Tasks created by an earlier submission with this idempotency key. */
+  findTasksByIdempotencyKey(key: string): Promise<TaskRow[]>;
+  /**
+   * The latest task named `name` among the children of `parentId` (or, with null, among
+   * top-level submitted tasks): what `--after NAME` refers to.
+   */
+  findSibling(parentId: string | null, name: string): Promise<TaskRow | undefined>;
+  /** Names of the children of `parentId` (or of top-level submitted tasks), for messages. */
+  listSiblingNames(parentId: string | null, limit: number): Promise<string[]>;
+  listTaskDeps(taskId: string): Promise<TaskDep[]>;
   /** A task's needs are met: it waits for a slot, with its resolved command. */
   queueTask(id: string, command: string, params: Record<string, unknown>): Promise<void>;
   /** A task will not run: `skipped` (condition cannot hold / `if:` false) or `cancelled`. */

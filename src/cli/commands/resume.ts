@@ -13,7 +13,7 @@ export async function resumeCommand(id: string, opts: { file: string; json?: boo
     }
   });
   const project = loadProject(run.specFile ?? opts.file);
-  await driveRun(run.workdir, (engine) => engine.restoreRun(project, run, "resume"), opts);
+  await driveRun(project, (engine) => engine.restoreRun(project, run, "resume"), opts);
 }
 
 /** `baton retry RUN [--failed-only]`: new attempts for a finished run's tasks, in the same run. */
@@ -28,7 +28,7 @@ export async function retryCommand(
   });
   const project = loadProject(run.specFile ?? opts.file);
   await driveRun(
-    run.workdir,
+    project,
     (engine) => engine.restoreRun(project, run, opts.failedOnly ? "retry-failed" : "retry-all"),
     opts,
   );

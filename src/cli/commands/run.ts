@@ -30,7 +30,7 @@ export async function runCommand(pipelineName: string | undefined, opts: RunComm
   }
 
   await driveRun(
-    project.workdir,
+    project,
     (engine) =>
       engine.startRun(project, {
         pipeline: pipeline.name,

@@ -1,0 +1,172 @@
+import fs from "node:fs";
+import path from "node:path";
+import { Engine } from "../../engine/engine.js";
+import { StateLayout } from "../../engine/layout.js";
+import { openLocalEngine } from "../../engine/local.js";
+import { BatonError } from "../../errors.js";
+import { LocalExecutor } from "../../executors/local-executor.js";
+import { createServer } from "../../server/app.js";
+import { readLiveServer, removeServerFile, writeServerFile } from "../../server/discovery.js";
+import type { LocatedProject } from "../../server/projects.js";
+import type { PoolSpec } from "../../spec/types.js";
+import { loadOrCreateToken } from "../../server/token.js";
+import { SqliteStore } from "../../store/sqlite-store.js";
+import { loadProject } from "../context.js";
+import { EXIT } from "../main.js";
+
+export interface ServerCommandOptions {
+  /** Left undefined when not given, so that an explicit non-loopback host can be told apart. */
+  host?: string;
+  port: string;
+  db?: string;
+  /** Left undefined when not given: the file is optional (`./baton.yaml` if it exists). */
+  file?: string;
+}
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
+
+/**
+ * `baton server`: the API, the web UI and the engine in one process, until SIGINT/SIGTERM.
+ * Resumes runs left `running` by an engine that died, records itself in `.baton/server.json`
+ * for CLI clients, and on a signal cancels running work, closes and exits 0.
+ */
+export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
+  const host = (opts.host ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1");
+  if (!LOOPBACK.test(host)) {
+    if (opts.host === undefined || process.env.BATON_ALLOW_REMOTE !== "1") {
+      throw new BatonError(
+        "USAGE",
+        `refusing to listen on ${host}: anyone who can reach it and has the token can run commands on this machine. Set BATON_ALLOW_REMOTE=1 to listen on a non-loopback address anyway.`,
+      );
+    }
+    process.stderr.write(
+      `baton: listening on ${host} (BATON_ALLOW_REMOTE=1): the API runs shell commands for anyone with the token, and it is plain HTTP: put it behind TLS\n`,
+    );
+  }
+  const port = parsePort(opts.port);
+  const dbFile = sqlitePath(opts.db);
+
+  let project: LocatedProject | undefined;
+  if (opts.file !== undefined || fs.existsSync("baton.yaml")) project = loadProject(opts.file ?? "baton.yaml");
+  const workdir = project?.workdir ?? process.cwd();
+  const layout = StateLayout.forWorkdir(workdir);
+  const live = readLiveServer(layout.root);
+  if (live && live.pid !== process.pid) {
+    throw new BatonError(
+      "USAGE",
+      `a Baton server already runs for ${workdir}: ${live.url} (pid ${live.pid}); stop it first`,
+    );
+  }
+  const { token, file: tokenFile } = loadOrCreateToken(layout.root);
+
+  // Filled in once the port is known: tasks get BATON_URL and BATON_TOKEN so nested submits work.
+  const taskEnv: Record<string, string> = {};
+  const { engine, store, close } = openEngine(workdir, layout, dbFile, taskEnv, project?.pools);
+  const app = createServer({ engine, store, project, workdir, token, host, port });
+  let url: string;
+  try {
+    url = await app.baton.listen();
+  } catch (err) {
+    await close();
+    const code = (err as { code?: string }).code;
+    if (code === "EADDRINUSE") {
+      throw new BatonError("USAGE", `port ${port} on ${host} is in use: pick another with --port (0: any free port)`);
+    }
+    if (code === "EADDRNOTAVAIL") throw new BatonError("USAGE", `cannot listen on ${host}: no such address here`);
+    throw err;
+  }
+  taskEnv.BATON_URL = url;
+  taskEnv.BATON_TOKEN = token;
+  writeServerFile(layout.root, {
+    url,
+    pid: process.pid,
+    tokenFile,
+    workdir,
+    startedAt: new Date().toISOString(),
+  });
+
+  let stopping = false;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`baton: ${signal} again, exiting without waiting\n`);
+      removeServerFile(layout.root);
+      process.exit(EXIT.interrupted);
+    }
+    stopping = true;
+    process.stderr.write(`\nbaton: ${signal}: cancelling running work and stopping the server…\n`);
+    void (async () => {
+      try {
+        await app.baton.cancelAll();
+        await app.close();
+      } finally {
+        // Clients must stop finding this server before anything below can stall.
+        removeServerFile(layout.root);
+        await close();
+        stopped();
+      }
+    })();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  process.stderr.write(`Baton server on ${url}\n`);
+  if (project) process.stderr.write(`pipelines from ${path.relative(process.cwd(), project.file) || project.file}\n`);
+  process.stderr.write(`Sign in: ${url}/?token=${token}\n`);
+  const { resumed } = await app.baton.resumeOrphanedRuns();
+  for (const id of resumed) process.stderr.write(`resumed run ${id}, left running by an engine that stopped\n`);
+
+  await done;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  process.exitCode = EXIT.ok;
+}
+
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || port > 65535) {
+    throw new BatonError("USAGE", `--port ${text}: expected a port number from 0 to 65535 (0: any free port)`);
+  }
+  return port;
+}
+
+/**
+ * The SQLite file `--db` names (`PATH`, `sqlite:PATH`, `sqlite://PATH`, `file:PATH`), or
+ * undefined for the default `.baton/baton.db`.
+ */
+function sqlitePath(db: string | undefined): string | undefined {
+  if (db === undefined) return undefined;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]+):/.exec(db)?.[1]?.toLowerCase();
+  if (scheme === undefined) return path.resolve(db);
+  if (scheme === "sqlite" || scheme === "file") {
+    const rest = db.slice(scheme.length + 1).replace(/^\/\//, "");
+    if (rest === "") throw new BatonError("USAGE", `--db ${db}: no file named`);
+    return path.resolve(rest);
+  }
+  throw new BatonError("USAGE", `--db ${db}: only SQLite is supported for now (give a file path)`);
+}
+
+/** The local engine, on `.baton/baton.db` or on the SQLite file `--db` names. */
+function openEngine(
+  workdir: string,
+  layout: StateLayout,
+  dbFile: string | undefined,
+  taskEnv: Record<string, string>,
+  pools: Record<string, PoolSpec> | undefined,
+): { engine: Engine; store: SqliteStore; close: () => Promise<void> } {
+  if (dbFile === undefined || dbFile === layout.database) return openLocalEngine(workdir, { taskEnv, pools });
+  const store = SqliteStore.open(dbFile);
+  const executor = new LocalExecutor();
+  const engine = new Engine({ store, executor, layout, taskEnv, pools, workdir });
+  return {
+    engine,
+    store,
+    close: async () => {
+      await executor.shutdown();
+      await store.close();
+    },
+  };
+}

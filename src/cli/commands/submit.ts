@@ -1,0 +1,211 @@
+import fs from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ApiClient, findEndpoint } from "../../client/api-client.js";
+import type { SubmitRequest } from "../../engine/engine.js";
+import { openLocalEngine } from "../../engine/local.js";
+import { BatonError } from "../../errors.js";
+import { parseDuration } from "../../spec/duration.js";
+import { shellQuote } from "../../spec/expressions.js";
+import { type TaskStatus, isTerminal } from "../../store/store.js";
+import { loadProject } from "../context.js";
+import { startEmbeddedApi } from "../embedded-api.js";
+import { EXIT } from "../main.js";
+
+export interface SubmitOptions {
+  name?: string;
+  pool?: string;
+  afterSuccess: string[];
+  afterFail: string[];
+  after: string[];
+  env: string[];
+  label: string[];
+  priority?: string;
+  shards?: string;
+  retries?: string;
+  timeout?: string;
+  wait?: boolean;
+  idempotencyKey?: string;
+}
+
+/**
+ * `baton submit [flags] -- CMD...` (Velda `vbatch`): submits one task (or `-N` shards), prints
+ * its id. Inside a task the new task becomes its child. Talks to the server the environment or
+ * `.baton/server.json` names; with none, runs the task on an embedded engine and returns when
+ * its whole subtree has ended. `--wait` streams the log and exits with the task's code (`vrun`).
+ */
+export async function submitCommand(words: string[], opts: SubmitOptions): Promise<void> {
+  const request = buildRequest(words, opts);
+  const endpoint = findEndpoint(process.cwd());
+  if (endpoint) {
+    const client = new ApiClient(endpoint);
+    const { ids } = await client.post<{ ids: string[] }>("/tasks", request);
+    process.stdout.write(`${ids.join("\n")}\n`);
+    if (opts.wait) process.exitCode = await waitRemote(client, ids);
+    return;
+  }
+  await submitEmbedded(request, opts.wait ?? false);
+}
+
+function buildRequest(words: string[], opts: SubmitOptions): SubmitRequest {
+  if (words.length === 0)
+    throw new BatonError(
+      "USAGE",
+      "submit: give the command after --, e.g. `baton submit -n train -- python train.py`",
+    );
+  // One word is a whole shell command (`-- 'a | b'`); several are quoted back into one.
+  const command = words.length === 1 ? words[0]! : words.map(shellQuote).join(" ");
+  const int = (flag: string, value: string | undefined, min: number) => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min)
+      throw new BatonError("USAGE", `submit: ${flag} expects a whole number >= ${min}, got "${value}"`);
+    return n;
+  };
+  let timeoutMs: number | undefined;
+  if (opts.timeout !== undefined) {
+    timeoutMs = parseDuration(opts.timeout);
+    if (timeoutMs === undefined)
+      throw new BatonError(
+        "USAGE",
+        `submit: --timeout "${opts.timeout}": expected a duration such as 30s, 10m, 2h`,
+      );
+  }
+  return {
+    name: opts.name,
+    command,
+    pool: opts.pool,
+    afterSuccess: opts.afterSuccess,
+    afterFail: opts.afterFail,
+    after: opts.after,
+    env: pairs("-e", opts.env),
+    labels: pairs("-l", opts.label),
+    priority: int("--priority", opts.priority, Number.MIN_SAFE_INTEGER),
+    shards: int("-N", opts.shards, 1),
+    retries: int("--retries", opts.retries, 0),
+    timeoutMs,
+    parentTaskId: process.env.BATON_TASK_ID || undefined,
+    cwd: process.cwd(),
+    idempotencyKey: opts.idempotencyKey,
+  };
+}
+
+function pairs(flag: string, list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const i = item.indexOf("=");
+    if (i <= 0) throw new BatonError("USAGE", `submit: ${flag} "${item}": expected KEY=VALUE`);
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+interface TaskJson {
+  id: string;
+  status: TaskStatus;
+  exitCode: number | null;
+}
+
+/** Streams the first task's log, then waits for every submitted task; the exit code is theirs. */
+async function waitRemote(client: ApiClient, ids: string[]): Promise<number> {
+  await client.stream(`/tasks/${ids[0]}/log?follow=1`, (text) => process.stdout.write(text));
+  let tasks: TaskJson[] = [];
+  for (;;) {
+    tasks = await Promise.all(ids.map((id) => client.get<TaskJson>(`/tasks/${id}`)));
+    if (tasks.every((t) => isTerminal(t.status))) break;
+    await sleep(200);
+  }
+  return exitCodeOf(tasks);
+}
+
+function exitCodeOf(tasks: TaskJson[]): number {
+  const bad = tasks.find((t) => t.status !== "succeeded" && t.status !== "cached" && t.status !== "skipped");
+  if (!bad) return EXIT.ok;
+  if (bad.status === "cancelled") return EXIT.interrupted;
+  return bad.exitCode && bad.exitCode > 0 ? bad.exitCode : EXIT.failed;
+}
+
+/** No server: run the task here, with an API for its own submits, until its whole tree ends. */
+async function submitEmbedded(request: SubmitRequest, wait: boolean): Promise<void> {
+  const file = path.resolve("baton.yaml");
+  const project = fs.existsSync(file) ? loadProject(file) : undefined;
+  const workdir = project?.workdir ?? process.cwd();
+  const { engine, store, close } = openLocalEngine(workdir, { pools: project?.pools });
+  const api = await startEmbeddedApi(engine, store, workdir, project);
+  const onSignal = () => void engine.cancelAll();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let interrupted = false;
+  process.once("SIGINT", () => {
+    interrupted = true;
+  });
+  try {
+    const ids = await engine.submit(request);
+    process.stdout.write(`${ids.join("\n")}\n`);
+    const first = (await store.getTask(ids[0]!))!;
+    const ended = new Promise<void>((resolve) => {
+      engine.on((e) => {
+        if (e.type === "run-ended" && e.runId === first.runId) resolve();
+      });
+    });
+    if (wait) await followLocalLog(store, ids[0]!, ended);
+    await ended;
+    const tasks = await Promise.all(ids.map(async (id) => (await store.getTask(id))!));
+    const code = exitCodeOf(tasks);
+    process.exitCode = interrupted
+      ? EXIT.interrupted
+      : wait
+        ? code
+        : code === EXIT.ok
+          ? EXIT.ok
+          : EXIT.failed;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await api.close();
+    await close();
+  }
+}
+
+/** Copies the task's log to stdout as it grows, across attempts, until `ended`. */
+async function followLocalLog(
+  store: ReturnType<typeof openLocalEngine>["store"],
+  taskId: string,
+  ended: Promise<void>,
+): Promise<void> {
+  let done = false;
+  void ended.then(() => {
+    done = true;
+  });
+  let attempt = 0;
+  let offset = 0;
+  for (;;) {
+    const latest = (await store.listAttempts(taskId)).at(-1);
+    if (latest && latest.number !== attempt) {
+      attempt = latest.number;
+      offset = 0;
+    }
+    if (latest) offset = copyFrom(latest.logPath, offset);
+    if (done) return;
+    await sleep(100);
+  }
+}
+
+function copyFrom(file: string, offset: number): number {
+  let text: Buffer;
+  try {
+    const fd = fs.openSync(file, "r");
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size <= offset) return offset;
+      text = Buffer.alloc(size - offset);
+      fs.readSync(fd, text, 0, text.length, offset);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return offset;
+  }
+  process.stdout.write(text);
+  return offset + text.length;
+}

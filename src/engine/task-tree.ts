@@ -1,0 +1,545 @@
+import path from "node:path";
+import { ensureWritableDir } from "../artifacts/fs-util.js";
+import { BatonError, didYouMean } from "../errors.js";
+import type { ExitResult } from "../executors/executor.js";
+import type { PoolSpec } from "../spec/types.js";
+import type { RunStatus } from "../store/store.js";
+import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
+import { isTerminal } from "../store/store.js";
+import { ulid } from "../util/ulid.js";
+import { attemptEnd, failureText, launchAttempt, retryDelay } from "./attempt.js";
+import { type NodeOutcome, conditionHolds } from "./conditions.js";
+import type { Engine, SubmitRequest } from "./engine.js";
+
+/** How a submitted task runs; stored with it (`TaskRow.submit`) so a restarted engine can run it too. */
+interface SubmitSpec {
+  command: string;
+  cwd: string;
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  retries: number;
+  timeoutMs?: number;
+  shard?: { id: number; total: number };
+}
+
+interface TreeTask {
+  id: string;
+  runId: string;
+  name: string;
+  parentId: string | null;
+  pool: string;
+  priority: number;
+  status: TaskStatus;
+  attempts: number;
+  spec: SubmitSpec;
+  outputDir: string;
+  deps: TaskDep[];
+  /** Dependencies that have not ended yet. */
+  waiting: number;
+  cancel?: () => void;
+  retryTimer?: NodeJS.Timeout;
+}
+
+/** Children of one parent task (a submitted task or a pipeline task) that have not ended. */
+interface Family {
+  open: number;
+  failed: number;
+  waiters: Array<() => void>;
+}
+
+const BACKOFF_MS = 1000;
+
+/**
+ * Tasks submitted on their own, Velda style (`baton submit`, `POST /tasks`, the SDK).
+ *
+ * A task submitted inside another (its `BATON_TASK_ID`) becomes that task's child, in the same
+ * run; `after*` names refer to its siblings. A parent whose process exited 0 stays `running`
+ * until all its children have ended, and fails if any of them failed; so a sibling with children
+ * counts as done only when its whole subtree is. A task submitted outside any task starts a run
+ * of its own (a lone task tree).
+ */
+export class TaskTree {
+  private readonly tasks = new Map<string, TreeTask>();
+  private readonly dependents = new Map<string, TreeTask[]>();
+  private readonly families = new Map<string, Family>();
+  private readonly ended = new Map<string, TaskStatus>();
+  /** Lone task trees: top-level tasks of each run not ended yet, and whether one failed. */
+  private readonly loneRuns = new Map<string, { open: number; failed: boolean; cancelled: boolean }>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly pools: Record<string, PoolSpec>,
+    private readonly defaultCwd: string,
+  ) {}
+
+  /** Checks a submission whole, records it in one transaction, and starts what can start. */
+  async submit(req: SubmitRequest): Promise<string[]> {
+    const store = this.engine.store;
+    if (req.idempotencyKey) {
+      const earlier = await store.findTasksByIdempotencyKey(req.idempotencyKey);
+      if (earlier.length > 0) return earlier.map((t) => t.id);
+    }
+    const command = req.command?.trim();
+    if (!command)
+      throw new BatonError("USAGE", "submit: a command is required (`baton submit [flags] -- CMD...`)");
+    const poolName = req.pool ?? "local";
+    const pool = this.pools[poolName];
+    if (!pool) {
+      const hint = didYouMean(poolName, Object.keys(this.pools));
+      throw new BatonError(
+        "USAGE",
+        `submit: unknown pool "${poolName}"${hint ? ` (did you mean "${hint}"?)` : ""}; pools: ${Object.keys(this.pools).join(", ")}`,
+      );
+    }
+    const shards = req.shards ?? 1;
+    if (!Number.isInteger(shards) || shards < 1)
+      throw new BatonError("USAGE", `submit: -N must be a whole number >= 1, got ${shards}`);
+    const name = req.name?.trim() || defaultName(command);
+    if (!/^[A-Za-z0-9_.\-[\]=,:]+$/.test(name)) {
+      throw new BatonError("USAGE", `submit: -n "${name}": use letters, digits and _ . - [ ] = , : only`);
+    }
+
+    const parentId = req.parentTaskId ?? null;
+    let parent: TaskRow | undefined;
+    if (parentId) {
+      parent = await store.getTask(parentId);
+      if (!parent)
+        throw new BatonError("USAGE", `submit: parent task ${parentId} (BATON_TASK_ID) does not exist`);
+      if (isTerminal(parent.status)) {
+        throw new BatonError(
+          "USAGE",
+          `submit: parent task ${parent.name} has already ended (${parent.status})`,
+        );
+      }
+    }
+    const ancestors = await this.ancestorsOf(parentId);
+    const wanted: Array<[string, TaskDep["condition"]]> = [
+      ...(req.afterSuccess ?? []).map((n) => [n, "success"] as [string, TaskDep["condition"]]),
+      ...(req.afterFail ?? []).map((n) => [n, "failure"] as [string, TaskDep["condition"]]),
+      ...(req.after ?? []).map((n) => [n, "always"] as [string, TaskDep["condition"]]),
+    ];
+    const resolved: Array<{ task: TaskRow; condition: TaskDep["condition"] }> = [];
+    for (const [ref, condition] of wanted) {
+      const task = await this.resolveSibling(parentId, ref);
+      if (ancestors.has(task.id)) {
+        throw new BatonError(
+          "USAGE",
+          `submit: --after ${ref} would wait for its own ancestor: that is a cycle`,
+        );
+      }
+      resolved.push({ task, condition });
+    }
+
+    const runId = parent ? parent.runId : ulid();
+    const cwd = req.cwd ?? this.defaultCwd;
+    const run: NewRun | null = parent
+      ? null
+      : {
+          id: runId,
+          pipeline: name,
+          params: {},
+          options: {},
+          workdir: cwd,
+          specFile: null,
+          parentRunId: null,
+          parentTaskId: null,
+          createdAt: Date.now(),
+          enginePid: process.pid,
+        };
+    const created: TreeTask[] = [];
+    const rows: NewTask[] = [];
+    const deps: TaskDep[] = [];
+    for (let i = 0; i < shards; i++) {
+      const id = ulid();
+      const spec: SubmitSpec = {
+        command,
+        cwd,
+        env: req.env ?? {},
+        labels: req.labels ?? {},
+        retries: req.retries ?? 0,
+        timeoutMs: req.timeoutMs,
+        ...(shards > 1 ? { shard: { id: i, total: shards } } : {}),
+      };
+      const taskDeps = resolved.map((d) => ({ taskId: id, needsTaskId: d.task.id, condition: d.condition }));
+      const task: TreeTask = {
+        id,
+        runId,
+        name: shards > 1 ? `${name}[${i}]` : name,
+        parentId,
+        pool: poolName,
+        priority: req.priority ?? 0,
+        status: "pending",
+        attempts: 0,
+        spec,
+        outputDir: this.engine.layout.outputDir(runId, id),
+        deps: taskDeps,
+        waiting: 0,
+      };
+      created.push(task);
+      deps.push(...taskDeps);
+      rows.push({
+        id,
+        runId,
+        name: task.name,
+        node: null,
+        parentId,
+        status: "pending",
+        pool: poolName,
+        priority: task.priority,
+        params: {},
+        item: spec.shard,
+        outputDir: task.outputDir,
+        command,
+        submit: spec as unknown as Record<string, unknown>,
+        idempotencyKey: req.idempotencyKey ?? null,
+      });
+    }
+    // Before anything is recorded: a tree whose shared folder cannot exist must not be left half-made.
+    if (run) ensureWritableDir(this.engine.layout.pipelineDir(runId), "run folder");
+    await store.addSubmittedTasks(run, rows, deps);
+    if (run) {
+      this.engine.emit({ type: "run-started", runId, pipeline: name, parentTaskId: null, taskCount: shards });
+    }
+    if (run) this.loneRuns.set(runId, { open: 0, failed: false, cancelled: false });
+    for (const task of created) {
+      this.tasks.set(task.id, task);
+      const lone = this.loneRuns.get(task.runId);
+      if (lone && task.parentId === null) lone.open++;
+      if (parentId) this.family(parentId).open++;
+      for (const d of task.deps) {
+        if (this.statusOf(d.needsTaskId, resolved) === undefined) {
+          task.waiting++;
+          const list = this.dependents.get(d.needsTaskId) ?? [];
+          list.push(task);
+          this.dependents.set(d.needsTaskId, list);
+        }
+      }
+      this.emitTask(task);
+      if (task.waiting === 0) void this.guard(task, this.ready(task));
+    }
+    return created.map((t) => t.id);
+  }
+
+  /**
+   * Resolves when every child of `parentId` has ended, with how many failed. Pipeline tasks
+   * call this after their process succeeds, so that their children finish first.
+   */
+  waitForChildren(
+    parentId: string,
+  ): Promise<{ failed: number; total: number }> | { failed: number; total: number } {
+    const f = this.families.get(parentId);
+    if (!f || f.open === 0) return { failed: f?.failed ?? 0, total: 0 };
+    return new Promise((resolve) => f.waiters.push(() => resolve({ failed: f.failed, total: f.open })));
+  }
+
+  /** Number of children of `parentId` still running or waiting. */
+  openChildren(parentId: string): number {
+    return this.families.get(parentId)?.open ?? 0;
+  }
+
+  /** Cancels a submitted task and its whole subtree. Returns false if the task is not driven here. */
+  cancel(taskId: string): boolean {
+    const task = this.tasks.get(taskId);
+    this.cancelChildren(taskId);
+    if (!task) return false;
+    void this.guard(task, this.cancelOne(task));
+    return true;
+  }
+
+  /** Cancels every child (and their children) of a task. */
+  cancelChildren(parentId: string): void {
+    for (const t of this.tasks.values()) if (t.parentId === parentId) this.cancel(t.id);
+  }
+
+  /** Cancels everything submitted here that has not ended. */
+  async cancelAll(): Promise<void> {
+    for (const t of [...this.tasks.values()]) if (!isTerminal(t.status)) await this.cancelOne(t);
+  }
+
+  private async cancelOne(task: TreeTask): Promise<void> {
+    if (isTerminal(task.status)) return;
+    if (task.retryTimer) {
+      clearTimeout(task.retryTimer);
+      task.retryTimer = undefined;
+    }
+    if (task.status === "running" && task.cancel) {
+      task.cancel();
+      return;
+    }
+    if (task.status === "queued") this.engine.dequeue((w) => w.taskId === task.id);
+    await this.endWithoutRunning(task, "cancelled", "cancelled");
+  }
+
+  private async resolveSibling(parentId: string | null, ref: string): Promise<TaskRow> {
+    const store = this.engine.store;
+    const byId = /^[0-9A-HJKMNP-TV-Z]{26}$/i.test(ref) ? await store.getTask(ref.toUpperCase()) : undefined;
+    if (byId && byId.parentId === parentId) return byId;
+    const byName = await store.findSibling(parentId, ref);
+    if (byName) return byName;
+    const names = await store.listSiblingNames(parentId, 50);
+    const hint = didYouMean(ref, names);
+    const scope = parentId
+      ? "among the tasks submitted by the same parent"
+      : "among top-level submitted tasks";
+    throw new BatonError(
+      "USAGE",
+      `submit: --after ${ref}: no task named "${ref}" ${scope}${hint ? ` (did you mean "${hint}"?)` : ""}${
+        names.length ? `; known: ${names.slice(0, 10).join(", ")}` : ""
+      }`,
+    );
+  }
+
+  private async ancestorsOf(taskId: string | null): Promise<Set<string>> {
+    const out = new Set<string>();
+    let id = taskId;
+    while (id && !out.has(id)) {
+      out.add(id);
+      id = (await this.engine.store.getTask(id))?.parentId ?? null;
+    }
+    return out;
+  }
+
+  /** Status of a dependency if it has ended, else undefined. */
+  private statusOf(taskId: string, known: Array<{ task: TaskRow }>): TaskStatus | undefined {
+    const live = this.tasks.get(taskId);
+    if (live) return isTerminal(live.status) ? live.status : undefined;
+    const ended = this.ended.get(taskId);
+    if (ended) return ended;
+    const row = known.find((k) => k.task.id === taskId)?.task;
+    return row && isTerminal(row.status) ? row.status : undefined;
+  }
+
+  private family(parentId: string): Family {
+    let f = this.families.get(parentId);
+    if (!f) {
+      f = { open: 0, failed: 0, waiters: [] };
+      this.families.set(parentId, f);
+    }
+    return f;
+  }
+
+  /** All dependencies ended: run the task, or skip it if a condition cannot hold. */
+  private async ready(task: TreeTask): Promise<void> {
+    if (task.status !== "pending") return;
+    for (const d of task.deps) {
+      const status =
+        this.tasks.get(d.needsTaskId)?.status ??
+        this.ended.get(d.needsTaskId) ??
+        (await this.engine.store.getTask(d.needsTaskId))?.status;
+      const outcome = outcomeOf(status ?? "cancelled");
+      if (!conditionHolds(d.condition, outcome)) {
+        const other = this.tasks.get(d.needsTaskId)?.name ?? d.needsTaskId;
+        await this.endWithoutRunning(
+          task,
+          "skipped",
+          `needs ${other} to end in ${d.condition}, but it ${outcome}`,
+        );
+        return;
+      }
+    }
+    await this.engine.store.queueTask(task.id, task.spec.command, {});
+    task.status = "queued";
+    this.emitTask(task);
+    this.enqueue(task);
+  }
+
+  private enqueue(task: TreeTask): void {
+    const pool = this.pools[task.pool]!;
+    this.engine.enqueue(pool, task.priority, { taskId: task.id, start: () => this.runAttempt(task) });
+  }
+
+  private async runAttempt(task: TreeTask): Promise<void> {
+    if (task.status !== "queued") return;
+    const number = task.attempts + 1;
+    task.attempts = number;
+    task.status = "running";
+    this.emitTask(task, { attempt: number });
+    const layout = this.engine.layout;
+    const env: Record<string, string> = {
+      ...this.engine.taskEnv,
+      ...task.spec.env,
+      BATON_RUN_ID: task.runId,
+      BATON_TASK_ID: task.id,
+      BATON_TASK_NAME: task.name,
+      BATON_OUTPUT_DIR: task.outputDir,
+      BATON_INPUTS_DIR: layout.inputsDir(task.runId, task.id),
+      BATON_PIPELINE_DIR: layout.pipelineDir(task.runId),
+    };
+    if (task.spec.shard) {
+      env.BATON_SHARD_ID = String(task.spec.shard.id);
+      env.BATON_TOTAL_SHARDS = String(task.spec.shard.total);
+    }
+    const { proc } = await launchAttempt(this.engine, {
+      runId: task.runId,
+      taskId: task.id,
+      number,
+      command: task.spec.command,
+      cwd: task.spec.cwd,
+      env,
+      outputDir: task.outputDir,
+      outputs: [],
+      timeoutMs: task.spec.timeoutMs,
+    });
+    task.cancel = () => proc.cancel();
+    const result = await proc.exited;
+    task.cancel = undefined;
+    void this.guard(task, this.attemptEnded(task, number, result));
+  }
+
+  private async attemptEnded(task: TreeTask, number: number, result: ExitResult): Promise<void> {
+    const end = attemptEnd(result);
+    const collected = result.collected ?? { metrics: {}, outputs: [] };
+    if (end.status === "succeeded") {
+      const open = this.openChildren(task.id);
+      if (open > 0) this.emitTask(task, { error: `waiting on ${open} children` });
+      const children = await this.waitForChildren(task.id);
+      if (children.failed > 0) {
+        const message = `${children.failed} child task(s) failed or were cancelled`;
+        await this.complete(task, { number, end }, "failed", 0, collected.metrics, [], message);
+        return;
+      }
+      await this.complete(
+        task,
+        { number, end },
+        "succeeded",
+        0,
+        collected.metrics,
+        collected.outputs,
+        collected.error ?? null,
+      );
+      return;
+    }
+    const why = failureText(result);
+    if (end.status === "failed" && number <= task.spec.retries) {
+      await this.engine.store.finishAttemptForRetry(task.id, number, end);
+      task.status = "queued";
+      this.emitTask(task, { exitCode: result.exitCode, error: `${why}; retrying` });
+      task.retryTimer = setTimeout(
+        () => {
+          task.retryTimer = undefined;
+          this.enqueue(task);
+        },
+        retryDelay(BACKOFF_MS, number),
+      );
+      return;
+    }
+    this.cancelChildren(task.id);
+    await this.waitForChildren(task.id);
+    await this.complete(
+      task,
+      { number, end },
+      end.status === "cancelled" ? "cancelled" : "failed",
+      result.exitCode,
+      collected.metrics,
+      [],
+      why,
+    );
+  }
+
+  private async complete(
+    task: TreeTask,
+    attempt: { number: number; end: ReturnType<typeof attemptEnd> },
+    status: "succeeded" | "failed" | "cancelled",
+    exitCode: number | null,
+    metrics: Record<string, unknown>,
+    outputs: Array<{ path: string; sha256: string; size: number }>,
+    error: string | null,
+  ): Promise<void> {
+    await this.engine.store.completeTask(task.id, attempt, {
+      status,
+      exitCode,
+      endedAt: Date.now(),
+      metrics,
+      outputs,
+      error,
+    });
+    task.status = status;
+    this.emitTask(task, { exitCode, error });
+    await this.settle(task);
+  }
+
+  private async endWithoutRunning(
+    task: TreeTask,
+    status: "skipped" | "cancelled",
+    reason: string,
+  ): Promise<void> {
+    if (isTerminal(task.status)) return;
+    await this.engine.store.endTaskWithoutRunning(task.id, status, reason, Date.now());
+    task.status = status;
+    this.emitTask(task, { error: reason });
+    await this.settle(task);
+  }
+
+  /** A task ended: its parent has one child fewer, its dependents one dependency fewer, a lone tree's run ends. */
+  private async settle(task: TreeTask): Promise<void> {
+    this.ended.set(task.id, task.status);
+    this.tasks.delete(task.id);
+    if (task.parentId) {
+      const f = this.family(task.parentId);
+      f.open--;
+      if (task.status === "failed" || task.status === "cancelled") f.failed++;
+      if (f.open === 0) for (const w of f.waiters.splice(0)) w();
+    }
+    for (const next of this.dependents.get(task.id) ?? []) {
+      next.waiting--;
+      if (next.waiting === 0) void this.guard(next, this.ready(next));
+    }
+    this.dependents.delete(task.id);
+    const lone = task.parentId === null ? this.loneRuns.get(task.runId) : undefined;
+    if (lone) {
+      lone.open--;
+      lone.failed ||= task.status === "failed";
+      lone.cancelled ||= task.status === "cancelled";
+      if (lone.open === 0) {
+        this.loneRuns.delete(task.runId);
+        const status: RunStatus = lone.failed ? "failed" : lone.cancelled ? "cancelled" : "succeeded";
+        await this.engine.store.finishRun(task.runId, status, Date.now());
+        this.engine.emit({ type: "run-ended", runId: task.runId, status });
+      }
+    }
+  }
+
+  private emitTask(
+    task: TreeTask,
+    extra: { attempt?: number; exitCode?: number | null; error?: string | null } = {},
+  ): void {
+    this.engine.emit({
+      type: "task",
+      runId: task.runId,
+      taskId: task.id,
+      name: task.name,
+      status: task.status,
+      ...extra,
+    });
+  }
+
+  /** A failure inside the tree's own bookkeeping fails the task loudly instead of hanging it. */
+  private async guard(task: TreeTask, p: Promise<void>): Promise<void> {
+    try {
+      await p;
+    } catch (err) {
+      process.stderr.write(`baton: internal error on task ${task.id}: ${(err as Error).stack ?? err}\n`);
+      if (!isTerminal(task.status)) {
+        task.status = "failed";
+        await this.settle(task).catch(() => undefined);
+      }
+    }
+  }
+}
+
+function outcomeOf(status: TaskStatus): NodeOutcome {
+  if (status === "succeeded" || status === "cached") return "succeeded";
+  if (status === "failed") return "failed";
+  if (status === "skipped") return "skipped";
+  return "cancelled";
+}
+
+/** `python train.py --lr 1` -> `train`: the first word that names something, without its folder or extension. */
+function defaultName(command: string): string {
+  const words = command.split(/\s+/).filter((w) => !/^[A-Z_]+=/.test(w));
+  const interpreters = new Set(["python", "python3", "node", "bash", "sh", "uv", "npx", "exec", "env"]);
+  const word =
+    words.find((w) => !interpreters.has(path.basename(w)) && !w.startsWith("-")) ?? words[0] ?? "task";
+  const base = path.basename(word).replace(/\.[A-Za-z0-9]+$/, "");
+  return base.replace(/[^A-Za-z0-9_.\-]/g, "_") || "task";
+}

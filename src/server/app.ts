@@ -1,0 +1,252 @@
+/**
+ * The Baton HTTP server (DESIGN §6): the `/api/v1` routes over the engine, Server-Sent Events,
+ * bearer-token auth, and the web UI at `/`. `createServer` builds it; `baton server`
+ * (`src/cli/commands/server.ts`) and the tests listen with it.
+ *
+ * Every API route comes from one table (`apiRoutes`): it is registered with validation derived
+ * from its zod schemas, documented in `/api/v1/openapi.json` from the same schemas, and walked
+ * by the tests (no route may answer without the token).
+ */
+import path from "node:path";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Engine } from "../engine/engine.js";
+import type { RunController } from "../engine/run-controller.js";
+import { ensureBatonError } from "../errors.js";
+import type { Store } from "../store/store.js";
+import { requestToken, tokenMatches } from "./auth.js";
+import { DrivenRuns, type ServerContext } from "./context.js";
+import { HttpError, errorBody, toErrorResponse } from "./http-errors.js";
+import {
+  DefinitionArchive,
+  type LocatedProject,
+  PipelineCatalog,
+  PipelineRegistry,
+  ServerProject,
+} from "./projects.js";
+import { type ApiRoute, parseInput, routeUrl } from "./route.js";
+import { eventRoutes } from "./routes/events.js";
+import { fileRoutes } from "./routes/files.js";
+import { metaRoutes } from "./routes/meta.js";
+import { pipelineRoutes } from "./routes/pipelines.js";
+import { runRoutes } from "./routes/runs.js";
+import { taskRoutes } from "./routes/tasks.js";
+import { isAlive } from "./routes/util.js";
+import { defaultWebRoot, registerWebUi, sendUiIndex } from "./web-ui.js";
+
+/** Request bodies larger than this are refused with 413. */
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface CreateServerOptions {
+  engine: Engine;
+  store: Store;
+  /** The server's pipeline file, if it has one (read again when it changes). */
+  project?: LocatedProject | undefined;
+  /** Folder tasks run in, holding `.baton/`. */
+  workdir: string;
+  /** The API token (see `loadOrCreateToken`). */
+  token: string;
+  /** Where {@link BatonServer.listen} binds; default 127.0.0.1. */
+  host?: string;
+  /** Default 8377; 0 picks a free port. */
+  port?: number;
+  /** The built web UI; default the package's `web/dist`. */
+  webRoot?: string;
+  /** Interval of the event stream's heartbeat comment; default 15 s. */
+  heartbeatMs?: number;
+  /** How often a followed log is polled; default 200 ms. */
+  pollMs?: number;
+  /** Where to report server-side failures (500s, resumes that failed). Default: stderr. */
+  log?: (line: string) => void;
+}
+
+/** What the server adds to its fastify instance, as `app.baton`. */
+export interface BatonServer {
+  /** The route table (every API route, `/healthz` included). */
+  readonly routes: readonly ApiRoute[];
+  readonly context: ServerContext;
+  /** Listens on the configured host and port; returns the base URL (`http://127.0.0.1:8377`). */
+  listen(): Promise<string>;
+  /** Base URL once listening. */
+  readonly url: string | undefined;
+  /** Lets the server cancel a run started elsewhere in this process. */
+  track(controller: RunController): RunController;
+  /**
+   * Picks up root runs left `running` by an engine that died: each is resumed by this server's
+   * engine. Returns the run ids resumed and those that could not be.
+   */
+  resumeOrphanedRuns(): Promise<{ resumed: string[]; failed: Array<{ id: string; error: string }> }>;
+  /** Cancels everything the engine drives (runs and submitted tasks) and waits for it to end. */
+  cancelAll(): Promise<void>;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    baton: BatonServer;
+  }
+}
+
+/** Builds the server. Nothing listens until `app.listen(...)` or `app.baton.listen()`. */
+export function createServer(options: CreateServerOptions): FastifyInstance {
+  const workdir = path.resolve(options.workdir);
+  const stateDir = options.engine.layout.root;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const registry = new PipelineRegistry(path.join(stateDir, "pipelines"));
+  for (const warning of registry.load()) log(`baton server: ${warning}`);
+  const ctx: ServerContext = {
+    engine: options.engine,
+    store: options.store,
+    workdir,
+    catalog: new PipelineCatalog(
+      new ServerProject(options.project),
+      registry,
+      new DefinitionArchive(path.join(stateDir, "definitions")),
+      workdir,
+    ),
+    runs: new DrivenRuns(),
+    streams: new Set(),
+    timings: { heartbeatMs: options.heartbeatMs ?? 15_000, pollMs: options.pollMs ?? 200 },
+  };
+  const webRoot = options.webRoot ?? defaultWebRoot();
+
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true });
+
+  // An empty body is no body (a bare `POST /runs/ID/cancel` with a JSON content type).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, text, done) => {
+    if (typeof text === "string" && text.trim() === "") done(null, undefined);
+    else parseJson(req, text as string, done);
+  });
+
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("referrer-policy", "no-referrer");
+    reply.header("x-content-type-options", "nosniff");
+    reply.header("x-frame-options", "DENY");
+    if (!needsToken(req)) return;
+    reply.header("cache-control", "no-store");
+    if (!tokenMatches(requestToken(req), options.token)) {
+      reply.header("www-authenticate", 'Bearer realm="baton"');
+      throw new HttpError(
+        401,
+        "UNAUTHORIZED",
+        "missing or wrong token: send Authorization: Bearer <token> (or ?token=<token>); the token is in .baton/token beside the server's baton.yaml",
+      );
+    }
+  });
+
+  app.setErrorHandler(async (err, req, reply) => {
+    const { status, body } = toErrorResponse(err);
+    if (status >= 500) {
+      const e = ensureBatonError(err);
+      log(`baton server: ${req.method} ${req.url.split("?")[0]}: ${e.message}`);
+      if (process.env.BATON_DEBUG && err instanceof Error) log(err.stack ?? "");
+    }
+    return reply.code(status).type("application/json; charset=utf-8").send(body);
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    if (!isApiPath(req) && req.method === "GET") {
+      const ui = sendUiIndex(reply, webRoot);
+      if (ui) return ui;
+    }
+    return reply
+      .code(404)
+      .type("application/json; charset=utf-8")
+      .send(errorBody("NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`));
+  });
+
+  const routes: ApiRoute[] = [];
+  routes.push(
+    ...metaRoutes(() => routes),
+    ...runRoutes(ctx),
+    ...taskRoutes(ctx),
+    ...fileRoutes(ctx),
+    ...eventRoutes(ctx),
+    ...pipelineRoutes(ctx),
+  );
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: routeUrl(route),
+      config: { auth: route.auth },
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        const input = parseInput(route, req);
+        return route.handle({ ...input, req, reply } as Parameters<ApiRoute["handle"]>[0]);
+      },
+    });
+  }
+  registerWebUi(app, webRoot);
+
+  // Long-lived responses would hold `close()` open forever: end them first.
+  app.addHook("preClose", async () => {
+    for (const stream of [...ctx.streams]) stream.end();
+  });
+
+  let url: string | undefined;
+  const server: BatonServer = {
+    routes,
+    context: ctx,
+    get url() {
+      return url;
+    },
+    async listen() {
+      await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8377 });
+      url = baseUrl(app, options.host ?? "127.0.0.1");
+      return url;
+    },
+    track: (controller) => ctx.runs.track(controller),
+    async resumeOrphanedRuns() {
+      const resumed: string[] = [];
+      const failed: Array<{ id: string; error: string }> = [];
+      const runs = await ctx.store.listRuns({ limit: 100_000 });
+      for (const run of runs) {
+        if (run.status !== "running" || run.parentRunId !== null) continue;
+        if (run.enginePid !== null && (run.enginePid === process.pid || isAlive(run.enginePid))) continue;
+        try {
+          const project = ctx.catalog.forRun(run);
+          ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));
+          resumed.push(run.id);
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          failed.push({ id: run.id, error: message });
+          log(`baton server: cannot resume run ${run.id}: ${message}`);
+        }
+      }
+      return { resumed, failed };
+    },
+    // Everything the engine drives: runs started here or elsewhere in the process, submitted tasks.
+    cancelAll: () => ctx.engine.cancelAll(),
+  };
+  app.decorate("baton", server);
+  return app;
+}
+
+/** `/api/...` as the router sees it (percent-decoded), so that `/%61pi/...` cannot slip past auth. */
+function isApiPath(req: FastifyRequest): boolean {
+  const raw = req.url.split("?")[0] ?? "";
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    decoded = raw;
+  }
+  const normal = path.posix.normalize(decoded.replace(/\/{2,}/g, "/"));
+  return normal === "/api" || normal.startsWith("/api/") || raw.startsWith("/api");
+}
+
+/**
+ * Whether a request needs the token: every API route does, and so does any path that looks
+ * like the API even when no route matches it. Only `/healthz` and the UI's files do not.
+ */
+function needsToken(req: FastifyRequest): boolean {
+  const config = req.routeOptions.config as { auth?: boolean } | undefined;
+  if (config?.auth === false) return false;
+  if (config?.auth === true) return true;
+  return isApiPath(req);
+}
+
+function baseUrl(app: FastifyInstance, host: string): string {
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host;
+  return `http://${shown.includes(":") ? `[${shown}]` : shown}:${port}`;
+}

@@ -1,0 +1,68 @@
+/**
+ * What every route works with: the engine and its store, where pipelines come from, and the
+ * runs this server drives (the only ones it can cancel).
+ */
+import type { Engine } from "../engine/engine.js";
+import type { RunController } from "../engine/run-controller.js";
+import type { RunRow, Store } from "../store/store.js";
+import type { PipelineCatalog } from "./projects.js";
+
+/** Runs driven by this server's engine, by run id, until they end. */
+export class DrivenRuns {
+  private readonly controllers = new Map<string, RunController>();
+
+  track(controller: RunController): RunController {
+    this.controllers.set(controller.runId, controller);
+    void controller.done.finally(() => {
+      if (this.controllers.get(controller.runId) === controller) this.controllers.delete(controller.runId);
+    });
+    return controller;
+  }
+
+  get(runId: string): RunController | undefined {
+    return this.controllers.get(runId);
+  }
+
+  /** Cancels every run this server drives and waits for them to end. */
+  async cancelAll(): Promise<void> {
+    await Promise.all([...this.controllers.values()].map((c) => c.cancel()));
+  }
+
+  get size(): number {
+    return this.controllers.size;
+  }
+}
+
+/** Streams that stay open (SSE, log follow): ended when the server closes. */
+export interface OpenStream {
+  end(): void;
+}
+
+export interface ServerTimings {
+  /** Comment line on the event stream, so proxies and browsers keep it open. */
+  heartbeatMs: number;
+  /** How often a followed log is read again and its task's status checked. */
+  pollMs: number;
+}
+
+export interface ServerContext {
+  engine: Engine;
+  store: Store;
+  /** Folder tasks run in: the one holding the server's pipeline file, or the current one. */
+  workdir: string;
+  catalog: PipelineCatalog;
+  runs: DrivenRuns;
+  streams: Set<OpenStream>;
+  timings: ServerTimings;
+}
+
+/** The root of a run's tree (a `pipeline:` node's child run belongs to its parent's root). */
+export async function rootRun(store: Store, run: RunRow): Promise<RunRow> {
+  let current = run;
+  for (let depth = 0; current.parentRunId && depth < 100; depth++) {
+    const parent = await store.getRun(current.parentRunId);
+    if (!parent) break;
+    current = parent;
+  }
+  return current;
+}

@@ -1,0 +1,60 @@
+/**
+ * `.baton/server.json`: how CLI clients find a live server for a folder (DESIGN §5: with no
+ * `BATON_URL`, `run` and `submit` use the server recorded in `.baton/` if it is alive).
+ */
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { isAlive } from "./routes/util.js";
+
+/** What `.baton/server.json` holds. */
+export interface ServerRecord {
+  /** Base URL, e.g. `http://127.0.0.1:8377` (API under `/api/v1`). */
+  url: string;
+  /** The server's process id. */
+  pid: number;
+  /** Absolute path of the token file (`.baton/token`). */
+  tokenFile: string;
+  /** Folder the server runs tasks in. */
+  workdir: string;
+  startedAt: string;
+}
+
+export function serverFilePath(stateDir: string): string {
+  return path.join(stateDir, "server.json");
+}
+
+/** Records a live server (private to its owner, like the token it points to). */
+export function writeServerFile(stateDir: string, record: ServerRecord): string {
+  const file = serverFilePath(stateDir);
+  fs.mkdirSync(stateDir, { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+  fs.renameSync(tmp, file);
+  return file;
+}
+
+/** The server recorded in `stateDir`, if its process is still alive. */
+export function readLiveServer(stateDir: string): ServerRecord | undefined {
+  let record: Partial<ServerRecord>;
+  try {
+    record = JSON.parse(fs.readFileSync(serverFilePath(stateDir), "utf8")) as Partial<ServerRecord>;
+  } catch {
+    return undefined;
+  }
+  if (typeof record.url !== "string" || typeof record.pid !== "number" || typeof record.tokenFile !== "string") {
+    return undefined;
+  }
+  return isAlive(record.pid) ? (record as ServerRecord) : undefined;
+}
+
+/** Removes the record on a clean exit, unless another server has replaced it meanwhile. */
+export function removeServerFile(stateDir: string, pid = process.pid): void {
+  const file = serverFilePath(stateDir);
+  try {
+    const record = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<ServerRecord>;
+    if (record.pid === pid) fs.rmSync(file, { force: true });
+  } catch {
+    // Already gone or unreadable: nothing of ours to remove.
+  }
+}

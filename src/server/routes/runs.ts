@@ -1,0 +1,205 @@
+/** `/runs`: start a pipeline, list and inspect runs, cancel and retry them. */
+import * as z from "zod";
+import { taskViews } from "../../engine/task-view.js";
+import { resolveParams } from "../../spec/params.js";
+import type { RunRow } from "../../store/store.js";
+import { type ServerContext, rootRun } from "../context.js";
+import { badField, conflict, underField } from "../http-errors.js";
+import { type ApiRoute, defineRoute } from "../route.js";
+import {
+  IdParamsSchema,
+  ListRunsQuerySchema,
+  RetryBodySchema,
+  RunDetailSchema,
+  RunSummarySchema,
+  StartRunBodySchema,
+} from "../schemas.js";
+import { findRun, runSummary } from "../views.js";
+import { isAlive, within } from "./util.js";
+
+/** How long `cancel` waits for the run to end before answering 202 (still stopping). */
+export const CANCEL_WAIT_MS = 10_000;
+
+export function runRoutes(ctx: ServerContext): ApiRoute[] {
+  return [
+    defineRoute({
+      method: "POST",
+      path: "/runs",
+      tag: "runs",
+      summary: "Start a run",
+      description:
+        "Starts a pipeline named in the server's baton.yaml (or registered with POST /pipelines), or one of a whole definition given in the body. Params are checked against their declarations.",
+      body: StartRunBodySchema,
+      responses: {
+        201: { description: "The run, started.", schema: z.object({ run: RunSummarySchema }) },
+        404: { description: "No pipeline of that name." },
+      },
+      async handle({ body, reply }) {
+        const target =
+          body.definition !== undefined
+            ? ctx.catalog.fromDefinition(body.definition, body.pipeline)
+            : ctx.catalog.byName(body.pipeline!);
+        const { pipeline } = target;
+        let params: Record<string, unknown>;
+        try {
+          params = resolveParams(pipeline.params, body.params ?? {}, {
+            fromCli: false,
+            where: `pipeline "${pipeline.name}"`,
+          });
+        } catch (err) {
+          throw underField(err, "body.params");
+        }
+        for (const field of ["targets", "from"] as const) {
+          for (const [i, node] of (body[field] ?? []).entries()) {
+            if (!pipeline.nodes[node]) {
+              throw badField(`body.${field}[${i}]`, `no node "${node}" in pipeline "${pipeline.name}"`);
+            }
+          }
+        }
+        const controller = await ctx.engine.startRun(target.project, {
+          pipeline: pipeline.name,
+          params,
+          workdir: target.project.workdir,
+          specFile: target.specFile,
+          targets: body.targets,
+          from: body.from,
+          noCache: body.noCache,
+        });
+        ctx.runs.track(controller);
+        const run = (await ctx.store.getRun(controller.runId))!;
+        reply.code(201).header("location", `/api/v1/runs/${run.id}`);
+        return { run: await runSummary(ctx, run) };
+      },
+    }),
+
+    defineRoute({
+      method: "GET",
+      path: "/runs",
+      tag: "runs",
+      summary: "List runs, newest first, with their tasks counted by status",
+      query: ListRunsQuerySchema,
+      responses: { 200: { description: "Runs.", schema: z.object({ runs: z.array(RunSummarySchema) }) } },
+      async handle({ query }) {
+        const limit = query.limit ?? 50;
+        const filtered = query.status !== undefined || query.pipeline !== undefined;
+        // The store lists runs by recency only: filters are applied to a generous window of them.
+        const rows = await ctx.store.listRuns({ limit: filtered ? Math.max(limit, 5000) : limit });
+        const runs = rows
+          .filter((r) => query.status === undefined || query.status.includes(r.status))
+          .filter((r) => query.pipeline === undefined || r.pipeline === query.pipeline)
+          .slice(0, limit);
+        return { runs: await Promise.all(runs.map((r) => runSummary(ctx, r))) };
+      },
+    }),
+
+    defineRoute({
+      method: "GET",
+      path: "/runs/:id",
+      tag: "runs",
+      summary: "A run with its tasks",
+      params: IdParamsSchema,
+      responses: { 200: { description: "The run.", schema: RunDetailSchema }, 404: { description: "No such run." } },
+      async handle({ params }) {
+        const run = await findRun(ctx.store, params.id);
+        const tasks = await ctx.store.listTasks({ run: run.id });
+        const outputs = await ctx.store.listOutputs(tasks.map((t) => t.id));
+        // Tasks without a command may be `pipeline:` nodes, whose child runs the UI links to.
+        const childRuns: RunRow[] = [];
+        for (const t of tasks) {
+          if (t.command === null) childRuns.push(...(await ctx.store.listRuns({ parentTaskId: t.id })));
+        }
+        return {
+          run: await runSummary(ctx, run, tasks),
+          tasks: taskViews(tasks, outputs),
+          childRuns: childRuns.map((c) => ({
+            id: c.id,
+            pipeline: c.pipeline,
+            status: c.status,
+            parentTask: c.parentTaskId,
+          })),
+        };
+      },
+    }),
+
+    defineRoute({
+      method: "POST",
+      path: "/runs/:id/cancel",
+      tag: "runs",
+      summary: "Cancel a run",
+      description:
+        "Cancels a run this server drives (a child run cancels its whole run tree). Answers 200 once it ended, or 202 if its tasks are still stopping.",
+      params: IdParamsSchema,
+      responses: {
+        200: { description: "The run, cancelled." },
+        202: { description: "Cancelling: tasks are still stopping." },
+        409: { description: "The run has ended, or another engine drives it." },
+      },
+      async handle({ params, reply }) {
+        const run = await findRun(ctx.store, params.id);
+        const root = await rootRun(ctx.store, run);
+        const ended = await cancelRunTree(ctx, run, root);
+        const fresh = (await ctx.store.getRun(root.id))!;
+        reply.code(ended ? 200 : 202);
+        return {
+          run: await runSummary(ctx, fresh),
+          cancelled: root.id,
+          ...(root.id !== run.id
+            ? { note: `run ${run.id} is part of run ${root.id}, which was cancelled as a whole` }
+            : {}),
+        };
+      },
+    }),
+
+    defineRoute({
+      method: "POST",
+      path: "/runs/:id/retry",
+      tag: "runs",
+      summary: "Retry a finished run in place",
+      description:
+        "New attempts for the run's tasks, in the same run: every task, or with failedOnly only failed, skipped and cancelled ones.",
+      params: IdParamsSchema,
+      body: RetryBodySchema,
+      responses: {
+        202: { description: "The run, running again." },
+        409: { description: "The run is still running." },
+      },
+      async handle({ params, body, reply }) {
+        const run = await findRun(ctx.store, params.id);
+        const root = await retryRun(ctx, run, body.failedOnly ? "retry-failed" : "retry-all");
+        reply.code(202);
+        return { run: await runSummary(ctx, root) };
+      },
+    }),
+  ];
+}
+
+/**
+ * Cancels the run tree `run` belongs to, if this server drives it. Returns whether it ended
+ * within {@link CANCEL_WAIT_MS}.
+ */
+export async function cancelRunTree(ctx: ServerContext, run: RunRow, root: RunRow): Promise<boolean> {
+  const controller = ctx.runs.get(root.id);
+  if (!controller) {
+    if (run.status !== "running") throw conflict(`run ${run.id} has already ended (${run.status})`);
+    throw conflict(
+      `run ${root.id} is not driven by this server${root.enginePid ? ` but by process ${root.enginePid}` : ""}: cancel it there`,
+    );
+  }
+  return within(controller.cancel(), CANCEL_WAIT_MS);
+}
+
+/** Gives the tasks of `run`'s tree new attempts (see `Engine.restoreRun`); returns the root run. */
+export async function retryRun(
+  ctx: ServerContext,
+  run: RunRow,
+  mode: "retry-failed" | "retry-all",
+): Promise<RunRow> {
+  const root = await rootRun(ctx.store, run);
+  const stillRunning =
+    ctx.runs.get(root.id) !== undefined ||
+    (root.status === "running" && root.enginePid !== null && isAlive(root.enginePid));
+  if (stillRunning) throw conflict(`run ${root.id} is still running: wait for it or cancel it first`);
+  const project = ctx.catalog.forRun(root);
+  ctx.runs.track(await ctx.engine.restoreRun(project, root, mode));
+  return (await ctx.store.getRun(root.id))!;
+}

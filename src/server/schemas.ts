@@ -1,0 +1,320 @@
+/**
+ * The request shapes of the API, as zod schemas: each is defined once here, and both the
+ * request validation (`route.ts`) and the OpenAPI document (`openapi.ts`) are derived from it.
+ * Response shapes are described here too, for the document and for the clients that read it.
+ *
+ * Bodies are strict (an unknown key is a 400 naming it, with a did-you-mean); query strings are
+ * not, because `?token=` may ride along on any route.
+ */
+import * as z from "zod";
+import type { SubmitRequest } from "../engine/engine.js";
+import type { TaskView } from "../engine/task-view.js";
+import { NAME_PATTERN } from "../spec/problems.js";
+import type { RunStatus, TaskStatus } from "../store/store.js";
+
+const TASK_STATUSES = [
+  "pending",
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+  "cached",
+] as const satisfies readonly TaskStatus[];
+const RUN_STATUSES = ["running", "succeeded", "failed", "cancelled"] as const satisfies readonly RunStatus[];
+
+export const TaskStatusSchema = z.enum(TASK_STATUSES);
+export const RunStatusSchema = z.enum(RUN_STATUSES);
+
+/** A name of a pipeline, param or node: letters, digits, `_` and `-`, starting with a letter or `_`. */
+export const NameSchema = z
+  .string()
+  .regex(NAME_PATTERN, 'expected a name of letters, digits, "_" and "-", starting with a letter or "_"');
+
+/** Param values by name, as JSON (a `list` param takes a JSON array, not text). */
+export const ParamValuesSchema = z
+  .record(z.string(), z.unknown())
+  .describe("Param values by name, as JSON values of the declared types.");
+
+/**
+ * A pipeline definition: the structure of `baton.yaml` as JSON. Here it only has to be an object:
+ * `parsePipelineDefinition` checks it against `ProjectFileSchema` and the semantic rules, and
+ * reports every problem with its key path. The OpenAPI document shows `ProjectFileSchema` for it.
+ */
+export const DefinitionSchema = z
+  .record(z.string(), z.unknown())
+  .describe("A whole pipeline definition in the baton.yaml format (version, defaults, pools, steps, pipelines).");
+
+// Bodies ---------------------------------------------------------------------------------------
+
+/** `POST /runs`. */
+export const StartRunBodySchema = z
+  .strictObject({
+    pipeline: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A pipeline of the server's baton.yaml or a registered one; with `definition`, the pipeline of the definition to run (may be left out when it has one).",
+      ),
+    definition: DefinitionSchema.optional(),
+    params: ParamValuesSchema.optional(),
+    targets: z
+      .array(z.string())
+      .optional()
+      .describe("Run only these nodes and what they need (`baton run --target`)."),
+    from: z
+      .array(z.string())
+      .optional()
+      .describe("Rerun these nodes and everything downstream, reusing earlier results (`--from`)."),
+    noCache: z.boolean().optional().describe("Do not reuse cached results."),
+  })
+  .superRefine((body, ctx) => {
+    if (body.pipeline === undefined && body.definition === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        message: 'give "pipeline" (the name of a pipeline) or "definition" (a whole pipeline definition)',
+      });
+    }
+  });
+
+/** `POST /runs/:id/retry`. */
+export const RetryBodySchema = z.strictObject({
+  failedOnly: z
+    .boolean()
+    .optional()
+    .describe("Only failed, skipped and cancelled tasks get new attempts; successes are kept."),
+});
+
+const stringMap = z.record(z.string(), z.string());
+
+/** `POST /tasks`: the fields of the engine's SubmitRequest. */
+export const SubmitBodySchema = z.strictObject({
+  name: z.string().min(1).optional().describe("Display name; what siblings name in `after*`."),
+  command: z.string().min(1).describe("Shell command, run by bash -eo pipefail -c."),
+  pool: z.string().min(1).optional(),
+  afterSuccess: z.array(z.string()).optional().describe("Sibling names or task ids that must succeed first."),
+  afterFail: z.array(z.string()).optional().describe("Sibling names or task ids that must fail first."),
+  after: z.array(z.string()).optional().describe("Sibling names or task ids that must end first."),
+  env: stringMap.optional(),
+  labels: stringMap.optional(),
+  priority: z.number().int().optional(),
+  shards: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe("Start this many copies with BATON_SHARD_ID / BATON_TOTAL_SHARDS."),
+  retries: z.number().int().min(0).optional(),
+  timeoutMs: z.number().int().min(1).optional(),
+  parentTaskId: z.string().optional().describe("The submitting task (BATON_TASK_ID), which becomes the parent."),
+  cwd: z.string().optional().describe("Working directory; default the server's."),
+  idempotencyKey: z
+    .string()
+    .optional()
+    .describe("The same key twice returns the tasks of the first submission."),
+});
+
+/** `POST /tasks/:id/clone`. */
+export const CloneBodySchema = z.strictObject({
+  params: ParamValuesSchema.optional().describe(
+    "Param overrides, passed to the copy as BATON_PARAM_<NAME> (the command itself is kept as resolved).",
+  ),
+  name: z.string().min(1).optional(),
+  pool: z.string().min(1).optional(),
+});
+
+/** `POST /pipelines`: registers a definition under a name (Valohai API style). */
+export const RegisterPipelineBodySchema = z.strictObject({
+  name: NameSchema.describe(
+    "Name to register; the definition's pipeline of this name, or its only pipeline, is the one registered.",
+  ),
+  definition: DefinitionSchema,
+});
+
+// Query strings and path parameters ------------------------------------------------------------
+
+/** `?status=a,b` or `?status=a&status=b`. */
+const listOf = <T extends z.ZodType>(item: T) =>
+  z.preprocess(
+    (v) => (typeof v === "string" ? v.split(",") : Array.isArray(v) ? v.flatMap((x) => String(x).split(",")) : v),
+    z.array(item),
+  );
+
+/** `?follow=1` (also `true`, `0`, `false`). */
+const flag = z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true");
+
+const limit = (max: number, description: string) =>
+  z.coerce.number().int().min(1).max(max).optional().describe(description);
+
+export const ListRunsQuerySchema = z.object({
+  limit: limit(1000, "How many runs, newest first (default 50)."),
+  status: listOf(RunStatusSchema).optional().describe("Only runs with one of these statuses (comma-separated)."),
+  pipeline: z.string().optional().describe("Only runs of this pipeline."),
+});
+
+export const ListTasksQuerySchema = z.object({
+  run: z.string().optional().describe("Only tasks of this run."),
+  parent: z.string().optional().describe("Only children of this task."),
+  status: listOf(TaskStatusSchema).optional().describe("Only tasks with one of these statuses (comma-separated)."),
+  limit: limit(10_000, "At most this many tasks, the latest (default 1000)."),
+});
+
+export const LogQuerySchema = z.object({
+  attempt: z.coerce.number().int().min(1).optional().describe("Attempt number (default: the latest)."),
+  follow: flag.optional().describe("Stream the log until the task ends."),
+});
+
+export const EventsQuerySchema = z.object({
+  run: z.string().optional().describe("Only events of this run."),
+});
+
+export const ArtifactQuerySchema = z.object({
+  name: z.string().optional().describe("File name for the Content-Disposition header."),
+});
+
+export const IdParamsSchema = z.object({ id: z.string().describe("Run or task id (or a unique prefix).") });
+
+export const ArtifactParamsSchema = z.object({
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "expected a sha256: 64 lowercase hex characters")
+    .describe("Content hash of the file."),
+});
+
+// Responses ------------------------------------------------------------------------------------
+
+const iso = z.string().nullable().describe("ISO 8601 time, or null.");
+
+export const ProblemSchema = z.object({
+  path: z.string().optional().describe("The request field or definition key: `body.params.lr`."),
+  message: z.string(),
+  file: z.string().optional(),
+  line: z.number().int().optional(),
+  column: z.number().int().optional(),
+});
+
+export const ErrorBodySchema = z.object({
+  error: z.object({
+    code: z.string().describe("Stable code: BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, SPEC_INVALID, PARAM_INVALID…"),
+    message: z.string(),
+    problems: z.array(ProblemSchema).optional(),
+  }),
+});
+
+export const TaskViewSchema = z.object({
+  id: z.string(),
+  run: z.string(),
+  name: z.string(),
+  node: z.string().nullable(),
+  parent: z.string().nullable(),
+  status: TaskStatusSchema,
+  exitCode: z.number().int().nullable(),
+  attempts: z.number().int(),
+  cached: z.boolean(),
+  startedAt: iso,
+  endedAt: iso,
+  outputDir: z.string(),
+  outputs: z.array(z.string()).describe("Absolute paths of the recorded output files."),
+  metrics: z.record(z.string(), z.unknown()),
+});
+
+export const AttemptSchema = z.object({
+  number: z.number().int(),
+  status: z.enum(["running", "succeeded", "failed", "cancelled"]),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  reason: z.string().nullable(),
+  message: z.string().nullable(),
+  startedAt: iso,
+  endedAt: iso,
+  log: z.string().describe("Path of the attempt's log file."),
+  logUrl: z.string().describe("Where to read it through the API."),
+});
+
+export const TaskDetailSchema = TaskViewSchema.extend({
+  pool: z.string(),
+  command: z.string().nullable(),
+  params: z.record(z.string(), z.unknown()),
+  item: z.unknown(),
+  error: z.string().nullable(),
+  cacheKey: z.string().nullable(),
+  createdAt: iso,
+  attemptsDetail: z.array(AttemptSchema),
+});
+
+export const RunSummarySchema = z.object({
+  id: z.string(),
+  pipeline: z.string(),
+  status: RunStatusSchema,
+  params: z.record(z.string(), z.unknown()),
+  createdAt: iso,
+  endedAt: iso,
+  parentRun: z.string().nullable(),
+  parentTask: z.string().nullable(),
+  specFile: z.string().nullable(),
+  driven: z.boolean().describe("Whether this server's engine drives the run (it can cancel it)."),
+  counts: z.record(TaskStatusSchema, z.number().int()).describe("Tasks by status."),
+});
+
+export const RunDetailSchema = z.object({
+  run: RunSummarySchema,
+  tasks: z.array(TaskViewSchema),
+  childRuns: z.array(
+    z.object({ id: z.string(), pipeline: z.string(), status: RunStatusSchema, parentTask: z.string().nullable() }),
+  ),
+});
+
+export const OutputSchema = z.object({
+  path: z.string().describe("Relative to the task's output folder."),
+  size: z.number().int(),
+  sha256: z.string(),
+  url: z.string().describe("Download URL: /api/v1/artifacts/<sha256>."),
+});
+
+export const IdsSchema = z.object({ ids: z.array(z.string()) });
+
+export const PipelineSummarySchema = z.object({
+  name: z.string(),
+  source: z.enum(["file", "registered"]),
+  file: z.string().nullable(),
+  params: z.array(
+    z.object({
+      name: z.string(),
+      type: z.enum(["string", "int", "float", "bool", "list", "json"]),
+      required: z.boolean(),
+      default: z.unknown().optional(),
+      choices: z.array(z.unknown()).optional(),
+      description: z.string().optional(),
+    }),
+  ),
+  nodes: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(["task", "pipeline"]),
+      step: z.string().optional(),
+      pipeline: z.string().optional(),
+      needs: z.array(z.object({ node: z.string(), condition: z.enum(["success", "failure", "always"]) })),
+      fanout: z.enum(["foreach", "matrix"]).optional(),
+    }),
+  ),
+});
+
+export type StartRunBody = z.output<typeof StartRunBodySchema>;
+export type SubmitBody = z.output<typeof SubmitBodySchema>;
+export type RunSummary = z.output<typeof RunSummarySchema>;
+export type TaskDetail = z.output<typeof TaskDetailSchema>;
+export type PipelineSummary = z.output<typeof PipelineSummarySchema>;
+
+// The documented shapes must stay what the engine produces: these fail to compile on drift.
+type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never]
+  ? true
+  : false;
+const submitFieldsMatch: SameKeys<SubmitBody, SubmitRequest> = true;
+const submitBodyIsRequest = (b: SubmitBody): SubmitRequest => b;
+const taskViewFits = (v: TaskView): z.input<typeof TaskViewSchema> => v;
+void submitFieldsMatch;
+void submitBodyIsRequest;
+void taskViewFits;

@@ -1,0 +1,97 @@
+/**
+ * Looking up runs and tasks named in URLs, and the JSON shapes the API answers with. Tasks are
+ * shown as `taskView` (the `--json` shape of DESIGN §5) so that the CLI, the SDK and the API agree.
+ */
+import { iso, taskView } from "../engine/task-view.js";
+import type { RunRow, Store, TaskRow, TaskStatus } from "../store/store.js";
+import { type ServerContext, rootRun } from "./context.js";
+import { notFound } from "./http-errors.js";
+import type { RunSummary, TaskDetail } from "./schemas.js";
+
+/** Ids are ULIDs (or prefixes of them): anything else is no id at all, and never reaches the store. */
+const ID_TEXT = /^[0-9A-Za-z]{4,32}$/;
+
+const STATUSES: TaskStatus[] = [
+  "pending",
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+  "cached",
+];
+
+/** The run with this id (or unique prefix). @throws 404, or 409 for an ambiguous prefix. */
+export async function findRun(store: Store, id: string): Promise<RunRow> {
+  if (!ID_TEXT.test(id)) throw notFound(`no run "${id}"`);
+  const hit = await store.resolveId(id);
+  if (hit.kind !== "run") throw notFound(`${id} is a task, not a run: see /api/v1/tasks/${hit.id}`);
+  const run = await store.getRun(hit.id);
+  if (!run) throw notFound(`no run "${id}"`);
+  return run;
+}
+
+/** The task with this id (or unique prefix). @throws 404, or 409 for an ambiguous prefix. */
+export async function findTask(store: Store, id: string): Promise<TaskRow> {
+  if (!ID_TEXT.test(id)) throw notFound(`no task "${id}"`);
+  const hit = await store.resolveId(id);
+  if (hit.kind !== "task") throw notFound(`${id} is a run, not a task: see /api/v1/runs/${hit.id}`);
+  const task = await store.getTask(hit.id);
+  if (!task) throw notFound(`no task "${id}"`);
+  return task;
+}
+
+/** Tasks by status, every status present. */
+export function countByStatus(tasks: Pick<TaskRow, "status">[]): Record<TaskStatus, number> {
+  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+  for (const t of tasks) counts[t.status]++;
+  return counts;
+}
+
+/** A run as `GET /runs` lists it. */
+export async function runSummary(ctx: ServerContext, run: RunRow, tasks?: TaskRow[]): Promise<RunSummary> {
+  const rows = tasks ?? (await ctx.store.listTasks({ run: run.id }));
+  const root = run.parentRunId ? await rootRun(ctx.store, run) : run;
+  return {
+    id: run.id,
+    pipeline: run.pipeline,
+    status: run.status,
+    params: run.params,
+    createdAt: iso(run.createdAt),
+    endedAt: iso(run.endedAt),
+    parentRun: run.parentRunId,
+    parentTask: run.parentTaskId,
+    specFile: run.specFile,
+    driven: ctx.runs.get(root.id) !== undefined,
+    counts: countByStatus(rows),
+  };
+}
+
+/** A task with everything `baton show --json` shows, and where to read its logs. */
+export async function taskDetail(store: Store, task: TaskRow): Promise<TaskDetail> {
+  const outputs = await store.listOutputs([task.id]);
+  const attempts = await store.listAttempts(task.id);
+  return {
+    ...taskView(task, outputs),
+    pool: task.pool,
+    command: task.command,
+    params: task.params,
+    item: task.item ?? null,
+    error: task.error,
+    cacheKey: task.cacheKey,
+    createdAt: iso(task.createdAt),
+    attemptsDetail: attempts.map((a) => ({
+      number: a.number,
+      status: a.status,
+      exitCode: a.exitCode,
+      signal: a.signal,
+      reason: a.reason,
+      message: a.message,
+      startedAt: iso(a.startedAt),
+      endedAt: iso(a.endedAt),
+      log: a.logPath,
+      logUrl: `/api/v1/tasks/${task.id}/log?attempt=${a.number}`,
+    })),
+  };
+}
