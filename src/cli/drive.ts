@@ -4,7 +4,7 @@ import { runView, taskViews } from "../engine/task-view.js";
 import type { ProjectSpec } from "../spec/types.js";
 import type { ProjectFile } from "./context.js";
 import { startEmbeddedApi } from "./embedded-api.js";
-import { EXIT } from "./main.js";
+import { EXIT, claimSignals } from "./main.js";
 import { ProgressReporter } from "./progress.js";
 
 type LocalEngine = ReturnType<typeof openLocalEngine>;
@@ -20,14 +20,7 @@ export async function driveRun(
   begin: (engine: LocalEngine["engine"]) => Promise<RunController>,
   opts: { json?: boolean },
 ): Promise<void> {
-  const { engine, store, close: closeEngine } = openLocalEngine(project.workdir, { pools: project.pools });
-  const api = await startEmbeddedApi(engine, store, project.workdir, project);
-  const close = async () => {
-    await api.close();
-    await closeEngine();
-  };
-  const progress = new ProgressReporter();
-  engine.on((e) => progress.handle(e));
+  // Signals are caught from the start: one that comes while the engine starts cancels the run as soon as it exists.
   let interrupted = false;
   const onSignal = () => {
     if (interrupted) return;
@@ -37,8 +30,18 @@ export async function driveRun(
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  claimSignals();
+  const { engine, store, close: closeEngine } = openLocalEngine(project.workdir, { pools: project.pools });
+  const api = await startEmbeddedApi(engine, store, project.workdir, project);
+  const close = async () => {
+    await api.close();
+    await closeEngine();
+  };
+  const progress = new ProgressReporter();
+  engine.on((e) => progress.handle(e));
   try {
     const controller = await begin(engine);
+    if (interrupted) void engine.cancelAll();
     const status = await controller.done;
     progress.stop();
     if (opts.json) {

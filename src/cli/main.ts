@@ -89,6 +89,15 @@ export function buildProgram(): Command {
     .action(async (cmd, opts) => (await import("./commands/submit.js")).submitCommand(cmd, opts));
 
   program
+    .command("cache")
+    .description("inspect and prune the result cache: ls | clear | gc")
+    .argument("<action>", "ls, clear or gc")
+    .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
+    .option("--keep <n>", "gc: keep the results of the last N runs (default 10)")
+    .option("--limit <n>", "ls: show at most N entries (default 50)")
+    .action(async (action, opts) => (await import("./commands/cache.js")).cacheCommand(action, opts));
+
+  program
     .command("resume")
     .description("continue a run whose engine died, adopting task processes still alive")
     .argument("<run>", "run id (or prefix)")
@@ -119,6 +128,7 @@ export function buildProgram(): Command {
 
 /** Entry point of the `baton` binary: runs a command and exits with its code. */
 export async function main(argv: string[]): Promise<void> {
+  exitOnSignalUntilClaimed();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -147,4 +157,23 @@ export function reportError(e: BatonError): void {
   if (e.code === "INTERNAL" && e.cause instanceof Error && process.env.BATON_DEBUG) {
     process.stderr.write(`${e.cause.stack}\n`);
   }
+}
+
+let signalsClaimed = false;
+
+/**
+ * Until a command takes over SIGINT/SIGTERM (see {@link claimSignals}), a signal ends the
+ * process at once with exit code 130: nothing has been started that would need cancelling.
+ */
+function exitOnSignalUntilClaimed(): void {
+  const handler = () => {
+    if (!signalsClaimed) process.exit(EXIT.interrupted);
+  };
+  process.on("SIGINT", handler);
+  process.on("SIGTERM", handler);
+}
+
+/** Called by commands that cancel their work themselves on SIGINT/SIGTERM. */
+export function claimSignals(): void {
+  signalsClaimed = true;
 }

@@ -6,6 +6,7 @@ import { SQLITE_MIGRATIONS } from "./migrations.js";
 import type {
   AttemptEnd,
   AttemptRow,
+  CacheEntry,
   NewRun,
   NewTask,
   OutputRow,
@@ -39,7 +40,8 @@ export class SqliteStore implements Store {
   static open(file: string): SqliteStore {
     try {
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      const db = new Database(file, { timeout: 10_000 });
+      // How long a write waits for another process's lock before giving up with a clear error.
+      const db = new Database(file, { timeout: Number(process.env.BATON_DB_BUSY_TIMEOUT_MS) || 10_000 });
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
@@ -301,6 +303,80 @@ export class SqliteStore implements Store {
 
   async setFileHash(key: string, sha256: string): Promise<void> {
     this.write(() => this.stmts.setFileHash.run({ key, sha256, at: Date.now() }));
+  }
+
+  async listCacheEntries(limit: number): Promise<CacheEntry[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT t.cache_key, t.id, t.name, t.run_id, r.pipeline, t.ended_at,
+                (SELECT COUNT(*) FROM outputs o WHERE o.task_id = t.id) AS files,
+                (SELECT COALESCE(SUM(size), 0) FROM outputs o WHERE o.task_id = t.id) AS bytes
+         FROM tasks t JOIN runs r ON r.id = t.run_id
+         WHERE t.cache_key IS NOT NULL AND t.status = 'succeeded'
+           AND t.rowid = (SELECT MAX(rowid) FROM tasks u WHERE u.cache_key = t.cache_key AND u.status = 'succeeded')
+         ORDER BY t.ended_at DESC LIMIT ?`,
+      )
+      .all(limit) as Row[];
+    return rows.map((r) => ({
+      cacheKey: r.cache_key as string,
+      taskId: r.id as string,
+      name: r.name as string,
+      runId: r.run_id as string,
+      pipeline: r.pipeline as string,
+      endedAt: (r.ended_at as number | null) ?? null,
+      files: r.files as number,
+      bytes: r.bytes as number,
+    }));
+  }
+
+  async forgetCachedResults(keepRuns?: string[]): Promise<number> {
+    let changes = 0;
+    this.write(() => {
+      if (!keepRuns) {
+        changes = this.db
+          .prepare("UPDATE tasks SET cache_key = NULL WHERE cache_key IS NOT NULL")
+          .run().changes;
+        return;
+      }
+      this.db.exec("CREATE TEMP TABLE IF NOT EXISTS keep_runs (id TEXT PRIMARY KEY)");
+      this.db.exec("DELETE FROM keep_runs");
+      const add = this.db.prepare("INSERT OR IGNORE INTO keep_runs (id) VALUES (?)");
+      this.db.transaction(() => {
+        for (const id of keepRuns) add.run(id);
+        changes = this.db
+          .prepare(
+            "UPDATE tasks SET cache_key = NULL WHERE cache_key IS NOT NULL AND run_id NOT IN (SELECT id FROM keep_runs)",
+          )
+          .run().changes;
+      })();
+    });
+    return changes;
+  }
+
+  async blobsOfRuns(runIds: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < runIds.length; i += 500) {
+      const chunk = runIds.slice(i, i + 500);
+      const rows = this.db
+        .prepare(
+          `SELECT DISTINCT o.sha256 FROM outputs o JOIN tasks t ON t.id = o.task_id WHERE t.run_id IN (${chunk.map(() => "?").join(",")})`,
+        )
+        .all(...chunk) as Row[];
+      for (const r of rows) out.add(r.sha256 as string);
+    }
+    return out;
+  }
+
+  async recentRunTrees(count: number): Promise<string[]> {
+    const rows = this.db
+      .prepare(
+        `WITH RECURSIVE tree(id) AS (
+           SELECT id FROM (SELECT id FROM runs WHERE parent_run_id IS NULL ORDER BY id DESC LIMIT ?)
+           UNION SELECT r.id FROM runs r JOIN tree ON r.parent_run_id = tree.id
+         ) SELECT id FROM tree`,
+      )
+      .all(count) as Row[];
+    return rows.map((r) => r.id as string);
   }
 
   async resolveId(prefix: string): Promise<{ kind: "run" | "task"; id: string }> {

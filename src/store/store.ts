@@ -99,6 +99,18 @@ export interface TaskRow {
   idempotencyKey: string | null;
 }
 
+/** A reusable result, as `baton cache ls` shows it. */
+export interface CacheEntry {
+  cacheKey: string;
+  taskId: string;
+  name: string;
+  runId: string;
+  pipeline: string;
+  endedAt: number | null;
+  files: number;
+  bytes: number;
+}
+
 /** A submitted task waits for another (`--after-success`, `--after-fail`, `--after`). */
 export interface TaskDep {
   taskId: string;
@@ -245,6 +257,15 @@ export interface Store {
   /** Content hash remembered for a file, keyed by path, size, mtime and inode. */
   getFileHash(key: string): Promise<string | undefined>;
   setFileHash(key: string, sha256: string): Promise<void>;
+
+  /** Results the cache can reuse, newest first: one row per cache key. */
+  listCacheEntries(limit: number): Promise<CacheEntry[]>;
+  /** Stops reusing results: of every task, or of every task outside `keepRuns`. Returns how many. */
+  forgetCachedResults(keepRuns?: string[]): Promise<number>;
+  /** Content hashes of the outputs of these runs' tasks (what `cache gc` must keep). */
+  blobsOfRuns(runIds: string[]): Promise<Set<string>>;
+  /** Ids of the newest root runs and of all their child runs. */
+  recentRunTrees(count: number): Promise<string[]>;
 
   /** Finds a run or task by id or unique id prefix (at least 4 characters). */
   resolveId(prefix: string): Promise<{ kind: "run" | "task"; id: string }>;

@@ -8,8 +8,8 @@ import { LocalExecutor } from "../../executors/local-executor.js";
 import { createServer } from "../../server/app.js";
 import { readLiveServer, removeServerFile, writeServerFile } from "../../server/discovery.js";
 import type { LocatedProject } from "../../server/projects.js";
-import type { PoolSpec } from "../../spec/types.js";
 import { loadOrCreateToken } from "../../server/token.js";
+import type { PoolSpec } from "../../spec/types.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
 import { loadProject } from "../context.js";
 import { EXIT } from "../main.js";
@@ -47,7 +47,8 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   const dbFile = sqlitePath(opts.db);
 
   let project: LocatedProject | undefined;
-  if (opts.file !== undefined || fs.existsSync("baton.yaml")) project = loadProject(opts.file ?? "baton.yaml");
+  if (opts.file !== undefined || fs.existsSync("baton.yaml"))
+    project = loadProject(opts.file ?? "baton.yaml");
   const workdir = project?.workdir ?? process.cwd();
   const layout = StateLayout.forWorkdir(workdir);
   const live = readLiveServer(layout.root);
@@ -70,9 +71,13 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
     await close();
     const code = (err as { code?: string }).code;
     if (code === "EADDRINUSE") {
-      throw new BatonError("USAGE", `port ${port} on ${host} is in use: pick another with --port (0: any free port)`);
+      throw new BatonError(
+        "USAGE",
+        `port ${port} on ${host} is in use: pick another with --port (0: any free port)`,
+      );
     }
-    if (code === "EADDRNOTAVAIL") throw new BatonError("USAGE", `cannot listen on ${host}: no such address here`);
+    if (code === "EADDRNOTAVAIL")
+      throw new BatonError("USAGE", `cannot listen on ${host}: no such address here`);
     throw err;
   }
   taskEnv.BATON_URL = url;
@@ -114,10 +119,12 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   process.on("SIGTERM", onSignal);
 
   process.stderr.write(`Baton server on ${url}\n`);
-  if (project) process.stderr.write(`pipelines from ${path.relative(process.cwd(), project.file) || project.file}\n`);
+  if (project)
+    process.stderr.write(`pipelines from ${path.relative(process.cwd(), project.file) || project.file}\n`);
   process.stderr.write(`Sign in: ${url}/?token=${token}\n`);
   const { resumed } = await app.baton.resumeOrphanedRuns();
-  for (const id of resumed) process.stderr.write(`resumed run ${id}, left running by an engine that stopped\n`);
+  for (const id of resumed)
+    process.stderr.write(`resumed run ${id}, left running by an engine that stopped\n`);
 
   await done;
   process.off("SIGINT", onSignal);
@@ -128,7 +135,10 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
 function parsePort(text: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65535) {
-    throw new BatonError("USAGE", `--port ${text}: expected a port number from 0 to 65535 (0: any free port)`);
+    throw new BatonError(
+      "USAGE",
+      `--port ${text}: expected a port number from 0 to 65535 (0: any free port)`,
+    );
   }
   return port;
 }

@@ -10,7 +10,7 @@ import { shellQuote } from "../../spec/expressions.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
 import { loadProject } from "../context.js";
 import { startEmbeddedApi } from "../embedded-api.js";
-import { EXIT } from "../main.js";
+import { EXIT, claimSignals } from "../main.js";
 
 export interface SubmitOptions {
   name?: string;
@@ -132,13 +132,14 @@ async function submitEmbedded(request: SubmitRequest, wait: boolean): Promise<vo
   const workdir = project?.workdir ?? process.cwd();
   const { engine, store, close } = openLocalEngine(workdir, { pools: project?.pools });
   const api = await startEmbeddedApi(engine, store, workdir, project);
-  const onSignal = () => void engine.cancelAll();
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    void engine.cancelAll();
+  };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  let interrupted = false;
-  process.once("SIGINT", () => {
-    interrupted = true;
-  });
+  claimSignals();
   try {
     const ids = await engine.submit(request);
     process.stdout.write(`${ids.join("\n")}\n`);
