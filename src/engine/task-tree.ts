@@ -120,14 +120,15 @@ export class TaskTree {
     ];
     const resolved: Array<{ task: TaskRow; condition: TaskDep["condition"] }> = [];
     for (const [ref, condition] of wanted) {
-      const task = await this.resolveSibling(parentId, ref);
-      if (ancestors.has(task.id)) {
-        throw new BatonError(
-          "USAGE",
-          `submit: --after ${ref} would wait for its own ancestor: that is a cycle`,
-        );
+      for (const task of await this.resolveSiblings(parentId, ref)) {
+        if (ancestors.has(task.id)) {
+          throw new BatonError(
+            "USAGE",
+            `submit: --after ${ref} would wait for its own ancestor: that is a cycle`,
+          );
+        }
+        resolved.push({ task, condition });
       }
-      resolved.push({ task, condition });
     }
 
     const runId = parent ? parent.runId : ulid();
@@ -270,12 +271,12 @@ export class TaskTree {
     await this.endWithoutRunning(task, "cancelled", "cancelled");
   }
 
-  private async resolveSibling(parentId: string | null, ref: string): Promise<TaskRow> {
+  private async resolveSiblings(parentId: string | null, ref: string): Promise<TaskRow[]> {
     const store = this.engine.store;
     const byId = /^[0-9A-HJKMNP-TV-Z]{26}$/i.test(ref) ? await store.getTask(ref.toUpperCase()) : undefined;
-    if (byId && byId.parentId === parentId) return byId;
-    const byName = await store.findSibling(parentId, ref);
-    if (byName) return byName;
+    if (byId && byId.parentId === parentId) return [byId];
+    const byName = await store.findSiblings(parentId, ref);
+    if (byName.length > 0) return byName;
     const names = await store.listSiblingNames(parentId, 50);
     const hint = didYouMean(ref, names);
     const scope = parentId

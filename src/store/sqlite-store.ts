@@ -100,11 +100,17 @@ export class SqliteStore implements Store {
     return (this.stmts.byIdempotencyKey.all(key) as Row[]).map(toTask);
   }
 
-  async findSibling(parentId: string | null, name: string): Promise<TaskRow | undefined> {
-    const row = (
-      parentId === null ? this.stmts.topLevelByName.get(name) : this.stmts.childByName.get(parentId, name)
-    ) as Row | undefined;
-    return row && toTask(row);
+  async findSiblings(parentId: string | null, name: string): Promise<TaskRow[]> {
+    const shardPattern = `${name.replace(/[!%_]/g, (c) => `!${c}`)}[%]`;
+    const rows = (
+      parentId === null
+        ? this.stmts.topLevelByName.all(name, shardPattern)
+        : this.stmts.childByName.all(parentId, name, shardPattern)
+    ) as Row[];
+    // The latest submission of that name: one task, or all the shards it started together.
+    const latest = rows[0];
+    if (!latest) return [];
+    return rows.filter((r) => r.created_at === latest.created_at).map(toTask);
   }
 
   async listSiblingNames(parentId: string | null, limit: number): Promise<string[]> {
@@ -525,10 +531,12 @@ function prepare(db: Database.Database) {
     depsOf: db.prepare("SELECT * FROM task_deps WHERE task_id = ?"),
     byIdempotencyKey: db.prepare("SELECT * FROM tasks WHERE idempotency_key = ? ORDER BY rowid"),
     topLevelByName: db.prepare(
-      "SELECT * FROM tasks WHERE parent_id IS NULL AND node IS NULL AND name = ? ORDER BY rowid DESC LIMIT 1",
+      `SELECT * FROM tasks
+       WHERE parent_id IS NULL AND node IS NULL AND (name = ? OR name LIKE ? ESCAPE '!')
+       ORDER BY rowid DESC LIMIT 1000`,
     ),
     childByName: db.prepare(
-      "SELECT * FROM tasks WHERE parent_id = ? AND name = ? ORDER BY rowid DESC LIMIT 1",
+      "SELECT * FROM tasks WHERE parent_id = ? AND (name = ? OR name LIKE ? ESCAPE '!') ORDER BY rowid DESC LIMIT 1000",
     ),
     topLevelNames: db.prepare(
       "SELECT DISTINCT name FROM tasks WHERE parent_id IS NULL AND node IS NULL ORDER BY rowid DESC LIMIT ?",

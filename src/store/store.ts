@@ -204,10 +204,11 @@ export interface Store {
   /** Tasks created by an earlier submission with this idempotency key. */
   findTasksByIdempotencyKey(key: string): Promise<TaskRow[]>;
   /**
-   * The latest task named `name` among the children of `parentId` (or, with null, among
-   * top-level submitted tasks): what `--after NAME` refers to.
+   * The latest submission named `name` among the children of `parentId` (or, with null, among
+   * top-level submitted tasks): one task, or all its shards (`name[0]`, `name[1]`...). What
+   * `--after NAME` refers to.
    */
-  findSibling(parentId: string | null, name: string): Promise<TaskRow | undefined>;
+  findSiblings(parentId: string | null, name: string): Promise<TaskRow[]>;
   /** Names of the children of `parentId` (or of top-level submitted tasks), for messages. */
   listSiblingNames(parentId: string | null, limit: number): Promise<string[]>;
   listTaskDeps(taskId: string): Promise<TaskDep[]>;
