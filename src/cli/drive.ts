@@ -41,6 +41,7 @@ export async function driveRun(
   engine.on((e) => progress.handle(e));
   try {
     const controller = await begin(engine);
+    api.track(controller);
     if (interrupted) void engine.cancelAll();
     const status = await controller.done;
     progress.stop();

@@ -1,4 +1,7 @@
+import fs from "node:fs";
+import path from "node:path";
 import type { Engine } from "../engine/engine.js";
+import type { RunController } from "../engine/run-controller.js";
 import type { LocatedProject } from "../server/projects.js";
 import type { Store } from "../store/store.js";
 
@@ -12,12 +15,12 @@ export async function startEmbeddedApi(
   store: Store,
   workdir: string,
   project?: LocatedProject,
-): Promise<{ url: string; token: string; close: () => Promise<void> }> {
+): Promise<{ url: string; token: string; track: (c: RunController) => void; close: () => Promise<void> }> {
   const [{ createServer }, { loadOrCreateToken }] = await Promise.all([
     import("../server/app.js"),
     import("../server/token.js"),
   ]);
-  const { token } = loadOrCreateToken(engine.layout.root);
+  const { token, file: tokenFile } = loadOrCreateToken(engine.layout.root);
   const app = createServer({
     engine,
     store,
@@ -30,5 +33,22 @@ export async function startEmbeddedApi(
   });
   const url = await app.baton.listen();
   Object.assign(engine.taskEnv, { BATON_URL: url, BATON_TOKEN: token });
-  return { url, token, close: () => app.close() };
+  // So that `baton cancel` in another terminal can reach the engine driving a run.
+  const record = engineFile(engine.layout.root, process.pid);
+  fs.mkdirSync(path.dirname(record), { recursive: true });
+  fs.writeFileSync(record, JSON.stringify({ url, pid: process.pid, tokenFile }), { mode: 0o600 });
+  return {
+    url,
+    token,
+    track: (c) => void app.baton.track(c),
+    close: async () => {
+      fs.rmSync(record, { force: true });
+      await app.close();
+    },
+  };
+}
+
+/** `.baton/engines/PID.json`: where the API of the embedded engine with that pid listens. */
+export function engineFile(stateDir: string, pid: number): string {
+  return path.join(stateDir, "engines", `${pid}.json`);
 }

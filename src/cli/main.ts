@@ -98,6 +98,20 @@ export function buildProgram(): Command {
     .action(async (action, opts) => (await import("./commands/cache.js")).cacheCommand(action, opts));
 
   program
+    .command("cancel")
+    .description("cancel a run, or a task with everything it submitted")
+    .argument("<id>", "run or task id (or prefix)")
+    .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
+    .action(async (id, opts) => (await import("./commands/control.js")).cancelCommand(id, opts));
+
+  program
+    .command("wait")
+    .description("wait until a run or task has ended; exit 0 iff it succeeded")
+    .argument("<id>", "run or task id (or prefix)")
+    .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
+    .action(async (id, opts) => (await import("./commands/control.js")).waitCommand(id, opts));
+
+  program
     .command("resume")
     .description("continue a run whose engine died, adopting task processes still alive")
     .argument("<run>", "run id (or prefix)")

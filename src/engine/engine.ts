@@ -169,6 +169,21 @@ export class Engine {
     return removed;
   }
 
+  /**
+   * Cancels one task this engine drives, with its subtree: a submitted task, or a task of a
+   * pipeline run (the rest of the run goes on). Returns false when no run here has it.
+   */
+  async cancelTask(taskId: string): Promise<boolean> {
+    if (this.tree.cancel(taskId)) return true;
+    for (const c of this.controllers) {
+      if (c.hasTask(taskId)) {
+        await c.cancelTask(taskId);
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** Cancels every run this engine drives (Ctrl-C, SIGTERM). */
   async cancelAll(): Promise<void> {
     await Promise.all([

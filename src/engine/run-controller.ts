@@ -388,6 +388,31 @@ export class RunController {
     await this.done;
   }
 
+  /** Whether this run has a task with that id. */
+  hasTask(taskId: string): boolean {
+    return this.tasks.has(taskId);
+  }
+
+  /**
+   * Cancels one task (and whatever it submitted): killed if running, `cancelled` if waiting.
+   * The rest of the run goes on; nodes that needed it to succeed are skipped.
+   */
+  async cancelTask(taskId: string): Promise<void> {
+    const task = this.tasks.get(taskId);
+    if (!task || isEnded(task.status)) return;
+    this.engine.tree.cancelChildren(task.id);
+    if (task.retryTimer) {
+      clearTimeout(task.retryTimer);
+      task.retryTimer = undefined;
+    }
+    if (task.status === "running") {
+      task.cancel?.();
+      return;
+    }
+    this.engine.dequeue((w) => w.taskId === task.id);
+    await this.endWithoutRunning(task, "cancelled", "cancelled", Date.now());
+  }
+
   /** Nodes of the pipeline, or only the targets and what they need. */
   private selectNodes(): Record<string, NodeSpec> {
     const all = this.pipeline.nodes;

@@ -12,7 +12,7 @@ import { loadOrCreateToken } from "../../server/token.js";
 import type { PoolSpec } from "../../spec/types.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
 import { loadProject } from "../context.js";
-import { EXIT } from "../main.js";
+import { EXIT, claimSignals } from "../main.js";
 
 export interface ServerCommandOptions {
   /** Left undefined when not given, so that an explicit non-loopback host can be told apart. */
@@ -115,6 +115,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
       }
     })();
   };
+  claimSignals();
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 

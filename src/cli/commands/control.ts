@@ -1,0 +1,89 @@
+import fs from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ApiClient, type ApiEndpoint, findEndpoint } from "../../client/api-client.js";
+import { StateLayout } from "../../engine/layout.js";
+import { BatonError } from "../../errors.js";
+import type { RunRow, Store } from "../../store/store.js";
+import { isTerminal } from "../../store/store.js";
+import { locateFile, openExistingStore } from "../context.js";
+import { engineFile } from "../embedded-api.js";
+import { EXIT } from "../main.js";
+import { isAlive } from "./resume.js";
+
+/**
+ * `baton cancel ID`: cancels a run, or a task with its subtree, through the engine that drives
+ * it (a server, or the embedded engine of a `baton run`/`baton submit` in another terminal).
+ */
+export async function cancelCommand(id: string, opts: { file: string }): Promise<void> {
+  const store = openExistingStore(opts.file);
+  try {
+    const hit = await store.resolveId(id);
+    const run = await rootRunOf(store, hit.kind === "run" ? hit.id : (await store.getTask(hit.id))!.runId);
+    const endpoint = driverOf(opts.file, run);
+    if (!endpoint) {
+      throw new BatonError(
+        "USAGE",
+        run.status === "running"
+          ? `run ${run.id} has no live engine (pid ${run.enginePid} is gone): \`baton resume ${run.id}\` picks it up, or leave it`
+          : `run ${run.id} has already ended (${run.status})`,
+      );
+    }
+    const route = hit.kind === "run" ? `/runs/${hit.id}/cancel` : `/tasks/${hit.id}/cancel`;
+    const result = await new ApiClient(endpoint).post<Record<string, unknown>>(route);
+    process.stdout.write(`cancelled ${hit.kind} ${hit.id}${result.note ? ` (${result.note})` : ""}\n`);
+  } finally {
+    await store.close();
+  }
+}
+
+/** `baton wait ID`: waits until a run or task has ended; exit 0 iff it succeeded. */
+export async function waitCommand(id: string, opts: { file: string }): Promise<void> {
+  const store = openExistingStore(opts.file);
+  try {
+    const hit = await store.resolveId(id);
+    for (;;) {
+      if (hit.kind === "run") {
+        const run = (await store.getRun(hit.id))!;
+        if (run.status !== "running") {
+          process.stdout.write(`run ${run.id} ${run.status}\n`);
+          process.exitCode = run.status === "succeeded" ? EXIT.ok : EXIT.failed;
+          return;
+        }
+      } else {
+        const task = (await store.getTask(hit.id))!;
+        if (isTerminal(task.status)) {
+          process.stdout.write(`task ${task.id} ${task.name} ${task.status}\n`);
+          process.exitCode = task.status === "succeeded" || task.status === "cached" ? EXIT.ok : EXIT.failed;
+          return;
+        }
+      }
+      await sleep(200);
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function rootRunOf(store: Store, runId: string): Promise<RunRow> {
+  let run = (await store.getRun(runId))!;
+  while (run.parentRunId) run = (await store.getRun(run.parentRunId))!;
+  return run;
+}
+
+/** The API of the engine driving a run: its embedded engine's, else the folder's server. */
+function driverOf(file: string, run: RunRow): ApiEndpoint | undefined {
+  if (run.status !== "running") return undefined;
+  const stateDir = StateLayout.forWorkdir(locateFile(file).workdir).root;
+  if (run.enginePid !== null && isAlive(run.enginePid)) {
+    try {
+      const record = JSON.parse(fs.readFileSync(engineFile(stateDir, run.enginePid), "utf8")) as {
+        url: string;
+        tokenFile: string;
+      };
+      return { url: record.url, token: fs.readFileSync(record.tokenFile, "utf8").trim() };
+    } catch {
+      // Not an embedded engine: a server, found below.
+    }
+  }
+  return findEndpoint(locateFile(file).workdir, {});
+}
