@@ -1,7 +1,9 @@
+import { ApiClient, findEndpoint } from "../../client/api-client.js";
 import { BatonError } from "../../errors.js";
 import { parseParamAssignments, resolveParams } from "../../spec/params.js";
 import { loadProject, pickPipeline } from "../context.js";
 import { driveRun } from "../drive.js";
+import { runOnServer } from "../remote-run.js";
 
 export interface RunCommandOptions {
   file: string;
@@ -21,14 +23,26 @@ export async function runCommand(pipelineName: string | undefined, opts: RunComm
     fromCli: true,
     where: `pipeline "${pipeline.name}"`,
   });
-  if (opts.detach) {
-    throw new BatonError("USAGE", "--detach needs a running server (`baton server`); none is reachable");
-  }
   for (const t of [...opts.target, ...(opts.from ? [opts.from] : [])]) {
     if (!pipeline.nodes[t])
       throw new BatonError("USAGE", `--target/--from ${t}: no node "${t}" in pipeline "${pipeline.name}"`);
   }
 
+  const endpoint = findEndpoint(project.workdir);
+  if (endpoint) {
+    const body = {
+      pipeline: pipeline.name,
+      params,
+      targets: opts.target.length ? opts.target : undefined,
+      from: opts.from ? [opts.from] : undefined,
+      noCache: !opts.cache,
+    };
+    await runOnServer(new ApiClient(endpoint), body, opts);
+    return;
+  }
+  if (opts.detach) {
+    throw new BatonError("USAGE", "--detach needs a running server (`baton server`); none is reachable");
+  }
   await driveRun(
     project,
     (engine) =>
