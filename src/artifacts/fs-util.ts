@@ -6,6 +6,9 @@ import { constants, accessSync, mkdirSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { BatonError } from "../errors.js";
+import { mapLimit } from "../util/map-limit.js";
+
+export { mapLimit };
 
 /** Human wording for the errno codes users actually meet when folders go wrong. */
 const REASONS: Record<string, string> = {
@@ -72,35 +75,6 @@ export function ensureWritableDir(path: string, what = folderKind(path)): void {
 function folderKind(path: string): string {
   const name = basename(path);
   return name === "output" || name === "inputs" ? `${name} folder` : "folder";
-}
-
-/**
- * Maps `fn` over `items` with at most `limit` calls in flight, keeping result order.
- * Stops starting new calls after the first failure, whose error it rethrows.
- */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await fn(items[i] as T, i);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  const workers: Promise<void>[] = [];
-  for (let w = 0; w < Math.min(limit, items.length); w++) workers.push(worker());
-  await Promise.all(workers);
-  return results;
 }
 
 /**

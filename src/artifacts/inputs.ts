@@ -147,6 +147,24 @@ export async function materialiseInputs(
   name: string,
   files: InputFile[],
 ): Promise<string[]> {
+  const plan = planInputLinks(inputsDir, name, files);
+  await createInputLinks(plan, files);
+  return plan.links;
+}
+
+/** Where each file of an input will be linked, without touching the disk (see {@link materialiseInputs}). */
+export interface InputLinkPlan {
+  name: string;
+  /** `inputsDir/name`. */
+  root: string;
+  /** Link paths relative to `root`, in the order of the files. */
+  rels: string[];
+  /** Absolute link paths, in the order of the files. */
+  links: string[];
+}
+
+/** Works out the link layout of {@link materialiseInputs}: pure, so a cache hit never creates links. */
+export function planInputLinks(inputsDir: string, name: string, files: InputFile[]): InputLinkPlan {
   if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
     throw new BatonError("TASK_SETUP", `input name ${JSON.stringify(name)} cannot be used as a folder name`, {
       context: { input: name },
@@ -160,7 +178,12 @@ export async function materialiseInputs(
     const rel = containedRel(f.rel) || basename(f.abs);
     return claims.claim(grouped && f.producer !== undefined ? `${producerFolder(f.producer)}/${rel}` : rel);
   });
-  const links = rels.map((rel) => join(root, rel));
+  return { name, root, rels, links: rels.map((rel) => join(root, rel)) };
+}
+
+/** Creates the links of a plan (replacing whatever an earlier attempt left there). */
+export async function createInputLinks(plan: InputLinkPlan, files: InputFile[]): Promise<void> {
+  const { root, rels, links, name } = plan;
 
   try {
     await rm(root, { recursive: true, force: true }); // holds only links: their targets are untouched
@@ -188,7 +211,6 @@ export async function materialiseInputs(
       });
     }
   });
-  return links;
 }
 
 /** `rel` as a normalised relative posix path that stays inside its folder (possibly empty). */

@@ -2,7 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Collected, collectAttempt } from "../artifacts/collect.js";
 import { hashCacheKey, hashFile } from "../artifacts/hash.js";
-import { ensureWritableDir, materialiseInputs, resolveWorkdirPatterns } from "../artifacts/inputs.js";
+import {
+  type InputLinkPlan,
+  createInputLinks,
+  ensureWritableDir,
+  planInputLinks,
+  resolveWorkdirPatterns,
+} from "../artifacts/inputs.js";
 import { restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
 import { BatonError, ensureBatonError } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
@@ -13,6 +19,7 @@ import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
 import { groupBy } from "../util/group-by.js";
+import { mapLimit } from "../util/map-limit.js";
 import { ulid } from "../util/ulid.js";
 import { attemptEnd, failureText, launchAttempt, retryDelay } from "./attempt.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
@@ -54,6 +61,8 @@ interface NodeState {
   waiting: number;
   downstream: NodeState[];
   outcome?: NodeOutcome;
+  /** How many leading tasks are known to have ended (a task never un-ends within a run). */
+  endedPrefix?: number;
 }
 
 interface TaskState {
@@ -78,6 +87,9 @@ interface TaskState {
 
 /** A file bound to an input: produced upstream (with its hash) or found in the working folder. */
 type BoundFile = { abs: string; rel: string; producer?: string; sha256?: string };
+
+/** Tasks of one node prepared at once (resolving inputs, checking the cache). */
+const PREPARE_CONCURRENCY = 64;
 
 /** Templates are parsed once per node field, not once per task. */
 const templateCache = new Map<string, Template>();
@@ -574,7 +586,9 @@ export class RunController {
       for (const task of node.tasks) await this.endWithoutRunning(task, "skipped", verdict.reason, now);
       return;
     }
-    for (const task of node.tasks) if (task.status === "pending") await this.prepareTask(task, needed);
+    // Many at once, so that their store writes share transactions (see SqliteStore).
+    const pending = node.tasks.filter((t) => t.status === "pending");
+    await mapLimit(pending, PREPARE_CONCURRENCY, (task) => this.prepareTask(task, needed));
   }
 
   private placeholderTask(node: NodeState, id: string): TaskState {
@@ -627,6 +641,7 @@ export class RunController {
       const inputsDir = this.engine.layout.inputsDir(this.runId, task.id);
       const inputs: Record<string, string[]> = {};
       const inputHashes: Record<string, Record<string, string>> = {};
+      const links: Array<{ plan: InputLinkPlan; files: BoundFile[] }> = [];
       for (const [name, decl] of Object.entries(spec.inputs)) {
         const binding = spec.bindings[name] ?? decl.default;
         if (binding === undefined) {
@@ -637,12 +652,13 @@ export class RunController {
           throw new BatonError("TASK_INPUT_MISSING", `input "${name}" has no binding and no default`);
         }
         const files = await this.resolveBinding(name, binding, context, handedOut, decl.optional);
-        inputs[name] = await materialiseInputs(inputsDir, name, files);
+        // Links are only planned here: a cache hit never needs them.
+        const plan = planInputLinks(inputsDir, name, files);
+        links.push({ plan, files });
+        inputs[name] = plan.links;
         const hashes: Record<string, string> = {};
-        for (const [i, f] of files.entries()) {
-          const rel = path.relative(path.join(inputsDir, name), inputs[name]![i]!);
-          hashes[rel] = f.sha256 ?? (await this.hashWorkdirFile(f.abs));
-        }
+        for (const [i, f] of files.entries())
+          hashes[plan.rels[i]!] = f.sha256 ?? (await this.hashWorkdirFile(f.abs));
         inputHashes[name] = hashes;
       }
       const runContext = {
@@ -654,6 +670,7 @@ export class RunController {
       task.env = this.taskEnv(task, spec, runContext, inputsDir);
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
       if (await this.tryCache(task, spec)) return;
+      for (const { plan, files } of links) await createInputLinks(plan, files);
       await this.engine.store.queueTask(task.id, task.command, task.params);
       task.status = "queued";
       this.emitTask(task);
@@ -760,9 +777,14 @@ export class RunController {
       return false;
     const hit = await this.engine.store.findCachedResult(task.cacheKey);
     if (!hit) return false;
-    for (const o of hit.outputs) if (!(await this.engine.cas.has(o.sha256))) return false;
     const outputs = hit.outputs.map((o) => ({ path: o.path, sha256: o.sha256, size: o.size }));
-    await restoreOutputs(task.outputDir, outputs, this.engine.cas);
+    if (await outputsIntact(hit.task.outputDir, outputs)) {
+      // The earlier result's folder is still whole (outputs are read-only once recorded): reuse it as is.
+      task.outputDir = hit.task.outputDir;
+    } else {
+      for (const o of outputs) if (!(await this.engine.cas.has(o.sha256))) return false;
+      await restoreOutputs(task.outputDir, outputs, this.engine.cas);
+    }
     task.files = outputs.map((o) => ({
       abs: path.join(task.outputDir, o.path),
       rel: o.path,
@@ -770,7 +792,6 @@ export class RunController {
       sha256: o.sha256,
     }));
     task.metrics = hit.task.metrics;
-    await this.engine.store.queueTask(task.id, task.command, task.params);
     await this.complete(task, null, "cached", 0, task.metrics, outputs, null);
     return true;
   }
@@ -1013,6 +1034,9 @@ export class RunController {
       error,
       cacheKey: task.cacheKey,
       cacheParts: task.cacheParts as unknown as Record<string, unknown> | undefined,
+      command: task.command || undefined,
+      params: task.params,
+      outputDir: task.outputDir,
     });
     task.status = status;
     this.emitTask(task, { exitCode, error });
@@ -1039,7 +1063,11 @@ export class RunController {
   private async taskEnded(task: TaskState): Promise<void> {
     const node = task.node;
     if (node.outcome !== undefined) return;
-    if (node.tasks.some((t) => !isEnded(t.status))) return;
+    // Tasks end roughly in order: scan on from the first one not known to have ended (linear overall).
+    let i = node.endedPrefix ?? 0;
+    while (i < node.tasks.length && isEnded(node.tasks[i]!.status)) i++;
+    node.endedPrefix = i;
+    if (i < node.tasks.length) return;
     await this.nodeEnded(node);
   }
 
@@ -1125,4 +1153,16 @@ export class RunController {
 
 function isEnded(status: TaskStatus): boolean {
   return status !== "pending" && status !== "queued" && status !== "running";
+}
+
+/** Whether a recorded result's files are all still in its folder, with their sizes. */
+async function outputsIntact(dir: string, outputs: Array<{ path: string; size: number }>): Promise<boolean> {
+  for (const o of outputs) {
+    try {
+      if ((await fs.promises.stat(path.join(dir, o.path))).size !== o.size) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }

@@ -199,7 +199,8 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
       const failed: Array<{ id: string; error: string }> = [];
       const runs = await ctx.store.listRuns({ limit: 100_000 });
       for (const run of runs) {
-        if (run.status !== "running" || run.parentRunId !== null) continue;
+        // Runs of submitted tasks (no spec file) are the engine's own to pick up, not a pipeline's.
+        if (run.status !== "running" || run.parentRunId !== null || run.specFile === null) continue;
         if (run.enginePid !== null && (run.enginePid === process.pid || isAlive(run.enginePid))) continue;
         try {
           const project = ctx.catalog.forRun(run);

@@ -22,15 +22,6 @@ export class DrivenRuns {
   get(runId: string): RunController | undefined {
     return this.controllers.get(runId);
   }
-
-  /** Cancels every run this server drives and waits for them to end. */
-  async cancelAll(): Promise<void> {
-    await Promise.all([...this.controllers.values()].map((c) => c.cancel()));
-  }
-
-  get size(): number {
-    return this.controllers.size;
-  }
 }
 
 /** Streams that stay open (SSE, log follow): ended when the server closes. */

@@ -42,7 +42,11 @@ export function readLiveServer(stateDir: string): ServerRecord | undefined {
   } catch {
     return undefined;
   }
-  if (typeof record.url !== "string" || typeof record.pid !== "number" || typeof record.tokenFile !== "string") {
+  if (
+    typeof record.url !== "string" ||
+    typeof record.pid !== "number" ||
+    typeof record.tokenFile !== "string"
+  ) {
     return undefined;
   }
   return isAlive(record.pid) ? (record as ServerRecord) : undefined;

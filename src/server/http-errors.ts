@@ -96,7 +96,11 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   if (err instanceof BatonError) {
     return {
       status: statusForCode(err.code),
-      body: errorBody(err.code, err.message, err.problems.map((p) => apiProblem(p))),
+      body: errorBody(
+        err.code,
+        err.message,
+        err.problems.map((p) => apiProblem(p)),
+      ),
     };
   }
   const status = (err as { statusCode?: unknown }).statusCode;

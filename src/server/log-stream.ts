@@ -31,10 +31,15 @@ export function logHeaders(attempt: Pick<AttemptRow, "number"> | undefined): Rec
  * Opens a log file for reading, or returns undefined when there is none yet. Only regular files
  * are read: a FIFO or device planted in a task folder must not hang or leak anything.
  */
-export async function openLog(file: string): Promise<{ handle: fs.promises.FileHandle; size: number } | undefined> {
+export async function openLog(
+  file: string,
+): Promise<{ handle: fs.promises.FileHandle; size: number } | undefined> {
   let handle: fs.promises.FileHandle;
   try {
-    handle = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    handle = await fs.promises.open(
+      file,
+      fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK,
+    );
   } catch {
     return undefined;
   }
@@ -115,7 +120,12 @@ export async function followLog(
 }
 
 /** Writes what the file holds past `offset`, minding backpressure; returns the new offset. */
-async function copyFrom(file: string, offset: number, res: ServerResponse, closed: () => boolean): Promise<number> {
+async function copyFrom(
+  file: string,
+  offset: number,
+  res: ServerResponse,
+  closed: () => boolean,
+): Promise<number> {
   const opened = await openLog(file);
   if (!opened) return offset;
   const { handle } = opened;

@@ -15,7 +15,7 @@ const ERROR_REF = "#/components/schemas/Error";
 
 /** JSON Schema of a zod schema; pipeline definitions point at the shared component. */
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
-  const out = z.toJSONSchema(schema, {
+  const { $schema: _dialect, ...out } = z.toJSONSchema(schema, {
     io,
     unrepresentable: "any",
     override: (ctx) => {
@@ -26,7 +26,6 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
       }
     },
   }) as JsonSchema;
-  delete out.$schema;
   return out;
 }
 
@@ -82,7 +81,11 @@ export function buildOpenApi(routes: readonly ApiRoute[], version: string): Json
       responses[status] = {
         description: spec.description,
         ...(spec.schema || spec.contentType
-          ? { content: { [type]: { schema: spec.schema ? jsonSchema(spec.schema, "output") : { type: "string" } } } }
+          ? {
+              content: {
+                [type]: { schema: spec.schema ? jsonSchema(spec.schema, "output") : { type: "string" } },
+              },
+            }
           : {}),
       };
     }

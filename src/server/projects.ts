@@ -144,7 +144,8 @@ export class PipelineRegistry {
 
   private add(name: string, file: string, definition: unknown): RegisteredPipeline {
     const project = parsePipelineDefinition(definition, file, { cpus: cpus() });
-    if (!project.pipelines[name]) throw new BatonError("SPEC_UNKNOWN_PIPELINE", `${file} has no pipeline "${name}"`);
+    if (!project.pipelines[name])
+      throw new BatonError("SPEC_UNKNOWN_PIPELINE", `${file} has no pipeline "${name}"`);
     const entry = { name, file, definition: definition as Record<string, unknown>, project };
     this.byName.set(name, entry);
     return entry;
@@ -201,7 +202,9 @@ export class PipelineCatalog {
       known.length === 0
         ? `no pipeline "${name}": this server has no pipeline file and no registered pipelines`
         : `no pipeline "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; pipelines: ${known.join(", ")}`;
-    throw new BatonError("SPEC_UNKNOWN_PIPELINE", message, { problems: [{ path: "body.pipeline", message }] });
+    throw new BatonError("SPEC_UNKNOWN_PIPELINE", message, {
+      problems: [{ path: "body.pipeline", message }],
+    });
   }
 
   /**
@@ -232,7 +235,9 @@ export class PipelineCatalog {
       if (!pipeline) {
         const hint = didYouMean(name, names);
         const message = `the definition has no pipeline "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; it has ${names.join(", ") || "none"}`;
-        throw new BatonError("SPEC_UNKNOWN_PIPELINE", message, { problems: [{ path: "body.pipeline", message }] });
+        throw new BatonError("SPEC_UNKNOWN_PIPELINE", message, {
+          problems: [{ path: "body.pipeline", message }],
+        });
       }
     }
     const specFile = this.archive.save(definition);
@@ -258,7 +263,11 @@ export class PipelineCatalog {
     try {
       text = fs.readFileSync(specFile, "utf8");
     } catch {
-      throw new HttpError(409, "CONFLICT", `run ${run.id} came from ${specFile}, which cannot be read any more`);
+      throw new HttpError(
+        409,
+        "CONFLICT",
+        `run ${run.id} came from ${specFile}, which cannot be read any more`,
+      );
     }
     // Archived definitions are JSON, which the YAML reader takes as is.
     const project = parseProjectText(text, specFile, { cpus: cpus() });

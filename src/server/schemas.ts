@@ -44,7 +44,9 @@ export const ParamValuesSchema = z
  */
 export const DefinitionSchema = z
   .record(z.string(), z.unknown())
-  .describe("A whole pipeline definition in the baton.yaml format (version, defaults, pools, steps, pipelines).");
+  .describe(
+    "A whole pipeline definition in the baton.yaml format (version, defaults, pools, steps, pipelines).",
+  );
 
 // Bodies ---------------------------------------------------------------------------------------
 
@@ -109,7 +111,10 @@ export const SubmitBodySchema = z.strictObject({
     .describe("Start this many copies with BATON_SHARD_ID / BATON_TOTAL_SHARDS."),
   retries: z.number().int().min(0).optional(),
   timeoutMs: z.number().int().min(1).optional(),
-  parentTaskId: z.string().optional().describe("The submitting task (BATON_TASK_ID), which becomes the parent."),
+  parentTaskId: z
+    .string()
+    .optional()
+    .describe("The submitting task (BATON_TASK_ID), which becomes the parent."),
   cwd: z.string().optional().describe("Working directory; default the server's."),
   idempotencyKey: z
     .string()
@@ -139,7 +144,8 @@ export const RegisterPipelineBodySchema = z.strictObject({
 /** `?status=a,b` or `?status=a&status=b`. */
 const listOf = <T extends z.ZodType>(item: T) =>
   z.preprocess(
-    (v) => (typeof v === "string" ? v.split(",") : Array.isArray(v) ? v.flatMap((x) => String(x).split(",")) : v),
+    (v) =>
+      typeof v === "string" ? v.split(",") : Array.isArray(v) ? v.flatMap((x) => String(x).split(",")) : v,
     z.array(item),
   );
 
@@ -151,14 +157,18 @@ const limit = (max: number, description: string) =>
 
 export const ListRunsQuerySchema = z.object({
   limit: limit(1000, "How many runs, newest first (default 50)."),
-  status: listOf(RunStatusSchema).optional().describe("Only runs with one of these statuses (comma-separated)."),
+  status: listOf(RunStatusSchema)
+    .optional()
+    .describe("Only runs with one of these statuses (comma-separated)."),
   pipeline: z.string().optional().describe("Only runs of this pipeline."),
 });
 
 export const ListTasksQuerySchema = z.object({
   run: z.string().optional().describe("Only tasks of this run."),
   parent: z.string().optional().describe("Only children of this task."),
-  status: listOf(TaskStatusSchema).optional().describe("Only tasks with one of these statuses (comma-separated)."),
+  status: listOf(TaskStatusSchema)
+    .optional()
+    .describe("Only tasks with one of these statuses (comma-separated)."),
   limit: limit(10_000, "At most this many tasks, the latest (default 1000)."),
 });
 
@@ -198,7 +208,9 @@ export const ProblemSchema = z.object({
 
 export const ErrorBodySchema = z.object({
   error: z.object({
-    code: z.string().describe("Stable code: BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, SPEC_INVALID, PARAM_INVALID…"),
+    code: z
+      .string()
+      .describe("Stable code: BAD_REQUEST, UNAUTHORIZED, NOT_FOUND, SPEC_INVALID, PARAM_INVALID…"),
     message: z.string(),
     problems: z.array(ProblemSchema).optional(),
   }),
@@ -263,7 +275,12 @@ export const RunDetailSchema = z.object({
   run: RunSummarySchema,
   tasks: z.array(TaskViewSchema),
   childRuns: z.array(
-    z.object({ id: z.string(), pipeline: z.string(), status: RunStatusSchema, parentTask: z.string().nullable() }),
+    z.object({
+      id: z.string(),
+      pipeline: z.string(),
+      status: RunStatusSchema,
+      parentTask: z.string().nullable(),
+    }),
   ),
 });
 

@@ -44,9 +44,13 @@ export function loadOrCreateToken(stateDir: string): TokenFile {
     return { token, file };
   } catch (err) {
     if (err instanceof BatonError) throw err;
-    throw new BatonError("STORE_UNAVAILABLE", `cannot read or create the API token ${file}: ${describe(err)}`, {
-      cause: err,
-    });
+    throw new BatonError(
+      "STORE_UNAVAILABLE",
+      `cannot read or create the API token ${file}: ${describe(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -60,7 +64,10 @@ function readToken(file: string): string | undefined {
     const code = (err as { code?: string }).code;
     if (code === "ENOENT") return undefined;
     if (code === "ELOOP") {
-      throw new BatonError("STORE_UNAVAILABLE", `${file} is a symbolic link: remove it, Baton will make a new token`);
+      throw new BatonError(
+        "STORE_UNAVAILABLE",
+        `${file} is a symbolic link: remove it, Baton will make a new token`,
+      );
     }
     throw err;
   }

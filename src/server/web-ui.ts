@@ -7,7 +7,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply } from "fastify";
 
 /** `web/dist` of the package (the same from `src/server/` and from `dist/server/`). */
@@ -23,7 +22,11 @@ export function isWebUiBuilt(root: string): boolean {
 /** Routes of the UI: the built files when there are some, else the placeholder page at `/`. */
 export function registerWebUi(app: FastifyInstance, root: string): void {
   if (isWebUiBuilt(root)) {
-    void app.register(fastifyStatic, { root, prefix: "/", index: ["index.html"], dotfiles: "deny" });
+    // Imported only when there is a UI to serve: every `baton run` starts an embedded API.
+    void app.register(async (scope) => {
+      const { default: fastifyStatic } = await import("@fastify/static");
+      await scope.register(fastifyStatic, { root, prefix: "/", index: ["index.html"], dotfiles: "deny" });
+    });
     return;
   }
   app.get("/", async (_req, reply) => reply.type("text/html; charset=utf-8").send(PLACEHOLDER));
@@ -35,7 +38,10 @@ export function registerWebUi(app: FastifyInstance, root: string): void {
  */
 export function sendUiIndex(reply: FastifyReply, root: string): FastifyReply | undefined {
   if (!isWebUiBuilt(root)) return undefined;
-  return reply.type("text/html; charset=utf-8").sendFile("index.html", root);
+  return reply
+    .type("text/html; charset=utf-8")
+    .header("cache-control", "no-cache")
+    .send(fs.createReadStream(path.join(root, "index.html")));
 }
 
 const PLACEHOLDER = `<!doctype html>

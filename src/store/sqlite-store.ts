@@ -30,6 +30,8 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<typeof prepare>;
+  private pending: Array<{ fn: () => unknown; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private flushScheduled = false;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -57,7 +59,7 @@ export class SqliteStore implements Store {
   }
 
   async createRun(run: NewRun): Promise<void> {
-    this.write(() =>
+    await this.write(() =>
       this.stmts.insertRun.run({
         ...run,
         params: JSON.stringify(run.params),
@@ -68,19 +70,19 @@ export class SqliteStore implements Store {
   }
 
   async finishRun(id: string, status: Exclude<RunStatus, "running">, endedAt: number): Promise<void> {
-    this.write(() => this.stmts.finishRun.run({ id, status, endedAt }));
+    await this.write(() => this.stmts.finishRun.run({ id, status, endedAt }));
   }
 
   async claimRun(id: string, enginePid: number): Promise<void> {
-    this.write(() => this.stmts.claimRun.run({ id, enginePid }));
+    await this.write(() => this.stmts.claimRun.run({ id, enginePid }));
   }
 
   async addTasks(tasks: NewTask[]): Promise<void> {
-    this.write(this.db.transaction(() => this.insertTasks(tasks)));
+    await this.write(this.db.transaction(() => this.insertTasks(tasks)));
   }
 
   async addSubmittedTasks(run: NewRun | null, tasks: NewTask[], deps: TaskDep[]): Promise<void> {
-    this.write(
+    await this.write(
       this.db.transaction(() => {
         if (run) {
           this.stmts.insertRun.run({
@@ -154,7 +156,7 @@ export class SqliteStore implements Store {
   }
 
   async queueTask(id: string, command: string, params: Record<string, unknown>): Promise<void> {
-    this.write(() => this.stmts.queueTask.run({ id, command, params: JSON.stringify(params) }));
+    await this.write(() => this.stmts.queueTask.run({ id, command, params: JSON.stringify(params) }));
   }
 
   async endTaskWithoutRunning(
@@ -163,13 +165,13 @@ export class SqliteStore implements Store {
     reason: string,
     at: number,
   ): Promise<void> {
-    this.write(() => this.stmts.endTaskWithoutRunning.run({ id, status, error: reason, endedAt: at }));
+    await this.write(() => this.stmts.endTaskWithoutRunning.run({ id, status, error: reason, endedAt: at }));
   }
 
   async startAttempt(
     a: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message">,
   ): Promise<void> {
-    this.write(
+    await this.write(
       this.db.transaction(() => {
         this.stmts.insertAttempt.run(a);
         this.stmts.taskStarted.run({ id: a.taskId, attempts: a.number, startedAt: a.startedAt });
@@ -178,11 +180,11 @@ export class SqliteStore implements Store {
   }
 
   async setAttemptPid(taskId: string, number: number, pid: number, pidStart: string | null): Promise<void> {
-    this.write(() => this.stmts.setAttemptPid.run({ taskId, number, pid, pidStart }));
+    await this.write(() => this.stmts.setAttemptPid.run({ taskId, number, pid, pidStart }));
   }
 
   async reopenTasks(runId: string, taskIds: string[]): Promise<void> {
-    this.write(
+    await this.write(
       this.db.transaction(() => {
         for (const id of taskIds) {
           this.stmts.deleteOutputs.run(id);
@@ -194,7 +196,7 @@ export class SqliteStore implements Store {
   }
 
   async finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void> {
-    this.write(
+    await this.write(
       this.db.transaction(() => {
         this.stmts.finishAttempt.run({ taskId, number, ...end });
         this.stmts.requeueTask.run({ id: taskId, exitCode: end.exitCode, error: end.message });
@@ -207,7 +209,7 @@ export class SqliteStore implements Store {
     attempt: { number: number; end: AttemptEnd } | null,
     c: TaskCompletion,
   ): Promise<void> {
-    this.write(
+    await this.write(
       this.db.transaction(() => {
         if (attempt) this.stmts.finishAttempt.run({ taskId, number: attempt.number, ...attempt.end });
         this.stmts.completeTask.run({
@@ -220,6 +222,9 @@ export class SqliteStore implements Store {
           cached: c.status === "cached" ? 1 : 0,
           cacheKey: c.cacheKey ?? null,
           cacheParts: c.cacheParts ? JSON.stringify(c.cacheParts) : null,
+          command: c.command ?? null,
+          params: c.params ? JSON.stringify(c.params) : null,
+          outputDir: c.outputDir ?? null,
         });
         for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
       }),
@@ -293,8 +298,15 @@ export class SqliteStore implements Store {
   async findCachedResult(cacheKey: string): Promise<{ task: TaskRow; outputs: OutputRow[] } | undefined> {
     const row = this.stmts.findCached.get(cacheKey) as Row | undefined;
     if (!row) return undefined;
+    // Only what a cache hit needs: the task's metrics, folder and id, not its whole record.
     const task = toTask(row);
-    return { task, outputs: await this.listOutputs([task.id]) };
+    const outputs = (this.stmts.outputsOf.all(task.id) as Row[]).map((r) => ({
+      taskId: task.id,
+      path: r.path as string,
+      sha256: r.sha256 as string,
+      size: r.size as number,
+    }));
+    return { task, outputs };
   }
 
   async findPreviousTask(task: TaskRow): Promise<TaskRow | undefined> {
@@ -308,7 +320,7 @@ export class SqliteStore implements Store {
   }
 
   async setFileHash(key: string, sha256: string): Promise<void> {
-    this.write(() => this.stmts.setFileHash.run({ key, sha256, at: Date.now() }));
+    await this.write(() => this.stmts.setFileHash.run({ key, sha256, at: Date.now() }));
   }
 
   async listCacheEntries(limit: number): Promise<CacheEntry[]> {
@@ -337,7 +349,7 @@ export class SqliteStore implements Store {
 
   async forgetCachedResults(keepRuns?: string[]): Promise<number> {
     let changes = 0;
-    this.write(() => {
+    await this.write(() => {
       if (!keepRuns) {
         changes = this.db
           .prepare("UPDATE tasks SET cache_key = NULL WHERE cache_key IS NOT NULL")
@@ -412,29 +424,48 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.pending.length > 0) this.flush();
     if (this.db.open) this.db.close();
   }
 
-  /** Runs a write; a locked or read-only database becomes a STORE_UNAVAILABLE error that says so. */
-  private write(fn: () => unknown): void {
-    try {
-      fn();
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? "";
-      if (code.startsWith("SQLITE_")) {
-        const hint =
-          code === "SQLITE_BUSY"
-            ? "another process holds a lock on it for too long"
-            : code === "SQLITE_READONLY"
-              ? "it is read-only"
-              : code === "SQLITE_FULL"
-                ? "the disk is full"
-                : (err as Error).message;
-        throw new BatonError("STORE_UNAVAILABLE", `cannot write the state database: ${hint} (${code})`, {
-          cause: err,
-        });
+  /**
+   * Runs a write. Writes issued in the same turn of the event loop share one transaction (each
+   * in its own savepoint, so one failing write does not undo the others); every caller's promise
+   * resolves only once its write is committed, so "persist, then act" still holds.
+   */
+  private write(fn: () => unknown): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ fn, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
       }
-      throw err;
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending.splice(0);
+    const failures = new Map<number, unknown>();
+    try {
+      this.db.transaction(() => {
+        for (const [i, item] of batch.entries()) {
+          try {
+            // Multi-statement writes are transaction functions already (a savepoint when nested
+            // here); a single statement that fails changes nothing. Either way no half-write stays.
+            item.fn();
+          } catch (err) {
+            failures.set(i, err);
+          }
+        }
+      })();
+    } catch (err) {
+      for (const item of batch) item.reject(storeError(err));
+      return;
+    }
+    for (const [i, item] of batch.entries()) {
+      if (failures.has(i)) item.reject(storeError(failures.get(i)));
+      else item.resolve();
     }
   }
 }
@@ -500,7 +531,8 @@ function prepare(db: Database.Database) {
     completeTask: db.prepare(
       `UPDATE tasks SET status = @status, exit_code = @exitCode, ended_at = @endedAt, metrics = @metrics,
          error = @error, cached = @cached, cache_key = COALESCE(@cacheKey, cache_key),
-         cache_parts = COALESCE(@cacheParts, cache_parts)
+         cache_parts = COALESCE(@cacheParts, cache_parts), command = COALESCE(@command, command),
+         params = COALESCE(@params, params), output_dir = COALESCE(@outputDir, output_dir)
        WHERE id = @id`,
     ),
     insertOutput: db.prepare(
@@ -516,8 +548,11 @@ function prepare(db: Database.Database) {
     listRuns: db.prepare("SELECT * FROM runs ORDER BY id DESC LIMIT ?"),
     listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY id"),
     getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
+    outputsOf: db.prepare("SELECT path, sha256, size FROM outputs WHERE task_id = ? ORDER BY path"),
     findCached: db.prepare(
-      "SELECT * FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1",
+      `SELECT id, run_id, name, node, parent_id, status, pool, priority, params, exit_code, attempts, cached,
+              output_dir, metrics, cache_key, created_at, started_at, ended_at
+       FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1`,
     ),
     findPrevious: db.prepare(
       `SELECT t.* FROM tasks t JOIN runs r ON r.id = t.run_id
@@ -615,4 +650,21 @@ function toAttempt(r: Row): AttemptRow {
     message: (r.message as string | null) ?? null,
     logPath: r.log_path as string,
   };
+}
+
+/** A locked, read-only or full database becomes a STORE_UNAVAILABLE error that says so. */
+function storeError(err: unknown): unknown {
+  const code = (err as { code?: string }).code ?? "";
+  if (!code.startsWith("SQLITE_")) return err;
+  const hint =
+    code === "SQLITE_BUSY"
+      ? "another process holds a lock on it for too long"
+      : code === "SQLITE_READONLY"
+        ? "it is read-only"
+        : code === "SQLITE_FULL"
+          ? "the disk is full"
+          : (err as Error).message;
+  return new BatonError("STORE_UNAVAILABLE", `cannot write the state database: ${hint} (${code})`, {
+    cause: err,
+  });
 }

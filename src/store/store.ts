@@ -175,6 +175,11 @@ export interface TaskCompletion {
   error: string | null;
   cacheKey?: string | null;
   cacheParts?: Record<string, unknown> | null;
+  /** The resolved command and params, for tasks that end without having been queued (cache hits). */
+  command?: string;
+  params?: Record<string, unknown>;
+  /** Where the outputs are, when that is not the task's own folder (a reused cached result). */
+  outputDir?: string;
 }
 
 export interface AttemptEnd {

@@ -36,15 +36,19 @@ afterEach(() => {
 });
 
 /** Starts `baton server ARGS` and waits for its sign-in line. */
-async function startServer(dir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Started> {
+async function startServer(
+  dir: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Started> {
   const child = startBaton(["server", "--port", "0", ...args], dir, env);
   children.push(child);
   let stderr = "";
   child.stderr?.on("data", (d) => {
     stderr += d;
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal, stderr })),
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
+    (resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })),
   );
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -107,16 +111,23 @@ describe("baton server", () => {
     // Tasks are told where the server is, so that nested `baton submit` can reach it.
     expect(fs.readFileSync(done.tasks[0]!.outputs[0]!, "utf8").trim()).toBe(s.url);
 
+    // An open event stream does not hold the server up.
+    const events = await fetch(`${s.url}/api/v1/events?token=${s.token}`);
+    expect(events.status).toBe(200);
+    const reading = events.text().catch((err: Error) => `stream broken: ${err.message}`);
     s.child.kill("SIGTERM");
     const end = await s.exited;
     expect(end.code, end.stderr).toBe(0);
+    expect(await reading).toContain(": baton events");
     expect(fs.existsSync(path.join(dir, ".baton", "server.json"))).toBe(false);
   });
 
   it("cancels running work on SIGINT, then exits 0", async () => {
     const dir = makeProject({ "baton.yaml": PROJECT });
     const s = await startServer(dir);
-    const { run } = (await (await api(s, "/api/v1/runs", { pipeline: "nap" })).json()) as { run: { id: string } };
+    const { run } = (await (await api(s, "/api/v1/runs", { pipeline: "nap" })).json()) as {
+      run: { id: string };
+    };
     await sleep(500);
     const t0 = Date.now();
     s.child.kill("SIGINT");
@@ -145,7 +156,10 @@ pipelines:
     const cliDone = collect(cli);
     // Kill the engine once the first task's process runs.
     const deadline = Date.now() + 15_000;
-    while (!fs.existsSync(path.join(dir, ".baton", "runs")) || !hasAttemptLog(path.join(dir, ".baton", "runs"))) {
+    while (
+      !fs.existsSync(path.join(dir, ".baton", "runs")) ||
+      !hasAttemptLog(path.join(dir, ".baton", "runs"))
+    ) {
       if (Date.now() > deadline) throw new Error("the run did not start");
       await sleep(25);
     }
@@ -177,7 +191,7 @@ pipelines:
     const dir = makeProject({ "baton.yaml": PROJECT });
     const s = await startServer(dir);
     const second = await runBaton(["server", "--port", "0"], dir);
-    expect(second.code).toBe(2);
+    expect(second.code, second.stderr).toBe(2);
     expect(second.stderr).toContain(`a Baton server already runs for ${dir}: ${s.url}`);
     s.child.kill("SIGTERM");
     expect((await s.exited).code).toBe(0);
@@ -186,20 +200,22 @@ pipelines:
   it("refuses databases other than SQLite, bad ports and missing files (exit 2)", async () => {
     const dir = makeProject({ "baton.yaml": PROJECT });
     const pg = await runBaton(["server", "--db", "postgres://localhost/baton"], dir);
-    expect(pg.code).toBe(2);
+    expect(pg.code, pg.stderr).toBe(2);
     expect(pg.stderr).toContain("only SQLite is supported for now");
     const port = await runBaton(["server", "--port", "http"], dir);
-    expect(port.code).toBe(2);
+    expect(port.code, port.stderr).toBe(2);
     expect(port.stderr).toContain("--port http: expected a port number");
     const missing = await runBaton(["server", "-f", "nope.yaml"], dir);
-    expect(missing.code).toBe(2);
+    expect(missing.code, missing.stderr).toBe(2);
     expect(missing.stderr).toContain("nope.yaml");
   });
 
   it("takes a SQLite file with --db", async () => {
     const dir = makeProject({ "baton.yaml": PROJECT });
     const s = await startServer(dir, ["--db", "sqlite:state/other.db"]);
-    const { run } = (await (await api(s, "/api/v1/runs", { pipeline: "env" })).json()) as { run: { id: string } };
+    const { run } = (await (await api(s, "/api/v1/runs", { pipeline: "env" })).json()) as {
+      run: { id: string };
+    };
     expect((await waitForRun(s, run.id, (st) => st !== "running")).run.status).toBe("succeeded");
     expect(fs.existsSync(path.join(dir, "state", "other.db"))).toBe(true);
     s.child.kill("SIGTERM");
@@ -209,7 +225,7 @@ pipelines:
   it("listens beyond loopback only with an explicit --host and BATON_ALLOW_REMOTE=1", async () => {
     const dir = makeProject({ "baton.yaml": PROJECT });
     const refused = await runBaton(["server", "--host", "0.0.0.0", "--port", "0"], dir);
-    expect(refused.code).toBe(2);
+    expect(refused.code, refused.stderr).toBe(2);
     expect(refused.stderr).toContain("refusing to listen on 0.0.0.0");
     expect(refused.stderr).toContain("BATON_ALLOW_REMOTE=1");
 
@@ -226,7 +242,8 @@ function hasAttemptLog(runsDir: string): boolean {
     const runDir = path.join(runsDir, run);
     for (const task of fs.readdirSync(runDir)) {
       const taskDir = path.join(runDir, task);
-      if (fs.statSync(taskDir).isDirectory() && fs.readdirSync(taskDir).some((f) => f.endsWith(".log"))) return true;
+      if (fs.statSync(taskDir).isDirectory() && fs.readdirSync(taskDir).some((f) => f.endsWith(".log")))
+        return true;
     }
   }
   return false;

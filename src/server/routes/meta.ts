@@ -17,7 +17,10 @@ export function metaRoutes(routes: () => readonly ApiRoute[]): ApiRoute[] {
       tag: "meta",
       summary: "Liveness check (no token needed)",
       responses: {
-        200: { description: "The server is up.", schema: z.object({ ok: z.literal(true), version: z.string() }) },
+        200: {
+          description: "The server is up.",
+          schema: z.object({ ok: z.literal(true), version: z.string() }),
+        },
       },
       async handle() {
         return { ok: true, version: BATON_VERSION };

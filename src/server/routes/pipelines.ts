@@ -46,7 +46,10 @@ export function pipelineRoutes(ctx: ServerContext): ApiRoute[] {
       async handle({ body, reply }) {
         const project = ctx.catalog.server.current();
         if (project?.pipelines[body.name]) {
-          throw badField("body.name", `"${body.name}" is a pipeline of ${project.file}: register under another name`);
+          throw badField(
+            "body.name",
+            `"${body.name}" is a pipeline of ${project.file}: register under another name`,
+          );
         }
         const entry = ctx.catalog.registry.register(body.name, body.definition);
         reply.code(201).header("location", "/api/v1/pipelines");

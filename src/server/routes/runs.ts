@@ -2,7 +2,7 @@
 import * as z from "zod";
 import { taskViews } from "../../engine/task-view.js";
 import { resolveParams } from "../../spec/params.js";
-import type { RunRow } from "../../store/store.js";
+import { type RunRow, isTerminal } from "../../store/store.js";
 import { type ServerContext, rootRun } from "../context.js";
 import { badField, conflict, underField } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
@@ -15,7 +15,7 @@ import {
   StartRunBodySchema,
 } from "../schemas.js";
 import { findRun, runSummary } from "../views.js";
-import { isAlive, within } from "./util.js";
+import { isAlive, sleep, within } from "./util.js";
 
 /** How long `cancel` waits for the run to end before answering 202 (still stopping). */
 export const CANCEL_WAIT_MS = 10_000;
@@ -98,7 +98,10 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "runs",
       summary: "A run with its tasks",
       params: IdParamsSchema,
-      responses: { 200: { description: "The run.", schema: RunDetailSchema }, 404: { description: "No such run." } },
+      responses: {
+        200: { description: "The run.", schema: RunDetailSchema },
+        404: { description: "No such run." },
+      },
       async handle({ params }) {
         const run = await findRun(ctx.store, params.id);
         const tasks = await ctx.store.listTasks({ run: run.id });
@@ -177,15 +180,31 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
  * Cancels the run tree `run` belongs to, if this server drives it. Returns whether it ended
  * within {@link CANCEL_WAIT_MS}.
  */
-export async function cancelRunTree(ctx: ServerContext, run: RunRow, root: RunRow): Promise<boolean> {
+async function cancelRunTree(ctx: ServerContext, run: RunRow, root: RunRow): Promise<boolean> {
   const controller = ctx.runs.get(root.id);
-  if (!controller) {
-    if (run.status !== "running") throw conflict(`run ${run.id} has already ended (${run.status})`);
+  if (controller) return within(controller.cancel(), CANCEL_WAIT_MS);
+  if (run.status !== "running") throw conflict(`run ${run.id} has already ended (${run.status})`);
+  // A run of submitted tasks: the engine cancels each top task with its subtree.
+  const tops = (await ctx.store.listTasks({ run: root.id })).filter(
+    (t) => t.parentId === null && !isTerminal(t.status),
+  );
+  let cancelled = false;
+  for (const t of tops) if (await ctx.engine.cancelTask(t.id)) cancelled = true;
+  if (!cancelled) {
     throw conflict(
       `run ${root.id} is not driven by this server${root.enginePid ? ` but by process ${root.enginePid}` : ""}: cancel it there`,
     );
   }
-  return within(controller.cancel(), CANCEL_WAIT_MS);
+  return within(runEnded(ctx, root.id), CANCEL_WAIT_MS);
+}
+
+/** Resolves once the run has ended (polling the store); the caller bounds the wait. */
+async function runEnded(ctx: ServerContext, runId: string): Promise<void> {
+  const deadline = Date.now() + CANCEL_WAIT_MS;
+  while (Date.now() < deadline) {
+    if ((await ctx.store.getRun(runId))?.status !== "running") return;
+    await sleep(ctx.timings.pollMs);
+  }
 }
 
 /** Gives the tasks of `run`'s tree new attempts (see `Engine.restoreRun`); returns the root run. */

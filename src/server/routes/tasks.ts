@@ -5,7 +5,8 @@ import { paramEnvName, paramEnvValue } from "../../engine/task-context.js";
 import { taskViews } from "../../engine/task-view.js";
 import { didYouMean } from "../../errors.js";
 import { checkParamValue, inferParamType } from "../../spec/params.js";
-import { isTerminal } from "../../store/store.js";
+import type { ParamSpec } from "../../spec/types.js";
+import { type RunRow, type TaskRow, isTerminal } from "../../store/store.js";
 import { type ServerContext, rootRun } from "../context.js";
 import { HttpError, badField, conflict } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
@@ -20,7 +21,7 @@ import {
   TaskViewSchema,
 } from "../schemas.js";
 import { findRun, findTask, runSummary, taskDetail } from "../views.js";
-import { CANCEL_WAIT_MS, cancelRunTree, retryRun } from "./runs.js";
+import { CANCEL_WAIT_MS, retryRun } from "./runs.js";
 import { sleep } from "./util.js";
 
 export function taskRoutes(ctx: ServerContext): ApiRoute[] {
@@ -47,7 +48,9 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "tasks",
       summary: "List tasks",
       query: ListTasksQuerySchema,
-      responses: { 200: { description: "Tasks, oldest first.", schema: z.object({ tasks: z.array(TaskViewSchema) }) } },
+      responses: {
+        200: { description: "Tasks, oldest first.", schema: z.object({ tasks: z.array(TaskViewSchema) }) },
+      },
       async handle({ query }) {
         const run = query.run === undefined ? undefined : (await findRun(ctx.store, query.run)).id;
         const parent = query.parent === undefined ? undefined : (await findTask(ctx.store, query.parent)).id;
@@ -64,7 +67,10 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "tasks",
       summary: "A task: command, params, error, attempts, outputs, metrics",
       params: IdParamsSchema,
-      responses: { 200: { description: "The task.", schema: TaskDetailSchema }, 404: { description: "No such task." } },
+      responses: {
+        200: { description: "The task.", schema: TaskDetailSchema },
+        404: { description: "No such task." },
+      },
       async handle({ params }) {
         return taskDetail(ctx.store, await findTask(ctx.store, params.id));
       },
@@ -74,35 +80,28 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       method: "POST",
       path: "/tasks/:id/cancel",
       tag: "tasks",
-      summary: "Cancel a task (a pipeline task: its whole run)",
+      summary: "Cancel a task and its subtree",
       description:
-        "A submitted task is cancelled with its subtree. Cancelling a single task of a pipeline run is not supported yet: the run it belongs to is cancelled, if this server drives it; the response says which run.",
+        "Cancels one task this server's engine drives (a submitted task, or a task of a pipeline run, whose other tasks go on), with its children. Answers 200 once it ended, or 202 if it is still stopping.",
       params: IdParamsSchema,
       responses: {
-        200: { description: "The task's run, cancelled." },
-        202: { description: "Cancelling: tasks are still stopping." },
-        409: { description: "The task has ended, or its run is driven by another engine." },
+        200: { description: "The task, cancelled." },
+        202: { description: "Cancelling: the task is still stopping." },
+        409: { description: "The task has ended, or another engine drives it." },
       },
       async handle({ params, reply }) {
         const task = await findTask(ctx.store, params.id);
         if (isTerminal(task.status)) throw conflict(`task ${task.id} has already ended (${task.status})`);
-        const run = (await ctx.store.getRun(task.runId))!;
-        const root = await rootRun(ctx.store, run);
-        if (!ctx.runs.get(root.id) && ctx.engine.tree.cancel(task.id)) {
-          // A submitted task (Velda style): the engine cancels it and its children only.
-          await waitUntilEnded(ctx, task.id, CANCEL_WAIT_MS);
-          const now = await taskDetail(ctx.store, (await ctx.store.getTask(task.id))!);
-          reply.code(isTerminal(now.status) ? 200 : 202);
-          return { task: task.id, cancelled: task.id, status: now.status };
+        if (!(await ctx.engine.cancelTask(task.id))) {
+          const run = await rootRun(ctx.store, (await ctx.store.getRun(task.runId))!);
+          throw conflict(
+            `task ${task.id} is not driven by this server${run.enginePid ? ` but by process ${run.enginePid}` : ""}: cancel it there`,
+          );
         }
-        const ended = await cancelRunTree(ctx, run, root);
-        reply.code(ended ? 200 : 202);
-        return {
-          task: task.id,
-          cancelled: root.id,
-          note: `cancelling one task is not supported yet: its whole run ${root.id} was cancelled`,
-          run: await runSummary(ctx, (await ctx.store.getRun(root.id))!),
-        };
+        await waitUntilEnded(ctx, task.id, CANCEL_WAIT_MS, () => ctx.engine.cancelTask(task.id));
+        const status = (await ctx.store.getTask(task.id))!.status;
+        reply.code(isTerminal(status) ? 200 : 202);
+        return { task: task.id, cancelled: task.id, status };
       },
     }),
 
@@ -112,7 +111,10 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "tasks",
       summary: "Retry a task's run (failed, skipped and cancelled tasks)",
       params: IdParamsSchema,
-      responses: { 202: { description: "The run, running again." }, 409: { description: "The run is still running." } },
+      responses: {
+        202: { description: "The run, running again." },
+        409: { description: "The run is still running." },
+      },
       async handle({ params, reply }) {
         const task = await findTask(ctx.store, params.id);
         const run = (await ctx.store.getRun(task.runId))!;
@@ -142,19 +144,21 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
           );
         }
         const run = (await ctx.store.getRun(task.runId))!;
-        const merged = { ...task.params };
+        // What the task saw as BATON_PARAM_*: the run's params, then its own.
+        const merged: Record<string, unknown> = { ...run.params, ...task.params };
+        const decls = paramDeclarations(ctx, run, task);
+        const known = Object.keys(decls);
         for (const [name, value] of Object.entries(body.params ?? {})) {
           const path = `body.params.${name}`;
-          if (!Object.hasOwn(task.params, name)) {
-            const known = Object.keys(task.params);
+          const decl = decls[name];
+          if (decl === undefined && known.length > 0) {
             const hint = didYouMean(name, known);
             throw badField(
               path,
-              `task ${task.id} has no param "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}${known.length ? `; params: ${known.join(", ")}` : ""}`,
+              `task ${task.id} has no param "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; params: ${known.join(", ")}`,
             );
           }
-          // The declaration is not kept with the task: the type of its value stands for it.
-          const wrong = checkParamValue({ type: inferParamType(task.params[name]) }, value);
+          const wrong = decl === undefined ? undefined : checkParamValue(decl, value);
           if (wrong !== undefined) throw badField(path, wrong);
           merged[name] = value;
         }
@@ -204,12 +208,47 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
   ];
 }
 
-/** Waits (polling the store) until the task has ended, at most `ms`. */
-async function waitUntilEnded(ctx: ServerContext, taskId: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
+/**
+ * Waits (polling the store) until the task has ended, at most `ms`. `again` is called once a
+ * second meanwhile: a cancel that arrives while the process is being launched can be lost by
+ * the engine, and asking again is harmless.
+ */
+async function waitUntilEnded(
+  ctx: ServerContext,
+  taskId: string,
+  ms: number,
+  again: () => Promise<unknown>,
+): Promise<void> {
+  const start = Date.now();
+  let asked = start;
+  while (Date.now() - start < ms) {
     const task = await ctx.store.getTask(taskId);
     if (!task || isTerminal(task.status)) return;
+    if (Date.now() - asked >= 1000) {
+      asked = Date.now();
+      await again();
+    }
     await sleep(ctx.timings.pollMs);
   }
+}
+
+/**
+ * The params a task can be cloned with: those of its run and its own, declared as in the run's
+ * pipeline file when it can still be read, else typed by their current values. A task with
+ * none (a submitted task) takes any.
+ */
+function paramDeclarations(ctx: ServerContext, run: RunRow, task: TaskRow): Record<string, ParamSpec> {
+  const decls: Record<string, ParamSpec> = {};
+  for (const [name, value] of Object.entries({ ...run.params, ...task.params })) {
+    decls[name] = { type: inferParamType(value) };
+  }
+  try {
+    const pipeline = ctx.catalog.forRun(run).pipelines[run.pipeline];
+    Object.assign(decls, pipeline?.params);
+    const node = task.node === null ? undefined : pipeline?.nodes[task.node];
+    if (node?.kind === "task") Object.assign(decls, node.params);
+  } catch {
+    // The file is gone or was not a pipeline: the values' types stand for the declarations.
+  }
+  return decls;
 }
