@@ -32,16 +32,19 @@ export async function driveRun(
   process.on("SIGTERM", onSignal);
   claimSignals();
   const { engine, store, close: closeEngine } = openLocalEngine(project.workdir, { pools: project.pools });
-  const api = await startEmbeddedApi(engine, store, project.workdir, project);
+  // The API starts while the run is planned and cached results are reused; only the first
+  // task launch waits for it (tasks get its URL).
+  const starting = startEmbeddedApi(engine, store, project.workdir, project);
+  engine.launchGate = starting;
   const close = async () => {
-    await api.close();
+    await (await starting).close();
     await closeEngine();
   };
   const progress = new ProgressReporter();
   engine.on((e) => progress.handle(e));
   try {
     const controller = await begin(engine);
-    api.track(controller);
+    (await starting).track(controller);
     if (interrupted) void engine.cancelAll();
     const status = await controller.done;
     progress.stop();

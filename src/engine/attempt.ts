@@ -28,6 +28,7 @@ export interface LaunchedAttempt {
  * dies in between leaves an attempt with no pid, which `resume` knows never ran.
  */
 export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<LaunchedAttempt> {
+  await engine.launchGate;
   const { layout, store } = engine;
   const logPath = layout.logPath(plan.runId, plan.taskId, plan.number);
   const metricsPath = layout.metricsPath(plan.runId, plan.taskId, plan.number);

@@ -83,6 +83,11 @@ export class Engine {
   readonly layout: StateLayout;
   readonly cas: ContentStore;
   readonly taskEnv: Record<string, string>;
+  /**
+   * Resolved when tasks may start (e.g. once the embedded API that `BATON_URL` points at is
+   * listening). Cache hits and planning never wait for it.
+   */
+  launchGate: Promise<unknown> = Promise.resolve();
   /** Tasks submitted on their own (Velda style), and the parent/child bookkeeping of every task. */
   readonly tree: TaskTree;
   private readonly pools = new Map<string, PoolQueue<QueuedWork>>();

@@ -83,6 +83,8 @@ interface TaskState {
   retryTimer?: NodeJS.Timeout;
   cacheKey?: string;
   cacheParts?: CacheParts;
+  /** A cancel arrived while the attempt's process was being started. */
+  cancelRequested?: boolean;
 }
 
 /** A file bound to an input: produced upstream (with its hash) or found in the working folder. */
@@ -418,6 +420,8 @@ export class RunController {
       task.retryTimer = undefined;
     }
     if (task.status === "running") {
+      // Not started yet (no handle): the attempt is cancelled as soon as its process exists.
+      task.cancelRequested = true;
       task.cancel?.();
       return;
     }
@@ -844,7 +848,7 @@ export class RunController {
       timeoutMs: spec.timeoutMs,
     });
     task.cancel = () => proc.cancel();
-    if (this.cancelling) proc.cancel(); // Ctrl-C came while the process was starting
+    if (this.cancelling || task.cancelRequested) proc.cancel(); // a cancel came while the process was starting
     const result = await proc.exited;
     task.cancel = undefined;
     // The slot is for running processes: give it back now, and record the end outside it.

@@ -37,6 +37,7 @@ interface TreeTask {
   /** Dependencies that have not ended yet. */
   waiting: number;
   cancel?: () => void;
+  cancelRequested?: boolean;
   retryTimer?: NodeJS.Timeout;
 }
 
@@ -263,8 +264,10 @@ export class TaskTree {
       clearTimeout(task.retryTimer);
       task.retryTimer = undefined;
     }
-    if (task.status === "running" && task.cancel) {
-      task.cancel();
+    if (task.status === "running") {
+      // Not started yet (no handle): the attempt is cancelled as soon as its process exists.
+      task.cancelRequested = true;
+      task.cancel?.();
       return;
     }
     if (task.status === "queued") this.engine.dequeue((w) => w.taskId === task.id);
@@ -382,6 +385,7 @@ export class TaskTree {
       timeoutMs: task.spec.timeoutMs,
     });
     task.cancel = () => proc.cancel();
+    if (task.cancelRequested) proc.cancel();
     const result = await proc.exited;
     task.cancel = undefined;
     void this.guard(task, this.attemptEnded(task, number, result));

@@ -474,15 +474,16 @@ function migrate(db: Database.Database): void {
   db.exec(
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
   );
-  const done = new Set(
-    (db.prepare("SELECT version FROM schema_migrations").all() as Row[]).map((r) => r.version as number),
-  );
+  const applied = db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?");
   for (const [i, sql] of SQLITE_MIGRATIONS.entries()) {
     const version = i + 1;
-    if (done.has(version)) continue;
+    if (applied.get(version)) continue;
+    // Checked again under the write lock: two processes opening a new database at once must
+    // not both apply the same migration.
     db.transaction(() => {
+      if (applied.get(version)) return;
       db.exec(sql);
-      db.prepare("INSERT OR IGNORE INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(
+      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(
         version,
         Date.now(),
       );
