@@ -112,6 +112,16 @@ export function buildProgram(): Command {
     .action(async (id, opts) => (await import("./commands/control.js")).waitCommand(id, opts));
 
   program
+    .command("import")
+    .description("convert another tool's pipeline file into baton.yaml (valohai)")
+    .argument("<kind>", "valohai")
+    .argument("<file>", "the file to convert, e.g. valohai.yaml")
+    .option("-o, --output <file>", "write here instead of stdout")
+    .action(async (kind, file, opts) =>
+      (await import("./commands/import.js")).importCommand(kind, file, opts),
+    );
+
+  program
     .command("resume")
     .description("continue a run whose engine died, adopting task processes still alive")
     .argument("<run>", "run id (or prefix)")

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { BatonError } from "../../errors.js";
 import { expandNode } from "../../graph/expand.js";
 import { evaluateTemplate, isTemplate, parseTemplate } from "../../spec/expressions.js";
@@ -19,7 +20,9 @@ export async function validateCommand(opts: { file: string }): Promise<void> {
     const extra = dynamic.length ? ` (+ fan-outs decided at run time: ${dynamic.join(", ")})` : "";
     lines.push(`  ${pipeline.name}: ${nodes} node${nodes === 1 ? "" : "s"}, ${tasks ?? "?"} tasks${extra}`);
   }
-  process.stdout.write(`${project.file}: ok\n${lines.join("\n")}\n`);
+  process.stdout.write(
+    `${path.relative(process.cwd(), project.file) || project.file}: ok\n${lines.join("\n")}\n`,
+  );
 }
 
 /** Tasks a pipeline expands to with its default params; nodes whose fan-out reads `needs` are counted apart. */
