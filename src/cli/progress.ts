@@ -29,18 +29,22 @@ export class ProgressReporter {
     if (this.mode === "quiet") return;
     switch (event.type) {
       case "run-started":
+        // Planned tasks count as pending until their first event.
+        this.counts.set("pending", (this.counts.get("pending") ?? 0) + event.taskCount);
         this.line(
           `run ${event.runId} ${event.pipeline}${event.parentTaskId ? " (child run)" : ""}: ${event.taskCount} tasks planned`,
         );
         return;
       case "tasks-added":
+        this.counts.set("pending", (this.counts.get("pending") ?? 0) + event.count);
         return;
       case "run-ended":
         this.line(`run ${event.runId} ${event.status} in ${formatMs(Date.now() - this.started)}`);
         return;
       case "task": {
         const previous = this.statuses.get(event.taskId);
-        if (previous) this.counts.set(previous.status, (this.counts.get(previous.status) ?? 1) - 1);
+        const was = previous?.status ?? "pending";
+        this.counts.set(was, Math.max(0, (this.counts.get(was) ?? 1) - 1));
         this.statuses.set(event.taskId, { name: event.name, status: event.status });
         this.counts.set(event.status, (this.counts.get(event.status) ?? 0) + 1);
         const detail =

@@ -273,7 +273,7 @@ export class RunController {
       runId: this.runId,
       pipeline: this.pipeline.name,
       parentTaskId: this.options.parentTaskId ?? null,
-      taskCount: this.tasks.size,
+      taskCount: [...this.tasks.values()].filter((t) => !isEnded(t.status)).length,
     });
     // Only now that outcomes are known may adopted attempts end and move the graph on.
     for (const followUp of followUps) void this.guard(followUp());
