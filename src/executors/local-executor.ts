@@ -184,6 +184,25 @@ class LocalProcess extends WatchedProcess {
             this.fail(message);
             resolveStarted();
           },
+          onOrphaned: () => {
+            // Its launcher died: watch the process by pid until it ends, then read its exit status.
+            const poll = setInterval(() => {
+              if (isRunning(this.pid, this.pidStart)) return;
+              clearInterval(poll);
+              const status = readStatusFile(request.statusPath);
+              this.finish(
+                status?.exitCode ?? null,
+                null,
+                status ?? {
+                  exitCode: null,
+                  signal: null,
+                  reason: "lost",
+                  message: "the process ended without an exit status (its launcher had died)",
+                  endedAt: Date.now(),
+                },
+              );
+            }, 100);
+          },
         },
       );
     });

@@ -24,11 +24,16 @@ export interface SpawnHandlers {
   onStarted(pid: number): void;
   onExited(code: number | null, signal: NodeJS.Signals | null, collected?: Collected): void;
   onFailed(message: string): void;
+  /** The launcher died after starting the process: the process may live on, unwatched. */
+  onOrphaned(): void;
 }
 
 interface Launcher {
   child: ChildProcess;
   busy: number;
+  /** Requests this launcher has not answered with an end yet. */
+  ids: Set<number>;
+  closing: boolean;
 }
 
 /**
@@ -41,19 +46,41 @@ export class Spawner {
   private readonly handlers = new Map<number, SpawnHandlers>();
   private nextId = 1;
 
+  private readonly started = new Set<number>();
+  private closed = false;
+
   constructor(count = Number(process.env.BATON_LAUNCHERS) || 2) {
-    const file = new URL("./launcher.js", import.meta.url);
-    for (let i = 0; i < count; i++) {
-      const child = fork(file, [], {
-        stdio: ["ignore", "ignore", "inherit", "ipc"],
-        execArgv: ["--max-old-space-size=64"],
-        serialization: "json",
-      });
-      const entry: Launcher = { child, busy: 0 };
-      child.on("message", (r: SpawnReply) => this.onReply(entry, r));
-      this.setRef(entry, false);
-      this.launchers.push(entry);
+    for (let i = 0; i < count; i++) this.launchers.push(this.startLauncher());
+  }
+
+  private startLauncher(): Launcher {
+    const child = fork(new URL("./launcher.js", import.meta.url), [], {
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+      execArgv: ["--max-old-space-size=64"],
+      serialization: "json",
+    });
+    const entry: Launcher = { child, busy: 0, ids: new Set(), closing: false };
+    child.on("message", (r: SpawnReply) => this.onReply(entry, r));
+    child.on("exit", () => this.onLauncherExit(entry));
+    this.setRef(entry, false);
+    return entry;
+  }
+
+  /**
+   * A launcher died (killed, out of memory): what it had not started fails; what it had started
+   * is handed back to be watched by pid. A new launcher takes its place.
+   */
+  private onLauncherExit(entry: Launcher): void {
+    for (const id of entry.ids) {
+      const h = this.handlers.get(id);
+      this.handlers.delete(id);
+      if (!h) continue;
+      if (this.started.delete(id)) h.onOrphaned();
+      else h.onFailed("the launcher process died before starting the task");
     }
+    entry.ids.clear();
+    const i = this.launchers.indexOf(entry);
+    if (i >= 0 && !this.closed && !entry.closing) this.launchers[i] = this.startLauncher();
   }
 
   spawn(request: Omit<SpawnRequest, "id">, handlers: SpawnHandlers): void {
@@ -61,12 +88,15 @@ export class Spawner {
     this.handlers.set(id, handlers);
     const entry = this.launchers.reduce((a, b) => (b.busy < a.busy ? b : a));
     entry.busy++;
+    entry.ids.add(id);
     // While a process is alive the engine must not exit under it.
     if (entry.busy === 1) this.setRef(entry, true);
     entry.child.send({ ...request, id } satisfies SpawnRequest);
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const l of this.launchers) l.closing = true;
     await Promise.all(
       this.launchers.map(
         (l) =>
@@ -94,10 +124,13 @@ export class Spawner {
     const h = this.handlers.get(r.id);
     if (!h) return;
     if (r.type === "started") {
+      this.started.add(r.id);
       h.onStarted(r.pid);
       return;
     }
     this.handlers.delete(r.id);
+    this.started.delete(r.id);
+    entry.ids.delete(r.id);
     entry.busy--;
     if (entry.busy === 0) this.setRef(entry, false);
     if (r.type === "exited") h.onExited(r.code, r.signal, r.collected);
