@@ -1037,7 +1037,9 @@ export class RunController {
       outputs,
       error,
       cacheKey: task.cacheKey,
-      cacheParts: task.cacheParts as unknown as Record<string, unknown> | undefined,
+      // A reused result's parts are those of the task that computed it: not written again.
+      cacheParts:
+        status === "cached" ? undefined : (task.cacheParts as unknown as Record<string, unknown> | undefined),
       command: task.command || undefined,
       params: task.params,
       outputDir: task.outputDir,

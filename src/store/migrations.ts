@@ -91,4 +91,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX task_deps_needs ON task_deps (needs_task_id);
   `,
+  `
+  DROP INDEX tasks_cache_key;
+  CREATE INDEX tasks_cache_key ON tasks (cache_key, ended_at);
+  `,
 ];

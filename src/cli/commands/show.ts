@@ -109,7 +109,8 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
 /** The cache key's parts, and why the task ran although an earlier run of it exists. */
 async function cacheLines(store: Store, task: TaskRow): Promise<string[]> {
   const parts = task.cacheParts as CacheParts | null;
-  if (!parts || !task.cacheKey) return [];
+  if (!task.cacheKey) return [];
+  if (!parts) return [`cache     key ${task.cacheKey.slice(0, 16)}${task.cached ? " (result reused)" : ""}`];
   const lines = [`cache     key ${task.cacheKey.slice(0, 16)}${task.cached ? " (result reused)" : ""}`];
   lines.push(`  command  ${indent(parts.command, 11)}`);
   if (Object.keys(parts.params).length) lines.push(`  params   ${JSON.stringify(parts.params)}`);
