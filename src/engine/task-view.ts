@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { OutputRow, RunRow, TaskRow, TaskStatus } from "../store/store.js";
+import type { AttemptRow, OutputRow, RunRow, TaskRow, TaskStatus } from "../store/store.js";
 import { groupBy } from "../util/group-by.js";
 
 /** A task as `--json`, the API and the SDK show it (DESIGN §5). */
@@ -50,6 +50,21 @@ export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
 export function taskViews(tasks: TaskRow[], outputs: OutputRow[]): TaskView[] {
   const byTask = groupBy(outputs, (o) => o.taskId);
   return tasks.map((t) => taskView(t, byTask.get(t.id) ?? []));
+}
+
+/** An attempt as `show --json` and the API show it. */
+export function attemptView(a: AttemptRow) {
+  return {
+    number: a.number,
+    status: a.status,
+    exitCode: a.exitCode,
+    signal: a.signal,
+    reason: a.reason,
+    message: a.message,
+    startedAt: iso(a.startedAt),
+    endedAt: iso(a.endedAt),
+    log: a.logPath,
+  };
 }
 
 export function runView(run: RunRow): RunView {

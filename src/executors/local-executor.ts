@@ -139,6 +139,22 @@ abstract class WatchedProcess implements TaskProcess {
     }
   }
 
+  /** For a process found gone: its exit status file says how it ended, or it was lost. */
+  protected finishFromStatusFile(statusPath: string, why: string): void {
+    const status = readStatusFile(statusPath);
+    this.finish(
+      status?.exitCode ?? null,
+      null,
+      status ?? {
+        exitCode: null,
+        signal: null,
+        reason: "lost",
+        message: `the process ended without an exit status (${why})`,
+        endedAt: Date.now(),
+      },
+    );
+  }
+
   protected fail(message: string): void {
     if (this.done) return;
     this.done = true;
@@ -189,18 +205,7 @@ class LocalProcess extends WatchedProcess {
             const poll = setInterval(() => {
               if (isRunning(this.pid, this.pidStart)) return;
               clearInterval(poll);
-              const status = readStatusFile(request.statusPath);
-              this.finish(
-                status?.exitCode ?? null,
-                null,
-                status ?? {
-                  exitCode: null,
-                  signal: null,
-                  reason: "lost",
-                  message: "the process ended without an exit status (its launcher had died)",
-                  endedAt: Date.now(),
-                },
-              );
+              this.finishFromStatusFile(request.statusPath, "its launcher had died");
             }, 100);
           },
         },
@@ -222,18 +227,7 @@ class AdoptedProcess extends WatchedProcess {
     const poll = setInterval(() => {
       if (isRunning(pid, this.pidStart)) return;
       clearInterval(poll);
-      const status = readStatusFile(request.statusPath);
-      this.finish(
-        status?.exitCode ?? null,
-        null,
-        status ?? {
-          exitCode: null,
-          signal: null,
-          reason: "lost",
-          message: "the process ended without an exit status",
-          endedAt: Date.now(),
-        },
-      );
+      this.finishFromStatusFile(request.statusPath, "it was adopted after a restart");
     }, 100);
   }
 }

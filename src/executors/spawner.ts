@@ -56,12 +56,14 @@ export class Spawner {
   private startLauncher(): Launcher {
     const child = fork(new URL("./launcher.js", import.meta.url), [], {
       stdio: ["ignore", "ignore", "inherit", "ipc"],
-      execArgv: ["--max-old-space-size=64"],
+      execArgv: ["--max-old-space-size=256"],
       serialization: "json",
     });
     const entry: Launcher = { child, busy: 0, ids: new Set(), closing: false };
     child.on("message", (r: SpawnReply) => this.onReply(entry, r));
     child.on("exit", () => this.onLauncherExit(entry));
+    // A send to a launcher that has just died fails here; its exit handler deals with the tasks.
+    child.on("error", () => undefined);
     this.setRef(entry, false);
     return entry;
   }
@@ -86,12 +88,19 @@ export class Spawner {
   spawn(request: Omit<SpawnRequest, "id">, handlers: SpawnHandlers): void {
     const id = this.nextId++;
     this.handlers.set(id, handlers);
-    const entry = this.launchers.reduce((a, b) => (b.busy < a.busy ? b : a));
+    const live = this.launchers.filter((l) => l.child.connected);
+    const entry = (live.length ? live : this.launchers).reduce((a, b) => (b.busy < a.busy ? b : a));
     entry.busy++;
     entry.ids.add(id);
     // While a process is alive the engine must not exit under it.
     if (entry.busy === 1) this.setRef(entry, true);
-    entry.child.send({ ...request, id } satisfies SpawnRequest);
+    entry.child.send({ ...request, id } satisfies SpawnRequest, (err) => {
+      if (!err || !this.handlers.has(id)) return;
+      // The launcher went away before it got the request: nothing was started.
+      this.handlers.delete(id);
+      entry.ids.delete(id);
+      handlers.onFailed(`the launcher process could not take the task: ${err.message}`);
+    });
   }
 
   async close(): Promise<void> {

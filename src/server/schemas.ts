@@ -10,19 +10,7 @@ import * as z from "zod";
 import type { SubmitRequest } from "../engine/engine.js";
 import type { TaskView } from "../engine/task-view.js";
 import { NAME_PATTERN } from "../spec/problems.js";
-import type { RunStatus, TaskStatus } from "../store/store.js";
-
-const TASK_STATUSES = [
-  "pending",
-  "queued",
-  "running",
-  "succeeded",
-  "failed",
-  "cancelled",
-  "skipped",
-  "cached",
-] as const satisfies readonly TaskStatus[];
-const RUN_STATUSES = ["running", "succeeded", "failed", "cancelled"] as const satisfies readonly RunStatus[];
+import { RUN_STATUSES, TASK_STATUSES } from "../store/store.js";
 
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
 export const RunStatusSchema = z.enum(RUN_STATUSES);

@@ -2,25 +2,14 @@
  * Looking up runs and tasks named in URLs, and the JSON shapes the API answers with. Tasks are
  * shown as `taskView` (the `--json` shape of DESIGN §5) so that the CLI, the SDK and the API agree.
  */
-import { iso, taskView } from "../engine/task-view.js";
-import type { RunRow, Store, TaskRow, TaskStatus } from "../store/store.js";
+import { attemptView, iso, taskView } from "../engine/task-view.js";
+import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus } from "../store/store.js";
 import { type ServerContext, rootRun } from "./context.js";
 import { notFound } from "./http-errors.js";
 import type { RunSummary, TaskDetail } from "./schemas.js";
 
 /** Ids are ULIDs (or prefixes of them): anything else is no id at all, and never reaches the store. */
 const ID_TEXT = /^[0-9A-Za-z]{4,32}$/;
-
-const STATUSES: TaskStatus[] = [
-  "pending",
-  "queued",
-  "running",
-  "succeeded",
-  "failed",
-  "cancelled",
-  "skipped",
-  "cached",
-];
 
 /** The run with this id (or unique prefix). @throws 404, or 409 for an ambiguous prefix. */
 export async function findRun(store: Store, id: string): Promise<RunRow> {
@@ -44,7 +33,7 @@ export async function findTask(store: Store, id: string): Promise<TaskRow> {
 
 /** Tasks by status, every status present. */
 export function countByStatus(tasks: Pick<TaskRow, "status">[]): Record<TaskStatus, number> {
-  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+  const counts = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
   for (const t of tasks) counts[t.status]++;
   return counts;
 }
@@ -82,15 +71,7 @@ export async function taskDetail(store: Store, task: TaskRow): Promise<TaskDetai
     cacheKey: task.cacheKey,
     createdAt: iso(task.createdAt),
     attemptsDetail: attempts.map((a) => ({
-      number: a.number,
-      status: a.status,
-      exitCode: a.exitCode,
-      signal: a.signal,
-      reason: a.reason,
-      message: a.message,
-      startedAt: iso(a.startedAt),
-      endedAt: iso(a.endedAt),
-      log: a.logPath,
+      ...attemptView(a),
       logUrl: `/api/v1/tasks/${task.id}/log?attempt=${a.number}`,
     })),
   };

@@ -14,17 +14,23 @@
  * a PostgreSQL adapter can implement the same interface.
  */
 
-export type TaskStatus =
-  | "pending"
-  | "queued"
-  | "running"
-  | "succeeded"
-  | "failed"
-  | "cancelled"
-  | "skipped"
-  | "cached";
+/** Every task status, in the order a task goes through them (DESIGN §1). */
+export const TASK_STATUSES = [
+  "pending",
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+  "skipped",
+  "cached",
+] as const;
 
-export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const RUN_STATUSES = ["running", "succeeded", "failed", "cancelled"] as const;
+
+export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const TERMINAL_TASK_STATUSES: ReadonlySet<TaskStatus> = new Set([
   "succeeded",

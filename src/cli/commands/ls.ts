@@ -1,7 +1,7 @@
 import { iso, taskViews } from "../../engine/task-view.js";
 import { BatonError } from "../../errors.js";
 import { formatMs } from "../../executors/local-executor.js";
-import type { RunRow, Store, TaskRow, TaskStatus } from "../../store/store.js";
+import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus } from "../../store/store.js";
 import { groupBy } from "../../util/group-by.js";
 import { openExistingStore } from "../context.js";
 import { table } from "../table.js";
@@ -13,22 +13,11 @@ export interface LsOptions {
   json?: boolean;
 }
 
-const STATUSES: TaskStatus[] = [
-  "pending",
-  "queued",
-  "running",
-  "succeeded",
-  "failed",
-  "cancelled",
-  "skipped",
-  "cached",
-];
-
 /** `baton ls`: the latest runs; `baton ls RUN`: that run's tasks (`--json`: the tasks array). */
 export async function lsCommand(runId: string | undefined, opts: LsOptions): Promise<void> {
   for (const s of opts.status) {
-    if (!STATUSES.includes(s as TaskStatus)) {
-      throw new BatonError("USAGE", `--status ${s}: expected one of ${STATUSES.join(", ")}`);
+    if (!(TASK_STATUSES as readonly string[]).includes(s)) {
+      throw new BatonError("USAGE", `--status ${s}: expected one of ${TASK_STATUSES.join(", ")}`);
     }
   }
   const store = openExistingStore(opts.file);

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { type CacheParts, explainCacheMiss } from "../../engine/cache-key.js";
-import { iso, runView, taskView, taskViews } from "../../engine/task-view.js";
+import { attemptView, iso, runView, taskView, taskViews } from "../../engine/task-view.js";
 import type { Store, TaskRow } from "../../store/store.js";
 import { openExistingStore } from "../context.js";
 import { table } from "../table.js";
@@ -60,17 +60,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
       error: task.error,
       cacheKey: task.cacheKey,
       cacheParts: task.cacheParts,
-      attemptsDetail: attempts.map((a) => ({
-        number: a.number,
-        status: a.status,
-        exitCode: a.exitCode,
-        signal: a.signal,
-        reason: a.reason,
-        message: a.message,
-        startedAt: iso(a.startedAt),
-        endedAt: iso(a.endedAt),
-        log: a.logPath,
-      })),
+      attemptsDetail: attempts.map(attemptView),
     };
     process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     return;

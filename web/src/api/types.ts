@@ -1,0 +1,180 @@
+/**
+ * The JSON shapes of Baton's API (`/api/v1`) that the UI reads. They mirror
+ * `src/server/schemas.ts` and `src/engine/task-view.ts`; fields marked "wanted" are not served
+ * yet and are read only when present.
+ */
+
+export type TaskStatus =
+  | "pending"
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "skipped"
+  | "cached";
+
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  "running",
+  "queued",
+  "pending",
+  "failed",
+  "cancelled",
+  "skipped",
+  "succeeded",
+  "cached",
+];
+
+export const RUN_STATUSES: readonly RunStatus[] = ["running", "succeeded", "failed", "cancelled"];
+
+export type Counts = Record<TaskStatus, number>;
+
+/** A task as `GET /runs/:id` and `GET /tasks` list it. */
+export interface TaskView {
+  id: string;
+  run: string;
+  name: string;
+  node: string | null;
+  parent: string | null;
+  status: TaskStatus;
+  exitCode: number | null;
+  attempts: number;
+  cached: boolean;
+  startedAt: string | null;
+  endedAt: string | null;
+  outputDir: string;
+  outputs: string[];
+  metrics: Record<string, unknown>;
+}
+
+export interface Attempt {
+  number: number;
+  status: "running" | "succeeded" | "failed" | "cancelled";
+  exitCode: number | null;
+  signal: string | null;
+  reason: string | null;
+  message: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  log: string;
+  logUrl: string;
+}
+
+/** Wanted: why a task ran or was cached, as `baton show` prints it. */
+export interface CacheExplanation {
+  /** `reused` (cached), `ran` (no earlier result), `changed` (key parts changed), `off`. */
+  verdict: string;
+  previousTask?: string | null;
+  changes?: string[];
+}
+
+/** A task as `GET /tasks/:id` shows it. */
+export interface TaskDetail extends TaskView {
+  pool: string;
+  command: string | null;
+  params: Record<string, unknown>;
+  item: unknown;
+  error: string | null;
+  cacheKey: string | null;
+  createdAt: string | null;
+  attemptsDetail: Attempt[];
+  /** Wanted: bound input files by input name. */
+  inputs?: Record<string, Array<{ path: string; sha256: string; size?: number; url?: string }>>;
+  /** Wanted: the cache decision explained. */
+  cache?: CacheExplanation;
+}
+
+export interface RunSummary {
+  id: string;
+  pipeline: string;
+  status: RunStatus;
+  params: Record<string, unknown>;
+  createdAt: string | null;
+  endedAt: string | null;
+  parentRun: string | null;
+  parentTask: string | null;
+  specFile: string | null;
+  driven: boolean;
+  counts: Counts;
+}
+
+export interface ChildRun {
+  id: string;
+  pipeline: string;
+  status: RunStatus;
+  parentTask: string | null;
+}
+
+export interface NodeNeed {
+  node: string;
+  condition: "success" | "failure" | "always";
+}
+
+export interface PipelineNode {
+  name: string;
+  kind: "task" | "pipeline";
+  step?: string;
+  pipeline?: string;
+  needs: NodeNeed[];
+  fanout?: "foreach" | "matrix";
+}
+
+export interface RunDetail {
+  run: RunSummary;
+  tasks: TaskView[];
+  childRuns: ChildRun[];
+  /** Wanted: the run's own graph, for runs of definitions posted to the API. */
+  nodes?: PipelineNode[];
+}
+
+export type ParamType = "string" | "int" | "float" | "bool" | "list" | "json";
+
+export interface ParamDecl {
+  name: string;
+  type: ParamType;
+  required: boolean;
+  default?: unknown;
+  choices?: unknown[];
+  description?: string;
+}
+
+export interface PipelineSummary {
+  name: string;
+  source: "file" | "registered";
+  file: string | null;
+  params: ParamDecl[];
+  nodes: PipelineNode[];
+}
+
+export interface OutputFile {
+  path: string;
+  size: number;
+  sha256: string;
+  url: string;
+}
+
+export interface Problem {
+  path?: string;
+  message: string;
+  file?: string;
+  line?: number;
+  column?: number;
+}
+
+/** What `GET /events` sends, one per SSE message. */
+export type EngineEvent =
+  | { type: "run-started"; runId: string; pipeline: string; parentTaskId: string | null; taskCount: number }
+  | {
+      type: "task";
+      runId: string;
+      taskId: string;
+      name: string;
+      status: TaskStatus;
+      attempt?: number;
+      exitCode?: number | null;
+      error?: string | null;
+    }
+  | { type: "tasks-added"; runId: string; count: number }
+  | { type: "run-ended"; runId: string; status: RunStatus };
