@@ -23,6 +23,11 @@ export function findEndpoint(dir: string, env: NodeJS.ProcessEnv = process.env):
   }
 }
 
+/** The live server of this very folder (its `.baton/server.json`), if any: the one that runs its baton.yaml. */
+export function findFolderServer(workdir: string): ApiEndpoint | undefined {
+  return readServerFile(path.join(path.resolve(workdir), ".baton"));
+}
+
 function readServerFile(stateDir: string): ApiEndpoint | undefined {
   try {
     const record = JSON.parse(fs.readFileSync(path.join(stateDir, "server.json"), "utf8")) as {

@@ -48,7 +48,7 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     attempt: plan.number,
     command: plan.command,
     cwd: plan.cwd,
-    env: { ...plan.env, BATON_METRICS: metricsPath, BATON_ATTEMPT: String(plan.number) },
+    env: { ...engine.taskEnv, ...plan.env, BATON_METRICS: metricsPath, BATON_ATTEMPT: String(plan.number) },
     logPath,
     statusPath: layout.statusPath(plan.runId, plan.taskId, plan.number),
     timeoutMs: plan.timeoutMs,

@@ -14,7 +14,13 @@ import { BatonError, ensureBatonError } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
 import { expandNode } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
-import { type Template, evaluateTemplate, isTemplate, parseTemplate } from "../spec/expressions.js";
+import {
+  type Template,
+  evaluateTemplate,
+  isTemplate,
+  parseTemplate,
+  renderValue,
+} from "../spec/expressions.js";
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
@@ -102,6 +108,11 @@ function template(source: string): Template {
     templateCache.set(source, t);
   }
   return t;
+}
+
+/** A command or env value: a template that is one expression may yield a list or map; render it as in a string. */
+function text(value: unknown): string {
+  return typeof value === "string" ? value : renderValue(value);
 }
 
 function evaluate(value: unknown, context: Record<string, unknown>): unknown {
@@ -670,7 +681,7 @@ export class RunController {
         params: { ...this.options.params, ...task.params },
         inputs,
       };
-      task.command = String(evaluate(spec.run, runContext));
+      task.command = text(evaluate(spec.run, runContext));
       task.env = this.taskEnv(task, spec, runContext, inputsDir);
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
       if (await this.tryCache(task, spec)) return;
@@ -761,9 +772,10 @@ export class RunController {
       for (const f of files) deps[path.relative(this.options.workdir, f)] = await this.hashWorkdirFile(f);
     }
     const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(spec.env)) env[name] = String(evaluate(value, canonical));
+    for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluate(value, canonical));
     const parts: CacheParts = {
-      command: String(evaluate(spec.run, canonical)),
+      command: text(evaluate(spec.run, canonical)),
+      // The task's own params: all that BATON_PARAM_* and `params.X` in its command can show it.
       params: task.params,
       env,
       inputs: inputHashes,
@@ -806,8 +818,8 @@ export class RunController {
     context: Record<string, unknown>,
     inputsDir: string,
   ): Record<string, string> {
+    // The engine's own variables (BATON_URL...) are added at launch: they may not be known yet.
     const env: Record<string, string> = {
-      ...this.engine.taskEnv,
       BATON_RUN_ID: this.runId,
       BATON_TASK_ID: task.id,
       BATON_TASK_NAME: task.name,
@@ -815,10 +827,11 @@ export class RunController {
       BATON_INPUTS_DIR: inputsDir,
       BATON_PIPELINE_DIR: this.pipelineDir,
     };
-    for (const [name, value] of Object.entries(context.params as Record<string, unknown>)) {
+    // Only the task's own params: what it can read must all be in its cache key.
+    for (const [name, value] of Object.entries(task.params)) {
       env[paramEnvName(name)] = paramEnvValue(value);
     }
-    for (const [name, value] of Object.entries(spec.env)) env[name] = String(evaluate(value, context));
+    for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluate(value, context));
     return env;
   }
 
@@ -912,6 +925,9 @@ export class RunController {
       return;
     }
     const why = failureText(result);
+    // What a failed attempt submitted goes with it: cancelled, and waited for, before the task ends or retries.
+    this.engine.tree.cancelChildren(task.id);
+    await this.engine.tree.waitForChildren(task.id);
     if (!cancelled && !this.cancelling && number <= spec.retries.limit) {
       await this.engine.store.finishAttemptForRetry(task.id, number, end);
       task.status = "queued";
@@ -1115,9 +1131,10 @@ export class RunController {
     if (this.finished) return;
     this.finished = true;
     const statuses = [...this.tasks.values()].map((t) => t.status);
+    // DESIGN §1: a run succeeds iff no task failed; a cancelled run (not one cancelled task) is `cancelled`.
     const status: RunStatus = statuses.includes("failed")
       ? "failed"
-      : this.cancelling || statuses.includes("cancelled")
+      : this.cancelling
         ? "cancelled"
         : "succeeded";
     await this.engine.store.finishRun(this.runId, status, Date.now());

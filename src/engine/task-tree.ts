@@ -360,7 +360,6 @@ export class TaskTree {
     this.emitTask(task, { attempt: number });
     const layout = this.engine.layout;
     const env: Record<string, string> = {
-      ...this.engine.taskEnv,
       ...task.spec.env,
       BATON_RUN_ID: task.runId,
       BATON_TASK_ID: task.id,

@@ -162,7 +162,7 @@ abstract class WatchedProcess implements TaskProcess {
   }
 }
 
-/** A process this engine starts, through the spawner threads. */
+/** A process this engine starts, through the launcher processes. */
 class LocalProcess extends WatchedProcess {
   readonly started: Promise<void>;
 

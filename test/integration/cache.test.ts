@@ -133,4 +133,25 @@ pipelines:
     expect(r.json.tasks.map((t) => t.name)).toEqual(["prep", "train"]);
     expect(ran(dir)).toEqual(["prep", "train"]);
   });
+
+  it("a task sees only its own params in BATON_PARAM_*, so its cache key covers all it can read", async () => {
+    const dir = makeProject({
+      "baton.yaml": `version: 1
+steps:
+  show:
+    params: { m: { type: int, default: 5 } }
+    run: echo "n=\${BATON_PARAM_N:-unset} m=$BATON_PARAM_M" > "$BATON_OUTPUT_DIR/n.txt"
+pipelines:
+  p:
+    params: { n: { type: int, default: 1 } }
+    nodes:
+      show: { step: show }
+`,
+    });
+    const one = await runJson(["-p", "n=1"], dir);
+    expect(fs.readFileSync(one.byName("show").outputs[0]!, "utf8")).toBe("n=unset m=5\n");
+    // n is not the step's param: changing it changes nothing the step can see, so it is reused.
+    const two = await runJson(["-p", "n=2"], dir);
+    expect(two.byName("show").status).toBe("cached");
+  });
 });

@@ -121,3 +121,29 @@ describe("baton submit: Velda-style task trees", () => {
     expect(r.code).toBe(7);
   });
 });
+
+describe("pipeline tasks that submit children", () => {
+  it("a pipeline task's submits become its children, and it ends only after them", async () => {
+    const dir = makeProject({
+      "baton.yaml": `version: 1
+pipelines:
+  p:
+    nodes:
+      spawn:
+        run: node ${JSON.stringify(BATON_BIN)} submit -n child -- 'sleep 0.5; echo child > "$BATON_PIPELINE_DIR/child.txt"'
+      after:
+        needs: [spawn]
+        run: cat "$BATON_PIPELINE_DIR/child.txt" > "$BATON_OUTPUT_DIR/seen.txt"
+`,
+    });
+    const r = await runBaton(["run", "--json"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout) as {
+      tasks: Array<{ name: string; status: string; parent: string | null; id: string; outputs: string[] }>;
+    };
+    const spawn = json.tasks.find((t) => t.name === "spawn")!;
+    const child = json.tasks.find((t) => t.name === "child")!;
+    expect(child).toMatchObject({ status: "succeeded", parent: spawn.id });
+    expect(fs.readFileSync(json.tasks.find((t) => t.name === "after")!.outputs[0]!, "utf8")).toBe("child\n");
+  });
+});

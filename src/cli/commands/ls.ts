@@ -55,7 +55,8 @@ export async function lsCommand(runId: string | undefined, opts: LsOptions): Pro
 
 async function pickRun(store: Store, runId: string | undefined): Promise<RunRow> {
   if (runId === undefined) {
-    const latest = (await store.listRuns({ limit: 1 }))[0];
+    // The newest run started by a user: child runs of `pipeline:` nodes belong to their parent.
+    const latest = (await store.listRuns({ limit: 50 })).find((r) => r.parentRunId === null);
     if (!latest) throw new BatonError("STORE_NOT_FOUND", "no runs yet");
     return latest;
   }

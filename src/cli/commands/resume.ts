@@ -12,7 +12,7 @@ export async function resumeCommand(id: string, opts: { file: string; json?: boo
       throw new BatonError("USAGE", `run ${r.id} is still driven by a live engine (pid ${r.enginePid})`);
     }
   });
-  const project = loadProject(run.specFile ?? opts.file);
+  const project = loadProject(pipelineFileOf(run));
   await driveRun(project, (engine) => engine.restoreRun(project, run, "resume"), opts);
 }
 
@@ -26,12 +26,23 @@ export async function retryCommand(
       throw new BatonError("USAGE", `run ${r.id} is still running: wait for it or cancel it first`);
     }
   });
-  const project = loadProject(run.specFile ?? opts.file);
+  const project = loadProject(pipelineFileOf(run));
   await driveRun(
     project,
     (engine) => engine.restoreRun(project, run, opts.failedOnly ? "retry-failed" : "retry-all"),
     opts,
   );
+}
+
+/** The pipeline file a run came from; submitted task trees have none. */
+function pipelineFileOf(run: RunRow): string {
+  if (!run.specFile) {
+    throw new BatonError(
+      "USAGE",
+      `run ${run.id} is a tree of submitted tasks (baton submit), not a pipeline run: resume and retry work on pipeline runs only; submit the tree again`,
+    );
+  }
+  return run.specFile;
 }
 
 /** The root run named by a run id, or by the id of one of its tasks. */

@@ -1,4 +1,4 @@
-import { ApiClient, findEndpoint } from "../../client/api-client.js";
+import { ApiClient, findFolderServer } from "../../client/api-client.js";
 import { BatonError } from "../../errors.js";
 import { parseParamAssignments, resolveParams } from "../../spec/params.js";
 import { loadProject, pickPipeline } from "../context.js";
@@ -28,7 +28,8 @@ export async function runCommand(pipelineName: string | undefined, opts: RunComm
       throw new BatonError("USAGE", `--target/--from ${t}: no node "${t}" in pipeline "${pipeline.name}"`);
   }
 
-  const endpoint = findEndpoint(project.workdir);
+  // Only the server of this file's own folder runs this file's pipelines.
+  const endpoint = findFolderServer(project.workdir);
   if (endpoint) {
     const body = {
       pipeline: pipeline.name,

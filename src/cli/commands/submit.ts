@@ -44,6 +44,12 @@ export async function submitCommand(words: string[], opts: SubmitOptions): Promi
     if (opts.wait) process.exitCode = await waitRemote(client, ids);
     return;
   }
+  if (request.parentTaskId) {
+    throw new BatonError(
+      "USAGE",
+      "submit: inside a task (BATON_TASK_ID is set) but no engine to submit to: BATON_URL is missing from the task's environment",
+    );
+  }
   await submitEmbedded(request, opts.wait ?? false);
 }
 
