@@ -15,7 +15,10 @@ import { ensureWritableDir } from "../artifacts/fs-util.js";
 import type { SpawnReply, SpawnRequest } from "./spawner.js";
 
 const children = new Map<number, ChildProcess>();
-const reply = (r: SpawnReply) => process.send?.(r);
+/** Replies to the engine; one that went away (crashed, killed) is simply not answered. */
+const reply = (r: SpawnReply) => {
+  if (process.connected) process.send?.(r, (err: Error | null) => void err);
+};
 
 const stores = new Map<string, ContentStore>();
 

@@ -105,7 +105,11 @@ export class Spawner {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const l of this.launchers) l.closing = true;
+    for (const l of this.launchers) {
+      l.closing = true;
+      // Held until they exit: an unref'd launcher would let the process end before close() resolves.
+      this.setRef(l, true);
+    }
     await Promise.all(
       this.launchers.map(
         (l) =>

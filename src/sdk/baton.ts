@@ -1,0 +1,446 @@
+/**
+ * `Baton`: the client of the TypeScript SDK (DESIGN §7). One transport: it always talks HTTP to
+ * an API — a server's (`BATON_URL`, or a live server recorded in `.baton/server.json`), or that
+ * of an engine it embeds in the process when there is none, exactly as `baton run` does.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ApiClient, type ApiEndpoint, findEndpoint } from "../client/api-client.js";
+import { paramEnvName, paramEnvValue } from "../engine/task-context.js";
+import { BatonError } from "../errors.js";
+import { shellQuote } from "../spec/expressions.js";
+import { checkParamValue, inferParamType, resolveParams } from "../spec/params.js";
+import type { Pipeline, PoolOptions } from "./builder.js";
+import { ControllerRun } from "./controller-run.js";
+import {
+  Controller,
+  type ControllerOptions,
+  type ControllerRunOptions,
+  controllerKey,
+} from "./controller.js";
+import { type EmbeddedEngine, startEmbeddedEngine } from "./embedded.js";
+import { EngineRunHandle, type RunHandle, TaskHandle } from "./handles.js";
+import { SDK_RUN_LABEL } from "./recover.js";
+import { type Session, httpStatusOf } from "./session.js";
+import type { CloneOptions, RunInfo, SubmitOptions, TaskInfo, TaskStatus, TaskSummary } from "./types.js";
+
+/** Options of {@link Baton.connect}. */
+export interface ConnectOptions {
+  /** The server's base URL (`http://127.0.0.1:8377`). Default: `BATON_URL`, then `.baton/server.json`. */
+  url?: string;
+  /** The API token. Default: `BATON_TOKEN` (with `url`), or the token the server recorded. */
+  token?: string;
+  /**
+   * The project folder: where `.baton/` is looked for (here and above), where an embedded
+   * engine keeps its state and reads `baton.yaml`, and where submitted tasks run. Default: the
+   * current directory.
+   */
+  workdir?: string;
+  /**
+   * `true`: always start an embedded engine; `false`: never (fail when no server is found).
+   * Default: embedded only when no server is found.
+   */
+  embedded?: boolean;
+  /** Pools of an embedded engine, added to `local` and to those of `workdir/baton.yaml`. */
+  pools?: Record<string, PoolOptions>;
+  /** How often handles ask the API while waiting. Default 200 ms. */
+  pollIntervalMs?: number;
+  /**
+   * The task submissions become children of. Default: `BATON_TASK_ID` when the program runs as
+   * a Baton task and talks to the engine running it (through `BATON_URL`); `null` for none.
+   */
+  parentTaskId?: string | null;
+  /** Where `BATON_URL`, `BATON_TOKEN` and `BATON_TASK_ID` are read. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Options of {@link Baton.run}. */
+export interface RunOptions extends ControllerRunOptions {
+  /** The pipeline's params, as JSON values of their declared types. */
+  params?: Record<string, unknown>;
+  /**
+   * Drive the pipeline step by step from this process even without hooks, so that it survives
+   * a crash of the controller (each task is submitted once, see {@link ControllerRunOptions}).
+   * Pipelines with hooks always are, and so is a run given a `controllerId`.
+   */
+  stepByStep?: boolean;
+  /** Run only these nodes and what they need (`baton run --target`). Engine runs only. */
+  targets?: string[];
+  /** Rerun these nodes and everything downstream (`--from`). Engine runs only. */
+  from?: string[];
+  /** Do not reuse cached results. Engine runs only. */
+  noCache?: boolean;
+}
+
+/** Filters of {@link Baton.tasks}. */
+export interface TaskFilter {
+  /** Only tasks of this run. */
+  run?: string;
+  /** Only children of this task. */
+  parent?: string;
+  /** Only tasks with one of these statuses. */
+  status?: TaskStatus[];
+  /** At most this many, the latest (default 1000). */
+  limit?: number;
+}
+
+/**
+ * A connection to Baton: start pipelines, submit and clone tasks, wait for them and read what
+ * they produced.
+ *
+ * ```ts
+ * const baton = await Baton.connect();
+ * try {
+ *   const run = await baton.run(pipeline("hello").step("say", { run: "echo hi" }));
+ *   await run.wait();
+ * } finally {
+ *   await baton.close();
+ * }
+ * ```
+ */
+export class Baton {
+  /** The API's base URL. */
+  readonly url: string;
+  /** `server`: a server found or given; `embedded`: an engine this process started. */
+  readonly mode: "server" | "embedded";
+  /** The project folder (see {@link ConnectOptions.workdir}). */
+  readonly workdir: string;
+  private readonly session: Session;
+  private closed = false;
+
+  private constructor(
+    endpoint: ApiEndpoint,
+    private readonly embedded: EmbeddedEngine | undefined,
+    workdir: string,
+    pollIntervalMs: number,
+    parentTaskId: string | undefined,
+  ) {
+    this.url = endpoint.url;
+    this.mode = embedded ? "embedded" : "server";
+    this.workdir = workdir;
+    const api = new ApiClient(endpoint);
+    this.session = {
+      api,
+      endpoint,
+      pollIntervalMs,
+      workdir,
+      parentTaskId,
+      cancelTask: (id) => this.cancelTask(id),
+      cloneTask: (id, options) => this.cloneTask(id, options),
+    };
+  }
+
+  /**
+   * Connects to Baton: the server `url` names, else the one `BATON_URL` names (inside a task,
+   * the engine running it), else a live server recorded in `.baton/server.json` of the project
+   * folder or a folder above, else an engine started here, embedded in this process (state in
+   * `workdir/.baton/`, as `baton run` keeps it). Call {@link Baton.close} when done.
+   *
+   * An embedded engine first adopts the tasks a controller that crashed had submitted to it
+   * (their processes outlive it), so that the controller started again can reattach to them.
+   *
+   * @throws BatonError `STORE_UNAVAILABLE` when the server cannot be reached, `USAGE` when it
+   *   refuses the token, when `workdir` is not a folder, or when `embedded: false` and no
+   *   server is found.
+   */
+  static async connect(options: ConnectOptions = {}): Promise<Baton> {
+    const env = options.env ?? process.env;
+    const workdir = path.resolve(options.workdir ?? process.cwd());
+    if (!fs.statSync(workdir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new BatonError("USAGE", `workdir ${workdir} does not exist (or is not a folder)`);
+    }
+    const poll = options.pollIntervalMs ?? 200;
+    let endpoint: ApiEndpoint | undefined;
+    let fromTaskEnv = false;
+    if (options.url !== undefined) {
+      endpoint = { url: options.url.replace(/\/+$/, ""), token: options.token ?? env.BATON_TOKEN ?? "" };
+    } else if (options.embedded !== true) {
+      endpoint = findEndpoint(workdir, env);
+      fromTaskEnv = endpoint !== undefined && Boolean(env.BATON_URL);
+      if (endpoint && options.token !== undefined) endpoint = { ...endpoint, token: options.token };
+    }
+    const parent =
+      options.parentTaskId !== undefined
+        ? (options.parentTaskId ?? undefined)
+        : fromTaskEnv
+          ? env.BATON_TASK_ID || undefined
+          : undefined;
+    if (endpoint) {
+      const baton = new Baton(endpoint, undefined, workdir, poll, parent);
+      // Fail here, with a clear message, rather than at the first real call.
+      await baton.session.api.get("/runs?limit=1");
+      return baton;
+    }
+    if (options.embedded === false) {
+      throw new BatonError(
+        "USAGE",
+        `no Baton server found for ${workdir}: set BATON_URL (and BATON_TOKEN), start \`baton server\` there, or connect without embedded: false`,
+      );
+    }
+    const engine = await startEmbeddedEngine(workdir, options.pools ? { pools: options.pools } : {});
+    return new Baton({ url: engine.url, token: engine.token }, engine, workdir, poll, parent);
+  }
+
+  /**
+   * Starts a pipeline: a builder ({@link pipeline}), or the name of a pipeline the server
+   * knows (its `baton.yaml`, or one registered with `POST /pipelines`).
+   *
+   * A pipeline with controller hooks (`before`, `after`, `continueOnFailure`, `concurrency`), or
+   * run with `stepByStep`, is driven by this process step by step and survives its crash (see
+   * {@link ControllerRunOptions.controllerId}); the others are posted whole (`POST /runs`) and
+   * driven by the engine.
+   *
+   * @throws BatonError `SPEC_INVALID` (a builder problem, at its call site), `PARAM_INVALID`.
+   */
+  async run(p: Pipeline | string, options: RunOptions = {}): Promise<RunHandle> {
+    this.checkOpen();
+    if (typeof p === "string") {
+      if (options.stepByStep || options.controllerId !== undefined) {
+        throw new BatonError(
+          "USAGE",
+          `run("${p}"): only a pipeline built with pipeline() can be driven step by step (stepByStep, controllerId)`,
+        );
+      }
+      return this.startEngineRun({ pipeline: p }, options);
+    }
+    const validated = p.validate();
+    if (!p.isControlled && !options.stepByStep && options.controllerId === undefined) {
+      return this.startEngineRun({ definition: validated.definition, pipeline: p.name }, options);
+    }
+    const spec = validated.project.pipelines[p.name]!;
+    const params = resolveParams(spec.params, options.params ?? {}, {
+      fromCli: false,
+      where: `pipeline "${p.name}"`,
+    });
+    const key = controllerKey(p.name, {
+      explicit: options.controllerId,
+      parentTaskId: this.session.parentTaskId,
+      content: { definition: validated.definition, pipeline: p.name, params },
+      workdir: this.workdir,
+    });
+    return new ControllerRun(this.controllerDeps(), validated, p.name, params, key);
+  }
+
+  /** A run by id (or unique id prefix). @throws BatonError `STORE_NOT_FOUND`. */
+  async getRun(id: string): Promise<RunHandle> {
+    this.checkOpen();
+    const { run } = await this.session.api.get<{ run: RunInfo }>(`/runs/${encodeURIComponent(id)}`);
+    return new EngineRunHandle(this.session, run);
+  }
+
+  /** A task by id (or unique id prefix). @throws BatonError `STORE_NOT_FOUND`. */
+  async task(id: string): Promise<TaskHandle> {
+    this.checkOpen();
+    const info = await this.session.api.get<TaskInfo>(`/tasks/${encodeURIComponent(id)}`);
+    return new TaskHandle(this.session, info);
+  }
+
+  /** Tasks, oldest first (`GET /tasks`). */
+  async tasks(filter: TaskFilter = {}): Promise<TaskHandle[]> {
+    this.checkOpen();
+    const query = new URLSearchParams();
+    if (filter.run !== undefined) query.set("run", filter.run);
+    if (filter.parent !== undefined) query.set("parent", filter.parent);
+    if (filter.status?.length) query.set("status", filter.status.join(","));
+    if (filter.limit !== undefined) query.set("limit", String(filter.limit));
+    const q = query.toString();
+    const { tasks } = await this.session.api.get<{ tasks: TaskSummary[] }>(`/tasks${q ? `?${q}` : ""}`);
+    return tasks.map((t) => new TaskHandle(this.session, t));
+  }
+
+  /**
+   * Submits a task on its own (`baton submit`, Velda `vbatch`). Inside a Baton task it becomes
+   * that task's child (see {@link ConnectOptions.parentTaskId}). With an `idempotencyKey` that
+   * was used before, it returns the task of that first submission (`reattached`).
+   */
+  async submit(options: SubmitOptions): Promise<TaskHandle> {
+    this.checkOpen();
+    const parent = options.parentTaskId === undefined ? this.session.parentTaskId : options.parentTaskId;
+    const labels = { ...options.labels };
+    if (options.idempotencyKey !== undefined) labels[SDK_RUN_LABEL] ??= options.idempotencyKey;
+    const body = dropUndefined({
+      name: options.name,
+      command: withParamDefaults(options.command, options.params),
+      pool: options.pool,
+      afterSuccess: options.afterSuccess,
+      afterFail: options.afterFail,
+      after: options.after,
+      env: options.env,
+      labels,
+      priority: options.priority,
+      retries: options.retries,
+      timeoutMs: options.timeoutMs,
+      parentTaskId: parent ?? undefined,
+      cwd: path.resolve(this.workdir, options.cwd ?? "."),
+      idempotencyKey: options.idempotencyKey,
+    });
+    return this.submitBody(body, options.idempotencyKey !== undefined);
+  }
+
+  /**
+   * Submits a copy of a task with overrides (ClearML's clone + enqueue): its resolved command
+   * again, with `params` overriding the params it saw, which the copy sees as
+   * `BATON_PARAM_<NAME>`. The original can be any task with a command: a template you submitted
+   * (whose `params` are kept unless overridden), or a task of a pipeline run. With an
+   * `idempotencyKey` (as a {@link Controller} clones), a second clone with the same key returns
+   * the first, and inside a Baton task the copy becomes its child, as a submission does.
+   */
+  async clone(task: TaskHandle | string, options: CloneOptions = {}): Promise<TaskHandle> {
+    this.checkOpen();
+    const { id, reattached } = await this.cloneTask(typeof task === "string" ? task : task.id, options);
+    const info = await this.session.api.get<TaskInfo>(`/tasks/${id}`);
+    return new TaskHandle(this.session, info, reattached);
+  }
+
+  /**
+   * A controller run: a key, and task submissions named by step, each done once even across a
+   * crash and restart of this program (see {@link ControllerOptions}).
+   */
+  controller(name: string, options: ControllerOptions = {}): Controller {
+    this.checkOpen();
+    return new Controller(
+      {
+        workdir: this.workdir,
+        parentTaskId: this.session.parentTaskId,
+        submit: (o) => this.submit(o),
+        clone: (t, o) => this.clone(t, o),
+        runControlled: async (p, params, key) => {
+          const validated = p.validate();
+          const spec = validated.project.pipelines[p.name]!;
+          const resolved = resolveParams(spec.params, params, {
+            fromCli: false,
+            where: `pipeline "${p.name}"`,
+          });
+          return new ControllerRun(this.controllerDeps(), validated, p.name, resolved, key);
+        },
+      },
+      name,
+      options,
+    );
+  }
+
+  /**
+   * Ends the connection. With an embedded engine, tasks still running are cancelled and the
+   * engine stops (a program that exits without `close()` leaves them running: the next
+   * `connect()` there adopts them). With a server, nothing is stopped: the server owns its work.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.embedded?.close();
+  }
+
+  private controllerDeps() {
+    return { session: this.session, submit: (o: SubmitOptions) => this.submit(o) };
+  }
+
+  private async startEngineRun(
+    target: { pipeline: string; definition?: unknown },
+    options: RunOptions,
+  ): Promise<RunHandle> {
+    const body = dropUndefined({
+      ...target,
+      params: options.params ?? {},
+      targets: options.targets,
+      from: options.from,
+      noCache: options.noCache,
+    });
+    const { run } = await this.session.api.post<{ run: RunInfo }>("/runs", body);
+    return new EngineRunHandle(this.session, run);
+  }
+
+  private async submitBody(body: Record<string, unknown>, keyed: boolean): Promise<TaskHandle> {
+    const sentAt = Date.now();
+    const { ids } = await this.session.api.post<{ ids: string[] }>("/tasks", body);
+    const info = await this.session.api.get<TaskInfo>(`/tasks/${ids[0]}`);
+    // The API does not say whether the key was known: a task created before we asked was.
+    const reattached = keyed && info.createdAt !== null && Date.parse(info.createdAt) < sentAt;
+    return new TaskHandle(this.session, info, reattached);
+  }
+
+  private async cancelTask(id: string): Promise<void> {
+    try {
+      await this.session.api.post(`/tasks/${id}/cancel`);
+    } catch (err) {
+      if (httpStatusOf(err) !== 409) throw err;
+      // Adopted after a crash, this engine drives it outside the engine's own bookkeeping.
+      if (this.embedded?.recovery.cancel(id)) return;
+      const info = await this.session.api.get<TaskInfo>(`/tasks/${id}`);
+      if (!["succeeded", "failed", "cancelled", "skipped", "cached"].includes(info.status)) throw err;
+    }
+  }
+
+  /**
+   * Clones through `POST /tasks/:id/clone`; with an idempotency key, which that route does not
+   * take yet, the same request is composed here and submitted with the key.
+   */
+  private async cloneTask(id: string, options: CloneOptions): Promise<{ id: string; reattached: boolean }> {
+    if (options.idempotencyKey === undefined) {
+      const body = dropUndefined({ params: options.params, name: options.name, pool: options.pool });
+      const { ids } = await this.session.api.post<{ ids: string[] }>(`/tasks/${id}/clone`, body);
+      return { id: ids[0]!, reattached: false };
+    }
+    const task = await this.session.api.get<TaskInfo>(`/tasks/${encodeURIComponent(id)}`);
+    if (task.command === null) {
+      throw new BatonError(
+        "USAGE",
+        `task ${task.id} has no command to clone (${task.status === "pending" ? "it is not ready yet" : "it runs a child pipeline"})`,
+      );
+    }
+    const { run } = await this.session.api.get<{ run: RunInfo }>(`/runs/${task.run}`);
+    // What the task saw as BATON_PARAM_*: the run's params, then its own (as the route does).
+    const merged: Record<string, unknown> = { ...run.params, ...task.params };
+    const known = Object.keys(merged);
+    for (const [name, value] of Object.entries(options.params ?? {})) {
+      if (known.length > 0 && !(name in merged)) {
+        throw new BatonError("USAGE", `task ${task.id} has no param "${name}"; params: ${known.join(", ")}`, {
+          problems: [{ path: `params.${name}`, message: `no param "${name}"` }],
+        });
+      }
+      if (name in merged) {
+        const wrong = checkParamValue({ type: inferParamType(merged[name]) }, value);
+        if (wrong !== undefined) throw new BatonError("PARAM_INVALID", `param "${name}": ${wrong}`);
+      }
+      merged[name] = value;
+    }
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(merged)) env[paramEnvName(name)] = paramEnvValue(value);
+    const handle = await this.submitBody(
+      dropUndefined({
+        name: options.name ?? task.name,
+        command: task.command,
+        pool: options.pool ?? task.pool,
+        env,
+        labels: { "baton.clone-of": task.id, [SDK_RUN_LABEL]: options.idempotencyKey },
+        cwd: this.workdir,
+        // Inside a task, like a submission: the copy becomes its child.
+        parentTaskId: this.session.parentTaskId,
+        idempotencyKey: options.idempotencyKey,
+      }),
+      true,
+    );
+    return { id: handle.id, reattached: handle.reattached };
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new BatonError("USAGE", "this Baton connection is closed");
+  }
+}
+
+/**
+ * A command that sets each param as `BATON_PARAM_<NAME>` unless the environment already does:
+ * so that a clone overriding some params (through its environment) keeps the others.
+ */
+function withParamDefaults(command: string, params: Record<string, unknown> | undefined): string {
+  const entries = Object.entries(params ?? {});
+  if (entries.length === 0) return command;
+  const prefix = entries.map(([name, value]) => {
+    const v = paramEnvName(name);
+    return `[ -n "\${${v}+x}" ] || export ${v}=${shellQuote(paramEnvValue(value))}; `;
+  });
+  return `${prefix.join("")}${command}`;
+}
+
+function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}

@@ -1,0 +1,135 @@
+/**
+ * A controller that survives its own crash: the example sweep (`examples/controller/sweep.ts`)
+ * is killed with SIGKILL mid-sweep, once it has started training processes, then run again.
+ * The rerun must reattach to what the first run started — no step's task started twice — and
+ * end with the right result. Against a started server (which keeps running the tasks), and
+ * against the embedded engine (which died with the controller: the rerun adopts its tasks).
+ */
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { makeProject } from "../helpers/cli.js";
+import {
+  EXAMPLE_DIR,
+  type StartedServer,
+  eventually,
+  exampleWorkdir,
+  killAll,
+  runScript,
+  runScriptToEnd,
+  startServer,
+  storedAttempts,
+  storedTasks,
+} from "./helpers.js";
+
+const SWEEP = path.join(EXAMPLE_DIR, "sweep.ts");
+const STEPS = ["template", "train-0", "train-1", "train-2", "train-3", "train-4", "evaluate"];
+
+afterAll(killAll);
+
+async function crashThenRerun(dir: string): Promise<void> {
+  const args = ["--workdir", dir, "--step-seconds", "1"];
+  const first = runScript(SWEEP, args);
+  // Killed once the second training of the grid has a process: the template and the first
+  // training are done, the second is running, nothing after it exists yet.
+  const running = await eventually(async () => {
+    const tasks = await storedTasks(dir).catch(() => []);
+    const t = tasks.find((r) => r.idempotencyKey?.endsWith(":train-1"));
+    if (!t) return undefined;
+    const attempts = await storedAttempts(dir, t.id);
+    return attempts.some((a) => a.pid !== null) ? t : undefined;
+  });
+  first.child.kill("SIGKILL");
+  const killed = await first.exited;
+  expect(killed.signal).toBe("SIGKILL");
+  expect(first.stdout()).toBe("");
+  const startedBefore = (await storedTasks(dir)).filter((t) => t.idempotencyKey !== null);
+  expect(startedBefore.map((t) => t.idempotencyKey!.split(":").at(-1))).toEqual([
+    "template",
+    "train-0",
+    "train-1",
+  ]);
+  expect(startedBefore.find((t) => t.id === running.id)?.status).not.toBe("succeeded");
+
+  const second = await runScriptToEnd(SWEEP, args);
+  const result = JSON.parse(second.stdout) as {
+    controller: string;
+    best: { lr: number; accuracy: number; task: string };
+    evaluation: { status: string; testAccuracy: number };
+    trials: Array<{ lr: number; accuracy: number | null; task: string }>;
+  };
+  // The right result: the grid up to the first model over the threshold, its evaluation.
+  expect(result.trials.map((t) => t.lr)).toEqual([0.01, 0.03, 0.1, 0.3, 0.6]);
+  expect(result.best).toMatchObject({ lr: 0.6, accuracy: 0.9973 });
+  expect(result.evaluation).toMatchObject({ status: "succeeded", testAccuracy: 0.9972 });
+  expect(second.stderr).toMatch(/template: reattached to task/);
+  expect(second.stderr).toMatch(/lr=0.01 epochs=40: reattached to task/);
+  expect(second.stderr).toMatch(new RegExp(`lr=0.03 epochs=40: reattached to task ${running.id}`));
+  expect(second.stderr).toMatch(/lr=0.1 epochs=40: started task/);
+
+  // Each step's task was created once and its process started once.
+  const tasks = (await storedTasks(dir)).filter((t) => t.idempotencyKey?.startsWith(`${result.controller}:`));
+  expect(tasks.map((t) => t.idempotencyKey!.slice(result.controller.length + 1)).sort()).toEqual(
+    [...STEPS].sort(),
+  );
+  for (const t of tasks) {
+    expect(t.status, t.name).toBe("succeeded");
+    expect(t.attempts, `${t.name} started ${t.attempts} times`).toBe(1);
+    expect(await storedAttempts(dir, t.id)).toHaveLength(1);
+  }
+  for (const t of startedBefore) expect(tasks.map((x) => x.id)).toContain(t.id);
+  expect(result.trials[1]!.task).toBe(running.id);
+}
+
+describe("a controller killed mid-sweep and run again", () => {
+  let server: StartedServer | undefined;
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("reattaches to the tasks a started server kept running", async () => {
+    const dir = exampleWorkdir(makeProject({}));
+    server = await startServer(dir);
+    await crashThenRerun(dir);
+  });
+
+  it("reattaches to the tasks of the embedded engine that died with it", async () => {
+    await crashThenRerun(exampleWorkdir(makeProject({})));
+  });
+});
+
+describe("a pipeline with hooks killed mid-run and run again", () => {
+  it("reattaches step by step: the same run key, each task once, the same early stop", async () => {
+    const dir = makeProject({});
+    const script = path.join(import.meta.dirname, "fixtures", "hook-sweep.ts");
+    const first = runScript(script, [dir]);
+    const running = await eventually(async () => {
+      const t = (await storedTasks(dir).catch(() => [])).find((r) => r.idempotencyKey?.endsWith(":train:1"));
+      return t && (await storedAttempts(dir, t.id)).some((a) => a.pid !== null) ? t : undefined;
+    });
+    first.child.kill("SIGKILL");
+    await first.exited;
+    expect(first.stderr()).toMatch(/^train\[0\]: new$/m);
+
+    const second = await runScriptToEnd(script, [dir]);
+    const result = JSON.parse(second.stdout) as { id: string; status: string; train: string[][] };
+    expect(result.status).toBe("succeeded");
+    expect(result.train).toEqual([
+      ["train[0]", "succeeded"],
+      ["train[1]", "succeeded"],
+      ["train[2]", "succeeded"],
+      ["train[3]", "skipped"],
+    ]);
+    expect(second.stderr).toMatch(/^train\[0\]: reattached$/m);
+    expect(second.stderr).toMatch(/^train\[1\]: reattached$/m);
+    expect(second.stderr).toMatch(/^train\[2\]: new$/m);
+    const tasks = (await storedTasks(dir)).filter((t) => t.idempotencyKey?.startsWith(`${result.id}:`));
+    expect(tasks.map((t) => t.idempotencyKey!.slice(result.id.length + 1)).sort()).toEqual([
+      "report",
+      "train:0",
+      "train:1",
+      "train:2",
+    ]);
+    expect(tasks.map((t) => t.attempts)).toEqual([1, 1, 1, 1]);
+    expect(tasks.find((t) => t.name === "train[1]")?.id).toBe(running.id);
+  });
+});

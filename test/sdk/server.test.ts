@@ -1,0 +1,86 @@
+/**
+ * `Baton.connect()` against `baton server` started as a real process: found through
+ * `BATON_URL`/`BATON_TOKEN` or through `.baton/server.json`, the same flows as embedded.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Baton, pipeline } from "../../dist/index.js";
+import { makeProject } from "../helpers/cli.js";
+import { FLOW_FILES, cancelFlow, cloneFlow, runPipelineFlow } from "./client-flow.js";
+import { REPO, type StartedServer, killAll, startServer } from "./helpers.js";
+
+describe("a started server", () => {
+  let dir: string;
+  let server: StartedServer;
+  let baton: Baton;
+  beforeAll(async () => {
+    dir = makeProject(FLOW_FILES);
+    server = await startServer(dir);
+    baton = await Baton.connect({ workdir: dir, env: { BATON_URL: server.url, BATON_TOKEN: server.token } });
+  });
+  afterAll(async () => {
+    await baton?.close();
+    await server?.stop();
+    killAll();
+  });
+
+  it("is used when BATON_URL and BATON_TOKEN name it", () => {
+    expect(baton.mode).toBe("server");
+    expect(baton.url).toBe(server.url);
+  });
+
+  it("runs a pipeline built in code, then gives its tasks, metrics, outputs and logs", async () => {
+    await runPipelineFlow(baton);
+  });
+
+  it("submits a template and clones it with overrides, once per idempotency key", async () => {
+    await cloneFlow(baton);
+  });
+
+  it("cancels a task; a failed run is a result, not an exception", async () => {
+    await cancelFlow(baton);
+  });
+
+  it("is found through .baton/server.json from the project folder or below", async () => {
+    fs.mkdirSync(`${dir}/sub/folder`, { recursive: true });
+    const found = await Baton.connect({ workdir: `${dir}/sub/folder`, env: {} });
+    try {
+      expect(found.mode).toBe("server");
+      expect(found.url).toBe(server.url);
+      const t = await found.submit({ command: "echo via discovery" });
+      expect((await t.wait()).status).toBe("succeeded");
+    } finally {
+      await found.close();
+    }
+    // Closing a client leaves the server running.
+    expect((await baton.task((await baton.tasks()).at(-1)!.id)).status).toBe("succeeded");
+  });
+
+  it("a controller run as a task talks to its engine and nests what it submits under the task", async () => {
+    const tsx = path.join(REPO, "node_modules", ".bin", "tsx");
+    const script = path.join(REPO, "test", "sdk", "fixtures", "in-task.ts");
+    const p = pipeline("nested-controller").step("controller", {
+      run: `${tsx} ${script} > "$BATON_OUTPUT_DIR/result.json"`,
+    });
+    const run = await baton.run(p);
+    expect((await run.wait()).status).toBe("succeeded");
+    const [task] = await run.tasks();
+    const result = JSON.parse((await task!.readOutput("result.json")).toString()) as Record<string, string>;
+    expect(result.mode).toBe("server");
+    expect(result.key).toBe(`task:${task!.id}:in-task`);
+    const child = await baton.task(result.child!);
+    expect((await child.refresh()).parent).toBe(task!.id);
+    expect(await child.log()).toMatch(/child of child/);
+  });
+
+  it("a workdir that does not exist is refused at connect", async () => {
+    await expect(Baton.connect({ workdir: `${dir}/nowhere`, env: {} })).rejects.toThrow(/does not exist/);
+  });
+
+  it("a wrong token fails at connect, saying so", async () => {
+    await expect(Baton.connect({ url: server.url, token: "wrong", env: {} })).rejects.toThrow(
+      /refused the token/,
+    );
+  });
+});
