@@ -492,23 +492,9 @@ export class RunController {
     const priority = spec.kind === "task" ? spec.priority : 0;
     return instances.map((inst) => {
       const id = ulid();
-      const task: TaskState = {
-        id,
-        name: inst.name,
-        node,
-        item: inst.item,
-        matrix: inst.matrix,
-        status: "pending",
-        attempts: 0,
-        params: {},
-        command: "",
-        env: {},
-        outputDir: this.engine.layout.outputDir(this.runId, id),
-        files: [],
-        metrics: {},
-      };
-      node.tasks.push(task);
-      this.tasks.set(id, task);
+      const task = this.addTaskState(node, id, inst.name);
+      task.item = inst.item;
+      task.matrix = inst.matrix;
       return {
         id,
         runId: this.runId,
@@ -606,10 +592,16 @@ export class RunController {
     await mapLimit(pending, PREPARE_CONCURRENCY, (task) => this.prepareTask(task, needed));
   }
 
+  /** One task standing for a node whose fan-out could not be evaluated (it fails, saying why). */
   private placeholderTask(node: NodeState, id: string): TaskState {
+    return this.addTaskState(node, id, node.spec.name);
+  }
+
+  /** A new pending task of `node`, known to the run. */
+  private addTaskState(node: NodeState, id: string, name: string): TaskState {
     const task: TaskState = {
       id,
-      name: node.spec.name,
+      name,
       node,
       status: "pending",
       attempts: 0,
