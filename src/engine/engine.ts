@@ -53,6 +53,8 @@ export interface SubmitRequest {
   afterFail?: string[];
   after?: string[];
   env?: Record<string, string>;
+  /** Params the task sees as BATON_PARAM_<NAME> (and that `show` and the API list). */
+  params?: Record<string, unknown>;
   labels?: Record<string, string>;
   priority?: number;
   /** Start this many copies with BATON_SHARD_ID / BATON_TOTAL_SHARDS. */

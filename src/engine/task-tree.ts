@@ -10,6 +10,7 @@ import { ulid } from "../util/ulid.js";
 import { attemptEnd, failureText, launchAttempt, retryDelay } from "./attempt.js";
 import { type NodeOutcome, conditionHolds } from "./conditions.js";
 import type { Engine, SubmitRequest } from "./engine.js";
+import { paramEnvName, paramEnvValue } from "./task-context.js";
 
 /** How a submitted task runs; stored with it (`TaskRow.submit`) so a restarted engine can run it too. */
 interface SubmitSpec {
@@ -153,10 +154,13 @@ export class TaskTree {
     const deps: TaskDep[] = [];
     for (let i = 0; i < shards; i++) {
       const id = ulid();
+      const paramEnv = Object.fromEntries(
+        Object.entries(req.params ?? {}).map(([k, v]) => [paramEnvName(k), paramEnvValue(v)]),
+      );
       const spec: SubmitSpec = {
         command,
         cwd,
-        env: req.env ?? {},
+        env: { ...paramEnv, ...req.env },
         labels: req.labels ?? {},
         retries: req.retries ?? 0,
         timeoutMs: req.timeoutMs,
@@ -188,7 +192,7 @@ export class TaskTree {
         status: "pending",
         pool: poolName,
         priority: task.priority,
-        params: {},
+        params: req.params ?? {},
         item: spec.shard,
         outputDir: task.outputDir,
         command,
@@ -198,7 +202,17 @@ export class TaskTree {
     }
     // Before anything is recorded: a tree whose shared folder cannot exist must not be left half-made.
     if (run) ensureWritableDir(this.engine.layout.pipelineDir(runId), "run folder");
-    await store.addSubmittedTasks(run, rows, deps);
+    try {
+      await store.addSubmittedTasks(run, rows, deps);
+    } catch (err) {
+      // Another submission with the same idempotency key got there first: return its tasks.
+      const cause = (err as { cause?: { code?: string } }).cause;
+      if (req.idempotencyKey && cause?.code === "SQLITE_CONSTRAINT_UNIQUE") {
+        const earlier = await store.findTasksByIdempotencyKey(req.idempotencyKey);
+        if (earlier.length > 0) return earlier.map((t) => t.id);
+      }
+      throw err;
+    }
     if (run) {
       this.engine.emit({ type: "run-started", runId, pipeline: name, parentTaskId: null, taskCount: shards });
     }

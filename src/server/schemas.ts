@@ -88,6 +88,7 @@ export const SubmitBodySchema = z.strictObject({
   afterFail: z.array(z.string()).optional().describe("Sibling names or task ids that must fail first."),
   after: z.array(z.string()).optional().describe("Sibling names or task ids that must end first."),
   env: stringMap.optional(),
+  params: ParamValuesSchema.optional().describe("Params the task sees as BATON_PARAM_<NAME>."),
   labels: stringMap.optional(),
   priority: z.number().int().optional(),
   shards: z
@@ -117,6 +118,17 @@ export const CloneBodySchema = z.strictObject({
   ),
   name: z.string().min(1).optional(),
   pool: z.string().min(1).optional(),
+  labels: stringMap.optional(),
+  parentTaskId: z
+    .string()
+    .optional()
+    .describe("Make the copy a child of this task (a controller running as a task)."),
+  idempotencyKey: z
+    .string()
+    .min(1)
+    .max(500)
+    .optional()
+    .describe("A second clone with the same key returns the first one's task ids."),
 });
 
 /** `POST /pipelines`: registers a definition under a name (Valohai API style). */

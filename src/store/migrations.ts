@@ -95,4 +95,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP INDEX tasks_cache_key;
   CREATE INDEX tasks_cache_key ON tasks (cache_key, ended_at);
   `,
+  `
+  CREATE UNIQUE INDEX tasks_idempotency_name ON tasks (idempotency_key, name) WHERE idempotency_key IS NOT NULL;
+  `,
 ];

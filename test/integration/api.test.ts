@@ -53,6 +53,8 @@ pipelines:
       count:
         needs: [greet]
         foreach: [1, 2]
+        params: { n: { type: int } }
+        with: { n: "\${{ params.n }}" }
         run: echo "item \${{ item }} n=$BATON_PARAM_N" > "$BATON_OUTPUT_DIR/count.txt"
   slow:
     nodes:

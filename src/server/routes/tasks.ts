@@ -1,7 +1,6 @@
 /** `/tasks`: submit, list and inspect tasks; cancel, retry and clone them; their outputs. */
 import * as z from "zod";
 import type { SubmitRequest } from "../../engine/engine.js";
-import { paramEnvName, paramEnvValue } from "../../engine/task-context.js";
 import { taskViews } from "../../engine/task-view.js";
 import { didYouMean } from "../../errors.js";
 import { checkParamValue, inferParamType } from "../../spec/params.js";
@@ -162,16 +161,16 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
           if (wrong !== undefined) throw badField(path, wrong);
           merged[name] = value;
         }
-        const env: Record<string, string> = {};
-        for (const [name, value] of Object.entries(merged)) env[paramEnvName(name)] = paramEnvValue(value);
         const request: SubmitRequest = {
           name: body.name ?? task.name,
           command: task.command,
           pool: body.pool ?? task.pool,
-          env,
-          labels: { "baton.clone-of": task.id },
+          params: merged,
+          labels: { ...body.labels, "baton.clone-of": task.id },
           priority: task.priority,
           cwd: run.workdir,
+          parentTaskId: body.parentTaskId,
+          idempotencyKey: body.idempotencyKey,
         };
         const ids = await ctx.engine.submit(request);
         reply.code(201);
