@@ -251,7 +251,14 @@ export class RunController {
         mode === "retry-all"
           ? isEnded(row.status)
           : mode === "retry-failed" && ["failed", "skipped", "cancelled"].includes(row.status);
-      if (again) reopen.push(row.id);
+      if (again) {
+        reopen.push(row.id);
+        // A reused cached result points at an earlier task's folder: a new attempt gets its own.
+        task.outputDir = this.engine.layout.outputDir(this.runId, row.id);
+        task.files = [];
+        // A retry runs the task again: it does not take the result it is retrying from the cache.
+        this.rerunNodes.add(node.spec.name);
+      }
       if (again || row.status === "queued") task.status = "pending";
     }
     if (mode !== "resume" && rows.some((r) => r.status === "running")) {

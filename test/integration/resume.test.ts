@@ -45,6 +45,30 @@ pipelines:
   });
 });
 
+describe("retry of a run whose results were reused from cache", () => {
+  it("gives the tasks folders of their own and leaves the earlier run's outputs alone", async () => {
+    const dir = makeProject({
+      "baton.yaml": `version: 1
+pipelines:
+  p:
+    nodes:
+      make:
+        run: echo made >> ran.log; echo out > "$BATON_OUTPUT_DIR/out.txt"
+`,
+    });
+    const first = await runJson([], dir);
+    const cached = await runJson([], dir);
+    expect(cached.byName("make").status).toBe("cached");
+    const retry = await runBaton(["retry", cached.json.run.id, "--json"], dir);
+    expect(retry.code, retry.stderr).toBe(0);
+    const task = JSON.parse(retry.stdout).tasks[0];
+    expect(task.status).toBe("succeeded");
+    expect(task.outputDir).not.toBe(first.byName("make").outputDir);
+    expect(fs.readFileSync(first.byName("make").outputs[0]!, "utf8")).toBe("out\n");
+    expect(fs.readFileSync(path.join(dir, "ran.log"), "utf8")).toBe("made\nmade\n");
+  });
+});
+
 describe("resume after the engine is killed: no result lost, no task run twice", () => {
   const yaml = `version: 1
 pools:
