@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { BatonError, type Problem } from "../errors.js";
+import { isAlive } from "../util/process.js";
 
 /** Where a Baton API is and how to sign in to it. */
 export interface ApiEndpoint {
@@ -35,19 +36,10 @@ function readServerFile(stateDir: string): ApiEndpoint | undefined {
       pid?: number;
       tokenFile?: string;
     };
-    if (!record.url || !record.pid || !record.tokenFile || !processAlive(record.pid)) return undefined;
+    if (!record.url || !record.pid || !record.tokenFile || !isAlive(record.pid)) return undefined;
     return { url: record.url, token: fs.readFileSync(record.tokenFile, "utf8").trim() };
   } catch {
     return undefined;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM";
   }
 }
 

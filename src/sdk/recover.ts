@@ -11,7 +11,6 @@
  * read, a task that never started is started now. Only lone top-level tasks the SDK labelled
  * (`baton.sdk/run`) are taken, never tasks with dependencies or children.
  */
-import fs from "node:fs";
 import os from "node:os";
 import { collectAttempt } from "../artifacts/collect.js";
 import { attemptEnd, failureText, launchAttempt, retryDelay } from "../engine/attempt.js";
@@ -19,6 +18,7 @@ import type { Engine } from "../engine/engine.js";
 import type { ExitResult } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
 import { type RunRow, type TaskRow, type TaskStatus, isTerminal } from "../store/store.js";
+import { isAlive } from "../util/process.js";
 
 /** The label every task a controller submits carries: the controller run key. */
 export const SDK_RUN_LABEL = "baton.sdk/run";
@@ -314,20 +314,4 @@ function isOrphanedLoneRun(run: RunRow): boolean {
   if (run.status !== "running" || run.specFile !== null || run.parentRunId !== null) return false;
   if (run.enginePid === null) return true;
   return run.enginePid !== process.pid && !isAlive(run.enginePid);
-}
-
-/** Whether a process runs (a zombie, dead but not yet reaped by its parent, does not). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM";
-  }
-  try {
-    // `/proc/PID/stat`: "PID (COMM) STATE ...", COMM may hold spaces and parentheses.
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true;
-  }
 }

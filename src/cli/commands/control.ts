@@ -5,10 +5,10 @@ import { StateLayout } from "../../engine/layout.js";
 import { BatonError } from "../../errors.js";
 import type { RunRow, Store } from "../../store/store.js";
 import { isTerminal } from "../../store/store.js";
+import { isAlive } from "../../util/process.js";
 import { locateFile, openExistingStore } from "../context.js";
 import { engineFile } from "../embedded-api.js";
 import { EXIT } from "../main.js";
-import { isAlive } from "./resume.js";
 
 /**
  * `baton cancel ID`: cancels a run, or a task with its subtree, through the engine that drives

@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Store, TaskRow } from "../../store/store.js";
 import { isTerminal } from "../../store/store.js";
 import { openExistingStore } from "../context.js";
+import { copyLogFrom } from "../log-tail.js";
 
 /** `baton logs ID`: prints the latest attempt's log; `-f` keeps printing until the task ends. */
 export async function logsCommand(id: string, opts: { file: string; follow?: boolean }): Promise<void> {
@@ -26,43 +26,22 @@ async function printTaskLog(store: Store, task: TaskRow, follow: boolean, header
   let attempt = attempts.at(-1);
   let offset = 0;
   for (;;) {
-    if (attempt) offset = copyFrom(attempt.logPath, offset);
+    if (attempt) offset = copyLogFrom(attempt.logPath, offset);
     if (!follow) return;
     const current = (await store.getTask(task.id))!;
     attempts = await store.listAttempts(task.id);
     const latest = attempts.at(-1);
     if (latest && latest.number !== attempt?.number) {
-      if (attempt) offset = copyFrom(attempt.logPath, offset);
+      if (attempt) offset = copyLogFrom(attempt.logPath, offset);
       attempt = latest;
       offset = 0;
       process.stdout.write(`--- attempt ${latest.number} ---\n`);
       continue;
     }
     if (isTerminal(current.status)) {
-      if (attempt) copyFrom(attempt.logPath, offset);
+      if (attempt) copyLogFrom(attempt.logPath, offset);
       return;
     }
     await sleep(200);
-  }
-}
-
-/** Writes the file from `offset` on to stdout; returns the new offset. */
-function copyFrom(file: string, offset: number): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, "r");
-  } catch {
-    return offset;
-  }
-  try {
-    const buf = Buffer.alloc(64 * 1024);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, offset);
-      if (n <= 0) return offset;
-      process.stdout.write(buf.subarray(0, n));
-      offset += n;
-    }
-  } finally {
-    fs.closeSync(fd);
   }
 }

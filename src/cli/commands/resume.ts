@@ -1,5 +1,6 @@
 import { BatonError } from "../../errors.js";
 import type { RunRow, Store } from "../../store/store.js";
+import { isAlive } from "../../util/process.js";
 import { loadProject, openExistingStore } from "../context.js";
 import { driveRun } from "../drive.js";
 
@@ -59,14 +60,5 @@ async function findRun(file: string, id: string, check: (run: RunRow) => void): 
     return run!;
   } finally {
     await store.close();
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM";
   }
 }

@@ -10,6 +10,7 @@ import { shellQuote } from "../../spec/expressions.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
 import { loadProject } from "../context.js";
 import { startEmbeddedApi } from "../embedded-api.js";
+import { copyLogFrom } from "../log-tail.js";
 import { EXIT, claimSignals } from "../main.js";
 
 export interface SubmitOptions {
@@ -192,27 +193,8 @@ async function followLocalLog(
       attempt = latest.number;
       offset = 0;
     }
-    if (latest) offset = copyFrom(latest.logPath, offset);
+    if (latest) offset = copyLogFrom(latest.logPath, offset);
     if (done) return;
     await sleep(100);
   }
-}
-
-function copyFrom(file: string, offset: number): number {
-  let text: Buffer;
-  try {
-    const fd = fs.openSync(file, "r");
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= offset) return offset;
-      text = Buffer.alloc(size - offset);
-      fs.readSync(fd, text, 0, text.length, offset);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return offset;
-  }
-  process.stdout.write(text);
-  return offset + text.length;
 }

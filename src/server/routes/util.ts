@@ -14,14 +14,6 @@ export async function within(p: Promise<unknown>, ms: number): Promise<boolean> 
   }
 }
 
-/** Whether a process with this pid exists (EPERM: it does, but is another user's). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === "EPERM";
-  }
-}
+export { isAlive } from "../../util/process.js";
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
