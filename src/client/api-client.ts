@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { BatonError, type Problem } from "../errors.js";
-import { isAlive } from "../util/process.js";
+import { readLiveServer } from "../server/discovery.js";
 
 /** Where a Baton API is and how to sign in to it. */
 export interface ApiEndpoint {
@@ -30,16 +30,12 @@ export function findFolderServer(workdir: string): ApiEndpoint | undefined {
 }
 
 function readServerFile(stateDir: string): ApiEndpoint | undefined {
+  const record = readLiveServer(stateDir);
+  if (!record) return undefined;
   try {
-    const record = JSON.parse(fs.readFileSync(path.join(stateDir, "server.json"), "utf8")) as {
-      url?: string;
-      pid?: number;
-      tokenFile?: string;
-    };
-    if (!record.url || !record.pid || !record.tokenFile || !isAlive(record.pid)) return undefined;
     return { url: record.url, token: fs.readFileSync(record.tokenFile, "utf8").trim() };
   } catch {
-    return undefined;
+    return undefined; // the token is not ours to read
   }
 }
 

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { isAlive } from "./routes/util.js";
+import { isAlive } from "../util/process.js";
 
 /** What `.baton/server.json` holds. */
 export interface ServerRecord {
