@@ -38,23 +38,40 @@ export class SqliteStore implements Store {
     this.stmts = prepare(db);
   }
 
-  /** Opens (creating if needed) the database file and brings its schema up to date. */
+  /**
+   * Opens (creating if needed) the database file and brings its schema up to date.
+   *
+   * Several `baton` processes may open a new database at the same moment. Switching it to
+   * WAL and creating the schema take locks that SQLite sometimes refuses at once instead
+   * of waiting (a lock upgrade that would deadlock), so a busy open is retried whole, with
+   * jitter, until the busy timeout has passed.
+   */
   static open(file: string): SqliteStore {
-    try {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      // How long a write waits for another process's lock before giving up with a clear error.
-      const db = new Database(file, { timeout: Number(process.env.BATON_DB_BUSY_TIMEOUT_MS) || 10_000 });
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = NORMAL");
-      db.pragma("foreign_keys = ON");
-      migrate(db);
-      return new SqliteStore(db);
-    } catch (err) {
-      if (err instanceof BatonError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new BatonError("STORE_UNAVAILABLE", `cannot open the state database ${file}: ${reason}`, {
-        cause: err,
-      });
+    // How long a write waits for another process's lock before giving up with a clear error.
+    const timeoutMs = Number(process.env.BATON_DB_BUSY_TIMEOUT_MS) || 10_000;
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      let db: Database.Database | undefined;
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        db = new Database(file, { timeout: timeoutMs });
+        if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL");
+        db.pragma("synchronous = NORMAL");
+        db.pragma("foreign_keys = ON");
+        migrate(db);
+        return new SqliteStore(db);
+      } catch (err) {
+        db?.close();
+        if (err instanceof BatonError) throw err;
+        if (isBusy(err) && Date.now() < deadline) {
+          sleepSync(Math.min(200, 5 * attempt) + Math.random() * 20);
+          continue;
+        }
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new BatonError("STORE_UNAVAILABLE", `cannot open the state database ${file}: ${reason}`, {
+          cause: err,
+        });
+      }
     }
   }
 
@@ -448,17 +465,22 @@ export class SqliteStore implements Store {
     const batch = this.pending.splice(0);
     const failures = new Map<number, unknown>();
     try {
-      this.db.transaction(() => {
-        for (const [i, item] of batch.entries()) {
-          try {
-            // Multi-statement writes are transaction functions already (a savepoint when nested
-            // here); a single statement that fails changes nothing. Either way no half-write stays.
-            item.fn();
-          } catch (err) {
-            failures.set(i, err);
+      // IMMEDIATE: take the write lock up front, waiting for it under the busy timeout. A
+      // deferred transaction that reads first and then writes can be refused at once (WAL's
+      // busy-snapshot) when another process committed in between.
+      this.db
+        .transaction(() => {
+          for (const [i, item] of batch.entries()) {
+            try {
+              // Multi-statement writes are transaction functions already (a savepoint when nested
+              // here); a single statement that fails changes nothing. Either way no half-write stays.
+              item.fn();
+            } catch (err) {
+              failures.set(i, err);
+            }
           }
-        }
-      })();
+        })
+        .immediate();
     } catch (err) {
       for (const item of batch) item.reject(storeError(err));
       return;
@@ -470,10 +492,21 @@ export class SqliteStore implements Store {
   }
 }
 
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 function migrate(db: Database.Database): void {
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-  );
+  db.transaction(() =>
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    ),
+  ).immediate();
   const applied = db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?");
   for (const [i, sql] of SQLITE_MIGRATIONS.entries()) {
     const version = i + 1;
