@@ -34,6 +34,32 @@ describe("faults and concurrency: clear errors, consistent store", () => {
     for (const line of runs) expect(line).toMatch(/ p +succeeded /);
   });
 
+  it("eight processes creating the state database at the same instant all open it", async () => {
+    // Switching a new database to WAL and creating its schema take locks SQLite may refuse
+    // at once rather than wait for; the store must retry, never fail with "database is locked".
+    const store = new URL("../../dist/store/sqlite-store.js", import.meta.url).href;
+    for (let round = 0; round < 8; round++) {
+      const db = path.join(makeProject({}), ".baton", "baton.db");
+      const at = Date.now() + 600;
+      const opens = Array.from({ length: 8 }, () =>
+        collect(
+          spawn(
+            process.execPath,
+            [
+              "--input-type=module",
+              "-e",
+              `const { SqliteStore } = await import(${JSON.stringify(store)});
+               while (Date.now() < ${at}) {}
+               SqliteStore.open(${JSON.stringify(db)}); console.log("opened");`,
+            ],
+            { stdio: ["ignore", "pipe", "pipe"] },
+          ),
+        ),
+      );
+      for (const r of await Promise.all(opens)) expect(r.stdout + r.stderr).toBe("opened\n");
+    }
+  });
+
   it("a database locked by another process gives a clear error, and nothing half-recorded", async () => {
     const dir = makeProject({ "baton.yaml": pipeline });
     expect((await runBaton(["run"], dir)).code).toBe(0);
