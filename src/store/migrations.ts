@@ -98,4 +98,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE UNIQUE INDEX tasks_idempotency_name ON tasks (idempotency_key, name) WHERE idempotency_key IS NOT NULL;
   `,
+  // Every random-keyed index costs each finished task a page write of its own: outputs are
+  // never looked up by hash, and only tasks with a cache key are ever looked up by it.
+  `
+  DROP INDEX outputs_sha;
+  DROP INDEX tasks_cache_key;
+  CREATE INDEX tasks_cache_key ON tasks (cache_key, ended_at) WHERE cache_key IS NOT NULL;
+  `,
 ];

@@ -57,6 +57,11 @@ export class SqliteStore implements Store {
         db = new Database(file, { timeout: timeoutMs });
         if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL");
         db.pragma("synchronous = NORMAL");
+        // A run of 10,000 tasks rewrites the same index pages many times over. Checkpointing
+        // (and syncing) every 40 MB of log instead of SQLite's 4 MB copies each page back once
+        // per many commits instead of once per few; the log is cut back to 64 MB afterwards.
+        db.pragma("wal_autocheckpoint = 10000");
+        db.pragma("journal_size_limit = 67108864");
         db.pragma("foreign_keys = ON");
         migrate(db);
         return new SqliteStore(db);
@@ -95,24 +100,22 @@ export class SqliteStore implements Store {
   }
 
   async addTasks(tasks: NewTask[]): Promise<void> {
-    await this.write(this.db.transaction(() => this.insertTasks(tasks)));
+    await this.write(() => this.insertTasks(tasks));
   }
 
   async addSubmittedTasks(run: NewRun | null, tasks: NewTask[], deps: TaskDep[]): Promise<void> {
-    await this.write(
-      this.db.transaction(() => {
-        if (run) {
-          this.stmts.insertRun.run({
-            ...run,
-            params: JSON.stringify(run.params),
-            options: JSON.stringify(run.options),
-            status: "running",
-          });
-        }
-        this.insertTasks(tasks);
-        for (const d of deps) this.stmts.insertDep.run(d);
-      }),
-    );
+    await this.write(() => {
+      if (run) {
+        this.stmts.insertRun.run({
+          ...run,
+          params: JSON.stringify(run.params),
+          options: JSON.stringify(run.options),
+          status: "running",
+        });
+      }
+      this.insertTasks(tasks);
+      for (const d of deps) this.stmts.insertDep.run(d);
+    });
   }
 
   async findTasksByIdempotencyKey(key: string): Promise<TaskRow[]> {
@@ -188,12 +191,10 @@ export class SqliteStore implements Store {
   async startAttempt(
     a: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message">,
   ): Promise<void> {
-    await this.write(
-      this.db.transaction(() => {
-        this.stmts.insertAttempt.run(a);
-        this.stmts.taskStarted.run({ id: a.taskId, attempts: a.number, startedAt: a.startedAt });
-      }),
-    );
+    await this.write(() => {
+      this.stmts.insertAttempt.run(a);
+      this.stmts.taskStarted.run({ id: a.taskId, attempts: a.number, startedAt: a.startedAt });
+    });
   }
 
   async setAttemptPid(taskId: string, number: number, pid: number, pidStart: string | null): Promise<void> {
@@ -201,24 +202,20 @@ export class SqliteStore implements Store {
   }
 
   async reopenTasks(runId: string, taskIds: string[]): Promise<void> {
-    await this.write(
-      this.db.transaction(() => {
-        for (const id of taskIds) {
-          this.stmts.deleteOutputs.run(id);
-          this.stmts.reopenTask.run({ id, runId });
-        }
-        this.stmts.reopenRun.run(runId);
-      }),
-    );
+    await this.write(() => {
+      for (const id of taskIds) {
+        this.stmts.deleteOutputs.run(id);
+        this.stmts.reopenTask.run({ id, runId });
+      }
+      this.stmts.reopenRun.run(runId);
+    });
   }
 
   async finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void> {
-    await this.write(
-      this.db.transaction(() => {
-        this.stmts.finishAttempt.run({ taskId, number, ...end });
-        this.stmts.requeueTask.run({ id: taskId, exitCode: end.exitCode, error: end.message });
-      }),
-    );
+    await this.write(() => {
+      this.stmts.finishAttempt.run({ taskId, number, ...end });
+      this.stmts.requeueTask.run({ id: taskId, exitCode: end.exitCode, error: end.message });
+    });
   }
 
   async completeTask(
@@ -226,26 +223,24 @@ export class SqliteStore implements Store {
     attempt: { number: number; end: AttemptEnd } | null,
     c: TaskCompletion,
   ): Promise<void> {
-    await this.write(
-      this.db.transaction(() => {
-        if (attempt) this.stmts.finishAttempt.run({ taskId, number: attempt.number, ...attempt.end });
-        this.stmts.completeTask.run({
-          id: taskId,
-          status: c.status,
-          exitCode: c.exitCode,
-          endedAt: c.endedAt,
-          metrics: JSON.stringify(c.metrics),
-          error: c.error,
-          cached: c.status === "cached" ? 1 : 0,
-          cacheKey: c.cacheKey ?? null,
-          cacheParts: c.cacheParts ? JSON.stringify(c.cacheParts) : null,
-          command: c.command ?? null,
-          params: c.params ? JSON.stringify(c.params) : null,
-          outputDir: c.outputDir ?? null,
-        });
-        for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
-      }),
-    );
+    await this.write(() => {
+      if (attempt) this.stmts.finishAttempt.run({ taskId, number: attempt.number, ...attempt.end });
+      this.stmts.completeTask.run({
+        id: taskId,
+        status: c.status,
+        exitCode: c.exitCode,
+        endedAt: c.endedAt,
+        metrics: JSON.stringify(c.metrics),
+        error: c.error,
+        cached: c.status === "cached" ? 1 : 0,
+        cacheKey: c.cacheKey ?? null,
+        cacheParts: c.cacheParts ? JSON.stringify(c.cacheParts) : null,
+        command: c.command ?? null,
+        params: c.params ? JSON.stringify(c.params) : null,
+        outputDir: c.outputDir ?? null,
+      });
+      for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
+    });
   }
 
   async getRun(id: string): Promise<RunRow | undefined> {
@@ -446,9 +441,9 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs a write. Writes issued in the same turn of the event loop share one transaction (each
-   * in its own savepoint, so one failing write does not undo the others); every caller's promise
-   * resolves only once its write is committed, so "persist, then act" still holds.
+   * Runs a write. Writes issued in the same turn of the event loop share one transaction; every
+   * caller's promise resolves only once its write is committed, so "persist, then act" still
+   * holds. `fn` may run several statements: it is always applied whole or not at all.
    */
   private write(fn: () => unknown): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -463,33 +458,45 @@ export class SqliteStore implements Store {
   private flush(): void {
     this.flushScheduled = false;
     const batch = this.pending.splice(0);
-    const failures = new Map<number, unknown>();
+    if (batch.length === 0) return;
     try {
       // IMMEDIATE: take the write lock up front, waiting for it under the busy timeout. A
       // deferred transaction that reads first and then writes can be refused at once (WAL's
       // busy-snapshot) when another process committed in between.
       this.db
         .transaction(() => {
-          for (const [i, item] of batch.entries()) {
-            try {
-              // Multi-statement writes are transaction functions already (a savepoint when nested
-              // here); a single statement that fails changes nothing. Either way no half-write stays.
-              item.fn();
-            } catch (err) {
-              failures.set(i, err);
-            }
-          }
+          for (const item of batch) item.fn();
         })
         .immediate();
     } catch (err) {
-      for (const item of batch) item.reject(storeError(err));
+      // The batch was rolled back whole. A store that cannot be written fails every write; a
+      // write that failed on its own (a constraint, bad data) must not take the others with
+      // it, so each is applied again in a transaction of its own.
+      if (batch.length === 1 || isStoreLevel(err)) {
+        for (const item of batch) item.reject(storeError(err));
+        return;
+      }
+      for (const item of batch) {
+        try {
+          this.db.transaction(item.fn).immediate();
+          item.resolve();
+        } catch (itemErr) {
+          item.reject(storeError(itemErr));
+        }
+      }
       return;
     }
-    for (const [i, item] of batch.entries()) {
-      if (failures.has(i)) item.reject(storeError(failures.get(i)));
-      else item.resolve();
-    }
+    for (const item of batch) item.resolve();
   }
+}
+
+/** Errors of the database as a whole (locked, read-only, full, broken), not of one write. */
+function isStoreLevel(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    typeof code === "string" &&
+    /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|CORRUPT|NOTADB|PERM)/.test(code)
+  );
 }
 
 function isBusy(err: unknown): boolean {

@@ -1,0 +1,64 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SqliteStore } from "./sqlite-store.js";
+import type { NewTask } from "./store.js";
+
+const opened: SqliteStore[] = [];
+
+function openStore(): SqliteStore {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baton-store-"));
+  const store = SqliteStore.open(path.join(dir, ".baton", "baton.db"));
+  opened.push(store);
+  return store;
+}
+
+function task(id: string): NewTask {
+  return {
+    id,
+    runId: "run1",
+    name: id,
+    node: id,
+    parentId: null,
+    status: "pending",
+    pool: "local",
+    priority: 0,
+    params: {},
+    item: undefined,
+    outputDir: `/tmp/${id}`,
+  };
+}
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+});
+
+describe("SqliteStore writes", () => {
+  it("writes issued together share a transaction, yet one failing write does not undo the others", async () => {
+    const store = openStore();
+    await store.createRun({
+      id: "run1",
+      pipeline: "p",
+      params: {},
+      options: {},
+      workdir: "/tmp",
+      specFile: null,
+      parentRunId: null,
+      parentTaskId: null,
+      createdAt: 1,
+      enginePid: process.pid,
+    });
+    await store.addTasks([task("a")]);
+    // Same turn of the event loop: one batch. The middle write repeats task a's id.
+    const results = await Promise.allSettled([
+      store.addTasks([task("b"), task("c")]),
+      store.addTasks([task("d"), task("a")]),
+      store.addTasks([task("e")]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const ids = (await store.listTasks({ run: "run1" })).map((t) => t.id).sort();
+    // d was part of the failed write: it is not half-recorded.
+    expect(ids).toEqual(["a", "b", "c", "e"]);
+  });
+});
