@@ -1,8 +1,12 @@
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
+import type { FastifyInstance } from "fastify";
 import type { Engine } from "../engine/engine.js";
 import type { RunController } from "../engine/run-controller.js";
 import type { LocatedProject } from "../server/projects.js";
+import { loadOrCreateToken } from "../server/token.js";
 import type { Store } from "../store/store.js";
 
 /**
@@ -16,22 +20,46 @@ export async function startEmbeddedApi(
   workdir: string,
   project?: LocatedProject,
 ): Promise<{ url: string; token: string; track: (c: RunController) => void; close: () => Promise<void> }> {
-  const [{ createServer }, { loadOrCreateToken }] = await Promise.all([
-    import("../server/app.js"),
-    import("../server/token.js"),
-  ]);
   const { token, file: tokenFile } = loadOrCreateToken(engine.layout.root);
-  const app = createServer({
-    engine,
-    store,
-    project,
-    workdir,
-    token,
-    host: "127.0.0.1",
-    port: 0,
-    log: () => undefined,
+  // The port is bound at once, so tasks get their BATON_URL without waiting. The API itself
+  // (fastify, the routes, their schemas: a fifth of a second to load) is loaded when the first
+  // request comes: most runs never get one, and those that do wait for it once.
+  let app: Promise<FastifyInstance> | undefined;
+  const tracked: RunController[] = [];
+  const server = http.createServer((req, res) => {
+    app ??= loadApi();
+    app.then(
+      (a) => a.server.emit("request", req, res),
+      () => res.writeHead(503).end(),
+    );
   });
-  const url = await app.baton.listen();
+  const loadApi = async (): Promise<FastifyInstance> => {
+    const { createServer } = await import("../server/app.js");
+    let handler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined;
+    const a = createServer({
+      engine,
+      store,
+      project,
+      workdir,
+      token,
+      log: () => undefined,
+      serverFactory: (h) => {
+        handler = h;
+        return server;
+      },
+    });
+    for (const c of tracked) a.baton.track(c);
+    await a.ready();
+    // From now on requests go straight to fastify; those that waited are handed over by the caller.
+    server.removeAllListeners("request");
+    if (handler) server.on("request", handler);
+    return a;
+  };
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   Object.assign(engine.taskEnv, { BATON_URL: url, BATON_TOKEN: token });
   // So that `baton cancel` in another terminal can reach the engine driving a run.
   const record = engineFile(engine.layout.root, process.pid);
@@ -40,10 +68,16 @@ export async function startEmbeddedApi(
   return {
     url,
     token,
-    track: (c) => void app.baton.track(c),
+    track: (c) => {
+      tracked.push(c);
+      // Tracking twice is harmless (runs are kept by id).
+      void app?.then((a) => a.baton.track(c));
+    },
     close: async () => {
       fs.rmSync(record, { force: true });
-      await app.close();
+      if (app) await (await app.catch(() => undefined))?.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     },
   };
 }

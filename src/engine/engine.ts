@@ -110,6 +110,8 @@ export class Engine {
 
   /** Starts a run of a pipeline. The returned controller's `done` resolves with the run's status. */
   async startRun(project: ProjectSpec, options: RunOptions): Promise<RunController> {
+    // Helper processes start while the run is planned; a fully cached run pays little for them.
+    this.executor.warmUp?.();
     const controller = new RunController(this, project, options);
     this.controllers.add(controller);
     void controller.done.finally(() => this.controllers.delete(controller));

@@ -68,6 +68,8 @@ export interface Executor {
    * `exited` with reason `setup`; only errors of the request itself throw.
    */
   launch(request: LaunchRequest): Promise<TaskProcess>;
+  /** Gets ready to launch (helper processes, connections), so that the first launch does not wait. */
+  warmUp?(): void;
   /**
    * Finds the process of an attempt started by an engine that has since died: alive (then it
    * is watched until it ends), or ended (its exit status is read from `statusPath`), or lost.

@@ -24,6 +24,10 @@ export class LocalExecutor implements Executor {
     this.killGraceMs = options.killGraceMs ?? (Number(process.env.BATON_KILL_GRACE_MS) || 5000);
   }
 
+  warmUp(): void {
+    this.spawner ??= new Spawner();
+  }
+
   async launch(request: LaunchRequest): Promise<TaskProcess> {
     this.spawner ??= new Spawner();
     const proc = new LocalProcess(request, this.killGraceMs, this.spawner);

@@ -7,6 +7,7 @@
  * from its zod schemas, documented in `/api/v1/openapi.json` from the same schemas, and walked
  * by the tests (no route may answer without the token).
  */
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import path from "node:path";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Engine } from "../engine/engine.js";
@@ -57,6 +58,11 @@ export interface CreateServerOptions {
   pollMs?: number;
   /** Where to report server-side failures (500s, resumes that failed). Default: stderr. */
   log?: (line: string) => void;
+  /**
+   * An HTTP server of the caller's, already listening, to serve on instead of one of fastify's
+   * (then {@link BatonServer.listen} is not used). Fastify hands it its request handler.
+   */
+  serverFactory?: (handler: (req: IncomingMessage, res: ServerResponse) => void) => Server;
 }
 
 /** What the server adds to its fastify instance, as `app.baton`. */
@@ -108,7 +114,12 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   };
   const webRoot = options.webRoot ?? defaultWebRoot();
 
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT, return503OnClosing: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    return503OnClosing: true,
+    ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
+  });
 
   // An empty body is no body (a bare `POST /runs/ID/cancel` with a JSON content type).
   const parseJson = app.getDefaultJsonParser("error", "error");
