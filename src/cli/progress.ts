@@ -15,6 +15,8 @@ export class ProgressReporter {
   private timer: NodeJS.Timeout | undefined;
   private drawnLines = 0;
   private dirty = false;
+  /** Plain lines not written yet: they go out together once per turn of the event loop. */
+  private pending = "";
 
   constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
     const env = process.env.BATON_PROGRESS;
@@ -56,7 +58,7 @@ export class ProgressReporter {
                 ? ` (exit ${event.exitCode})`
                 : "";
         if (this.mode === "plain") {
-          this.out.write(`${clock()} ${event.name} ${event.status}${detail}\n`);
+          this.plain(`${event.name} ${event.status}${detail}`);
         } else if (event.status === "failed") {
           this.line(`✗ ${event.name} failed${detail}`);
         } else {
@@ -69,6 +71,7 @@ export class ProgressReporter {
 
   /** Stops redrawing and leaves the final counts on screen. */
   stop(): void {
+    this.flush();
     if (this.timer) clearInterval(this.timer);
     if (this.mode === "tty") {
       this.dirty = true;
@@ -84,9 +87,25 @@ export class ProgressReporter {
       this.dirty = true;
       this.draw();
     } else {
-      this.out.write(`${clock()} ${text}\n`);
+      this.plain(text);
     }
   }
+
+  /** A run of 10,000 tasks makes 30,000 lines: one write per turn instead of one per line. */
+  private plain(text: string): void {
+    if (this.pending === "") {
+      setImmediate(() => this.flush());
+      process.once("exit", this.flush);
+    }
+    this.pending += `${clock()} ${text}\n`;
+  }
+
+  private readonly flush = (): void => {
+    if (this.pending === "") return;
+    process.off("exit", this.flush);
+    this.out.write(this.pending);
+    this.pending = "";
+  };
 
   private clear(): void {
     if (this.drawnLines > 0) {
