@@ -143,6 +143,8 @@ export class RunController {
   private cancelling = false;
   private readonly pipelineDir: string;
   private readonly children = new Set<RunController>();
+  /** How this controller picked up a recorded run, if it did (`pipeline:` nodes follow it). */
+  private restoreMode: "resume" | "retry-failed" | "retry-all" | undefined;
   /** Nodes that must not reuse cached results: `--from` nodes and everything downstream. */
   private readonly rerunNodes = new Set<string>();
 
@@ -206,6 +208,7 @@ export class RunController {
    * tasks new attempts (`all`: every task), keeping the rest. No finished result is lost.
    */
   async restore(mode: "resume" | "retry-failed" | "retry-all"): Promise<void> {
+    this.restoreMode = mode;
     this.buildGraph();
     const store = this.engine.store;
     const rows = await store.listTasks({ run: this.runId });
@@ -306,7 +309,7 @@ export class RunController {
     const attempt = (await this.engine.store.listAttempts(task.id)).at(-1);
     const spec = task.node.spec;
     if (!attempt || attempt.endedAt !== null || spec.kind === "pipeline") {
-      // No live attempt to follow (or a child run, which is started again): run the task afresh.
+      // No live attempt to follow, or a child run (which runChildPipeline resumes): prepare the task again.
       task.status = "pending";
       return undefined;
     }
@@ -975,34 +978,57 @@ export class RunController {
     );
   }
 
+  /**
+   * A `pipeline:` node: its child run. Picking up a recorded run, the node's earlier child run
+   * is followed rather than started afresh: resumed if its engine died with it, or given new
+   * attempts for what failed (`retry --failed-only`), keeping what it finished.
+   */
   private async runChildPipeline(task: TaskState, child: PipelineSpec): Promise<void> {
     if (this.cancelling) return;
-    const startedAt = Date.now();
-    const logPath = this.engine.layout.logPath(this.runId, task.id, 1);
+    const previous = this.restoreMode
+      ? (await this.engine.store.listRuns({ parentTaskId: task.id })).at(-1)
+      : undefined;
+    const reuse =
+      previous?.status === "running"
+        ? "resume"
+        : previous && previous.status !== "succeeded" && this.restoreMode === "retry-failed"
+          ? "retry-failed"
+          : undefined;
+    // A resumed child run goes on under the attempt that started it; anything else is a new attempt.
+    const number = reuse === "resume" ? Math.max(task.attempts, 1) : task.attempts + 1;
+    const logPath = this.engine.layout.logPath(this.runId, task.id, number);
     fs.mkdirSync(path.dirname(logPath), { recursive: true });
-    await this.engine.store.startAttempt({
-      taskId: task.id,
-      number: 1,
-      status: "running",
-      pid: null,
-      pidStart: null,
-      startedAt,
-      logPath,
-    });
-    task.attempts = 1;
+    if (number > task.attempts) {
+      await this.engine.store.startAttempt({
+        taskId: task.id,
+        number,
+        status: "running",
+        pid: null,
+        pidStart: null,
+        startedAt: Date.now(),
+        logPath,
+      });
+    }
+    task.attempts = number;
     task.status = "running";
-    this.emitTask(task, { attempt: 1 });
-    const controller = await this.engine.startRun(this.project, {
-      pipeline: child.name,
-      params: task.params,
-      workdir: this.options.workdir,
-      specFile: this.options.specFile,
-      parentRunId: this.runId,
-      parentTaskId: task.id,
-      noCache: this.options.noCache,
-    });
+    this.emitTask(task, { attempt: number });
+    const controller =
+      previous && reuse
+        ? await this.engine.restoreRun(this.project, previous, reuse)
+        : await this.engine.startRun(this.project, {
+            pipeline: child.name,
+            params: task.params,
+            workdir: this.options.workdir,
+            specFile: this.options.specFile,
+            parentRunId: this.runId,
+            parentTaskId: task.id,
+            noCache: this.options.noCache,
+          });
     this.children.add(controller);
-    fs.writeFileSync(logPath, `child run ${controller.runId} of pipeline ${child.name}\n`);
+    fs.appendFileSync(
+      logPath,
+      `${reuse ? `${reuse === "resume" ? "resumed" : "retrying"} ` : ""}child run ${controller.runId} of pipeline ${child.name}\n`,
+    );
     const status = await controller.done;
     this.children.delete(controller);
     task.files = controller.producedFiles();
@@ -1012,7 +1038,7 @@ export class RunController {
     await this.complete(
       task,
       {
-        number: 1,
+        number,
         end: {
           status: taskStatus,
           endedAt: Date.now(),

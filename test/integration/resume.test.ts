@@ -158,4 +158,77 @@ pipelines:
     expect(JSON.parse(resumed.stdout).tasks[0]).toMatchObject({ status: "succeeded", attempts: 1 });
     expect(fs.readFileSync(path.join(dir, "ran.log"), "utf8")).toBe("start\n");
   });
+
+  describe("a pipeline: node follows its own child run", () => {
+    const nested = `version: 1
+pipelines:
+  inner:
+    nodes:
+      first:
+        run: echo first >> ../../../../ran.log; echo 1 > "$BATON_OUTPUT_DIR/a.txt"
+      second:
+        needs: [first]
+        run: echo second >> ../../../../ran.log; touch ../../../../second.started; sleep 1; test -f ../../../../fixed; echo 2 > "$BATON_OUTPUT_DIR/b.txt"
+  outer:
+    nodes:
+      sub: { pipeline: inner }
+      after:
+        needs: [sub]
+        inputs: { parts: "\${{ needs.sub.outputs['*.txt'] }}" }
+        run: cat \${{ inputs.parts }} > "$BATON_OUTPUT_DIR/all.txt"
+`;
+    const childRuns = async (dir: string) =>
+      (await runBaton(["ls"], dir)).stdout.split("\n").filter((l) => / inner /.test(l));
+
+    it("retry --failed-only retries the failed child run, keeping what it finished", async () => {
+      const dir = makeProject({ "baton.yaml": nested.replaceAll("../../../../", "") });
+      const first = await runJson(["outer"], dir);
+      expect(first.code).toBe(1);
+      expect(first.byName("sub").status).toBe("failed");
+      fs.writeFileSync(path.join(dir, "fixed"), "");
+      const retry = await runBaton(["retry", first.json.run.id, "--failed-only", "--json"], dir);
+      expect(retry.code, retry.stderr).toBe(0);
+      const tasks = JSON.parse(retry.stdout).tasks as Array<{
+        name: string;
+        status: string;
+        attempts: number;
+      }>;
+      expect(tasks.find((t) => t.name === "sub")).toMatchObject({ status: "succeeded", attempts: 2 });
+      expect(fs.readFileSync(path.join(dir, "ran.log"), "utf8").split("\n").filter(Boolean)).toEqual([
+        "first",
+        "second",
+        "second",
+      ]);
+      // The same child run, now succeeded: no second one.
+      expect(await childRuns(dir)).toHaveLength(1);
+      expect((await childRuns(dir))[0]).toMatch(/ inner +succeeded /);
+      const all = path.join(dir, ".baton", "runs", first.json.run.id);
+      const found = fs
+        .readdirSync(all, { recursive: true })
+        .map(String)
+        .find((f) => f.endsWith("all.txt"));
+      expect(fs.readFileSync(path.join(all, found!), "utf8")).toBe("1\n2\n");
+    });
+
+    it("resume picks up the child run its engine left running, instead of starting another", async () => {
+      const dir = makeProject({ "baton.yaml": nested.replaceAll("../../../../", ""), fixed: "" });
+      const child = startBaton(["run", "outer"], dir);
+      const done = collect(child);
+      for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, "second.started")); i++) await sleep(50);
+      child.kill("SIGKILL");
+      await done;
+      const runId = JSON.parse((await runBaton(["ls", "--json"], dir)).stdout)[0].run;
+      const resumed = await runBaton(["resume", runId, "--json"], dir);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      const tasks = JSON.parse(resumed.stdout).tasks as Array<{ name: string; status: string }>;
+      expect(tasks.map((t) => t.status)).toEqual(["succeeded", "succeeded"]);
+      // Each task ran once (the one running at the kill was adopted), in the one child run.
+      expect(fs.readFileSync(path.join(dir, "ran.log"), "utf8").split("\n").filter(Boolean)).toEqual([
+        "first",
+        "second",
+      ]);
+      expect(await childRuns(dir)).toHaveLength(1);
+      expect((await childRuns(dir))[0]).toMatch(/ inner +succeeded /);
+    });
+  });
 });
