@@ -1,5 +1,5 @@
 import path from "node:path";
-import { ensureWritableDir } from "../artifacts/fs-util.js";
+import { ensureWritableDirAsync } from "../artifacts/fs-util.js";
 import { BatonError, didYouMean } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
@@ -201,7 +201,7 @@ export class TaskTree {
       });
     }
     // Before anything is recorded: a tree whose shared folder cannot exist must not be left half-made.
-    if (run) ensureWritableDir(this.engine.layout.pipelineDir(runId), "run folder");
+    if (run) await ensureWritableDirAsync(this.engine.layout.pipelineDir(runId), "run folder");
     try {
       await store.addSubmittedTasks(run, rows, deps);
     } catch (err) {
