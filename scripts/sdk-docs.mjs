@@ -69,6 +69,9 @@ const SECTIONS = [
     [
       "TaskSummary",
       "TaskInfo",
+      "CacheExplanation",
+      "CacheChange",
+      "CacheKeyParts",
       "AttemptInfo",
       "TaskOutput",
       "RunInfo",

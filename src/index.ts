@@ -49,6 +49,9 @@ export type {
 export { isTerminalStatus } from "./sdk/types.js";
 export type {
   AttemptInfo,
+  CacheChange,
+  CacheExplanation,
+  CacheKeyParts,
   CloneOptions,
   Metrics,
   RunInfo,

@@ -38,64 +38,128 @@ export function cacheKey(parts: CacheParts): string {
     .digest("hex");
 }
 
+/** Which part of the cache key a {@link CacheChange} is about. */
+export type CacheChangePart =
+  | "command"
+  | "upstream"
+  | "param"
+  | "env"
+  | "input"
+  | "dep"
+  | "resource"
+  | "outputs";
+
 /**
- * Why a task did not reuse an earlier result of the same node: the parts that changed, in
- * words (`param lr: 0.01 -> 0.02`, `input models/a.bin: content changed`).
+ * One difference between the cache key parts of two tasks of the same node: why the later one
+ * could not reuse the earlier one's result.
  */
-export function explainCacheMiss(before: CacheParts, now: CacheParts): string[] {
-  const changes: string[] = [];
+export interface CacheChange {
+  part: CacheChangePart;
+  /**
+   * What of that part: the param, env or resource name, the file (`raw/a.csv` for an input:
+   * input name / file; the path for a dep); null for the command, upstream outputs and outputs.
+   */
+  name: string | null;
+  /**
+   * The earlier value: JSON for params, env and resources, the text for the command, the
+   * sha256 of the content for files, the JSON list for outputs; null when it was not there
+   * (and for `upstream`).
+   */
+  before: string | null;
+  /** The value now, as `before`; null when it is no longer there. */
+  after: string | null;
+  /** In words, as `baton show` prints it: `param lr: 0.01 -> 0.02`, `input raw/a.csv: content changed`. */
+  text: string;
+}
+
+/**
+ * Why a task did not reuse an earlier result of the same node: the parts that changed
+ * (`param lr: 0.01 -> 0.02`, `input models/a.bin: content changed`), in key order.
+ */
+export function diffCacheParts(before: CacheParts, now: CacheParts): CacheChange[] {
+  const changes: CacheChange[] = [];
   if (before.command !== now.command) changes.push(describeCommandChange(before.command, now.command));
   diffValues("param", before.params, now.params, changes);
   diffValues("env", before.env, now.env, changes);
   const inputNames = new Set([...Object.keys(before.inputs), ...Object.keys(now.inputs)]);
   for (const name of [...inputNames].sort()) {
-    diffFiles(`input ${name}/`, before.inputs[name] ?? {}, now.inputs[name] ?? {}, changes);
+    diffFiles("input", `${name}/`, before.inputs[name] ?? {}, now.inputs[name] ?? {}, changes);
   }
-  diffFiles("dep ", before.deps, now.deps, changes);
+  diffFiles("dep", "", before.deps, now.deps, changes);
   diffValues("resource", before.resources, now.resources, changes);
-  if (canonicalJson(before.outputs) !== canonicalJson(now.outputs)) {
-    changes.push(`outputs: ${JSON.stringify(before.outputs)} -> ${JSON.stringify(now.outputs)}`);
+  const outputsBefore = canonicalJson(before.outputs);
+  const outputsNow = canonicalJson(now.outputs);
+  if (outputsBefore !== outputsNow) {
+    changes.push({
+      part: "outputs",
+      name: null,
+      before: outputsBefore,
+      after: outputsNow,
+      text: `outputs: ${JSON.stringify(before.outputs)} -> ${JSON.stringify(now.outputs)}`,
+    });
   }
   return changes;
 }
 
 function diffValues(
-  label: string,
+  part: "param" | "env" | "resource",
   a: Record<string, unknown>,
   b: Record<string, unknown>,
-  out: string[],
+  out: CacheChange[],
 ): void {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of [...keys].sort()) {
     const x = canonicalJson(a[k]);
     const y = canonicalJson(b[k]);
     if (x === y) continue;
-    if (!(k in a)) out.push(`${label} ${k}: added (${short(y)})`);
-    else if (!(k in b)) out.push(`${label} ${k}: removed (was ${short(x)})`);
-    else out.push(`${label} ${k}: ${short(x)} -> ${short(y)}`);
+    const label = `${part} ${k}`;
+    if (!(k in a)) out.push({ part, name: k, before: null, after: y, text: `${label}: added (${short(y)})` });
+    else if (!(k in b)) {
+      out.push({ part, name: k, before: x, after: null, text: `${label}: removed (was ${short(x)})` });
+    } else out.push({ part, name: k, before: x, after: y, text: `${label}: ${short(x)} -> ${short(y)}` });
   }
 }
 
-function diffFiles(label: string, a: Record<string, string>, b: Record<string, string>, out: string[]): void {
+function diffFiles(
+  part: "input" | "dep",
+  prefix: string,
+  a: Record<string, string>,
+  b: Record<string, string>,
+  out: CacheChange[],
+): void {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of [...keys].sort()) {
     if (a[k] === b[k]) continue;
-    if (a[k] === undefined) out.push(`${label}${k}: new file`);
-    else if (b[k] === undefined) out.push(`${label}${k}: no longer there`);
-    else out.push(`${label}${k}: content changed`);
+    const name = `${prefix}${k}`;
+    const change = { part, name, before: a[k] ?? null, after: b[k] ?? null };
+    if (a[k] === undefined) out.push({ ...change, text: `${part} ${name}: new file` });
+    else if (b[k] === undefined) out.push({ ...change, text: `${part} ${name}: no longer there` });
+    else out.push({ ...change, text: `${part} ${name}: content changed` });
   }
 }
 
 const CONTENT_TOKEN = /(cas:[0-9a-f]{64}|needs:[^\s:]+:[^\s]+:[0-9a-f]{16})/g;
 
 /** Says whether the command text changed or only the content of upstream files it names. */
-function describeCommandChange(before: string, now: string): string {
+function describeCommandChange(before: string, now: string): CacheChange {
   const tokens = (s: string) => s.match(CONTENT_TOKEN) ?? [];
   if (before.replace(CONTENT_TOKEN, "*") === now.replace(CONTENT_TOKEN, "*")) {
     const changed = tokens(now).filter((t, i) => tokens(before)[i] !== t).length;
-    return `upstream output: content of ${changed} file(s) or folder(s) named in the command changed`;
+    return {
+      part: "upstream",
+      name: null,
+      before: null,
+      after: null,
+      text: `upstream output: content of ${changed} file(s) or folder(s) named in the command changed`,
+    };
   }
-  return `command: ${short(before)} -> ${short(now)}`;
+  return {
+    part: "command",
+    name: null,
+    before,
+    after: now,
+    text: `command: ${short(before)} -> ${short(now)}`,
+  };
 }
 
 function short(text: string): string {

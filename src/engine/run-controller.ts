@@ -89,6 +89,8 @@ interface TaskState {
   retryTimer?: NodeJS.Timeout;
   cacheKey?: string;
   cacheParts?: CacheParts;
+  /** For a cache hit: the task that computed the reused result. */
+  cachedFrom?: string;
   /** A cancel arrived while the attempt's process was being started. */
   cancelRequested?: boolean;
 }
@@ -810,6 +812,8 @@ export class RunController {
       sha256: o.sha256,
     }));
     task.metrics = hit.task.metrics;
+    // The task that ran, not a cached task that reused its result in turn.
+    task.cachedFrom = hit.task.cachedFrom ?? hit.task.id;
     await this.complete(task, null, "cached", 0, task.metrics, outputs, null);
     return true;
   }
@@ -1084,6 +1088,7 @@ export class RunController {
       command: task.command || undefined,
       params: task.params,
       outputDir: task.outputDir,
+      cachedFrom: status === "cached" ? task.cachedFrom : undefined,
     });
     task.status = status;
     this.emitTask(task, { exitCode, error });

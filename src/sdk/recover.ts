@@ -52,7 +52,7 @@ export class OrphanRecovery {
   async resumeAll(): Promise<string[]> {
     const store = this.engine.store;
     const taken: string[] = [];
-    for (const run of await store.listRuns({ limit: 100_000 })) {
+    for (const run of await store.listRuns({ status: ["running"], limit: 100_000 })) {
       if (!isOrphanedLoneRun(run)) continue;
       const tasks = await store.listTasks({ run: run.id });
       const open = tasks.filter((t) => !isTerminal(t.status));

@@ -115,10 +115,82 @@ export interface TaskInfo extends TaskSummary {
   error: string | null;
   /** What its result is reused by (DESIGN §4), for pipeline tasks. */
   cacheKey: string | null;
+  /**
+   * Why it was cached or ran, as `baton show` says; null without a cache key (not run yet,
+   * submitted tasks, `pipeline:` nodes).
+   */
+  cache: CacheExplanation | null;
   /** When it was recorded (ISO 8601). */
   createdAt: string | null;
   /** Every attempt, oldest first. */
   attemptsDetail: AttemptInfo[];
+}
+
+/** Why a task was cached or ran (DESIGN §4): what `baton show` says about its cache key. */
+export interface CacheExplanation {
+  /** The cache key (sha256). */
+  key: string;
+  /**
+   * `reused`: a cache hit, no process ran; `first-run`: no task of this name in an earlier run
+   * of the pipeline to compare with; `changed`: parts of the key differ from the previous
+   * task's (see `changes`); `same-key`: the key was the previous task's, but caching was off
+   * (`--no-cache`, `cache: false`, `--from`) or that result could not be reused;
+   * `unexplained`: the key's parts were not recorded (tasks of older versions).
+   */
+  verdict: "reused" | "first-run" | "changed" | "same-key" | "unexplained";
+  /** Whether the result was reused (no process ran). */
+  hit: boolean;
+  /** For a hit: the task that computed the reused result, when recorded. */
+  reusedFrom: string | null;
+  /** The run of the `reusedFrom` task. */
+  reusedFromRun: string | null;
+  /** What the key was computed from; null when not recorded (hits record none: see `reusedFrom`). */
+  parts: CacheKeyParts | null;
+  /** For a task that ran: the task of the same name in the latest earlier run of the pipeline. */
+  previousTaskId: string | null;
+  /** The run of the `previousTaskId` task. */
+  previousRunId: string | null;
+  /** What differs from the previous task's key parts, in key order; empty unless `changed`. */
+  changes: CacheChange[];
+}
+
+/** What a cache key was computed from (DESIGN §4), summarised. */
+export interface CacheKeyParts {
+  /** The command with run-specific paths replaced by stable tokens (`cas:<sha256>`, `inputs/NAME/file`). */
+  command: string;
+  /** The task's own params. */
+  params: Record<string, unknown>;
+  /** The task's declared `env:` values. */
+  env: Record<string, string>;
+  /** Input name -> how many files were bound to it. */
+  inputs: Record<string, number>;
+  /** `cache.deps` files. */
+  deps: string[];
+  /** The pool's resources (`{ gpu: 1 }`). */
+  resources: Record<string, number>;
+  /** Output globs kept. */
+  outputs: string[];
+}
+
+/** One part of a cache key that differs from the previous task's: why a task ran again. */
+export interface CacheChange {
+  /**
+   * `command` (its text), `upstream` (the content of upstream outputs it names), `param`,
+   * `env`, `input` (a bound file), `dep` (a `cache.deps` file), `resource` (of the pool) or
+   * `outputs` (the globs kept).
+   */
+  part: "command" | "upstream" | "param" | "env" | "input" | "dep" | "resource" | "outputs";
+  /** The param, env or resource name, or the file (`raw/a.csv`: input name / file); null otherwise. */
+  name: string | null;
+  /**
+   * The earlier value: JSON for params, env and resources, the command text, a file's sha256,
+   * the JSON list of outputs; null when it was not there (and for `upstream`).
+   */
+  before: string | null;
+  /** The value now, as `before`; null when it is no longer there. */
+  after: string | null;
+  /** In words, as `baton show` prints it: `param lr: 0.01 -> 0.02`, `input raw/a.csv: content changed`. */
+  text: string;
 }
 
 /** An output file of a task, with where to download it. */

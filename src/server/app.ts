@@ -208,7 +208,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     async resumeOrphanedRuns() {
       const resumed: string[] = [];
       const failed: Array<{ id: string; error: string }> = [];
-      const runs = await ctx.store.listRuns({ limit: 100_000 });
+      const runs = await ctx.store.listRuns({ status: ["running"], limit: 100_000 });
       for (const run of runs) {
         // Runs of submitted tasks (no spec file) are the engine's own to pick up, not a pipeline's.
         if (run.status !== "running" || run.parentRunId !== null || run.specFile === null) continue;

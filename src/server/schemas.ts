@@ -7,6 +7,7 @@
  * not, because `?token=` may ride along on any route.
  */
 import * as z from "zod";
+import type { CacheExplanation } from "../engine/cache-explanation.js";
 import type { SubmitRequest } from "../engine/engine.js";
 import type { TaskView } from "../engine/task-view.js";
 import { NAME_PATTERN } from "../spec/problems.js";
@@ -161,6 +162,13 @@ export const ListRunsQuerySchema = z.object({
     .optional()
     .describe("Only runs with one of these statuses (comma-separated)."),
   pipeline: z.string().optional().describe("Only runs of this pipeline."),
+  before: z
+    .string()
+    .regex(/^[0-9A-Za-z]{1,64}$/, "expected a cursor: the nextCursor of an earlier page (a run id)")
+    .optional()
+    .describe(
+      "Cursor: the `nextCursor` of the previous page. Lists the runs after it, newest first (by creation time, then id).",
+    ),
 });
 
 export const ListTasksQuerySchema = z.object({
@@ -246,6 +254,60 @@ export const AttemptSchema = z.object({
   logUrl: z.string().describe("Where to read it through the API."),
 });
 
+export const CacheChangeSchema = z.object({
+  part: z
+    .enum(["command", "upstream", "param", "env", "input", "dep", "resource", "outputs"])
+    .describe(
+      "What changed: the command text, the content of upstream outputs it names, a param, an env value, an input file, a cache.deps file, a pool resource, the kept outputs.",
+    ),
+  name: z
+    .string()
+    .nullable()
+    .describe(
+      "The param, env or resource name, or the file (`raw/a.csv`: input name / file); null otherwise.",
+    ),
+  before: z
+    .string()
+    .nullable()
+    .describe(
+      "Earlier value: JSON for params, env and resources, the command text, a file's sha256; null when it was not there.",
+    ),
+  after: z.string().nullable().describe("The value now, as `before`; null when it is no longer there."),
+  text: z.string().describe("In words, as `baton show` prints it: `param lr: 0.01 -> 0.02`."),
+});
+
+export const CacheExplanationSchema = z
+  .object({
+    key: z.string().describe("The cache key (sha256)."),
+    verdict: z
+      .enum(["reused", "first-run", "changed", "same-key", "unexplained"])
+      .describe(
+        "reused: a cache hit; first-run: no earlier task of this node to compare with; changed: key parts differ from the previous task's; same-key: the key was the same but caching was off or the result not reusable; unexplained: the key's parts were not recorded.",
+      ),
+    hit: z.boolean().describe("Whether the result was reused (no process ran)."),
+    reusedFrom: z.string().nullable().describe("For a hit: the task that computed the reused result."),
+    reusedFromRun: z.string().nullable().describe("The run of that task."),
+    parts: z
+      .object({
+        command: z.string().describe("The command with run-specific paths replaced by stable tokens."),
+        params: z.record(z.string(), z.unknown()),
+        env: z.record(z.string(), z.string()),
+        inputs: z.record(z.string(), z.number().int()).describe("Input name -> number of files bound."),
+        deps: z.array(z.string()).describe("`cache.deps` files."),
+        resources: z.record(z.string(), z.number()),
+        outputs: z.array(z.string()).describe("Output globs kept."),
+      })
+      .nullable()
+      .describe("What the key was computed from; null when not recorded (hits record none)."),
+    previousTaskId: z
+      .string()
+      .nullable()
+      .describe("For a task that ran: the task of the same name in the latest earlier run of the pipeline."),
+    previousRunId: z.string().nullable().describe("The run of that task."),
+    changes: z.array(CacheChangeSchema).describe("What differs from the previous task's key parts."),
+  })
+  .describe("Why the task was cached or ran (`baton show`).");
+
 export const TaskDetailSchema = TaskViewSchema.extend({
   pool: z.string(),
   command: z.string().nullable(),
@@ -253,6 +315,9 @@ export const TaskDetailSchema = TaskViewSchema.extend({
   item: z.unknown(),
   error: z.string().nullable(),
   cacheKey: z.string().nullable(),
+  cache: CacheExplanationSchema.nullable().describe(
+    "Why the task was cached or ran; null without a cache key (not run yet, submitted tasks, `pipeline:` nodes).",
+  ),
   createdAt: iso,
   attemptsDetail: z.array(AttemptSchema),
 });
@@ -269,6 +334,14 @@ export const RunSummarySchema = z.object({
   specFile: z.string().nullable(),
   driven: z.boolean().describe("Whether this server's engine drives the run (it can cancel it)."),
   counts: z.record(TaskStatusSchema, z.number().int()).describe("Tasks by status."),
+});
+
+export const RunListSchema = z.object({
+  runs: z.array(RunSummarySchema),
+  nextCursor: z
+    .string()
+    .nullable()
+    .describe("Pass as `before` to get the next (older) page; null on the last page."),
 });
 
 export const RunDetailSchema = z.object({
@@ -332,6 +405,8 @@ type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] ext
 const submitFieldsMatch: SameKeys<SubmitBody, SubmitRequest> = true;
 const submitBodyIsRequest = (b: SubmitBody): SubmitRequest => b;
 const taskViewFits = (v: TaskView): z.input<typeof TaskViewSchema> => v;
+const cacheExplanationFits = (c: CacheExplanation): z.input<typeof CacheExplanationSchema> => c;
 void submitFieldsMatch;
+void cacheExplanationFits;
 void submitBodyIsRequest;
 void taskViewFits;

@@ -2,6 +2,7 @@
  * Looking up runs and tasks named in URLs, and the JSON shapes the API answers with. Tasks are
  * shown as `taskView` (the `--json` shape of DESIGN §5) so that the CLI, the SDK and the API agree.
  */
+import { explainCache } from "../engine/cache-explanation.js";
 import { attemptView, iso, taskView } from "../engine/task-view.js";
 import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus } from "../store/store.js";
 import { type ServerContext, rootRun } from "./context.js";
@@ -69,6 +70,7 @@ export async function taskDetail(store: Store, task: TaskRow): Promise<TaskDetai
     item: task.item ?? null,
     error: task.error,
     cacheKey: task.cacheKey,
+    cache: (await explainCache(store, task)) ?? null,
     createdAt: iso(task.createdAt),
     attemptsDetail: attempts.map((a) => ({
       ...attemptView(a),

@@ -105,4 +105,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   DROP INDEX tasks_cache_key;
   CREATE INDEX tasks_cache_key ON tasks (cache_key, ended_at) WHERE cache_key IS NOT NULL;
   `,
+  // The runs list pages newest first (by creation time, then id), optionally of one pipeline.
+  `
+  CREATE INDEX runs_created ON runs (created_at, id);
+  CREATE INDEX runs_pipeline_created ON runs (pipeline, created_at, id);
+  `,
+  // Which task computed the result a cached task reused (null for older rows and other tasks).
+  `
+  ALTER TABLE tasks ADD COLUMN cached_from TEXT;
+  `,
 ];

@@ -62,3 +62,50 @@ describe("SqliteStore writes", () => {
     expect(ids).toEqual(["a", "b", "c", "e"]);
   });
 });
+
+describe("SqliteStore.listRuns", () => {
+  it("pages newest first by creation time then id, filtered in SQL, with ties never split or repeated", async () => {
+    const store = openStore();
+    // Five runs created in the same millisecond, whose ids do not sort like their insertion.
+    const runs = [
+      { id: "R05", pipeline: "a", createdAt: 100 },
+      { id: "R03", pipeline: "b", createdAt: 200 },
+      { id: "R09", pipeline: "a", createdAt: 200 },
+      { id: "R01", pipeline: "a", createdAt: 200 },
+      { id: "R07", pipeline: "b", createdAt: 200 },
+      { id: "R02", pipeline: "a", createdAt: 200 },
+      { id: "R04", pipeline: "a", createdAt: 300 },
+    ];
+    for (const r of runs) {
+      await store.createRun({
+        ...r,
+        params: {},
+        options: {},
+        workdir: "/tmp",
+        specFile: null,
+        parentRunId: null,
+        parentTaskId: null,
+        enginePid: null,
+      });
+    }
+    await store.finishRun("R09", "failed", 400);
+    await store.finishRun("R04", "failed", 400);
+    const walk = async (filter: { pipeline?: string; status?: ("running" | "failed")[] }, limit: number) => {
+      const ids: string[] = [];
+      let before: { id: string; createdAt: number } | undefined;
+      for (;;) {
+        const page = await store.listRuns({ ...filter, limit, before });
+        ids.push(...page.map((r) => r.id));
+        if (page.length < limit) return ids;
+        before = page.at(-1)!;
+      }
+    };
+    const all = ["R04", "R09", "R07", "R03", "R02", "R01", "R05"];
+    expect((await store.listRuns()).map((r) => r.id)).toEqual(all);
+    for (const limit of [1, 2, 3, 7]) expect(await walk({}, limit)).toEqual(all);
+    expect(await walk({ pipeline: "a" }, 2)).toEqual(["R04", "R09", "R02", "R01", "R05"]);
+    expect(await walk({ status: ["failed"] }, 1)).toEqual(["R04", "R09"]);
+    expect(await walk({ pipeline: "a", status: ["running"] }, 2)).toEqual(["R02", "R01", "R05"]);
+    expect(await walk({ pipeline: "c" }, 2)).toEqual([]);
+  });
+});

@@ -10,6 +10,7 @@ import type {
   NewRun,
   NewTask,
   OutputRow,
+  RunFilter,
   RunRow,
   RunStatus,
   Store,
@@ -238,6 +239,7 @@ export class SqliteStore implements Store {
         command: c.command ?? null,
         params: c.params ? JSON.stringify(c.params) : null,
         outputDir: c.outputDir ?? null,
+        cachedFrom: c.status === "cached" ? (c.cachedFrom ?? null) : null,
       });
       for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
     });
@@ -248,13 +250,26 @@ export class SqliteStore implements Store {
     return row && toRun(row);
   }
 
-  async listRuns(options: { limit?: number; parentTaskId?: string } = {}): Promise<RunRow[]> {
-    const rows = (
-      options.parentTaskId
-        ? this.stmts.listChildRuns.all(options.parentTaskId)
-        : this.stmts.listRuns.all(options.limit ?? 50)
-    ) as Row[];
-    return rows.map(toRun);
+  async listRuns(filter: RunFilter = {}): Promise<RunRow[]> {
+    if (filter.parentTaskId) return (this.stmts.listChildRuns.all(filter.parentTaskId) as Row[]).map(toRun);
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.pipeline !== undefined) {
+      where.push("pipeline = ?");
+      args.push(filter.pipeline);
+    }
+    if (filter.status?.length) {
+      where.push(`status IN (${filter.status.map(() => "?").join(",")})`);
+      args.push(...filter.status);
+    }
+    if (filter.before) {
+      // Row-value comparison: walks the (created_at, id) indexes from the cursor on.
+      where.push("(created_at, id) < (?, ?)");
+      args.push(filter.before.createdAt, filter.before.id);
+    }
+    const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY created_at DESC, id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, filter.limit ?? 50) as Row[]).map(toRun);
   }
 
   async getTask(id: string): Promise<TaskRow | undefined> {
@@ -572,7 +587,7 @@ function prepare(db: Database.Database) {
     completeTask: db.prepare(
       `UPDATE tasks SET status = @status, exit_code = @exitCode, ended_at = @endedAt, metrics = @metrics,
          error = @error, cached = @cached, cache_key = COALESCE(@cacheKey, cache_key),
-         cache_parts = COALESCE(@cacheParts, cache_parts), command = COALESCE(@command, command),
+         cache_parts = COALESCE(@cacheParts, cache_parts), cached_from = @cachedFrom, command = COALESCE(@command, command),
          params = COALESCE(@params, params), output_dir = COALESCE(@outputDir, output_dir)
        WHERE id = @id`,
     ),
@@ -582,21 +597,23 @@ function prepare(db: Database.Database) {
     getRun: db.prepare("SELECT * FROM runs WHERE id = ?"),
     deleteOutputs: db.prepare("DELETE FROM outputs WHERE task_id = ?"),
     reopenTask: db.prepare(
-      `UPDATE tasks SET status = 'pending', exit_code = NULL, error = NULL, ended_at = NULL, cached = 0, metrics = NULL
+      `UPDATE tasks SET status = 'pending', exit_code = NULL, error = NULL, ended_at = NULL, cached = 0,
+         cached_from = NULL, metrics = NULL
        WHERE id = @id AND run_id = @runId`,
     ),
     reopenRun: db.prepare("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = ?"),
-    listRuns: db.prepare("SELECT * FROM runs ORDER BY id DESC LIMIT ?"),
     listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY id"),
     getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
     outputsOf: db.prepare("SELECT path, sha256, size FROM outputs WHERE task_id = ? ORDER BY path"),
     findCached: db.prepare(
       `SELECT id, run_id, name, node, parent_id, status, pool, priority, params, exit_code, attempts, cached,
-              output_dir, metrics, cache_key, created_at, started_at, ended_at
+              output_dir, metrics, cache_key, cached_from, created_at, started_at, ended_at
        FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1`,
     ),
+    // CROSS JOIN keeps tasks the outer loop, walked from the latest earlier run back: with
+    // runs first (by the pipeline index), every task of every run of the pipeline is read.
     findPrevious: db.prepare(
-      `SELECT t.* FROM tasks t JOIN runs r ON r.id = t.run_id
+      `SELECT t.* FROM tasks t CROSS JOIN runs r ON r.id = t.run_id
        WHERE t.name = @name AND t.run_id < @runId AND t.cache_parts IS NOT NULL
          AND r.pipeline = (SELECT pipeline FROM runs WHERE id = @runId)
        ORDER BY t.run_id DESC LIMIT 1`,
@@ -668,6 +685,7 @@ function toTask(r: Row): TaskRow {
     error: (r.error as string | null) ?? null,
     cacheKey: (r.cache_key as string | null) ?? null,
     cacheParts: parseJson(r.cache_parts, null),
+    cachedFrom: (r.cached_from as string | null) ?? null,
     submit: parseJson(r.submit, null),
     idempotencyKey: (r.idempotency_key as string | null) ?? null,
     createdAt: r.created_at as number,

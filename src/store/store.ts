@@ -97,6 +97,8 @@ export interface TaskRow {
   cacheKey: string | null;
   /** What the cache key was computed from (engine-defined JSON), to explain cache misses. */
   cacheParts: Record<string, unknown> | null;
+  /** For a `cached` task: the task that computed the result it reused (null if not recorded). */
+  cachedFrom: string | null;
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
@@ -166,6 +168,20 @@ export type NewTask = Pick<
   idempotencyKey?: string | null;
 };
 
+/** Which runs `listRuns` answers: newest first (by creation time, then id). */
+export interface RunFilter {
+  /** At most this many (default 50). */
+  limit?: number;
+  /** Only the child runs started by this task (a `pipeline:` node), oldest first; the other fields are ignored. */
+  parentTaskId?: string;
+  /** Only runs of this pipeline. */
+  pipeline?: string;
+  /** Only runs with one of these statuses. */
+  status?: RunStatus[];
+  /** Only runs listed after this one, newest first: created earlier, or at the same time with a lower id. */
+  before?: Pick<RunRow, "id" | "createdAt">;
+}
+
 export interface TaskFilter {
   run?: string;
   parent?: string;
@@ -186,6 +202,8 @@ export interface TaskCompletion {
   params?: Record<string, unknown>;
   /** Where the outputs are, when that is not the task's own folder (a reused cached result). */
   outputDir?: string;
+  /** For a cache hit: the task that computed the reused result. */
+  cachedFrom?: string | null;
 }
 
 export interface AttemptEnd {
@@ -253,7 +271,8 @@ export interface Store {
   ): Promise<void>;
 
   getRun(id: string): Promise<RunRow | undefined>;
-  listRuns(options?: { limit?: number; parentTaskId?: string }): Promise<RunRow[]>;
+  /** Runs newest first, filtered (see {@link RunFilter}); a page of them when given `before`. */
+  listRuns(filter?: RunFilter): Promise<RunRow[]>;
   getTask(id: string): Promise<TaskRow | undefined>;
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;
   listAttempts(taskId: string): Promise<AttemptRow[]>;

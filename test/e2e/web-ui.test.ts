@@ -326,6 +326,47 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
     expect(new URL(page.url()).search).toBe("?status=cancelled&pipeline=sweep");
   });
 
+  it("says why a task ran again (its param changed) and whose result a cached task reused", async () => {
+    const { body } = await server.api<{ run: { id: string } }>("POST", "/api/v1/runs", {
+      pipeline: "sweep",
+      params: { lrs: [0.1, 0.02, 0.001], epochs: 3, model: "large" },
+    });
+    await page.goto(`${server.url}/runs/${body.run.id}`);
+    await waitFor("the run to succeed", async () => (await runStatus()) === "succeeded", 60_000);
+    await page
+      .locator('.stage[data-node="train"]')
+      .getByRole("button", { name: /Show 3 tasks/ })
+      .click();
+    await page.locator('.stage-row[data-task="train[1]"]').click();
+    const panel = page.getByTestId("task-panel");
+    await panel.getByRole("tab", { name: "Details" }).click();
+    const cache = panel.locator(".section", { hasText: "Why it ran" });
+    await cache.waitFor();
+    const param = cache.locator('.cache-change[data-part="param"]');
+    expect((await param.textContent())?.replace(/\s+/g, " ").trim()).toBe("param lr 0.01 → 0.02");
+    await cache.scrollIntoViewIfNeeded();
+    await screenshot(page, "13b-why-it-ran");
+    // The command's lines that changed with it, folded until asked for.
+    await cache.locator('.cache-change[data-part="command"] summary').click();
+    expect(await cache.locator(".change-after mark").first().textContent()).toBe("2");
+    await cache.locator(".cache-changes").scrollIntoViewIfNeeded();
+    await screenshot(page, "13b-why-it-ran-command");
+
+    // prep did not change: reused from the first sweep run's prep, which the link opens.
+    await page.locator('.stage[data-node="prep"] .stage-head').click();
+    await panel.getByRole("tab", { name: "Details" }).click();
+    const reused = panel.locator(".cache-verdict");
+    await reused.waitFor();
+    expect(await reused.textContent()).toContain("No process ran");
+    await reused.scrollIntoViewIfNeeded();
+    await screenshot(page, "13c-cached-reused-from");
+    await reused.getByRole("link").click();
+    await page.waitForURL((u) => u.pathname === `/runs/${sweepRun}`);
+    await waitFor("the first run's prep", async () => (await panel.locator("h2").textContent()) === "prep");
+    expect(await panel.locator(".cache-why").textContent()).toContain("First run of this node");
+    expect(browser.errors).toEqual([]);
+  });
+
   it("shows a tree of submitted tasks (Velda style) with children counted by status", async () => {
     const script = [
       'B="node $BATON_BIN"',

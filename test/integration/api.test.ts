@@ -940,6 +940,255 @@ describe("the API over a real engine", () => {
   });
 });
 
+const CACHE_PROJECT = `version: 1
+pools:
+  local: { slots: 4 }
+pipelines:
+  train:
+    params: { lr: { type: float, default: 0.01 } }
+    nodes:
+      prep:
+        run: echo "rows" > "$BATON_OUTPUT_DIR/data.txt"
+      fit:
+        needs: [prep]
+        inputs: { data: "\${{ needs.prep.outputs['data.txt'] }}" }
+        with: { lr: "\${{ params.lr }}" }
+        params: { lr: { type: float } }
+        run: echo "lr=$BATON_PARAM_LR" > "$BATON_OUTPUT_DIR/model.txt"
+  tick:
+    nodes: { a: { run: "true" } }
+  tock:
+    nodes: { a: { run: "true" } }
+  boom:
+    nodes: { a: { run: "exit 3" } }
+`;
+
+interface CacheJson {
+  key: string;
+  verdict: string;
+  hit: boolean;
+  reusedFrom: string | null;
+  reusedFromRun: string | null;
+  parts: { command: string; params: Record<string, unknown>; inputs: Record<string, number> } | null;
+  previousTaskId: string | null;
+  previousRunId: string | null;
+  changes: Array<{
+    part: string;
+    name: string | null;
+    before: string | null;
+    after: string | null;
+    text: string;
+  }>;
+}
+
+describe("cache explanations and pages of runs", () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer({ "baton.yaml": CACHE_PROJECT });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  const cacheOf = async (run: RunBody, name: string) => {
+    const task = run.tasks.find((t) => t.name === name)!;
+    const res = await s.json<{ cacheKey: string | null; cache: CacheJson | null }>(
+      `/api/v1/tasks/${task.id}`,
+    );
+    expect(res.status).toBe(200);
+    return { id: task.id, status: task.status, cacheKey: res.body.cacheKey, cache: res.body.cache! };
+  };
+
+  it("GET /tasks/:id says why a task ran (what changed since the previous run) or whose result it reused", async () => {
+    const first = await runEnded(s, await startRun(s, { pipeline: "train" }));
+    const second = await runEnded(s, await startRun(s, { pipeline: "train", params: { lr: 0.02 } }));
+    expect([first.run.status, second.run.status]).toEqual(["succeeded", "succeeded"]);
+
+    // The first run: nothing earlier to compare with.
+    const fit1 = await cacheOf(first, "fit");
+    expect(fit1.cache).toMatchObject({
+      key: fit1.cacheKey,
+      verdict: "first-run",
+      hit: false,
+      reusedFrom: null,
+      previousTaskId: null,
+      previousRunId: null,
+      changes: [],
+    });
+    expect(fit1.cache.parts).toMatchObject({ params: { lr: 0.01 }, inputs: { data: 1 } });
+
+    // prep did not change: its result is reused from the first run's prep.
+    const prep1 = await cacheOf(first, "prep");
+    const prep2 = await cacheOf(second, "prep");
+    expect(prep2.status).toBe("cached");
+    expect(prep2.cache).toEqual({
+      key: prep1.cacheKey,
+      verdict: "reused",
+      hit: true,
+      reusedFrom: prep1.id,
+      reusedFromRun: first.run.id,
+      parts: null,
+      previousTaskId: null,
+      previousRunId: null,
+      changes: [],
+    });
+
+    // fit ran again because lr changed; the command itself did not (it reads $BATON_PARAM_LR).
+    const fit2 = await cacheOf(second, "fit");
+    expect(fit2.status).toBe("succeeded");
+    expect(fit2.cache).toMatchObject({
+      verdict: "changed",
+      hit: false,
+      reusedFrom: null,
+      previousTaskId: fit1.id,
+      previousRunId: first.run.id,
+    });
+    expect(fit2.cache.changes).toEqual([
+      { part: "param", name: "lr", before: "0.01", after: "0.02", text: "param lr: 0.01 -> 0.02" },
+    ]);
+
+    // A cached task reused from a task that was itself reused names the task that ran.
+    // The latest result of prep's key is the second run's, itself reused from the first run's.
+    const again = await runEnded(s, await startRun(s, { pipeline: "train", params: { lr: 0.02 } }));
+    expect((await cacheOf(again, "prep")).cache).toMatchObject({ hit: true, reusedFrom: prep1.id });
+    expect((await cacheOf(again, "fit")).cache).toMatchObject({
+      hit: true,
+      reusedFrom: fit2.id,
+      reusedFromRun: second.run.id,
+    });
+
+    // The same key again, with caching off: it ran although the key had not changed. The
+    // previous task it is compared with is the latest that ran (cached ones record no parts).
+    const third = await runEnded(
+      s,
+      await startRun(s, { pipeline: "train", params: { lr: 0.02 }, noCache: true }),
+    );
+    const fit3 = await cacheOf(third, "fit");
+    expect(fit3.cache).toMatchObject({
+      key: fit2.cacheKey,
+      verdict: "same-key",
+      previousTaskId: fit2.id,
+      previousRunId: second.run.id,
+      changes: [],
+    });
+
+    // The OpenAPI document describes the field, from the same schema.
+    const doc = await s.json<{ paths: Record<string, { get?: unknown }> }>("/api/v1/openapi.json");
+    expect(JSON.stringify(doc.body.paths["/api/v1/tasks/{id}"]?.get)).toContain("previousTaskId");
+    expect(JSON.stringify(doc.body.paths["/api/v1/runs"]?.get)).toContain("nextCursor");
+  });
+
+  it("pages through runs newest first with a cursor, filtered by pipeline and status in the store", async () => {
+    // 60 runs: tick and tock are cached after their first run (no process); boom fails each time.
+    const started: string[] = [];
+    const plan = Array.from({ length: 60 }, (_, i) =>
+      i % 12 === 5 ? "boom" : i % 3 === 0 ? "tock" : "tick",
+    );
+    for (let i = 0; i < plan.length; i += 10) {
+      started.push(
+        ...(await Promise.all(plan.slice(i, i + 10).map((pipeline) => startRun(s, { pipeline })))),
+      );
+    }
+    await Promise.all(started.map((id) => runEnded(s, id)));
+
+    type Page = {
+      runs: Array<{ id: string; pipeline: string; status: string; createdAt: string }>;
+      nextCursor: string | null;
+    };
+    const walk = async (query: string, limit: number) => {
+      const seen: Page["runs"] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const res: { status: number; body: Page } = await s.json<Page>(
+          `/api/v1/runs?limit=${limit}${query}${cursor ? `&before=${cursor}` : ""}`,
+        );
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        expect(res.body.runs.length).toBeLessThanOrEqual(limit);
+        if (res.body.nextCursor !== null) {
+          expect(res.body.runs).toHaveLength(limit);
+          expect(res.body.nextCursor).toBe(res.body.runs.at(-1)!.id);
+        }
+        seen.push(...res.body.runs);
+        cursor = res.body.nextCursor;
+        pages++;
+      } while (cursor !== null && pages < 100);
+      return { runs: seen, pages };
+    };
+    const newestFirst = (runs: Page["runs"]) =>
+      [...runs].sort((a, b) =>
+        a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : -1,
+      );
+
+    // Every run of this server: the ones of the test before and these 60.
+    const everything = await walk("", 1000);
+    expect(everything.pages).toBe(1);
+    const all = everything.runs;
+    expect(all.length).toBeGreaterThanOrEqual(64);
+    expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
+    expect(all.map((r) => r.id)).toEqual(newestFirst(all).map((r) => r.id));
+    expect(all.map((r) => r.id)).toEqual(expect.arrayContaining(started));
+
+    // Walked 7 at a time: the same runs in the same order, none twice, none left out.
+    const paged = await walk("", 7);
+    expect(paged.pages).toBe(Math.ceil(all.length / 7));
+    expect(paged.runs.map((r) => r.id)).toEqual(all.map((r) => r.id));
+
+    const expectFiltered = async (
+      query: string,
+      keep: (r: Page["runs"][number]) => boolean,
+      limit: number,
+    ) => {
+      const want = all.filter(keep).map((r) => r.id);
+      const got = await walk(query, limit);
+      expect(
+        got.runs.map((r) => r.id),
+        query,
+      ).toEqual(want);
+      expect(got.pages, query).toBe(Math.max(1, Math.ceil(want.length / limit)));
+      return want.length;
+    };
+    expect(await expectFiltered("&pipeline=tock", (r) => r.pipeline === "tock", 6)).toBe(20);
+    expect(await expectFiltered("&status=failed", (r) => r.status === "failed", 2)).toBe(5);
+    expect(
+      await expectFiltered("&pipeline=tick&status=succeeded,failed", (r) => r.pipeline === "tick", 9),
+    ).toBe(35);
+    expect(await expectFiltered("&pipeline=nope", () => false, 5)).toBe(0);
+    // A page that ends exactly at the last run says there is no next one.
+    expect(await expectFiltered("&status=failed", (r) => r.status === "failed", 5)).toBe(5);
+
+    // Runs started while paging are newer than the cursor: the pages after it do not shift.
+    const page1 = await s.json<Page>("/api/v1/runs?limit=10");
+    const late = await startRun(s, { pipeline: "tick" });
+    await runEnded(s, late);
+    let cursor = page1.body.nextCursor;
+    const rest: string[] = [];
+    while (cursor) {
+      const page: { body: Page } = await s.json<Page>(`/api/v1/runs?limit=10&before=${cursor}`);
+      rest.push(...page.body.runs.map((r) => r.id));
+      cursor = page.body.nextCursor;
+    }
+    expect([...page1.body.runs.map((r) => r.id), ...rest]).toEqual(all.map((r) => r.id));
+    const newest = await s.json<Page>("/api/v1/runs?limit=1");
+    expect(newest.body.runs[0]!.id).toBe(late);
+    // The default page size.
+    expect((await s.json<Page>("/api/v1/runs")).body.runs).toHaveLength(50);
+  });
+
+  it("a bad cursor is a 400 naming query.before", async () => {
+    const task = (await s.json<{ tasks: Array<{ id: string }> }>("/api/v1/tasks?limit=1")).body.tasks[0]!;
+    for (const before of ["nope", "not-a-cursor", "0".repeat(26), task.id]) {
+      const res = await s.json<{
+        error: { code: string; message: string; problems: Array<{ path: string; message: string }> };
+      }>(`/api/v1/runs?before=${before}`);
+      expect(res.status, before).toBe(400);
+      expect(res.body.error.code).toBe("BAD_REQUEST");
+      expect(res.body.error.problems.map((p) => p.path)).toEqual(["query.before"]);
+      expect(res.body.error.message).toMatch(/cursor|nextCursor/);
+    }
+  });
+});
+
 describe("a server with no pipeline file", () => {
   let s: TestServer;
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { type CacheParts, explainCacheMiss } from "../../engine/cache-key.js";
+import { explainCache } from "../../engine/cache-explanation.js";
 import { attemptView, iso, runView, taskView, taskViews } from "../../engine/task-view.js";
 import type { Store, TaskRow } from "../../store/store.js";
 import { openExistingStore } from "../context.js";
@@ -60,6 +60,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
       error: task.error,
       cacheKey: task.cacheKey,
       cacheParts: task.cacheParts,
+      cache: (await explainCache(store, task)) ?? null,
       attemptsDetail: attempts.map(attemptView),
     };
     process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
@@ -98,28 +99,24 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
 
 /** The cache key's parts, and why the task ran although an earlier run of it exists. */
 async function cacheLines(store: Store, task: TaskRow): Promise<string[]> {
-  const parts = task.cacheParts as CacheParts | null;
-  if (!task.cacheKey) return [];
-  if (!parts) return [`cache     key ${task.cacheKey.slice(0, 16)}${task.cached ? " (result reused)" : ""}`];
-  const lines = [`cache     key ${task.cacheKey.slice(0, 16)}${task.cached ? " (result reused)" : ""}`];
-  lines.push(`  command  ${indent(parts.command, 11)}`);
-  if (Object.keys(parts.params).length) lines.push(`  params   ${JSON.stringify(parts.params)}`);
-  for (const [name, files] of Object.entries(parts.inputs)) {
-    lines.push(`  input ${name}: ${Object.keys(files).length} file(s)`);
+  const cache = await explainCache(store, task);
+  if (!cache) return [];
+  const lines = [`cache     key ${cache.key.slice(0, 16)}${cache.hit ? " (result reused)" : ""}`];
+  const parts = cache.parts;
+  if (parts) {
+    lines.push(`  command  ${indent(parts.command, 11)}`);
+    if (Object.keys(parts.params).length) lines.push(`  params   ${JSON.stringify(parts.params)}`);
+    for (const [name, count] of Object.entries(parts.inputs)) lines.push(`  input ${name}: ${count} file(s)`);
+    for (const dep of parts.deps) lines.push(`  dep      ${dep}`);
   }
-  for (const dep of Object.keys(parts.deps)) lines.push(`  dep      ${dep}`);
-  if (task.cached) return lines;
-  const previous = await store.findPreviousTask(task);
-  if (!previous?.cacheParts) return lines;
-  if (previous.cacheKey === task.cacheKey) {
+  if (cache.verdict === "same-key") {
     lines.push(
-      `why it ran: same key as task ${previous.id}, but caching was off or its result was not reusable`,
+      `why it ran: same key as task ${cache.previousTaskId}, but caching was off or its result was not reusable`,
     );
-    return lines;
+  } else if (cache.verdict === "changed") {
+    lines.push(`why it ran: changed since task ${cache.previousTaskId} (run ${cache.previousRunId}):`);
+    for (const c of cache.changes) lines.push(`  ${c.text}`);
   }
-  const changes = explainCacheMiss(previous.cacheParts as unknown as CacheParts, parts);
-  lines.push(`why it ran: changed since task ${previous.id} (run ${previous.runId}):`);
-  for (const c of changes) lines.push(`  ${c}`);
   return lines;
 }
 

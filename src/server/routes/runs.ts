@@ -11,6 +11,7 @@ import {
   ListRunsQuerySchema,
   RetryBodySchema,
   RunDetailSchema,
+  RunListSchema,
   RunSummarySchema,
   StartRunBodySchema,
 } from "../schemas.js";
@@ -77,18 +78,37 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
       path: "/runs",
       tag: "runs",
       summary: "List runs, newest first, with their tasks counted by status",
+      description:
+        "A page of runs, newest first (by creation time, then id), child runs included. Filtered in the store; `nextCursor` is the `before` of the next page.",
       query: ListRunsQuerySchema,
-      responses: { 200: { description: "Runs.", schema: z.object({ runs: z.array(RunSummarySchema) }) } },
+      responses: {
+        200: { description: "A page of runs.", schema: RunListSchema },
+        400: { description: "A bad query value, or a `before` naming no run." },
+      },
       async handle({ query }) {
         const limit = query.limit ?? 50;
-        const filtered = query.status !== undefined || query.pipeline !== undefined;
-        // The store lists runs by recency only: filters are applied to a generous window of them.
-        const rows = await ctx.store.listRuns({ limit: filtered ? Math.max(limit, 5000) : limit });
-        const runs = rows
-          .filter((r) => query.status === undefined || query.status.includes(r.status))
-          .filter((r) => query.pipeline === undefined || r.pipeline === query.pipeline)
-          .slice(0, limit);
-        return { runs: await Promise.all(runs.map((r) => runSummary(ctx, r))) };
+        let before: RunRow | undefined;
+        if (query.before !== undefined) {
+          before = await ctx.store.getRun(query.before);
+          if (!before) {
+            throw badField(
+              "query.before",
+              `no run "${query.before}": pass the nextCursor of an earlier page`,
+            );
+          }
+        }
+        // One more than asked for, to know whether there is a next page.
+        const rows = await ctx.store.listRuns({
+          limit: limit + 1,
+          pipeline: query.pipeline,
+          status: query.status,
+          before,
+        });
+        const runs = rows.slice(0, limit);
+        return {
+          runs: await Promise.all(runs.map((r) => runSummary(ctx, r))),
+          nextCursor: rows.length > limit ? runs[runs.length - 1]!.id : null,
+        };
       },
     }),
 

@@ -62,12 +62,37 @@ export interface Attempt {
   logUrl: string;
 }
 
-/** Wanted: why a task ran or was cached, as `baton show` prints it. */
+/** One part of a cache key that differs from the previous task's (`GET /tasks/:id` `cache.changes`). */
+export interface CacheChange {
+  part: "command" | "upstream" | "param" | "env" | "input" | "dep" | "resource" | "outputs";
+  /** The param, env or resource name, or the file (`raw/a.csv`); null otherwise. */
+  name: string | null;
+  /** JSON for values, the command text, a file's sha256; null when it was not there. */
+  before: string | null;
+  after: string | null;
+  /** In words, as `baton show` prints it. */
+  text: string;
+}
+
+/** Why a task ran or was cached, as `baton show` says it. */
 export interface CacheExplanation {
-  /** `reused` (cached), `ran` (no earlier result), `changed` (key parts changed), `off`. */
-  verdict: string;
-  previousTask?: string | null;
-  changes?: string[];
+  key: string;
+  verdict: "reused" | "first-run" | "changed" | "same-key" | "unexplained";
+  hit: boolean;
+  reusedFrom: string | null;
+  reusedFromRun: string | null;
+  parts: {
+    command: string;
+    params: Record<string, unknown>;
+    env: Record<string, string>;
+    inputs: Record<string, number>;
+    deps: string[];
+    resources: Record<string, number>;
+    outputs: string[];
+  } | null;
+  previousTaskId: string | null;
+  previousRunId: string | null;
+  changes: CacheChange[];
 }
 
 /** A task as `GET /tasks/:id` shows it. */
@@ -82,8 +107,8 @@ export interface TaskDetail extends TaskView {
   attemptsDetail: Attempt[];
   /** Wanted: bound input files by input name. */
   inputs?: Record<string, Array<{ path: string; sha256: string; size?: number; url?: string }>>;
-  /** Wanted: the cache decision explained. */
-  cache?: CacheExplanation;
+  /** The cache decision explained; null without a cache key. */
+  cache: CacheExplanation | null;
 }
 
 export interface RunSummary {
@@ -98,6 +123,13 @@ export interface RunSummary {
   specFile: string | null;
   driven: boolean;
   counts: Counts;
+}
+
+/** `GET /runs`: a page of runs, newest first. */
+export interface RunList {
+  runs: RunSummary[];
+  /** `before` of the next (older) page; null on the last. */
+  nextCursor: string | null;
 }
 
 export interface ChildRun {

@@ -16,6 +16,7 @@ import {
 } from "../lib/format";
 import { downstreamOf, isTerminal } from "../lib/tasks";
 import { navigate } from "../router";
+import { CacheInfo } from "./cache-info";
 import { CloneForm } from "./clone-form";
 import { useConfirm, useToast } from "./feedback";
 import { LogView } from "./log-view";
@@ -478,7 +479,13 @@ function TaskDetails({
 
       <Section title="Attempts">
         {d.attemptsDetail.length === 0 ? (
-          <p className="muted small">Not started yet.</p>
+          <p className="muted small">
+            {d.cached
+              ? "None: no process ran, the result was reused (see Cache)."
+              : isTerminal(d.status)
+                ? "None: no process was started."
+                : "Not started yet."}
+          </p>
         ) : (
           <table className="table table-compact">
             <thead>
@@ -518,48 +525,6 @@ function TaskDetails({
       <Section title="Cache">
         <CacheInfo detail={d} />
       </Section>
-    </div>
-  );
-}
-
-function CacheInfo({ detail: d }: { detail: TaskDetail }) {
-  const key = d.cacheKey ? <span className="mono">{d.cacheKey.slice(0, 16)}</span> : null;
-  return (
-    <div className="cache-info">
-      {d.cached ? (
-        <p>
-          <span className="badge badge-cached badge-sm">
-            <span className="badge-dot" />
-            Reused
-          </span>{" "}
-          No process ran: outputs and metrics were reused from an earlier task with the same cache key {key}.
-        </p>
-      ) : d.cacheKey ? (
-        <p>
-          Ran with cache key {key}. A later task with the same command, params, input files and dependencies
-          will reuse its results{d.status === "failed" ? " — but failed tasks are never cached" : ""}.
-        </p>
-      ) : (
-        <p className="muted">
-          {isTerminal(d.status)
-            ? "No cache key: caching is off for this task, or it never got to run."
-            : "The cache key is computed when the task is ready to run."}
-        </p>
-      )}
-      {d.cache?.changes && d.cache.changes.length > 0 ? (
-        <>
-          <p className="small">
-            Why it ran{d.cache.previousTask ? ` (changed since task ${shortId(d.cache.previousTask)})` : ""}:
-          </p>
-          <ul className="changes">
-            {d.cache.changes.map((c) => (
-              <li key={c} className="mono small">
-                {c}
-              </li>
-            ))}
-          </ul>
-        </>
-      ) : null}
     </div>
   );
 }

@@ -1,9 +1,9 @@
-/** The runs list: newest first, filtered by pipeline and status, paginated, live. */
+/** The runs list: newest first, filtered by pipeline and status, a page at a time (by cursor), live. */
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { errorMessage, get } from "../api/client";
 import { useEngineEvents } from "../api/events";
 import { useNow, usePipelines, useTitle } from "../api/hooks";
-import { RUN_STATUSES, type RunSummary } from "../api/types";
+import { RUN_STATUSES, type RunList, type RunSummary } from "../api/types";
 import { CountsBar, CountsText, STATUS_LABEL, StatusBadge } from "../components/status";
 import { durationBetween, formatDuration, formatRelative, formatTimestamp, shortId } from "../lib/format";
 import { totalOf } from "../lib/tasks";
@@ -11,39 +11,40 @@ import { useCoalesced } from "../lib/throttle";
 import { Link, navigate, useLocation, withQuery } from "../router";
 
 export const PAGE_SIZE = 25;
-/** `GET /runs` takes at most this many: pages past it cannot be reached without a cursor. */
-const MAX_LIMIT = 1000;
+
+/**
+ * The cursor of the page before each page seen, by filters and cursor: "← Newer" goes back to
+ * it, whether the page was reached by "Older →" or by the browser's back and forward buttons.
+ * A page opened from a link or a reload has none, and "← Newest" goes to the first page.
+ */
+const newerCursor = new Map<string, string>();
+const pageKey = (pipeline: string, status: string, before: string) => `${pipeline}|${status}|${before}`;
 
 export function RunsPage() {
   const loc = useLocation();
   const pipeline = loc.query.get("pipeline") ?? "";
   const status = loc.query.get("status") ?? "";
-  const page = Math.max(1, Math.floor(Number(loc.query.get("page") ?? "1")) || 1);
-  const [data, setData] = useState<{ runs: RunSummary[]; more: boolean; key: string } | null>(null);
+  const before = loc.query.get("before") ?? "";
+  const page = before ? Math.max(2, Math.floor(Number(loc.query.get("page") ?? "2")) || 2) : 1;
+  const [data, setData] = useState<{ runs: RunSummary[]; next: string | null; key: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const { pipelines } = usePipelines();
   useTitle("Runs");
-  const key = `${pipeline}|${status}|${page}`;
+  const key = pageKey(pipeline, status, before);
 
   const load = useCallback(async () => {
-    // No offset in the API yet: fetch up to the end of this page, plus one to know if there is more.
-    const limit = Math.min(MAX_LIMIT, page * PAGE_SIZE + 1);
-    const q = new URLSearchParams({ limit: String(limit) });
+    const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
     if (pipeline) q.set("pipeline", pipeline);
     if (status) q.set("status", status);
+    if (before) q.set("before", before);
     try {
-      const body = await get<{ runs: RunSummary[] }>(`/runs?${q}`);
-      const start = (page - 1) * PAGE_SIZE;
-      setData({
-        runs: body.runs.slice(start, start + PAGE_SIZE),
-        more: body.runs.length > start + PAGE_SIZE,
-        key,
-      });
+      const body = await get<RunList>(`/runs?${q}`);
+      setData({ runs: body.runs, next: body.nextCursor, key });
       setError(null);
     } catch (err) {
       setError(errorMessage(err));
     }
-  }, [pipeline, status, page, key]);
+  }, [pipeline, status, before, key]);
 
   useEffect(() => {
     void load();
@@ -85,7 +86,9 @@ export function RunsPage() {
           <select
             value={pipeline}
             aria-label="Filter by pipeline"
-            onChange={(e) => navigate(withQuery(loc, { pipeline: e.target.value, page: undefined }))}
+            onChange={(e) =>
+              navigate(withQuery(loc, { pipeline: e.target.value, before: undefined, page: undefined }))
+            }
           >
             <option value="">All pipelines</option>
             {pipelineNames.map((n) => (
@@ -99,7 +102,9 @@ export function RunsPage() {
           <button
             type="button"
             className={`chip ${status === "" ? "chip-on" : ""}`}
-            onClick={() => navigate(withQuery(loc, { status: undefined, page: undefined }))}
+            onClick={() =>
+              navigate(withQuery(loc, { status: undefined, before: undefined, page: undefined }))
+            }
           >
             All
           </button>
@@ -108,7 +113,7 @@ export function RunsPage() {
               type="button"
               key={s}
               className={`chip ${status === s ? "chip-on" : ""}`}
-              onClick={() => navigate(withQuery(loc, { status: s, page: undefined }))}
+              onClick={() => navigate(withQuery(loc, { status: s, before: undefined, page: undefined }))}
             >
               <span className={`dot dot-${s}`} />
               {STATUS_LABEL[s]}
@@ -190,17 +195,29 @@ export function RunsPage() {
         <button
           type="button"
           className="btn"
-          disabled={page <= 1}
-          onClick={() => navigate(withQuery(loc, { page: page - 1 > 1 ? String(page - 1) : undefined }))}
+          disabled={!before}
+          onClick={() => {
+            const newer = newerCursor.get(key);
+            navigate(
+              withQuery(loc, {
+                before: newer || undefined,
+                page: newer ? String(page - 1) : undefined,
+              }),
+            );
+          }}
         >
-          ← Newer
+          {before && !newerCursor.has(key) ? "← Newest" : "← Newer"}
         </button>
         <span className="muted">Page {page}</span>
         <button
           type="button"
           className="btn"
-          disabled={!data?.more || page * PAGE_SIZE >= MAX_LIMIT}
-          onClick={() => navigate(withQuery(loc, { page: String(page + 1) }))}
+          disabled={loading || !data?.next}
+          onClick={() => {
+            if (!data?.next) return;
+            newerCursor.set(pageKey(pipeline, status, data.next), before);
+            navigate(withQuery(loc, { before: data.next, page: String(page + 1) }));
+          }}
         >
           Older →
         </button>
