@@ -1,7 +1,8 @@
 import { openLocalEngine } from "../engine/local.js";
-import type { RunController } from "../engine/run-controller.js";
+import { RunController } from "../engine/run-controller.js";
 import { runView, taskViews } from "../engine/task-view.js";
 import type { ProjectSpec } from "../spec/types.js";
+import type { RunStatus } from "../store/store.js";
 import type { ProjectFile } from "./context.js";
 import { startEmbeddedApi } from "./embedded-api.js";
 import { EXIT, claimSignals } from "./main.js";
@@ -10,16 +11,35 @@ import { ProgressReporter } from "./progress.js";
 type LocalEngine = ReturnType<typeof openLocalEngine>;
 type LocatedProject = ProjectSpec & ProjectFile;
 
+/** A run being driven to its end: a pipeline run's controller, or a resumed tree of submitted tasks. */
+export interface DrivenRun {
+  runId: string;
+  done: Promise<RunStatus>;
+}
+
 /**
  * Drives a run on the embedded engine to its end, as `run`, `resume` and `retry` do: live
  * progress on stderr, Ctrl-C/SIGTERM cancel cleanly (exit 130), `--json` at the end on stdout,
  * exit 0 iff the run succeeded.
  */
-export async function driveRun(
+export function driveRun(
   project: LocatedProject,
   begin: (engine: LocalEngine["engine"]) => Promise<RunController>,
   opts: { json?: boolean },
 ): Promise<void> {
+  return drive({ workdir: project.workdir, project }, begin, opts);
+}
+
+/**
+ * {@link driveRun} for any run, in the folder `workdir` (whose `.baton/` holds the state),
+ * with the pools and pipelines of `project` if there is one.
+ */
+export async function drive(
+  where: { workdir: string; project?: LocatedProject | undefined },
+  begin: (engine: LocalEngine["engine"]) => Promise<DrivenRun>,
+  opts: { json?: boolean },
+): Promise<void> {
+  const { workdir, project } = where;
   // Signals are caught from the start: one that comes while the engine starts cancels the run as soon as it exists.
   let interrupted = false;
   const onSignal = () => {
@@ -31,10 +51,10 @@ export async function driveRun(
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   claimSignals();
-  const { engine, store, close: closeEngine } = openLocalEngine(project.workdir, { pools: project.pools });
+  const { engine, store, close: closeEngine } = openLocalEngine(workdir, { pools: project?.pools });
   // The API starts while the run is planned and cached results are reused; only the first
   // task launch waits for it (tasks get its URL).
-  const starting = startEmbeddedApi(engine, store, project.workdir, project);
+  const starting = startEmbeddedApi(engine, store, workdir, project);
   engine.launchGate = starting;
   const close = async () => {
     await (await starting).close();
@@ -44,7 +64,7 @@ export async function driveRun(
   engine.on((e) => progress.handle(e));
   try {
     const controller = await begin(engine);
-    (await starting).track(controller);
+    if (controller instanceof RunController) (await starting).track(controller);
     if (interrupted) void engine.cancelAll();
     const status = await controller.done;
     progress.stop();

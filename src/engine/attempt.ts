@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { type Collected, collectAttempt } from "../artifacts/collect.js";
 import type { ExitResult, TaskProcess } from "../executors/executor.js";
 import type { AttemptEnd } from "../store/store.js";
 import type { Engine } from "./engine.js";
@@ -81,4 +82,90 @@ export function failureText(r: ExitResult): string {
 /** Wait before retry number `attempt` (1-based): the backoff, doubled each time. */
 export function retryDelay(backoffMs: number, attempt: number): number {
   return backoffMs * 2 ** (attempt - 1);
+}
+
+/** Where one attempt's log and metrics are. */
+export interface AttemptFiles {
+  logPath: string;
+  metricsPath: string;
+}
+
+/**
+ * What became of the latest attempt of a task recorded `running` by an engine that died:
+ * - `rerun`: there is no attempt to follow (none open, or its process never started, in which
+ *   case the attempt is closed as `never started`): the task is to be run afresh;
+ * - `ended`: its process ended while no engine watched; `result` is the exit status its shell
+ *   wrote, or `lost` when it left none (killed hard, machine rebooted);
+ * - `running`: its process is still alive (same pid and start time) and is now watched.
+ */
+export type AdoptedAttempt =
+  | { state: "rerun" }
+  | ({ state: "ended"; number: number; result: ExitResult } & AttemptFiles)
+  | ({ state: "running"; number: number; proc: TaskProcess } & AttemptFiles);
+
+/**
+ * Finds the process of a task's open attempt after a restart (see {@link AdoptedAttempt}).
+ * Shared by pipeline runs (`RunController.restore`) and submitted task trees (`TaskTree.restore`),
+ * so both treat a live, finished, lost or never-started attempt the same way. A lost attempt
+ * counts as an attempt: the caller retries it under the task's retry policy.
+ */
+export async function adoptAttempt(
+  engine: Engine,
+  task: { runId: string; taskId: string; timeoutMs?: number },
+): Promise<AdoptedAttempt> {
+  const { layout, store } = engine;
+  const attempt = (await store.listAttempts(task.taskId)).at(-1);
+  if (!attempt || attempt.endedAt !== null) return { state: "rerun" };
+  const number = attempt.number;
+  const files = {
+    logPath: attempt.logPath,
+    metricsPath: layout.metricsPath(task.runId, task.taskId, number),
+  };
+  const found = engine.executor.adopt({
+    taskId: task.taskId,
+    attempt: number,
+    pid: attempt.pid,
+    pidStart: attempt.pidStart,
+    statusPath: layout.statusPath(task.runId, task.taskId, number),
+    startedAt: attempt.startedAt,
+    timeoutMs: task.timeoutMs,
+  });
+  if (!("ended" in found)) return { state: "running", number, proc: found, ...files };
+  if (found.ended.reason === "lost" && attempt.pid === null) {
+    // The engine died between recording the attempt and starting its process: it never ran.
+    await store.finishAttemptForRetry(task.taskId, number, {
+      status: "failed",
+      endedAt: found.ended.endedAt,
+      exitCode: null,
+      signal: null,
+      reason: "lost",
+      message: "never started: the engine stopped first",
+    });
+    return { state: "rerun" };
+  }
+  return { state: "ended", number, result: found.ended, ...files };
+}
+
+/**
+ * An attempt's metrics and (after a success) outputs: as the executor collected them where the
+ * task ran, or collected here when it could not (a process adopted after a restart, or one
+ * whose launcher died).
+ */
+export async function collectedResults(
+  engine: Engine,
+  result: ExitResult,
+  where: AttemptFiles & { outputDir: string; outputs: string[] },
+): Promise<Collected> {
+  if (result.collected) return result.collected;
+  const succeeded = result.reason === "exited" && result.exitCode === 0;
+  return collectAttempt(
+    {
+      outputDir: where.outputDir,
+      globs: succeeded ? where.outputs : null,
+      casRoot: engine.layout.cas,
+      metricsPath: where.metricsPath,
+      logPath: where.logPath,
+    },
+    engine.cas,
+  );
 }

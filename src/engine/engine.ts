@@ -1,5 +1,6 @@
 import os from "node:os";
 import { ContentStore } from "../artifacts/cas.js";
+import { BatonError } from "../errors.js";
 import type { Executor } from "../executors/executor.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
@@ -142,8 +143,29 @@ export class Engine {
     });
     this.controllers.add(controller);
     void controller.done.finally(() => this.controllers.delete(controller));
-    await controller.restore(mode);
+    await controller.restore(mode, run.enginePid);
     return controller;
+  }
+
+  /**
+   * Picks up a lone tree of submitted tasks (a run with no pipeline file) whose engine died:
+   * claims it, then lets {@link TaskTree.restore} adopt what still runs and go on. Resolves
+   * once the tree is driven here; its end is the `run-ended` event (and the run's status).
+   */
+  async restoreTree(run: RunRow): Promise<void> {
+    if (run.specFile !== null) {
+      throw new BatonError("USAGE", `run ${run.id} is a pipeline run: resume it with restoreRun`);
+    }
+    if (run.status !== "running") {
+      throw new BatonError("USAGE", `run ${run.id} is ${run.status}: nothing to resume`);
+    }
+    if (!(await this.store.claimRun(run.id, process.pid, run.enginePid))) {
+      throw new BatonError(
+        "USAGE",
+        `run ${run.id} was picked up by another engine meanwhile: leave it to that one`,
+      );
+    }
+    await this.tree.restore(run.id, await this.store.listTasks({ run: run.id }), run);
   }
 
   /** Submits a task (or `shards` copies); returns the created task ids. */

@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import { type Collected, collectAttempt } from "../artifacts/collect.js";
 import { hashCacheKey, hashFile } from "../artifacts/hash.js";
 import {
   type InputLinkPlan,
@@ -27,7 +26,14 @@ import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.
 import { groupBy } from "../util/group-by.js";
 import { mapLimit } from "../util/map-limit.js";
 import { ulid } from "../util/ulid.js";
-import { attemptEnd, failureText, launchAttempt, retryDelay } from "./attempt.js";
+import {
+  adoptAttempt,
+  attemptEnd,
+  collectedResults,
+  failureText,
+  launchAttempt,
+  retryDelay,
+} from "./attempt.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
@@ -209,11 +215,15 @@ export class RunController {
    * that were lost, and goes on with the graph. `retry`: gives failed, skipped and cancelled
    * tasks new attempts (`all`: every task), keeping the rest. No finished result is lost.
    */
-  async restore(mode: "resume" | "retry-failed" | "retry-all"): Promise<void> {
+  async restore(mode: "resume" | "retry-failed" | "retry-all", claimFrom?: number | null): Promise<void> {
     this.restoreMode = mode;
     this.buildGraph();
     const store = this.engine.store;
-    const rows = await store.listTasks({ run: this.runId });
+    const all = await store.listTasks({ run: this.runId });
+    // Tasks submitted from inside this run's tasks (`baton submit` in a step) belong to the
+    // engine's task tree, not to a node; see below.
+    const rows = all.filter((r) => r.node !== null || r.submit === null);
+    const submitted = all.filter((r) => r.node === null && r.submit !== null);
     const kept = rows.filter((r) => r.status === "succeeded" || r.status === "cached");
     const outputs = groupBy(await store.listOutputs(kept.map((r) => r.id)), (o) => o.taskId);
     const reopen: string[] = [];
@@ -272,7 +282,12 @@ export class RunController {
         `run ${this.runId} is still running: cancel it or wait for it before retrying`,
       );
     }
-    await store.claimRun(this.runId, process.pid);
+    if (!(await store.claimRun(this.runId, process.pid, claimFrom))) {
+      throw new BatonError(
+        "USAGE",
+        `run ${this.runId} was picked up by another engine meanwhile: leave it to that one`,
+      );
+    }
     if (reopen.length > 0) await store.reopenTasks(this.runId, reopen);
     const followUps: Array<() => Promise<void>> = [];
     for (const task of this.tasks.values()) {
@@ -281,6 +296,10 @@ export class RunController {
         if (followUp) followUps.push(followUp);
       }
     }
+    // What the run's tasks had submitted goes on too (a retry starts them over: their parents
+    // run again and submit anew). Before any adopted attempt ends: a step whose process has
+    // exited must find its children's family to wait for.
+    if (mode === "resume" && submitted.length > 0) await this.engine.tree.restore(this.runId, all);
 
     for (const node of this.nodes.values()) {
       if (node.expanded && node.tasks.every((t) => isEnded(t.status))) {
@@ -304,56 +323,29 @@ export class RunController {
   }
 
   /**
-   * A task recorded as running when its engine died: finds its process, or settles its attempt.
-   * Returns what to do once the graph is rebuilt (wait for the process, record its end).
+   * A task recorded as running when its engine died: finds its process, or settles its attempt
+   * (see {@link adoptAttempt}). Returns what to do once the graph is rebuilt (wait for the
+   * process, record its end).
    */
   private async adopt(task: TaskState): Promise<(() => Promise<void>) | undefined> {
-    const attempt = (await this.engine.store.listAttempts(task.id)).at(-1);
     const spec = task.node.spec;
-    if (!attempt || attempt.endedAt !== null || spec.kind === "pipeline") {
-      // No live attempt to follow, or a child run (which runChildPipeline resumes): prepare the task again.
+    // A child run is prepared again: runChildPipeline then follows the run it started before.
+    const found =
+      spec.kind === "pipeline"
+        ? ({ state: "rerun" } as const)
+        : await adoptAttempt(this.engine, { runId: this.runId, taskId: task.id, timeoutMs: spec.timeoutMs });
+    if (found.state === "rerun") {
       task.status = "pending";
       return undefined;
     }
-    const layout = this.engine.layout;
-    const number = attempt.number;
-    const found = this.engine.executor.adopt({
-      taskId: task.id,
-      attempt: number,
-      pid: attempt.pid,
-      pidStart: attempt.pidStart,
-      statusPath: layout.statusPath(this.runId, task.id, number),
-      startedAt: attempt.startedAt,
-      timeoutMs: spec.timeoutMs,
-    });
     const settle = (result: ExitResult) =>
-      this.attemptEnded(
-        task,
-        number,
-        result,
-        layout.metricsPath(this.runId, task.id, number),
-        attempt.logPath,
-      );
-    if ("ended" in found) {
-      if (found.ended.reason === "lost" && attempt.pid === null) {
-        // The engine died between recording the attempt and starting its process: it never ran.
-        await this.engine.store.finishAttemptForRetry(task.id, number, {
-          status: "failed",
-          endedAt: found.ended.endedAt,
-          exitCode: null,
-          signal: null,
-          reason: "lost",
-          message: "never started: the engine stopped first",
-        });
-        task.status = "pending";
-        return undefined;
-      }
-      return () => settle(found.ended);
-    }
-    task.cancel = () => found.cancel();
-    this.emitTask(task, { attempt: number });
+      this.attemptEnded(task, found.number, result, found.metricsPath, found.logPath);
+    if (found.state === "ended") return () => settle(found.result);
+    const proc = found.proc;
+    task.cancel = () => proc.cancel();
+    this.emitTask(task, { attempt: found.number });
     return async () => {
-      const result = await found.exited;
+      const result = await proc.exited;
       task.cancel = undefined;
       await settle(result);
     };
@@ -884,7 +876,12 @@ export class RunController {
     const spec = task.node.spec as TaskNodeSpec;
     const succeeded = result.reason === "exited" && result.exitCode === 0;
     // Usually the executor collected outputs and metrics where the task ran; adopted processes are collected here.
-    const collected = result.collected ?? (await this.collect(task, succeeded, metricsPath, logPath));
+    const collected = await collectedResults(this.engine, result, {
+      outputDir: task.outputDir,
+      outputs: spec.outputs,
+      metricsPath,
+      logPath,
+    });
     const metrics = collected.metrics;
     const cancelled = result.reason === "cancelled";
     const end = attemptEnd(result);
@@ -959,26 +956,6 @@ export class RunController {
       metrics,
       [],
       why,
-    );
-  }
-
-  /** Reads metrics and, after a success, records outputs (when the executor did not). */
-  private async collect(
-    task: TaskState,
-    succeeded: boolean,
-    metricsPath: string,
-    logPath: string,
-  ): Promise<Collected> {
-    const spec = task.node.spec as TaskNodeSpec;
-    return collectAttempt(
-      {
-        outputDir: task.outputDir,
-        globs: succeeded ? spec.outputs : null,
-        casRoot: this.engine.layout.cas,
-        metricsPath,
-        logPath,
-      },
-      this.engine.cas,
     );
   }
 

@@ -3,11 +3,19 @@ import { ensureWritableDirAsync } from "../artifacts/fs-util.js";
 import { BatonError, didYouMean } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
-import type { RunStatus } from "../store/store.js";
+import type { RunRow, RunStatus } from "../store/store.js";
 import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
 import { isTerminal } from "../store/store.js";
 import { ulid } from "../util/ulid.js";
-import { attemptEnd, failureText, launchAttempt, retryDelay } from "./attempt.js";
+import {
+  type AttemptFiles,
+  adoptAttempt,
+  attemptEnd,
+  collectedResults,
+  failureText,
+  launchAttempt,
+  retryDelay,
+} from "./attempt.js";
 import { type NodeOutcome, conditionHolds } from "./conditions.js";
 import type { Engine, SubmitRequest } from "./engine.js";
 import { paramEnvName, paramEnvValue } from "./task-context.js";
@@ -218,6 +226,8 @@ export class TaskTree {
     }
     if (run) this.loneRuns.set(runId, { open: 0, failed: false, cancelled: false });
     for (const task of created) {
+      // Read back by a `restore` of its run that ran meanwhile, which took it over whole.
+      if (this.tasks.has(task.id)) continue;
       this.tasks.set(task.id, task);
       const lone = this.loneRuns.get(task.runId);
       if (lone && task.parentId === null) lone.open++;
@@ -234,6 +244,140 @@ export class TaskTree {
       if (task.waiting === 0) void this.guard(task, this.ready(task));
     }
     return created.map((t) => t.id);
+  }
+
+  /**
+   * Takes over the submitted tasks of run `runId` after the engine that drove them died
+   * (`baton server` at start, `baton resume`): the run must already be claimed for this engine.
+   * `rows` are the run's tasks as recorded (pipeline tasks among them are left to their
+   * `RunController`); with `loneRun`, the run is a lone task tree, which this tree ends once its
+   * top-level tasks have.
+   *
+   * The bookkeeping is rebuilt first (families with their open and failed children, sibling
+   * dependencies still waiting, the lone tree's open tasks); only then does anything move. Per
+   * task: an ended task stays as it is; a `running` one is adopted (see {@link adoptAttempt}):
+   * a live process is watched to its end, an exit status written meanwhile is taken, a lost
+   * attempt counts as an attempt and is retried under the task's `--retries`, one that never
+   * started runs now; a `queued` one waits for a slot again; a `pending` one runs once its
+   * dependencies allow. A parent whose process has exited still waits for its children.
+   */
+  async restore(runId: string, rows: TaskRow[], loneRun?: RunRow): Promise<void> {
+    if (this.loneRuns.has(runId))
+      throw new BatonError("USAGE", `run ${runId} is already driven by this engine`);
+    // A task may have submitted a child since its engine came back up (the API listens before
+    // runs are resumed): that one is driven here already.
+    const submitted = rows.filter((r) => r.node === null && r.submit !== null && !this.tasks.has(r.id));
+    let lone: { open: number; failed: boolean; cancelled: boolean } | undefined;
+    if (loneRun) {
+      const top = submitted.filter((r) => r.parentId === null);
+      lone = {
+        open: top.filter((r) => !isTerminal(r.status)).length,
+        failed: top.some((r) => r.status === "failed"),
+        cancelled: top.some((r) => r.status === "cancelled"),
+      };
+      if (lone.open === 0) {
+        // Its engine died after the last task ended but before the run did.
+        await this.finishLoneRun(runId, lone);
+        return;
+      }
+    }
+    const statusOf = new Map(rows.map((r) => [r.id, r.status]));
+    const open: Array<{ task: TreeTask; readable: boolean }> = [];
+    for (const row of submitted) {
+      if (isTerminal(row.status)) {
+        // A child that failed while its parent's attempt is still going fails that parent too.
+        if (row.parentId && statusOf.get(row.parentId) === "running" && failsParent(row.status))
+          this.family(row.parentId).failed++;
+        continue;
+      }
+      const spec = storedSubmitSpec(row.submit!, this.defaultCwd);
+      const task: TreeTask = {
+        id: row.id,
+        runId,
+        name: row.name,
+        parentId: row.parentId,
+        pool: row.pool,
+        priority: row.priority,
+        status: row.status,
+        attempts: row.attempts,
+        spec: spec ?? { command: row.command ?? "", cwd: this.defaultCwd, env: {}, labels: {}, retries: 0 },
+        outputDir: row.outputDir,
+        deps: [],
+        waiting: 0,
+      };
+      this.tasks.set(task.id, task);
+      if (task.parentId) this.family(task.parentId).open++;
+      open.push({ task, readable: spec !== undefined });
+    }
+    for (const { task } of open) {
+      task.deps = await this.engine.store.listTaskDeps(task.id);
+      for (const d of task.deps) {
+        // Top-level siblings are runs of their own, perhaps restored after this one: a
+        // dependency not ended yet is waited for, wherever it is.
+        const status =
+          this.tasks.get(d.needsTaskId)?.status ??
+          statusOf.get(d.needsTaskId) ??
+          (await this.engine.store.getTask(d.needsTaskId))?.status;
+        if (status === undefined || isTerminal(status)) continue; // judged when the task is ready
+        task.waiting++;
+        const list = this.dependents.get(d.needsTaskId) ?? [];
+        list.push(task);
+        this.dependents.set(d.needsTaskId, list);
+      }
+    }
+    if (loneRun && lone) {
+      this.loneRuns.set(runId, lone);
+      this.engine.emit({
+        type: "run-started",
+        runId,
+        pipeline: loneRun.pipeline,
+        parentTaskId: null,
+        taskCount: open.length,
+      });
+    }
+
+    // Processes are looked for (and lost attempts closed) before anything may end.
+    const followUps: Array<{ task: TreeTask; run: () => Promise<void> }> = [];
+    for (const { task, readable } of open) {
+      if (!readable) continue;
+      if (task.status === "running") {
+        const followUp = await this.adopt(task);
+        if (followUp) followUps.push({ task, run: followUp });
+      }
+    }
+    for (const { task, readable } of open) {
+      this.emitTask(task);
+      if (!readable) {
+        const why = "cannot be resumed: its submission was recorded without a command";
+        void this.guard(task, this.complete(task, null, "failed", null, {}, [], why));
+      } else if (task.status === "queued") this.enqueue(task);
+      else if (task.status === "pending" && task.waiting === 0) void this.guard(task, this.ready(task));
+    }
+    for (const { task, run } of followUps) void this.guard(task, run());
+  }
+
+  /**
+   * A task recorded `running`: follows its process, or settles its attempt. Returns what to do
+   * once the whole tree is rebuilt, or nothing when the task is to run afresh (it is `pending`).
+   */
+  private async adopt(task: TreeTask): Promise<(() => Promise<void>) | undefined> {
+    const found = await adoptAttempt(this.engine, {
+      runId: task.runId,
+      taskId: task.id,
+      timeoutMs: task.spec.timeoutMs,
+    });
+    if (found.state === "rerun") {
+      task.status = "pending";
+      return undefined;
+    }
+    if (found.state === "ended") return () => this.attemptEnded(task, found.number, found.result, found);
+    const proc = found.proc;
+    task.cancel = () => proc.cancel();
+    return async () => {
+      const result = await proc.exited;
+      task.cancel = undefined;
+      await this.attemptEnded(task, found.number, result, found);
+    };
   }
 
   /**
@@ -366,7 +510,8 @@ export class TaskTree {
   }
 
   private enqueue(task: TreeTask): void {
-    const pool = this.pools[task.pool]!;
+    // A pool no longer configured (the server restarted with another baton.yaml): one slot.
+    const pool = this.pools[task.pool] ?? { name: task.pool, slots: 1, resources: {} };
     this.engine.enqueue(pool, task.priority, { taskId: task.id, start: () => this.runAttempt(task) });
   }
 
@@ -390,7 +535,7 @@ export class TaskTree {
       env.BATON_SHARD_ID = String(task.spec.shard.id);
       env.BATON_TOTAL_SHARDS = String(task.spec.shard.total);
     }
-    const { proc } = await launchAttempt(this.engine, {
+    const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
       runId: task.runId,
       taskId: task.id,
       number,
@@ -405,12 +550,22 @@ export class TaskTree {
     if (task.cancelRequested) proc.cancel();
     const result = await proc.exited;
     task.cancel = undefined;
-    void this.guard(task, this.attemptEnded(task, number, result));
+    void this.guard(task, this.attemptEnded(task, number, result, { logPath, metricsPath }));
   }
 
-  private async attemptEnded(task: TreeTask, number: number, result: ExitResult): Promise<void> {
+  private async attemptEnded(
+    task: TreeTask,
+    number: number,
+    result: ExitResult,
+    files: AttemptFiles,
+  ): Promise<void> {
     const end = attemptEnd(result);
-    const collected = result.collected ?? { metrics: {}, outputs: [] };
+    // Collected where the task ran, or here for a process adopted after a restart.
+    const collected = await collectedResults(this.engine, result, {
+      ...files,
+      outputDir: task.outputDir,
+      outputs: [],
+    });
     if (end.status === "succeeded") {
       const open = this.openChildren(task.id);
       if (open > 0) this.emitTask(task, { error: `waiting on ${open} children` });
@@ -460,7 +615,7 @@ export class TaskTree {
 
   private async complete(
     task: TreeTask,
-    attempt: { number: number; end: ReturnType<typeof attemptEnd> },
+    attempt: { number: number; end: ReturnType<typeof attemptEnd> } | null,
     status: "succeeded" | "failed" | "cancelled",
     exitCode: number | null,
     metrics: Record<string, unknown>,
@@ -499,7 +654,7 @@ export class TaskTree {
     if (task.parentId) {
       const f = this.family(task.parentId);
       f.open--;
-      if (task.status === "failed" || task.status === "cancelled") f.failed++;
+      if (failsParent(task.status)) f.failed++;
       if (f.open === 0) for (const w of f.waiters.splice(0)) w();
     }
     for (const next of this.dependents.get(task.id) ?? []) {
@@ -514,11 +669,16 @@ export class TaskTree {
       lone.cancelled ||= task.status === "cancelled";
       if (lone.open === 0) {
         this.loneRuns.delete(task.runId);
-        const status: RunStatus = lone.failed ? "failed" : lone.cancelled ? "cancelled" : "succeeded";
-        await this.engine.store.finishRun(task.runId, status, Date.now());
-        this.engine.emit({ type: "run-ended", runId: task.runId, status });
+        await this.finishLoneRun(task.runId, lone);
       }
     }
+  }
+
+  /** A lone task tree ended: it failed if a top-level task failed. */
+  private async finishLoneRun(runId: string, lone: { failed: boolean; cancelled: boolean }): Promise<void> {
+    const status: RunStatus = lone.failed ? "failed" : lone.cancelled ? "cancelled" : "succeeded";
+    await this.engine.store.finishRun(runId, status, Date.now());
+    this.engine.emit({ type: "run-ended", runId, status });
   }
 
   private emitTask(
@@ -547,6 +707,26 @@ export class TaskTree {
       }
     }
   }
+}
+
+/** Whether a child that ended so makes its parent fail (as {@link TaskTree} counts in a family). */
+function failsParent(status: TaskStatus): boolean {
+  return status === "failed" || status === "cancelled";
+}
+
+/** A submission as recorded (`TaskRow.submit`), with defaults for what older records lack. */
+function storedSubmitSpec(stored: Record<string, unknown>, defaultCwd: string): SubmitSpec | undefined {
+  const s = stored as Partial<SubmitSpec>;
+  if (typeof s.command !== "string" || s.command.trim() === "") return undefined;
+  return {
+    command: s.command,
+    cwd: typeof s.cwd === "string" ? s.cwd : defaultCwd,
+    env: s.env ?? {},
+    labels: s.labels ?? {},
+    retries: typeof s.retries === "number" ? s.retries : 0,
+    timeoutMs: typeof s.timeoutMs === "number" ? s.timeoutMs : undefined,
+    ...(s.shard ? { shard: s.shard } : {}),
+  };
 }
 
 function outcomeOf(status: TaskStatus): NodeOutcome {

@@ -3,17 +3,22 @@
  *
  * Why this lives in the SDK: with no server, the engine runs inside the controller process, so
  * a crash of the controller is a crash of the engine. Task processes outlive it (they run in
- * their own session and write their exit status to a file), but the engine keeps no way yet to
- * resume submitted tasks (`baton resume` and the server resume pipeline runs only). Until the
- * engine can (see docs/sdk.md, "What the SDK needs from the engine"), an embedded `Baton`
- * adopts the orphaned tasks the SDK submitted, the way `RunController.restore` adopts pipeline
- * tasks: a process still alive is watched to its end, an exit status written meanwhile is
- * read, a task that never started is started now. Only lone top-level tasks the SDK labelled
- * (`baton.sdk/run`) are taken, never tasks with dependencies or children.
+ * their own session and write their exit status to a file). `baton server` and `baton resume`
+ * restore orphaned task trees (`Engine.restoreTree`), but an embedded engine looks for none when
+ * it starts, so an embedded `Baton` adopts the orphaned tasks the SDK submitted, with the same
+ * adoption code (`adoptAttempt`): a process still alive is watched to its end, an exit status
+ * written meanwhile is read, a task that never started is started now. Only lone top-level
+ * tasks the SDK labelled (`baton.sdk/run`) are taken, never tasks with dependencies or children.
  */
 import os from "node:os";
-import { collectAttempt } from "../artifacts/collect.js";
-import { attemptEnd, failureText, launchAttempt, retryDelay } from "../engine/attempt.js";
+import {
+  adoptAttempt,
+  attemptEnd,
+  collectedResults,
+  failureText,
+  launchAttempt,
+  retryDelay,
+} from "../engine/attempt.js";
 import type { Engine } from "../engine/engine.js";
 import type { ExitResult } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
@@ -57,7 +62,8 @@ export class OrphanRecovery {
       const tasks = await store.listTasks({ run: run.id });
       const open = tasks.filter((t) => !isTerminal(t.status));
       if (!(await this.canTake(open))) continue;
-      await store.claimRun(run.id, process.pid);
+      // Two programs connecting at once after a crash: only one gets the run.
+      if (!(await store.claimRun(run.id, process.pid, run.enginePid))) continue;
       const remaining = { count: open.length };
       const statuses = new Map<string, TaskStatus>(tasks.map((t) => [t.id, t.status]));
       for (const task of open) {
@@ -110,39 +116,23 @@ export class OrphanRecovery {
     const spec = task.submit as unknown as StoredSubmit;
     const last = (await store.listAttempts(task.id)).at(-1);
     let number = last?.number ?? 0;
-    if (task.status === "running" && last && last.endedAt === null) {
-      const found = this.engine.executor.adopt({
-        taskId: task.id,
-        attempt: last.number,
-        pid: last.pid,
-        pidStart: last.pidStart,
-        statusPath: this.engine.layout.statusPath(run.id, task.id, last.number),
-        startedAt: last.startedAt,
-        timeoutMs: spec.timeoutMs,
-      });
-      if ("ended" in found && found.ended.reason === "lost" && last.pid === null) {
-        // The engine died between recording the attempt and starting its process: it never ran.
-        await store.finishAttemptForRetry(task.id, last.number, {
-          status: "failed",
-          endedAt: found.ended.endedAt,
-          exitCode: null,
-          signal: null,
-          reason: "lost",
-          message: "never started: the engine stopped first",
-        });
+    const found =
+      task.status === "running"
+        ? await adoptAttempt(this.engine, { runId: run.id, taskId: task.id, timeoutMs: spec.timeoutMs })
+        : undefined;
+    if (found && found.state !== "rerun") {
+      let result: ExitResult;
+      if (found.state === "ended") {
+        result = found.result;
       } else {
-        let result: ExitResult;
-        if ("ended" in found) {
-          result = found.ended;
-        } else {
-          this.cancels.set(task.id, () => found.cancel());
-          this.emit(run.id, task, "running", { attempt: last.number });
-          result = await found.exited;
-          this.cancels.delete(task.id);
-        }
-        const outcome = await this.settle(run, task, spec, last.number, result, last.logPath);
-        if (outcome !== "retry") return outcome;
+        const proc = found.proc;
+        this.cancels.set(task.id, () => proc.cancel());
+        this.emit(run.id, task, "running", { attempt: found.number });
+        result = await proc.exited;
+        this.cancels.delete(task.id);
       }
+      const outcome = await this.settle(run, task, spec, found.number, result, found.logPath);
+      if (outcome !== "retry") return outcome;
     } else if (task.status === "pending") {
       await store.queueTask(task.id, spec.command, {});
     }
@@ -232,18 +222,12 @@ export class OrphanRecovery {
     const end = attemptEnd(result);
     const succeeded = end.status === "succeeded";
     // Adopted processes were not collected where they ran: collect here, as `RunController` does.
-    const collected =
-      result.collected ??
-      (await collectAttempt(
-        {
-          outputDir: task.outputDir,
-          globs: succeeded ? [] : null,
-          casRoot: layout.cas,
-          metricsPath: layout.metricsPath(run.id, task.id, number),
-          logPath,
-        },
-        this.engine.cas,
-      ));
+    const collected = await collectedResults(this.engine, result, {
+      outputDir: task.outputDir,
+      outputs: [],
+      metricsPath: layout.metricsPath(run.id, task.id, number),
+      logPath,
+    });
     if (succeeded) {
       await store.completeTask(
         task.id,

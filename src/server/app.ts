@@ -78,7 +78,8 @@ export interface BatonServer {
   track(controller: RunController): RunController;
   /**
    * Picks up root runs left `running` by an engine that died: each is resumed by this server's
-   * engine. Returns the run ids resumed and those that could not be.
+   * engine, pipeline runs and trees of submitted tasks alike. Returns the run ids resumed and
+   * those that could not be.
    */
   resumeOrphanedRuns(): Promise<{ resumed: string[]; failed: Array<{ id: string; error: string }> }>;
   /** Cancels everything the engine drives (runs and submitted tasks) and waits for it to end. */
@@ -210,12 +211,16 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
       const failed: Array<{ id: string; error: string }> = [];
       const runs = await ctx.store.listRuns({ status: ["running"], limit: 100_000 });
       for (const run of runs) {
-        // Runs of submitted tasks (no spec file) are the engine's own to pick up, not a pipeline's.
-        if (run.status !== "running" || run.parentRunId !== null || run.specFile === null) continue;
+        if (run.status !== "running" || run.parentRunId !== null) continue;
         if (run.enginePid !== null && (run.enginePid === process.pid || isAlive(run.enginePid))) continue;
         try {
-          const project = ctx.catalog.forRun(run);
-          ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));
+          if (run.specFile === null) {
+            // A tree of submitted tasks (`baton submit`): no pipeline, the engine's own tree.
+            await ctx.engine.restoreTree(run);
+          } else {
+            const project = ctx.catalog.forRun(run);
+            ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));
+          }
           resumed.push(run.id);
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);

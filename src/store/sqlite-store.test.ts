@@ -109,3 +109,32 @@ describe("SqliteStore.listRuns", () => {
     expect(await walk({ pipeline: "c" }, 2)).toEqual([]);
   });
 });
+
+describe("SqliteStore.claimRun", () => {
+  it("with the engine it expects, lets exactly one of two engines picking up an orphaned run have it", async () => {
+    const store = openStore();
+    const deadEngine = 999_999_999;
+    await store.createRun({
+      id: "run1",
+      pipeline: "p",
+      params: {},
+      options: {},
+      workdir: "/tmp",
+      specFile: null,
+      parentRunId: null,
+      parentTaskId: null,
+      createdAt: 1,
+      enginePid: deadEngine,
+    });
+    // Both saw the run driven by the dead engine; their claims land in the same transaction.
+    const claims = await Promise.all([
+      store.claimRun("run1", 1001, deadEngine),
+      store.claimRun("run1", 1002, deadEngine),
+    ]);
+    expect(claims).toEqual([true, false]);
+    expect((await store.getRun("run1"))?.enginePid).toBe(1001);
+    // Without an expected engine, the claim is unconditional (a retry of a finished run).
+    expect(await store.claimRun("run1", 1003)).toBe(true);
+    expect((await store.getRun("run1"))?.enginePid).toBe(1003);
+  });
+});

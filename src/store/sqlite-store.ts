@@ -31,7 +31,11 @@ type Row = Record<string, unknown>;
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<typeof prepare>;
-  private pending: Array<{ fn: () => unknown; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private pending: Array<{
+    fn: () => unknown;
+    resolve: (value: unknown) => void;
+    reject: (err: unknown) => void;
+  }> = [];
   private flushScheduled = false;
 
   private constructor(db: Database.Database) {
@@ -96,8 +100,12 @@ export class SqliteStore implements Store {
     await this.write(() => this.stmts.finishRun.run({ id, status, endedAt }));
   }
 
-  async claimRun(id: string, enginePid: number): Promise<void> {
-    await this.write(() => this.stmts.claimRun.run({ id, enginePid }));
+  async claimRun(id: string, enginePid: number, from?: number | null): Promise<boolean> {
+    return this.write(
+      () =>
+        this.stmts.claimRun.run({ id, enginePid, anyEngine: from === undefined ? 1 : 0, from: from ?? null })
+          .changes === 1,
+    );
   }
 
   async addTasks(tasks: NewTask[]): Promise<void> {
@@ -460,9 +468,9 @@ export class SqliteStore implements Store {
    * caller's promise resolves only once its write is committed, so "persist, then act" still
    * holds. `fn` may run several statements: it is always applied whole or not at all.
    */
-  private write(fn: () => unknown): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ fn, resolve, reject });
+  private write<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -474,13 +482,14 @@ export class SqliteStore implements Store {
     this.flushScheduled = false;
     const batch = this.pending.splice(0);
     if (batch.length === 0) return;
+    const results: unknown[] = [];
     try {
       // IMMEDIATE: take the write lock up front, waiting for it under the busy timeout. A
       // deferred transaction that reads first and then writes can be refused at once (WAL's
       // busy-snapshot) when another process committed in between.
       this.db
         .transaction(() => {
-          for (const item of batch) item.fn();
+          for (const item of batch) results.push(item.fn());
         })
         .immediate();
     } catch (err) {
@@ -493,15 +502,14 @@ export class SqliteStore implements Store {
       }
       for (const item of batch) {
         try {
-          this.db.transaction(item.fn).immediate();
-          item.resolve();
+          item.resolve(this.db.transaction(item.fn).immediate());
         } catch (itemErr) {
           item.reject(storeError(itemErr));
         }
       }
       return;
     }
-    for (const item of batch) item.resolve();
+    for (const [i, item] of batch.entries()) item.resolve(results[i]);
   }
 }
 
@@ -554,7 +562,7 @@ function prepare(db: Database.Database) {
     ),
     finishRun: db.prepare("UPDATE runs SET status = @status, ended_at = @endedAt WHERE id = @id"),
     claimRun: db.prepare(
-      "UPDATE runs SET engine_pid = @enginePid, status = 'running', ended_at = NULL WHERE id = @id",
+      "UPDATE runs SET engine_pid = @enginePid, status = 'running', ended_at = NULL WHERE id = @id AND (@anyEngine = 1 OR engine_pid IS @from)",
     ),
     insertTask: db.prepare(
       `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key)

@@ -220,8 +220,12 @@ export interface Store {
   createRun(run: NewRun): Promise<void>;
   /** Ends a run with its final status. */
   finishRun(id: string, status: Exclude<RunStatus, "running">, endedAt: number): Promise<void>;
-  /** Marks a run as driven by this engine process again (resume). */
-  claimRun(id: string, enginePid: number): Promise<void>;
+  /**
+   * Marks a run as driven by this engine process again (resume, retry). With `from`, only if
+   * the run is still recorded as driven by that process (null: by none), so that of two
+   * engines picking up the same orphaned run, one gets it. Returns whether the claim was made.
+   */
+  claimRun(id: string, enginePid: number, from?: number | null): Promise<boolean>;
 
   /** Records planned tasks in one transaction. */
   addTasks(tasks: NewTask[]): Promise<void>;

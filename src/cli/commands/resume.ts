@@ -1,10 +1,14 @@
+import fs from "node:fs";
 import { BatonError } from "../../errors.js";
-import type { RunRow, Store } from "../../store/store.js";
+import type { RunRow, RunStatus, Store } from "../../store/store.js";
 import { isAlive } from "../../util/process.js";
-import { loadProject, openExistingStore } from "../context.js";
-import { driveRun } from "../drive.js";
+import { loadProject, locateFile, openExistingStore } from "../context.js";
+import { drive, driveRun } from "../drive.js";
 
-/** `baton resume RUN`: continues a run whose engine died, adopting task processes still alive. */
+/**
+ * `baton resume RUN`: continues a run whose engine died, adopting task processes still alive:
+ * a pipeline run, or a tree of submitted tasks.
+ */
 export async function resumeCommand(id: string, opts: { file: string; json?: boolean }): Promise<void> {
   const run = await findRun(opts.file, id, (r) => {
     if (r.status !== "running")
@@ -13,8 +17,32 @@ export async function resumeCommand(id: string, opts: { file: string; json?: boo
       throw new BatonError("USAGE", `run ${r.id} is still driven by a live engine (pid ${r.enginePid})`);
     }
   });
+  if (run.specFile === null) {
+    await resumeTree(run, opts);
+    return;
+  }
   const project = loadProject(pipelineFileOf(run));
   await driveRun(project, (engine) => engine.restoreRun(project, run, "resume"), opts);
+}
+
+/** A tree of submitted tasks, driven here to its end (with the folder's pools, if it has a baton.yaml). */
+async function resumeTree(run: RunRow, opts: { file: string; json?: boolean }): Promise<void> {
+  const located = locateFile(opts.file);
+  const project = fs.existsSync(located.file) ? loadProject(located.file) : undefined;
+  await drive(
+    { workdir: located.workdir, project },
+    async (engine) => {
+      // Listening first: a tree whose tasks had all ended ends while it is restored.
+      const done = new Promise<RunStatus>((resolve) => {
+        engine.on((e) => {
+          if (e.type === "run-ended" && e.runId === run.id) resolve(e.status);
+        });
+      });
+      await engine.restoreTree(run);
+      return { runId: run.id, done };
+    },
+    opts,
+  );
 }
 
 /** `baton retry RUN [--failed-only]`: new attempts for a finished run's tasks, in the same run. */
@@ -40,7 +68,7 @@ function pipelineFileOf(run: RunRow): string {
   if (!run.specFile) {
     throw new BatonError(
       "USAGE",
-      `run ${run.id} is a tree of submitted tasks (baton submit), not a pipeline run: resume and retry work on pipeline runs only; submit the tree again`,
+      `run ${run.id} is a tree of submitted tasks (baton submit), not a pipeline run: retry works on pipeline runs only; submit the tree again`,
     );
   }
   return run.specFile;

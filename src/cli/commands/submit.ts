@@ -39,8 +39,18 @@ export async function submitCommand(words: string[], opts: SubmitOptions): Promi
   const request = buildRequest(words, opts);
   const endpoint = findEndpoint(process.cwd());
   if (endpoint) {
-    const client = new ApiClient(endpoint);
-    const { ids } = await client.post<{ ids: string[] }>("/tasks", request);
+    let client = new ApiClient(endpoint);
+    let ids: string[];
+    try {
+      ({ ids } = await client.post<{ ids: string[] }>("/tasks", request));
+    } catch (err) {
+      // A task adopted by a server restarted on another port (`--port 0`) still has the old
+      // BATON_URL: the server now recorded for the folder drives its run.
+      const moved = request.parentTaskId && refused(err) ? findEndpoint(process.cwd(), {}) : undefined;
+      if (!moved || moved.url === endpoint.url) throw err;
+      client = new ApiClient(moved);
+      ({ ids } = await client.post<{ ids: string[] }>("/tasks", request));
+    }
     process.stdout.write(`${ids.join("\n")}\n`);
     if (opts.wait) process.exitCode = await waitRemote(client, ids);
     return;
@@ -52,6 +62,14 @@ export async function submitCommand(words: string[], opts: SubmitOptions): Promi
     );
   }
   await submitEmbedded(request, opts.wait ?? false);
+}
+
+/** Whether a request never reached the server (nothing listens there): safe to send elsewhere. */
+function refused(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === "ECONNREFUSED") return true;
+  }
+  return false;
 }
 
 function buildRequest(words: string[], opts: SubmitOptions): SubmitRequest {
