@@ -52,8 +52,8 @@ export async function drive(
   process.on("SIGTERM", onSignal);
   claimSignals();
   const { engine, store, close: closeEngine } = openLocalEngine(workdir, { pools: project?.pools });
-  // The API starts while the run is planned and cached results are reused; only the first
-  // task launch waits for it (tasks get its URL).
+  // The API's port is bound while the run is planned and cached results are reused; only the
+  // first task launch waits for it (tasks get its URL). Fastify itself loads on the first request.
   const starting = startEmbeddedApi(engine, store, workdir, project);
   engine.launchGate = starting;
   const close = async () => {

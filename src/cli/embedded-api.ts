@@ -57,7 +57,10 @@ export async function startEmbeddedApi(
   };
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   Object.assign(engine.taskEnv, { BATON_URL: url, BATON_TOKEN: token });
