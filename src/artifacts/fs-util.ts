@@ -3,7 +3,7 @@
  * folder preparation with a clear {@link BatonError}, and a bounded `map` for I/O fan-out.
  */
 import { constants, accessSync, mkdirSync } from "node:fs";
-import { access, mkdir, stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { BatonError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
@@ -63,19 +63,6 @@ export function ensureWritableDir(path: string, what = folderKind(path)): void {
     // mkdir succeeds on an existing folder we cannot write to; the task would fail later
     // with a far less helpful message, so ask now.
     accessSync(path, constants.W_OK | constants.X_OK);
-  } catch (err) {
-    throw folderError(path, what, err);
-  }
-}
-
-/**
- * {@link ensureWritableDir} off the event loop, for a server preparing many folders at once
- * (one per submitted task tree) while it answers requests.
- */
-export async function ensureWritableDirAsync(path: string, what = folderKind(path)): Promise<void> {
-  try {
-    await mkdir(path, { recursive: true });
-    await access(path, constants.W_OK | constants.X_OK);
   } catch (err) {
     throw folderError(path, what, err);
   }

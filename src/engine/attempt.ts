@@ -13,6 +13,8 @@ export interface AttemptPlan {
   cwd: string;
   env: Record<string, string>;
   outputDir: string;
+  /** The run's shared folder, if the executor is to create it (see {@link LaunchRequest.sharedDir}). */
+  sharedDir?: string;
   /** `outputs:` globs to keep after a success (empty: everything). */
   outputs: string[];
   timeoutMs?: number;
@@ -54,6 +56,7 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     statusPath: layout.statusPath(plan.runId, plan.taskId, plan.number),
     timeoutMs: plan.timeoutMs,
     outputDir: plan.outputDir,
+    ...(plan.sharedDir ? { sharedDir: plan.sharedDir } : {}),
     collect: { outputDir: plan.outputDir, globs: plan.outputs, casRoot: layout.cas, metricsPath, logPath },
   });
   if (proc.pid) await store.setAttemptPid(plan.taskId, plan.number, proc.pid, proc.pidStart);

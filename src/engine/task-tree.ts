@@ -1,5 +1,4 @@
 import path from "node:path";
-import { ensureWritableDirAsync } from "../artifacts/fs-util.js";
 import { BatonError, didYouMean } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
@@ -208,8 +207,6 @@ export class TaskTree {
         idempotencyKey: req.idempotencyKey ?? null,
       });
     }
-    // Before anything is recorded: a tree whose shared folder cannot exist must not be left half-made.
-    if (run) await ensureWritableDirAsync(this.engine.layout.pipelineDir(runId), "run folder");
     try {
       await store.addSubmittedTasks(run, rows, deps);
     } catch (err) {
@@ -543,6 +540,8 @@ export class TaskTree {
       cwd: task.spec.cwd,
       env,
       outputDir: task.outputDir,
+      // Made where the task starts, not at submit: a server takes thousands of submissions a second.
+      sharedDir: this.engine.layout.pipelineDir(task.runId),
       outputs: [],
       timeoutMs: task.spec.timeoutMs,
     });

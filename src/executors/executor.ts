@@ -24,6 +24,8 @@ export interface LaunchRequest {
   timeoutMs?: number;
   /** Created (empty) before the process starts: the task's `$BATON_OUTPUT_DIR`. */
   outputDir: string;
+  /** Created if missing before the process starts: the run's `$BATON_PIPELINE_DIR`, when the engine did not make it. */
+  sharedDir?: string;
   /** What to collect where the task ran, once it ends (metrics; outputs after a success). */
   collect?: CollectRequest;
 }

@@ -25,6 +25,7 @@ const stores = new Map<string, ContentStore>();
 process.on("message", (m: SpawnRequest) => {
   let fd: number;
   try {
+    if (m.sharedDir) ensureWritableDir(m.sharedDir, "run folder");
     ensureWritableDir(m.outputDir);
   } catch (err) {
     reply({ type: "failed", id: m.id, message: (err as Error).message });

@@ -180,6 +180,7 @@ class LocalProcess extends WatchedProcess {
           env: { ...request.env, BATON_STATUS_FILE: request.statusPath },
           logPath: request.logPath,
           outputDir: request.outputDir,
+          sharedDir: request.sharedDir,
           collect: request.collect,
         },
         {

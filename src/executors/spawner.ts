@@ -11,6 +11,8 @@ export interface SpawnRequest {
   logPath: string;
   /** Created before the process starts. */
   outputDir: string;
+  /** Created if missing before the process starts (the run's shared folder). */
+  sharedDir?: string;
   /** Collected in the launcher once the process ends. */
   collect?: CollectRequest;
 }
