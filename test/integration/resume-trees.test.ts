@@ -222,6 +222,40 @@ echo submitted > submitted.flag
     expect((await second.exited).code).toBe(0);
   }, 300_000);
 
+  it("a task that submits while the server is down waits for it to come back, then goes on", async () => {
+    const tree = `#!/usr/bin/env bash
+set -euo pipefail
+echo tree >> ran.log
+${gate("gate-submit")}
+${baton} submit -n child -- 'echo child >> ran.log'
+echo submitted >> ran.log
+`;
+    const dir = makeProject({ "baton.yaml": BATON_YAML, "tree.sh": tree });
+    const ranLog = path.join(dir, "ran.log");
+    const port = await freePort();
+    const first = await startServer(dir, port);
+    const submit = await runBaton(["submit", "-n", "tree", "--", "./tree.sh"], dir);
+    expect(submit.code, submit.stderr).toBe(0);
+    const treeId = submit.stdout.trim();
+    await until("the tree to run", () => lines(ranLog).includes("tree"));
+    await crash(first);
+    // The script now submits to a server that is not there.
+    fs.writeFileSync(path.join(dir, "gate-submit"), "");
+    const runId = (await listTasks(dir))[0]!.run;
+    const log = path.join(dir, ".baton", "runs", runId, treeId, "attempt-1.log");
+    await until("the submit to wait for the server", () =>
+      fs.readFileSync(log, "utf8").includes("trying again"),
+    );
+    const second = await startServer(dir, port);
+    const waited = await runBaton(["wait", treeId], dir);
+    expect(waited.code, `${waited.stdout}${waited.stderr}\n${second.stderr()}`).toBe(0);
+    expect(lines(ranLog).sort()).toEqual(["child", "submitted", "tree"]);
+    const child = (await listTasks(dir)).find((t) => t.name === "child")!;
+    expect(child).toMatchObject({ status: "succeeded", parent: treeId, attempts: 1 });
+    second.child.kill("SIGTERM");
+    expect((await second.exited).code).toBe(0);
+  }, 300_000);
+
   it("reruns a task whose process died meanwhile under --retries, and fails one without retries clearly", async () => {
     const tree = `#!/usr/bin/env bash
 set -euo pipefail

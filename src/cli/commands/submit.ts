@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiClient, findEndpoint } from "../../client/api-client.js";
+import { ApiClient, type ApiEndpoint, findEndpoint } from "../../client/api-client.js";
 import type { SubmitRequest } from "../../engine/engine.js";
 import { openLocalEngine } from "../../engine/local.js";
 import { BatonError } from "../../errors.js";
@@ -39,18 +39,7 @@ export async function submitCommand(words: string[], opts: SubmitOptions): Promi
   const request = buildRequest(words, opts);
   const endpoint = findEndpoint(process.cwd());
   if (endpoint) {
-    let client = new ApiClient(endpoint);
-    let ids: string[];
-    try {
-      ({ ids } = await client.post<{ ids: string[] }>("/tasks", request));
-    } catch (err) {
-      // A task adopted by a server restarted on another port (`--port 0`) still has the old
-      // BATON_URL: the server now recorded for the folder drives its run.
-      const moved = request.parentTaskId && refused(err) ? findEndpoint(process.cwd(), {}) : undefined;
-      if (!moved || moved.url === endpoint.url) throw err;
-      client = new ApiClient(moved);
-      ({ ids } = await client.post<{ ids: string[] }>("/tasks", request));
-    }
+    const { client, ids } = await post(endpoint, request);
     process.stdout.write(`${ids.join("\n")}\n`);
     if (opts.wait) process.exitCode = await waitRemote(client, ids);
     return;
@@ -64,7 +53,37 @@ export async function submitCommand(words: string[], opts: SubmitOptions): Promi
   await submitEmbedded(request, opts.wait ?? false);
 }
 
-/** Whether a request never reached the server (nothing listens there): safe to send elsewhere. */
+/**
+ * Sends the submission. Inside a task, a server that refuses the connection is being restarted
+ * (the task was adopted, or is about to be): the request never reached it, so it is sent again,
+ * with backoff, for up to `BATON_SUBMIT_RETRY_MS` (default 60 s), to the URL the task was given
+ * or to the server the folder now records (restarted on another port with `--port 0`).
+ */
+async function post(
+  endpoint: ApiEndpoint,
+  request: SubmitRequest,
+): Promise<{ client: ApiClient; ids: string[] }> {
+  const deadline = Date.now() + (Number(process.env.BATON_SUBMIT_RETRY_MS) || 60_000);
+  let current = endpoint;
+  let told = false;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+    const client = new ApiClient(current);
+    try {
+      const { ids } = await client.post<{ ids: string[] }>("/tasks", request);
+      return { client, ids };
+    } catch (err) {
+      if (!request.parentTaskId || !refused(err) || Date.now() >= deadline) throw err;
+      if (!told) {
+        process.stderr.write(`baton submit: no server at ${current.url}; trying again until it is back\n`);
+        told = true;
+      }
+      await sleep(delay);
+      current = findEndpoint(process.cwd(), {}) ?? endpoint;
+    }
+  }
+}
+
+/** Whether a request never reached the server (nothing listens there): safe to send again. */
 function refused(err: unknown): boolean {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
     if ((e as { code?: unknown }).code === "ECONNREFUSED") return true;
