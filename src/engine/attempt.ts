@@ -63,6 +63,28 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
   return { proc, logPath, metricsPath };
 }
 
+/**
+ * Stops a task that has not ended, pipeline task or submitted one: its retry timer is cleared
+ * and, if it runs, its process is cancelled (at once, or as soon as it exists). Returns true when
+ * it was running (the end of its attempt records the cancel), false when it was waiting and the
+ * caller is to end it.
+ */
+export function interruptTask(task: {
+  status: string;
+  retryTimer?: NodeJS.Timeout | undefined;
+  cancelRequested?: boolean | undefined;
+  cancel?: (() => void) | undefined;
+}): boolean {
+  if (task.retryTimer) {
+    clearTimeout(task.retryTimer);
+    task.retryTimer = undefined;
+  }
+  if (task.status !== "running") return false;
+  task.cancelRequested = true;
+  task.cancel?.();
+  return true;
+}
+
 /** How an attempt's end is recorded. */
 export function attemptEnd(result: ExitResult): AttemptEnd {
   const succeeded = result.reason === "exited" && result.exitCode === 0;

@@ -13,13 +13,7 @@ import { BatonError, ensureBatonError } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
 import { expandNode } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
-import {
-  type Template,
-  evaluateTemplate,
-  isTemplate,
-  parseTemplate,
-  renderValue,
-} from "../spec/expressions.js";
+import { evaluateValue, renderValue } from "../spec/expressions.js";
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
@@ -31,6 +25,7 @@ import {
   attemptEnd,
   collectedResults,
   failureText,
+  interruptTask,
   launchAttempt,
   retryDelay,
 } from "./attempt.js";
@@ -107,32 +102,9 @@ type BoundFile = { abs: string; rel: string; producer?: string; sha256?: string 
 /** Tasks of one node prepared at once (resolving inputs, checking the cache). */
 const PREPARE_CONCURRENCY = 64;
 
-/** Templates are parsed once per node field, not once per task. */
-const templateCache = new Map<string, Template>();
-function template(source: string): Template {
-  let t = templateCache.get(source);
-  if (!t) {
-    t = parseTemplate(source);
-    templateCache.set(source, t);
-  }
-  return t;
-}
-
 /** A command or env value: a template that is one expression may yield a list or map; render it as in a string. */
 function text(value: unknown): string {
   return typeof value === "string" ? value : renderValue(value);
-}
-
-function evaluate(value: unknown, context: Record<string, unknown>): unknown {
-  if (typeof value === "string")
-    return isTemplate(value) ? evaluateTemplate(template(value), context) : value;
-  if (Array.isArray(value)) return value.map((v) => evaluate(v, context));
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = evaluate(v, context);
-    return out;
-  }
-  return value;
 }
 
 /**
@@ -430,16 +402,7 @@ export class RunController {
     const task = this.tasks.get(taskId);
     if (!task || isEnded(task.status)) return;
     this.engine.tree.cancelChildren(task.id);
-    if (task.retryTimer) {
-      clearTimeout(task.retryTimer);
-      task.retryTimer = undefined;
-    }
-    if (task.status === "running") {
-      // Not started yet (no handle): the attempt is cancelled as soon as its process exists.
-      task.cancelRequested = true;
-      task.cancel?.();
-      return;
-    }
+    if (interruptTask(task)) return;
     this.engine.dequeue((w) => w.taskId === task.id);
     await this.endWithoutRunning(task, "cancelled", "cancelled", Date.now());
   }
@@ -480,7 +443,7 @@ export class RunController {
       const context = this.nodeContext(needed ?? [], {});
       try {
         instances = expandNode(spec, (value, field) => {
-          const list = evaluate(value, context);
+          const list = evaluateValue(value, context);
           if (!Array.isArray(list)) {
             throw new BatonError("EXPR_EVAL", `${field} must be a list, got ${JSON.stringify(list)}`);
           }
@@ -632,13 +595,13 @@ export class RunController {
       for (const f of files) handedOut.set(f.abs, f);
     });
     try {
-      if (spec.if !== undefined && !evaluate(spec.if, context)) {
+      if (spec.if !== undefined && !evaluateValue(spec.if, context)) {
         await this.endWithoutRunning(task, "skipped", `if: ${spec.if} is false`, Date.now());
         return;
       }
       if (spec.kind === "pipeline") {
         const child = this.project.pipelines[spec.pipeline]!;
-        const given = evaluate(spec.with, context) as Record<string, unknown>;
+        const given = evaluateValue(spec.with, context) as Record<string, unknown>;
         task.params = resolveParams(child.params, given, { fromCli: false, where: `${spec.path}.with` });
         task.command = `pipeline ${spec.pipeline}`;
         await this.engine.store.queueTask(task.id, task.command, task.params);
@@ -647,7 +610,7 @@ export class RunController {
         void this.guard(this.runChildPipeline(task, child));
         return;
       }
-      const given = evaluate(spec.with, context) as Record<string, unknown>;
+      const given = evaluateValue(spec.with, context) as Record<string, unknown>;
       task.params = resolveParams(spec.params, given, { fromCli: false, where: `${spec.path}.with` });
       const inputsDir = this.engine.layout.inputsDir(this.runId, task.id);
       const inputs: Record<string, string[]> = {};
@@ -677,7 +640,7 @@ export class RunController {
         params: { ...this.options.params, ...task.params },
         inputs,
       };
-      task.command = text(evaluate(spec.run, runContext));
+      task.command = text(evaluateValue(spec.run, runContext));
       task.env = this.taskEnv(task, spec, runContext, inputsDir);
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
       if (await this.tryCache(task, spec)) return;
@@ -698,7 +661,7 @@ export class RunController {
     handedOut: Map<string, ProducedFile>,
     optional: boolean,
   ): Promise<BoundFile[]> {
-    const value = evaluate(binding, context);
+    const value = evaluateValue(binding, context);
     const entries = (Array.isArray(value) ? value.flat() : [value]).map((v) => String(v));
     const files: BoundFile[] = [];
     const patterns: string[] = [];
@@ -768,9 +731,9 @@ export class RunController {
       for (const f of files) deps[path.relative(this.options.workdir, f)] = await this.hashWorkdirFile(f);
     }
     const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluate(value, canonical));
+    for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluateValue(value, canonical));
     const parts: CacheParts = {
-      command: text(evaluate(spec.run, canonical)),
+      command: text(evaluateValue(spec.run, canonical)),
       // The task's own params: all that BATON_PARAM_* and `params.X` in its command can show it.
       params: task.params,
       env,
@@ -829,7 +792,7 @@ export class RunController {
     for (const [name, value] of Object.entries(task.params)) {
       env[paramEnvName(name)] = paramEnvValue(value);
     }
-    for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluate(value, context));
+    for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluateValue(value, context));
     return env;
   }
 
@@ -928,9 +891,8 @@ export class RunController {
       return;
     }
     const why = failureText(result);
-    // What a failed attempt submitted goes with it: cancelled, and waited for, before the task ends or retries.
-    this.engine.tree.cancelChildren(task.id);
-    await this.engine.tree.waitForChildren(task.id);
+    // What a failed attempt submitted goes with it, before the task ends or retries.
+    await this.engine.tree.dropChildren(task.id);
     if (!cancelled && !this.cancelling && number <= spec.retries.limit) {
       await this.engine.store.finishAttemptForRetry(task.id, number, end);
       task.status = "queued";

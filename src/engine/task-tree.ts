@@ -12,6 +12,7 @@ import {
   attemptEnd,
   collectedResults,
   failureText,
+  interruptTask,
   launchAttempt,
   retryDelay,
 } from "./attempt.js";
@@ -280,11 +281,19 @@ export class TaskTree {
     }
     const statusOf = new Map(rows.map((r) => [r.id, r.status]));
     const open: Array<{ task: TreeTask; readable: boolean }> = [];
+    const attemptStart = new Map(rows.map((r) => [r.id, r.startedAt ?? 0]));
     for (const row of submitted) {
       if (isTerminal(row.status)) {
-        // A child that failed while its parent's attempt is still going fails that parent too.
-        if (row.parentId && statusOf.get(row.parentId) === "running" && failsParent(row.status))
-          this.family(row.parentId).failed++;
+        // A child that failed under its parent's current attempt fails that parent too (children
+        // of earlier attempts went with them).
+        const parent = row.parentId;
+        if (
+          parent &&
+          statusOf.get(parent) === "running" &&
+          failsParent(row.status) &&
+          row.createdAt >= (attemptStart.get(parent) ?? 0)
+        )
+          this.family(parent).failed++;
         continue;
       }
       const spec = storedSubmitSpec(row.submit!, this.defaultCwd);
@@ -381,12 +390,20 @@ export class TaskTree {
    * Resolves when every child of `parentId` has ended, with how many failed. Pipeline tasks
    * call this after their process succeeds, so that their children finish first.
    */
-  waitForChildren(
-    parentId: string,
-  ): Promise<{ failed: number; total: number }> | { failed: number; total: number } {
+  waitForChildren(parentId: string): Promise<{ failed: number }> | { failed: number } {
     const f = this.families.get(parentId);
-    if (!f || f.open === 0) return { failed: f?.failed ?? 0, total: 0 };
-    return new Promise((resolve) => f.waiters.push(() => resolve({ failed: f.failed, total: f.open })));
+    if (!f || f.open === 0) return { failed: f?.failed ?? 0 };
+    return new Promise((resolve) => f.waiters.push(() => resolve({ failed: f.failed })));
+  }
+
+  /**
+   * What a failed attempt submitted goes with it: its children are cancelled and waited for,
+   * and their count is dropped, so that a retry is judged by its own children only.
+   */
+  async dropChildren(parentId: string): Promise<void> {
+    this.cancelChildren(parentId);
+    await this.waitForChildren(parentId);
+    this.families.delete(parentId);
   }
 
   /** Number of children of `parentId` still running or waiting. */
@@ -418,17 +435,7 @@ export class TaskTree {
   }
 
   private async cancelOne(task: TreeTask, dequeue = true): Promise<void> {
-    if (isTerminal(task.status)) return;
-    if (task.retryTimer) {
-      clearTimeout(task.retryTimer);
-      task.retryTimer = undefined;
-    }
-    if (task.status === "running") {
-      // Not started yet (no handle): the attempt is cancelled as soon as its process exists.
-      task.cancelRequested = true;
-      task.cancel?.();
-      return;
-    }
+    if (isTerminal(task.status) || interruptTask(task)) return;
     if (task.status === "queued" && dequeue) this.engine.dequeue((w) => w.taskId === task.id);
     await this.endWithoutRunning(task, "cancelled", "cancelled");
   }
@@ -586,6 +593,7 @@ export class TaskTree {
       return;
     }
     const why = failureText(result);
+    await this.dropChildren(task.id);
     if (end.status === "failed" && number <= task.spec.retries) {
       await this.engine.store.finishAttemptForRetry(task.id, number, end);
       task.status = "queued";
@@ -599,8 +607,6 @@ export class TaskTree {
       );
       return;
     }
-    this.cancelChildren(task.id);
-    await this.waitForChildren(task.id);
     await this.complete(
       task,
       { number, end },

@@ -24,7 +24,7 @@ import {
 import { ensureBatonError } from "../errors.js";
 import { expandNode } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
-import { evaluateTemplate, isTemplate, isTruthy, parseTemplate } from "../spec/expressions.js";
+import { evaluateValue, isTruthy } from "../spec/expressions.js";
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineNodeSpec, TaskNodeSpec } from "../spec/types.js";
 import type { StepOptions, ValidatedPipeline } from "./builder.js";
@@ -195,7 +195,7 @@ export class ControllerRun implements RunHandle {
     let instances: ReturnType<typeof expandNode>;
     try {
       instances = expandNode(node, (value, field) => {
-        const list = evaluate(value, context);
+        const list = evaluateValue(value, context);
         if (!Array.isArray(list)) throw new Error(`${field} must be a list, got ${JSON.stringify(list)}`);
         return list;
       });
@@ -247,10 +247,10 @@ export class ControllerRun implements RunHandle {
     let params: Record<string, unknown> = {};
     let request: SubmitOptions;
     try {
-      if (node.if !== undefined && !isTruthy(evaluate(node.if, context))) {
+      if (node.if !== undefined && !isTruthy(evaluateValue(node.if, context))) {
         return taskResult(inst, {}, "skipped", `if: ${node.if} is false`);
       }
-      const given = evaluate(node.with, context) as Record<string, unknown>;
+      const given = evaluateValue(node.with, context) as Record<string, unknown>;
       params = resolveParams(node.params, given, { fromCli: false, where });
       const hookEnv: Record<string, string> = {};
       if (options?.before) {
@@ -276,12 +276,13 @@ export class ControllerRun implements RunHandle {
       }
       const inputs = await this.resolveInputs(node, context, handedOut);
       const runContext = { ...context, params: { ...this.params, ...params }, inputs };
-      const command = String(evaluate(node.run, runContext));
+      const command = String(evaluateValue(node.run, runContext));
       const env: Record<string, string> = {};
       for (const [name, value] of Object.entries({ ...this.params, ...params })) {
         env[paramEnvName(name)] = paramEnvValue(value);
       }
-      for (const [name, value] of Object.entries(node.env)) env[name] = String(evaluate(value, runContext));
+      for (const [name, value] of Object.entries(node.env))
+        env[name] = String(evaluateValue(value, runContext));
       Object.assign(env, hookEnv);
       request = {
         command,
@@ -353,11 +354,11 @@ export class ControllerRun implements RunHandle {
     const step = node.name;
     let params: Record<string, unknown>;
     try {
-      if (node.if !== undefined && !isTruthy(evaluate(node.if, context))) {
+      if (node.if !== undefined && !isTruthy(evaluateValue(node.if, context))) {
         return { step, status: "skipped", tasks: [], reason: `if: ${node.if} is false` };
       }
       const child = this.validated.project.pipelines[node.pipeline]!;
-      params = resolveParams(child.params, evaluate(node.with, context) as Record<string, unknown>, {
+      params = resolveParams(child.params, evaluateValue(node.with, context) as Record<string, unknown>, {
         fromCli: false,
         where: `step "${step}" of pipeline "${this.pipeline}"`,
       });
@@ -423,7 +424,7 @@ export class ControllerRun implements RunHandle {
         }
         throw new Error(`input "${name}" has no binding and no default`);
       }
-      const value = evaluate(binding, context);
+      const value = evaluateValue(binding, context);
       const entries = (Array.isArray(value) ? value.flat() : [value]).map((v) => String(v));
       const files: string[] = [];
       const patterns: string[] = [];
@@ -446,19 +447,6 @@ export class ControllerRun implements RunHandle {
     }
     return inputs;
   }
-}
-
-/** Evaluates templates in a value (strings, and strings inside lists and maps), as the engine does. */
-function evaluate(value: unknown, context: Record<string, unknown>): unknown {
-  if (typeof value === "string")
-    return isTemplate(value) ? evaluateTemplate(parseTemplate(value), context) : value;
-  if (Array.isArray(value)) return value.map((v) => evaluate(v, context));
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = evaluate(v, context);
-    return out;
-  }
-  return value;
 }
 
 function taskResult(

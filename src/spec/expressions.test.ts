@@ -7,6 +7,7 @@ import {
   collectReferences,
   evaluateExpression,
   evaluateTemplate,
+  evaluateValue,
   isTemplate,
   isTruthy,
   parseExpression,
@@ -434,6 +435,18 @@ describe("evaluateTemplate", () => {
     ctx.own = 2;
     expect(ev("${{ own }}", ctx)).toBe(2);
     expect(errorOf(() => ev("${{ inherited }}", ctx)).message).toBe('unknown name "inherited" (known: own)');
+  });
+});
+
+describe("evaluateValue", () => {
+  it("evaluates templates in strings, lists and maps, and leaves other values alone", () => {
+    const context = { item: 7, params: { lr: 0.1 } };
+    expect(evaluateValue("plain", context)).toBe("plain");
+    expect(evaluateValue("${{ item }}", context)).toBe(7);
+    expect(
+      evaluateValue({ lr: "${{ params.lr }}", args: ["-n", "${{ item }}x", 3], on: true }, context),
+    ).toEqual({ lr: 0.1, args: ["-n", "7x", 3], on: true });
+    expect(evaluateValue(null, context)).toBe(null);
   });
 });
 

@@ -740,6 +740,33 @@ export function evaluateTemplate(template: Template, context: Record<string, unk
   return out;
 }
 
+/** Templates are parsed once per distinct source, not once per task that evaluates them. */
+const parsedTemplates = new Map<string, Template>();
+
+/**
+ * Evaluates the templates in a value from the pipeline file: a string (see
+ * {@link evaluateTemplate}), or strings inside lists and maps; anything else is returned as is.
+ * @throws ExpressionError `EXPR_EVAL`, as {@link evaluateTemplate}.
+ */
+export function evaluateValue(value: unknown, context: Record<string, unknown>): unknown {
+  if (typeof value === "string") {
+    if (!isTemplate(value)) return value;
+    let template = parsedTemplates.get(value);
+    if (!template) {
+      template = parseTemplate(value);
+      parsedTemplates.set(value, template);
+    }
+    return evaluateTemplate(template, context);
+  }
+  if (Array.isArray(value)) return value.map((v) => evaluateValue(v, context));
+  if (value && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = evaluateValue(v, context);
+    return out;
+  }
+  return value;
+}
+
 /** Evaluates one parsed expression against a context and returns its raw value. */
 export function evaluateExpression(expr: Expr, context: Record<string, unknown>): unknown {
   const value = evaluate(expr as Node, context);

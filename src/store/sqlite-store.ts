@@ -260,6 +260,7 @@ export class SqliteStore implements Store {
 
   async listRuns(filter: RunFilter = {}): Promise<RunRow[]> {
     if (filter.parentTaskId) return (this.stmts.listChildRuns.all(filter.parentTaskId) as Row[]).map(toRun);
+    if (filter.parentRunId) return (this.stmts.listRunChildren.all(filter.parentRunId) as Row[]).map(toRun);
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.pipeline !== undefined) {
@@ -611,6 +612,7 @@ function prepare(db: Database.Database) {
     ),
     reopenRun: db.prepare("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = ?"),
     listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY id"),
+    listRunChildren: db.prepare("SELECT * FROM runs WHERE parent_run_id = ? ORDER BY id"),
     getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
     outputsOf: db.prepare("SELECT path, sha256, size FROM outputs WHERE task_id = ? ORDER BY path"),
     findCached: db.prepare(

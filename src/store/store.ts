@@ -174,6 +174,8 @@ export interface RunFilter {
   limit?: number;
   /** Only the child runs started by this task (a `pipeline:` node), oldest first; the other fields are ignored. */
   parentTaskId?: string;
+  /** Only the child runs started by the tasks of this run, oldest first; the other fields are ignored. */
+  parentRunId?: string;
   /** Only runs of this pipeline. */
   pipeline?: string;
   /** Only runs with one of these statuses. */

@@ -405,6 +405,25 @@ describe("the API over a real engine", () => {
       expect(tasks.body.tasks.every((t) => t.run === second.run.id)).toBe(true);
     });
 
+    it("lists the child runs of a run's pipeline: nodes", async () => {
+      const definition = {
+        version: 1,
+        pipelines: {
+          ...DEFINITION.pipelines,
+          outer: { nodes: { sub: { pipeline: "posted", with: { word: "nested" } } } },
+        },
+      };
+      const run = await runEnded(s, await startRun(s, { definition, pipeline: "outer" }));
+      expect(run.run.status).toBe("succeeded");
+      const sub = run.tasks.find((t) => t.name === "sub")!;
+      const { body } = await s.json<{ childRuns: Array<Record<string, string>> }>(
+        `/api/v1/runs/${run.run.id}`,
+      );
+      expect(body.childRuns).toEqual([
+        { id: expect.any(String), pipeline: "posted", status: "succeeded", parentTask: sub.id },
+      ]);
+    });
+
     it("starts a run of a whole JSON definition, and records the definition with the run", async () => {
       const run = await runEnded(s, await startRun(s, { definition: DEFINITION, params: { word: "json" } }));
       expect(run.run).toMatchObject({ pipeline: "posted", status: "succeeded" });

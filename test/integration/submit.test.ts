@@ -146,4 +146,41 @@ pipelines:
     expect(child).toMatchObject({ status: "succeeded", parent: spawn.id });
     expect(fs.readFileSync(json.tasks.find((t) => t.name === "after")!.outputs[0]!, "utf8")).toBe("child\n");
   });
+
+  it("a retry is judged by its own children: those of the failed attempt do not fail it", async () => {
+    const b = `node ${JSON.stringify(BATON_BIN)}`;
+    const dir = makeProject({
+      "baton.yaml": `version: 1
+pipelines:
+  p:
+    nodes:
+      flaky:
+        retries: 1
+        run: if [ -f tried ]; then echo second; else touch tried; ${b} submit -n doomed -- 'exit 4'; sleep 1; exit 1; fi
+`,
+    });
+    const r = await runBaton(["run", "--json"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const tasks = JSON.parse(r.stdout).tasks as Array<{ name: string; status: string; attempts: number }>;
+    expect(tasks.find((t) => t.name === "flaky")).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect(tasks.find((t) => t.name === "doomed")?.status).toMatch(/failed|cancelled/);
+  });
+
+  it("a submitted task's retry is judged by its own children too", async () => {
+    const b = `node ${JSON.stringify(BATON_BIN)}`;
+    const dir = makeProject({});
+    const r = await runBaton(
+      [
+        "submit",
+        "--retries",
+        "1",
+        "--wait",
+        "--",
+        `if [ -f tried ]; then echo second; else touch tried; ${b} submit -n doomed -- 'exit 4'; sleep 1; exit 1; fi`,
+      ],
+      dir,
+    );
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain("second");
+  });
 });
