@@ -214,7 +214,8 @@ pipelines:
       const dir = makeProject({ "baton.yaml": nested.replaceAll("../../../../", ""), fixed: "" });
       const child = startBaton(["run", "outer"], dir);
       const done = collect(child);
-      for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, "second.started")); i++) await sleep(50);
+      for (let i = 0; i < 200 && !fs.existsSync(path.join(dir, "second.started")); i++) await sleep(50);
+      expect(fs.existsSync(path.join(dir, "second.started"))).toBe(true); // killed while it runs
       child.kill("SIGKILL");
       await done;
       const runId = JSON.parse((await runBaton(["ls", "--json"], dir)).stdout)[0].run;

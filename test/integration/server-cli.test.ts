@@ -128,14 +128,23 @@ describe("baton server", () => {
     const { run } = (await (await api(s, "/api/v1/runs", { pipeline: "nap" })).json()) as {
       run: { id: string };
     };
-    await sleep(500);
+    // The task runs before the signal comes: the cancel must stop a real process.
+    for (let i = 0; i < 200; i++) {
+      const detail = (await (await api(s, `/api/v1/runs/${run.id}`)).json()) as {
+        tasks: Array<{ status: string }>;
+      };
+      if (detail.tasks[0]?.status === "running") break;
+      await sleep(50);
+    }
     const t0 = Date.now();
     s.child.kill("SIGINT");
     const end = await s.exited;
     expect(end.code, end.stderr).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
-    const show = await runBaton(["show", run.id, "--json"], dir);
-    expect(JSON.parse(show.stdout).run.status).toBe("cancelled");
+    const show = JSON.parse((await runBaton(["show", run.id, "--json"], dir)).stdout);
+    expect(show.run.status).toBe("cancelled");
+    expect(show.tasks[0].attempts).toBe(1); // it had started
+    expect(show.tasks[0].status).toBe("cancelled");
   });
 
   it("resumes a run whose engine was killed, and finishes it", async () => {

@@ -135,11 +135,14 @@ pipelines:
     });
     const child = startBaton(["run", "--json"], dir);
     const done = collect(child);
-    for (let i = 0; i < 100 && !fs.existsSync(path.join(dir, "started")); i++)
+    for (let i = 0; i < 200 && !fs.existsSync(path.join(dir, "started")); i++)
       await new Promise((r) => setTimeout(r, 50));
+    expect(fs.existsSync(path.join(dir, "started"))).toBe(true);
     child.kill("SIGTERM");
     const r = await done;
     expect(r.code).toBe(130);
-    expect(JSON.parse(r.stdout).run.status).toBe("cancelled");
+    const json = JSON.parse(r.stdout);
+    expect(json.run.status).toBe("cancelled");
+    expect(json.tasks[0].status).toBe("cancelled");
   });
 });

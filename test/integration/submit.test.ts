@@ -94,6 +94,13 @@ describe("baton submit: Velda-style task trees", () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(fs.existsSync(path.join(dir, ".baton", "server.json"))).toBe(true);
     expect(await checkScriptRun(dir)).toEqual(expected);
+    // The server ran the tree: it lists the run, and no embedded engine ever started.
+    const token = fs.readFileSync(path.join(dir, ".baton", "token"), "utf8").trim();
+    const runs = (await (
+      await fetch(`${url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { runs: Array<{ pipeline: string }> };
+    expect(runs.runs.map((r) => r.pipeline)).toEqual(["pipeline"]);
+    expect(fs.existsSync(path.join(dir, ".baton", "engines"))).toBe(false);
     server.kill("SIGTERM");
   });
 

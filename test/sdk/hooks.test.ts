@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AfterContext, Baton, pipeline } from "../../dist/index.js";
 import { makeProject } from "../helpers/cli.js";
-import { storedTasks } from "./helpers.js";
+import { eventually, storedTasks } from "./helpers.js";
 
 /** `./train.sh LR`: prints it, writes a model file, reports `accuracy = LR * 2` as a metric. */
 const FILES = {
@@ -187,7 +187,11 @@ describe("controller hooks", () => {
       .step("slow", { run: "sleep 30", after: () => undefined })
       .step("later", { run: "echo never", needs: ["slow"] });
     const run = await baton.run(p, { controllerId: `cancel-${Date.now()}` });
-    await new Promise((r) => setTimeout(r, 500));
+    // In flight for real: the task's process runs when the cancel comes.
+    await eventually(async () => {
+      const tasks = await run.tasks();
+      return tasks.find((t) => t.name === "slow" && t.status === "running");
+    });
     await run.cancel();
     const result = await run.wait();
     expect(result.status).toBe("cancelled");
