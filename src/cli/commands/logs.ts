@@ -20,7 +20,13 @@ export async function logsCommand(id: string, opts: { file: string; follow?: boo
   }
 }
 
-async function printTaskLog(store: Store, task: TaskRow, follow: boolean, header: boolean): Promise<void> {
+/** Prints a task's latest log; with `follow`, across attempts (`--- attempt N ---`) until the task ends. */
+export async function printTaskLog(
+  store: Store,
+  task: TaskRow,
+  follow: boolean,
+  header: boolean,
+): Promise<void> {
   let attempts = await store.listAttempts(task.id);
   if (header) process.stdout.write(`==> ${task.name} (${task.id}) ${task.status} <==\n`);
   let attempt = attempts.at(-1);
@@ -32,10 +38,13 @@ async function printTaskLog(store: Store, task: TaskRow, follow: boolean, header
     attempts = await store.listAttempts(task.id);
     const latest = attempts.at(-1);
     if (latest && latest.number !== attempt?.number) {
-      if (attempt) offset = copyLogFrom(attempt.logPath, offset);
+      // A retry (not the first attempt starting): the rest of the old log, then a separator, as the server does.
+      if (attempt) {
+        copyLogFrom(attempt.logPath, offset);
+        process.stdout.write(`--- attempt ${latest.number} ---\n`);
+      }
       attempt = latest;
       offset = 0;
-      process.stdout.write(`--- attempt ${latest.number} ---\n`);
       continue;
     }
     if (isTerminal(current.status)) {

@@ -3,15 +3,11 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiClient, type ApiEndpoint, findEndpoint } from "../../client/api-client.js";
 import type { SubmitRequest } from "../../engine/engine.js";
-import { openLocalEngine } from "../../engine/local.js";
 import { BatonError } from "../../errors.js";
 import { parseDuration } from "../../spec/duration.js";
 import { shellQuote } from "../../spec/expressions.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
-import { loadProject } from "../context.js";
-import { startEmbeddedApi } from "../embedded-api.js";
-import { copyLogFrom } from "../log-tail.js";
-import { EXIT, claimSignals } from "../main.js";
+import { EXIT } from "../main.js";
 
 export interface SubmitOptions {
   name?: string;
@@ -50,7 +46,8 @@ export async function submitCommand(words: string[], opts: SubmitOptions): Promi
       "submit: inside a task (BATON_TASK_ID is set) but no engine to submit to: BATON_URL is missing from the task's environment",
     );
   }
-  await submitEmbedded(request, opts.wait ?? false);
+  // Only here is the engine loaded: a submit to a server (every nested one) starts fast.
+  await (await import("./submit-embedded.js")).submitEmbedded(request, opts.wait ?? false);
 }
 
 /**
@@ -144,7 +141,7 @@ function pairs(flag: string, list: string[]): Record<string, string> {
   return out;
 }
 
-interface TaskJson {
+export interface TaskJson {
   id: string;
   status: TaskStatus;
   exitCode: number | null;
@@ -162,76 +159,10 @@ async function waitRemote(client: ApiClient, ids: string[]): Promise<number> {
   return exitCodeOf(tasks);
 }
 
-function exitCodeOf(tasks: TaskJson[]): number {
+/** The exit code of `--wait`: that of the first submitted task that did not succeed. */
+export function exitCodeOf(tasks: TaskJson[]): number {
   const bad = tasks.find((t) => t.status !== "succeeded" && t.status !== "cached" && t.status !== "skipped");
   if (!bad) return EXIT.ok;
   if (bad.status === "cancelled") return EXIT.interrupted;
   return bad.exitCode && bad.exitCode > 0 ? bad.exitCode : EXIT.failed;
-}
-
-/** No server: run the task here, with an API for its own submits, until its whole tree ends. */
-async function submitEmbedded(request: SubmitRequest, wait: boolean): Promise<void> {
-  const file = path.resolve("baton.yaml");
-  const project = fs.existsSync(file) ? loadProject(file) : undefined;
-  const workdir = project?.workdir ?? process.cwd();
-  const { engine, store, close } = openLocalEngine(workdir, { pools: project?.pools });
-  const api = await startEmbeddedApi(engine, store, workdir, project);
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    void engine.cancelAll();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  claimSignals();
-  try {
-    const ids = await engine.submit(request);
-    process.stdout.write(`${ids.join("\n")}\n`);
-    const first = (await store.getTask(ids[0]!))!;
-    const ended = new Promise<void>((resolve) => {
-      engine.on((e) => {
-        if (e.type === "run-ended" && e.runId === first.runId) resolve();
-      });
-    });
-    if (wait) await followLocalLog(store, ids[0]!, ended);
-    await ended;
-    const tasks = await Promise.all(ids.map(async (id) => (await store.getTask(id))!));
-    const code = exitCodeOf(tasks);
-    process.exitCode = interrupted
-      ? EXIT.interrupted
-      : wait
-        ? code
-        : code === EXIT.ok
-          ? EXIT.ok
-          : EXIT.failed;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    await api.close();
-    await close();
-  }
-}
-
-/** Copies the task's log to stdout as it grows, across attempts, until `ended`. */
-async function followLocalLog(
-  store: ReturnType<typeof openLocalEngine>["store"],
-  taskId: string,
-  ended: Promise<void>,
-): Promise<void> {
-  let done = false;
-  void ended.then(() => {
-    done = true;
-  });
-  let attempt = 0;
-  let offset = 0;
-  for (;;) {
-    const latest = (await store.listAttempts(taskId)).at(-1);
-    if (latest && latest.number !== attempt) {
-      attempt = latest.number;
-      offset = 0;
-    }
-    if (latest) offset = copyLogFrom(latest.logPath, offset);
-    if (done) return;
-    await sleep(100);
-  }
 }

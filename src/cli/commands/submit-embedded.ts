@@ -1,0 +1,53 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { SubmitRequest } from "../../engine/engine.js";
+import { openLocalEngine } from "../../engine/local.js";
+import { loadProject } from "../context.js";
+import { startEmbeddedApi } from "../embedded-api.js";
+import { EXIT, claimSignals } from "../main.js";
+import { printTaskLog } from "./logs.js";
+import { exitCodeOf } from "./submit.js";
+
+/** No server: run the task here, with an API for its own submits, until its whole tree ends. */
+export async function submitEmbedded(request: SubmitRequest, wait: boolean): Promise<void> {
+  const file = path.resolve("baton.yaml");
+  const project = fs.existsSync(file) ? loadProject(file) : undefined;
+  const workdir = project?.workdir ?? process.cwd();
+  const { engine, store, close } = openLocalEngine(workdir, { pools: project?.pools });
+  const api = await startEmbeddedApi(engine, store, workdir, project);
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    void engine.cancelAll();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  claimSignals();
+  try {
+    const ids = await engine.submit(request);
+    process.stdout.write(`${ids.join("\n")}\n`);
+    const first = (await store.getTask(ids[0]!))!;
+    const ended = new Promise<void>((resolve) => {
+      engine.on((e) => {
+        if (e.type === "run-ended" && e.runId === first.runId) resolve();
+      });
+    });
+    // Follows the log across attempts until the task ends; the tree may go on after it.
+    if (wait) await printTaskLog(store, first, true, false);
+    await ended;
+    const tasks = await Promise.all(ids.map(async (id) => (await store.getTask(id))!));
+    const code = exitCodeOf(tasks);
+    process.exitCode = interrupted
+      ? EXIT.interrupted
+      : wait
+        ? code
+        : code === EXIT.ok
+          ? EXIT.ok
+          : EXIT.failed;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await api.close();
+    await close();
+  }
+}
