@@ -1,15 +1,11 @@
 // Turns measured runs into the stdout table and bench/RESULTS.md.
 
+import { loadText, mdTable, median } from "./sections.mjs";
+
 export const TARGETS = {
   makeRatio: 1.5, // Baton wall <= 1.5x make's, on every shape
   snakeSpeedup: 5, // Baton >= 5x faster than snakemake, on every shape
   rssMb: 300, // Baton's peak RSS on wide10k
-};
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
 /**
@@ -188,7 +184,7 @@ export function textTable(results) {
   if (busy(m))
     out.push(
       "",
-      `Note: load average was ${load(m.loadStart)} at start: other processes were using the CPUs.`,
+      `Note: load average was ${loadText(m.loadStart)} at start: other processes were using the CPUs.`,
     );
   if (!results.toolOrder.includes("baton")) return out.join("\n");
   out.push("", results.quick ? "Targets (on --quick shapes: indicative only):" : "Targets:");
@@ -200,18 +196,6 @@ export function textTable(results) {
   );
   return out.join("\n");
 }
-
-const mdCell = (s) => String(s).replaceAll("|", "\\|").replaceAll("\n", " ");
-
-function mdTable(header, rows) {
-  return [
-    `| ${header.join(" | ")} |`,
-    `|${header.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| ${r.map(mdCell).join(" | ")} |`),
-  ].join("\n");
-}
-
-const load = (xs) => (xs ? xs.map((x) => x.toFixed(2)).join(", ") : "n/a");
 
 /** True when the machine was not idle when the run started (the harness itself adds < 1). */
 const busy = (m) => (m.loadStart?.[0] ?? 0) > 0.5;
@@ -237,7 +221,7 @@ export function markdown(results) {
     ),
     "- Parallelism: 2 for every tool (make -j2, ninja -j2, snakemake --cores 2, Baton pool slots 2)",
     `- Peak RSS: ${results.gnuTime ? "GNU time %M: the orchestrator's own peak RSS (largest single process it waited for), not the tasks' nor the tree's sum" : "n/a (GNU time missing)"}`,
-    `- Load average (1, 5, 15 min) at start: ${load(m.loadStart)}; at end: ${load(m.loadEnd)}${busy(m) ? " — **other processes were using the CPUs: figures are noisy**" : ""}`,
+    `- Load average (1, 5, 15 min) at start: ${loadText(m.loadStart)}; at end: ${loadText(m.loadEnd)}${busy(m) ? " — **other processes were using the CPUs: figures are noisy**" : ""}`,
     "",
     "Wall time is the median over repeats; a failed or wrong run is reported as such, never as a time.",
     "",

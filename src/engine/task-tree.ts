@@ -122,12 +122,13 @@ export class TaskTree {
         );
       }
     }
-    const ancestors = await this.ancestorsOf(parentId);
     const wanted: Array<[string, TaskDep["condition"]]> = [
       ...(req.afterSuccess ?? []).map((n) => [n, "success"] as [string, TaskDep["condition"]]),
       ...(req.afterFail ?? []).map((n) => [n, "failure"] as [string, TaskDep["condition"]]),
       ...(req.after ?? []).map((n) => [n, "always"] as [string, TaskDep["condition"]]),
     ];
+    // Walked only for submissions that name dependencies (most do not).
+    const ancestors = wanted.length > 0 ? await this.ancestorsOf(parentId) : new Set<string>();
     const resolved: Array<{ task: TaskRow; condition: TaskDep["condition"] }> = [];
     for (const [ref, condition] of wanted) {
       for (const task of await this.resolveSiblings(parentId, ref)) {

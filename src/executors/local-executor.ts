@@ -250,7 +250,7 @@ function readProcStat(pid: number): { state: string; pgrp: number; startTime: st
 }
 
 /** When the process started (field 22 of /proc/PID/stat), to tell a reused pid apart. */
-export function readStartTime(pid: number): string | null {
+function readStartTime(pid: number): string | null {
   return readProcStat(pid)?.startTime ?? null;
 }
 

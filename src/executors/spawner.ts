@@ -32,7 +32,6 @@ export interface SpawnHandlers {
 
 interface Launcher {
   child: ChildProcess;
-  busy: number;
   /** Requests this launcher has not answered with an end yet. */
   ids: Set<number>;
   closing: boolean;
@@ -61,7 +60,7 @@ export class Spawner {
       execArgv: ["--max-old-space-size=256"],
       serialization: "json",
     });
-    const entry: Launcher = { child, busy: 0, ids: new Set(), closing: false };
+    const entry: Launcher = { child, ids: new Set(), closing: false };
     child.on("message", (r: SpawnReply) => this.onReply(entry, r));
     child.on("exit", () => this.onLauncherExit(entry));
     // A send to a launcher that has just died fails here; its exit handler deals with the tasks.
@@ -91,16 +90,15 @@ export class Spawner {
     const id = this.nextId++;
     this.handlers.set(id, handlers);
     const live = this.launchers.filter((l) => l.child.connected);
-    const entry = (live.length ? live : this.launchers).reduce((a, b) => (b.busy < a.busy ? b : a));
-    entry.busy++;
+    const entry = (live.length ? live : this.launchers).reduce((a, b) => (b.ids.size < a.ids.size ? b : a));
     entry.ids.add(id);
     // While a process is alive the engine must not exit under it.
-    if (entry.busy === 1) this.setRef(entry, true);
+    if (entry.ids.size === 1) this.setRef(entry, true);
     entry.child.send({ ...request, id } satisfies SpawnRequest, (err) => {
       if (!err || !this.handlers.has(id)) return;
       // The launcher went away before it got the request: nothing was started.
       this.handlers.delete(id);
-      entry.ids.delete(id);
+      this.release(entry, id);
       handlers.onFailed(`the launcher process could not take the task: ${err.message}`);
     });
   }
@@ -124,6 +122,12 @@ export class Spawner {
     );
   }
 
+  /** A request ended (answered, or never delivered): an idle launcher no longer keeps the engine alive. */
+  private release(entry: Launcher, id: number): void {
+    entry.ids.delete(id);
+    if (entry.ids.size === 0) this.setRef(entry, false);
+  }
+
   private setRef(l: Launcher, on: boolean): void {
     const channel = l.child.channel as { ref(): void; unref(): void } | undefined;
     if (on) {
@@ -145,9 +149,7 @@ export class Spawner {
     }
     this.handlers.delete(r.id);
     this.started.delete(r.id);
-    entry.ids.delete(r.id);
-    entry.busy--;
-    if (entry.busy === 0) this.setRef(entry, false);
+    this.release(entry, r.id);
     if (r.type === "exited") h.onExited(r.code, r.signal, r.collected);
     else h.onFailed(r.message);
   }

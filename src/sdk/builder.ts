@@ -10,7 +10,7 @@ import { parsePipelineDefinition } from "../spec/parse.js";
 import { formatPath } from "../spec/problems.js";
 import type { NodeFile, ParamFile, PoolFile, ProjectFile, SettingsFile, StepFile } from "../spec/schema.js";
 import type { ProjectSpec } from "../spec/types.js";
-import { type CallSite, captureCallSite } from "./call-site.js";
+import { type CallSite, captureCallSite, formatCallSite } from "./call-site.js";
 import type { AfterHook, BeforeHook } from "./hooks.js";
 
 // The file format, as TypeScript types ------------------------------------------------------------
@@ -319,7 +319,7 @@ export class Pipeline {
           placed(
             d.site,
             formatPath(["pipelines", p.name, "nodes", d.name]),
-            `step "${d.name}" is added twice${d.first ? ` (first at ${where(d.first)})` : ""}`,
+            `step "${d.name}" is added twice${d.first ? ` (first at ${formatCallSite(d.first)})` : ""}`,
           ),
         );
       }
@@ -376,7 +376,7 @@ export class Pipeline {
             placed(
               child.site ?? site,
               formatPath(["pipelines", child.name]),
-              `two different pipelines are named "${child.name}"${known.site ? ` (the other one is at ${where(known.site)})` : ""}: give them different names`,
+              `two different pipelines are named "${child.name}"${known.site ? ` (the other one is at ${formatCallSite(known.site)})` : ""}: give them different names`,
             ),
           );
         }
@@ -445,10 +445,6 @@ function placed(site: CallSite | undefined, path: string, message: string): Prob
   const p: Problem = { path, message };
   if (site) Object.assign(p, { file: site.file, line: site.line, column: site.column });
   return p;
-}
-
-function where(site: CallSite): string {
-  return `${site.file}:${site.line}:${site.column}`;
 }
 
 /** Builder calls by the key path of what they wrote, to place the parser's problems. */

@@ -46,14 +46,3 @@ export interface ServerContext {
   streams: Set<OpenStream>;
   timings: ServerTimings;
 }
-
-/** The root of a run's tree (a `pipeline:` node's child run belongs to its parent's root). */
-export async function rootRun(store: Store, run: RunRow): Promise<RunRow> {
-  let current = run;
-  for (let depth = 0; current.parentRunId && depth < 100; depth++) {
-    const parent = await store.getRun(current.parentRunId);
-    if (!parent) break;
-    current = parent;
-  }
-  return current;
-}

@@ -4,8 +4,15 @@
  */
 import { explainCache } from "../engine/cache-explanation.js";
 import { attemptView, iso, taskView } from "../engine/task-view.js";
-import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus } from "../store/store.js";
-import { type ServerContext, rootRun } from "./context.js";
+import {
+  type RunRow,
+  type Store,
+  TASK_STATUSES,
+  type TaskRow,
+  type TaskStatus,
+  rootRun,
+} from "../store/store.js";
+import type { ServerContext } from "./context.js";
 import { notFound } from "./http-errors.js";
 import type { RunSummary, TaskDetail } from "./schemas.js";
 

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { SqliteStore } from "./sqlite-store.js";
 import type { NewTask } from "./store.js";
 
@@ -35,6 +35,30 @@ afterEach(async () => {
 });
 
 describe("SqliteStore writes", () => {
+  it("writes issued in one turn of the event loop are committed in one transaction", async () => {
+    const store = openStore();
+    const db = (store as unknown as { db: { transaction: (fn: () => void) => unknown } }).db;
+    const transaction = vi.spyOn(db, "transaction");
+    await Promise.all([
+      store.createRun({
+        id: "run1",
+        pipeline: "p",
+        params: {},
+        options: {},
+        workdir: "/tmp",
+        specFile: null,
+        parentRunId: null,
+        parentTaskId: null,
+        createdAt: 1,
+        enginePid: process.pid,
+      }),
+      store.addTasks([task("a")]),
+      store.addTasks([task("b")]),
+    ]);
+    expect(transaction).toHaveBeenCalledTimes(1);
+    expect((await store.listTasks({ run: "run1" })).map((t) => t.id).sort()).toEqual(["a", "b"]);
+  });
+
   it("writes issued together share a transaction, yet one failing write does not undo the others", async () => {
     const store = openStore();
     await store.createRun({

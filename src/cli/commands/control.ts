@@ -4,7 +4,7 @@ import { ApiClient, type ApiEndpoint, findEndpoint } from "../../client/api-clie
 import { StateLayout } from "../../engine/layout.js";
 import { BatonError } from "../../errors.js";
 import type { RunRow, Store } from "../../store/store.js";
-import { isTerminal } from "../../store/store.js";
+import { isTerminal, rootRun } from "../../store/store.js";
 import { isAlive } from "../../util/process.js";
 import { locateFile, openExistingStore } from "../context.js";
 import { engineFile } from "../embedded-api.js";
@@ -18,7 +18,10 @@ export async function cancelCommand(id: string, opts: { file: string }): Promise
   const store = openExistingStore(opts.file);
   try {
     const hit = await store.resolveId(id);
-    const run = await rootRunOf(store, hit.kind === "run" ? hit.id : (await store.getTask(hit.id))!.runId);
+    const run = await rootRun(
+      store,
+      (await store.getRun(hit.kind === "run" ? hit.id : (await store.getTask(hit.id))!.runId))!,
+    );
     const endpoint = driverOf(opts.file, run);
     if (!endpoint) {
       throw new BatonError(
@@ -62,12 +65,6 @@ export async function waitCommand(id: string, opts: { file: string }): Promise<v
   } finally {
     await store.close();
   }
-}
-
-async function rootRunOf(store: Store, runId: string): Promise<RunRow> {
-  let run = (await store.getRun(runId))!;
-  while (run.parentRunId) run = (await store.getRun(run.parentRunId))!;
-  return run;
 }
 
 /** The API of the engine driving a run: its embedded engine's, else the folder's server. */

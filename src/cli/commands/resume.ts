@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { BatonError } from "../../errors.js";
-import type { RunRow, RunStatus, Store } from "../../store/store.js";
+import { type RunRow, type RunStatus, type Store, rootRun } from "../../store/store.js";
 import { isAlive } from "../../util/process.js";
 import { loadProject, locateFile, openExistingStore } from "../context.js";
 import { drive, driveRun } from "../drive.js";
@@ -79,13 +79,12 @@ async function findRun(file: string, id: string, check: (run: RunRow) => void): 
   const store: Store = openExistingStore(file);
   try {
     const hit = await store.resolveId(id);
-    let run =
-      hit.kind === "run"
-        ? await store.getRun(hit.id)
-        : await store.getRun((await store.getTask(hit.id))!.runId);
-    while (run?.parentRunId) run = await store.getRun(run.parentRunId);
-    check(run!);
-    return run!;
+    const run = await rootRun(
+      store,
+      (await store.getRun(hit.kind === "run" ? hit.id : (await store.getTask(hit.id))!.runId))!,
+    );
+    check(run);
+    return run;
   } finally {
     await store.close();
   }

@@ -2,8 +2,8 @@
 import * as z from "zod";
 import { taskViews } from "../../engine/task-view.js";
 import { resolveParams } from "../../spec/params.js";
-import { type RunRow, isTerminal } from "../../store/store.js";
-import { type ServerContext, rootRun } from "../context.js";
+import { type RunRow, isTerminal, rootRun } from "../../store/store.js";
+import type { ServerContext } from "../context.js";
 import { badField, conflict, underField } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
 import {

@@ -5,8 +5,8 @@ import { taskViews } from "../../engine/task-view.js";
 import { didYouMean } from "../../errors.js";
 import { checkParamValue, inferParamType } from "../../spec/params.js";
 import type { ParamSpec } from "../../spec/types.js";
-import { type RunRow, type TaskRow, isTerminal } from "../../store/store.js";
-import { type ServerContext, rootRun } from "../context.js";
+import { type RunRow, type TaskRow, isTerminal, rootRun } from "../../store/store.js";
+import type { ServerContext } from "../context.js";
 import { HttpError, badField, conflict } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
 import {
