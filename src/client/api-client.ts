@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { BatonError, type Problem } from "../errors.js";
+import { BatonError, ERROR_CODES, type ErrorCode, type Problem } from "../errors.js";
 import { readLiveServer } from "../server/discovery.js";
 
 /** Where a Baton API is and how to sign in to it. */
@@ -96,17 +96,24 @@ export class ApiClient {
       // Not JSON: the status says enough.
     }
     const message = body.error?.message ?? `${method} ${route}: HTTP ${res.status}`;
-    const code =
-      res.status === 404
-        ? "STORE_NOT_FOUND"
-        : res.status === 400 || res.status === 422
-          ? "USAGE"
-          : res.status === 401
-            ? "USAGE"
-            : "INTERNAL";
+    const code = errorCodeFor(res.status, body.error?.code);
     throw new BatonError(code, res.status === 401 ? `the server refused the token (${message})` : message, {
       problems: body.error?.problems,
       context: { status: res.status },
     });
   }
+}
+
+/**
+ * The Baton error code for an API error: the server's own code when it is one of Baton's
+ * (`STORE_AMBIGUOUS`, `SPEC_INVALID`...), else one derived from the HTTP-level code or status,
+ * so that the CLI exits as it would on the embedded engine (2 for a refused request, 1 for a fault).
+ */
+export function errorCodeFor(status: number, serverCode: string | undefined): ErrorCode {
+  if (serverCode !== undefined && Object.hasOwn(ERROR_CODES, serverCode)) return serverCode as ErrorCode;
+  if (status === 404 || serverCode === "NOT_FOUND") return "STORE_NOT_FOUND";
+  if (status === 409 || serverCode === "CONFLICT") return "STATE_CONFLICT";
+  if (status === 503) return "STORE_UNAVAILABLE";
+  if (status >= 400 && status < 500) return "USAGE";
+  return "INTERNAL";
 }

@@ -62,6 +62,7 @@ export function statusForCode(code: ErrorCode): number {
     case "SPEC_UNKNOWN_PIPELINE":
       return 404;
     case "STORE_AMBIGUOUS":
+    case "STATE_CONFLICT":
       return 409;
     case "STORE_UNAVAILABLE":
       return 503;

@@ -74,6 +74,20 @@ describe("a started server", () => {
     expect(await child.log()).toMatch(/child of child/);
   });
 
+  it("keeps the server's error code: an unknown id is STORE_NOT_FOUND, an ended task's cancel STATE_CONFLICT", async () => {
+    await expect(baton.task("0000000000")).rejects.toMatchObject({ code: "STORE_NOT_FOUND" });
+    const t = await baton.submit({ command: "true" });
+    expect((await t.wait()).status).toBe("succeeded");
+    const res = await fetch(`${server.url}/api/v1/tasks/${t.id}/cancel`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    expect(res.status).toBe(409);
+    const { ApiClient } = await import("../../dist/client/api-client.js");
+    const client = new ApiClient({ url: server.url, token: server.token });
+    await expect(client.post(`/tasks/${t.id}/cancel`)).rejects.toMatchObject({ code: "STATE_CONFLICT" });
+  });
+
   it("a workdir that does not exist is refused at connect", async () => {
     await expect(Baton.connect({ workdir: `${dir}/nowhere`, env: {} })).rejects.toThrow(/does not exist/);
   });
