@@ -23,7 +23,7 @@ const ID_TEXT = /^[0-9A-Za-z_]{1,40}$/;
 /**
  * The run or task with this id (or unique prefix, see `Store.resolveId`), of the kind the route
  * serves. An id of the other kind is a 404 that points at the right route.
- * @throws 404, 400 for a too-short prefix, or 409 for an ambiguous one (listing candidates).
+ * @throws 404 (also for a too-short prefix), or 409 for an ambiguous one (listing candidates).
  */
 async function resolveKind(store: Store, id: string, kind: "run" | "task"): Promise<string> {
   if (!ID_TEXT.test(id)) throw notFound(`no ${kind} "${id}"`);

@@ -222,7 +222,7 @@ describe("SqliteStore.resolveId", () => {
     const store = openStore();
     await seed(store, `run_${T}AAAAAAAAAAAAAAAA`, []);
     const err = await fail(store.resolveId("run_01J"));
-    expect(err).toMatchObject({ code: "USAGE" });
+    expect(err).toMatchObject({ code: "STORE_NOT_FOUND" });
     expect(err.message).toContain("at least 4 characters");
   });
 

@@ -444,8 +444,7 @@ export class SqliteStore implements Store {
       if ((kind === "run" ? this.stmts.getRun : this.stmts.getTask).get(text)) return { kind, id: text };
     }
     const query = parseIdQuery(text);
-    if (!query.ok)
-      throw new BatonError(query.reason === "short" ? "USAGE" : "STORE_NOT_FOUND", query.message);
+    if (!query.ok) throw new BatonError("STORE_NOT_FOUND", query.message);
     const hits: Array<{ kind: IdKind; id: string; label: string }> = [];
     const counts = { run: 0, task: 0 };
     for (const kind of query.kinds.filter((k) => kinds.includes(k))) {

@@ -307,7 +307,7 @@ export interface Store {
   /**
    * Finds a run or task (or, given `only`, only that kind) by its id, its bare ULID, or a
    * unique prefix of either (at least 4 characters after `run_`/`task_`; see `util/ids.ts`).
-   * @throws STORE_AMBIGUOUS listing candidates, STORE_NOT_FOUND, USAGE for a too-short prefix.
+   * @throws STORE_AMBIGUOUS listing candidates; STORE_NOT_FOUND (also for a too-short prefix).
    */
   resolveId(text: string, only?: "run" | "task"): Promise<{ kind: "run" | "task"; id: string }>;
 
