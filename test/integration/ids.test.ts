@@ -61,6 +61,19 @@ describe("ids: run_/task_ kinds, and prefixes that identify one run or task", ()
     expect(short.stderr).toContain("at least 4 characters");
   });
 
+  it("submit --after takes a sibling's task_ id, or its bare ULID in any case", async () => {
+    const dir = makeProject({});
+    const first = await runBaton(["submit", "-n", "first", "--", "echo one"], dir);
+    expect(first.code, first.stderr).toBe(0);
+    const id = first.stdout.trim();
+    expect(id).toMatch(/^task_[0-9A-Z]{26}$/);
+    for (const ref of [id, id.slice("task_".length).toLowerCase()]) {
+      const next = await runBaton(["submit", "-n", "next", "--after", ref, "--wait", "--", "echo two"], dir);
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.stdout).toMatch(/^task_[0-9A-Z]{26}\ntwo\n$/);
+    }
+  });
+
   it("a database written with plain ULIDs (before ids had kinds) still resolves full ids and prefixes", async () => {
     const dir = makeProject({ "baton.yaml": PIPELINE });
     // Ids as the old monotonic generator made them in one millisecond: 25 shared characters.
