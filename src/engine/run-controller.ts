@@ -18,8 +18,8 @@ import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
 import { groupBy } from "../util/group-by.js";
+import { newRunId, newTaskId } from "../util/ids.js";
 import { mapLimit } from "../util/map-limit.js";
-import { ulid } from "../util/ulid.js";
 import {
   adoptAttempt,
   attemptEnd,
@@ -138,7 +138,7 @@ export class RunController {
       throw new BatonError("SPEC_UNKNOWN_PIPELINE", `no pipeline "${options.pipeline}" in ${project.file}`);
     }
     this.pipeline = pipeline;
-    this.runId = options.runId ?? ulid();
+    this.runId = options.runId ?? newRunId();
     this.pipelineDir = engine.layout.pipelineDir(this.runId);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
@@ -458,7 +458,7 @@ export class RunController {
     const pool = spec.kind === "task" ? spec.pool : "local";
     const priority = spec.kind === "task" ? spec.priority : 0;
     return instances.map((inst) => {
-      const id = ulid();
+      const id = newTaskId();
       const task = this.addTaskState(node, id, inst.name);
       task.item = inst.item;
       task.matrix = inst.matrix;
@@ -523,7 +523,7 @@ export class RunController {
       } catch (err) {
         // A fan-out that cannot be evaluated fails the node as one task that says why.
         node.expanded = true;
-        const id = ulid();
+        const id = newTaskId();
         const task = this.placeholderTask(node, id);
         await this.engine.store.addTasks([
           {

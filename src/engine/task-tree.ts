@@ -5,7 +5,7 @@ import type { PoolSpec } from "../spec/types.js";
 import type { RunRow, RunStatus } from "../store/store.js";
 import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
 import { isTerminal } from "../store/store.js";
-import { ulid } from "../util/ulid.js";
+import { newRunId, newTaskId, parseIdQuery } from "../util/ids.js";
 import {
   type AttemptFiles,
   adoptAttempt,
@@ -142,7 +142,7 @@ export class TaskTree {
       }
     }
 
-    const runId = parent ? parent.runId : ulid();
+    const runId = parent ? parent.runId : newRunId();
     const cwd = req.cwd ?? this.defaultCwd;
     const run: NewRun | null = parent
       ? null
@@ -162,7 +162,7 @@ export class TaskTree {
     const rows: NewTask[] = [];
     const deps: TaskDep[] = [];
     for (let i = 0; i < shards; i++) {
-      const id = ulid();
+      const id = newTaskId();
       const paramEnv = Object.fromEntries(
         Object.entries(req.params ?? {}).map(([k, v]) => [paramEnvName(k), paramEnvValue(v)]),
       );
@@ -443,7 +443,12 @@ export class TaskTree {
 
   private async resolveSiblings(parentId: string | null, ref: string): Promise<TaskRow[]> {
     const store = this.engine.store;
-    const byId = /^[0-9A-HJKMNP-TV-Z]{26}$/i.test(ref) ? await store.getTask(ref.toUpperCase()) : undefined;
+    // A whole task id: `task_<ULID>`, or a bare ULID (of a new id, or an older database's id).
+    const id = parseIdQuery(ref);
+    const byId =
+      id.ok && id.ulid.length === 26 && id.kinds.includes("task")
+        ? ((await store.getTask(`task_${id.ulid}`)) ?? (await store.getTask(id.ulid)))
+        : undefined;
     if (byId && byId.parentId === parentId) return [byId];
     const byName = await store.findSiblings(parentId, ref);
     if (byName.length > 0) return byName;

@@ -24,7 +24,7 @@ import {
  * `baton.task(id)`, `baton.submit(...)`, `baton.clone(...)` or `run.tasks()`.
  */
 export class TaskHandle {
-  /** The task's id (a ULID). */
+  /** The task's id (`task_` and a ULID; a bare ULID in databases from before ids had kinds). */
   readonly id: string;
   /**
    * Whether a submission found this task from an earlier submission with the same idempotency
@@ -166,7 +166,7 @@ export class TaskHandle {
 
 /** What a run ended as. */
 export interface RunResult {
-  /** The run id (a ULID), or the controller run key for a run the SDK drove. */
+  /** The run id (`run_` and a ULID), or the controller run key for a run the SDK drove. */
   id: string;
   /** The pipeline's name. */
   pipeline: string;
@@ -183,7 +183,7 @@ export interface RunResult {
  * step because its steps have controller hooks (`kind: "controller"`).
  */
 export interface RunHandle {
-  /** The run id (a ULID), or the controller run key. */
+  /** The run id (`run_` and a ULID), or the controller run key. */
   readonly id: string;
   /** The pipeline's name. */
   readonly pipeline: string;

@@ -4,8 +4,8 @@
  * Terminology
  * - Task: one execution of a command (DESIGN §1). A {@link TaskInfo} is a snapshot of one; a
  *   `TaskHandle` (see `handles.ts`) is a live reference that can wait, read metrics and cancel.
- * - Run: one execution of a pipeline. A run the engine drives has a ULID; a run the SDK drives
- *   step by step (a pipeline with hooks) is identified by its controller run key.
+ * - Run: one execution of a pipeline. A run the engine drives has an id (`run_<ULID>`); a run
+ *   the SDK drives step by step (a pipeline with hooks) is identified by its controller run key.
  * - Controller run key: the stable name of one execution of a controller. Every task the
  *   controller submits carries an idempotency key derived from it, so that a controller started
  *   again after a crash finds the tasks it had already started instead of starting them again.
@@ -47,7 +47,7 @@ export type Metrics = Record<string, unknown>;
 
 /** A task as `baton ls --json` and `GET /runs/:id` list it (DESIGN §5). */
 export interface TaskSummary {
-  /** ULID. */
+  /** `task_<ULID>` (a bare ULID in databases from before ids had kinds). */
   id: string;
   /** Id of the run the task belongs to. */
   run: string;
@@ -209,7 +209,7 @@ export interface TaskOutput {
 
 /** A run as the API summarises it. */
 export interface RunInfo {
-  /** ULID. */
+  /** `run_<ULID>` (a bare ULID in databases from before ids had kinds). */
   id: string;
   /** The pipeline's name (for a lone submitted task: its name). */
   pipeline: string;

@@ -164,10 +164,10 @@ export const ListRunsQuerySchema = z.object({
   pipeline: z.string().optional().describe("Only runs of this pipeline."),
   before: z
     .string()
-    .regex(/^[0-9A-Za-z]{1,64}$/, "expected a cursor: the nextCursor of an earlier page (a run id)")
+    .regex(/^[0-9A-Za-z_]{1,64}$/, "expected a cursor: the nextCursor of an earlier page (a run id)")
     .optional()
     .describe(
-      "Cursor: the `nextCursor` of the previous page. Lists the runs after it, newest first (by creation time, then id).",
+      "Cursor: the `nextCursor` of the previous page. Lists the runs after it, newest first (by creation time, then creation order).",
     ),
 });
 
@@ -193,7 +193,13 @@ export const ArtifactQuerySchema = z.object({
   name: z.string().optional().describe("File name for the Content-Disposition header."),
 });
 
-export const IdParamsSchema = z.object({ id: z.string().describe("Run or task id (or a unique prefix).") });
+export const IdParamsSchema = z.object({
+  id: z
+    .string()
+    .describe(
+      "Run or task id (`run_…`, `task_…`, or an older database's bare ULID), the bare ULID of one, or a unique prefix of either (at least 4 characters after the kind).",
+    ),
+});
 
 export const ArtifactParamsSchema = z.object({
   sha256: z

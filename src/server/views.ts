@@ -4,6 +4,7 @@
  */
 import { explainCache } from "../engine/cache-explanation.js";
 import { attemptView, iso, taskView } from "../engine/task-view.js";
+import { BatonError } from "../errors.js";
 import {
   type RunRow,
   type Store,
@@ -16,25 +17,37 @@ import type { ServerContext } from "./context.js";
 import { notFound } from "./http-errors.js";
 import type { RunSummary, TaskDetail } from "./schemas.js";
 
-/** Ids are ULIDs (or prefixes of them): anything else is no id at all, and never reaches the store. */
-const ID_TEXT = /^[0-9A-Za-z]{4,32}$/;
+/** Ids are `run_`/`task_` and a ULID, or bare ULIDs, or prefixes: anything else never reaches the store. */
+const ID_TEXT = /^[0-9A-Za-z_]{1,40}$/;
+
+/**
+ * The run or task with this id (or unique prefix, see `Store.resolveId`), of the kind the route
+ * serves. An id of the other kind is a 404 that points at the right route.
+ * @throws 404 (also for a too-short prefix), or 409 for an ambiguous one (listing candidates).
+ */
+async function resolveKind(store: Store, id: string, kind: "run" | "task"): Promise<string> {
+  if (!ID_TEXT.test(id)) throw notFound(`no ${kind} "${id}"`);
+  try {
+    return (await store.resolveId(id, kind)).id;
+  } catch (err) {
+    if (!(err instanceof BatonError) || err.code !== "STORE_NOT_FOUND") throw err;
+    const other = kind === "run" ? "task" : "run";
+    const hit = await store.resolveId(id, other).catch(() => undefined);
+    if (hit) throw notFound(`${id} is a ${other}, not a ${kind}: see /api/v1/${other}s/${hit.id}`);
+    throw err;
+  }
+}
 
 /** The run with this id (or unique prefix). @throws 404, or 409 for an ambiguous prefix. */
 export async function findRun(store: Store, id: string): Promise<RunRow> {
-  if (!ID_TEXT.test(id)) throw notFound(`no run "${id}"`);
-  const hit = await store.resolveId(id);
-  if (hit.kind !== "run") throw notFound(`${id} is a task, not a run: see /api/v1/tasks/${hit.id}`);
-  const run = await store.getRun(hit.id);
+  const run = await store.getRun(await resolveKind(store, id, "run"));
   if (!run) throw notFound(`no run "${id}"`);
   return run;
 }
 
 /** The task with this id (or unique prefix). @throws 404, or 409 for an ambiguous prefix. */
 export async function findTask(store: Store, id: string): Promise<TaskRow> {
-  if (!ID_TEXT.test(id)) throw notFound(`no task "${id}"`);
-  const hit = await store.resolveId(id);
-  if (hit.kind !== "task") throw notFound(`${id} is a run, not a task: see /api/v1/runs/${hit.id}`);
-  const task = await store.getTask(hit.id);
+  const task = await store.getTask(await resolveKind(store, id, "task"));
   if (!task) throw notFound(`no task "${id}"`);
   return task;
 }

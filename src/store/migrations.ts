@@ -114,4 +114,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN cached_from TEXT;
   `,
+  // Ids no longer sort in creation order: runs list by creation time, then insertion order
+  // (the rowid that ends every index entry).
+  `
+  DROP INDEX runs_created;
+  DROP INDEX runs_pipeline_created;
+  CREATE INDEX runs_created_at ON runs (created_at);
+  CREATE INDEX runs_pipeline_created_at ON runs (pipeline, created_at);
+  `,
 ];

@@ -88,9 +88,10 @@ describe("SqliteStore writes", () => {
 });
 
 describe("SqliteStore.listRuns", () => {
-  it("pages newest first by creation time then id, filtered in SQL, with ties never split or repeated", async () => {
+  it("pages newest first by creation time then creation order, filtered in SQL, with ties never split or repeated", async () => {
     const store = openStore();
-    // Five runs created in the same millisecond, whose ids do not sort like their insertion.
+    // Five runs created in the same millisecond, whose ids do not sort like their insertion:
+    // within the millisecond, the one created last comes first.
     const runs = [
       { id: "R05", pipeline: "a", createdAt: 100 },
       { id: "R03", pipeline: "b", createdAt: 200 },
@@ -124,10 +125,10 @@ describe("SqliteStore.listRuns", () => {
         before = page.at(-1)!;
       }
     };
-    const all = ["R04", "R09", "R07", "R03", "R02", "R01", "R05"];
+    const all = ["R04", "R02", "R07", "R01", "R09", "R03", "R05"];
     expect((await store.listRuns()).map((r) => r.id)).toEqual(all);
     for (const limit of [1, 2, 3, 7]) expect(await walk({}, limit)).toEqual(all);
-    expect(await walk({ pipeline: "a" }, 2)).toEqual(["R04", "R09", "R02", "R01", "R05"]);
+    expect(await walk({ pipeline: "a" }, 2)).toEqual(["R04", "R02", "R01", "R09", "R05"]);
     expect(await walk({ status: ["failed"] }, 1)).toEqual(["R04", "R09"]);
     expect(await walk({ pipeline: "a", status: ["running"] }, 2)).toEqual(["R02", "R01", "R05"]);
     expect(await walk({ pipeline: "c" }, 2)).toEqual([]);
@@ -160,5 +161,89 @@ describe("SqliteStore.claimRun", () => {
     // Without an expected engine, the claim is unconditional (a retry of a finished run).
     expect(await store.claimRun("run1", 1003)).toBe(true);
     expect((await store.getRun("run1"))?.enginePid).toBe(1003);
+  });
+});
+
+describe("SqliteStore.resolveId", () => {
+  const T = "01J9ZK3F9Q"; // one millisecond's time prefix
+  async function seed(store: SqliteStore, runId: string, taskIds: string[]) {
+    await store.createRun({
+      id: runId,
+      pipeline: "train",
+      params: {},
+      options: {},
+      workdir: "/tmp",
+      specFile: null,
+      parentRunId: null,
+      parentTaskId: null,
+      createdAt: 1,
+      enginePid: null,
+    });
+    await store.addTasks(taskIds.map((id, i) => ({ ...task(id), runId, name: `fit[${i}]` })));
+  }
+  const fail = (p: Promise<unknown>) =>
+    p.then(
+      () => {
+        throw new Error("resolved");
+      },
+      (err: { code: string; message: string }) => err,
+    );
+
+  it("resolves full ids, bare ULIDs and unique prefixes of either; run_ only runs, task_ only tasks", async () => {
+    const store = openStore();
+    await seed(store, `run_${T}AAAAAAAAAAAAAAAA`, [`task_${T}BBBBBBBBBBBBBBBB`, `task_${T}BCCCCCCCCCCCCCCC`]);
+    const run = { kind: "run", id: `run_${T}AAAAAAAAAAAAAAAA` };
+    const b = { kind: "task", id: `task_${T}BBBBBBBBBBBBBBBB` };
+    expect(await store.resolveId(run.id)).toEqual(run);
+    expect(await store.resolveId(`${T}AAAAAAAAAAAAAAAA`)).toEqual(run);
+    expect(await store.resolveId(`run_${T.toLowerCase()}`)).toEqual(run);
+    expect(await store.resolveId(`${T}A`)).toEqual(run);
+    expect(await store.resolveId(`task_${T}BB`)).toEqual(b);
+    expect(await store.resolveId(`${T}BB`)).toEqual(b);
+    expect(await store.resolveId(T, "run")).toEqual(run);
+    expect(await fail(store.resolveId(`run_${T}B`))).toMatchObject({ code: "STORE_NOT_FOUND" });
+    expect(await fail(store.resolveId(`task_${T}A`))).toMatchObject({ code: "STORE_NOT_FOUND" });
+  });
+
+  it("lists the candidates of an ambiguous prefix with their kind and name", async () => {
+    const store = openStore();
+    await seed(store, `run_${T}AAAAAAAAAAAAAAAA`, [`task_${T}BBBBBBBBBBBBBBBB`, `task_${T}BCCCCCCCCCCCCCCC`]);
+    const err = await fail(store.resolveId(`task_${T}B`));
+    expect(err.code).toBe("STORE_AMBIGUOUS");
+    expect(err.message).toBe(
+      `"task_${T}B" matches 2 tasks: task_${T}BBBBBBBBBBBBBBBB (fit[0]), task_${T}BCCCCCCCCCCCCCCC (fit[1]); give more characters`,
+    );
+    expect((await fail(store.resolveId(T.slice(0, 6)))).message).toMatch(
+      new RegExp(`^"${T.slice(0, 6)}" matches 1 run and 2 tasks: run_${T}A+ \\(pipeline train\\), task_`),
+    );
+  });
+
+  it("refuses a prefix of fewer than 4 characters after the kind", async () => {
+    const store = openStore();
+    await seed(store, `run_${T}AAAAAAAAAAAAAAAA`, []);
+    const err = await fail(store.resolveId("run_01J"));
+    expect(err).toMatchObject({ code: "STORE_NOT_FOUND" });
+    expect(err.message).toContain("at least 4 characters");
+  });
+
+  it("keeps the bare ULIDs of an older database usable, and run_/task_ tell its run from its root task", async () => {
+    const store = openStore();
+    // Old monotonic ids: a run and its tasks share 25 of 26 characters.
+    await seed(store, `${T}0000000000000000`, [`${T}0000000000000001`, `${T}0000000000000002`]);
+    expect(await store.resolveId(`${T}0000000000000000`)).toEqual({
+      kind: "run",
+      id: `${T}0000000000000000`,
+    });
+    expect(await store.resolveId(`${T}0000000000000002`.toLowerCase())).toEqual({
+      kind: "task",
+      id: `${T}0000000000000002`,
+    });
+    expect(await store.resolveId(`run_${T}000`)).toEqual({ kind: "run", id: `${T}0000000000000000` });
+    expect(await store.resolveId(`task_${T}0000000000000002`)).toEqual({
+      kind: "task",
+      id: `${T}0000000000000002`,
+    });
+    expect((await fail(store.resolveId(`task_${T}000`))).message).toContain("matches 2 tasks");
+    expect((await fail(store.resolveId(`${T}000`))).message).toContain("matches 1 run and 2 tasks");
   });
 });

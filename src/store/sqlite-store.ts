@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatonError } from "../errors.js";
+import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import type {
   AttemptEnd,
@@ -272,12 +273,14 @@ export class SqliteStore implements Store {
       args.push(...filter.status);
     }
     if (filter.before) {
-      // Row-value comparison: walks the (created_at, id) indexes from the cursor on.
-      where.push("(created_at, id) < (?, ?)");
+      // Row-value comparison: walks the created_at indexes (which end in the rowid) from the
+      // cursor on. Ties in creation time keep insertion order: ids made in one millisecond
+      // do not sort like their creation.
+      where.push("(created_at, rowid) < (?, (SELECT rowid FROM runs WHERE id = ?))");
       args.push(filter.before.createdAt, filter.before.id);
     }
     const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY created_at DESC, id DESC LIMIT ?`;
+      ORDER BY created_at DESC, rowid DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, filter.limit ?? 50) as Row[]).map(toRun);
   }
 
@@ -425,7 +428,7 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare(
         `WITH RECURSIVE tree(id) AS (
-           SELECT id FROM (SELECT id FROM runs WHERE parent_run_id IS NULL ORDER BY id DESC LIMIT ?)
+           SELECT id FROM (SELECT id FROM runs WHERE parent_run_id IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ?)
            UNION SELECT r.id FROM runs r JOIN tree ON r.parent_run_id = tree.id
          ) SELECT id FROM tree`,
       )
@@ -433,30 +436,51 @@ export class SqliteStore implements Store {
     return rows.map((r) => r.id as string);
   }
 
-  async resolveId(prefix: string): Promise<{ kind: "run" | "task"; id: string }> {
-    const p = prefix.toUpperCase();
-    const exactRun = this.stmts.getRun.get(p) as Row | undefined;
-    if (exactRun) return { kind: "run", id: p };
-    const exactTask = this.stmts.getTask.get(p) as Row | undefined;
-    if (exactTask) return { kind: "task", id: p };
-    if (p.length < 4) {
-      throw new BatonError(
-        "STORE_NOT_FOUND",
-        `no run or task "${prefix}" (give at least 4 characters of an id)`,
-      );
+  async resolveId(text: string, only?: IdKind): Promise<{ kind: IdKind; id: string }> {
+    const kinds = only ? [only] : ID_KINDS;
+    const what = only ?? "run or task";
+    // The id exactly as given (also any id an older version wrote).
+    for (const kind of kinds) {
+      if ((kind === "run" ? this.stmts.getRun : this.stmts.getTask).get(text)) return { kind, id: text };
     }
-    const like = `${p}%`;
-    const runs = this.db.prepare("SELECT id FROM runs WHERE id LIKE ? LIMIT 2").all(like) as Row[];
-    const tasks = this.db.prepare("SELECT id FROM tasks WHERE id LIKE ? LIMIT 2").all(like) as Row[];
-    const hits = [
-      ...runs.map((r) => ({ kind: "run" as const, id: r.id as string })),
-      ...tasks.map((r) => ({ kind: "task" as const, id: r.id as string })),
-    ];
-    if (hits.length === 0) throw new BatonError("STORE_NOT_FOUND", `no run or task with id "${prefix}"`);
-    if (hits.length > 1) {
-      throw new BatonError("STORE_AMBIGUOUS", `"${prefix}" matches more than one id: give more characters`);
+    const query = parseIdQuery(text);
+    if (!query.ok) throw new BatonError("STORE_NOT_FOUND", query.message);
+    const hits: Array<{ kind: IdKind; id: string; label: string }> = [];
+    const counts = { run: 0, task: 0 };
+    for (const kind of query.kinds.filter((k) => kinds.includes(k))) {
+      // `run_<ulid>` ids and, from older databases, bare ULIDs: two ranges of the primary key.
+      const ranges = [`${kind}_${query.ulid}`, query.ulid].flatMap((p) => [p, `${p}~`]);
+      const where = "(id >= ? AND id < ?) OR (id >= ? AND id < ?)";
+      const label = kind === "run" ? "'pipeline ' || pipeline" : "name";
+      const table = kind === "run" ? "runs" : "tasks";
+      const rows = this.db
+        .prepare(`SELECT id, ${label} AS label FROM ${table} WHERE ${where} ORDER BY rowid LIMIT 6`)
+        .all(...ranges) as Row[];
+      counts[kind] =
+        rows.length < 2
+          ? rows.length
+          : ((this.db.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE ${where}`).get(...ranges) as Row)
+              .n as number);
+      for (const r of rows) hits.push({ kind, id: r.id as string, label: r.label as string });
     }
-    return hits[0]!;
+    if (hits.length === 1) return { kind: hits[0]!.kind, id: hits[0]!.id };
+    if (hits.length === 0) {
+      const other =
+        only && query.kinds.length === 1 && query.kinds[0] !== only
+          ? ` (${text} would be a ${query.kinds[0]})`
+          : "";
+      throw new BatonError("STORE_NOT_FOUND", `no ${what} with id "${text}"${other}`);
+    }
+    const total = counts.run + counts.task;
+    const parts = (["run", "task"] as const)
+      .filter((k) => counts[k] > 0)
+      .map((k) => `${counts[k]} ${k}${counts[k] === 1 ? "" : "s"}`);
+    const shown = hits.slice(0, 5).map((h) => `${h.id} (${h.label})`);
+    if (total > shown.length) shown.push(`and ${total - shown.length} more`);
+    throw new BatonError(
+      "STORE_AMBIGUOUS",
+      `"${text}" matches ${parts.join(" and ")}: ${shown.join(", ")}; give more characters`,
+    );
   }
 
   async close(): Promise<void> {
@@ -611,8 +635,8 @@ function prepare(db: Database.Database) {
        WHERE id = @id AND run_id = @runId`,
     ),
     reopenRun: db.prepare("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = ?"),
-    listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY id"),
-    listRunChildren: db.prepare("SELECT * FROM runs WHERE parent_run_id = ? ORDER BY id"),
+    listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY rowid"),
+    listRunChildren: db.prepare("SELECT * FROM runs WHERE parent_run_id = ? ORDER BY rowid"),
     getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
     outputsOf: db.prepare("SELECT path, sha256, size FROM outputs WHERE task_id = ? ORDER BY path"),
     findCached: db.prepare(
@@ -620,13 +644,15 @@ function prepare(db: Database.Database) {
               output_dir, metrics, cache_key, cached_from, created_at, started_at, ended_at
        FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1`,
     ),
-    // CROSS JOIN keeps tasks the outer loop, walked from the latest earlier run back: with
-    // runs first (by the pipeline index), every task of every run of the pipeline is read.
+    // Runs of the pipeline are walked from the latest earlier one back (by creation time, then
+    // insertion order: the pipeline index ends in the rowid, so no sort), reading each one's
+    // tasks until one matches; ids do not sort by creation and are not compared.
     findPrevious: db.prepare(
-      `SELECT t.* FROM tasks t CROSS JOIN runs r ON r.id = t.run_id
-       WHERE t.name = @name AND t.run_id < @runId AND t.cache_parts IS NOT NULL
-         AND r.pipeline = (SELECT pipeline FROM runs WHERE id = @runId)
-       ORDER BY t.run_id DESC LIMIT 1`,
+      `SELECT t.* FROM runs r CROSS JOIN tasks t ON t.run_id = r.id
+       WHERE r.pipeline = (SELECT pipeline FROM runs WHERE id = @runId)
+         AND (r.created_at, r.rowid) < (SELECT created_at, rowid FROM runs WHERE id = @runId)
+         AND t.name = @name AND t.cache_parts IS NOT NULL
+       ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1`,
     ),
     insertDep: db.prepare(
       "INSERT OR IGNORE INTO task_deps (task_id, needs_task_id, condition) VALUES (@taskId, @needsTaskId, @condition)",

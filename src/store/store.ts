@@ -304,8 +304,12 @@ export interface Store {
   /** Ids of the newest root runs and of all their child runs. */
   recentRunTrees(count: number): Promise<string[]>;
 
-  /** Finds a run or task by id or unique id prefix (at least 4 characters). */
-  resolveId(prefix: string): Promise<{ kind: "run" | "task"; id: string }>;
+  /**
+   * Finds a run or task (or, given `only`, only that kind) by its id, its bare ULID, or a
+   * unique prefix of either (at least 4 characters after `run_`/`task_`; see `util/ids.ts`).
+   * @throws STORE_AMBIGUOUS listing candidates; STORE_NOT_FOUND (also for a too-short prefix).
+   */
+  resolveId(text: string, only?: "run" | "task"): Promise<{ kind: "run" | "task"; id: string }>;
 
   close(): Promise<void>;
 }

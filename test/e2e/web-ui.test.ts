@@ -157,7 +157,7 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
     await screenshot(page, "02-launch-form");
     await page.getByRole("button", { name: "Start run" }).click();
 
-    await page.waitForURL(/\/runs\/[0-9A-Z]+/);
+    await page.waitForURL(/\/runs\/run_[0-9A-Z]+/);
     sweepRun = new URL(page.url()).pathname.split("/").pop()!;
     const seen = new Set<string>();
     await waitFor("prep to run", async () => {
@@ -257,7 +257,7 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
     await page.getByRole("link", { name: /^nap/ }).click();
     await page.waitForURL(/\/launch\/nap$/);
     await page.getByRole("button", { name: "Start run" }).click();
-    await page.waitForURL(/\/runs\/[0-9A-Z]+/);
+    await page.waitForURL(/\/runs\/run_[0-9A-Z]+/);
     await waitFor("the task to run", async () => (await nodeStatus("long")) === "running");
     await page.locator('.stage[data-node="long"] .stage-head').click();
     const log = page.getByTestId("log");

@@ -158,7 +158,7 @@ echo submitted > submitted.flag
     const submit = await runBaton(["submit", "-n", "tree", "--", "./tree.sh"], dir);
     expect(submit.code, submit.stderr).toBe(0);
     const treeId = submit.stdout.trim();
-    expect(treeId).toMatch(/^[0-9A-Z]{26}$/);
+    expect(treeId).toMatch(/^task_[0-9A-Z]{26}$/);
 
     // Everything is submitted, `long` and `mid` run, and `quick`'s dependent has run.
     await until("the tree to be submitted", () => fs.existsSync(path.join(dir, "submitted.flag")));

@@ -124,7 +124,7 @@ describe("baton submit: Velda-style task trees", () => {
   it("--wait streams the log and exits with the task's own exit code", async () => {
     const dir = makeProject({});
     const r = await runBaton(["submit", "--wait", "--", "echo hello; exit 7"], dir);
-    expect(r.stdout).toMatch(/^[0-9A-Z]{26}\nhello\n$/);
+    expect(r.stdout).toMatch(/^task_[0-9A-Z]{26}\nhello\n$/);
     expect(r.code).toBe(7);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * A small router over the History API: the server answers any non-API path with the UI's
- * index page, so `/runs/01H...` can be opened, bookmarked and reloaded.
+ * index page, so `/runs/run_01H...` can be opened, bookmarked and reloaded.
  */
 import { type AnchorHTMLAttributes, type MouseEvent, useSyncExternalStore } from "react";
 

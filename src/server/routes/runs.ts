@@ -79,7 +79,7 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "runs",
       summary: "List runs, newest first, with their tasks counted by status",
       description:
-        "A page of runs, newest first (by creation time, then id), child runs included. Filtered in the store; `nextCursor` is the `before` of the next page.",
+        "A page of runs, newest first (by creation time, then creation order), child runs included. Filtered in the store; `nextCursor` is the `before` of the next page.",
       query: ListRunsQuerySchema,
       responses: {
         200: { description: "A page of runs.", schema: RunListSchema },

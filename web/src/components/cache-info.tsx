@@ -32,10 +32,10 @@ export function CacheInfo({ detail: d }: { detail: TaskDetail }) {
 /** A link that opens a task of a run in the task panel, on its details. */
 function TaskLink({ task, run }: { task: string; run: string | null }) {
   const to = `/runs/${run ?? ""}?task=${task}&panel=overview`;
-  if (!run) return <span className="mono">{shortId(task, 12)}</span>;
+  if (!run) return <span className="mono">{shortId(task)}</span>;
   return (
     <Link to={to} className="mono" title={`Task ${task} of run ${run}`}>
-      {shortId(task, 12)}
+      {shortId(task)}
     </Link>
   );
 }

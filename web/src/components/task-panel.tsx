@@ -197,7 +197,10 @@ export function TaskPanel({
       </div>
       <div className="panel-meta">
         <span>
-          <span className="muted">id</span> <span className="mono">{shortId(task.id, 12)}</span>
+          <span className="muted">id</span>{" "}
+          <span className="mono" title={task.id}>
+            {shortId(task.id)}
+          </span>
         </span>
         {task.node ? (
           <span>

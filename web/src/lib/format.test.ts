@@ -6,6 +6,7 @@ import {
   formatRelative,
   formatShort,
   formatValue,
+  shortId,
 } from "./format";
 
 describe("formatting", () => {
@@ -39,5 +40,22 @@ describe("formatting", () => {
     expect(formatBytes(2048)).toBe("2.0 KB");
     expect(formatShort(Array.from({ length: 5000 }, (_, i) => i))).toBe("[0, 1, 2, … 5000 items]");
     expect(formatShort("a".repeat(100), 10)).toBe("aaaaaaaaa…");
+  });
+});
+
+describe("shortId", () => {
+  it("keeps the kind and the first random characters, which differ between ids of one millisecond", () => {
+    const time = "01J9ZK3F9Q";
+    const a = `task_${time}XK3F9QAAAAAAAAAA`;
+    const b = `task_${time}7Z2M4NAAAAAAAAAA`;
+    expect(shortId(a)).toBe("task_…XK3F9Q");
+    expect(shortId(b)).toBe("task_…7Z2M4N");
+    expect(shortId(`run_${time}ABCDEFAAAAAAAAAA`)).toBe("run_…ABCDEF");
+  });
+
+  it("shows the end of an older database's bare ULID, where its ids of one millisecond differ", () => {
+    expect(shortId("01J9ZK3F9QWXYZ000000000001")).toBe("…000001");
+    expect(shortId("01J9ZK3F9QWXYZ000000000002")).toBe("…000002");
+    expect(shortId("run_01J9")).toBe("run_01J9");
   });
 });

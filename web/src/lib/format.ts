@@ -84,7 +84,15 @@ export function formatShort(v: unknown, max = 48): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
-/** The first characters of an id, as the CLI shows them. */
-export function shortId(id: string, n = 10): string {
-  return id.length > n ? id.slice(0, n) : id;
+/**
+ * A short form of an id that still tells ids made in the same millisecond apart: the kind and
+ * the first random characters of its ULID (`task_…XK3F9Q`; the time characters before them are
+ * shared by every id of a run). A bare ULID of an older database, whose ids of one millisecond
+ * differ only at the end, shows its last characters (`…3F9QK1`). Anything else (a prefix typed
+ * in a URL) is shown as it is.
+ */
+export function shortId(id: string, n = 6): string {
+  const kinded = /^([a-z]+)_([0-9A-Z]{26})$/.exec(id);
+  if (kinded) return `${kinded[1]}_…${kinded[2]!.slice(10, 10 + n)}`;
+  return /^[0-9A-Z]{26}$/.test(id) ? `…${id.slice(-n)}` : id;
 }

@@ -332,7 +332,10 @@ export function RunPage({ id }: { id: string }) {
           </div>
           <div className="run-meta">
             <span>
-              <span className="muted">Run</span> <span className="mono">{shortId(run.id, 12)}</span>
+              <span className="muted">Run</span>{" "}
+              <span className="mono" title={run.id}>
+                {shortId(run.id)}
+              </span>
             </span>
             <span title={formatTimestamp(run.createdAt)}>
               <span className="muted">Started</span> {formatRelative(run.createdAt, now)}

@@ -156,7 +156,9 @@ export function RunsPage() {
                   </Link>
                   {r.parentRun ? <span className="tag">child run</span> : null}
                 </td>
-                <td className="mono muted">{shortId(r.id)}</td>
+                <td className="mono muted" title={r.id}>
+                  {shortId(r.id)}
+                </td>
                 <td title={formatTimestamp(r.createdAt)}>{formatRelative(r.createdAt, now)}</td>
                 <td className="num">{formatDuration(durationBetween(r.createdAt, r.endedAt, now))}</td>
                 <td>
