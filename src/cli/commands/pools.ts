@@ -34,6 +34,7 @@ export async function poolsCommand(opts: { file: string; json?: boolean }): Prom
     pools = [row("local", os.availableParallelism())];
     source = `no ${opts.file} and no server: the default pool`;
   }
+  process.stderr.write(`pools of ${source}\n`);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(pools, null, 2)}\n`);
     return;
@@ -50,7 +51,6 @@ export async function poolsCommand(opts: { file: string; json?: boolean }): Prom
       ]),
     ),
   );
-  process.stderr.write(`pools of ${source}\n`);
 }
 
 function row(name: string, slots: number): PoolRow {
