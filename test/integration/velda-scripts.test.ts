@@ -69,7 +69,7 @@ async function latestTree(dir: string, env: Record<string, string>) {
 }
 
 /** `later` started only once `earlier` had ended. */
-function after(later: Task, earlier: Task): void {
+function startedAfter(later: Task, earlier: Task): void {
   expect(Date.parse(later.startedAt!)).toBeGreaterThanOrEqual(Date.parse(earlier.endedAt!));
 }
 
@@ -100,8 +100,8 @@ async function checkTrainingPipeline(dir: string, env: Record<string, string>) {
   const [process_, train, evaluate] = ["process", "train", "eval"].map((n) =>
     t.one(`training_pipeline/${n}`),
   );
-  after(train!, process_!);
-  after(evaluate!, train!);
+  startedAfter(train!, process_!);
+  startedAfter(evaluate!, train!);
   // stdout is the script's own output (its three `baton submit` lines print their ids), nothing else.
   expect(r.stdout.trim().split("\n")).toEqual([process_!.id, train!.id, evaluate!.id]);
   expect(r.stderr).toContain(t.one("training_pipeline").id);
@@ -218,11 +218,11 @@ describe("Velda's documented scripts, with only vbatch/vrun renamed", () => {
       ]);
       const files = t.byPath("preprocess_pipeline/preprocess/process_file");
       const train = t.one("preprocess_pipeline/train");
-      for (const f of files) after(train, f);
+      for (const f of files) startedAfter(train, f);
       // vrun waits: each file's task started after the one before ended.
       const sorted = [...files].sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
-      for (let i = 1; i < sorted.length; i++) after(sorted[i]!, sorted[i - 1]!);
-      after(t.one("preprocess_pipeline/validate"), train);
+      for (let i = 1; i < sorted.length; i++) startedAfter(sorted[i]!, sorted[i - 1]!);
+      startedAfter(t.one("preprocess_pipeline/validate"), train);
       // The preprocess task's log holds what its vrun steps printed, in order (and, from their
       // stderr, the ids of the tasks they submitted).
       const log = await runBaton(["logs", t.one("preprocess_pipeline/preprocess").id], dir, env);
@@ -251,7 +251,7 @@ describe("Velda's documented scripts, with only vbatch/vrun renamed", () => {
         "eval_all=succeeded",
       ]);
       for (const f of CSV_FILES) {
-        after(t.one(`eval_all/ls/${f}/evaluate_inference`), t.one(`eval_all/ls/${f}/inference`));
+        startedAfter(t.one(`eval_all/ls/${f}/evaluate_inference`), t.one(`eval_all/ls/${f}/inference`));
         expect(readJson(path.join(dir, "work", "evals", `${f}.json`)).file).toBe(f);
       }
     },
