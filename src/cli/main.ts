@@ -12,6 +12,8 @@ export function buildProgram(): Command {
     .description("Run ML, data and QA pipelines: baton.yaml pipelines, shell submits, a TypeScript SDK.")
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
+    // Options of `baton` itself come before the command; lets `submit` stop at the user's command.
+    .enablePositionalOptions()
     .exitOverride();
 
   program
@@ -46,7 +48,7 @@ export function buildProgram(): Command {
   program
     .command("ls")
     .description("list runs, or the tasks of a run")
-    .argument("[run]", "run id (or prefix); with --json, defaults to the latest run")
+    .argument("[run]", "run id (or prefix); with --tree or --json, defaults to the latest run")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .option("--tree", "show tasks as a tree of parents and children")
     .option("--status <status>", "only tasks with this status (repeatable)", collect, [])
@@ -65,14 +67,19 @@ export function buildProgram(): Command {
     .command("logs")
     .description("print a task's log (its latest attempt)")
     .argument("<id>", "task id (or prefix), or a run id for all its tasks")
-    .option("-f, --follow", "keep printing until the task ends")
+    // `-f` is --follow here, as in `tail -f`: a word after it (`-f FILE`) is told apart in logsCommand.
+    .argument("[extra...]")
+    .option("-f, --follow", "keep printing until the task ends (the pipeline file is --file here)")
     .option("--file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
-    .action(async (id, opts) => (await import("./commands/logs.js")).logsCommand(id, opts));
+    .action(async (id, extra, opts) => (await import("./commands/logs.js")).logsCommand(id, opts, extra));
 
   program
     .command("submit")
     .description("submit a task (Velda vbatch); inside a task it becomes a child; prints its id")
-    .argument("[cmd...]", "the command, after --")
+    .usage("[options] [--] <cmd...>")
+    .argument("[cmd...]", "the command: options end at its first word (`--` may mark it)")
+    // `baton submit python train.py --lr 0.1`: everything from the command's first word is the command's.
+    .passThroughOptions()
     .option("-n, --name <name>", "task name (what siblings name in --after*)")
     .option("-P, --pool <pool>", "pool to run in")
     .option("--after-success <task>", "start after this sibling succeeded (repeatable)", collect, [])
@@ -85,8 +92,17 @@ export function buildProgram(): Command {
     .option("--retries <n>", "extra attempts after a failure")
     .option("--timeout <duration>", "kill the task after this long (30s, 10m, 2h)")
     .option("--idempotency-key <key>", "a second submit with the same key returns the first one's tasks")
-    .option("--wait", "stream the log and exit with the task's exit code (Velda vrun)")
+    .option("--wait", "stream the log and exit with the task's exit code (Velda vrun); the id goes to stderr")
     .action(async (cmd, opts) => (await import("./commands/submit.js")).submitCommand(cmd, opts));
+
+  program
+    .command("pools")
+    .description(
+      "list the pools: slots, slots in use and tasks queued (from the server, or the project file)",
+    )
+    .option("-f, --file <file>", "pipeline file declaring the pools", "baton.yaml")
+    .option("--json", "print the pools as a JSON array")
+    .action(async (opts) => (await import("./commands/pools.js")).poolsCommand(opts));
 
   program
     .command("cache")

@@ -76,6 +76,18 @@ export interface QueuedWork {
   start: () => Promise<void>;
 }
 
+/** A pool as `baton pools` shows it. */
+export interface PoolUsage {
+  name: string;
+  slots: number;
+  /** Slots taken by running tasks. */
+  inUse: number;
+  /** Tasks waiting for a slot. */
+  queued: number;
+  /** False for a pool still used by queued or running tasks but no longer in the project file. */
+  declared: boolean;
+}
+
 /**
  * The engine: pools of slots shared by every run it drives, the executor, the store, and the
  * content store. Runs are driven by {@link RunController}s; the engine only hands out slots.
@@ -180,6 +192,37 @@ export class Engine {
 
   emit(event: EngineEvent): void {
     for (const l of this.listeners) l(event);
+  }
+
+  /**
+   * Replaces the pools submissions may name (a server's project file changed): new pools can be
+   * used at once, and a pool whose slots changed hands out slots by its new count.
+   */
+  setPools(pools: Record<string, PoolSpec>): void {
+    this.tree.setPools(pools);
+    for (const [name, spec] of Object.entries(pools)) {
+      const queue = this.pools.get(name);
+      if (queue && queue.slots !== spec.slots) {
+        queue.slots = spec.slots;
+        this.pump(queue);
+      }
+    }
+  }
+
+  /** The pools submissions may name, then any other pool in use, with slots in use and tasks waiting. */
+  poolUsage(): PoolUsage[] {
+    const declared = this.tree.poolSpecs();
+    const names = [...Object.keys(declared), ...[...this.pools.keys()].filter((n) => !(n in declared))];
+    return names.map((name) => {
+      const queue = this.pools.get(name);
+      return {
+        name,
+        slots: declared[name]?.slots ?? queue?.slots ?? 0,
+        inUse: queue?.running ?? 0,
+        queued: queue?.size ?? 0,
+        declared: name in declared,
+      };
+    });
   }
 
   /** Queues work for a slot of `pool`; the pool is created from its spec on first use. */

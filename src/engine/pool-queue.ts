@@ -7,7 +7,8 @@ export class PoolQueue<T> {
   private seq = 0;
   running = 0;
 
-  constructor(readonly slots: number) {}
+  /** @param slots may change later (a server's project file was edited). */
+  constructor(public slots: number) {}
 
   get size(): number {
     return this.heap.length;

@@ -20,6 +20,7 @@ import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.
 import { groupBy } from "../util/group-by.js";
 import { newRunId, newTaskId } from "../util/ids.js";
 import { mapLimit } from "../util/map-limit.js";
+import { childrenFailedText, plural } from "../util/plural.js";
 import {
   adoptAttempt,
   attemptEnd,
@@ -851,10 +852,10 @@ export class RunController {
     if (succeeded) {
       // A task that submitted children ends when they all have (DESIGN §1).
       const open = this.engine.tree.openChildren(task.id);
-      if (open > 0) this.emitTask(task, { error: `waiting on ${open} children` });
+      if (open > 0) this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` });
       const children = await this.engine.tree.waitForChildren(task.id);
       if (children.failed > 0) {
-        const message = `${children.failed} child task(s) failed or were cancelled`;
+        const message = childrenFailedText(children.failed);
         await this.complete(
           task,
           { number, end: { ...end, status: "failed", message } },

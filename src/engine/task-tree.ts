@@ -6,6 +6,7 @@ import type { RunRow, RunStatus } from "../store/store.js";
 import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
 import { isTerminal } from "../store/store.js";
 import { newRunId, newTaskId, parseIdQuery } from "../util/ids.js";
+import { childrenFailedText, plural } from "../util/plural.js";
 import {
   type AttemptFiles,
   adoptAttempt,
@@ -78,9 +79,19 @@ export class TaskTree {
 
   constructor(
     private readonly engine: Engine,
-    private readonly pools: Record<string, PoolSpec>,
+    private pools: Record<string, PoolSpec>,
     private readonly defaultCwd: string,
   ) {}
+
+  /** The pools new submissions may name (a server whose project file changed); queued tasks keep theirs. */
+  setPools(pools: Record<string, PoolSpec>): void {
+    this.pools = pools;
+  }
+
+  /** The pools submissions may name. */
+  poolSpecs(): Record<string, PoolSpec> {
+    return this.pools;
+  }
 
   /** Checks a submission whole, records it in one transaction, and starts what can start. */
   async submit(req: SubmitRequest): Promise<string[]> {
@@ -94,13 +105,7 @@ export class TaskTree {
       throw new BatonError("USAGE", "submit: a command is required (`baton submit [flags] -- CMD...`)");
     const poolName = req.pool ?? "local";
     const pool = this.pools[poolName];
-    if (!pool) {
-      const hint = didYouMean(poolName, Object.keys(this.pools));
-      throw new BatonError(
-        "USAGE",
-        `submit: unknown pool "${poolName}"${hint ? ` (did you mean "${hint}"?)` : ""}; pools: ${Object.keys(this.pools).join(", ")}`,
-      );
-    }
+    if (!pool) throw unknownPool(poolName, Object.keys(this.pools));
     const shards = req.shards ?? 1;
     if (!Number.isInteger(shards) || shards < 1)
       throw new BatonError("USAGE", `submit: -N must be a whole number >= 1, got ${shards}`);
@@ -131,11 +136,12 @@ export class TaskTree {
     const ancestors = wanted.length > 0 ? await this.ancestorsOf(parentId) : new Set<string>();
     const resolved: Array<{ task: TaskRow; condition: TaskDep["condition"] }> = [];
     for (const [ref, condition] of wanted) {
-      for (const task of await this.resolveSiblings(parentId, ref)) {
+      const flag = AFTER_FLAG[condition];
+      for (const task of await this.resolveSiblings(parentId, ref, flag)) {
         if (ancestors.has(task.id)) {
           throw new BatonError(
             "USAGE",
-            `submit: --after ${ref} would wait for its own ancestor: that is a cycle`,
+            `submit: ${flag} ${ref} would wait for its own ancestor: that is a cycle`,
           );
         }
         resolved.push({ task, condition });
@@ -441,7 +447,7 @@ export class TaskTree {
     await this.endWithoutRunning(task, "cancelled", "cancelled");
   }
 
-  private async resolveSiblings(parentId: string | null, ref: string): Promise<TaskRow[]> {
+  private async resolveSiblings(parentId: string | null, ref: string, flag: string): Promise<TaskRow[]> {
     const store = this.engine.store;
     // A whole task id: `task_<ULID>`, or a bare ULID (of a new id, or an older database's id).
     const id = parseIdQuery(ref);
@@ -459,7 +465,7 @@ export class TaskTree {
       : "among top-level submitted tasks";
     throw new BatonError(
       "USAGE",
-      `submit: --after ${ref}: no task named "${ref}" ${scope}${hint ? ` (did you mean "${hint}"?)` : ""}${
+      `submit: ${flag} ${ref}: no task named "${ref}" ${scope}${hint ? ` (did you mean "${hint}"?)` : ""}${
         names.length ? `; known: ${names.slice(0, 10).join(", ")}` : ""
       }`,
     );
@@ -504,7 +510,10 @@ export class TaskTree {
         (await this.engine.store.getTask(d.needsTaskId))?.status;
       const outcome = outcomeOf(status ?? "cancelled");
       if (!conditionHolds(d.condition, outcome)) {
-        const other = this.tasks.get(d.needsTaskId)?.name ?? d.needsTaskId;
+        // Named as the user named it (`--after-success train`); the id tells apart shards and namesakes.
+        const name =
+          this.tasks.get(d.needsTaskId)?.name ?? (await this.engine.store.getTask(d.needsTaskId))?.name;
+        const other = name ? `${name} (${d.needsTaskId})` : d.needsTaskId;
         await this.endWithoutRunning(
           task,
           "skipped",
@@ -580,10 +589,10 @@ export class TaskTree {
     });
     if (end.status === "succeeded") {
       const open = this.openChildren(task.id);
-      if (open > 0) this.emitTask(task, { error: `waiting on ${open} children` });
+      if (open > 0) this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` });
       const children = await this.waitForChildren(task.id);
       if (children.failed > 0) {
-        const message = `${children.failed} child task(s) failed or were cancelled`;
+        const message = childrenFailedText(children.failed);
         await this.complete(task, { number, end }, "failed", 0, collected.metrics, [], message);
         return;
       }
@@ -747,12 +756,101 @@ function outcomeOf(status: TaskStatus): NodeOutcome {
   return "cancelled";
 }
 
-/** `python train.py --lr 1` -> `train`: the first word that names something, without its folder or extension. */
-function defaultName(command: string): string {
-  const words = command.split(/\s+/).filter((w) => !/^[A-Z_]+=/.test(w));
-  const interpreters = new Set(["python", "python3", "node", "bash", "sh", "uv", "npx", "exec", "env"]);
-  const word =
-    words.find((w) => !interpreters.has(path.basename(w)) && !w.startsWith("-")) ?? words[0] ?? "task";
+/** The flag that asks for each dependency condition, to name it back in messages. */
+const AFTER_FLAG: Record<TaskDep["condition"], string> = {
+  success: "--after-success",
+  failure: "--after-fail",
+  always: "--after",
+};
+
+/** A pool nobody declared: how to declare it, and where to see the ones there are. */
+export function unknownPool(name: string, known: string[]): BatonError {
+  const hint = didYouMean(name, known);
+  const slots = /-(\d+)$/.exec(name)?.[1] ?? "1";
+  return new BatonError(
+    "USAGE",
+    `submit: unknown pool "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; pools: ${known.join(", ")}. ` +
+      `Declare it in baton.yaml:\n  pools:\n    ${name}: { slots: ${slots} }\n` +
+      "(`baton pools` lists the pools there are)",
+  );
+}
+
+const INTERPRETERS = new Set([
+  "python",
+  "python3",
+  "node",
+  "bash",
+  "sh",
+  "zsh",
+  "dash",
+  "uv",
+  "npx",
+  "exec",
+  "env",
+  "nohup",
+  "time",
+]);
+const SHELLS = new Set(["bash", "sh", "zsh", "dash"]);
+
+/**
+ * The default task name, from the command: `python train.py --lr 1` -> `train`; a shell's inline
+ * script names it by its first command (`bash -c "ls *.csv | xargs ..."` -> `ls`); another
+ * interpreter's (`python -c "..."`) by the interpreter.
+ */
+export function defaultName(command: string): string {
+  const words = shellWords(command).filter((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
+  let i = 0;
+  while (i < words.length && (INTERPRETERS.has(path.basename(words[i]!)) || words[i]!.startsWith("-"))) {
+    const word = words[i]!;
+    const interpreter = path.basename(words[i - 1] ?? "");
+    if (word === "-c" || word === "-e" || (SHELLS.has(interpreter) && /^-[a-z]*c$/.test(word))) {
+      const script = words[i + 1];
+      if (SHELLS.has(interpreter) && script !== undefined && script.trim() !== "") return defaultName(script);
+      return nameOf(interpreter || "task");
+    }
+    i++;
+  }
+  return nameOf(words[i] ?? words[0] ?? "task");
+}
+
+function nameOf(word: string): string {
   const base = path.basename(word).replace(/\.[A-Za-z0-9]+$/, "");
-  return base.replace(/[^A-Za-z0-9_.\-]/g, "_") || "task";
+  return base.replace(/[^A-Za-z0-9_.\-]/g, "_").replace(/^_+|_+$/g, "") || "task";
+}
+
+/** Words of a shell command as the shell splits them (quotes removed; no expansion). */
+function shellWords(command: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      word += command.slice(i + 1, end < 0 ? undefined : end);
+      i = end < 0 ? command.length : end;
+      inWord = true;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < command.length && command[j] !== '"'; j++) {
+        if (command[j] === "\\" && j + 1 < command.length) j++;
+        word += command[j];
+      }
+      i = j;
+      inWord = true;
+    } else if (c === "\\" && i + 1 < command.length) {
+      word += command[++i];
+      inWord = true;
+    } else if (/\s/.test(c) || c === ";" || c === "|" || c === "&") {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+      if (!/\s/.test(c)) break; // the first command of a list or pipeline names it
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
 }

@@ -29,6 +29,7 @@ import { eventRoutes } from "./routes/events.js";
 import { fileRoutes } from "./routes/files.js";
 import { metaRoutes } from "./routes/meta.js";
 import { pipelineRoutes } from "./routes/pipelines.js";
+import { poolRoutes } from "./routes/pools.js";
 import { runRoutes } from "./routes/runs.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { isAlive } from "./routes/util.js";
@@ -174,6 +175,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     ...fileRoutes(ctx),
     ...eventRoutes(ctx),
     ...pipelineRoutes(ctx),
+    ...poolRoutes(ctx),
   );
   for (const route of routes) {
     app.route({

@@ -109,11 +109,11 @@ describe("baton submit: Velda-style task trees", () => {
     const unknownSibling = await runBaton(["submit", "--after-success", "nope", "--", "true"], dir);
     expect(unknownSibling.code).toBe(2);
     expect(unknownSibling.stderr).toContain(
-      '--after nope: no task named "nope" among top-level submitted tasks',
+      '--after-success nope: no task named "nope" among top-level submitted tasks',
     );
     const noCommand = await runBaton(["submit", "-n", "x"], dir);
     expect(noCommand.code).toBe(2);
-    expect(noCommand.stderr).toContain("give the command after --");
+    expect(noCommand.stderr).toContain("give the command to run");
     const badPool = await runBaton(["submit", "-P", "gpu", "--", "true"], dir);
     expect(badPool.code).toBe(2);
     expect(badPool.stderr).toMatch(/unknown pool "gpu"/);
@@ -124,7 +124,8 @@ describe("baton submit: Velda-style task trees", () => {
   it("--wait streams the log and exits with the task's own exit code", async () => {
     const dir = makeProject({});
     const r = await runBaton(["submit", "--wait", "--", "echo hello; exit 7"], dir);
-    expect(r.stdout).toMatch(/^task_[0-9A-Z]{26}\nhello\n$/);
+    // stdout is the command's output alone (the id went to stderr), as with Velda's vrun.
+    expect(r.stdout).toBe("hello\n");
     expect(r.code).toBe(7);
   });
 });

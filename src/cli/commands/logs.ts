@@ -1,11 +1,33 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { BatonError } from "../../errors.js";
 import type { Store, TaskRow } from "../../store/store.js";
 import { isTerminal } from "../../store/store.js";
 import { openExistingStore } from "../context.js";
 import { copyLogFrom } from "../log-tail.js";
 
-/** `baton logs ID`: prints the latest attempt's log; `-f` keeps printing until the task ends. */
-export async function logsCommand(id: string, opts: { file: string; follow?: boolean }): Promise<void> {
+/**
+ * `baton logs ID`: prints the latest attempt's log; `-f` keeps printing until the task ends.
+ * `-f` is --follow here (as in `tail -f`): `baton logs RUN -f FILE` says to use `--file FILE`.
+ */
+export async function logsCommand(
+  id: string,
+  opts: { file: string; follow?: boolean },
+  extra: string[] = [],
+): Promise<void> {
+  if (extra.length > 0) {
+    if (opts.follow) {
+      // `-f FILE` as other commands take it: FILE is whichever word is not the id.
+      const [target, file] =
+        /\.(ya?ml|json)$/i.test(id) && !/\.(ya?ml|json)$/i.test(extra[0]!)
+          ? [extra[0]!, id]
+          : [id, extra[0]!];
+      throw new BatonError(
+        "USAGE",
+        `logs: -f is --follow for logs (as in tail -f), not the pipeline file: use --file ${file}, e.g. \`baton logs ${target} --file ${file}\` (add -f to follow)`,
+      );
+    }
+    throw new BatonError("USAGE", `logs: one id expected, got ${[id, ...extra].join(" ")}`);
+  }
   const store = openExistingStore(opts.file);
   try {
     const hit = await store.resolveId(id);

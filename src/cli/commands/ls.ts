@@ -3,6 +3,7 @@ import { BatonError } from "../../errors.js";
 import { formatMs } from "../../executors/local-executor.js";
 import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus } from "../../store/store.js";
 import { groupBy } from "../../util/group-by.js";
+import { plural } from "../../util/plural.js";
 import { openExistingStore } from "../context.js";
 import { table } from "../table.js";
 
@@ -22,7 +23,8 @@ export async function lsCommand(runId: string | undefined, opts: LsOptions): Pro
   }
   const store = openExistingStore(opts.file);
   try {
-    if (runId === undefined && !opts.json) {
+    // `--tree` and `--json` show the tasks of a run: the latest one, unless one is named.
+    if (runId === undefined && !opts.json && !opts.tree) {
       await printRuns(store);
       return;
     }
@@ -100,7 +102,7 @@ function treeRows(tasks: TaskRow[]): Array<{ task: TaskRow; label: string }> {
       const n = children.get(t.id)?.length ?? 0;
       out.push({
         task: t,
-        label: `${"  ".repeat(depth)}${depth ? "└ " : ""}${t.name}${n ? ` (${n} children)` : ""}`,
+        label: `${"  ".repeat(depth)}${depth ? "└ " : ""}${t.name}${n ? ` (${plural(n, "child", "children")})` : ""}`,
       });
       walk(t.id, depth + 1);
     }

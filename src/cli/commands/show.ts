@@ -54,6 +54,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
   if (json) {
     const view = {
       ...taskView(task, outputs),
+      pool: task.pool,
       command: task.command,
       params: task.params,
       item: task.item ?? null,
@@ -70,6 +71,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
     `task      ${task.id}  ${task.name}`,
     `run       ${task.runId}`,
     `status    ${task.status}${task.exitCode !== null ? ` (exit ${task.exitCode})` : ""}${task.error ? `: ${task.error}` : ""}`,
+    `pool      ${task.pool}`,
     `command   ${indent(task.command ?? "(not resolved yet)")}`,
     `params    ${JSON.stringify(task.params)}`,
   ];

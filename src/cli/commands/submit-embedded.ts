@@ -6,7 +6,7 @@ import { loadProject } from "../context.js";
 import { startEmbeddedApi } from "../embedded-api.js";
 import { EXIT, claimSignals } from "../main.js";
 import { printTaskLog } from "./logs.js";
-import { exitCodeOf } from "./submit.js";
+import { exitCodeOf, printIds } from "./submit.js";
 
 /** No server: run the task here, with an API for its own submits, until its whole tree ends. */
 export async function submitEmbedded(request: SubmitRequest, wait: boolean): Promise<void> {
@@ -25,7 +25,7 @@ export async function submitEmbedded(request: SubmitRequest, wait: boolean): Pro
   claimSignals();
   try {
     const ids = await engine.submit(request);
-    process.stdout.write(`${ids.join("\n")}\n`);
+    printIds(ids, wait);
     const first = (await store.getTask(ids[0]!))!;
     const ended = new Promise<void>((resolve) => {
       engine.on((e) => {

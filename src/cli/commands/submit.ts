@@ -26,8 +26,8 @@ export interface SubmitOptions {
 }
 
 /**
- * `baton submit [flags] -- CMD...` (Velda `vbatch`): submits one task (or `-N` shards), prints
- * its id. Inside a task the new task becomes its child. Talks to the server the environment or
+ * `baton submit [flags] CMD...` (Velda `vbatch`): submits one task (or `-N` shards), prints
+ * its id. Flags end at the command's first word (`--` may mark it). Inside a task the new task becomes its child. Talks to the server the environment or
  * `.baton/server.json` names; with none, runs the task on an embedded engine and returns when
  * its whole subtree has ended. `--wait` streams the log and exits with the task's code (`vrun`).
  */
@@ -36,7 +36,7 @@ export async function submitCommand(words: string[], opts: SubmitOptions): Promi
   const endpoint = findEndpoint(process.cwd());
   if (endpoint) {
     const { client, ids } = await post(endpoint, request);
-    process.stdout.write(`${ids.join("\n")}\n`);
+    printIds(ids, opts.wait ?? false);
     if (opts.wait) process.exitCode = await waitRemote(client, ids);
     return;
   }
@@ -48,6 +48,14 @@ export async function submitCommand(words: string[], opts: SubmitOptions): Promi
   }
   // Only here is the engine loaded: a submit to a server (every nested one) starts fast.
   await (await import("./submit-embedded.js")).submitEmbedded(request, opts.wait ?? false);
+}
+
+/**
+ * The submitted ids: on stdout (`id=$(baton submit ...)`), or on stderr with `--wait`, whose
+ * stdout is the command's output alone (a `vrun` replacement).
+ */
+export function printIds(ids: string[], wait: boolean): void {
+  (wait ? process.stderr : process.stdout).write(`${ids.join("\n")}\n`);
 }
 
 /**
@@ -92,7 +100,7 @@ function buildRequest(words: string[], opts: SubmitOptions): SubmitRequest {
   if (words.length === 0)
     throw new BatonError(
       "USAGE",
-      "submit: give the command after --, e.g. `baton submit -n train -- python train.py`",
+      "submit: give the command to run, e.g. `baton submit -n train python train.py`",
     );
   // One word is a whole shell command (`-- 'a | b'`); several are quoted back into one.
   const command = words.length === 1 ? words[0]! : words.map(shellQuote).join(" ");

@@ -20,6 +20,7 @@ import {
   TaskViewSchema,
 } from "../schemas.js";
 import { findRun, findTask, runSummary, taskDetail } from "../views.js";
+import { refreshPools } from "./pools.js";
 import { CANCEL_WAIT_MS, retryRun } from "./runs.js";
 import { sleep } from "./util.js";
 
@@ -35,6 +36,8 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       body: SubmitBodySchema,
       responses: { 201: { description: "The new tasks' ids.", schema: IdsSchema } },
       async handle({ body, reply }) {
+        // The pools as the server's pipeline file declares them now: an edit needs no restart.
+        refreshPools(ctx);
         const ids = await ctx.engine.submit(body);
         reply.code(201);
         return { ids };
