@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   STORE_NOT_FOUND: "no such run or task",
   STORE_AMBIGUOUS: "an id prefix matches more than one run or task",
   STORE_UNAVAILABLE: "the state database cannot be opened or written",
-  STATE_CONFLICT: "the run or task is not in a state that allows this (it ended, or another engine changed it)",
+  STATE_CONFLICT: "the run or task cannot do this in its current state, or another engine changed it",
   // Running tasks.
   TASK_INPUT_MISSING: "a bound input file does not exist",
   TASK_SETUP: "the task's folders could not be prepared",
