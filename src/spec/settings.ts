@@ -7,6 +7,7 @@ import { parseDuration } from "./duration.js";
 import { type Path, quoteList, suggest } from "./problems.js";
 import type { SettingsFile } from "./schema.js";
 import type { DefaultsSpec, PoolSpec, TaskSettings } from "./types.js";
+import { dict, setOwn } from "../util/dict.js";
 
 /** Settings when the file says nothing: local pool, no retry, no timeout, cache on. */
 export const BUILTIN_DEFAULTS: DefaultsSpec = {
@@ -36,7 +37,7 @@ export function applySettings(
     retries: { ...base.retries },
     cache: { enabled: base.cache.enabled, deps: [...base.cache.deps] },
     priority: base.priority,
-    env: { ...base.env },
+    env: dict(base.env),
   };
   let timeoutMs = base.timeoutMs;
   if (raw.pool !== undefined) {
@@ -72,7 +73,7 @@ export function applySettings(
       ctx.problems.key(path, `invalid environment variable name "${name}" (use letters, digits and "_")`);
     }
     out.env[name] = String(value);
-    envOrigin[name] = path;
+    setOwn(envOrigin, name, path);
   }
   return out;
 }

@@ -8,6 +8,7 @@ import { parseDuration } from "../../spec/duration.js";
 import { shellQuote } from "../../spec/expressions.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
 import { EXIT } from "../main.js";
+import { dict } from "../../util/dict.js";
 
 export interface SubmitOptions {
   name?: string;
@@ -132,7 +133,7 @@ function buildRequest(words: string[], opts: SubmitOptions): SubmitRequest {
 }
 
 function pairs(flag: string, list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = dict();
   for (const item of list) {
     const i = item.indexOf("=");
     if (i <= 0) throw new BatonError("USAGE", `submit: ${flag} "${item}": expected KEY=VALUE`);

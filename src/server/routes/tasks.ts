@@ -22,6 +22,7 @@ import {
 import { findRun, findTask, runSummary, taskDetail } from "../views.js";
 import { CANCEL_WAIT_MS, retryRun } from "./runs.js";
 import { sleep } from "./util.js";
+import { dict, own } from "../../util/dict.js";
 
 export function taskRoutes(ctx: ServerContext): ApiRoute[] {
   return [
@@ -144,12 +145,12 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
         }
         const run = (await ctx.store.getRun(task.runId))!;
         // What the task saw as BATON_PARAM_*: the run's params, then its own.
-        const merged: Record<string, unknown> = { ...run.params, ...task.params };
+        const merged: Record<string, unknown> = dict(run.params, task.params);
         const decls = paramDeclarations(ctx, run, task);
         const known = Object.keys(decls);
         for (const [name, value] of Object.entries(body.params ?? {})) {
           const path = `body.params.${name}`;
-          const decl = decls[name];
+          const decl = own(decls, name);
           if (decl === undefined && known.length > 0) {
             const hint = didYouMean(name, known);
             throw badField(
@@ -237,14 +238,14 @@ async function waitUntilEnded(
  * none (a submitted task) takes any.
  */
 function paramDeclarations(ctx: ServerContext, run: RunRow, task: TaskRow): Record<string, ParamSpec> {
-  const decls: Record<string, ParamSpec> = {};
+  const decls: Record<string, ParamSpec> = dict();
   for (const [name, value] of Object.entries({ ...run.params, ...task.params })) {
     decls[name] = { type: inferParamType(value) };
   }
   try {
-    const pipeline = ctx.catalog.forRun(run).pipelines[run.pipeline];
+    const pipeline = own(ctx.catalog.forRun(run).pipelines, run.pipeline);
     Object.assign(decls, pipeline?.params);
-    const node = task.node === null ? undefined : pipeline?.nodes[task.node];
+    const node = task.node === null ? undefined : own(pipeline?.nodes, task.node);
     if (node?.kind === "task") Object.assign(decls, node.params);
   } catch {
     // The file is gone or was not a pipeline: the values' types stand for the declarations.
