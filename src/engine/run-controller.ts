@@ -17,6 +17,7 @@ import { evaluateValue, renderValue } from "../spec/expressions.js";
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
+import { dict, own } from "../util/dict.js";
 import { groupBy } from "../util/group-by.js";
 import { mapLimit } from "../util/map-limit.js";
 import { ulid } from "../util/ulid.js";
@@ -39,7 +40,6 @@ import {
   paramEnvName,
   paramEnvValue,
 } from "./task-context.js";
-import { dict, own } from "../util/dict.js";
 
 export interface RunOptions {
   pipeline: string;

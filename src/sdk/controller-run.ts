@@ -27,13 +27,13 @@ import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, isTruthy } from "../spec/expressions.js";
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineNodeSpec, TaskNodeSpec } from "../spec/types.js";
+import { dict, own } from "../util/dict.js";
 import type { StepOptions, ValidatedPipeline } from "./builder.js";
 import type { RunHandle, RunResult, TaskHandle } from "./handles.js";
 import type { BeforeContext, StepOutcome, StepResult, StepTaskResult } from "./hooks.js";
 import { SDK_RUN_LABEL } from "./recover.js";
 import { type Session, httpStatusOf } from "./session.js";
 import type { RunStatus, SubmitOptions, TaskInfo, TaskSummary, WaitOptions } from "./types.js";
-import { dict, own } from "../util/dict.js";
 
 /** The label naming the pipeline step a controller task runs (`sweep.train`). */
 export const SDK_STEP_LABEL = "baton.sdk/step";

@@ -14,8 +14,8 @@ import { parsePipelineDefinition, parseProjectText } from "../spec/parse.js";
 import { NAME_PATTERN } from "../spec/problems.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow } from "../store/store.js";
-import { HttpError, badField, underField } from "./http-errors.js";
 import { dict, own } from "../util/dict.js";
+import { HttpError, badField, underField } from "./http-errors.js";
 
 /** A project with the file it was read from (absolute) and the folder its tasks run in. */
 export type LocatedProject = ProjectSpec & { file: string; workdir: string };

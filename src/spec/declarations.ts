@@ -1,3 +1,4 @@
+import { dict, own } from "../util/dict.js";
 /**
  * Param and input declarations (`params:`, `inputs:` of steps, nodes and pipelines), and
  * checks of literal param values (`with:`, trigger `with:`) against them.
@@ -9,7 +10,6 @@ import { type InputDeclarationFile, type ParamFile, ParamSchema } from "./schema
 import { checkShape } from "./shape.js";
 import { templateStrings } from "./templates.js";
 import type { InputSpec, ParamSpec } from "./types.js";
-import { dict, own } from "../util/dict.js";
 
 /** Declarations of a `params:` map. Broken declarations are left out and listed in `unknown`. */
 export function resolveParamDecls(raw: unknown, path: Path, ctx: ResolveContext): ParamDecls {

@@ -3,9 +3,9 @@
  * `-p name=value` from the command line, and filling in defaults.
  */
 import { BatonError, type Problem } from "../errors.js";
+import { dict, own } from "../util/dict.js";
 import { describeValue, quoteList, suggest } from "./problems.js";
 import type { ParamSpec, ParamType } from "./types.js";
-import { dict, own } from "../util/dict.js";
 
 /** Every type a param may declare. */
 export const PARAM_TYPES: readonly ParamType[] = ["string", "int", "float", "bool", "list", "json"];

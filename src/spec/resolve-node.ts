@@ -1,3 +1,4 @@
+import { dict, own } from "../util/dict.js";
 /**
  * One node of a pipeline, resolved: its needs, its kind (inline `run:`, `step:` folded with
  * the node's keys, or `pipeline:`), its params, bindings and fan-out, and every template it
@@ -31,7 +32,6 @@ import type {
   SourceLocation,
   StepSpec,
 } from "./types.js";
-import { dict, own } from "../util/dict.js";
 
 /** What a node may refer to outside itself. */
 export interface NodeContext {

@@ -1,3 +1,4 @@
+import { dict, own } from "../util/dict.js";
 /**
  * From the file's shape to the resolved model of `types.ts`: defaults -> step -> node
  * settings (node keys win), steps folded into nodes, param and input declarations, Valohai
@@ -47,7 +48,6 @@ import type {
   PoolSpec,
   TriggerSpec,
 } from "./types.js";
-import { dict, own } from "../util/dict.js";
 
 /** Builds the drafts of a whole project from the file's data (any JS value). */
 export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft {

@@ -1,3 +1,4 @@
+import { dict, setOwn } from "../util/dict.js";
 /**
  * Task settings (`pool`, `retries`, `timeout`, `cache`, `priority`, `env`) folded from
  * `defaults:` to a step to a node: keys given win, `env` merges by variable.
@@ -7,7 +8,6 @@ import { parseDuration } from "./duration.js";
 import { type Path, quoteList, suggest } from "./problems.js";
 import type { SettingsFile } from "./schema.js";
 import type { DefaultsSpec, PoolSpec, TaskSettings } from "./types.js";
-import { dict, setOwn } from "../util/dict.js";
 
 /** Settings when the file says nothing: local pool, no retry, no timeout, cache on. */
 export const BUILTIN_DEFAULTS: DefaultsSpec = {

@@ -46,7 +46,8 @@ export function checkShape<S extends z.ZodType>(
   // vanish. The key is renamed while zod looks at the part, and given back in what it returns.
   const escaped = hasProtoKey(value);
   const input = escaped ? renameKeys(value, PROTO, ESCAPED_PROTO) : value;
-  const done = (data: z.output<S>) => (escaped ? (renameKeys(data, ESCAPED_PROTO, PROTO) as z.output<S>) : data);
+  const done = (data: z.output<S>) =>
+    escaped ? (renameKeys(data, ESCAPED_PROTO, PROTO) as z.output<S>) : data;
   const result = schema.safeParse(input, { reportInput: true, error: unknownKeysMessage });
   if (result.success) return { data: done(result.data), clean: true, dropped: [], unknownKeys: false };
   const flat = result.error.issues.flatMap((issue) => flatten(issue, []));

@@ -16,6 +16,7 @@
  *   `params.P` (P a param of N).
  */
 import { findCycles } from "../graph/topo.js";
+import { dict, own } from "../util/dict.js";
 import type { NodeDraft, PipelineDraft, ProjectDraft, Site, SiteKind } from "./drafts.js";
 import type { Reference } from "./expressions.js";
 import { NO_SOURCE, type SourceMap } from "./locate.js";
@@ -25,7 +26,6 @@ import { ProjectShellSchema } from "./schema.js";
 import { checkShape } from "./shape.js";
 import { TemplateCache } from "./templates.js";
 import type { ParamSpec, ProjectSpec } from "./types.js";
-import { dict, own } from "../util/dict.js";
 
 /** Options of {@link validateProject}. */
 export interface ValidateOptions {
@@ -88,7 +88,9 @@ export function validateProject(data: unknown, options: ValidateOptions): Valida
     version: 1,
     defaults: draft.defaults,
     pools: draft.pools,
-    steps: dict(Object.fromEntries([...draft.steps].flatMap(([name, s]) => (s.spec ? [[name, s.spec]] : [])))),
+    steps: dict(
+      Object.fromEntries([...draft.steps].flatMap(([name, s]) => (s.spec ? [[name, s.spec]] : []))),
+    ),
     pipelines: dict(Object.fromEntries([...draft.pipelines].map(([name, p]) => [name, p.spec]))),
   };
   return { project, problems: [] };

@@ -6,7 +6,9 @@
  */
 
 /** A new object with no prototype, holding the own entries of `sources` in order (later ones win). */
-export function dict<T>(...sources: Array<Readonly<Record<string, T>> | null | undefined>): Record<string, T> {
+export function dict<T>(
+  ...sources: Array<Readonly<Record<string, T>> | null | undefined>
+): Record<string, T> {
   const out = Object.create(null) as Record<string, T>;
   for (const source of sources) {
     if (!source) continue;

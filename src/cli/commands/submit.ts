@@ -7,8 +7,8 @@ import { BatonError } from "../../errors.js";
 import { parseDuration } from "../../spec/duration.js";
 import { shellQuote } from "../../spec/expressions.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
-import { EXIT } from "../main.js";
 import { dict } from "../../util/dict.js";
+import { EXIT } from "../main.js";
 
 export interface SubmitOptions {
   name?: string;

@@ -1,11 +1,11 @@
 /** `/pipelines`: what can be run (for a launch form), and registering definitions by name. */
 import * as z from "zod";
 import type { PipelineSpec } from "../../spec/types.js";
+import { own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
 import { badField } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
 import { type PipelineSummary, PipelineSummarySchema, RegisterPipelineBodySchema } from "../schemas.js";
-import { own } from "../../util/dict.js";
 
 export function pipelineRoutes(ctx: ServerContext): ApiRoute[] {
   return [

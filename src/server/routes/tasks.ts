@@ -6,6 +6,7 @@ import { didYouMean } from "../../errors.js";
 import { checkParamValue, inferParamType } from "../../spec/params.js";
 import type { ParamSpec } from "../../spec/types.js";
 import { type RunRow, type TaskRow, isTerminal, rootRun } from "../../store/store.js";
+import { dict, own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
 import { HttpError, badField, conflict } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
@@ -22,7 +23,6 @@ import {
 import { findRun, findTask, runSummary, taskDetail } from "../views.js";
 import { CANCEL_WAIT_MS, retryRun } from "./runs.js";
 import { sleep } from "./util.js";
-import { dict, own } from "../../util/dict.js";
 
 export function taskRoutes(ctx: ServerContext): ApiRoute[] {
   return [

@@ -102,7 +102,9 @@ export function CloneForm({
             spellCheck={false}
             onChange={(e) => setTexts((t) => ({ ...t, [d.name]: e.target.value }))}
           />
-          {ownValue(errors, d.name) ? <span className="field-message">{ownValue(errors, d.name)}</span> : null}
+          {ownValue(errors, d.name) ? (
+            <span className="field-message">{ownValue(errors, d.name)}</span>
+          ) : null}
         </label>
       ))}
       {error ? <div className="alert alert-error">{error}</div> : null}
