@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { dict } from "../util/dict.js";
 
 /** `$BATON_METRICS`: one JSON object per line, later keys win. A bad line is noted in the log. */
 export function readMetrics(metricsPath: string, logPath: string): Record<string, unknown> {
@@ -10,7 +11,8 @@ export function readMetrics(metricsPath: string, logPath: string): Record<string
   } catch {
     return {};
   }
-  const metrics: Record<string, unknown> = {};
+  // No prototype: a metric may be called `__proto__` or `constructor` like any other.
+  const metrics: Record<string, unknown> = dict();
   for (const [i, line] of text.split("\n").entries()) {
     if (!line.trim()) continue;
     try {

@@ -6,6 +6,7 @@ import { BatonError, didYouMean } from "../errors.js";
 import { parseProjectText } from "../spec/parse.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import { SqliteStore } from "../store/sqlite-store.js";
+import { own } from "../util/dict.js";
 
 export interface ProjectFile {
   /** Absolute path of the pipeline file. */
@@ -48,7 +49,7 @@ export function pickPipeline(project: ProjectSpec, name: string | undefined): Pi
         : `${project.file} has ${names.length} pipelines: name one of ${names.join(", ")}`,
     );
   }
-  const pipeline = project.pipelines[name];
+  const pipeline = own(project.pipelines, name);
   if (!pipeline) {
     const hint = didYouMean(name, names);
     throw new BatonError(

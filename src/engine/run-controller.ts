@@ -17,6 +17,7 @@ import { evaluateValue, renderValue } from "../spec/expressions.js";
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
+import { dict, own } from "../util/dict.js";
 import { groupBy } from "../util/group-by.js";
 import { newRunId, newTaskId } from "../util/ids.js";
 import { mapLimit } from "../util/map-limit.js";
@@ -415,7 +416,7 @@ export class RunController {
     const keep = new Set<string>();
     const visit = (name: string) => {
       if (keep.has(name)) return;
-      const node = all[name];
+      const node = own(all, name);
       if (!node)
         throw new BatonError(
           "USAGE",
@@ -425,7 +426,7 @@ export class RunController {
       for (const n of node.needs) visit(n.node);
     };
     for (const t of this.options.targets) visit(t);
-    const out: Record<string, NodeSpec> = {};
+    const out: Record<string, NodeSpec> = dict();
     for (const name of Object.keys(all)) if (keep.has(name)) out[name] = all[name]!;
     return out;
   }
@@ -614,11 +615,11 @@ export class RunController {
       const given = evaluateValue(spec.with, context) as Record<string, unknown>;
       task.params = resolveParams(spec.params, given, { fromCli: false, where: `${spec.path}.with` });
       const inputsDir = this.engine.layout.inputsDir(this.runId, task.id);
-      const inputs: Record<string, string[]> = {};
-      const inputHashes: Record<string, Record<string, string>> = {};
+      const inputs: Record<string, string[]> = dict();
+      const inputHashes: Record<string, Record<string, string>> = dict();
       const links: Array<{ plan: InputLinkPlan; files: BoundFile[] }> = [];
       for (const [name, decl] of Object.entries(spec.inputs)) {
-        const binding = spec.bindings[name] ?? decl.default;
+        const binding = own(spec.bindings, name) ?? decl.default;
         if (binding === undefined) {
           if (decl.optional) {
             inputs[name] = [];
@@ -631,7 +632,7 @@ export class RunController {
         const plan = planInputLinks(inputsDir, name, files);
         links.push({ plan, files });
         inputs[name] = plan.links;
-        const hashes: Record<string, string> = {};
+        const hashes: Record<string, string> = dict();
         for (const [i, f] of files.entries())
           hashes[plan.rels[i]!] = f.sha256 ?? (await this.hashWorkdirFile(f.abs));
         inputHashes[name] = hashes;
@@ -708,7 +709,7 @@ export class RunController {
     inputHashes: Record<string, Record<string, string>>,
   ): Promise<void> {
     const taskDir = this.engine.layout.taskDir(this.runId, task.id);
-    const canonicalInputs: Record<string, string[]> = {};
+    const canonicalInputs: Record<string, string[]> = dict();
     for (const [name, links] of Object.entries(inputs))
       canonicalInputs[name] = links.map((l) => path.relative(taskDir, l));
     const canonical = {
@@ -723,7 +724,7 @@ export class RunController {
       run: { id: "<run.id>", dir: "<run.dir>" },
       task: { id: "<task.id>", name: task.name },
     };
-    const deps: Record<string, string> = {};
+    const deps: Record<string, string> = dict();
     if (spec.cache.deps.length > 0) {
       const files = await resolveWorkdirPatterns(this.options.workdir, spec.cache.deps, {
         optional: false,
@@ -731,7 +732,7 @@ export class RunController {
       });
       for (const f of files) deps[path.relative(this.options.workdir, f)] = await this.hashWorkdirFile(f);
     }
-    const env: Record<string, string> = {};
+    const env: Record<string, string> = dict();
     for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluateValue(value, canonical));
     const parts: CacheParts = {
       command: text(evaluateValue(spec.run, canonical)),

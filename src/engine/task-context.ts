@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { BatonError } from "../errors.js";
 import { DynamicLookup } from "../spec/expressions.js";
+import { own } from "../util/dict.js";
 import type { NodeOutcome } from "./conditions.js";
 
 /** A file a finished task produced, as downstream tasks see it. */
@@ -93,11 +94,14 @@ function neededNodeLookup(
         return node.outcome;
       case "metrics":
         if (node.tasks.length === 1) return node.tasks[0]!.metrics;
-        return new DynamicLookup((metric) => node.tasks.map((t) => t.metrics[metric] ?? null), "metrics");
+        return new DynamicLookup(
+          (metric) => node.tasks.map((t) => own(t.metrics, metric) ?? null),
+          "metrics",
+        );
       case "params":
         return node.tasks.length === 1
           ? node.tasks[0]!.params
-          : new DynamicLookup((param) => node.tasks.map((t) => t.params[param] ?? null), "params");
+          : new DynamicLookup((param) => node.tasks.map((t) => own(t.params, param) ?? null), "params");
       default:
         return undefined;
     }

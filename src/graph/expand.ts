@@ -1,4 +1,5 @@
 import type { TaskNodeSpec } from "../spec/types.js";
+import { dict } from "../util/dict.js";
 
 /** One task of a node: the node itself, or one `foreach` item / `matrix` combination. */
 export interface TaskInstance {
@@ -29,7 +30,7 @@ export function expandNode(node: TaskNodeSpec, resolveList: ListResolver): TaskI
     const lists = keys.map((k) => resolveList(node.matrix![k], `matrix.${k}`));
     const combos = cartesian(lists);
     return combos.map((values, index) => {
-      const matrix: Record<string, unknown> = {};
+      const matrix: Record<string, unknown> = dict();
       keys.forEach((k, i) => {
         matrix[k] = values[i];
       });

@@ -389,15 +389,15 @@ export class Baton {
     }
     const { run } = await this.session.api.get<{ run: RunInfo }>(`/runs/${task.run}`);
     // What the task saw as BATON_PARAM_*: the run's params, then its own (as the route does).
-    const merged: Record<string, unknown> = { ...run.params, ...task.params };
+    const merged: Record<string, unknown> = Object.assign(Object.create(null), run.params, task.params);
     const known = Object.keys(merged);
     for (const [name, value] of Object.entries(options.params ?? {})) {
-      if (known.length > 0 && !(name in merged)) {
+      if (known.length > 0 && !Object.hasOwn(merged, name)) {
         throw new BatonError("USAGE", `task ${task.id} has no param "${name}"; params: ${known.join(", ")}`, {
           problems: [{ path: `params.${name}`, message: `no param "${name}"` }],
         });
       }
-      if (name in merged) {
+      if (Object.hasOwn(merged, name)) {
         const wrong = checkParamValue({ type: inferParamType(merged[name]) }, value);
         if (wrong !== undefined) throw new BatonError("PARAM_INVALID", `param "${name}": ${wrong}`);
       }

@@ -27,6 +27,7 @@ import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, isTruthy } from "../spec/expressions.js";
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineNodeSpec, TaskNodeSpec } from "../spec/types.js";
+import { dict, own } from "../util/dict.js";
 import type { StepOptions, ValidatedPipeline } from "./builder.js";
 import type { RunHandle, RunResult, TaskHandle } from "./handles.js";
 import type { BeforeContext, StepOutcome, StepResult, StepTaskResult } from "./hooks.js";
@@ -252,7 +253,7 @@ export class ControllerRun implements RunHandle {
       }
       const given = evaluateValue(node.with, context) as Record<string, unknown>;
       params = resolveParams(node.params, given, { fromCli: false, where });
-      const hookEnv: Record<string, string> = {};
+      const hookEnv: Record<string, string> = dict();
       if (options?.before) {
         let skipped: string | undefined;
         const ctx: BeforeContext = {
@@ -277,7 +278,7 @@ export class ControllerRun implements RunHandle {
       const inputs = await this.resolveInputs(node, context, handedOut);
       const runContext = { ...context, params: { ...this.params, ...params }, inputs };
       const command = String(evaluateValue(node.run, runContext));
-      const env: Record<string, string> = {};
+      const env: Record<string, string> = dict();
       for (const [name, value] of Object.entries({ ...this.params, ...params })) {
         env[paramEnvName(name)] = paramEnvValue(value);
       }
@@ -414,9 +415,9 @@ export class ControllerRun implements RunHandle {
     context: Record<string, unknown>,
     handedOut: Map<string, ProducedFile>,
   ): Promise<Record<string, string[]>> {
-    const inputs: Record<string, string[]> = {};
+    const inputs: Record<string, string[]> = dict();
     for (const [name, decl] of Object.entries(node.inputs)) {
-      const binding = node.bindings[name] ?? decl.default;
+      const binding = own(node.bindings, name) ?? decl.default;
       if (binding === undefined) {
         if (decl.optional) {
           inputs[name] = [];

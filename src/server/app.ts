@@ -98,7 +98,9 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   const workdir = path.resolve(options.workdir);
   const stateDir = options.engine.layout.root;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const registry = new PipelineRegistry(path.join(stateDir, "pipelines"));
+  const registry = new PipelineRegistry(path.join(stateDir, "pipelines"), (line) =>
+    log(`baton server: ${line}`),
+  );
   for (const warning of registry.load()) log(`baton server: ${warning}`);
   const ctx: ServerContext = {
     engine: options.engine,

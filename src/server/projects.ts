@@ -14,6 +14,7 @@ import { parsePipelineDefinition, parseProjectText } from "../spec/parse.js";
 import { NAME_PATTERN } from "../spec/problems.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow } from "../store/store.js";
+import { dict, own } from "../util/dict.js";
 import { HttpError, badField, underField } from "./http-errors.js";
 
 /** A project with the file it was read from (absolute) and the folder its tasks run in. */
@@ -37,6 +38,9 @@ export interface RegisteredPipeline {
 }
 
 const cpus = () => os.availableParallelism();
+
+/** Longest name a pipeline may be registered under (it names a file). */
+const MAX_NAME_LENGTH = 200;
 
 /** The server's pipeline file, read again whenever it changes on disk. */
 export class ServerProject {
@@ -73,8 +77,14 @@ export class ServerProject {
 export class PipelineRegistry {
   private readonly byName = new Map<string, RegisteredPipeline>();
 
-  /** @param dir `.baton/pipelines` */
-  constructor(readonly dir: string) {}
+  /**
+   * @param dir `.baton/pipelines`
+   * @param warn Where problems found later (a stored definition that cannot be listed) are told.
+   */
+  constructor(
+    readonly dir: string,
+    readonly warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  ) {}
 
   /** Reads every registered definition; returns what could not be read, one line each. */
   load(): string[] {
@@ -88,7 +98,10 @@ export class PipelineRegistry {
     for (const entry of names.sort()) {
       const name = entry.slice(0, -".json".length);
       const file = path.join(this.dir, entry);
-      if (!NAME_PATTERN.test(name)) continue;
+      if (!NAME_PATTERN.test(name)) {
+        warnings.push(`registered pipeline ${file} ignored: "${name}" is not a valid pipeline name`);
+        continue;
+      }
       try {
         const definition = JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
         this.add(name, file, definition);
@@ -115,6 +128,13 @@ export class PipelineRegistry {
    * @throws HttpError 400 naming `body.definition...` for every problem, or `body.name`.
    */
   register(name: string, definition: Record<string, unknown>): RegisteredPipeline {
+    // The name becomes a file name: check it before anything is read or written.
+    if (typeof name !== "string" || !NAME_PATTERN.test(name) || name.length > MAX_NAME_LENGTH) {
+      throw badField(
+        "body.name",
+        `invalid pipeline name ${JSON.stringify(name)} (use at most ${MAX_NAME_LENGTH} letters, digits, "_" and "-", starting with a letter or "_")`,
+      );
+    }
     let project: ProjectSpec;
     try {
       project = parsePipelineDefinition(definition, "definition", { cpus: cpus() });
@@ -123,7 +143,7 @@ export class PipelineRegistry {
     }
     const names = Object.keys(project.pipelines);
     let stored = definition;
-    if (!project.pipelines[name]) {
+    if (!Object.hasOwn(project.pipelines, name)) {
       if (names.length !== 1) {
         const hint = didYouMean(name, names);
         throw badField(
@@ -134,7 +154,9 @@ export class PipelineRegistry {
         );
       }
       const pipelines = definition.pipelines as Record<string, unknown>;
-      stored = { ...definition, pipelines: { [name]: pipelines[names[0]!] } };
+      const renamed = dict<unknown>();
+      renamed[name] = own(pipelines, names[0]!);
+      stored = { ...definition, pipelines: renamed };
     }
     fs.mkdirSync(this.dir, { recursive: true });
     const file = path.join(this.dir, `${name}.json`);
@@ -144,7 +166,7 @@ export class PipelineRegistry {
 
   private add(name: string, file: string, definition: unknown): RegisteredPipeline {
     const project = parsePipelineDefinition(definition, file, { cpus: cpus() });
-    if (!project.pipelines[name])
+    if (!Object.hasOwn(project.pipelines, name))
       throw new BatonError("SPEC_UNKNOWN_PIPELINE", `${file} has no pipeline "${name}"`);
     const entry = { name, file, definition: definition as Record<string, unknown>, project };
     this.byName.set(name, entry);
@@ -185,14 +207,14 @@ export class PipelineCatalog {
    */
   byName(name: string): RunnablePipeline {
     const project = this.server.current();
-    const fromFile = project?.pipelines[name];
+    const fromFile = own(project?.pipelines, name);
     if (project && fromFile) return { project, pipeline: fromFile, specFile: project.file };
     const registered = this.registry.get(name);
     if (registered) {
       const specFile = this.archive.save(registered.definition);
       return {
         project: { ...registered.project, file: specFile, workdir: this.workdir },
-        pipeline: registered.project.pipelines[name]!,
+        pipeline: own(registered.project.pipelines, name)!,
         specFile,
       };
     }
@@ -229,9 +251,9 @@ export class PipelineCatalog {
             : `the definition has ${names.length} pipelines: name one of ${names.join(", ")}`,
         );
       }
-      pipeline = project.pipelines[names[0]!];
+      pipeline = own(project.pipelines, names[0]!);
     } else {
-      pipeline = project.pipelines[name];
+      pipeline = own(project.pipelines, name);
       if (!pipeline) {
         const hint = didYouMean(name, names);
         const message = `the definition has no pipeline "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; it has ${names.join(", ") || "none"}`;

@@ -1,3 +1,4 @@
+import { dict, own } from "../util/dict.js";
 /**
  * Param and input declarations (`params:`, `inputs:` of steps, nodes and pipelines), and
  * checks of literal param values (`with:`, trigger `with:`) against them.
@@ -12,7 +13,7 @@ import type { InputSpec, ParamSpec } from "./types.js";
 
 /** Declarations of a `params:` map. Broken declarations are left out and listed in `unknown`. */
 export function resolveParamDecls(raw: unknown, path: Path, ctx: ResolveContext): ParamDecls {
-  const params: Record<string, ParamSpec> = {};
+  const params: Record<string, ParamSpec> = dict();
   const unknown = new Set<string>();
   for (const [name, value] of Object.entries(asRecord(raw) ?? {})) {
     const p = [...path, name];
@@ -111,9 +112,9 @@ export function checkParamValues(
 ): void {
   const declared = [...Object.keys(decls.params), ...decls.unknown];
   for (const [param, value] of Object.entries(values)) {
-    const p = opts.paths[param] ?? [];
+    const p = own(opts.paths, param) ?? [];
     if (decls.unknown.has(param)) continue;
-    const spec = decls.params[param];
+    const spec = own(decls.params, param);
     if (!spec) {
       const hint =
         suggest(param, declared) ||

@@ -3,6 +3,7 @@
  * `-p name=value` from the command line, and filling in defaults.
  */
 import { BatonError, type Problem } from "../errors.js";
+import { dict, own } from "../util/dict.js";
 import { describeValue, quoteList, suggest } from "./problems.js";
 import type { ParamSpec, ParamType } from "./types.js";
 
@@ -160,10 +161,10 @@ export function resolveParams(
   opts: ResolveParamsOptions,
 ): Record<string, unknown> {
   const problems: Problem[] = [];
-  const values: Record<string, unknown> = {};
+  const values: Record<string, unknown> = dict();
   const declared = Object.keys(decls);
   for (const [name, raw] of Object.entries(given)) {
-    const spec = decls[name];
+    const spec = own(decls, name);
     if (spec === undefined) {
       const hint = declared.length === 0 ? " (it declares no params)" : suggest(name, declared);
       problems.push({ path: name, message: `${opts.where} has no param "${name}"${hint}` });
@@ -185,7 +186,7 @@ export function resolveParams(
     }
     values[name] = value;
   }
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = dict();
   for (const [name, spec] of Object.entries(decls)) {
     if (Object.hasOwn(values, name)) out[name] = values[name];
     else if (spec.default !== undefined) out[name] = spec.default;
@@ -213,7 +214,7 @@ export function resolveParams(
  * @throws BatonError `USAGE` when an argument has no `=` or no name before it.
  */
 export function parseParamAssignments(args: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = dict();
   for (const arg of args) {
     const eq = arg.indexOf("=");
     if (eq <= 0) {

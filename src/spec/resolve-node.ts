@@ -1,3 +1,4 @@
+import { dict, own } from "../util/dict.js";
 /**
  * One node of a pipeline, resolved: its needs, its kind (inline `run:`, `step:` folded with
  * the node's keys, or `pipeline:`), its params, bindings and fan-out, and every template it
@@ -184,11 +185,11 @@ function resolveTaskNode(
     if (!step.spec) return;
   }
   const stepSpec = step?.spec;
-  const envOrigin: Record<string, Path> = { ...(step?.envOrigin ?? nc.defaultsEnvOrigin) };
+  const envOrigin: Record<string, Path> = dict(step?.envOrigin ?? nc.defaultsEnvOrigin);
   const settings = applySettings(stepSpec ?? nc.defaults, body, keyPath, nc.pools, ctx, envOrigin);
-  const own = resolveParamDecls(body.params, keyPath("params"), ctx);
-  const params: Record<string, ParamSpec> = { ...(stepSpec?.params ?? {}), ...own.params };
-  draft.unknownParams = new Set([...(step?.unknownParams ?? []), ...own.unknown]);
+  const ownDecls = resolveParamDecls(body.params, keyPath("params"), ctx);
+  const params: Record<string, ParamSpec> = dict(stepSpec?.params, ownDecls.params);
+  draft.unknownParams = new Set([...(step?.unknownParams ?? []), ...ownDecls.unknown]);
   const run = stepSpec ? stepSpec.run : body.run!;
   const runPath = step ? [...step.path, "run"] : keyPath("run");
 
@@ -220,7 +221,7 @@ function resolveTaskNode(
   // Templates of the task, with where each was written.
   if (hasTemplate(run)) draft.sites.push(site(run, runPath, "command", "run", { shared: !!stepSpec }));
   for (const [k, v] of Object.entries(settings.env)) {
-    const origin = envOrigin[k] ?? keyPath("env");
+    const origin = own(envOrigin, k) ?? keyPath("env");
     const shared = !origin.slice(0, raw.path.length).every((seg, i) => seg === raw.path[i]);
     if (hasTemplate(v)) draft.sites.push(site(v, origin, "command", "env", { shared }));
   }
@@ -252,9 +253,9 @@ function resolveBindings(
   stepSpec: StepSpec | undefined,
   ctx: ResolveContext,
 ): { inputs: Record<string, InputSpec>; bindings: Record<string, InputBinding>; sites: Site[] } {
-  const inputs: Record<string, InputSpec> = { ...(stepSpec?.inputs ?? {}) };
-  const bindings: Record<string, InputBinding> = {};
-  const paths: Record<string, Path> = {};
+  const inputs: Record<string, InputSpec> = dict(stepSpec?.inputs);
+  const bindings: Record<string, InputBinding> = dict();
+  const paths: Record<string, Path> = dict();
   const sites: Site[] = [];
   for (const [input, value] of Object.entries(body.inputs ?? {})) {
     const p = [...raw.keyPath("inputs"), input];
@@ -281,7 +282,7 @@ function resolveBindings(
           suggest(input, declared) ||
           (declared.length ? ` (its inputs: ${quoteList(declared, "and")})` : " (it declares no inputs)");
         const message = `step "${stepSpec.name}" has no input "${input}"${hint}`;
-        if (body.inputs?.[input] !== undefined) ctx.problems.key(p, message);
+        if (own(body.inputs, input) !== undefined) ctx.problems.key(p, message);
         else ctx.problems.value(p, message);
       }
     } else {
@@ -319,7 +320,7 @@ function resolveFanout(
     return { foreach };
   }
   if (body.matrix === undefined) return {};
-  const matrix = body.matrix;
+  const matrix = dict(body.matrix);
   if (Object.keys(matrix).length === 0)
     ctx.problems.value(keyPath("matrix"), "matrix needs at least one key");
   for (const [key, values] of Object.entries(matrix)) {
@@ -345,11 +346,11 @@ interface WithValues {
 }
 
 function withValues(raw: RawNode, body: NodeFile, draft: NodeDraft, ctx: ResolveContext): WithValues {
-  const values: Record<string, unknown> = { ...(body.with ?? {}) };
-  const paths: Record<string, Path> = {};
+  const values: Record<string, unknown> = dict(body.with);
+  const paths: Record<string, Path> = dict();
   for (const k of Object.keys(values)) paths[k] = [...raw.keyPath("with"), k];
   const fromEdges = new Set<string>();
-  const sources: Record<string, Path> = {};
+  const sources: Record<string, Path> = dict();
   for (const edge of raw.edgeWith) {
     if (Object.hasOwn(values, edge.param)) {
       ctx.problems.value(
@@ -439,7 +440,7 @@ function inheritPipelineParams(
   for (const param of used) {
     if (Object.hasOwn(params, param)) continue;
     if (pipelineParams.unknown.has(param)) broken.push(param);
-    const spec = pipelineParams.params[param];
+    const spec = own(pipelineParams.params, param);
     if (spec === undefined) continue;
     params[param] = { ...spec };
     if (!Object.hasOwn(values.values, param)) values.values[param] = `\${{ params.${param} }}`;

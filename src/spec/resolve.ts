@@ -1,3 +1,4 @@
+import { dict, own } from "../util/dict.js";
 /**
  * From the file's shape to the resolved model of `types.ts`: defaults -> step -> node
  * settings (node keys win), steps folded into nodes, param and input declarations, Valohai
@@ -53,7 +54,7 @@ export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft
   const root = asRecord(data) ?? {};
   const pools = resolvePools(root.pools, ctx);
 
-  const defaultsEnvOrigin: Record<string, Path> = {};
+  const defaultsEnvOrigin: Record<string, Path> = dict();
   let defaults: DefaultsSpec = BUILTIN_DEFAULTS;
   if (root.defaults !== undefined && root.defaults !== null) {
     const d = checkShape(DefaultsSchema, root.defaults, ["defaults"], ctx.problems);
@@ -109,7 +110,7 @@ export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft
 // Pools -----------------------------------------------------------------------------------------
 
 function resolvePools(raw: unknown, ctx: ResolveContext): Record<string, PoolSpec> {
-  const pools: Record<string, PoolSpec> = {};
+  const pools: Record<string, PoolSpec> = dict();
   const given = Object.entries(asRecord(raw) ?? {});
   if (!given.some(([name]) => name === "local")) {
     pools.local = { name: "local", slots: ctx.cpus, resources: {} };
@@ -122,7 +123,7 @@ function resolvePools(raw: unknown, ctx: ResolveContext): Record<string, PoolSpe
     pools[name] = {
       name,
       slots: p.data?.slots ?? (name === "local" ? ctx.cpus : 1),
-      resources: p.data?.resources ?? {},
+      resources: dict(p.data?.resources),
       loc: locate(ctx, path),
     };
   }
@@ -150,14 +151,14 @@ function resolveStep(
     checkTemplates: !affectsScope(shaped),
     unknownParams: new Set(),
     sites: [],
-    envOrigin: {},
+    envOrigin: dict(),
   };
   const s = shaped.data;
   if (!s) return draft;
-  const envOrigin: Record<string, Path> = {};
+  const envOrigin: Record<string, Path> = dict();
   const settings = applySettings(defaults, s, (k) => [...path, k], pools, ctx, envOrigin);
   const { params, unknown } = resolveParamDecls(s.params, [...path, "params"], ctx);
-  const inputs: Record<string, InputSpec> = {};
+  const inputs: Record<string, InputSpec> = dict();
   for (const [input, decl] of Object.entries(s.inputs ?? {})) {
     const nameProblem = checkName("input", input);
     if (nameProblem) ctx.problems.key([...path, "inputs", input], nameProblem);
@@ -173,10 +174,10 @@ function resolveStep(
     loc: locate(ctx, path),
   };
   draft.unknownParams = unknown;
-  draft.envOrigin = { ...defaultsEnvOrigin, ...envOrigin };
+  draft.envOrigin = dict(defaultsEnvOrigin, envOrigin);
   if (hasTemplate(s.run)) draft.sites.push(site(s.run, [...path, "run"], "command", "run"));
   for (const [k, v] of Object.entries(settings.env)) {
-    const origin = envOrigin[k];
+    const origin = own(envOrigin, k);
     if (origin && hasTemplate(v)) draft.sites.push(site(v, origin, "command", "env"));
   }
   return draft;
@@ -217,8 +218,8 @@ function resolvePipeline(
     const p = [...path, "triggers", i];
     const t = checkShape(TriggerSchema, raw, p, ctx.problems);
     if (!t.data) return;
-    const values = t.data.with ?? {};
-    const paths = Object.fromEntries(Object.keys(values).map((k) => [k, [...p, "with", k]]));
+    const values = dict(t.data.with);
+    const paths = dict(Object.fromEntries(Object.keys(values).map((k) => [k, [...p, "with", k]])));
     checkParamValues(values, { params, unknown }, `pipeline "${name}"`, ctx, { paths, literal: true });
     for (const [param, spec] of Object.entries(params)) {
       if (spec.default === undefined && !Object.hasOwn(values, param)) {
@@ -245,7 +246,7 @@ function resolvePipeline(
     notify.push({ on, webhook: n.data.webhook, loc: locate(ctx, p, "value") });
   });
 
-  const specNodes: Record<string, NodeSpec> = {};
+  const specNodes: Record<string, NodeSpec> = dict();
   for (const [nodeName, draft] of nodes) if (draft.spec) specNodes[nodeName] = draft.spec;
   const spec: PipelineSpec = { name, params, nodes: specNodes, triggers, notify, loc: locate(ctx, path) };
   return { name, path, spec, nodes, unknownParams: unknown };

@@ -1,3 +1,4 @@
+import { dict, setOwn } from "../util/dict.js";
 /**
  * Task settings (`pool`, `retries`, `timeout`, `cache`, `priority`, `env`) folded from
  * `defaults:` to a step to a node: keys given win, `env` merges by variable.
@@ -36,7 +37,7 @@ export function applySettings(
     retries: { ...base.retries },
     cache: { enabled: base.cache.enabled, deps: [...base.cache.deps] },
     priority: base.priority,
-    env: { ...base.env },
+    env: dict(base.env),
   };
   let timeoutMs = base.timeoutMs;
   if (raw.pool !== undefined) {
@@ -72,7 +73,7 @@ export function applySettings(
       ctx.problems.key(path, `invalid environment variable name "${name}" (use letters, digits and "_")`);
     }
     out.env[name] = String(value);
-    envOrigin[name] = path;
+    setOwn(envOrigin, name, path);
   }
   return out;
 }

@@ -42,13 +42,19 @@ export function checkShape<S extends z.ZodType>(
   path: Path,
   problems: ProblemList,
 ): ShapeResult<z.output<S>> {
-  const result = schema.safeParse(value, { reportInput: true, error: unknownKeysMessage });
-  if (result.success) return { data: result.data, clean: true, dropped: [], unknownKeys: false };
+  // zod drops `__proto__` keys from records and objects: a node or param of that name would
+  // vanish. The key is renamed while zod looks at the part, and given back in what it returns.
+  const escaped = hasProtoKey(value);
+  const input = escaped ? renameKeys(value, PROTO, ESCAPED_PROTO) : value;
+  const done = (data: z.output<S>) =>
+    escaped ? (renameKeys(data, ESCAPED_PROTO, PROTO) as z.output<S>) : data;
+  const result = schema.safeParse(input, { reportInput: true, error: unknownKeysMessage });
+  if (result.success) return { data: done(result.data), clean: true, dropped: [], unknownKeys: false };
   const flat = result.error.issues.flatMap((issue) => flatten(issue, []));
   for (const f of flat) report(f, path, problems);
   const failed: ShapeResult<z.output<S>> = { data: undefined, clean: false, dropped: [], unknownKeys: false };
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return failed;
-  const salvaged = structuredClone(value) as Record<string, unknown>;
+  if (input === null || typeof input !== "object" || Array.isArray(input)) return failed;
+  const salvaged = structuredClone(input) as Record<string, unknown>;
   const dropped = new Set<string>();
   for (const { path: at, issue } of flat) {
     if (issue.code === "unrecognized_keys") {
@@ -56,20 +62,45 @@ export function checkShape<S extends z.ZodType>(
       if (target === null || typeof target !== "object") return failed;
       for (const key of issue.keys) delete (target as Record<string, unknown>)[key];
       if (at.length === 0) {
-        issue.keys.forEach((k) => dropped.add(k));
+        issue.keys.forEach((k) => dropped.add(unescapeKey(k)));
         failed.unknownKeys = true;
       }
     } else if (at.length > 0 && (issue as { input?: unknown }).input !== undefined) {
       const key = String(at[0]);
       delete salvaged[key];
-      dropped.add(key);
+      dropped.add(unescapeKey(key));
     } else {
       return failed;
     }
   }
   const again = schema.safeParse(salvaged);
   if (!again.success) return failed;
-  return { data: again.data, clean: false, dropped: [...dropped], unknownKeys: failed.unknownKeys };
+  return { data: done(again.data), clean: false, dropped: [...dropped], unknownKeys: failed.unknownKeys };
+}
+
+const PROTO = "__proto__";
+/** What `__proto__` keys are called while zod looks at them (no name in a file has a NUL). */
+const ESCAPED_PROTO = "\u0000__proto__";
+
+function unescapeKey(key: string): string {
+  return key === ESCAPED_PROTO ? PROTO : key;
+}
+
+/** Whether some map inside `value` has an own key `__proto__`. */
+function hasProtoKey(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some(hasProtoKey);
+  for (const [k, v] of Object.entries(value)) if (k === PROTO || hasProtoKey(v)) return true;
+  return false;
+}
+
+/** A deep copy of lists and maps with keys `from` renamed `to` (always own data properties). */
+function renameKeys(value: unknown, from: string, to: string): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => renameKeys(v, from, to));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k === from ? to : k, renameKeys(v, from, to)]),
+  );
 }
 
 interface FlatIssue {
@@ -96,12 +127,13 @@ function flatten(issue: Issue, base: Array<string | number>): FlatIssue[] {
 }
 
 function report({ path, issue }: FlatIssue, base: Path, problems: ProblemList): void {
-  const full = [...base, ...path];
+  const full = [...base, ...path.map((p) => (typeof p === "string" ? unescapeKey(p) : p))];
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case "unrecognized_keys": {
       const messages = issue.message.split("\n");
-      issue.keys.forEach((key, i) => {
+      issue.keys.forEach((escapedKey, i) => {
+        const key = unescapeKey(escapedKey);
         problems.keyOf(full, key, messages[i] ?? `unknown key "${key}"`);
       });
       return;
@@ -204,6 +236,7 @@ function unknownKeysMessage(issue: z.core.$ZodRawIssue): string | undefined {
   if (issue.code !== "unrecognized_keys" || !(issue.inst instanceof z.ZodObject)) return undefined;
   const known = Object.keys(issue.inst.shape);
   return issue.keys
+    .map(unescapeKey)
     .map((key) => {
       const hint = suggest(key, known);
       return `unknown key "${key}"${hint || ` (expected one of: ${known.join(", ")})`}`;

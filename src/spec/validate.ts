@@ -16,6 +16,7 @@
  *   `params.P` (P a param of N).
  */
 import { findCycles } from "../graph/topo.js";
+import { dict, own } from "../util/dict.js";
 import type { NodeDraft, PipelineDraft, ProjectDraft, Site, SiteKind } from "./drafts.js";
 import type { Reference } from "./expressions.js";
 import { NO_SOURCE, type SourceMap } from "./locate.js";
@@ -87,8 +88,10 @@ export function validateProject(data: unknown, options: ValidateOptions): Valida
     version: 1,
     defaults: draft.defaults,
     pools: draft.pools,
-    steps: Object.fromEntries([...draft.steps].flatMap(([name, s]) => (s.spec ? [[name, s.spec]] : []))),
-    pipelines: Object.fromEntries([...draft.pipelines].map(([name, p]) => [name, p.spec])),
+    steps: dict(
+      Object.fromEntries([...draft.steps].flatMap(([name, s]) => (s.spec ? [[name, s.spec]] : []))),
+    ),
+    pipelines: dict(Object.fromEntries([...draft.pipelines].map(([name, p]) => [name, p.spec]))),
   };
   return { project, problems: [] };
 }
@@ -97,7 +100,7 @@ export function validateProject(data: unknown, options: ValidateOptions): Valida
 
 function checkNeeds(pipeline: PipelineDraft, problems: ProblemList): void {
   const names = [...pipeline.nodes.keys()];
-  const graph: Record<string, { needs: Array<{ node: string }> }> = {};
+  const graph: Record<string, { needs: Array<{ node: string }> }> = dict();
   for (const node of pipeline.nodes.values()) {
     const seen = new Set<string>();
     const valid: Array<{ node: string }> = [];
@@ -131,7 +134,7 @@ function checkNeeds(pipeline: PipelineDraft, problems: ProblemList): void {
 }
 
 function checkPipelineCycles(draft: ProjectDraft, problems: ProblemList): void {
-  const graph: Record<string, { needs: Array<{ node: string }> }> = {};
+  const graph: Record<string, { needs: Array<{ node: string }> }> = dict();
   for (const [name, pipeline] of draft.pipelines) {
     graph[name] = {
       needs: [...pipeline.nodes.values()].flatMap((n) =>
@@ -338,7 +341,7 @@ class TemplateChecker {
   /** `foreach: ${{ params.x }}` where x is declared with a type that cannot be a list. */
   private checkFanoutType(site: Site, pipeline: PipelineDraft): void {
     const m = /^\$\{\{\s*params\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$/.exec(site.value.trim());
-    const spec = m ? pipeline.spec.params[m[1]!] : undefined;
+    const spec = m ? own(pipeline.spec.params, m[1]!) : undefined;
     if (!m || !spec || spec.type === "list" || spec.type === "json") return;
     const what = site.field === "foreach" ? "foreach:" : `matrix key "${site.path[site.path.length - 1]}"`;
     this.problems.value(

@@ -7,6 +7,7 @@ import { BatonError } from "../../errors.js";
 import { parseDuration } from "../../spec/duration.js";
 import { shellQuote } from "../../spec/expressions.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
+import { dict } from "../../util/dict.js";
 import { EXIT } from "../main.js";
 
 export interface SubmitOptions {
@@ -140,7 +141,7 @@ function buildRequest(words: string[], opts: SubmitOptions): SubmitRequest {
 }
 
 function pairs(flag: string, list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = dict();
   for (const item of list) {
     const i = item.indexOf("=");
     if (i <= 0) throw new BatonError("USAGE", `submit: ${flag} "${item}": expected KEY=VALUE`);

@@ -1,6 +1,7 @@
 /** `/pipelines`: what can be run (for a launch form), and registering definitions by name. */
 import * as z from "zod";
 import type { PipelineSpec } from "../../spec/types.js";
+import { own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
 import { badField } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
@@ -24,10 +25,21 @@ export function pipelineRoutes(ctx: ServerContext): ApiRoute[] {
         const fromFile = Object.values(project?.pipelines ?? {}).map((p) =>
           summarize(p, "file", project?.file ?? null),
         );
-        const registered = ctx.catalog.registry
-          .list()
-          .filter((r) => !project?.pipelines[r.name])
-          .map((r) => summarize(r.project.pipelines[r.name]!, "registered", r.file));
+        // A registered definition that cannot be summarized is left out (and told in the
+        // server's log): one bad file must not hide every other pipeline.
+        const registered = ctx.catalog.registry.list().flatMap((r) => {
+          if (project && Object.hasOwn(project.pipelines, r.name)) return [];
+          try {
+            const pipeline = own(r.project.pipelines, r.name);
+            if (!pipeline) throw new Error(`it has no pipeline "${r.name}"`);
+            return [summarize(pipeline, "registered", r.file)];
+          } catch (err) {
+            ctx.catalog.registry.warn(
+              `registered pipeline ${r.file} left out of GET /pipelines: ${err instanceof Error ? err.message : err}`,
+            );
+            return [];
+          }
+        });
         return { pipelines: [...fromFile, ...registered] };
       },
     }),
@@ -45,7 +57,7 @@ export function pipelineRoutes(ctx: ServerContext): ApiRoute[] {
       },
       async handle({ body, reply }) {
         const project = ctx.catalog.server.current();
-        if (project?.pipelines[body.name]) {
+        if (project && Object.hasOwn(project.pipelines, body.name)) {
           throw badField(
             "body.name",
             `"${body.name}" is a pipeline of ${project.file}: register under another name`,
@@ -53,7 +65,7 @@ export function pipelineRoutes(ctx: ServerContext): ApiRoute[] {
         }
         const entry = ctx.catalog.registry.register(body.name, body.definition);
         reply.code(201).header("location", "/api/v1/pipelines");
-        return { pipeline: summarize(entry.project.pipelines[entry.name]!, "registered", entry.file) };
+        return { pipeline: summarize(own(entry.project.pipelines, entry.name)!, "registered", entry.file) };
       },
     }),
   ];

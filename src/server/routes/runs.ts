@@ -52,7 +52,7 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
         }
         for (const field of ["targets", "from"] as const) {
           for (const [i, node] of (body[field] ?? []).entries()) {
-            if (!pipeline.nodes[node]) {
+            if (!Object.hasOwn(pipeline.nodes, node)) {
               throw badField(`body.${field}[${i}]`, `no node "${node}" in pipeline "${pipeline.name}"`);
             }
           }

@@ -6,6 +6,7 @@ import { didYouMean } from "../../errors.js";
 import { checkParamValue, inferParamType } from "../../spec/params.js";
 import type { ParamSpec } from "../../spec/types.js";
 import { type RunRow, type TaskRow, isTerminal, rootRun } from "../../store/store.js";
+import { dict, own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
 import { HttpError, badField, conflict } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
@@ -147,12 +148,12 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
         }
         const run = (await ctx.store.getRun(task.runId))!;
         // What the task saw as BATON_PARAM_*: the run's params, then its own.
-        const merged: Record<string, unknown> = { ...run.params, ...task.params };
+        const merged: Record<string, unknown> = dict(run.params, task.params);
         const decls = paramDeclarations(ctx, run, task);
         const known = Object.keys(decls);
         for (const [name, value] of Object.entries(body.params ?? {})) {
           const path = `body.params.${name}`;
-          const decl = decls[name];
+          const decl = own(decls, name);
           if (decl === undefined && known.length > 0) {
             const hint = didYouMean(name, known);
             throw badField(
@@ -240,14 +241,14 @@ async function waitUntilEnded(
  * none (a submitted task) takes any.
  */
 function paramDeclarations(ctx: ServerContext, run: RunRow, task: TaskRow): Record<string, ParamSpec> {
-  const decls: Record<string, ParamSpec> = {};
+  const decls: Record<string, ParamSpec> = dict();
   for (const [name, value] of Object.entries({ ...run.params, ...task.params })) {
     decls[name] = { type: inferParamType(value) };
   }
   try {
-    const pipeline = ctx.catalog.forRun(run).pipelines[run.pipeline];
+    const pipeline = own(ctx.catalog.forRun(run).pipelines, run.pipeline);
     Object.assign(decls, pipeline?.params);
-    const node = task.node === null ? undefined : pipeline?.nodes[task.node];
+    const node = task.node === null ? undefined : own(pipeline?.nodes, task.node);
     if (node?.kind === "task") Object.assign(decls, node.params);
   } catch {
     // The file is gone or was not a pipeline: the values' types stand for the declarations.

@@ -6,7 +6,7 @@
 import { type FormEvent, useState } from "react";
 import { ApiError, errorMessage, get, post } from "../api/client";
 import type { ParamDecl, ParamType, TaskDetail } from "../api/types";
-import { paramOfProblemPath, paramText, validateParams } from "../lib/params";
+import { ownValue, paramOfProblemPath, paramText, validateParams } from "../lib/params";
 
 /** The declared type a value stands for (the API tells values, not declarations, of a task). */
 export function inferType(v: unknown): ParamType {
@@ -22,9 +22,9 @@ export function changedParams(
   original: Record<string, unknown>,
   values: Record<string, unknown>,
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+  const out: Record<string, unknown> = Object.create(null);
   for (const [k, v] of Object.entries(values)) {
-    if (JSON.stringify(v) !== JSON.stringify(original[k])) out[k] = v;
+    if (JSON.stringify(v) !== JSON.stringify(ownValue(original, k))) out[k] = v;
   }
   return out;
 }
@@ -89,7 +89,7 @@ export function CloneForm({
       {decls.map((d) => (
         <label
           key={d.name}
-          className={`clone-field${errors[d.name] ? " field-error" : ""}`}
+          className={`clone-field${ownValue(errors, d.name) ? " field-error" : ""}`}
           data-param={d.name}
         >
           <span className="clone-name">
@@ -98,11 +98,13 @@ export function CloneForm({
           <input
             type="text"
             className="mono"
-            value={texts[d.name] ?? ""}
+            value={ownValue(texts, d.name) ?? ""}
             spellCheck={false}
             onChange={(e) => setTexts((t) => ({ ...t, [d.name]: e.target.value }))}
           />
-          {errors[d.name] ? <span className="field-message">{errors[d.name]}</span> : null}
+          {ownValue(errors, d.name) ? (
+            <span className="field-message">{ownValue(errors, d.name)}</span>
+          ) : null}
         </label>
       ))}
       {error ? <div className="alert alert-error">{error}</div> : null}

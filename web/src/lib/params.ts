@@ -94,14 +94,22 @@ export function validateParams(
   decls: ParamDecl[],
   texts: Record<string, string>,
 ): { values: Record<string, unknown>; errors: Record<string, string> } {
-  const values: Record<string, unknown> = {};
-  const errors: Record<string, string> = {};
+  const values: Record<string, unknown> = Object.create(null);
+  const errors: Record<string, string> = Object.create(null);
   for (const decl of decls) {
-    const parsed = parseParam(decl, texts[decl.name] ?? "");
+    const parsed = parseParam(decl, ownValue(texts, decl.name) ?? "");
     if (!parsed.ok) errors[decl.name] = parsed.error;
     else if (parsed.value !== undefined) values[decl.name] = parsed.value;
   }
   return { values, errors };
+}
+
+/**
+ * `obj[key]` when it is `obj`'s own: a param may be called `constructor` or `toString`, which
+ * a plain object would otherwise answer from its prototype.
+ */
+export function ownValue<T>(obj: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
 }
 
 /** `body.params.lr` (a server problem's path) -> `lr`. */

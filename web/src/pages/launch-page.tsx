@@ -8,7 +8,7 @@ import { loadPipelines, usePipelines, useTitle } from "../api/hooks";
 import type { ParamDecl, PipelineNode, PipelineSummary, RunDetail, RunSummary } from "../api/types";
 import { useToast } from "../components/feedback";
 import { formatValue, shortId } from "../lib/format";
-import { paramOfProblemPath, paramText, validateParams } from "../lib/params";
+import { ownValue, paramOfProblemPath, paramText, validateParams } from "../lib/params";
 import { Link, navigate, useLocation } from "../router";
 
 export function LaunchPage({ name }: { name: string | undefined }) {
@@ -127,7 +127,7 @@ function LaunchForm({ pipeline, likeRun }: { pipeline: PipelineSummary; likeRun:
         setTexts((t) => {
           const next = { ...t };
           for (const p of pipeline.params)
-            if (p.name in d.run.params) next[p.name] = paramText(p, d.run.params[p.name]);
+            if (Object.hasOwn(d.run.params, p.name)) next[p.name] = paramText(p, d.run.params[p.name]);
           return next;
         });
         setLikeNote(`Params of run ${shortId(d.run.id)}.`);
@@ -141,7 +141,7 @@ function LaunchForm({ pipeline, likeRun }: { pipeline: PipelineSummary; likeRun:
 
   const setText = (name: string, value: string) => {
     setTexts((t) => ({ ...t, [name]: value }));
-    if (errors[name]) setErrors((e) => ({ ...e, [name]: "" }));
+    if (ownValue(errors, name)) setErrors((e) => ({ ...e, [name]: "" }));
   };
 
   const submit = async (e: FormEvent) => {
@@ -224,8 +224,8 @@ function LaunchForm({ pipeline, likeRun }: { pipeline: PipelineSummary; likeRun:
           <ParamField
             key={p.name}
             decl={p}
-            text={texts[p.name] ?? ""}
-            error={errors[p.name]}
+            text={ownValue(texts, p.name) ?? ""}
+            error={ownValue(errors, p.name)}
             onChange={(v) => setText(p.name, v)}
           />
         ))}

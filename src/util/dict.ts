@@ -1,0 +1,28 @@
+/**
+ * Objects keyed by names users choose (nodes, params, pipelines, pools, inputs, env...). A name
+ * may be `constructor`, `toString` or `__proto__`: a plain `{}` answers the first two from its
+ * prototype and turns `obj.__proto__ = v` into a change of prototype. These helpers never look
+ * at, or write through, the prototype.
+ */
+
+/** A new object with no prototype, holding the own entries of `sources` in order (later ones win). */
+export function dict<T>(
+  ...sources: Array<Readonly<Record<string, T>> | null | undefined>
+): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  for (const source of sources) {
+    if (!source) continue;
+    for (const [k, v] of Object.entries(source)) out[k] = v;
+  }
+  return out;
+}
+
+/** `obj[key]` when `key` is an own property of `obj`, else undefined (never an inherited member). */
+export function own<T>(obj: Readonly<Record<string, T>> | null | undefined, key: string): T | undefined {
+  return obj != null && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/** Sets `obj[key] = value` as an own property, even for `__proto__` on an object with a prototype. */
+export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+}
