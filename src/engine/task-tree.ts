@@ -4,7 +4,8 @@ import type { ExitResult } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
 import type { RunRow, RunStatus } from "../store/store.js";
 import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
-import { isTerminal } from "../store/store.js";
+import { type TaskState, isTerminal } from "../store/store.js";
+import { isAlive } from "../util/process.js";
 import { ulid } from "../util/ulid.js";
 import {
   type AttemptFiles,
@@ -58,6 +59,8 @@ interface Family {
 }
 
 const BACKOFF_MS = 1000;
+/** How often dependencies driven by another engine are looked up in the store. */
+const FOREIGN_POLL_MS = 300;
 
 /**
  * Tasks submitted on their own, Velda style (`baton submit`, `POST /tasks`, the SDK).
@@ -75,6 +78,9 @@ export class TaskTree {
   private readonly ended = new Map<string, TaskStatus>();
   /** Lone task trees: top-level tasks of each run not ended yet, and whether one failed. */
   private readonly loneRuns = new Map<string, { open: number; failed: boolean; cancelled: boolean }>();
+  /** Dependencies not ended that another engine drives (see {@link pollForeignDependencies}). */
+  private readonly foreign = new Set<string>();
+  private foreignTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -237,6 +243,7 @@ export class TaskTree {
           const list = this.dependents.get(d.needsTaskId) ?? [];
           list.push(task);
           this.dependents.set(d.needsTaskId, list);
+          if (!this.tasks.has(d.needsTaskId)) this.watchForeign(d.needsTaskId);
         }
       }
       this.emitTask(task);
@@ -330,6 +337,7 @@ export class TaskTree {
         const list = this.dependents.get(d.needsTaskId) ?? [];
         list.push(task);
         this.dependents.set(d.needsTaskId, list);
+        if (!this.tasks.has(d.needsTaskId)) this.watchForeign(d.needsTaskId);
       }
     }
     if (loneRun && lone) {
@@ -493,13 +501,12 @@ export class TaskTree {
   private async ready(task: TreeTask): Promise<void> {
     if (task.status !== "pending") return;
     for (const d of task.deps) {
-      const status =
-        this.tasks.get(d.needsTaskId)?.status ??
-        this.ended.get(d.needsTaskId) ??
-        (await this.engine.store.getTask(d.needsTaskId))?.status;
+      const live = this.tasks.get(d.needsTaskId);
+      const row = live ? undefined : await this.engine.store.getTask(d.needsTaskId);
+      const status = live?.status ?? this.ended.get(d.needsTaskId) ?? row?.status;
       const outcome = outcomeOf(status ?? "cancelled");
       if (!conditionHolds(d.condition, outcome)) {
-        const other = this.tasks.get(d.needsTaskId)?.name ?? d.needsTaskId;
+        const other = live?.name ?? row?.name ?? d.needsTaskId;
         await this.endWithoutRunning(
           task,
           "skipped",
@@ -663,11 +670,7 @@ export class TaskTree {
       if (failsParent(task.status)) f.failed++;
       if (f.open === 0) for (const w of f.waiters.splice(0)) w();
     }
-    for (const next of this.dependents.get(task.id) ?? []) {
-      next.waiting--;
-      if (next.waiting === 0) void this.guard(next, this.ready(next));
-    }
-    this.dependents.delete(task.id);
+    this.dependencyEnded(task.id);
     const lone = task.parentId === null ? this.loneRuns.get(task.runId) : undefined;
     if (lone) {
       lone.open--;
@@ -677,6 +680,71 @@ export class TaskTree {
         this.loneRuns.delete(task.runId);
         await this.finishLoneRun(task.runId, lone);
       }
+    }
+  }
+
+  /** A task ended (here or, watched, in another engine): its dependents have one dependency fewer. */
+  private dependencyEnded(taskId: string): void {
+    const waiting = this.dependents.get(taskId) ?? [];
+    this.dependents.delete(taskId);
+    for (const next of waiting) {
+      next.waiting--;
+      if (next.waiting === 0) void this.guard(next, this.ready(next));
+    }
+  }
+
+  private watchForeign(taskId: string): void {
+    this.foreign.add(taskId);
+    if (this.foreignTimer) return;
+    this.foreignTimer = setTimeout(() => void this.pollForeignDependencies(), FOREIGN_POLL_MS);
+    // The engine's API or server keeps the process up; this timer alone must not.
+    this.foreignTimer.unref();
+  }
+
+  /**
+   * Tasks waiting on a task that another live engine drives (two embedded `baton submit`s in one
+   * folder, each with its own engine): while there are any, the dependencies are looked up in
+   * the store, all in one query, every {@link FOREIGN_POLL_MS}. One that has ended settles its
+   * dependents as a task ended here would (they run, or are skipped). One whose run's engine is
+   * gone (the process died without ending it) would never end: its dependents fail at once,
+   * saying which engine is gone and that `baton resume RUN` continues that run.
+   */
+  private async pollForeignDependencies(): Promise<void> {
+    this.foreignTimer = undefined;
+    // Dropped: dependencies nobody waits on any more, and those now driven here (a restore).
+    for (const id of this.foreign) if (!this.dependents.has(id) || this.tasks.has(id)) this.foreign.delete(id);
+    if (this.foreign.size === 0) return;
+    let states: TaskState[] = [];
+    try {
+      states = await this.engine.store.getTaskStates([...this.foreign]);
+    } catch (err) {
+      process.stderr.write(`baton: cannot look up dependencies in the store: ${(err as Error).message}\n`);
+    }
+    for (const state of states) {
+      if (!this.foreign.has(state.id) || this.tasks.has(state.id)) continue;
+      if (isTerminal(state.status)) {
+        this.foreign.delete(state.id);
+        this.ended.set(state.id, state.status);
+        this.dependencyEnded(state.id);
+      } else if (engineGone(state)) {
+        this.foreign.delete(state.id);
+        const waiting = this.dependents.get(state.id) ?? [];
+        this.dependents.delete(state.id);
+        const engine =
+          state.runStatus !== "running"
+            ? `run has ${state.runStatus}`
+            : state.enginePid === null
+              ? "run has no engine"
+              : `engine (pid ${state.enginePid}) is gone`;
+        const why = `needs ${state.name} (task ${state.id}), which is ${state.status} but whose ${engine}: it will not end until \`baton resume ${state.runId}\` continues its run; submit this task again then`;
+        for (const next of waiting) {
+          if (next.status === "pending") void this.guard(next, this.complete(next, null, "failed", null, {}, [], why));
+        }
+      }
+    }
+    if (this.foreign.size > 0 && !this.foreignTimer) {
+      this.foreignTimer = setTimeout(() => void this.pollForeignDependencies(), FOREIGN_POLL_MS);
+      this.foreignTimer.unref();
     }
   }
 
@@ -713,6 +781,13 @@ export class TaskTree {
       }
     }
   }
+}
+
+/** Whether the run of a task not ended has no live engine to end it. */
+function engineGone(state: TaskState): boolean {
+  if (state.runStatus !== "running") return true;
+  if (state.enginePid === null) return true;
+  return state.enginePid !== process.pid && !isAlive(state.enginePid);
 }
 
 /** Whether a child that ended so makes its parent fail (as {@link TaskTree} counts in a family). */
