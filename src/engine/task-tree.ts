@@ -1,6 +1,9 @@
+import fs from "node:fs";
 import path from "node:path";
 import { BatonError, didYouMean } from "../errors.js";
+import { commandSizeProblem } from "../executors/arg-limit.js";
 import type { ExitResult } from "../executors/executor.js";
+import { MAX_NAME_LENGTH } from "../spec/problems.js";
 import type { PoolSpec } from "../spec/types.js";
 import type { RunRow, RunStatus } from "../store/store.js";
 import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
@@ -111,9 +114,21 @@ export class TaskTree {
     if (!Number.isInteger(shards) || shards < 1)
       throw new BatonError("USAGE", `submit: -N must be a whole number >= 1, got ${shards}`);
     const name = req.name?.trim() || defaultName(command);
+    if (name.length > MAX_NAME_LENGTH) {
+      throw submitProblem(
+        "name",
+        `-n "${name.slice(0, 40)}…" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
+      );
+    }
     if (!/^[A-Za-z0-9_.\-[\]=,:]+$/.test(name)) {
       throw new BatonError("USAGE", `submit: -n "${name}": use letters, digits and _ . - [ ] = , : only`);
     }
+    const cwd = req.cwd ?? this.defaultCwd;
+    const paramEnv = Object.fromEntries(
+      Object.entries(req.params ?? {}).map(([k, v]) => [paramEnvName(k), paramEnvValue(v)]),
+    );
+    const env = { ...paramEnv, ...req.env };
+    checkSubmission(command, cwd, env, req.labels ?? {}, this.engine.taskEnv);
 
     const parentId = req.parentTaskId ?? null;
     let parent: TaskRow | undefined;
@@ -149,7 +164,6 @@ export class TaskTree {
     }
 
     const runId = parent ? parent.runId : ulid();
-    const cwd = req.cwd ?? this.defaultCwd;
     const run: NewRun | null = parent
       ? null
       : {
@@ -169,13 +183,10 @@ export class TaskTree {
     const deps: TaskDep[] = [];
     for (let i = 0; i < shards; i++) {
       const id = ulid();
-      const paramEnv = Object.fromEntries(
-        Object.entries(req.params ?? {}).map(([k, v]) => [paramEnvName(k), paramEnvValue(v)]),
-      );
       const spec: SubmitSpec = {
         command,
         cwd,
-        env: { ...paramEnv, ...req.env },
+        env,
         labels: req.labels ?? {},
         retries: req.retries ?? 0,
         timeoutMs: req.timeoutMs,
@@ -712,7 +723,8 @@ export class TaskTree {
   private async pollForeignDependencies(): Promise<void> {
     this.foreignTimer = undefined;
     // Dropped: dependencies nobody waits on any more, and those now driven here (a restore).
-    for (const id of this.foreign) if (!this.dependents.has(id) || this.tasks.has(id)) this.foreign.delete(id);
+    for (const id of this.foreign)
+      if (!this.dependents.has(id) || this.tasks.has(id)) this.foreign.delete(id);
     if (this.foreign.size === 0) return;
     let states: TaskState[] = [];
     try {
@@ -738,7 +750,8 @@ export class TaskTree {
               : `engine (pid ${state.enginePid}) is gone`;
         const why = `needs ${state.name} (task ${state.id}), which is ${state.status} but whose ${engine}: it will not end until \`baton resume ${state.runId}\` continues its run; submit this task again then`;
         for (const next of waiting) {
-          if (next.status === "pending") void this.guard(next, this.complete(next, null, "failed", null, {}, [], why));
+          if (next.status === "pending")
+            void this.guard(next, this.complete(next, null, "failed", null, {}, [], why));
         }
       }
     }
@@ -788,6 +801,67 @@ function engineGone(state: TaskState): boolean {
   if (state.runStatus !== "running") return true;
   if (state.enginePid === null) return true;
   return state.enginePid !== process.pid && !isAlive(state.enginePid);
+}
+
+/** A submission refused because of one of its fields (`cwd`, `labels.team`): exit 2, HTTP 400 naming it. */
+function submitProblem(field: string, message: string): BatonError {
+  return new BatonError("USAGE", `submit: ${field}: ${message}`, { problems: [{ path: field, message }] });
+}
+
+/** Longest label value, in characters (keys are names: {@link MAX_NAME_LENGTH}). */
+const MAX_LABEL_VALUE_LENGTH = 1000;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * What would only fail later, checked before anything is recorded: a working directory that is
+ * not there (it failed at spawn as "spawn /bin/bash ENOENT"), a command and environment larger
+ * than the system takes (E2BIG at spawn), NUL bytes the OS cannot pass, labels of any length.
+ */
+function checkSubmission(
+  command: string,
+  cwd: string,
+  env: Record<string, string>,
+  labels: Record<string, string>,
+  engineEnv: Record<string, string>,
+): void {
+  if (command.includes("\0"))
+    throw submitProblem("command", "contains a NUL character, which no process can be given");
+  if (cwd.includes("\0")) throw submitProblem("cwd", "contains a NUL character");
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(cwd);
+  } catch {
+    throw submitProblem("cwd", `working directory ${cwd} does not exist`);
+  }
+  if (!stat.isDirectory()) throw submitProblem("cwd", `working directory ${cwd} is not a directory`);
+  for (const [key, value] of Object.entries(env)) {
+    if (key === "" || key.includes("=") || key.includes("\0"))
+      throw submitProblem(
+        `env.${key}`,
+        `"${key.slice(0, 40)}" is not a variable name (no "=", no NUL, not empty)`,
+      );
+    if (value.includes("\0")) throw submitProblem(`env.${key}`, "the value contains a NUL character");
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    if (key.length > MAX_NAME_LENGTH)
+      throw submitProblem(
+        "labels",
+        `label "${key.slice(0, 40)}…" is ${key.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
+      );
+    if (key === "" || CONTROL_CHARACTER.test(key))
+      throw submitProblem(`labels.${key}`, "a label name must not be empty or hold control characters");
+    if (value.length > MAX_LABEL_VALUE_LENGTH)
+      throw submitProblem(
+        `labels.${key}`,
+        `the value is ${value.length} characters long; the limit is ${MAX_LABEL_VALUE_LENGTH}`,
+      );
+    if (CONTROL_CHARACTER.test(value))
+      throw submitProblem(`labels.${key}`, "the value holds control characters");
+  }
+  const tooBig = commandSizeProblem(command, { ...process.env, ...engineEnv, ...env });
+  if (tooBig) throw submitProblem(Buffer.byteLength(command) > 100_000 ? "command" : "env", tooBig);
 }
 
 /** Whether a child that ended so makes its parent fail (as {@link TaskTree} counts in a family). */

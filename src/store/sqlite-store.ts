@@ -16,9 +16,9 @@ import type {
   Store,
   TaskCompletion,
   TaskDep,
-  TaskState,
   TaskFilter,
   TaskRow,
+  TaskState,
   TaskStatus,
 } from "./store.js";
 

@@ -7,7 +7,7 @@ import { checkParamValue, inferParamType } from "../../spec/params.js";
 import type { ParamSpec } from "../../spec/types.js";
 import { type RunRow, type TaskRow, isTerminal, rootRun } from "../../store/store.js";
 import type { ServerContext } from "../context.js";
-import { HttpError, badField, conflict } from "../http-errors.js";
+import { HttpError, badField, conflict, underField } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
 import {
   CloneBodySchema,
@@ -35,7 +35,9 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       body: SubmitBodySchema,
       responses: { 201: { description: "The new tasks' ids.", schema: IdsSchema } },
       async handle({ body, reply }) {
-        const ids = await ctx.engine.submit(body);
+        const ids = await ctx.engine.submit(body).catch((err) => {
+          throw underField(err, "body");
+        });
         reply.code(201);
         return { ids };
       },
@@ -172,7 +174,9 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
           parentTaskId: body.parentTaskId,
           idempotencyKey: body.idempotencyKey,
         };
-        const ids = await ctx.engine.submit(request);
+        const ids = await ctx.engine.submit(request).catch((err) => {
+          throw underField(err, "body");
+        });
         reply.code(201);
         return { ids };
       },
