@@ -1,5 +1,16 @@
+/** The widest a cell is shown; longer text (a name stored before names had a limit) ends in "…". */
+export const MAX_CELL_WIDTH = 60;
+
+/** A cell as shown: control characters as "?", at most {@link MAX_CELL_WIDTH} characters. */
+export function cell(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: they would break the table's lines
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, "?");
+  return clean.length > MAX_CELL_WIDTH ? `${clean.slice(0, MAX_CELL_WIDTH - 1)}…` : clean;
+}
+
 /** A plain text table: columns padded to their widest cell, the last column left ragged. */
-export function table(header: string[], rows: string[][]): string {
+export function table(header: string[], body: string[][]): string {
+  const rows = body.map((r) => r.map(cell));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells

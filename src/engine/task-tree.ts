@@ -1,12 +1,16 @@
+import fs from "node:fs";
 import path from "node:path";
 import { BatonError, didYouMean } from "../errors.js";
+import { commandSizeProblem } from "../executors/arg-limit.js";
 import type { ExitResult } from "../executors/executor.js";
+import { MAX_NAME_LENGTH } from "../spec/problems.js";
 import type { PoolSpec } from "../spec/types.js";
 import type { RunRow, RunStatus } from "../store/store.js";
 import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
-import { isTerminal } from "../store/store.js";
+import { type TaskState, isTerminal } from "../store/store.js";
 import { newRunId, newTaskId, parseIdQuery } from "../util/ids.js";
 import { childrenFailedText, plural } from "../util/plural.js";
+import { isAlive } from "../util/process.js";
 import {
   type AttemptFiles,
   adoptAttempt,
@@ -59,6 +63,8 @@ interface Family {
 }
 
 const BACKOFF_MS = 1000;
+/** How often dependencies driven by another engine are looked up in the store. */
+const FOREIGN_POLL_MS = 300;
 
 /**
  * Tasks submitted on their own, Velda style (`baton submit`, `POST /tasks`, the SDK).
@@ -76,6 +82,9 @@ export class TaskTree {
   private readonly ended = new Map<string, TaskStatus>();
   /** Lone task trees: top-level tasks of each run not ended yet, and whether one failed. */
   private readonly loneRuns = new Map<string, { open: number; failed: boolean; cancelled: boolean }>();
+  /** Dependencies not ended that another engine drives (see {@link pollForeignDependencies}). */
+  private readonly foreign = new Set<string>();
+  private foreignTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -110,9 +119,21 @@ export class TaskTree {
     if (!Number.isInteger(shards) || shards < 1)
       throw new BatonError("USAGE", `submit: -N must be a whole number >= 1, got ${shards}`);
     const name = req.name?.trim() || defaultName(command);
+    if (name.length > MAX_NAME_LENGTH) {
+      throw submitProblem(
+        "name",
+        `-n "${name.slice(0, 40)}…" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
+      );
+    }
     if (!/^[A-Za-z0-9_.\-[\]=,:]+$/.test(name)) {
       throw new BatonError("USAGE", `submit: -n "${name}": use letters, digits and _ . - [ ] = , : only`);
     }
+    const cwd = req.cwd ?? this.defaultCwd;
+    const paramEnv = Object.fromEntries(
+      Object.entries(req.params ?? {}).map(([k, v]) => [paramEnvName(k), paramEnvValue(v)]),
+    );
+    const env = { ...paramEnv, ...req.env };
+    checkSubmission(command, cwd, env, req.labels ?? {}, this.engine.taskEnv);
 
     const parentId = req.parentTaskId ?? null;
     let parent: TaskRow | undefined;
@@ -149,7 +170,6 @@ export class TaskTree {
     }
 
     const runId = parent ? parent.runId : newRunId();
-    const cwd = req.cwd ?? this.defaultCwd;
     const run: NewRun | null = parent
       ? null
       : {
@@ -169,13 +189,10 @@ export class TaskTree {
     const deps: TaskDep[] = [];
     for (let i = 0; i < shards; i++) {
       const id = newTaskId();
-      const paramEnv = Object.fromEntries(
-        Object.entries(req.params ?? {}).map(([k, v]) => [paramEnvName(k), paramEnvValue(v)]),
-      );
       const spec: SubmitSpec = {
         command,
         cwd,
-        env: { ...paramEnv, ...req.env },
+        env,
         labels: req.labels ?? {},
         retries: req.retries ?? 0,
         timeoutMs: req.timeoutMs,
@@ -243,6 +260,7 @@ export class TaskTree {
           const list = this.dependents.get(d.needsTaskId) ?? [];
           list.push(task);
           this.dependents.set(d.needsTaskId, list);
+          if (!this.tasks.has(d.needsTaskId)) this.watchForeign(d.needsTaskId);
         }
       }
       this.emitTask(task);
@@ -336,6 +354,7 @@ export class TaskTree {
         const list = this.dependents.get(d.needsTaskId) ?? [];
         list.push(task);
         this.dependents.set(d.needsTaskId, list);
+        if (!this.tasks.has(d.needsTaskId)) this.watchForeign(d.needsTaskId);
       }
     }
     if (loneRun && lone) {
@@ -504,15 +523,13 @@ export class TaskTree {
   private async ready(task: TreeTask): Promise<void> {
     if (task.status !== "pending") return;
     for (const d of task.deps) {
-      const status =
-        this.tasks.get(d.needsTaskId)?.status ??
-        this.ended.get(d.needsTaskId) ??
-        (await this.engine.store.getTask(d.needsTaskId))?.status;
+      const live = this.tasks.get(d.needsTaskId);
+      const row = live ? undefined : await this.engine.store.getTask(d.needsTaskId);
+      const status = live?.status ?? this.ended.get(d.needsTaskId) ?? row?.status;
       const outcome = outcomeOf(status ?? "cancelled");
       if (!conditionHolds(d.condition, outcome)) {
         // Named as the user named it (`--after-success train`); the id tells apart shards and namesakes.
-        const name =
-          this.tasks.get(d.needsTaskId)?.name ?? (await this.engine.store.getTask(d.needsTaskId))?.name;
+        const name = live?.name ?? row?.name;
         const other = name ? `${name} (${d.needsTaskId})` : d.needsTaskId;
         await this.endWithoutRunning(
           task,
@@ -677,11 +694,7 @@ export class TaskTree {
       if (failsParent(task.status)) f.failed++;
       if (f.open === 0) for (const w of f.waiters.splice(0)) w();
     }
-    for (const next of this.dependents.get(task.id) ?? []) {
-      next.waiting--;
-      if (next.waiting === 0) void this.guard(next, this.ready(next));
-    }
-    this.dependents.delete(task.id);
+    this.dependencyEnded(task.id);
     const lone = task.parentId === null ? this.loneRuns.get(task.runId) : undefined;
     if (lone) {
       lone.open--;
@@ -691,6 +704,73 @@ export class TaskTree {
         this.loneRuns.delete(task.runId);
         await this.finishLoneRun(task.runId, lone);
       }
+    }
+  }
+
+  /** A task ended (here or, watched, in another engine): its dependents have one dependency fewer. */
+  private dependencyEnded(taskId: string): void {
+    const waiting = this.dependents.get(taskId) ?? [];
+    this.dependents.delete(taskId);
+    for (const next of waiting) {
+      next.waiting--;
+      if (next.waiting === 0) void this.guard(next, this.ready(next));
+    }
+  }
+
+  private watchForeign(taskId: string): void {
+    this.foreign.add(taskId);
+    if (this.foreignTimer) return;
+    this.foreignTimer = setTimeout(() => void this.pollForeignDependencies(), FOREIGN_POLL_MS);
+    // The engine's API or server keeps the process up; this timer alone must not.
+    this.foreignTimer.unref();
+  }
+
+  /**
+   * Tasks waiting on a task that another live engine drives (two embedded `baton submit`s in one
+   * folder, each with its own engine): while there are any, the dependencies are looked up in
+   * the store, all in one query, every {@link FOREIGN_POLL_MS}. One that has ended settles its
+   * dependents as a task ended here would (they run, or are skipped). One whose run's engine is
+   * gone (the process died without ending it) would never end: its dependents fail at once,
+   * saying which engine is gone and that `baton resume RUN` continues that run.
+   */
+  private async pollForeignDependencies(): Promise<void> {
+    this.foreignTimer = undefined;
+    // Dropped: dependencies nobody waits on any more, and those now driven here (a restore).
+    for (const id of this.foreign)
+      if (!this.dependents.has(id) || this.tasks.has(id)) this.foreign.delete(id);
+    if (this.foreign.size === 0) return;
+    let states: TaskState[] = [];
+    try {
+      states = await this.engine.store.getTaskStates([...this.foreign]);
+    } catch (err) {
+      process.stderr.write(`baton: cannot look up dependencies in the store: ${(err as Error).message}\n`);
+    }
+    for (const state of states) {
+      if (!this.foreign.has(state.id) || this.tasks.has(state.id)) continue;
+      if (isTerminal(state.status)) {
+        this.foreign.delete(state.id);
+        this.ended.set(state.id, state.status);
+        this.dependencyEnded(state.id);
+      } else if (engineGone(state)) {
+        this.foreign.delete(state.id);
+        const waiting = this.dependents.get(state.id) ?? [];
+        this.dependents.delete(state.id);
+        const engine =
+          state.runStatus !== "running"
+            ? `run has ${state.runStatus}`
+            : state.enginePid === null
+              ? "run has no engine"
+              : `engine (pid ${state.enginePid}) is gone`;
+        const why = `needs ${state.name} (task ${state.id}), which is ${state.status} but whose ${engine}: it will not end until \`baton resume ${state.runId}\` continues its run; submit this task again then`;
+        for (const next of waiting) {
+          if (next.status === "pending")
+            void this.guard(next, this.complete(next, null, "failed", null, {}, [], why));
+        }
+      }
+    }
+    if (this.foreign.size > 0 && !this.foreignTimer) {
+      this.foreignTimer = setTimeout(() => void this.pollForeignDependencies(), FOREIGN_POLL_MS);
+      this.foreignTimer.unref();
     }
   }
 
@@ -727,6 +807,74 @@ export class TaskTree {
       }
     }
   }
+}
+
+/** Whether the run of a task not ended has no live engine to end it. */
+function engineGone(state: TaskState): boolean {
+  if (state.runStatus !== "running") return true;
+  if (state.enginePid === null) return true;
+  return state.enginePid !== process.pid && !isAlive(state.enginePid);
+}
+
+/** A submission refused because of one of its fields (`cwd`, `labels.team`): exit 2, HTTP 400 naming it. */
+function submitProblem(field: string, message: string): BatonError {
+  return new BatonError("USAGE", `submit: ${field}: ${message}`, { problems: [{ path: field, message }] });
+}
+
+/** Longest label value, in characters (keys are names: {@link MAX_NAME_LENGTH}). */
+const MAX_LABEL_VALUE_LENGTH = 1000;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * What would only fail later, checked before anything is recorded: a working directory that is
+ * not there (it failed at spawn as "spawn /bin/bash ENOENT"), a command and environment larger
+ * than the system takes (E2BIG at spawn), NUL bytes the OS cannot pass, labels of any length.
+ */
+function checkSubmission(
+  command: string,
+  cwd: string,
+  env: Record<string, string>,
+  labels: Record<string, string>,
+  engineEnv: Record<string, string>,
+): void {
+  if (command.includes("\0"))
+    throw submitProblem("command", "contains a NUL character, which no process can be given");
+  if (cwd.includes("\0")) throw submitProblem("cwd", "contains a NUL character");
+  let stat: fs.Stats | undefined;
+  try {
+    stat = fs.statSync(cwd);
+  } catch {
+    throw submitProblem("cwd", `working directory ${cwd} does not exist`);
+  }
+  if (!stat.isDirectory()) throw submitProblem("cwd", `working directory ${cwd} is not a directory`);
+  for (const [key, value] of Object.entries(env)) {
+    if (key === "" || key.includes("=") || key.includes("\0"))
+      throw submitProblem(
+        `env.${key}`,
+        `"${key.slice(0, 40)}" is not a variable name (no "=", no NUL, not empty)`,
+      );
+    if (value.includes("\0")) throw submitProblem(`env.${key}`, "the value contains a NUL character");
+  }
+  for (const [key, value] of Object.entries(labels)) {
+    if (key.length > MAX_NAME_LENGTH)
+      throw submitProblem(
+        "labels",
+        `label "${key.slice(0, 40)}…" is ${key.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
+      );
+    if (key === "" || CONTROL_CHARACTER.test(key))
+      throw submitProblem(`labels.${key}`, "a label name must not be empty or hold control characters");
+    if (value.length > MAX_LABEL_VALUE_LENGTH)
+      throw submitProblem(
+        `labels.${key}`,
+        `the value is ${value.length} characters long; the limit is ${MAX_LABEL_VALUE_LENGTH}`,
+      );
+    if (CONTROL_CHARACTER.test(value))
+      throw submitProblem(`labels.${key}`, "the value holds control characters");
+  }
+  const tooBig = commandSizeProblem(command, { ...process.env, ...engineEnv, ...env });
+  if (tooBig) throw submitProblem(Buffer.byteLength(command) > 100_000 ? "command" : "env", tooBig);
 }
 
 /** Whether a child that ended so makes its parent fail (as {@link TaskTree} counts in a family). */

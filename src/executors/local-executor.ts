@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import type { Collected } from "../artifacts/collect.js";
+import { commandSizeProblem } from "./arg-limit.js";
 import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
 import { Spawner } from "./spawner.js";
 
@@ -173,6 +174,13 @@ class LocalProcess extends WatchedProcess {
   constructor(request: LaunchRequest, killGraceMs: number, spawner: Spawner) {
     super(request.timeoutMs, killGraceMs);
     this.started = new Promise((resolveStarted) => {
+      // Said in words here rather than as a bare E2BIG from the spawn (a command resolved at launch).
+      const tooBig = commandSizeProblem(wrapCommand(request.command), { ...process.env, ...request.env });
+      if (tooBig) {
+        this.fail(`cannot start the task: ${tooBig}`);
+        resolveStarted();
+        return;
+      }
       spawner.spawn(
         {
           args: ["-eo", "pipefail", "-c", wrapCommand(request.command)],

@@ -16,7 +16,8 @@ import { ensureBatonError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import { requestToken, tokenMatches } from "./auth.js";
 import { DrivenRuns, type ServerContext } from "./context.js";
-import { HttpError, errorBody, toErrorResponse } from "./http-errors.js";
+import { HttpError, badField, errorBody, toErrorResponse } from "./http-errors.js";
+import { MAX_JSON_DEPTH, jsonDepthProblem } from "./json-depth.js";
 import {
   DefinitionArchive,
   type LocatedProject,
@@ -125,11 +126,15 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     ...(options.serverFactory ? { serverFactory: options.serverFactory } : {}),
   });
 
-  // An empty body is no body (a bare `POST /runs/ID/cancel` with a JSON content type).
+  // An empty body is no body (a bare `POST /runs/ID/cancel` with a JSON content type). JSON
+  // nested deeper than any request needs is refused before it is parsed: the checks that walk
+  // a body recurse, and 100,000 levels overflowed the stack (a 500).
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, text, done) => {
-    if (typeof text === "string" && text.trim() === "") done(null, undefined);
-    else parseJson(req, text as string, done);
+    if (typeof text === "string" && text.trim() === "") return done(null, undefined);
+    const tooDeep = jsonDepthProblem(text as string, MAX_JSON_DEPTH);
+    if (tooDeep) return done(badField("body", tooDeep), undefined);
+    parseJson(req, text as string, done);
   });
 
   app.addHook("onRequest", async (req, reply) => {

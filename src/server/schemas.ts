@@ -10,7 +10,7 @@ import * as z from "zod";
 import type { CacheExplanation } from "../engine/cache-explanation.js";
 import type { SubmitRequest } from "../engine/engine.js";
 import type { TaskView } from "../engine/task-view.js";
-import { NAME_PATTERN } from "../spec/problems.js";
+import { MAX_NAME_LENGTH, NAME_PATTERN } from "../spec/problems.js";
 import { RUN_STATUSES, TASK_STATUSES } from "../store/store.js";
 
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
@@ -19,6 +19,7 @@ export const RunStatusSchema = z.enum(RUN_STATUSES);
 /** A name of a pipeline, param or node: letters, digits, `_` and `-`, starting with a letter or `_`. */
 export const NameSchema = z
   .string()
+  .max(MAX_NAME_LENGTH)
   .regex(NAME_PATTERN, 'expected a name of letters, digits, "_" and "-", starting with a letter or "_"');
 
 /** Param values by name, as JSON (a `list` param takes a JSON array, not text). */
@@ -45,6 +46,7 @@ export const StartRunBodySchema = z
     pipeline: z
       .string()
       .min(1)
+      .max(MAX_NAME_LENGTH)
       .optional()
       .describe(
         "A pipeline of the server's baton.yaml or a registered one; with `definition`, the pipeline of the definition to run (may be left out when it has one).",
@@ -82,9 +84,14 @@ const stringMap = z.record(z.string(), z.string());
 
 /** `POST /tasks`: the fields of the engine's SubmitRequest. */
 export const SubmitBodySchema = z.strictObject({
-  name: z.string().min(1).optional().describe("Display name; what siblings name in `after*`."),
+  name: z
+    .string()
+    .min(1)
+    .max(MAX_NAME_LENGTH)
+    .optional()
+    .describe("Display name; what siblings name in `after*`."),
   command: z.string().min(1).describe("Shell command, run by bash -eo pipefail -c."),
-  pool: z.string().min(1).optional(),
+  pool: z.string().min(1).max(MAX_NAME_LENGTH).optional(),
   afterSuccess: z.array(z.string()).optional().describe("Sibling names or task ids that must succeed first."),
   afterFail: z.array(z.string()).optional().describe("Sibling names or task ids that must fail first."),
   after: z.array(z.string()).optional().describe("Sibling names or task ids that must end first."),
@@ -105,9 +112,10 @@ export const SubmitBodySchema = z.strictObject({
     .string()
     .optional()
     .describe("The submitting task (BATON_TASK_ID), which becomes the parent."),
-  cwd: z.string().optional().describe("Working directory; default the server's."),
+  cwd: z.string().optional().describe("Working directory, which must exist; default the server's."),
   idempotencyKey: z
     .string()
+    .max(500)
     .optional()
     .describe("The same key twice returns the tasks of the first submission."),
 });
@@ -117,8 +125,8 @@ export const CloneBodySchema = z.strictObject({
   params: ParamValuesSchema.optional().describe(
     "Param overrides, passed to the copy as BATON_PARAM_<NAME> (the command itself is kept as resolved).",
   ),
-  name: z.string().min(1).optional(),
-  pool: z.string().min(1).optional(),
+  name: z.string().min(1).max(MAX_NAME_LENGTH).optional(),
+  pool: z.string().min(1).max(MAX_NAME_LENGTH).optional(),
   labels: stringMap.optional(),
   parentTaskId: z
     .string()

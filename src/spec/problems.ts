@@ -89,8 +89,13 @@ export function quoteList(items: readonly unknown[], last = "or"): string {
 /** Names of nodes, steps, pipelines, pools, params, inputs and matrix keys. */
 export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
+/** The longest name Baton takes (of a pipeline, node, task, label...), in characters. */
+export const MAX_NAME_LENGTH = 200;
+
 /** The message for a name that does not match {@link NAME_PATTERN}, or undefined. */
 export function checkName(kind: string, name: string): string | undefined {
+  if (name.length > MAX_NAME_LENGTH)
+    return `${kind} name "${name.slice(0, 40)}…" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`;
   if (NAME_PATTERN.test(name)) return undefined;
   return `invalid ${kind} name "${name}" (use letters, digits, "_" and "-", starting with a letter or "_")`;
 }

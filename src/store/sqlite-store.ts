@@ -19,6 +19,7 @@ import type {
   TaskDep,
   TaskFilter,
   TaskRow,
+  TaskState,
   TaskStatus,
 } from "./store.js";
 
@@ -150,6 +151,31 @@ export class SqliteStore implements Store {
       parentId === null ? this.stmts.topLevelNames.all(limit) : this.stmts.childNames.all(parentId, limit)
     ) as Row[];
     return rows.map((r) => r.name as string);
+  }
+
+  async getTaskStates(ids: string[]): Promise<TaskState[]> {
+    const out: TaskState[] = [];
+    // In chunks: SQLite limits the number of bound parameters.
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = this.db
+        .prepare(
+          `SELECT t.id, t.name, t.status, t.run_id, r.status AS run_status, r.engine_pid
+           FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.id IN (${chunk.map(() => "?").join(",")})`,
+        )
+        .all(...chunk) as Row[];
+      for (const r of rows) {
+        out.push({
+          id: r.id as string,
+          name: r.name as string,
+          status: r.status as TaskStatus,
+          runId: r.run_id as string,
+          runStatus: r.run_status as RunStatus,
+          enginePid: (r.engine_pid as number | null) ?? null,
+        });
+      }
+    }
+    return out;
   }
 
   async listTaskDeps(taskId: string): Promise<TaskDep[]> {

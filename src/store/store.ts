@@ -119,6 +119,17 @@ export interface CacheEntry {
   bytes: number;
 }
 
+/** A task's status and who drives its run (see {@link Store.getTaskStates}). */
+export interface TaskState {
+  id: string;
+  name: string;
+  status: TaskStatus;
+  runId: string;
+  runStatus: RunStatus;
+  /** Process id of the engine driving the task's run (null: none). */
+  enginePid: number | null;
+}
+
 /** A submitted task waits for another (`--after-success`, `--after-fail`, `--after`). */
 export interface TaskDep {
   taskId: string;
@@ -247,6 +258,11 @@ export interface Store {
   /** Names of the children of `parentId` (or of top-level submitted tasks), for messages. */
   listSiblingNames(parentId: string | null, limit: number): Promise<string[]>;
   listTaskDeps(taskId: string): Promise<TaskDep[]>;
+  /**
+   * Status of each of these tasks with the engine driving its run, in one query: what an engine
+   * waiting on tasks that another engine drives watches. Unknown ids are left out.
+   */
+  getTaskStates(ids: string[]): Promise<TaskState[]>;
   /** A task's needs are met: it waits for a slot, with its resolved command. */
   queueTask(id: string, command: string, params: Record<string, unknown>): Promise<void>;
   /** A task will not run: `skipped` (condition cannot hold / `if:` false) or `cancelled`. */

@@ -5,7 +5,7 @@ import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus }
 import { groupBy } from "../../util/group-by.js";
 import { plural } from "../../util/plural.js";
 import { openExistingStore } from "../context.js";
-import { table } from "../table.js";
+import { cell, table } from "../table.js";
 
 export interface LsOptions {
   file: string;
@@ -35,7 +35,7 @@ export async function lsCommand(runId: string | undefined, opts: LsOptions): Pro
       process.stdout.write(`${JSON.stringify(taskViews(tasks, outputs), null, 2)}\n`);
       return;
     }
-    process.stdout.write(`run ${run.id} ${run.pipeline} ${run.status}\n`);
+    process.stdout.write(`run ${run.id} ${cell(run.pipeline)} ${run.status}\n`);
     const rows = opts.tree ? treeRows(tasks) : tasks.map((t) => ({ task: t, label: t.name }));
     process.stdout.write(
       table(

@@ -8,7 +8,7 @@ import type { ParamSpec } from "../../spec/types.js";
 import { type RunRow, type TaskRow, isTerminal, rootRun } from "../../store/store.js";
 import { dict, own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
-import { HttpError, badField, conflict } from "../http-errors.js";
+import { HttpError, badField, conflict, underField } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
 import {
   CloneBodySchema,
@@ -39,7 +39,9 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       async handle({ body, reply }) {
         // The pools as the server's pipeline file declares them now: an edit needs no restart.
         refreshPools(ctx);
-        const ids = await ctx.engine.submit(body);
+        const ids = await ctx.engine.submit(body).catch((err) => {
+          throw underField(err, "body");
+        });
         reply.code(201);
         return { ids };
       },
@@ -176,7 +178,9 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
           parentTaskId: body.parentTaskId,
           idempotencyKey: body.idempotencyKey,
         };
-        const ids = await ctx.engine.submit(request);
+        const ids = await ctx.engine.submit(request).catch((err) => {
+          throw underField(err, "body");
+        });
         reply.code(201);
         return { ids };
       },

@@ -1,0 +1,61 @@
+/**
+ * How much a process may be given on this system: a command larger than the kernel takes fails
+ * at spawn with a bare E2BIG. Checked at submission (and again just before a launch) so that the
+ * user reads the size and the limit instead.
+ */
+import { execFileSync } from "node:child_process";
+
+/** Linux: the longest single argument or environment string, its NUL included. */
+export const MAX_ARG_STRLEN = 131_072;
+
+/** What every launch adds to a task's environment (`BATON_*` paths and ids): room kept for it. */
+const LAUNCH_ENV_RESERVE = 8 * 1024;
+
+let argMaxCache: number | undefined;
+
+/** The system's limit on arguments and environment together (`getconf ARG_MAX`), looked up once. */
+export function argMax(): number {
+  if (argMaxCache !== undefined) return argMaxCache;
+  let value = Number.NaN;
+  try {
+    value = Number(execFileSync("getconf", ["ARG_MAX"], { encoding: "utf8", timeout: 5000 }).trim());
+  } catch {
+    // No getconf: the usual defaults.
+  }
+  argMaxCache =
+    Number.isFinite(value) && value > 0 ? value : process.platform === "darwin" ? 1_048_576 : 2_097_152;
+  return argMaxCache;
+}
+
+/**
+ * Why `bash -c COMMAND` with this environment could not be started, or undefined when it can.
+ * `env` is the whole environment the process would get (inherited variables included).
+ */
+export function commandSizeProblem(
+  command: string,
+  env: Record<string, string | undefined>,
+): string | undefined {
+  const perString = process.platform === "linux" ? MAX_ARG_STRLEN - 1 : Number.POSITIVE_INFINITY;
+  const commandBytes = Buffer.byteLength(command);
+  if (commandBytes > perString) {
+    return `the command is ${commandBytes} bytes; the system takes at most ${perString} bytes in one argument (MAX_ARG_STRLEN)`;
+  }
+  // The kernel counts each string with its NUL, and a pointer to it.
+  let total = ["/bin/bash", "-eo", "pipefail", "-c", command].reduce(
+    (n, a) => n + Buffer.byteLength(a) + 9,
+    0,
+  );
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    const bytes = Buffer.byteLength(key) + 1 + Buffer.byteLength(value);
+    if (bytes > perString) {
+      return `environment variable ${key} is ${bytes} bytes; the system takes at most ${perString} bytes in one variable (MAX_ARG_STRLEN)`;
+    }
+    total += bytes + 9;
+  }
+  const limit = argMax() - LAUNCH_ENV_RESERVE;
+  if (total > limit) {
+    return `the command and its environment take ${total} bytes; the system takes at most ${limit} (ARG_MAX ${argMax()}, less ${LAUNCH_ENV_RESERVE} kept for Baton's variables)`;
+  }
+  return undefined;
+}
