@@ -13,7 +13,7 @@ async function submitInBackground(
     let out = "";
     child.stdout!.on("data", (d) => {
       out += d;
-      const m = /^([0-9A-Z]{26})\n/.exec(out);
+      const m = /^(task_[0-9A-Z]{26})\n/.exec(out);
       if (m) resolve(m[1]!);
     });
     child.on("exit", () => reject(new Error(`submit exited before printing an id: ${out}`)));
@@ -47,7 +47,7 @@ describe("embedded engines in one folder see each other's tasks (no server)", ()
     expect((await a.done).code).toBe(0);
     const show = await runBaton(["show", b.stdout.trim()], dir);
     expect(show.stdout).toMatch(/skipped/);
-    expect(show.stdout).toMatch(/needs a to end in failure, but it succeeded/);
+    expect(show.stdout).toMatch(/needs a \(task_[0-9A-Z]{26}\) to end in failure, but it succeeded/);
     const log = await runBaton(["logs", b.stdout.trim()], dir);
     expect(log.stdout).toBe("");
   }, 60_000);
@@ -72,7 +72,7 @@ describe("embedded engines in one folder see each other's tasks (no server)", ()
     const show = await runBaton(["show", b.stdout.trim()], dir);
     expect(show.stdout).toMatch(/failed/);
     expect(show.stdout).toContain(`engine (pid ${a.child.pid}) is gone`);
-    expect(show.stdout).toMatch(/baton resume [0-9A-Z]{26}/);
+    expect(show.stdout).toMatch(/baton resume run_[0-9A-Z]{26}/);
     expect((await runBaton(["logs", b.stdout.trim()], dir)).stdout).toBe("");
   }, 60_000);
 });
