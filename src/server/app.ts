@@ -134,7 +134,19 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     if (typeof text === "string" && text.trim() === "") return done(null, undefined);
     const tooDeep = jsonDepthProblem(text as string, MAX_JSON_DEPTH);
     if (tooDeep) return done(badField("body", tooDeep), undefined);
-    parseJson(req, text as string, done);
+    parseJson(req, text as string, (err, body) => {
+      // The parser refuses prototype keys (a safety net for every map below); say so, not "not JSON".
+      if (err && /"(__proto__|constructor)"\s*:/.test(text as string)) {
+        return done(
+          badField(
+            "body",
+            'a key named "__proto__" (or "constructor" holding "prototype") is not accepted in JSON bodies',
+          ),
+          undefined,
+        );
+      }
+      done(err, body);
+    });
   });
 
   app.addHook("onRequest", async (req, reply) => {

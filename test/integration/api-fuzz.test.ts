@@ -124,6 +124,13 @@ describe("the API checks bodies before acting on them", () => {
     expect(r.json.error?.code).toBe("PAYLOAD_TOO_LARGE");
   });
 
+  it("a __proto__ key is a 400 that says so, not 'not valid JSON'", async () => {
+    const r = await send("/runs", '{"pipeline": "p", "params": {"__proto__": {"x": 1}}}');
+    expect(r.status).toBe(400);
+    expect(r.json.error?.message).toContain('a key named "__proto__"');
+    expect(r.json.error?.problems?.[0]?.path).toBe("body");
+  });
+
   it("a cwd that does not exist, or is a file, is a 400 naming body.cwd and the path", async () => {
     const missing = path.join(dir, "no-such-folder");
     const r = await post("/tasks", { command: "true", cwd: missing });
