@@ -97,7 +97,8 @@ export class ContentStore {
   }
 
   /**
-   * Records the content of `file` and returns its address. Follows a symbolic link to a file.
+   * Records the content of `file` and returns its address. Follows a symbolic link to a file,
+   * unless `options.followLinks` is false (then a link fails the put).
    *
    * The blob becomes a hard link to `file` when that is safe (same file system, `file` is not a
    * symlink and has no other links), and `file` then becomes read-only along with it: recorded
@@ -108,8 +109,8 @@ export class ContentStore {
    *
    * @throws BatonError `TASK_SETUP` when `file` cannot be read or the store cannot be written.
    */
-  async put(file: string): Promise<ContentHash> {
-    const source = await this.#readSource(file);
+  async put(file: string, options: { followLinks?: boolean } = {}): Promise<ContentHash> {
+    const source = await this.#readSource(file, options.followLinks ?? true);
     const dest = this.pathOf(source.sha256);
     if (await this.#holds(dest, source.size)) return { sha256: source.sha256, size: source.size };
     await this.#ensureShard(source.sha256);
@@ -301,7 +302,7 @@ export class ContentStore {
    * be copied, never hard-linked and chmod-ed, as its target may be a user's own file) and saves
    * an lstat on the common path.
    */
-  async #readSource(file: string): Promise<SourceFile> {
+  async #readSource(file: string, followLinks: boolean): Promise<SourceFile> {
     let fh: FileHandle;
     let viaSymlink = false;
     try {
@@ -309,10 +310,16 @@ export class ContentStore {
         fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
       } catch (err) {
         if (errnoOf(err) !== "ELOOP") throw err;
+        if (!followLinks) {
+          throw new BatonError("TASK_SETUP", `cannot store ${file}: it became a symbolic link`, {
+            context: { file },
+          });
+        }
         viaSymlink = true;
         fh = await open(file, constants.O_RDONLY);
       }
     } catch (err) {
+      if (err instanceof BatonError) throw err;
       throw readError(file, err);
     }
     try {
