@@ -5,6 +5,7 @@ import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus }
 import { groupBy } from "../../util/group-by.js";
 import { openExistingStore } from "../context.js";
 import { table } from "../table.js";
+import { safeLine } from "../terminal.js";
 
 export interface LsOptions {
   file: string;
@@ -33,7 +34,7 @@ export async function lsCommand(runId: string | undefined, opts: LsOptions): Pro
       process.stdout.write(`${JSON.stringify(taskViews(tasks, outputs), null, 2)}\n`);
       return;
     }
-    process.stdout.write(`run ${run.id} ${run.pipeline} ${run.status}\n`);
+    process.stdout.write(`run ${run.id} ${safeLine(run.pipeline)} ${run.status}\n`);
     const rows = opts.tree ? treeRows(tasks) : tasks.map((t) => ({ task: t, label: t.name }));
     process.stdout.write(
       table(
