@@ -29,6 +29,7 @@ import {
 } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { BatonError } from "../errors.js";
+import { makeStateDirAsync, stateModes } from "../util/state-mode.js";
 import { describeFsError, errnoOf } from "./fs-util.js";
 import {
   type ContentHash,
@@ -42,9 +43,6 @@ import {
 
 /** Link errors after which a copy still works: other file system, hard links refused, too many links. */
 const LINK_FALLBACK = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
-
-/** Blobs are immutable: readable by all, writable by none. */
-const BLOB_MODE = 0o444;
 
 /** Temporary names start with a dot so that {@link ContentStore.listBlobs} never mistakes them for blobs. */
 const TMP_PREFIX = ".tmp-";
@@ -60,6 +58,8 @@ export class ContentStore {
   /** Shard folders this process knows exist: saves a mkdir per put. */
   readonly #shards = new Set<string>();
   #rootDev: Promise<number> | undefined;
+  /** Blobs are immutable: readable by their owner only (or the group, see state-mode.ts), writable by none. */
+  readonly #blobMode = stateModes().blob;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -124,13 +124,13 @@ export class ContentStore {
     try {
       if (source.data !== undefined) {
         // The bytes we hashed are the bytes we write: no window for a change.
-        await writeFile(tmp, source.data, { mode: BLOB_MODE, flag: "wx" });
-        await chmod(tmp, BLOB_MODE); // the umask may have dropped read bits
+        await writeFile(tmp, source.data, { mode: this.#blobMode, flag: "wx" });
+        await chmod(tmp, this.#blobMode); // the umask may have dropped read bits
         await rename(tmp, dest);
         return { sha256: source.sha256, size: source.size };
       }
       await copyFile(file, tmp, constants.COPYFILE_FICLONE);
-      await chmod(tmp, BLOB_MODE);
+      await chmod(tmp, this.#blobMode);
       // The copy is ours alone: if the file changed while we copied, name the blob by what the copy holds.
       let result: ContentHash = { sha256: source.sha256, size: source.size };
       if (changedSince(await stat(file), source.stats)) {
@@ -156,7 +156,7 @@ export class ContentStore {
   async #linkIn(file: string, source: SourceFile): Promise<ContentHash | undefined> {
     try {
       try {
-        await chmod(file, BLOB_MODE);
+        await chmod(file, this.#blobMode);
       } catch (err) {
         // Not our file (another user's output): we may not change its mode, so keep a copy instead.
         if (errnoOf(err) === "EPERM") return undefined;
@@ -366,7 +366,7 @@ export class ContentStore {
     const shard = sha256.slice(0, 2);
     if (this.#shards.has(shard)) return;
     try {
-      await mkdir(join(this.root, shard), { recursive: true });
+      await makeStateDirAsync(join(this.root, shard));
     } catch (err) {
       throw this.#storeError(join(this.root, shard), err);
     }
@@ -376,7 +376,7 @@ export class ContentStore {
   /** Device of the store's folder: a file elsewhere cannot be hard-linked, so it is copied without trying. */
   #getRootDev(): Promise<number> {
     this.#rootDev ??= (async () => {
-      await mkdir(this.root, { recursive: true });
+      await makeStateDirAsync(this.root);
       return (await stat(this.root)).dev;
     })().catch((err: unknown) => {
       this.#rootDev = undefined;

@@ -19,6 +19,7 @@ import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
 import { groupBy } from "../util/group-by.js";
 import { mapLimit } from "../util/map-limit.js";
+import { makeStateDir, makeStateFile } from "../util/state-mode.js";
 import { ulid } from "../util/ulid.js";
 import {
   adoptAttempt,
@@ -940,7 +941,8 @@ export class RunController {
     // A resumed child run goes on under the attempt that started it; anything else is a new attempt.
     const number = reuse === "resume" ? Math.max(task.attempts, 1) : task.attempts + 1;
     const logPath = this.engine.layout.logPath(this.runId, task.id, number);
-    fs.mkdirSync(path.dirname(logPath), { recursive: true });
+    makeStateDir(path.dirname(logPath));
+    makeStateFile(logPath);
     if (number > task.attempts) {
       await this.engine.store.startAttempt({
         taskId: task.id,

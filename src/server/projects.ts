@@ -14,6 +14,7 @@ import { parsePipelineDefinition, parseProjectText } from "../spec/parse.js";
 import { NAME_PATTERN } from "../spec/problems.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow } from "../store/store.js";
+import { makeStateDir, stateModes } from "../util/state-mode.js";
 import { HttpError, badField, underField } from "./http-errors.js";
 
 /** A project with the file it was read from (absolute) and the folder its tasks run in. */
@@ -136,7 +137,7 @@ export class PipelineRegistry {
       const pipelines = definition.pipelines as Record<string, unknown>;
       stored = { ...definition, pipelines: { [name]: pipelines[names[0]!] } };
     }
-    fs.mkdirSync(this.dir, { recursive: true });
+    makeStateDir(this.dir);
     const file = path.join(this.dir, `${name}.json`);
     writeAtomically(file, `${JSON.stringify(stored, null, 2)}\n`);
     return this.add(name, file, stored);
@@ -163,7 +164,7 @@ export class DefinitionArchive {
     const sha = createHash("sha256").update(text).digest("hex");
     const file = path.join(this.dir, `${sha}.json`);
     if (!fs.existsSync(file)) {
-      fs.mkdirSync(this.dir, { recursive: true });
+      makeStateDir(this.dir);
       writeAtomically(file, text);
     }
     return file;
@@ -287,8 +288,10 @@ function stampOf(file: string): string | undefined {
 
 function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  fs.writeFileSync(tmp, text, { flag: "wx" });
+  const mode = stateModes().file;
+  fs.writeFileSync(tmp, text, { flag: "wx", mode });
   try {
+    fs.chmodSync(tmp, mode);
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

@@ -196,3 +196,101 @@ pipelines:
     s.child.kill("SIGTERM");
   });
 });
+
+/** `baton ARGS` started with the given umask, as from a shell with that setting. */
+function withUmask(umask: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
+  const command = `umask ${umask} && exec ${[process.execPath, BATON_BIN, ...args].map(quote).join(" ")}`;
+  return collect(
+    spawn("/bin/sh", ["-c", command], {
+      cwd,
+      env: { ...process.env, BATON_PROGRESS: "plain", BATON_KILL_GRACE_MS: "1000", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
+}
+
+/** Every path below `dir` (symbolic links left out: their own mode means nothing), with its mode. */
+function modesBelow(dir: string): Array<{ path: string; mode: number }> {
+  const out = [{ path: dir, mode: fs.statSync(dir).mode & 0o777 }];
+  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isSymbolicLink()) continue;
+    const p = path.join(e.parentPath, e.name);
+    out.push({ path: path.relative(dir, p), mode: fs.lstatSync(p).mode & 0o777 });
+  }
+  return out;
+}
+
+const octal = (m: number) => m.toString(8).padStart(3, "0");
+
+describe("permissions of .baton/", () => {
+  const yaml = `
+version: 1
+pipelines:
+  main:
+    nodes:
+      make:
+        run: |
+          echo made > "$BATON_OUTPUT_DIR/a.txt"
+          echo '{"m": 1}' >> "$BATON_METRICS"
+      use:
+        needs: [make]
+        inputs: { a: "\${{ needs.make.outputs['a.txt'] }}" }
+        run: tr a-z A-Z < \${{ inputs.a }} > "$BATON_OUTPUT_DIR/b.txt"
+      kid:
+        run: |
+          ${JSON.stringify(process.execPath)} ${JSON.stringify(BATON_BIN)} submit -n child -e SECRET=hunter2 -- echo sub
+`;
+
+  it("with umask 022, nothing Baton writes is readable by the group or others", async () => {
+    const dir = makeProject({ "baton.yaml": yaml });
+    const r = await withUmask("022", ["run"], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const modes = modesBelow(path.join(dir, ".baton"));
+    // The database (its WAL is gone after a clean close), the logs, status and metrics files, the store, run and task folders.
+    for (const want of ["baton.db", "cas", "runs", "engines"]) {
+      expect(modes.map((m) => m.path)).toContain(want);
+    }
+    expect(modes.some((m) => m.path.endsWith("attempt-1.log"))).toBe(true);
+    expect(modes.some((m) => m.path.endsWith("attempt-1.status"))).toBe(true);
+    expect(modes.some((m) => m.path.endsWith("attempt-1.metrics.jsonl"))).toBe(true);
+    expect(modes.filter((m) => (m.mode & 0o077) !== 0).map((m) => `${octal(m.mode)} ${m.path}`)).toEqual([]);
+    expect(modes[0]!.mode).toBe(0o700);
+  });
+
+  it("tightens an existing .baton/ and database left readable by others", async () => {
+    const dir = makeProject({ "baton.yaml": yaml });
+    expect((await withUmask("022", ["run"], dir)).code).toBe(0);
+    const state = path.join(dir, ".baton");
+    fs.chmodSync(state, 0o755);
+    for (const f of ["baton.db", "baton.db-wal", "baton.db-shm"]) {
+      if (fs.existsSync(path.join(state, f))) fs.chmodSync(path.join(state, f), 0o644);
+    }
+    const ls = await withUmask("022", ["ls"], dir);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(fs.statSync(state).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(state, "baton.db")).mode & 0o777).toBe(0o600);
+    for (const f of ["baton.db-wal", "baton.db-shm"]) {
+      const p = path.join(state, f);
+      if (fs.existsSync(p)) expect(fs.statSync(p).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it("BATON_STATE_MODE=group shares with the group (0770/0660) whatever the umask; another value is refused", async () => {
+    const dir = makeProject({ "baton.yaml": yaml });
+    const r = await withUmask("077", ["run"], dir, { BATON_STATE_MODE: "group" });
+    expect(r.code, r.stderr).toBe(0);
+    const modes = modesBelow(path.join(dir, ".baton"));
+    const byPath = new Map(modes.map((m) => [m.path, m.mode]));
+    expect(octal(modes[0]!.mode)).toBe("770");
+    expect(octal(byPath.get("baton.db")!)).toBe("660");
+    expect(octal(byPath.get("runs")!)).toBe("770");
+    expect(modes.filter((m) => (m.mode & 0o007) !== 0).map((m) => m.path)).toEqual([]);
+    // The server token stays private: whoever holds it runs commands as you.
+    const bad = await withUmask("022", ["run"], makeProject({ "baton.yaml": yaml }), {
+      BATON_STATE_MODE: "world",
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('BATON_STATE_MODE="world": expected "private"');
+  });
+});
