@@ -75,14 +75,23 @@ export async function mkdirStateDirOnce(dir: string): Promise<void> {
 }
 
 /**
- * Opens `file` for appending (`flags`), creating it with the state file mode; an existing one
- * is set to that mode (when this user owns it). Returns the descriptor.
+ * Opens `file` for appending, creating it with exactly the state file mode; an existing one
+ * loses the permission bits beyond that mode (when this user owns it), and gains none (a file
+ * made read-only stays so). Returns the descriptor.
  */
-export function openStateFile(file: string, flags = "a"): number {
+export function openStateFile(file: string): number {
   const mode = stateModes().file;
-  const fd = fs.openSync(file, flags, mode);
+  let fd: number;
+  let created = true;
   try {
-    tightenFd(fd, mode);
+    fd = fs.openSync(file, "ax", mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    fd = fs.openSync(file, "a");
+    created = false;
+  }
+  try {
+    tightenFd(fd, mode, created);
   } catch (err) {
     fs.closeSync(fd);
     throw err;
@@ -90,9 +99,25 @@ export function openStateFile(file: string, flags = "a"): number {
   return fd;
 }
 
-/** Creates `file` empty if missing, as {@link openStateFile} does, and closes it. */
+/**
+ * Creates `file` empty, with exactly the state file mode, if missing; an existing one is only
+ * tightened as by {@link tightenPath} (not opened: a read-only database stays readable).
+ */
 export function makeStateFile(file: string): void {
-  fs.closeSync(openStateFile(file));
+  const mode = stateModes().file;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "ax", mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    tightenPath(file, "file");
+    return;
+  }
+  try {
+    tightenFd(fd, mode, true);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Removes permission bits beyond the state modes from an existing folder or file (missing: nothing). */
@@ -113,11 +138,13 @@ export function tightenPath(p: string, kind: "dir" | "file"): void {
   }
 }
 
-function tightenFd(fd: number, mode: number): void {
-  const st = fs.fstatSync(fd);
-  if ((st.mode & 0o777) === mode) return;
+/** Sets `mode` on a file just created (the umask may have taken bits), or removes the bits beyond it from an older one. */
+function tightenFd(fd: number, mode: number, created: boolean): void {
+  const current = fs.fstatSync(fd).mode & 0o777;
+  const wanted = created ? mode : current & mode;
+  if (current === wanted) return;
   try {
-    fs.fchmodSync(fd, mode);
+    fs.fchmodSync(fd, wanted);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EPERM") throw err;
   }
