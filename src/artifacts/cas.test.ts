@@ -72,11 +72,33 @@ describe("ContentStore.put and restore", () => {
     expect(fs.readFileSync(dest, "utf8")).toBe("new");
   });
 
-  it("makes blobs read-only, and with them the outputs they were linked from", async () => {
+  it("makes blobs read-only and private, and with them the outputs they were linked from", async () => {
     const file = write("out/a.bin", "data");
+    fs.chmodSync(file, 0o644);
     const { sha256 } = await cas.put(file);
-    expect(mode(cas.pathOf(sha256))).toBe(0o444);
-    expect(mode(file)).toBe(0o444);
+    expect(mode(cas.pathOf(sha256))).toBe(0o400);
+    expect(mode(file)).toBe(0o400);
+    // Copies too, and the folders of the store.
+    const copied = await cas.put(write("out/b.bin", "small copy"), {});
+    expect(mode(cas.pathOf(copied.sha256))).toBe(0o400);
+    expect(mode(cas.root)).toBe(0o700);
+    expect(mode(path.dirname(cas.pathOf(sha256)))).toBe(0o700);
+  });
+
+  it("shares blobs and folders with the group under BATON_STATE_MODE=group, whatever the umask", async () => {
+    const before = process.env.BATON_STATE_MODE;
+    const umask = process.umask(0o077);
+    process.env.BATON_STATE_MODE = "group";
+    try {
+      const shared = new ContentStore(path.join(dir, "cas-group"));
+      const { sha256 } = await shared.put(write("out/g.bin", "group"));
+      expect(mode(shared.pathOf(sha256))).toBe(0o440);
+      expect(mode(shared.root)).toBe(0o770);
+      expect(mode(path.dirname(shared.pathOf(sha256)))).toBe(0o770);
+    } finally {
+      process.umask(umask);
+      process.env.BATON_STATE_MODE = before ?? "";
+    }
   });
 
   it("hashes and links files larger than the one-read limit", async () => {
@@ -97,7 +119,7 @@ describe("ContentStore.put and restore", () => {
     const { sha256 } = await cas.put(link);
     expect(sha256).toBe(sha("a,b\n1,2\n"));
     expect(fs.statSync(cas.pathOf(sha256)).ino).not.toBe(fs.statSync(target).ino);
-    expect(mode(cas.pathOf(sha256))).toBe(0o444);
+    expect(mode(cas.pathOf(sha256))).toBe(0o400);
     expect(mode(target)).toBe(0o644);
   });
 

@@ -29,6 +29,7 @@ import {
 } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { BatonError } from "../errors.js";
+import { makeStateDirAsync, stateModes } from "../util/state-mode.js";
 import { describeFsError, errnoOf } from "./fs-util.js";
 import {
   type ContentHash,
@@ -42,9 +43,6 @@ import {
 
 /** Link errors after which a copy still works: other file system, hard links refused, too many links. */
 const LINK_FALLBACK = new Set(["EXDEV", "EPERM", "EMLINK", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
-
-/** Blobs are immutable: readable by all, writable by none. */
-const BLOB_MODE = 0o444;
 
 /** Temporary names start with a dot so that {@link ContentStore.listBlobs} never mistakes them for blobs. */
 const TMP_PREFIX = ".tmp-";
@@ -60,6 +58,8 @@ export class ContentStore {
   /** Shard folders this process knows exist: saves a mkdir per put. */
   readonly #shards = new Set<string>();
   #rootDev: Promise<number> | undefined;
+  /** Blobs are immutable: readable by their owner only (or the group, see state-mode.ts), writable by none. */
+  readonly #blobMode = stateModes().blob;
 
   constructor(root: string) {
     this.root = resolve(root);
@@ -97,7 +97,8 @@ export class ContentStore {
   }
 
   /**
-   * Records the content of `file` and returns its address. Follows a symbolic link to a file.
+   * Records the content of `file` and returns its address. Follows a symbolic link to a file,
+   * unless `options.followLinks` is false (then a link fails the put).
    *
    * The blob becomes a hard link to `file` when that is safe (same file system, `file` is not a
    * symlink and has no other links), and `file` then becomes read-only along with it: recorded
@@ -108,8 +109,8 @@ export class ContentStore {
    *
    * @throws BatonError `TASK_SETUP` when `file` cannot be read or the store cannot be written.
    */
-  async put(file: string): Promise<ContentHash> {
-    const source = await this.#readSource(file);
+  async put(file: string, options: { followLinks?: boolean } = {}): Promise<ContentHash> {
+    const source = await this.#readSource(file, options.followLinks ?? true);
     const dest = this.pathOf(source.sha256);
     if (await this.#holds(dest, source.size)) return { sha256: source.sha256, size: source.size };
     await this.#ensureShard(source.sha256);
@@ -123,13 +124,13 @@ export class ContentStore {
     try {
       if (source.data !== undefined) {
         // The bytes we hashed are the bytes we write: no window for a change.
-        await writeFile(tmp, source.data, { mode: BLOB_MODE, flag: "wx" });
-        await chmod(tmp, BLOB_MODE); // the umask may have dropped read bits
+        await writeFile(tmp, source.data, { mode: this.#blobMode, flag: "wx" });
+        await chmod(tmp, this.#blobMode); // the umask may have dropped read bits
         await rename(tmp, dest);
         return { sha256: source.sha256, size: source.size };
       }
       await copyFile(file, tmp, constants.COPYFILE_FICLONE);
-      await chmod(tmp, BLOB_MODE);
+      await chmod(tmp, this.#blobMode);
       // The copy is ours alone: if the file changed while we copied, name the blob by what the copy holds.
       let result: ContentHash = { sha256: source.sha256, size: source.size };
       if (changedSince(await stat(file), source.stats)) {
@@ -155,7 +156,7 @@ export class ContentStore {
   async #linkIn(file: string, source: SourceFile): Promise<ContentHash | undefined> {
     try {
       try {
-        await chmod(file, BLOB_MODE);
+        await chmod(file, this.#blobMode);
       } catch (err) {
         // Not our file (another user's output): we may not change its mode, so keep a copy instead.
         if (errnoOf(err) === "EPERM") return undefined;
@@ -301,7 +302,7 @@ export class ContentStore {
    * be copied, never hard-linked and chmod-ed, as its target may be a user's own file) and saves
    * an lstat on the common path.
    */
-  async #readSource(file: string): Promise<SourceFile> {
+  async #readSource(file: string, followLinks: boolean): Promise<SourceFile> {
     let fh: FileHandle;
     let viaSymlink = false;
     try {
@@ -309,10 +310,16 @@ export class ContentStore {
         fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
       } catch (err) {
         if (errnoOf(err) !== "ELOOP") throw err;
+        if (!followLinks) {
+          throw new BatonError("TASK_SETUP", `cannot store ${file}: it became a symbolic link`, {
+            context: { file },
+          });
+        }
         viaSymlink = true;
         fh = await open(file, constants.O_RDONLY);
       }
     } catch (err) {
+      if (err instanceof BatonError) throw err;
       throw readError(file, err);
     }
     try {
@@ -359,7 +366,7 @@ export class ContentStore {
     const shard = sha256.slice(0, 2);
     if (this.#shards.has(shard)) return;
     try {
-      await mkdir(join(this.root, shard), { recursive: true });
+      await makeStateDirAsync(join(this.root, shard));
     } catch (err) {
       throw this.#storeError(join(this.root, shard), err);
     }
@@ -369,7 +376,7 @@ export class ContentStore {
   /** Device of the store's folder: a file elsewhere cannot be hard-linked, so it is copied without trying. */
   #getRootDev(): Promise<number> {
     this.#rootDev ??= (async () => {
-      await mkdir(this.root, { recursive: true });
+      await makeStateDirAsync(this.root);
       return (await stat(this.root)).dev;
     })().catch((err: unknown) => {
       this.#rootDev = undefined;

@@ -2,11 +2,12 @@
  * Small file-system helpers shared by the artifacts module: readable errno messages,
  * folder preparation with a clear {@link BatonError}, and a bounded `map` for I/O fan-out.
  */
-import { constants, accessSync, mkdirSync } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
+import { constants, accessSync } from "node:fs";
+import { stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { BatonError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
+import { makeStateDir, mkdirStateDirOnce } from "../util/state-mode.js";
 
 export { mapLimit };
 
@@ -59,7 +60,7 @@ export function describeFsError(err: unknown): string {
  */
 export function ensureWritableDir(path: string, what = folderKind(path)): void {
   try {
-    mkdirSync(path, { recursive: true });
+    makeStateDir(path); // private, as the rest of .baton/ (see state-mode.ts)
     // mkdir succeeds on an existing folder we cannot write to; the task would fail later
     // with a far less helpful message, so ask now.
     accessSync(path, constants.W_OK | constants.X_OK);
@@ -107,7 +108,7 @@ export async function mkdirAll(root: string, relDirs: Iterable<string>, limit = 
     if (level === undefined) continue;
     await mapLimit(level, limit, async (dir) => {
       try {
-        await mkdir(join(root, dir));
+        await mkdirStateDirOnce(join(root, dir));
       } catch (err) {
         // Someone else (another attempt, a concurrent restore) made it first: fine if it is a folder.
         if (errnoOf(err) !== "EEXIST" || !(await stat(join(root, dir))).isDirectory()) throw err;

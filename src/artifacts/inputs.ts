@@ -2,10 +2,11 @@
  * A task's inputs: resolving workdir paths and globs to files, and laying the bound files out
  * as symbolic links under `$BATON_INPUTS_DIR/NAME/`.
  */
-import { lstat, mkdir, rm, stat, symlink } from "node:fs/promises";
+import { lstat, rm, stat, symlink } from "node:fs/promises";
 import { basename, extname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
 import { BatonError } from "../errors.js";
+import { makeStateDirAsync } from "../util/state-mode.js";
 import { describeFsError, errnoOf, mapLimit, mkdirAll } from "./fs-util.js";
 import { type PathMatcher, compileWorkdirGlob } from "./glob.js";
 import { walkFiles } from "./walk.js";
@@ -187,7 +188,7 @@ export async function createInputLinks(plan: InputLinkPlan, files: InputFile[]):
 
   try {
     await rm(root, { recursive: true, force: true }); // holds only links: their targets are untouched
-    await mkdir(root, { recursive: true });
+    await makeStateDirAsync(root);
     const dirs = new Set<string>();
     for (const rel of rels) {
       const dir = posix.dirname(rel);

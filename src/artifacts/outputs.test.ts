@@ -104,16 +104,57 @@ describe("collectOutputs", () => {
     expect(count).toBe(3);
   });
 
-  it("follows symlinks to files and skips symlinks to folders", async () => {
+  it("stores a link to a file inside the folder by content, skips links to folders and broken links inside", async () => {
     const elsewhere = path.join(dir, "dataset");
     fs.mkdirSync(elsewhere);
     fs.writeFileSync(path.join(elsewhere, "big.csv"), "1,2\n");
     fs.symlinkSync(elsewhere, path.join(out, "dataset"));
-    fs.symlinkSync(path.join(elsewhere, "big.csv"), path.join(out, "linked.csv"));
-    fs.symlinkSync(path.join(dir, "nothing"), path.join(out, "dangling"));
-    write("real.txt", "r");
+    write("sub/real.txt", "r");
+    fs.symlinkSync("sub/real.txt", path.join(out, "linked.txt"));
+    fs.symlinkSync(path.join(out, "sub"), path.join(out, "via-abs"));
+    fs.symlinkSync("nothing", path.join(out, "dangling"));
     const got = await collectOutputs(out, [], cas);
-    expect(got.map((f) => f.path)).toEqual(["linked.csv", "real.txt"]);
+    expect(got.map((f) => f.path)).toEqual(["linked.txt", "sub/real.txt"]);
+    expect(got[0]!.sha256).toBe(got[1]!.sha256);
+  });
+
+  it.each([
+    ["an absolute link", (p: string) => fs.symlinkSync("/etc/passwd", p), "/etc/passwd"],
+    ["a ../ link", (p: string) => fs.symlinkSync("../secret.txt", p), "../secret.txt"],
+    ["a broken link out", (p: string) => fs.symlinkSync("/nonexistent/x", p), "/nonexistent/x"],
+    [
+      "a chain of links that ends outside",
+      (p: string) => {
+        fs.symlinkSync(path.join(dir, "secret.txt"), path.join(out, "hop"));
+        fs.symlinkSync("hop", p);
+      },
+      "hop (which leads to",
+    ],
+  ])("refuses %s leaving the output folder, naming it and its target", async (_what, make, shown) => {
+    fs.writeFileSync(path.join(dir, "secret.txt"), "secret\n");
+    write("ok.txt");
+    make(path.join(out, "p"));
+    await expect(collectOutputs(out, ["p", "ok.txt"], cas)).rejects.toThrow(
+      `output p is a symbolic link to ${shown}`,
+    );
+    await expect(collectOutputs(out, ["p"], cas)).rejects.toThrow("outside the output folder");
+    // Nothing of the target reached the store.
+    for await (const blob of cas.listBlobs()) {
+      expect(fs.readFileSync(cas.pathOf(blob.sha256), "utf8")).not.toContain("secret");
+      expect(fs.readFileSync(cas.pathOf(blob.sha256), "utf8")).not.toContain("root:");
+    }
+  });
+
+  it("leaves out a link going outside that the globs do not keep", async () => {
+    fs.symlinkSync("/etc/passwd", path.join(out, "p"));
+    write("ok.txt");
+    expect((await collectOutputs(out, ["*.txt"], cas)).map((f) => f.path)).toEqual(["ok.txt"]);
+  });
+
+  it("refuses an output folder replaced by a link", async () => {
+    fs.rmSync(out, { recursive: true });
+    fs.symlinkSync("/etc", out);
+    await expect(collectOutputs(out, [], cas)).rejects.toThrow("was replaced by a symbolic link to /etc");
   });
 
   it("returns an empty list for an empty folder", async () => {

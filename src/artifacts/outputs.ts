@@ -2,7 +2,8 @@
  * A task's outputs: choosing the files to keep from its output folder, recording them in the
  * content store, selecting among them for downstream tasks, and restoring them from the store.
  */
-import { join, posix, resolve } from "node:path";
+import { lstat, readlink, realpath } from "node:fs/promises";
+import { dirname, join, posix, resolve, sep } from "node:path";
 import { BatonError } from "../errors.js";
 import type { ContentStore } from "./cas.js";
 import { describeFsError, ensureWritableDir, errnoOf, mapLimit, mkdirAll } from "./fs-util.js";
@@ -26,10 +27,14 @@ const RESTORE_CONCURRENCY = 32;
 /**
  * Records the outputs of a finished task: walks `outputDir` recursively, keeps the files matching
  * any of `globs` (see `glob.ts` for the rules; an empty list keeps everything), puts each in `cas`
- * and returns them sorted by path. Symbolic links to files are followed and stored by content;
- * symbolic links to folders are skipped. Kept files become read-only (they share the blob's inode).
+ * and returns them sorted by path. A symbolic link to a file inside the folder is stored by the
+ * content of that file; one that leads outside the folder (absolute, `..`, or through other
+ * links) is refused, so a task cannot publish `/etc/passwd` or a user's private file by linking
+ * to it; a broken link inside the folder and links to folders are skipped. Kept files become
+ * read-only (they share the blob's inode).
  *
- * @throws BatonError `TASK_SETUP` when the folder or a file cannot be read or the store written.
+ * @throws BatonError `TASK_SETUP` when the folder is a link, a kept link leaves it, a file cannot
+ * be read or the store written.
  */
 export async function collectOutputs(
   outputDir: string,
@@ -39,19 +44,80 @@ export async function collectOutputs(
   const root = resolve(outputDir);
   const keep = compileOutputGlobs(globs);
   let paths: string[];
+  const links: string[] = [];
+  let realRoot: string;
   try {
-    paths = await walkFiles(root, { followDirLinks: false, acceptFile: keep });
+    if ((await lstat(root)).isSymbolicLink()) {
+      throw new BatonError(
+        "TASK_SETUP",
+        `the output folder ${root} was replaced by a symbolic link to ${await readlink(root)}: its files are not recorded`,
+        { context: { path: root } },
+      );
+    }
+    realRoot = await realpath(root);
+    paths = await walkFiles(root, {
+      followDirLinks: false,
+      acceptFile: keep,
+      onFileLink: (rel) => links.push(rel),
+    });
   } catch (err) {
+    if (err instanceof BatonError) throw err;
     throw new BatonError("TASK_SETUP", `cannot read output folder ${root}: ${describeFsError(err)}`, {
       cause: err,
       context: { path: root, errno: errnoOf(err) },
     });
   }
+  // A kept link is stored through the real file it leads to, checked to be inside the folder.
+  const realOf = new Map<string, string>();
+  for (const rel of links.sort(comparePaths)) {
+    const real = await checkOutputLink(root, realRoot, rel);
+    if (real !== undefined) realOf.set(rel, real);
+  }
   paths.sort(comparePaths);
   return mapLimit(paths, PUT_CONCURRENCY, async (path) => {
-    const { sha256, size } = await cas.put(join(root, path));
+    // No link is followed any more: one made since the check fails the put.
+    const { sha256, size } = await cas.put(realOf.get(path) ?? join(root, path), { followLinks: false });
     return { path, sha256, size };
   });
+}
+
+/**
+ * Where the output link `rel` leads: the real path of its file when inside the output folder,
+ * undefined when it is broken but stays inside (left out).
+ *
+ * @throws BatonError `TASK_SETUP` naming the link and its target when it leads outside.
+ */
+async function checkOutputLink(root: string, realRoot: string, rel: string): Promise<string | undefined> {
+  const abs = join(root, rel);
+  let target: string;
+  try {
+    target = await readlink(abs);
+  } catch (err) {
+    // Replaced by a file or removed since the walk: the put below reads what is there, never through a link.
+    if (errnoOf(err) === "EINVAL" || errnoOf(err) === "ENOENT") return undefined;
+    throw new BatonError("TASK_SETUP", `cannot read output link ${rel}: ${describeFsError(err)}`, {
+      cause: err,
+      context: { path: abs, errno: errnoOf(err) },
+    });
+  }
+  const inside = (p: string, base: string) => p === base || p.startsWith(base + sep);
+  const outside = (resolved: string) =>
+    new BatonError(
+      "TASK_SETUP",
+      `output ${rel} is a symbolic link to ${target}${resolved !== resolve(dirname(abs), target) ? ` (which leads to ${resolved})` : ""}, outside the output folder: links out of the output folder are not followed`,
+      { context: { path: abs, target, resolved } },
+    );
+  let real: string;
+  try {
+    real = await realpath(abs);
+  } catch {
+    // Broken (or a loop): nothing to read, but a link written to point outside is still refused.
+    const lexical = resolve(dirname(abs), target);
+    if (!inside(lexical, root) && !inside(lexical, realRoot)) throw outside(lexical);
+    return undefined;
+  }
+  if (!inside(real, realRoot)) throw outside(real);
+  return real;
 }
 
 /**

@@ -19,6 +19,11 @@ export interface WalkOptions {
   enterDir?: (rel: string, name: string, depth: number) => boolean;
   /** Return false to leave the file out. Symbolic links to files count as files. */
   acceptFile?: (rel: string) => boolean;
+  /**
+   * Called for each symbolic link that is not to a folder and that `acceptFile` accepts: a link
+   * to a file (also returned) or a broken one (`broken`, left out of the result).
+   */
+  onFileLink?: (rel: string, broken: boolean) => void;
   /** Folders below the root that cannot be read: `"throw"` (default) or `"skip"`. */
   onDirError?: "throw" | "skip";
 }
@@ -84,10 +89,15 @@ export async function walkFiles(root: string, options: WalkOptions): Promise<str
             try {
               target = await stat(abs);
             } catch {
-              return; // broken link
+              // A broken link.
+              if (options.onFileLink && (options.acceptFile?.(rel) ?? true)) options.onFileLink(rel, true);
+              return;
             }
             if (target.isFile()) {
-              if (options.acceptFile?.(rel) ?? true) found.push(rel);
+              if (options.acceptFile?.(rel) ?? true) {
+                found.push(rel);
+                options.onFileLink?.(rel, false);
+              }
             } else if (target.isDirectory() && options.followDirLinks) {
               if ((options.enterDir?.(rel, name, depth) ?? true) && !(await seenBefore(abs))) {
                 await walk(abs, rel, depth + 1);

@@ -8,6 +8,7 @@ import type { RunController } from "../engine/run-controller.js";
 import type { LocatedProject } from "../server/projects.js";
 import { loadOrCreateToken } from "../server/token.js";
 import type { Store } from "../store/store.js";
+import { makeStateDir } from "../util/state-mode.js";
 
 /**
  * The API of an embedded engine (`baton run`/`baton submit` with no server), on an ephemeral
@@ -66,7 +67,7 @@ export async function startEmbeddedApi(
   Object.assign(engine.taskEnv, { BATON_URL: url, BATON_TOKEN: token });
   // So that `baton cancel` in another terminal can reach the engine driving a run.
   const record = engineFile(engine.layout.root, process.pid);
-  fs.mkdirSync(path.dirname(record), { recursive: true });
+  makeStateDir(path.dirname(record));
   fs.writeFileSync(record, JSON.stringify({ url, pid: process.pid, tokenFile }), { mode: 0o600 });
   return {
     url,

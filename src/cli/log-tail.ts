@@ -1,7 +1,11 @@
 import fs from "node:fs";
+import { type LogSink, logSink } from "./terminal.js";
 
-/** Writes a log file from `offset` on to stdout; returns the new offset (a missing file: unchanged). */
-export function copyLogFrom(file: string, offset: number): number {
+/**
+ * Writes a log file from `offset` on to `sink` (default: stdout, escaped on a terminal); returns
+ * the new offset (a missing file: unchanged).
+ */
+export function copyLogFrom(file: string, offset: number, sink: LogSink = logSink()): number {
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
@@ -13,7 +17,7 @@ export function copyLogFrom(file: string, offset: number): number {
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, offset);
       if (n <= 0) return offset;
-      process.stdout.write(buf.subarray(0, n));
+      sink.write(buf.subarray(0, n));
       offset += n;
     }
   } finally {

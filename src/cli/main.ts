@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { type BatonError, ensureBatonError, exitCodeFor, formatProblem } from "../errors.js";
+import { safeText } from "./terminal.js";
 
 /** Exit codes (DESIGN §5). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
@@ -70,6 +71,7 @@ export function buildProgram(): Command {
     // `-f` is --follow here, as in `tail -f`: a word after it (`-f FILE`) is told apart in logsCommand.
     .argument("[extra...]")
     .option("-f, --follow", "keep printing until the task ends (the pipeline file is --file here)")
+    .option("--raw", "print the bytes unchanged (on a terminal, control characters are escaped)")
     .option("--file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .action(async (id, extra, opts) => (await import("./commands/logs.js")).logsCommand(id, opts, extra));
 
@@ -188,12 +190,12 @@ export async function main(argv: string[]): Promise<void> {
 /** Prints an error the way users read it: the message, then every located problem. */
 export function reportError(e: BatonError): void {
   if (e.problems.length > 0) {
-    for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    for (const p of e.problems) process.stderr.write(`${safeText(formatProblem(p))}\n`);
     const n = e.problems.length;
     process.stderr.write(`${n} problem${n === 1 ? "" : "s"} found\n`);
     return;
   }
-  process.stderr.write(`baton: ${e.message}\n`);
+  process.stderr.write(`baton: ${safeText(e.message)}\n`);
   if (e.code === "INTERNAL" && e.cause instanceof Error && process.env.BATON_DEBUG) {
     process.stderr.write(`${e.cause.stack}\n`);
   }

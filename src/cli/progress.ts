@@ -1,6 +1,7 @@
 import type { EngineEvent } from "../engine/engine.js";
 import { formatMs } from "../executors/local-executor.js";
 import type { TaskStatus } from "../store/store.js";
+import { safeLine, safeText } from "./terminal.js";
 
 /**
  * Live progress on stderr. On a terminal: a compact view redrawn in place (counts by status,
@@ -58,9 +59,9 @@ export class ProgressReporter {
                 ? ` (exit ${event.exitCode})`
                 : "";
         if (this.mode === "plain") {
-          this.plain(`${event.name} ${event.status}${detail}`);
+          this.plain(`${safeLine(event.name)} ${event.status}${detail}`);
         } else if (event.status === "failed") {
-          this.line(`✗ ${event.name} failed${detail}`);
+          this.line(`✗ ${safeLine(event.name)} failed${detail}`);
         } else {
           this.dirty = true;
         }
@@ -83,7 +84,7 @@ export class ProgressReporter {
     if (this.mode === "quiet") return;
     if (this.mode === "tty") {
       this.clear();
-      this.out.write(`${text}\n`);
+      this.out.write(`${safeText(text)}\n`);
       this.dirty = true;
       this.draw();
     } else {
@@ -97,7 +98,7 @@ export class ProgressReporter {
       setImmediate(() => this.flush());
       process.once("exit", this.flush);
     }
-    this.pending += `${clock()} ${text}\n`;
+    this.pending += `${clock()} ${safeText(text)}\n`;
   }
 
   private readonly flush = (): void => {
@@ -135,7 +136,7 @@ export class ProgressReporter {
     const running = [...this.statuses.values()].filter((t) => t.status === "running").map((t) => t.name);
     const width = Math.max(40, (this.out.columns ?? 80) - 1);
     const lines = [`${counts || "starting"}  ${formatMs(Date.now() - this.started)}`.slice(0, width)];
-    for (const name of running.slice(0, 5)) lines.push(`  ▸ ${name}`.slice(0, width));
+    for (const name of running.slice(0, 5)) lines.push(`  ▸ ${safeLine(name)}`.slice(0, width));
     if (running.length > 5) lines.push(`  … and ${running.length - 5} more running`);
     this.clear();
     this.out.write(`${lines.join("\n")}\n`);

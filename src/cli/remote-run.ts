@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ApiClient } from "../client/api-client.js";
 import type { TaskView } from "../engine/task-view.js";
 import { EXIT, claimSignals } from "./main.js";
+import { safeLine } from "./terminal.js";
 
 interface RunDetail {
   run: { id: string; pipeline: string; status: string };
@@ -42,7 +43,7 @@ export async function runOnServer(
       if (seen.get(t.id) !== t.status) {
         seen.set(t.id, t.status);
         if (process.env.BATON_PROGRESS !== "quiet")
-          process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${t.name} ${t.status}\n`);
+          process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${safeLine(t.name)} ${t.status}\n`);
       }
     }
     if (detail.run.status !== "running") break;

@@ -1,10 +1,11 @@
+import { safeLine } from "./terminal.js";
+
 /** The widest a cell is shown; longer text (a name stored before names had a limit) ends in "…". */
 export const MAX_CELL_WIDTH = 60;
 
-/** A cell as shown: control characters as "?", at most {@link MAX_CELL_WIDTH} characters. */
+/** A cell as shown: control characters escaped (cells are untrusted), at most {@link MAX_CELL_WIDTH} characters. */
 export function cell(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: they would break the table's lines
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, "?");
+  const clean = safeLine(text);
   return clean.length > MAX_CELL_WIDTH ? `${clean.slice(0, MAX_CELL_WIDTH - 1)}…` : clean;
 }
 

@@ -22,6 +22,7 @@ import { groupBy } from "../util/group-by.js";
 import { newRunId, newTaskId } from "../util/ids.js";
 import { mapLimit } from "../util/map-limit.js";
 import { childrenFailedText, plural } from "../util/plural.js";
+import { makeStateDir, makeStateFile } from "../util/state-mode.js";
 import {
   adoptAttempt,
   attemptEnd,
@@ -942,7 +943,8 @@ export class RunController {
     // A resumed child run goes on under the attempt that started it; anything else is a new attempt.
     const number = reuse === "resume" ? Math.max(task.attempts, 1) : task.attempts + 1;
     const logPath = this.engine.layout.logPath(this.runId, task.id, number);
-    fs.mkdirSync(path.dirname(logPath), { recursive: true });
+    makeStateDir(path.dirname(logPath));
+    makeStateFile(logPath);
     if (number > task.attempts) {
       await this.engine.store.startAttempt({
         taskId: task.id,

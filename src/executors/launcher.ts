@@ -12,6 +12,7 @@ import fs from "node:fs";
 import { ContentStore } from "../artifacts/cas.js";
 import { collectAttempt } from "../artifacts/collect.js";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
+import { makeStateFile, openStateFile } from "../util/state-mode.js";
 import type { SpawnReply, SpawnRequest } from "./spawner.js";
 
 const children = new Map<number, ChildProcess>();
@@ -32,7 +33,10 @@ process.on("message", (m: SpawnRequest) => {
     return;
   }
   try {
-    fd = fs.openSync(m.logPath, "a");
+    // Private files, whatever the umask (see state-mode.ts): created here, the task's shell
+    // then only appends to (or truncates) the status and metrics files.
+    fd = openStateFile(m.logPath);
+    for (const file of [m.env.BATON_STATUS_FILE, m.env.BATON_METRICS]) if (file) makeStateFile(file);
   } catch (err) {
     reply({
       type: "failed",

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { isAlive } from "../util/process.js";
+import { makeStateDir } from "../util/state-mode.js";
 
 /** What `.baton/server.json` holds. */
 export interface ServerRecord {
@@ -27,7 +28,7 @@ export function serverFilePath(stateDir: string): string {
 /** Records a live server (private to its owner, like the token it points to). */
 export function writeServerFile(stateDir: string, record: ServerRecord): string {
   const file = serverFilePath(stateDir);
-  fs.mkdirSync(stateDir, { recursive: true });
+  makeStateDir(stateDir);
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   fs.renameSync(tmp, file);

@@ -15,6 +15,7 @@ import { NAME_PATTERN } from "../spec/problems.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow } from "../store/store.js";
 import { dict, own } from "../util/dict.js";
+import { makeStateDir, stateModes } from "../util/state-mode.js";
 import { HttpError, badField, underField } from "./http-errors.js";
 
 /** A project with the file it was read from (absolute) and the folder its tasks run in. */
@@ -158,7 +159,7 @@ export class PipelineRegistry {
       renamed[name] = own(pipelines, names[0]!);
       stored = { ...definition, pipelines: renamed };
     }
-    fs.mkdirSync(this.dir, { recursive: true });
+    makeStateDir(this.dir);
     const file = path.join(this.dir, `${name}.json`);
     writeAtomically(file, `${JSON.stringify(stored, null, 2)}\n`);
     return this.add(name, file, stored);
@@ -185,7 +186,7 @@ export class DefinitionArchive {
     const sha = createHash("sha256").update(text).digest("hex");
     const file = path.join(this.dir, `${sha}.json`);
     if (!fs.existsSync(file)) {
-      fs.mkdirSync(this.dir, { recursive: true });
+      makeStateDir(this.dir);
       writeAtomically(file, text);
     }
     return file;
@@ -309,8 +310,10 @@ function stampOf(file: string): string | undefined {
 
 function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  fs.writeFileSync(tmp, text, { flag: "wx" });
+  const mode = stateModes().file;
+  fs.writeFileSync(tmp, text, { flag: "wx", mode });
   try {
+    fs.chmodSync(tmp, mode);
     fs.renameSync(tmp, file);
   } catch (err) {
     fs.rmSync(tmp, { force: true });

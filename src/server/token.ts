@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { BatonError } from "../errors.js";
+import { makeStateDir } from "../util/state-mode.js";
 
 /** What a token file may hold: a token we made (64 hex) or one the user chose (no whitespace). */
 const TOKEN_TEXT = /^[\x21-\x7e]{16,512}$/;
@@ -26,7 +27,7 @@ export interface TokenFile {
 export function loadOrCreateToken(stateDir: string): TokenFile {
   const file = path.join(path.resolve(stateDir), "token");
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    makeStateDir(path.dirname(file));
     const existing = readToken(file);
     if (existing !== undefined) return { token: existing, file };
     const token = randomBytes(32).toString("hex");

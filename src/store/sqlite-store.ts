@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatonError } from "../errors.js";
 import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
+import { makeStateDir, makeStateFile, tightenPath } from "../util/state-mode.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import type {
   AttemptEnd,
@@ -60,7 +60,7 @@ export class SqliteStore implements Store {
     for (let attempt = 1; ; attempt++) {
       let db: Database.Database | undefined;
       try {
-        fs.mkdirSync(path.dirname(file), { recursive: true });
+        if (attempt === 1) prepareFiles(file);
         db = new Database(file, { timeout: timeoutMs });
         if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL");
         db.pragma("synchronous = NORMAL");
@@ -788,4 +788,17 @@ function storeError(err: unknown): unknown {
   return new BatonError("STORE_UNAVAILABLE", `cannot write the state database: ${hint} (${code})`, {
     cause: err,
   });
+}
+
+/**
+ * The database's folder and files, private (see state-mode.ts) whatever the umask: the folder
+ * is created (or an existing one tightened), the database file created before SQLite does, as
+ * SQLite gives its `-wal` and `-shm` files the mode of the database; existing ones are tightened.
+ */
+function prepareFiles(file: string): void {
+  const dir = path.dirname(file);
+  makeStateDir(dir);
+  tightenPath(dir, "dir");
+  makeStateFile(file);
+  for (const extra of [`${file}-wal`, `${file}-shm`]) tightenPath(extra, "file");
 }

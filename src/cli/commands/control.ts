@@ -9,6 +9,7 @@ import { isAlive } from "../../util/process.js";
 import { locateFile, openExistingStore } from "../context.js";
 import { engineFile } from "../embedded-api.js";
 import { EXIT } from "../main.js";
+import { safeLine } from "../terminal.js";
 
 /**
  * `baton cancel ID`: cancels a run, or a task with its subtree, through the engine that drives
@@ -55,7 +56,7 @@ export async function waitCommand(id: string, opts: { file: string }): Promise<v
       } else {
         const task = (await store.getTask(hit.id))!;
         if (isTerminal(task.status)) {
-          process.stdout.write(`task ${task.id} ${task.name} ${task.status}\n`);
+          process.stdout.write(`task ${task.id} ${safeLine(task.name)} ${task.status}\n`);
           process.exitCode = task.status === "succeeded" || task.status === "cached" ? EXIT.ok : EXIT.failed;
           return;
         }

@@ -4,6 +4,7 @@ import { attemptView, iso, runView, taskView, taskViews } from "../../engine/tas
 import type { Store, TaskRow } from "../../store/store.js";
 import { openExistingStore } from "../context.js";
 import { table } from "../table.js";
+import { safeLine, safeText } from "../terminal.js";
 import { duration } from "./ls.js";
 
 /** `baton show ID`: a task's command, params, attempts, outputs and metrics, or a run's summary. */
@@ -38,7 +39,7 @@ async function showRun(store: Store, id: string, json?: boolean): Promise<void> 
     `workdir   ${run.workdir}`,
     "",
   ];
-  process.stdout.write(out.join("\n"));
+  process.stdout.write(safeText(out.join("\n")));
   process.stdout.write(
     table(
       ["TASK", "NAME", "STATUS", "EXIT"],
@@ -68,7 +69,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
     return;
   }
   const lines = [
-    `task      ${task.id}  ${task.name}`,
+    `task      ${task.id}  ${safeLine(task.name)}`,
     `run       ${task.runId}`,
     `status    ${task.status}${task.exitCode !== null ? ` (exit ${task.exitCode})` : ""}${task.error ? `: ${task.error}` : ""}`,
     `pool      ${task.pool}`,
@@ -96,7 +97,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
       `  #${a.number} ${a.status} ${how} ${duration(a.startedAt, a.endedAt)}  log ${path.relative(process.cwd(), a.logPath)}`,
     );
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  process.stdout.write(`${safeText(lines.join("\n"))}\n`);
 }
 
 /** The cache key's parts, and why the task ran although an earlier run of it exists. */

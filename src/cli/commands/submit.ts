@@ -9,6 +9,7 @@ import { shellQuote } from "../../spec/expressions.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
 import { dict } from "../../util/dict.js";
 import { EXIT } from "../main.js";
+import { logSink } from "../terminal.js";
 
 export interface SubmitOptions {
   name?: string;
@@ -158,7 +159,8 @@ export interface TaskJson {
 
 /** Streams the first task's log, then waits for every submitted task; the exit code is theirs. */
 async function waitRemote(client: ApiClient, ids: string[]): Promise<number> {
-  await client.stream(`/tasks/${ids[0]}/log?follow=1`, (text) => process.stdout.write(text));
+  const sink = logSink(process.stdout);
+  await client.stream(`/tasks/${ids[0]}/log?follow=1`, (text) => sink.write(text));
   let tasks: TaskJson[] = [];
   for (;;) {
     tasks = await Promise.all(ids.map((id) => client.get<TaskJson>(`/tasks/${id}`)));
