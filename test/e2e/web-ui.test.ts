@@ -479,3 +479,143 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
     expect(browser.errors).toEqual([]);
   }, 300_000);
 });
+
+// Names that are members of every JavaScript object, used as pipeline, param and node names: the
+// UI must list, launch and show them like any other name (issue: they answered 500 and broke the
+// Launch page).
+const HOSTILE_PROJECT = `version: 1
+pipelines:
+  toString:
+    nodes:
+      valueOf:
+        run: echo "from baton.yaml"
+      __proto__:
+        needs: [valueOf]
+        run: echo "after valueOf"
+`;
+
+describe.skipIf(skip !== undefined)(
+  `web UI in Chromium: hostile names${skip ? ` (skipped: ${skip})` : ""}`,
+  () => {
+    let server: Server;
+    let browser: Browser;
+    let page: Page;
+
+    beforeAll(async () => {
+      assertBuilt();
+      server = await startServer({ "baton.yaml": HOSTILE_PROJECT });
+      browser = await openBrowser();
+      page = browser.page;
+      page.setDefaultTimeout(20_000);
+    }, 90_000);
+
+    beforeEach(() => {
+      onTestFailed(async () => {
+        console.error(`page errors: ${browser.errors.join("\n") || "none"}`);
+        console.error(`baton server stderr ends:\n${server.stderr().slice(-4000)}`);
+        await screenshot(page, "hostile-failure").catch(() => undefined);
+      });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+    }, 60_000);
+
+    it("launches a pipeline named constructor, with a param valueOf and a node hasOwnProperty", async () => {
+      // Registered through the API, as in the issue: stored under .baton/pipelines/constructor.json.
+      // (A JSON body cannot hold a `__proto__` key: that name is a node of baton.yaml's toString.)
+      const registered = await server.api<{ pipeline: { name: string } }>("POST", "/api/v1/pipelines", {
+        name: "constructor",
+        definition: {
+          version: 1,
+          pipelines: {
+            constructor: {
+              params: {
+                valueOf: { type: "string", default: "plain", description: "Written by hasOwnProperty" },
+              },
+              nodes: {
+                hasOwnProperty: {
+                  run: 'echo "valueOf=${{ params.valueOf }}" | tee "$BATON_OUTPUT_DIR/out.txt"',
+                },
+                __defineGetter__: { needs: ["hasOwnProperty"], run: "echo after" },
+              },
+            },
+          },
+        },
+      });
+      expect(registered.status, JSON.stringify(registered.body)).toBe(201);
+
+      await page.goto(`${server.url}/launch?token=${server.token}`);
+      const cards = page.getByRole("navigation", { name: "Pipelines" }).locator(".pipeline-name");
+      await waitFor("both pipelines", async () => (await cards.count()) === 2);
+      expect((await cards.allTextContents()).sort()).toEqual(["constructor", "toString"]);
+      await page.getByRole("link", { name: /^toString/ }).click();
+      await page.waitForURL(/\/launch\/toString$/);
+      const yamlForm = page.getByRole("form", { name: "Launch toString" });
+      await yamlForm.waitFor();
+      expect(await yamlForm.locator(".node-chip").allTextContents()).toEqual(["valueOf", "__proto__"]);
+
+      await page.getByRole("link", { name: /^constructor/ }).click();
+      await page.waitForURL(/\/launch\/constructor$/);
+      const form = page.getByRole("form", { name: "Launch constructor" });
+      await form.waitFor();
+      expect(await form.locator(".node-chip").allTextContents()).toEqual([
+        "hasOwnProperty",
+        "__defineGetter__",
+      ]);
+      const field = form.locator('[data-param="valueOf"] input');
+      expect(await field.inputValue()).toBe("plain");
+      expect(await form.locator('[data-param="valueOf"]').textContent()).toContain(
+        "Written by hasOwnProperty",
+      );
+      await field.fill("typed <by> hand");
+      await screenshot(page, "20-hostile-launch");
+      await form.getByRole("button", { name: "Start run" }).click();
+
+      await page.waitForURL(/\/runs\/run_[0-9A-Z]+/);
+      const id = new URL(page.url()).pathname.split("/").pop()!;
+      const runStatus = () => page.locator(".title-row [data-status]").first().getAttribute("data-status");
+      await waitFor("the run to succeed", async () => (await runStatus()) === "succeeded");
+      const stage = page.locator('.stage[data-node="hasOwnProperty"]');
+      expect(await stage.getAttribute("data-status")).toBe("succeeded");
+      expect(await page.locator('.stage[data-node="__defineGetter__"]').getAttribute("data-status")).toBe(
+        "succeeded",
+      );
+      expect(await page.locator(".run-meta").textContent()).toContain("valueOf=typed <by> hand");
+
+      await stage.locator(".stage-head").click();
+      const panel = page.getByTestId("task-panel");
+      await panel.waitFor();
+      expect(await panel.locator("h2").textContent()).toBe("hasOwnProperty");
+      await panel.getByRole("tab", { name: "Details" }).click();
+      const params = panel.locator(".section", { hasText: "Params" }).locator("table.kv");
+      await params.waitFor();
+      expect(await params.getByRole("rowheader").allTextContents()).toEqual(["valueOf"]);
+      expect(await params.locator("td").textContent()).toContain("typed <by> hand");
+      await screenshot(page, "21-hostile-run");
+
+      const { body } = await server.api<{ run: { pipeline: string; params: Record<string, unknown> } }>(
+        "GET",
+        `/api/v1/runs/${id}`,
+      );
+      expect(body.run.pipeline).toBe("constructor");
+      expect(Object.hasOwn(body.run.params, "valueOf")).toBe(true);
+      expect(body.run.params.valueOf).toBe("typed <by> hand");
+
+      // baton.yaml's toString, whose second node is __proto__: its graph is drawn too.
+      const other = await server.api<{ run: { id: string } }>("POST", "/api/v1/runs", {
+        pipeline: "toString",
+      });
+      expect(other.status, JSON.stringify(other.body)).toBe(201);
+      await page.goto(`${server.url}/runs/${other.body.run.id}`);
+      await waitFor("the toString run to succeed", async () => (await runStatus()) === "succeeded");
+      expect(await page.locator('.stage[data-node="__proto__"]').getAttribute("data-status")).toBe(
+        "succeeded",
+      );
+      expect(await page.locator('.stage[data-node="valueOf"]').getAttribute("data-status")).toBe("succeeded");
+      await screenshot(page, "22-hostile-proto-node");
+      expect(browser.errors).toEqual([]);
+    }, 120_000);
+  },
+);

@@ -75,4 +75,24 @@ describe("compare view", () => {
     await click(table.querySelector('tr[data-task="train[2]"]'));
     expect(onSelect).toHaveBeenCalledWith("T2");
   });
+
+  it("treats metrics named like members of JavaScript objects like any other: higher is best", async () => {
+    const named = tasks.map((t, i) => ({ ...t, metrics: { constructor: ACC[i], valueOf: ACC[i] } }));
+    const { container } = await render(
+      <CompareView
+        tasks={named}
+        groups={groupByNode(named, undefined)}
+        node="train"
+        onNodeChange={() => {}}
+        onSelectTask={() => {}}
+        selectedId={null}
+      />,
+    );
+    await flush(20);
+    const table = container.querySelector("[data-testid=compare-table]")!;
+    const order = () => [...table.querySelectorAll("tbody tr")].map((r) => r.getAttribute("data-task"));
+    expect(order()).toEqual(["train[1]", "train[2]", "train[0]"]);
+    const best = [...table.querySelectorAll(".cell-best")].map((c) => c.textContent);
+    expect(best).toEqual(["★ 0.93", "★ 0.93"]);
+  });
 });

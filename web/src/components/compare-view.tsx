@@ -17,6 +17,7 @@ import {
   sortRows,
 } from "../lib/compare";
 import { formatValue } from "../lib/format";
+import { ownValue } from "../lib/params";
 import type { NodeGroup } from "../lib/tasks";
 import { ScatterChart } from "./scatter-chart";
 import { StatusBadge } from "./status";
@@ -94,10 +95,11 @@ export function CompareView({
   const columns = useMemo(() => columnsOf(rows), [rows]);
   const paramCols = showConstant ? [...columns.varying, ...columns.constant] : columns.varying;
   const numericMetrics = columns.metrics.filter((m) => rows.some((r) => typeof r.metrics[m] === "number"));
-  const dirOf = (m: string) => directions[m] ?? defaultDirection(m);
+  const dirOf = (m: string) => ownValue(directions, m) ?? defaultDirection(m);
   const best = useMemo(() => {
     const out = new Map<string, string | undefined>();
-    for (const m of columns.metrics) out.set(m, bestRow(rows, m, directions[m] ?? defaultDirection(m)));
+    for (const m of columns.metrics)
+      out.set(m, bestRow(rows, m, ownValue(directions, m) ?? defaultDirection(m)));
     return out;
   }, [rows, columns.metrics, directions]);
 
@@ -110,7 +112,7 @@ export function CompareView({
     if (sort) return sortRows(rows, sort.key, sort.dir);
     // By default, best first on the charted metric.
     if (!y) return rows;
-    const best = directions[y] ?? defaultDirection(y);
+    const best = ownValue(directions, y) ?? defaultDirection(y);
     return sortRows(rows, { kind: "metric", name: y }, best === "max" ? "desc" : "asc");
   }, [rows, sort, y, directions]);
 

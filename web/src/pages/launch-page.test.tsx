@@ -20,6 +20,15 @@ const SWEEP: PipelineSummary = {
   ],
 };
 
+// A param named like a member of every JavaScript object.
+const PROTO: PipelineSummary = {
+  name: "constructor",
+  source: "registered",
+  file: null,
+  params: [{ name: "__proto__", type: "int", required: false, default: 1 }],
+  nodes: [{ name: "hasOwnProperty", kind: "task", needs: [] }],
+};
+
 let posted: Array<{ url: string; body: unknown }>;
 
 beforeEach(() => {
@@ -31,10 +40,22 @@ beforeEach(() => {
     vi.fn(async (url: string, init?: RequestInit) => {
       const headers = init?.headers as Record<string, string>;
       expect(headers.authorization).toBe("Bearer secret");
-      if (url === "/api/v1/pipelines") return Response.json({ pipelines: [SWEEP] });
+      if (url === "/api/v1/pipelines") return Response.json({ pipelines: [SWEEP, PROTO] });
       if (url === "/api/v1/runs" && init?.method === "POST") {
         const body = JSON.parse(String(init.body));
         posted.push({ url, body });
+        if (Object.hasOwn(body.params, "__proto__")) {
+          return Response.json(
+            {
+              error: {
+                code: "PARAM_INVALID",
+                message: "bad params",
+                problems: [{ path: "body.params.__proto__", message: "at most 50" }],
+              },
+            },
+            { status: 400 },
+          );
+        }
         if (body.params.epochs === 99) {
           return Response.json(
             {
@@ -109,6 +130,20 @@ describe("launch form", () => {
     await flush();
     expect(field(container, "epochs").querySelector(".field-message")!.textContent).toBe("at most 50 epochs");
     expect(window.location.pathname).toBe("/launch/sweep");
+  });
+
+  it("shows the server's problem next to a param named __proto__", async () => {
+    window.history.replaceState(null, "", "/launch/constructor");
+    const { container } = await render(<LaunchPage name="constructor" />);
+    await flush();
+    await type(field(container, "__proto__").querySelector("input"), "99");
+    await click(byText(container, "button", "Start run"));
+    await flush();
+    expect(JSON.stringify(posted.map((p) => p.body))).toBe(
+      '[{"pipeline":"constructor","params":{"__proto__":99}}]',
+    );
+    expect(field(container, "__proto__").querySelector(".field-message")?.textContent).toBe("at most 50");
+    expect(window.location.pathname).toBe("/launch/constructor");
   });
 
   it("lays nodes out in layers of their needs", () => {

@@ -170,7 +170,7 @@ function LaunchForm({ pipeline, likeRun }: { pipeline: PipelineSummary; likeRun:
       navigate(`/runs/${res.body.run.id}`);
     } catch (err) {
       if (err instanceof ApiError && err.problems.length > 0) {
-        const byField: Record<string, string> = {};
+        const byField: Record<string, string> = Object.create(null);
         const other: string[] = [];
         for (const p of err.problems) {
           const name = paramOfProblemPath(p.path);
