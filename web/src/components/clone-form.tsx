@@ -66,7 +66,7 @@ export function CloneForm({
       onCloned(copy);
     } catch (err) {
       if (err instanceof ApiError && err.problems.length > 0) {
-        const byField: Record<string, string> = {};
+        const byField: Record<string, string> = Object.create(null);
         for (const p of err.problems) {
           const name = paramOfProblemPath(p.path);
           if (name) byField[name] = p.message;
