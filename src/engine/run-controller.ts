@@ -9,17 +9,20 @@ import {
   resolveWorkdirPatterns,
 } from "../artifacts/inputs.js";
 import { restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
-import { BatonError, ensureBatonError } from "../errors.js";
+import { BatonError, type Problem, ensureBatonError, formatProblem } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
-import { expandNode } from "../graph/expand.js";
+import { type Fanout, type TaskInstance, instanceChunks, planFanout } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
+import { type LimitProblem, checkPipelineLimits, nodeLimitMessage, runLimitMessage } from "../spec/limits.js";
 import { resolveParams } from "../spec/params.js";
+import { formatPath } from "../spec/problems.js";
 import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
 import { groupBy } from "../util/group-by.js";
 import { mapLimit } from "../util/map-limit.js";
 import { ulid } from "../util/ulid.js";
+import { Breather } from "../util/yield.js";
 import {
   adoptAttempt,
   attemptEnd,
@@ -101,6 +104,8 @@ type BoundFile = { abs: string; rel: string; producer?: string; sha256?: string 
 
 /** Tasks of one node prepared at once (resolving inputs, checking the cache). */
 const PREPARE_CONCURRENCY = 64;
+/** Tasks of a fan-out made between two looks at the event loop. */
+const EXPAND_CHUNK = 2_000;
 
 /** A command or env value: a template that is one expression may yield a list or map; render it as in a string. */
 function text(value: unknown): string {
@@ -127,6 +132,10 @@ export class RunController {
   private restoreMode: "resume" | "retry-failed" | "retry-all" | undefined;
   /** Nodes that must not reuse cached results: `--from` nodes and everything downstream. */
   private readonly rerunNodes = new Set<string>();
+  /** Tasks of nodes expanded so far (held against the limit of tasks per run). */
+  private plannedTasks = 0;
+  /** Long loops (expanding, preparing) give the event loop a turn every few milliseconds. */
+  private readonly breather = new Breather();
 
   constructor(
     private readonly engine: Engine,
@@ -152,6 +161,16 @@ export class RunController {
   /** Plans the run, records it and its tasks, and starts the nodes that need nothing. */
   async start(): Promise<void> {
     this.buildGraph();
+    // Before anything is recorded: fan-outs known now (literal lists, params) are counted, not
+    // expanded, and a run over the limits is refused.
+    const tooMany = checkPipelineLimits(
+      this.project,
+      this.pipeline,
+      this.options.params,
+      this.engine.limits,
+      new Set(this.nodes.keys()),
+    );
+    if (tooMany.length > 0) throw this.limitError(tooMany);
     // Before anything is recorded: a run that cannot have its folder must not be left `running`.
     ensureWritableDir(this.pipelineDir, "run folder");
     await this.engine.store.createRun({
@@ -167,10 +186,17 @@ export class RunController {
       enginePid: process.pid,
     });
 
-    // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
-    const planned: NewTask[] = [];
-    for (const node of this.nodes.values()) planned.push(...this.tryExpand(node, false));
-    await this.engine.store.addTasks(planned);
+    let planned: NewTask[] = [];
+    try {
+      // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
+      for (const node of this.nodes.values()) planned.push(...(await this.tryExpand(node, false)));
+      await this.engine.store.addTasks(planned);
+    } catch (err) {
+      // Final: a run that cannot be planned is failed with the reason, never resumed.
+      planned = [];
+      await this.failPlanning(`planning failed: ${ensureBatonError(err).message}`);
+      throw err;
+    }
     this.engine.emit({
       type: "run-started",
       runId: this.runId,
@@ -196,6 +222,7 @@ export class RunController {
     // engine's task tree, not to a node; see below.
     const rows = all.filter((r) => r.node !== null || r.submit === null);
     const submitted = all.filter((r) => r.node === null && r.submit !== null);
+    this.plannedTasks = rows.length;
     const kept = rows.filter((r) => r.status === "succeeded" || r.status === "cached");
     const outputs = groupBy(await store.listOutputs(kept.map((r) => r.id)), (o) => o.taskId);
     const reopen: string[] = [];
@@ -258,6 +285,7 @@ export class RunController {
       throw new BatonError(
         "USAGE",
         `run ${this.runId} was picked up by another engine meanwhile: leave it to that one`,
+        { context: { claimedElsewhere: true } },
       );
     }
     if (reopen.length > 0) await store.reopenTasks(this.runId, reopen);
@@ -432,32 +460,37 @@ export class RunController {
   /**
    * Expands a node into task records. Before the node is ready (`atReady` false), only nodes
    * whose fan-out does not depend on upstream results are expanded; errors wait for readiness.
+   * The fan-out is counted and checked against the limits before any task is made, and tasks
+   * are made in chunks that leave the event loop free in between.
    */
-  private tryExpand(node: NodeState, atReady: boolean, needed?: NeededNode[]): NewTask[] {
+  private async tryExpand(node: NodeState, atReady: boolean, needed?: NeededNode[]): Promise<NewTask[]> {
     if (node.expanded) return [];
     const spec = node.spec;
-    let instances: ReturnType<typeof expandNode>;
+    let fanout: Fanout;
     if (spec.kind === "pipeline") {
-      instances = [{ name: spec.name, index: 0 }];
+      fanout = { count: 1, factors: [], instance: (index) => ({ name: spec.name, index }) };
     } else {
       const context = this.nodeContext(needed ?? [], {});
       try {
-        instances = expandNode(spec, (value, field) => {
+        fanout = planFanout(spec, (value, field) => {
           const list = evaluateValue(value, context);
           if (!Array.isArray(list)) {
             throw new BatonError("EXPR_EVAL", `${field} must be a list, got ${JSON.stringify(list)}`);
           }
           return list;
         });
+        this.checkExpansion(spec, fanout);
       } catch (err) {
         if (!atReady) return [];
         throw err;
       }
     }
     node.expanded = true;
+    this.plannedTasks += fanout.count;
     const pool = spec.kind === "task" ? spec.pool : "local";
     const priority = spec.kind === "task" ? spec.priority : 0;
-    return instances.map((inst) => {
+    const out: NewTask[] = [];
+    const make = (inst: TaskInstance): NewTask => {
       const id = ulid();
       const task = this.addTaskState(node, id, inst.name);
       task.item = inst.item;
@@ -475,7 +508,72 @@ export class RunController {
         item: inst.item ?? inst.matrix,
         outputDir: task.outputDir,
       };
+    };
+    for (const chunk of instanceChunks(fanout, EXPAND_CHUNK)) {
+      for (const inst of chunk) out.push(make(inst));
+      await this.breather.breathe();
+    }
+    return out;
+  }
+
+  /** A fan-out known only now (from upstream results) over the limits fails its node, saying where and why. */
+  private checkExpansion(spec: TaskNodeSpec, fanout: Fanout): void {
+    const { perNode, perRun } = this.engine.limits;
+    const field = spec.foreach !== undefined ? "foreach" : "matrix";
+    let message: string | undefined;
+    if (fanout.count > perNode) {
+      message = nodeLimitMessage(
+        {
+          field,
+          count: fanout.count,
+          factors: fanout.factors,
+          fromParams: fanout.factors.map(() => undefined),
+        },
+        perNode,
+      );
+    } else if (this.plannedTasks + fanout.count > perRun) {
+      message = `the run would make ${runLimitMessage(
+        this.plannedTasks + fanout.count,
+        [
+          ["tasks planned before", this.plannedTasks],
+          [spec.name, fanout.count],
+        ],
+        perRun,
+      )}`;
+    }
+    if (message === undefined) return;
+    const problem = this.placed(spec, [...spec.path.split("."), field], message);
+    throw new BatonError("TOO_MANY_TASKS", formatProblem(problem), { problems: [problem] });
+  }
+
+  /** A problem about a node, placed at the node in its file (when it came from a file). */
+  private placed(spec: NodeSpec, path: ReadonlyArray<string | number>, message: string): Problem {
+    const problem: Problem = { file: this.project.file, path: formatPath(path), message };
+    if (spec.loc.line > 0) {
+      problem.line = spec.loc.line;
+      problem.column = spec.loc.column;
+    }
+    return problem;
+  }
+
+  /** The error refusing a run whose fan-outs are over the limits (nothing is recorded). */
+  private limitError(problems: LimitProblem[]): BatonError {
+    const placed = problems.map((p) =>
+      p.node ? this.placed(p.node, p.path, p.message) : this.pipelinePlaced(p.path, p.message),
+    );
+    return new BatonError("TOO_MANY_TASKS", placed.map(formatProblem).join("\n"), {
+      problems: placed,
+      context: { limits: this.engine.limits },
     });
+  }
+
+  private pipelinePlaced(path: ReadonlyArray<string | number>, message: string): Problem {
+    const problem: Problem = { file: this.project.file, path: formatPath(path), message };
+    if (this.pipeline.loc.line > 0) {
+      problem.line = this.pipeline.loc.line;
+      problem.column = this.pipeline.loc.column;
+    }
+    return problem;
   }
 
   /** Expression context shared by the node-level fields (`with`, `foreach`, `matrix`, `if`, bindings). */
@@ -517,7 +615,7 @@ export class RunController {
     const needed = this.neededNodes(node);
     if (!node.expanded) {
       try {
-        const added = this.tryExpand(node, true, needed);
+        const added = await this.tryExpand(node, true, needed);
         await this.engine.store.addTasks(added);
         this.engine.emit({ type: "tasks-added", runId: this.runId, count: added.length });
       } catch (err) {
@@ -955,18 +1053,35 @@ export class RunController {
     task.attempts = number;
     task.status = "running";
     this.emitTask(task, { attempt: number });
-    const controller =
-      previous && reuse
-        ? await this.engine.restoreRun(this.project, previous, reuse)
-        : await this.engine.startRun(this.project, {
-            pipeline: child.name,
-            params: task.params,
-            workdir: this.options.workdir,
-            specFile: this.options.specFile,
-            parentRunId: this.runId,
-            parentTaskId: task.id,
-            noCache: this.options.noCache,
-          });
+    let controller: RunController;
+    try {
+      controller =
+        previous && reuse
+          ? await this.engine.restoreRun(this.project, previous, reuse)
+          : await this.engine.startRun(this.project, {
+              pipeline: child.name,
+              params: task.params,
+              workdir: this.options.workdir,
+              specFile: this.options.specFile,
+              parentRunId: this.runId,
+              parentTaskId: task.id,
+              noCache: this.options.noCache,
+            });
+    } catch (err) {
+      // A child run that cannot be planned (over the task limits...) fails its node, saying why.
+      const message = `child run of pipeline ${child.name} not started: ${ensureBatonError(err).message}`;
+      fs.appendFileSync(logPath, `${message}\n`);
+      const end = {
+        status: "failed" as const,
+        endedAt: Date.now(),
+        exitCode: null,
+        signal: null,
+        reason: "exited" as const,
+        message,
+      };
+      await this.complete(task, { number, end }, "failed", null, {}, [], message);
+      return;
+    }
     this.children.add(controller);
     fs.appendFileSync(
       logPath,
@@ -1096,6 +1211,16 @@ export class RunController {
   }
 
   private finished = false;
+
+  /** Ends a run that could not be planned: failed, with the reason on the run. */
+  private async failPlanning(reason: string): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.engine.store.finishRun(this.runId, "failed", Date.now(), reason);
+    this.engine.emit({ type: "run-ended", runId: this.runId, status: "failed" });
+    this.resolveDone("failed");
+  }
+
   private async finish(): Promise<void> {
     if (this.finished) return;
     this.finished = true;

@@ -10,7 +10,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BatonError, didYouMean } from "../errors.js";
-import { parsePipelineDefinition, parseProjectText } from "../spec/parse.js";
+import { DEFAULT_TASK_LIMITS, type TaskLimits } from "../spec/limits.js";
+import { type ParseOptions, parsePipelineDefinition, parseProjectText } from "../spec/parse.js";
 import { NAME_PATTERN } from "../spec/problems.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow } from "../store/store.js";
@@ -36,13 +37,20 @@ export interface RegisteredPipeline {
   project: ProjectSpec;
 }
 
-const cpus = () => os.availableParallelism();
+/** How definitions are read: the machine's CPUs, and the task limits of the server's engine. */
+const parseOptions = (limits: Readonly<TaskLimits>): ParseOptions => ({
+  cpus: os.availableParallelism(),
+  limits,
+});
 
 /** The server's pipeline file, read again whenever it changes on disk. */
 export class ServerProject {
   private stamp: string | undefined;
 
-  constructor(private project: LocatedProject | undefined) {
+  constructor(
+    private project: LocatedProject | undefined,
+    private readonly limits: Readonly<TaskLimits> = DEFAULT_TASK_LIMITS,
+  ) {
     if (project) this.stamp = stampOf(project.file);
   }
 
@@ -62,7 +70,7 @@ export class ServerProject {
     if (stamp === undefined || stamp === this.stamp) return project;
     const text = fs.readFileSync(project.file, "utf8");
     const display = path.relative(project.workdir, project.file) || project.file;
-    const fresh = parseProjectText(text, display, { cpus: cpus() });
+    const fresh = parseProjectText(text, display, parseOptions(this.limits));
     this.project = { ...fresh, file: project.file, workdir: project.workdir };
     this.stamp = stamp;
     return this.project;
@@ -74,7 +82,10 @@ export class PipelineRegistry {
   private readonly byName = new Map<string, RegisteredPipeline>();
 
   /** @param dir `.baton/pipelines` */
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly limits: Readonly<TaskLimits> = DEFAULT_TASK_LIMITS,
+  ) {}
 
   /** Reads every registered definition; returns what could not be read, one line each. */
   load(): string[] {
@@ -117,7 +128,7 @@ export class PipelineRegistry {
   register(name: string, definition: Record<string, unknown>): RegisteredPipeline {
     let project: ProjectSpec;
     try {
-      project = parsePipelineDefinition(definition, "definition", { cpus: cpus() });
+      project = parsePipelineDefinition(definition, "definition", parseOptions(this.limits));
     } catch (err) {
       throw underField(err, "body.definition");
     }
@@ -143,7 +154,7 @@ export class PipelineRegistry {
   }
 
   private add(name: string, file: string, definition: unknown): RegisteredPipeline {
-    const project = parsePipelineDefinition(definition, file, { cpus: cpus() });
+    const project = parsePipelineDefinition(definition, file, parseOptions(this.limits));
     if (!project.pipelines[name])
       throw new BatonError("SPEC_UNKNOWN_PIPELINE", `${file} has no pipeline "${name}"`);
     const entry = { name, file, definition: definition as Record<string, unknown>, project };
@@ -177,6 +188,7 @@ export class PipelineCatalog {
     readonly registry: PipelineRegistry,
     readonly archive: DefinitionArchive,
     readonly workdir: string,
+    private readonly limits: Readonly<TaskLimits> = DEFAULT_TASK_LIMITS,
   ) {}
 
   /**
@@ -214,7 +226,7 @@ export class PipelineCatalog {
   fromDefinition(definition: Record<string, unknown>, name: string | undefined): RunnablePipeline {
     let project: ProjectSpec;
     try {
-      project = parsePipelineDefinition(definition, "definition", { cpus: cpus() });
+      project = parsePipelineDefinition(definition, "definition", parseOptions(this.limits));
     } catch (err) {
       throw underField(err, "body.definition");
     }
@@ -270,7 +282,7 @@ export class PipelineCatalog {
       );
     }
     // Archived definitions are JSON, which the YAML reader takes as is.
-    const project = parseProjectText(text, specFile, { cpus: cpus() });
+    const project = parseProjectText(text, specFile, parseOptions(this.limits));
     return { ...project, file: specFile, workdir: run.workdir };
   }
 }

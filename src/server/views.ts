@@ -60,6 +60,7 @@ export async function runSummary(ctx: ServerContext, run: RunRow, tasks?: TaskRo
     parentRun: run.parentRunId,
     parentTask: run.parentTaskId,
     specFile: run.specFile,
+    error: run.error,
     driven: ctx.runs.get(root.id) !== undefined,
     counts: countByStatus(rows),
   };

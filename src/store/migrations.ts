@@ -114,4 +114,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN cached_from TEXT;
   `,
+  // Why a run failed when no task says it (it could not be planned or resumed).
+  `
+  ALTER TABLE runs ADD COLUMN error TEXT;
+  `,
 ];
