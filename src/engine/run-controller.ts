@@ -105,7 +105,9 @@ type BoundFile = { abs: string; rel: string; producer?: string; sha256?: string 
 /** Tasks of one node prepared at once (resolving inputs, checking the cache). */
 const PREPARE_CONCURRENCY = 64;
 /** Tasks of a fan-out made between two looks at the event loop. */
-const EXPAND_CHUNK = 2_000;
+const EXPAND_CHUNK = 256;
+/** Task rows written per transaction when a node is expanded (each a few tens of milliseconds). */
+const RECORD_CHUNK = 1_000;
 
 /** A command or env value: a template that is one expression may yield a list or map; render it as in a string. */
 function text(value: unknown): string {
@@ -186,14 +188,16 @@ export class RunController {
       enginePid: process.pid,
     });
 
-    let planned: NewTask[] = [];
+    let planned = 0;
     try {
       // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
-      for (const node of this.nodes.values()) planned.push(...(await this.tryExpand(node, false)));
-      await this.engine.store.addTasks(planned);
+      for (const node of this.nodes.values()) {
+        const tasks = await this.tryExpand(node, false);
+        await this.recordTasks(tasks);
+        planned += tasks.length;
+      }
     } catch (err) {
       // Final: a run that cannot be planned is failed with the reason, never resumed.
-      planned = [];
       await this.failPlanning(`planning failed: ${ensureBatonError(err).message}`);
       throw err;
     }
@@ -202,9 +206,52 @@ export class RunController {
       runId: this.runId,
       pipeline: this.pipeline.name,
       parentTaskId: this.options.parentTaskId ?? null,
-      taskCount: planned.length,
+      taskCount: planned,
     });
     await this.startReadyNodes();
+  }
+
+  /**
+   * Records new tasks in chunks, each its own transaction, so that other requests are served
+   * in between. An engine that dies in the middle leaves part of a node recorded: a resume
+   * records the rest ({@link completeExpansions}).
+   */
+  private async recordTasks(tasks: NewTask[]): Promise<void> {
+    for (let i = 0; i < tasks.length; i += RECORD_CHUNK) {
+      await this.engine.store.addTasks(tasks.slice(i, i + RECORD_CHUNK));
+    }
+  }
+
+  /** Nodes whose tasks were being recorded when their engine died: the missing ones are recorded now. */
+  private async completeExpansions(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      const spec = node.spec;
+      if (spec.kind !== "task" || node.tasks.length === 0) continue;
+      if (spec.foreach === undefined && spec.matrix === undefined) continue;
+      // A task named as the node itself stands for a fan-out that failed: nothing to complete.
+      if (node.tasks.some((t) => t.name === spec.name)) continue;
+      let fanout: Fanout;
+      try {
+        const context = this.nodeContext(this.neededNodes(node), {});
+        fanout = planFanout(spec, (value) => {
+          const list = evaluateValue(value, context);
+          if (!Array.isArray(list)) throw new BatonError("EXPR_EVAL", "not a list");
+          return list;
+        });
+      } catch {
+        continue;
+      }
+      if (fanout.count <= node.tasks.length || fanout.count > this.engine.limits.perNode) continue;
+      const have = new Set(node.tasks.map((t) => t.name));
+      const missing: NewTask[] = [];
+      for (let i = 0; i < fanout.count; i++) {
+        const inst = fanout.instance(i);
+        if (!have.has(inst.name)) missing.push(this.newTask(node, inst));
+        if (i % EXPAND_CHUNK === 0) await this.breather.breathe();
+      }
+      this.plannedTasks += missing.length;
+      await this.recordTasks(missing);
+    }
   }
 
   /**
@@ -289,6 +336,7 @@ export class RunController {
       );
     }
     if (reopen.length > 0) await store.reopenTasks(this.runId, reopen);
+    await this.completeExpansions();
     const followUps: Array<() => Promise<void>> = [];
     for (const task of this.tasks.values()) {
       if (task.status === "running") {
@@ -487,33 +535,34 @@ export class RunController {
     }
     node.expanded = true;
     this.plannedTasks += fanout.count;
-    const pool = spec.kind === "task" ? spec.pool : "local";
-    const priority = spec.kind === "task" ? spec.priority : 0;
     const out: NewTask[] = [];
-    const make = (inst: TaskInstance): NewTask => {
-      const id = ulid();
-      const task = this.addTaskState(node, id, inst.name);
-      task.item = inst.item;
-      task.matrix = inst.matrix;
-      return {
-        id,
-        runId: this.runId,
-        name: inst.name,
-        node: spec.name,
-        parentId: null,
-        status: "pending" as const,
-        pool,
-        priority,
-        params: {},
-        item: inst.item ?? inst.matrix,
-        outputDir: task.outputDir,
-      };
-    };
     for (const chunk of instanceChunks(fanout, EXPAND_CHUNK)) {
-      for (const inst of chunk) out.push(make(inst));
+      for (const inst of chunk) out.push(this.newTask(node, inst));
       await this.breather.breathe();
     }
     return out;
+  }
+
+  /** A task of a node's fan-out, known to the run, and its row to record. */
+  private newTask(node: NodeState, inst: TaskInstance): NewTask {
+    const spec = node.spec;
+    const id = ulid();
+    const task = this.addTaskState(node, id, inst.name);
+    task.item = inst.item;
+    task.matrix = inst.matrix;
+    return {
+      id,
+      runId: this.runId,
+      name: inst.name,
+      node: spec.name,
+      parentId: null,
+      status: "pending" as const,
+      pool: spec.kind === "task" ? spec.pool : "local",
+      priority: spec.kind === "task" ? spec.priority : 0,
+      params: {},
+      item: inst.item ?? inst.matrix,
+      outputDir: task.outputDir,
+    };
   }
 
   /** A fan-out known only now (from upstream results) over the limits fails its node, saying where and why. */
@@ -616,7 +665,7 @@ export class RunController {
     if (!node.expanded) {
       try {
         const added = await this.tryExpand(node, true, needed);
-        await this.engine.store.addTasks(added);
+        await this.recordTasks(added);
         this.engine.emit({ type: "tasks-added", runId: this.runId, count: added.length });
       } catch (err) {
         // A fan-out that cannot be evaluated fails the node as one task that says why.
@@ -654,7 +703,12 @@ export class RunController {
     }
     // Many at once, so that their store writes share transactions (see SqliteStore).
     const pending = node.tasks.filter((t) => t.status === "pending");
-    await mapLimit(pending, PREPARE_CONCURRENCY, (task) => this.prepareTask(task, needed));
+    await mapLimit(pending, PREPARE_CONCURRENCY, async (task) => {
+      await this.breather.breathe();
+      // A cancel while 100,000 tasks are prepared: the rest are left to the cancel.
+      if (this.cancelling || task.status !== "pending") return;
+      await this.prepareTask(task, needed);
+    });
   }
 
   /** One task standing for a node whose fan-out could not be evaluated (it fails, saying why). */

@@ -291,6 +291,13 @@ export class SqliteStore implements Store {
     return row && toTask(row);
   }
 
+  async countTasks(runId: string): Promise<Partial<Record<TaskStatus, number>>> {
+    const rows = this.db
+      .prepare("SELECT status, COUNT(*) AS n FROM tasks WHERE run_id = ? GROUP BY status")
+      .all(runId) as Array<{ status: TaskStatus; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
   async listTasks(filter: TaskFilter): Promise<TaskRow[]> {
     const where: string[] = [];
     const args: unknown[] = [];

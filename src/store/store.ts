@@ -288,6 +288,8 @@ export interface Store {
   listRuns(filter?: RunFilter): Promise<RunRow[]>;
   getTask(id: string): Promise<TaskRow | undefined>;
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;
+  /** How many tasks of a run have each status (statuses with none are left out). */
+  countTasks(runId: string): Promise<Partial<Record<TaskStatus, number>>>;
   listAttempts(taskId: string): Promise<AttemptRow[]>;
   /** Outputs of several tasks at once, in task then path order. */
   listOutputs(taskIds: string[]): Promise<OutputRow[]>;
