@@ -155,6 +155,8 @@ export class Engine {
     try {
       await controller.restore(mode, run.enginePid);
     } catch (err) {
+      // Not driven here: a later cancel must not end it again.
+      this.controllers.delete(controller);
       // A run that cannot be resumed is failed with the reason, not tried again at every start.
       if (mode === "resume") await this.abandonRun(run.id, err);
       throw err;
