@@ -138,6 +138,8 @@ export class RunController {
   private plannedTasks = 0;
   /** Long loops (expanding, preparing) give the event loop a turn every few milliseconds. */
   private readonly breather = new Breather();
+  /** Expansions being made and recorded: a cancel waits for them (they stop early) to end every task. */
+  private readonly expanding = new Set<Promise<unknown>>();
 
   constructor(
     private readonly engine: Engine,
@@ -192,9 +194,8 @@ export class RunController {
     try {
       // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
       for (const node of this.nodes.values()) {
-        const tasks = await this.tryExpand(node, false);
-        await this.recordTasks(tasks);
-        planned += tasks.length;
+        if (this.cancelling) break; // cancelled while planning: what is recorded is cancelled
+        planned += await this.expandAndRecord(node, false);
       }
     } catch (err) {
       // Final: a run that cannot be planned is failed with the reason, never resumed.
@@ -209,6 +210,21 @@ export class RunController {
       taskCount: planned,
     });
     await this.startReadyNodes();
+  }
+
+  /** Expands a node and records its tasks; returns how many. A cancel meanwhile waits for it. */
+  private async expandAndRecord(node: NodeState, atReady: boolean, needed?: NeededNode[]): Promise<number> {
+    const work = (async () => {
+      const tasks = await this.tryExpand(node, atReady, needed);
+      await this.recordTasks(tasks);
+      return tasks.length;
+    })();
+    this.expanding.add(work);
+    try {
+      return await work;
+    } finally {
+      this.expanding.delete(work);
+    }
   }
 
   /**
@@ -442,9 +458,12 @@ export class RunController {
   async cancel(): Promise<void> {
     if (this.cancelling) return this.done.then(() => undefined);
     this.cancelling = true;
+    // Tasks being made now are cancelled once recorded (their making stops early).
+    await Promise.allSettled([...this.expanding]);
     for (const child of this.children) void child.cancel();
     const removed = new Set(this.engine.dequeue((w) => this.tasks.has(w.taskId)));
     const now = Date.now();
+    const ending: TaskState[] = [];
     for (const task of this.tasks.values()) {
       if (task.retryTimer) {
         clearTimeout(task.retryTimer);
@@ -452,9 +471,14 @@ export class RunController {
         removed.add(task.id);
       }
       this.engine.tree.cancelChildren(task.id);
-      if (removed.has(task.id)) await this.endWithoutRunning(task, "cancelled", "cancelled", now);
+      // Queued, or pending in a node being prepared (preparing stops at the cancel).
+      if (removed.has(task.id) || (task.status === "pending" && !task.cancel)) ending.push(task);
       else task.cancel?.();
     }
+    // Many at once, so that their store writes share transactions (100,000 tasks take seconds, not minutes).
+    await mapLimit(ending, PREPARE_CONCURRENCY * 4, (task) =>
+      this.endWithoutRunning(task, "cancelled", "cancelled", now),
+    );
     // Nodes not reached yet: everything left pending is cancelled as the run drains.
     for (const node of this.nodes.values()) {
       if (node.outcome === undefined && node.waiting > 0) {
@@ -539,6 +563,7 @@ export class RunController {
     for (const chunk of instanceChunks(fanout, EXPAND_CHUNK)) {
       for (const inst of chunk) out.push(this.newTask(node, inst));
       await this.breather.breathe();
+      if (this.cancelling) break; // the rest would only be cancelled (a retry makes them)
     }
     return out;
   }
@@ -664,9 +689,8 @@ export class RunController {
     const needed = this.neededNodes(node);
     if (!node.expanded) {
       try {
-        const added = await this.tryExpand(node, true, needed);
-        await this.recordTasks(added);
-        this.engine.emit({ type: "tasks-added", runId: this.runId, count: added.length });
+        const added = await this.expandAndRecord(node, true, needed);
+        this.engine.emit({ type: "tasks-added", runId: this.runId, count: added });
       } catch (err) {
         // A fan-out that cannot be evaluated fails the node as one task that says why.
         node.expanded = true;
@@ -756,6 +780,7 @@ export class RunController {
         const given = evaluateValue(spec.with, context) as Record<string, unknown>;
         task.params = resolveParams(child.params, given, { fromCli: false, where: `${spec.path}.with` });
         task.command = `pipeline ${spec.pipeline}`;
+        if (this.cancelling) return; // ended by the cancel
         await this.engine.store.queueTask(task.id, task.command, task.params);
         task.status = "queued";
         this.emitTask(task);
@@ -795,8 +820,10 @@ export class RunController {
       task.command = text(evaluateValue(spec.run, runContext));
       task.env = this.taskEnv(task, spec, runContext, inputsDir);
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
+      if (this.cancelling) return; // ended by the cancel
       if (await this.tryCache(task, spec)) return;
       for (const { plan, files } of links) await createInputLinks(plan, files);
+      if (this.cancelling) return;
       await this.engine.store.queueTask(task.id, task.command, task.params);
       task.status = "queued";
       this.emitTask(task);
