@@ -17,7 +17,14 @@ import { evaluateValue, renderValue } from "../spec/expressions.js";
 import { type LimitProblem, checkPipelineLimits, nodeLimitMessage, runLimitMessage } from "../spec/limits.js";
 import { resolveParams } from "../spec/params.js";
 import { formatPath } from "../spec/problems.js";
-import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
+import type {
+  NodeSpec,
+  PipelineSpec,
+  PoolSpec,
+  ProjectSpec,
+  SourceLocation,
+  TaskNodeSpec,
+} from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
 import { groupBy } from "../util/group-by.js";
 import { mapLimit } from "../util/map-limit.js";
@@ -616,38 +623,27 @@ export class RunController {
       )}`;
     }
     if (message === undefined) return;
-    const problem = this.placed(spec, [...spec.path.split("."), field], message);
+    const problem = this.placed(spec.loc, [...spec.path.split("."), field], message);
     throw new BatonError("TOO_MANY_TASKS", formatProblem(problem), { problems: [problem] });
   }
 
-  /** A problem about a node, placed at the node in its file (when it came from a file). */
-  private placed(spec: NodeSpec, path: ReadonlyArray<string | number>, message: string): Problem {
+  /** A problem placed at `loc` (a node's or the pipeline's) when it came from a file. */
+  private placed(loc: SourceLocation, path: ReadonlyArray<string | number>, message: string): Problem {
     const problem: Problem = { file: this.project.file, path: formatPath(path), message };
-    if (spec.loc.line > 0) {
-      problem.line = spec.loc.line;
-      problem.column = spec.loc.column;
+    if (loc.line > 0) {
+      problem.line = loc.line;
+      problem.column = loc.column;
     }
     return problem;
   }
 
   /** The error refusing a run whose fan-outs are over the limits (nothing is recorded). */
   private limitError(problems: LimitProblem[]): BatonError {
-    const placed = problems.map((p) =>
-      p.node ? this.placed(p.node, p.path, p.message) : this.pipelinePlaced(p.path, p.message),
-    );
+    const placed = problems.map((p) => this.placed((p.node ?? this.pipeline).loc, p.path, p.message));
     return new BatonError("TOO_MANY_TASKS", placed.map(formatProblem).join("\n"), {
       problems: placed,
       context: { limits: this.engine.limits },
     });
-  }
-
-  private pipelinePlaced(path: ReadonlyArray<string | number>, message: string): Problem {
-    const problem: Problem = { file: this.project.file, path: formatPath(path), message };
-    if (this.pipeline.loc.line > 0) {
-      problem.line = this.pipeline.loc.line;
-      problem.column = this.pipeline.loc.column;
-    }
-    return problem;
   }
 
   /** Expression context shared by the node-level fields (`with`, `foreach`, `matrix`, `if`, bindings). */
