@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   // Command line usage.
   USAGE: "the command line is wrong",
   PARAM_INVALID: "a parameter value is unknown or of the wrong type",
+  TOO_MANY_TASKS: "a fan-out expands to more tasks than the limits allow",
   // The store.
   STORE_NOT_FOUND: "no such run or task",
   STORE_AMBIGUOUS: "an id prefix matches more than one run or task",
@@ -87,6 +88,7 @@ export function exitCodeFor(err: BatonError): number {
     case "EXPR_SYNTAX":
     case "USAGE":
     case "PARAM_INVALID":
+    case "TOO_MANY_TASKS":
     case "STORE_NOT_FOUND":
     case "STORE_AMBIGUOUS":
     case "STATE_CONFLICT":

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { StateLayout } from "../engine/layout.js";
 import { BatonError, didYouMean } from "../errors.js";
+import { limitsFromEnv } from "../spec/limits.js";
 import { parseProjectText } from "../spec/parse.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import { SqliteStore } from "../store/sqlite-store.js";
@@ -20,8 +21,11 @@ export function locateFile(file: string): ProjectFile {
   return { file: abs, workdir: path.dirname(abs) };
 }
 
-/** Reads and validates a pipeline file; problems come back as one SPEC_INVALID error. */
-export function loadProject(file: string): ProjectSpec & ProjectFile {
+/**
+ * Reads and validates a pipeline file; problems come back as one SPEC_INVALID error. Fan-outs
+ * are checked against `limits` (default: BATON_MAX_TASKS_PER_NODE / _PER_RUN, or 100,000).
+ */
+export function loadProject(file: string, limits = limitsFromEnv(process.env)): ProjectSpec & ProjectFile {
   const located = locateFile(file);
   let text: string;
   try {
@@ -33,6 +37,7 @@ export function loadProject(file: string): ProjectSpec & ProjectFile {
   }
   const project = parseProjectText(text, path.relative(process.cwd(), located.file) || file, {
     cpus: os.availableParallelism(),
+    limits,
   });
   return { ...project, ...located };
 }

@@ -163,6 +163,14 @@ export function buildProgram(): Command {
     .option("--port <port>", "port to listen on (0: any free port)", "8377")
     .option("--db <url>", "state database: a SQLite file (default .baton/baton.db)")
     .option("-f, --file <file>", "pipeline file (default ./baton.yaml, if there is one)")
+    .option(
+      "--max-tasks-per-node <n>",
+      "most tasks one node may expand to (default $BATON_MAX_TASKS_PER_NODE or 100000)",
+    )
+    .option(
+      "--max-tasks-per-run <n>",
+      "most tasks one run may expand to (default $BATON_MAX_TASKS_PER_RUN or 100000)",
+    )
     .action(async (opts) => (await import("./commands/server.js")).serverCommand(opts));
 
   return program;

@@ -1,7 +1,8 @@
 import os from "node:os";
 import { ContentStore } from "../artifacts/cas.js";
-import { BatonError } from "../errors.js";
+import { BatonError, ensureBatonError } from "../errors.js";
 import type { Executor } from "../executors/executor.js";
+import { type TaskLimits, limitsFromEnv } from "../spec/limits.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
 import type { StateLayout } from "./layout.js";
@@ -37,6 +38,11 @@ export interface EngineOptions {
   pools?: Record<string, PoolSpec>;
   /** Where submitted tasks run unless they say otherwise. */
   workdir?: string;
+  /**
+   * The most tasks a node and a run may expand to. Default: BATON_MAX_TASKS_PER_NODE and
+   * BATON_MAX_TASKS_PER_RUN, or 100,000 each.
+   */
+  limits?: TaskLimits;
 }
 
 /**
@@ -98,6 +104,8 @@ export class Engine {
   readonly layout: StateLayout;
   readonly cas: ContentStore;
   readonly taskEnv: Record<string, string>;
+  /** The most tasks a node and a run may expand to (checked before anything is recorded). */
+  readonly limits: TaskLimits;
   /**
    * Resolved when tasks may start (e.g. once the embedded API that `BATON_URL` points at is
    * listening). Cache hits and planning never wait for it.
@@ -115,6 +123,7 @@ export class Engine {
     this.layout = options.layout;
     this.cas = new ContentStore(options.layout.cas);
     this.taskEnv = options.taskEnv ?? {};
+    this.limits = options.limits ?? limitsFromEnv(process.env);
     const pools = options.pools ?? {
       local: { name: "local", slots: os.availableParallelism(), resources: {} },
     };
@@ -155,8 +164,28 @@ export class Engine {
     });
     this.controllers.add(controller);
     void controller.done.finally(() => this.controllers.delete(controller));
-    await controller.restore(mode, run.enginePid);
+    try {
+      await controller.restore(mode, run.enginePid);
+    } catch (err) {
+      // Not driven here: a later cancel must not end it again.
+      this.controllers.delete(controller);
+      // A run that cannot be resumed is failed with the reason, not tried again at every start.
+      if (mode === "resume") await this.abandonRun(run.id, err);
+      throw err;
+    }
     return controller;
+  }
+
+  /**
+   * Fails a recorded run that cannot be resumed (its file no longer plans, a fan-out over the
+   * limits...), with the reason on the run, so that no engine tries it again. Not when another
+   * engine picked it up meanwhile: that one drives it.
+   */
+  async abandonRun(runId: string, err: unknown): Promise<void> {
+    const e = ensureBatonError(err);
+    if (e.context.claimedElsewhere === true) return;
+    await this.store.finishRun(runId, "failed", Date.now(), `cannot resume: ${e.message}`);
+    this.emit({ type: "run-ended", runId, status: "failed" });
   }
 
   /**
@@ -175,6 +204,7 @@ export class Engine {
       throw new BatonError(
         "USAGE",
         `run ${run.id} was picked up by another engine meanwhile: leave it to that one`,
+        { context: { claimedElsewhere: true } },
       );
     }
     await this.tree.restore(run.id, await this.store.listTasks({ run: run.id }), run);

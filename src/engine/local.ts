@@ -1,4 +1,5 @@
 import { LocalExecutor } from "../executors/local-executor.js";
+import type { TaskLimits } from "../spec/limits.js";
 import type { PoolSpec } from "../spec/types.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { Engine } from "./engine.js";
@@ -10,7 +11,7 @@ import { StateLayout } from "./layout.js";
  */
 export function openLocalEngine(
   workdir: string,
-  options: { taskEnv?: Record<string, string>; pools?: Record<string, PoolSpec> } = {},
+  options: { taskEnv?: Record<string, string>; pools?: Record<string, PoolSpec>; limits?: TaskLimits } = {},
 ) {
   const layout = StateLayout.forWorkdir(workdir);
   const store = SqliteStore.open(layout.database);
@@ -22,6 +23,7 @@ export function openLocalEngine(
     taskEnv: options.taskEnv ?? {},
     pools: options.pools,
     workdir,
+    limits: options.limits,
   });
   const close = async () => {
     await executor.shutdown();

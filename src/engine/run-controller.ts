@@ -9,13 +9,22 @@ import {
   resolveWorkdirPatterns,
 } from "../artifacts/inputs.js";
 import { restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
-import { BatonError, ensureBatonError } from "../errors.js";
+import { BatonError, type Problem, ensureBatonError, formatProblem } from "../errors.js";
 import type { ExitResult } from "../executors/executor.js";
-import { expandNode } from "../graph/expand.js";
+import { type Fanout, type TaskInstance, instanceChunks, planFanout } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
+import { type LimitProblem, checkPipelineLimits, nodeLimitMessage, runLimitMessage } from "../spec/limits.js";
 import { resolveParams } from "../spec/params.js";
-import type { NodeSpec, PipelineSpec, PoolSpec, ProjectSpec, TaskNodeSpec } from "../spec/types.js";
+import { formatPath } from "../spec/problems.js";
+import type {
+  NodeSpec,
+  PipelineSpec,
+  PoolSpec,
+  ProjectSpec,
+  SourceLocation,
+  TaskNodeSpec,
+} from "../spec/types.js";
 import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
 import { dict, own } from "../util/dict.js";
 import { groupBy } from "../util/group-by.js";
@@ -23,6 +32,7 @@ import { newRunId, newTaskId } from "../util/ids.js";
 import { mapLimit } from "../util/map-limit.js";
 import { childrenFailedText, plural } from "../util/plural.js";
 import { makeStateDir, makeStateFile } from "../util/state-mode.js";
+import { Breather } from "../util/yield.js";
 import {
   adoptAttempt,
   attemptEnd,
@@ -104,6 +114,10 @@ type BoundFile = { abs: string; rel: string; producer?: string; sha256?: string 
 
 /** Tasks of one node prepared at once (resolving inputs, checking the cache). */
 const PREPARE_CONCURRENCY = 64;
+/** Tasks of a fan-out made between two looks at the event loop. */
+const EXPAND_CHUNK = 256;
+/** Task rows written per transaction when a node is expanded (each a few tens of milliseconds). */
+const RECORD_CHUNK = 1_000;
 
 /** A command or env value: a template that is one expression may yield a list or map; render it as in a string. */
 function text(value: unknown): string {
@@ -130,6 +144,12 @@ export class RunController {
   private restoreMode: "resume" | "retry-failed" | "retry-all" | undefined;
   /** Nodes that must not reuse cached results: `--from` nodes and everything downstream. */
   private readonly rerunNodes = new Set<string>();
+  /** Tasks of nodes expanded so far (held against the limit of tasks per run). */
+  private plannedTasks = 0;
+  /** Long loops (expanding, preparing) give the event loop a turn every few milliseconds. */
+  private readonly breather = new Breather();
+  /** Expansions being made and recorded: a cancel waits for them (they stop early) to end every task. */
+  private readonly expanding = new Set<Promise<unknown>>();
 
   constructor(
     private readonly engine: Engine,
@@ -155,6 +175,16 @@ export class RunController {
   /** Plans the run, records it and its tasks, and starts the nodes that need nothing. */
   async start(): Promise<void> {
     this.buildGraph();
+    // Before anything is recorded: fan-outs known now (literal lists, params) are counted, not
+    // expanded, and a run over the limits is refused.
+    const tooMany = checkPipelineLimits(
+      this.project,
+      this.pipeline,
+      this.options.params,
+      this.engine.limits,
+      new Set(this.nodes.keys()),
+    );
+    if (tooMany.length > 0) throw this.limitError(tooMany);
     // Before anything is recorded: a run that cannot have its folder must not be left `running`.
     ensureWritableDir(this.pipelineDir, "run folder");
     await this.engine.store.createRun({
@@ -170,18 +200,84 @@ export class RunController {
       enginePid: process.pid,
     });
 
-    // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
-    const planned: NewTask[] = [];
-    for (const node of this.nodes.values()) planned.push(...this.tryExpand(node, false));
-    await this.engine.store.addTasks(planned);
+    let planned = 0;
+    try {
+      // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
+      for (const node of this.nodes.values()) {
+        if (this.cancelling) break; // cancelled while planning: what is recorded is cancelled
+        planned += await this.expandAndRecord(node, false);
+      }
+    } catch (err) {
+      // Final: a run that cannot be planned is failed with the reason, never resumed.
+      await this.failPlanning(`planning failed: ${ensureBatonError(err).message}`);
+      throw err;
+    }
     this.engine.emit({
       type: "run-started",
       runId: this.runId,
       pipeline: this.pipeline.name,
       parentTaskId: this.options.parentTaskId ?? null,
-      taskCount: planned.length,
+      taskCount: planned,
     });
     await this.startReadyNodes();
+  }
+
+  /** Expands a node and records its tasks; returns how many. A cancel meanwhile waits for it. */
+  private async expandAndRecord(node: NodeState, atReady: boolean, needed?: NeededNode[]): Promise<number> {
+    const work = (async () => {
+      const tasks = await this.tryExpand(node, atReady, needed);
+      await this.recordTasks(tasks);
+      return tasks.length;
+    })();
+    this.expanding.add(work);
+    try {
+      return await work;
+    } finally {
+      this.expanding.delete(work);
+    }
+  }
+
+  /**
+   * Records new tasks in chunks, each its own transaction, so that other requests are served
+   * in between. An engine that dies in the middle leaves part of a node recorded: a resume
+   * records the rest ({@link completeExpansions}).
+   */
+  private async recordTasks(tasks: NewTask[]): Promise<void> {
+    for (let i = 0; i < tasks.length; i += RECORD_CHUNK) {
+      await this.engine.store.addTasks(tasks.slice(i, i + RECORD_CHUNK));
+    }
+  }
+
+  /** Nodes whose tasks were being recorded when their engine died: the missing ones are recorded now. */
+  private async completeExpansions(): Promise<void> {
+    for (const node of this.nodes.values()) {
+      const spec = node.spec;
+      if (spec.kind !== "task" || node.tasks.length === 0) continue;
+      if (spec.foreach === undefined && spec.matrix === undefined) continue;
+      // A task named as the node itself stands for a fan-out that failed: nothing to complete.
+      if (node.tasks.some((t) => t.name === spec.name)) continue;
+      let fanout: Fanout;
+      try {
+        const context = this.nodeContext(this.neededNodes(node), {});
+        fanout = planFanout(spec, (value) => {
+          const list = evaluateValue(value, context);
+          if (!Array.isArray(list)) throw new BatonError("EXPR_EVAL", "not a list");
+          return list;
+        });
+      } catch {
+        continue;
+      }
+      if (fanout.count <= node.tasks.length || fanout.count > this.engine.limits.perNode) continue;
+      const have = new Set(node.tasks.map((t) => t.name));
+      const missing: NewTask[] = [];
+      for (let i = 0; i < fanout.count; i++) {
+        const inst = fanout.instance(i);
+        if (!have.has(inst.name)) missing.push(this.newTask(node, inst));
+        if (i % EXPAND_CHUNK === 0) await this.breather.breathe();
+      }
+      this.plannedTasks += missing.length;
+      await this.recordTasks(missing);
+    }
   }
 
   /**
@@ -199,6 +295,7 @@ export class RunController {
     // engine's task tree, not to a node; see below.
     const rows = all.filter((r) => r.node !== null || r.submit === null);
     const submitted = all.filter((r) => r.node === null && r.submit !== null);
+    this.plannedTasks = rows.length;
     const kept = rows.filter((r) => r.status === "succeeded" || r.status === "cached");
     const outputs = groupBy(await store.listOutputs(kept.map((r) => r.id)), (o) => o.taskId);
     const reopen: string[] = [];
@@ -261,9 +358,11 @@ export class RunController {
       throw new BatonError(
         "USAGE",
         `run ${this.runId} was picked up by another engine meanwhile: leave it to that one`,
+        { context: { claimedElsewhere: true } },
       );
     }
     if (reopen.length > 0) await store.reopenTasks(this.runId, reopen);
+    await this.completeExpansions();
     const followUps: Array<() => Promise<void>> = [];
     for (const task of this.tasks.values()) {
       if (task.status === "running") {
@@ -369,9 +468,12 @@ export class RunController {
   async cancel(): Promise<void> {
     if (this.cancelling) return this.done.then(() => undefined);
     this.cancelling = true;
+    // Tasks being made now are cancelled once recorded (their making stops early).
+    await Promise.allSettled([...this.expanding]);
     for (const child of this.children) void child.cancel();
     const removed = new Set(this.engine.dequeue((w) => this.tasks.has(w.taskId)));
     const now = Date.now();
+    const ending: TaskState[] = [];
     for (const task of this.tasks.values()) {
       if (task.retryTimer) {
         clearTimeout(task.retryTimer);
@@ -379,9 +481,14 @@ export class RunController {
         removed.add(task.id);
       }
       this.engine.tree.cancelChildren(task.id);
-      if (removed.has(task.id)) await this.endWithoutRunning(task, "cancelled", "cancelled", now);
+      // Queued, or pending in a node being prepared (preparing stops at the cancel).
+      if (removed.has(task.id) || (task.status === "pending" && !task.cancel)) ending.push(task);
       else task.cancel?.();
     }
+    // Many at once, so that their store writes share transactions (100,000 tasks take seconds, not minutes).
+    await mapLimit(ending, PREPARE_CONCURRENCY * 4, (task) =>
+      this.endWithoutRunning(task, "cancelled", "cancelled", now),
+    );
     // Nodes not reached yet: everything left pending is cancelled as the run drains.
     for (const node of this.nodes.values()) {
       if (node.outcome === undefined && node.waiting > 0) {
@@ -435,49 +542,110 @@ export class RunController {
   /**
    * Expands a node into task records. Before the node is ready (`atReady` false), only nodes
    * whose fan-out does not depend on upstream results are expanded; errors wait for readiness.
+   * The fan-out is counted and checked against the limits before any task is made, and tasks
+   * are made in chunks that leave the event loop free in between.
    */
-  private tryExpand(node: NodeState, atReady: boolean, needed?: NeededNode[]): NewTask[] {
+  private async tryExpand(node: NodeState, atReady: boolean, needed?: NeededNode[]): Promise<NewTask[]> {
     if (node.expanded) return [];
     const spec = node.spec;
-    let instances: ReturnType<typeof expandNode>;
+    let fanout: Fanout;
     if (spec.kind === "pipeline") {
-      instances = [{ name: spec.name, index: 0 }];
+      fanout = { count: 1, factors: [], instance: (index) => ({ name: spec.name, index }) };
     } else {
       const context = this.nodeContext(needed ?? [], {});
       try {
-        instances = expandNode(spec, (value, field) => {
+        fanout = planFanout(spec, (value, field) => {
           const list = evaluateValue(value, context);
           if (!Array.isArray(list)) {
             throw new BatonError("EXPR_EVAL", `${field} must be a list, got ${JSON.stringify(list)}`);
           }
           return list;
         });
+        this.checkExpansion(spec, fanout);
       } catch (err) {
         if (!atReady) return [];
         throw err;
       }
     }
     node.expanded = true;
-    const pool = spec.kind === "task" ? spec.pool : "local";
-    const priority = spec.kind === "task" ? spec.priority : 0;
-    return instances.map((inst) => {
-      const id = newTaskId();
-      const task = this.addTaskState(node, id, inst.name);
-      task.item = inst.item;
-      task.matrix = inst.matrix;
-      return {
-        id,
-        runId: this.runId,
-        name: inst.name,
-        node: spec.name,
-        parentId: null,
-        status: "pending" as const,
-        pool,
-        priority,
-        params: {},
-        item: inst.item ?? inst.matrix,
-        outputDir: task.outputDir,
-      };
+    this.plannedTasks += fanout.count;
+    const out: NewTask[] = [];
+    for (const chunk of instanceChunks(fanout, EXPAND_CHUNK)) {
+      for (const inst of chunk) out.push(this.newTask(node, inst));
+      await this.breather.breathe();
+      if (this.cancelling) break; // the rest would only be cancelled (a retry makes them)
+    }
+    return out;
+  }
+
+  /** A task of a node's fan-out, known to the run, and its row to record. */
+  private newTask(node: NodeState, inst: TaskInstance): NewTask {
+    const spec = node.spec;
+    const id = newTaskId();
+    const task = this.addTaskState(node, id, inst.name);
+    task.item = inst.item;
+    task.matrix = inst.matrix;
+    return {
+      id,
+      runId: this.runId,
+      name: inst.name,
+      node: spec.name,
+      parentId: null,
+      status: "pending" as const,
+      pool: spec.kind === "task" ? spec.pool : "local",
+      priority: spec.kind === "task" ? spec.priority : 0,
+      params: {},
+      item: inst.item ?? inst.matrix,
+      outputDir: task.outputDir,
+    };
+  }
+
+  /** A fan-out known only now (from upstream results) over the limits fails its node, saying where and why. */
+  private checkExpansion(spec: TaskNodeSpec, fanout: Fanout): void {
+    const { perNode, perRun } = this.engine.limits;
+    const field = spec.foreach !== undefined ? "foreach" : "matrix";
+    let message: string | undefined;
+    if (fanout.count > perNode) {
+      message = nodeLimitMessage(
+        {
+          field,
+          count: fanout.count,
+          factors: fanout.factors,
+          fromParams: fanout.factors.map(() => undefined),
+        },
+        perNode,
+      );
+    } else if (this.plannedTasks + fanout.count > perRun) {
+      message = `the run would make ${runLimitMessage(
+        this.plannedTasks + fanout.count,
+        [
+          ["tasks planned before", this.plannedTasks],
+          [spec.name, fanout.count],
+        ],
+        perRun,
+      )}`;
+    }
+    if (message === undefined) return;
+    const problem = this.placed(spec.loc, [...spec.path.split("."), field], message);
+    throw new BatonError("TOO_MANY_TASKS", formatProblem(problem), { problems: [problem] });
+  }
+
+  /** A problem placed at `loc` (a node's or the pipeline's) when it came from a file. */
+  private placed(loc: SourceLocation, path: ReadonlyArray<string | number>, message: string): Problem {
+    const problem: Problem = { file: this.project.file, path: formatPath(path), message };
+    if (loc.line > 0) {
+      problem.line = loc.line;
+      problem.column = loc.column;
+    }
+    return problem;
+  }
+
+  /** The error refusing a run whose fan-outs are over the limits (nothing is recorded). */
+  private limitError(problems: LimitProblem[]): BatonError {
+    const placed = problems.map((p) => this.placed((p.node ?? this.pipeline).loc, p.path, p.message));
+    return new BatonError("TOO_MANY_TASKS", placed.map(formatProblem).join("\n"), {
+      problems: placed,
+      context: { limits: this.engine.limits },
     });
   }
 
@@ -520,9 +688,8 @@ export class RunController {
     const needed = this.neededNodes(node);
     if (!node.expanded) {
       try {
-        const added = this.tryExpand(node, true, needed);
-        await this.engine.store.addTasks(added);
-        this.engine.emit({ type: "tasks-added", runId: this.runId, count: added.length });
+        const added = await this.expandAndRecord(node, true, needed);
+        this.engine.emit({ type: "tasks-added", runId: this.runId, count: added });
       } catch (err) {
         // A fan-out that cannot be evaluated fails the node as one task that says why.
         node.expanded = true;
@@ -559,7 +726,12 @@ export class RunController {
     }
     // Many at once, so that their store writes share transactions (see SqliteStore).
     const pending = node.tasks.filter((t) => t.status === "pending");
-    await mapLimit(pending, PREPARE_CONCURRENCY, (task) => this.prepareTask(task, needed));
+    await mapLimit(pending, PREPARE_CONCURRENCY, async (task) => {
+      await this.breather.breathe();
+      // A cancel while 100,000 tasks are prepared: the rest are left to the cancel.
+      if (this.cancelling || task.status !== "pending") return;
+      await this.prepareTask(task, needed);
+    });
   }
 
   /** One task standing for a node whose fan-out could not be evaluated (it fails, saying why). */
@@ -607,6 +779,7 @@ export class RunController {
         const given = evaluateValue(spec.with, context) as Record<string, unknown>;
         task.params = resolveParams(child.params, given, { fromCli: false, where: `${spec.path}.with` });
         task.command = `pipeline ${spec.pipeline}`;
+        if (this.cancelling) return; // ended by the cancel
         await this.engine.store.queueTask(task.id, task.command, task.params);
         task.status = "queued";
         this.emitTask(task);
@@ -646,8 +819,10 @@ export class RunController {
       task.command = text(evaluateValue(spec.run, runContext));
       task.env = this.taskEnv(task, spec, runContext, inputsDir);
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
+      if (this.cancelling) return; // ended by the cancel
       if (await this.tryCache(task, spec)) return;
       for (const { plan, files } of links) await createInputLinks(plan, files);
+      if (this.cancelling) return;
       await this.engine.store.queueTask(task.id, task.command, task.params);
       task.status = "queued";
       this.emitTask(task);
@@ -959,18 +1134,35 @@ export class RunController {
     task.attempts = number;
     task.status = "running";
     this.emitTask(task, { attempt: number });
-    const controller =
-      previous && reuse
-        ? await this.engine.restoreRun(this.project, previous, reuse)
-        : await this.engine.startRun(this.project, {
-            pipeline: child.name,
-            params: task.params,
-            workdir: this.options.workdir,
-            specFile: this.options.specFile,
-            parentRunId: this.runId,
-            parentTaskId: task.id,
-            noCache: this.options.noCache,
-          });
+    let controller: RunController;
+    try {
+      controller =
+        previous && reuse
+          ? await this.engine.restoreRun(this.project, previous, reuse)
+          : await this.engine.startRun(this.project, {
+              pipeline: child.name,
+              params: task.params,
+              workdir: this.options.workdir,
+              specFile: this.options.specFile,
+              parentRunId: this.runId,
+              parentTaskId: task.id,
+              noCache: this.options.noCache,
+            });
+    } catch (err) {
+      // A child run that cannot be planned (over the task limits...) fails its node, saying why.
+      const message = `child run of pipeline ${child.name} not started: ${ensureBatonError(err).message}`;
+      fs.appendFileSync(logPath, `${message}\n`);
+      const end = {
+        status: "failed" as const,
+        endedAt: Date.now(),
+        exitCode: null,
+        signal: null,
+        reason: "exited" as const,
+        message,
+      };
+      await this.complete(task, { number, end }, "failed", null, {}, [], message);
+      return;
+    }
     this.children.add(controller);
     fs.appendFileSync(
       logPath,
@@ -1100,6 +1292,16 @@ export class RunController {
   }
 
   private finished = false;
+
+  /** Ends a run that could not be planned: failed, with the reason on the run. */
+  private async failPlanning(reason: string): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    await this.engine.store.finishRun(this.runId, "failed", Date.now(), reason);
+    this.engine.emit({ type: "run-ended", runId: this.runId, status: "failed" });
+    this.resolveDone("failed");
+  }
+
   private async finish(): Promise<void> {
     if (this.finished) return;
     this.finished = true;

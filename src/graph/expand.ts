@@ -19,37 +19,73 @@ export interface TaskInstance {
  */
 export type ListResolver = (value: unknown, field: string) => unknown[];
 
-/** Expands a task node into its tasks (DESIGN §2 names). Pure; the resolver does any evaluation. */
-export function expandNode(node: TaskNodeSpec, resolveList: ListResolver): TaskInstance[] {
+/**
+ * A node's fan-out with its lists resolved but not expanded: `count` tasks, each made on demand
+ * by `instance(i)` (so that a caller can check the count first, and make them in chunks).
+ */
+export interface Fanout {
+  count: number;
+  /** Length of each list: one for `foreach`, one per matrix key, none for a plain node. */
+  factors: number[];
+  /** The `i`-th task, in the order {@link expandNode} lists them. */
+  instance(index: number): TaskInstance;
+}
+
+/** Resolves a task node's `foreach`/`matrix` lists and counts its tasks, without making them. */
+export function planFanout(node: TaskNodeSpec, resolveList: ListResolver): Fanout {
   if (node.foreach !== undefined) {
     const items = resolveList(node.foreach, "foreach");
-    return items.map((item, index) => ({ name: `${node.name}[${index}]`, index, item }));
+    return {
+      count: items.length,
+      factors: [items.length],
+      instance: (index) => ({ name: `${node.name}[${index}]`, index, item: items[index] }),
+    };
   }
   if (node.matrix !== undefined) {
     const keys = Object.keys(node.matrix);
     const lists = keys.map((k) => resolveList(node.matrix![k], `matrix.${k}`));
-    const combos = cartesian(lists);
-    return combos.map((values, index) => {
-      const matrix: Record<string, unknown> = dict();
-      keys.forEach((k, i) => {
-        matrix[k] = values[i];
-      });
-      const label = keys.map((k, i) => `${k}=${formatMatrixValue(values[i])}`).join(",");
-      return { name: `${node.name}[${label}]`, index, matrix };
-    });
+    const factors = lists.map((l) => l.length);
+    const count = lists.length === 0 ? 0 : factors.reduce((a, b) => a * b, 1);
+    return {
+      count,
+      factors,
+      instance: (index) => {
+        // Mixed radix, the first list varying slowest (as written in the file).
+        const values = new Array<unknown>(lists.length);
+        let rest = index;
+        for (let i = lists.length - 1; i >= 0; i--) {
+          const list = lists[i]!;
+          values[i] = list[rest % list.length];
+          rest = Math.floor(rest / list.length);
+        }
+        const matrix: Record<string, unknown> = dict();
+        keys.forEach((k, i) => {
+          matrix[k] = values[i];
+        });
+        const label = keys.map((k, i) => `${k}=${formatMatrixValue(values[i])}`).join(",");
+        return { name: `${node.name}[${label}]`, index, matrix };
+      },
+    };
   }
-  return [{ name: node.name, index: 0 }];
+  return { count: 1, factors: [], instance: (index) => ({ name: node.name, index }) };
 }
 
-/** All combinations, the first list varying slowest (as written in the file). */
-function cartesian(lists: unknown[][]): unknown[][] {
-  let combos: unknown[][] = [[]];
-  for (const list of lists) {
-    const next: unknown[][] = [];
-    for (const combo of combos) for (const v of list) next.push([...combo, v]);
-    combos = next;
+/** The tasks of a fan-out in chunks of `size`, in order: the caller may yield between chunks. */
+export function* instanceChunks(fanout: Fanout, size: number): Generator<TaskInstance[]> {
+  for (let start = 0; start < fanout.count; start += size) {
+    const end = Math.min(fanout.count, start + size);
+    const chunk: TaskInstance[] = [];
+    for (let i = start; i < end; i++) chunk.push(fanout.instance(i));
+    yield chunk;
   }
-  return lists.length === 0 ? [] : combos;
+}
+
+/** Expands a task node into its tasks. Pure; the resolver does any evaluation. Check the count first ({@link planFanout}). */
+export function expandNode(node: TaskNodeSpec, resolveList: ListResolver): TaskInstance[] {
+  const fanout = planFanout(node, resolveList);
+  const out: TaskInstance[] = [];
+  for (let i = 0; i < fanout.count; i++) out.push(fanout.instance(i));
+  return out;
 }
 
 function formatMatrixValue(v: unknown): string {

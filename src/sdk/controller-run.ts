@@ -21,10 +21,11 @@ import {
   paramEnvName,
   paramEnvValue,
 } from "../engine/task-context.js";
-import { ensureBatonError } from "../errors.js";
-import { expandNode } from "../graph/expand.js";
+import { BatonError, ensureBatonError } from "../errors.js";
+import { type TaskInstance, planFanout } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, isTruthy } from "../spec/expressions.js";
+import { type FanoutCount, limitsFromEnv, nodeLimitMessage } from "../spec/limits.js";
 import { resolveParams } from "../spec/params.js";
 import type { NodeSpec, PipelineNodeSpec, TaskNodeSpec } from "../spec/types.js";
 import { dict, own } from "../util/dict.js";
@@ -193,13 +194,26 @@ export class ControllerRun implements RunHandle {
     };
     if (node.kind === "pipeline") return this.runChild(node, context);
 
-    let instances: ReturnType<typeof expandNode>;
+    let instances: TaskInstance[];
     try {
-      instances = expandNode(node, (value, field) => {
+      const fanout = planFanout(node, (value, field) => {
         const list = evaluateValue(value, context);
         if (!Array.isArray(list)) throw new Error(`${field} must be a list, got ${JSON.stringify(list)}`);
         return list;
       });
+      // Counted before anything is made: the same limit as the engine's.
+      const max = limitsFromEnv(process.env).perNode;
+      if (fanout.count > max) {
+        const field = node.foreach !== undefined ? "foreach" : "matrix";
+        const size = {
+          field,
+          count: fanout.count,
+          factors: fanout.factors,
+          fromParams: [],
+        } satisfies FanoutCount;
+        throw new BatonError("TOO_MANY_TASKS", `${node.path}.${field}: ${nodeLimitMessage(size, max)}`);
+      }
+      instances = Array.from({ length: fanout.count }, (_, i) => fanout.instance(i));
     } catch (err) {
       const failed = taskResult({ name: step, index: 0 }, {}, "failed", ensureBatonError(err).message);
       return { step, status: "failed", tasks: [failed] };

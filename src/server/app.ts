@@ -99,8 +99,11 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   const workdir = path.resolve(options.workdir);
   const stateDir = options.engine.layout.root;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const registry = new PipelineRegistry(path.join(stateDir, "pipelines"), (line) =>
-    log(`baton server: ${line}`),
+  const limits = options.engine.limits;
+  const registry = new PipelineRegistry(
+    path.join(stateDir, "pipelines"),
+    (line) => log(`baton server: ${line}`),
+    limits,
   );
   for (const warning of registry.load()) log(`baton server: ${warning}`);
   const ctx: ServerContext = {
@@ -108,10 +111,11 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     store: options.store,
     workdir,
     catalog: new PipelineCatalog(
-      new ServerProject(options.project),
+      new ServerProject(options.project, limits),
       registry,
       new DefinitionArchive(path.join(stateDir, "definitions")),
       workdir,
+      limits,
     ),
     runs: new DrivenRuns(),
     streams: new Set(),
@@ -247,6 +251,8 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
           const message = err instanceof Error ? err.message : String(err);
           failed.push({ id: run.id, error: message });
           log(`baton server: cannot resume run ${run.id}: ${message}`);
+          // Failed with the reason, so that the next start does not try (and fail) again.
+          await ctx.engine.abandonRun(run.id, err).catch(() => undefined);
         }
       }
       return { resumed, failed };

@@ -55,6 +55,7 @@ export function statusForCode(code: ErrorCode): number {
   switch (code) {
     case "SPEC_INVALID":
     case "PARAM_INVALID":
+    case "TOO_MANY_TASKS":
     case "USAGE":
     case "EXPR_SYNTAX":
       return 400;

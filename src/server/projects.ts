@@ -10,7 +10,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { BatonError, didYouMean } from "../errors.js";
-import { parsePipelineDefinition, parseProjectText } from "../spec/parse.js";
+import { DEFAULT_TASK_LIMITS, type TaskLimits } from "../spec/limits.js";
+import { type ParseOptions, parsePipelineDefinition, parseProjectText } from "../spec/parse.js";
 import { NAME_PATTERN } from "../spec/problems.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow } from "../store/store.js";
@@ -38,7 +39,11 @@ export interface RegisteredPipeline {
   project: ProjectSpec;
 }
 
-const cpus = () => os.availableParallelism();
+/** How definitions are read: the machine's CPUs, and the task limits of the server's engine. */
+const parseOptions = (limits: Readonly<TaskLimits>): ParseOptions => ({
+  cpus: os.availableParallelism(),
+  limits,
+});
 
 /** Longest name a pipeline may be registered under (it names a file). */
 const MAX_NAME_LENGTH = 200;
@@ -47,7 +52,10 @@ const MAX_NAME_LENGTH = 200;
 export class ServerProject {
   private stamp: string | undefined;
 
-  constructor(private project: LocatedProject | undefined) {
+  constructor(
+    private project: LocatedProject | undefined,
+    private readonly limits: Readonly<TaskLimits> = DEFAULT_TASK_LIMITS,
+  ) {
     if (project) this.stamp = stampOf(project.file);
   }
 
@@ -67,7 +75,7 @@ export class ServerProject {
     if (stamp === undefined || stamp === this.stamp) return project;
     const text = fs.readFileSync(project.file, "utf8");
     const display = path.relative(project.workdir, project.file) || project.file;
-    const fresh = parseProjectText(text, display, { cpus: cpus() });
+    const fresh = parseProjectText(text, display, parseOptions(this.limits));
     this.project = { ...fresh, file: project.file, workdir: project.workdir };
     this.stamp = stamp;
     return this.project;
@@ -85,6 +93,7 @@ export class PipelineRegistry {
   constructor(
     readonly dir: string,
     readonly warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+    private readonly limits: Readonly<TaskLimits> = DEFAULT_TASK_LIMITS,
   ) {}
 
   /** Reads every registered definition; returns what could not be read, one line each. */
@@ -138,7 +147,7 @@ export class PipelineRegistry {
     }
     let project: ProjectSpec;
     try {
-      project = parsePipelineDefinition(definition, "definition", { cpus: cpus() });
+      project = parsePipelineDefinition(definition, "definition", parseOptions(this.limits));
     } catch (err) {
       throw underField(err, "body.definition");
     }
@@ -166,7 +175,7 @@ export class PipelineRegistry {
   }
 
   private add(name: string, file: string, definition: unknown): RegisteredPipeline {
-    const project = parsePipelineDefinition(definition, file, { cpus: cpus() });
+    const project = parsePipelineDefinition(definition, file, parseOptions(this.limits));
     if (!Object.hasOwn(project.pipelines, name))
       throw new BatonError("SPEC_UNKNOWN_PIPELINE", `${file} has no pipeline "${name}"`);
     const entry = { name, file, definition: definition as Record<string, unknown>, project };
@@ -200,6 +209,7 @@ export class PipelineCatalog {
     readonly registry: PipelineRegistry,
     readonly archive: DefinitionArchive,
     readonly workdir: string,
+    private readonly limits: Readonly<TaskLimits> = DEFAULT_TASK_LIMITS,
   ) {}
 
   /**
@@ -237,7 +247,7 @@ export class PipelineCatalog {
   fromDefinition(definition: Record<string, unknown>, name: string | undefined): RunnablePipeline {
     let project: ProjectSpec;
     try {
-      project = parsePipelineDefinition(definition, "definition", { cpus: cpus() });
+      project = parsePipelineDefinition(definition, "definition", parseOptions(this.limits));
     } catch (err) {
       throw underField(err, "body.definition");
     }
@@ -293,7 +303,7 @@ export class PipelineCatalog {
       );
     }
     // Archived definitions are JSON, which the YAML reader takes as is.
-    const project = parseProjectText(text, specFile, { cpus: cpus() });
+    const project = parseProjectText(text, specFile, parseOptions(this.limits));
     return { ...project, file: specFile, workdir: run.workdir };
   }
 }

@@ -346,6 +346,10 @@ export const RunSummarySchema = z.object({
   parentRun: z.string().nullable(),
   parentTask: z.string().nullable(),
   specFile: z.string().nullable(),
+  error: z
+    .string()
+    .nullable()
+    .describe("Why the run failed when no task says it: it could not be planned or resumed."),
   driven: z.boolean().describe("Whether this server's engine drives the run (it can cancel it)."),
   counts: z.record(TaskStatusSchema, z.number().int()).describe("Tasks by status."),
 });

@@ -4,6 +4,7 @@
  */
 import { LineCounter, isScalar, parseDocument, visit } from "yaml";
 import { BatonError, type Problem, formatProblem } from "../errors.js";
+import type { TaskLimits } from "./limits.js";
 import { NO_SOURCE, type SourceMap, keyPathAt, yamlSourceMap } from "./locate.js";
 import { type SpecProblem, formatPath } from "./problems.js";
 import type { ProjectSpec } from "./types.js";
@@ -16,6 +17,8 @@ export interface ParseOptions {
    * `os.availableParallelism()`). Defaults to 2.
    */
   cpus?: number;
+  /** The most tasks a node and a run may expand to; default 100,000 each. */
+  limits?: Readonly<TaskLimits>;
 }
 
 /**
@@ -93,7 +96,7 @@ export function parseProjectText(text: string, file: string, options: ParseOptio
     throw invalid(file, problems);
   }
   const source = yamlSourceMap(doc, lineCounter, text);
-  const result = validateProject(data, { file, cpus: options.cpus, source });
+  const result = validateProject(data, { file, cpus: options.cpus, source, limits: options.limits });
   problems.push(...result.problems.map((p) => toProblem(p, file, source)));
   if (problems.length > 0 || !result.project) throw invalid(file, problems);
   return result.project;
@@ -108,7 +111,7 @@ export function parseProjectText(text: string, file: string, options: ParseOptio
  * @throws BatonError `SPEC_INVALID` listing every problem.
  */
 export function parsePipelineDefinition(obj: unknown, file: string, options: ParseOptions = {}): ProjectSpec {
-  const result = validateProject(obj, { file, cpus: options.cpus });
+  const result = validateProject(obj, { file, cpus: options.cpus, limits: options.limits });
   if (result.problems.length > 0 || !result.project) {
     throw invalid(
       file,

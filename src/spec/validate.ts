@@ -19,6 +19,7 @@ import { findCycles } from "../graph/topo.js";
 import { dict, own } from "../util/dict.js";
 import type { NodeDraft, PipelineDraft, ProjectDraft, Site, SiteKind } from "./drafts.js";
 import type { Reference } from "./expressions.js";
+import { DEFAULT_TASK_LIMITS, type TaskLimits, checkProjectLimits } from "./limits.js";
 import { NO_SOURCE, type SourceMap } from "./locate.js";
 import { type Path, ProblemList, type SpecProblem, quoteList, suggest } from "./problems.js";
 import { resolveProject } from "./resolve.js";
@@ -35,6 +36,8 @@ export interface ValidateOptions {
   cpus?: number;
   /** Where things were written; absent for JSON definitions. */
   source?: SourceMap;
+  /** The most tasks a node and a run may expand to; default {@link DEFAULT_TASK_LIMITS}. */
+  limits?: Readonly<TaskLimits>;
 }
 
 /** What {@link validateProject} found: the model when there is no problem. */
@@ -93,6 +96,9 @@ export function validateProject(data: unknown, options: ValidateOptions): Valida
     ),
     pipelines: dict(Object.fromEntries([...draft.pipelines].map(([name, p]) => [name, p.spec]))),
   };
+  // Counted, never expanded: a 7 x 10 matrix is refused here, not built.
+  const tooMany = checkProjectLimits(project, options.limits ?? DEFAULT_TASK_LIMITS);
+  if (tooMany.length > 0) return { project: undefined, problems: tooMany };
   return { project, problems: [] };
 }
 

@@ -122,4 +122,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX runs_created_at ON runs (created_at);
   CREATE INDEX runs_pipeline_created_at ON runs (pipeline, created_at);
   `,
+  // Why a run failed when no task says it (it could not be planned or resumed).
+  `
+  ALTER TABLE runs ADD COLUMN error TEXT;
+  `,
 ];

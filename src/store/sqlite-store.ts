@@ -98,8 +98,13 @@ export class SqliteStore implements Store {
     );
   }
 
-  async finishRun(id: string, status: Exclude<RunStatus, "running">, endedAt: number): Promise<void> {
-    await this.write(() => this.stmts.finishRun.run({ id, status, endedAt }));
+  async finishRun(
+    id: string,
+    status: Exclude<RunStatus, "running">,
+    endedAt: number,
+    error: string | null = null,
+  ): Promise<void> {
+    await this.write(() => this.stmts.finishRun.run({ id, status, endedAt, error }));
   }
 
   async claimRun(id: string, enginePid: number, from?: number | null): Promise<boolean> {
@@ -313,6 +318,13 @@ export class SqliteStore implements Store {
   async getTask(id: string): Promise<TaskRow | undefined> {
     const row = this.stmts.getTask.get(id) as Row | undefined;
     return row && toTask(row);
+  }
+
+  async countTasks(runId: string): Promise<Partial<Record<TaskStatus, number>>> {
+    const rows = this.db
+      .prepare("SELECT status, COUNT(*) AS n FROM tasks WHERE run_id = ? GROUP BY status")
+      .all(runId) as Array<{ status: TaskStatus; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   async listTasks(filter: TaskFilter): Promise<TaskRow[]> {
@@ -611,7 +623,9 @@ function prepare(db: Database.Database) {
       `INSERT INTO runs (id, pipeline, status, params, options, workdir, spec_file, parent_run_id, parent_task_id, created_at, engine_pid)
        VALUES (@id, @pipeline, @status, @params, @options, @workdir, @specFile, @parentRunId, @parentTaskId, @createdAt, @enginePid)`,
     ),
-    finishRun: db.prepare("UPDATE runs SET status = @status, ended_at = @endedAt WHERE id = @id"),
+    finishRun: db.prepare(
+      "UPDATE runs SET status = @status, ended_at = @endedAt, error = @error WHERE id = @id",
+    ),
     claimRun: db.prepare(
       "UPDATE runs SET engine_pid = @enginePid, status = 'running', ended_at = NULL WHERE id = @id AND (@anyEngine = 1 OR engine_pid IS @from)",
     ),
@@ -723,6 +737,7 @@ function toRun(r: Row): RunRow {
     createdAt: r.created_at as number,
     endedAt: (r.ended_at as number | null) ?? null,
     enginePid: (r.engine_pid as number | null) ?? null,
+    error: (r.error as string | null) ?? null,
   };
 }
 

@@ -62,6 +62,8 @@ export interface RunRow {
   endedAt: number | null;
   /** Process id of the engine driving the run (to tell a live run from an orphaned one). */
   enginePid: number | null;
+  /** Why the run failed when no task says it: it could not be planned, or resumed. */
+  error: string | null;
 }
 
 export interface RunRequestOptions {
@@ -166,7 +168,7 @@ export interface OutputRow {
   size: number;
 }
 
-export type NewRun = Omit<RunRow, "status" | "endedAt">;
+export type NewRun = Omit<RunRow, "status" | "endedAt" | "error">;
 
 export type NewTask = Pick<
   TaskRow,
@@ -232,7 +234,12 @@ export interface Store {
   /** Records a new run as `running`. */
   createRun(run: NewRun): Promise<void>;
   /** Ends a run with its final status. */
-  finishRun(id: string, status: Exclude<RunStatus, "running">, endedAt: number): Promise<void>;
+  finishRun(
+    id: string,
+    status: Exclude<RunStatus, "running">,
+    endedAt: number,
+    error?: string | null,
+  ): Promise<void>;
   /**
    * Marks a run as driven by this engine process again (resume, retry). With `from`, only if
    * the run is still recorded as driven by that process (null: by none), so that of two
@@ -297,6 +304,8 @@ export interface Store {
   listRuns(filter?: RunFilter): Promise<RunRow[]>;
   getTask(id: string): Promise<TaskRow | undefined>;
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;
+  /** How many tasks of a run have each status (statuses with none are left out). */
+  countTasks(runId: string): Promise<Partial<Record<TaskStatus, number>>>;
   listAttempts(taskId: string): Promise<AttemptRow[]>;
   /** Outputs of several tasks at once, in task then path order. */
   listOutputs(taskIds: string[]): Promise<OutputRow[]>;

@@ -198,4 +198,22 @@ describe("controller hooks", () => {
     expect(result.steps!.slow!.tasks[0]!.status).toBe("cancelled");
     expect(result.steps!.later!.status).toBe("cancelled");
   });
+
+  it("fails a step whose fan-out is over BATON_MAX_TASKS_PER_NODE, starting none of its tasks", async () => {
+    process.env.BATON_MAX_TASKS_PER_NODE = "2";
+    try {
+      const p = pipeline("hooks-limit")
+        .params({ xs: { type: "list", default: [1, 2, 3] } })
+        .step("each", { run: "echo ${{ item }}", foreach: "${{ params.xs }}", after: () => undefined });
+      const result = await (await baton.run(p)).wait();
+      expect(result.status).toBe("failed");
+      const each = result.steps!.each!;
+      expect(each.tasks.map((t) => [t.name, t.status])).toEqual([["each", "failed"]]);
+      expect(each.tasks[0]!.error).toBe(
+        "pipelines.hooks-limit.nodes.each.foreach: 3 tasks exceeds the limit of 2 tasks per node (BATON_MAX_TASKS_PER_NODE)",
+      );
+    } finally {
+      Reflect.deleteProperty(process.env, "BATON_MAX_TASKS_PER_NODE");
+    }
+  });
 });

@@ -9,6 +9,7 @@ import { createServer } from "../../server/app.js";
 import { readLiveServer, removeServerFile, writeServerFile } from "../../server/discovery.js";
 import type { LocatedProject } from "../../server/projects.js";
 import { loadOrCreateToken } from "../../server/token.js";
+import { type TaskLimits, limitsFromEnv, parseLimit } from "../../spec/limits.js";
 import type { PoolSpec } from "../../spec/types.js";
 import { SqliteStore } from "../../store/sqlite-store.js";
 import { loadProject } from "../context.js";
@@ -21,6 +22,9 @@ export interface ServerCommandOptions {
   db?: string;
   /** Left undefined when not given: the file is optional (`./baton.yaml` if it exists). */
   file?: string;
+  /** Override BATON_MAX_TASKS_PER_RUN / BATON_MAX_TASKS_PER_NODE. */
+  maxTasksPerRun?: string;
+  maxTasksPerNode?: string;
 }
 
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
@@ -45,10 +49,11 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   }
   const port = parsePort(opts.port);
   const dbFile = sqlitePath(opts.db);
+  const limits = taskLimits(opts);
 
   let project: LocatedProject | undefined;
   if (opts.file !== undefined || fs.existsSync("baton.yaml"))
-    project = loadProject(opts.file ?? "baton.yaml");
+    project = loadProject(opts.file ?? "baton.yaml", limits);
   const workdir = project?.workdir ?? process.cwd();
   const layout = StateLayout.forWorkdir(workdir);
   const live = readLiveServer(layout.root);
@@ -62,7 +67,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
 
   // Filled in once the port is known: tasks get BATON_URL and BATON_TOKEN so nested submits work.
   const taskEnv: Record<string, string> = {};
-  const { engine, store, close } = openEngine(workdir, layout, dbFile, taskEnv, project?.pools);
+  const { engine, store, close } = openEngine(workdir, layout, dbFile, taskEnv, project?.pools, limits);
   const app = createServer({ engine, store, project, workdir, token, host, port });
   let url: string;
   try {
@@ -133,6 +138,16 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   process.exitCode = EXIT.ok;
 }
 
+/** The task limits: the flags, else BATON_MAX_TASKS_PER_NODE / _PER_RUN, else 100,000 each. */
+function taskLimits(opts: ServerCommandOptions): TaskLimits {
+  const limits = limitsFromEnv(process.env);
+  if (opts.maxTasksPerNode !== undefined)
+    limits.perNode = parseLimit(opts.maxTasksPerNode, "--max-tasks-per-node");
+  if (opts.maxTasksPerRun !== undefined)
+    limits.perRun = parseLimit(opts.maxTasksPerRun, "--max-tasks-per-run");
+  return limits;
+}
+
 function parsePort(text: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port > 65535) {
@@ -167,11 +182,13 @@ function openEngine(
   dbFile: string | undefined,
   taskEnv: Record<string, string>,
   pools: Record<string, PoolSpec> | undefined,
+  limits: TaskLimits,
 ): { engine: Engine; store: SqliteStore; close: () => Promise<void> } {
-  if (dbFile === undefined || dbFile === layout.database) return openLocalEngine(workdir, { taskEnv, pools });
+  if (dbFile === undefined || dbFile === layout.database)
+    return openLocalEngine(workdir, { taskEnv, pools, limits });
   const store = SqliteStore.open(dbFile);
   const executor = new LocalExecutor();
-  const engine = new Engine({ store, executor, layout, taskEnv, pools, workdir });
+  const engine = new Engine({ store, executor, layout, taskEnv, pools, workdir, limits });
   return {
     engine,
     store,

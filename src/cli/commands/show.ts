@@ -25,7 +25,7 @@ async function showRun(store: Store, id: string, json?: boolean): Promise<void> 
   if (json) {
     const outputs = await store.listOutputs(tasks.map((t) => t.id));
     process.stdout.write(
-      `${JSON.stringify({ run: { ...runView(run), params: run.params, createdAt: iso(run.createdAt), endedAt: iso(run.endedAt), parentTask: run.parentTaskId }, tasks: taskViews(tasks, outputs) }, null, 2)}\n`,
+      `${JSON.stringify({ run: { ...runView(run), params: run.params, createdAt: iso(run.createdAt), endedAt: iso(run.endedAt), parentTask: run.parentTaskId, error: run.error }, tasks: taskViews(tasks, outputs) }, null, 2)}\n`,
     );
     return;
   }
@@ -37,6 +37,7 @@ async function showRun(store: Store, id: string, json?: boolean): Promise<void> 
     `duration  ${duration(run.createdAt, run.endedAt)}`,
     `params    ${JSON.stringify(run.params)}`,
     `workdir   ${run.workdir}`,
+    ...(run.error ? [`error     ${run.error}`] : []),
     "",
   ];
   process.stdout.write(safeText(out.join("\n")));

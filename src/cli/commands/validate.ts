@@ -1,6 +1,6 @@
 import path from "node:path";
 import { BatonError } from "../../errors.js";
-import { expandNode } from "../../graph/expand.js";
+import { planFanout } from "../../graph/expand.js";
 import { evaluateTemplate, isTemplate, parseTemplate } from "../../spec/expressions.js";
 import { resolveParams } from "../../spec/params.js";
 import type { PipelineSpec } from "../../spec/types.js";
@@ -46,7 +46,8 @@ export function countTasks(pipeline: PipelineSpec): { tasks: number | undefined;
       dynamic.push(node.name);
       continue;
     }
-    const instances = expandNode(node, (value, field) => {
+    // Counted, not expanded (the file's limits were checked when it was read).
+    const fanout = planFanout(node, (value, field) => {
       const list =
         typeof value === "string" && isTemplate(value)
           ? evaluateTemplate(parseTemplate(value), context)
@@ -68,7 +69,7 @@ export function countTasks(pipeline: PipelineSpec): { tasks: number | undefined;
       }
       return list;
     });
-    tasks += instances.length;
+    tasks += fanout.count;
   }
   return { tasks, dynamic };
 }
