@@ -178,7 +178,11 @@ echo submitted > submitted.flag
     expect(mid.status).toBe("running");
     fs.writeFileSync(path.join(dir, "gate-mid"), "");
     const midStatus = path.join(dir, ".baton", "runs", runId, mid.id, "attempt-1.status");
-    await until("mid to end while the server is down", () => fs.existsSync(midStatus));
+    // The status file is made (empty, private) when the task starts; the shell writes its code at exit.
+    await until(
+      "mid to end while the server is down",
+      () => fs.existsSync(midStatus) && fs.readFileSync(midStatus, "utf8").trim() !== "",
+    );
     expect(fs.readFileSync(midStatus, "utf8").trim()).toBe("0");
 
     // The same port: adopted tasks reach the new server through the BATON_URL they were given.
@@ -472,7 +476,9 @@ pipelines:
     const spawnEnded = async () => {
       const tasks = await listTasks(dir);
       const spawn = tasks.find((t) => t.name === "spawn")!;
-      return fs.existsSync(path.join(dir, ".baton", "runs", spawn.run, spawn.id, "attempt-1.status"));
+      const status = path.join(dir, ".baton", "runs", spawn.run, spawn.id, "attempt-1.status");
+      // Made empty when the task starts; the shell writes its exit code when it ends.
+      return fs.existsSync(status) && fs.readFileSync(status, "utf8").trim() !== "";
     };
     await until("spawn's process to end", spawnEnded);
     run.kill("SIGKILL");
