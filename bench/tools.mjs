@@ -116,7 +116,7 @@ export const TOOL_NAMES = ["baton", "make", "ninja", "snakemake"];
 let lastJson = { dir: null, text: null, byName: null, root: null, walked: null };
 
 /**
- * Finds an output file of a Baton run: from the `outputs` of `baton run --json` (DESIGN §5), or
+ * Finds an output file of a Baton run: from the `outputs` of `baton run --json` (docs/cli.md), or
  * failing that by looking for a file of that name under .baton/runs/ (outside inputs folders).
  */
 function locateBaton(dir, file, stdoutText) {

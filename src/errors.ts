@@ -79,7 +79,7 @@ export function ensureBatonError(err: unknown): BatonError {
   return new BatonError("INTERNAL", message, { cause: err });
 }
 
-/** The exit code a CLI command ends with for this error (DESIGN §5). */
+/** The exit code a CLI command ends with for this error (docs/cli.md). */
 export function exitCodeFor(err: BatonError): number {
   switch (err.code) {
     case "SPEC_INVALID":

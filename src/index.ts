@@ -1,5 +1,5 @@
 /**
- * The `baton` package: the TypeScript SDK (DESIGN §7).
+ * The `baton` package: the TypeScript SDK (docs/sdk.md).
  *
  * - {@link Baton}: connect to a server (or an engine embedded in this process), start
  *   pipelines, submit and clone tasks, wait for them, read their metrics, outputs and logs.

@@ -1,6 +1,6 @@
 /**
  * Artifacts: the content-addressed store, output collection and selection by glob, and input
- * resolution and materialisation. See DESIGN.md §3-4.
+ * resolution and materialisation. See docs/pipeline-file.md.
  */
 export { ContentStore } from "./cas.js";
 export { describeFsError, ensureWritableDir } from "./fs-util.js";

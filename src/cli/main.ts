@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { type BatonError, ensureBatonError, exitCodeFor, formatProblem } from "../errors.js";
 import { safeText } from "./terminal.js";
 
-/** Exit codes (DESIGN §5). */
+/** Exit codes (docs/cli.md). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];

@@ -1,5 +1,5 @@
 /**
- * Why a task was cached or ran (DESIGN §4, §5 `baton show`): one explanation that `baton show`
+ * Why a task was cached or ran (docs/pipeline-file.md, docs/cli.md `baton show`): one explanation that `baton show`
  * prints and `GET /tasks/:id` answers, so that the CLI, the API and the web UI say the same.
  */
 import type { Store, TaskRow } from "../store/store.js";

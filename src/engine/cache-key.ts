@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 
 /**
- * What a task's result depends on (DESIGN §4). Two tasks with equal parts compute the same
+ * What a task's result depends on (docs/pipeline-file.md). Two tasks with equal parts compute the same
  * thing, so the second may reuse the first's outputs. Paths that differ between runs (run and
  * task ids, output folders) are replaced by stable tokens or content hashes before they get here.
  */

@@ -1,7 +1,7 @@
 import path from "node:path";
 
 /**
- * Where Baton keeps things on disk (DESIGN §5): `.baton/` beside `baton.yaml`, holding
+ * Where Baton keeps things on disk (docs/cli.md): `.baton/` beside `baton.yaml`, holding
  * `baton.db`, `cas/` and `runs/<run>/<task>/` (output, inputs, one log per attempt).
  */
 export class StateLayout {

@@ -873,7 +873,7 @@ export class RunController {
   }
 
   /**
-   * Works out what the task's result depends on (DESIGN §4). The command is rendered a second
+   * Works out what the task's result depends on (docs/pipeline-file.md). The command is rendered a second
    * time with run-specific paths replaced by stable tokens, so equal work gets equal keys.
    */
   private async computeCacheKey(
@@ -1027,7 +1027,7 @@ export class RunController {
     const cancelled = result.reason === "cancelled";
     const end = attemptEnd(result);
     if (succeeded) {
-      // A task that submitted children ends when they all have (DESIGN §1).
+      // A task that submitted children ends when they all have (docs/architecture.md).
       const open = this.engine.tree.openChildren(task.id);
       if (open > 0) this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` });
       const children = await this.engine.tree.waitForChildren(task.id);

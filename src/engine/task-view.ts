@@ -2,7 +2,7 @@ import path from "node:path";
 import type { AttemptRow, OutputRow, RunRow, TaskRow, TaskStatus } from "../store/store.js";
 import { groupBy } from "../util/group-by.js";
 
-/** A task as `--json`, the API and the SDK show it (DESIGN §5). */
+/** A task as `--json`, the API and the SDK show it (docs/cli.md). */
 export interface TaskView {
   id: string;
   run: string;

@@ -1,5 +1,5 @@
 /**
- * `Baton`: the client of the TypeScript SDK (DESIGN §7). One transport: it always talks HTTP to
+ * `Baton`: the client of the TypeScript SDK (docs/sdk.md). One transport: it always talks HTTP to
  * an API — a server's (`BATON_URL`, or a live server recorded in `.baton/server.json`), or that
  * of an engine it embeds in the process when there is none, exactly as `baton run` does.
  */

@@ -48,7 +48,7 @@ export type RetryOption = number | { limit?: number; backoff?: Duration };
 /** `false`, `true`, or `{ enabled, deps }` (extra files whose content joins the cache key). */
 export type CacheOption = boolean | { enabled?: boolean; deps?: string[] };
 
-/** Settings a step, a node or `defaults` may give (DESIGN §2). */
+/** Settings a step, a node or `defaults` may give (docs/pipeline-file.md). */
 export interface TaskSettings {
   /** Pool the task runs in (default `local`). */
   pool?: string;
@@ -56,7 +56,7 @@ export interface TaskSettings {
   retries?: RetryOption;
   /** Kill the task after this long; `null`: no limit. */
   timeout?: Duration | null;
-  /** Whether results may be reused (DESIGN §4). */
+  /** Whether results may be reused (docs/pipeline-file.md). */
   cache?: CacheOption;
   /** Higher runs first among tasks waiting for the same pool. */
   priority?: number;

@@ -1,8 +1,8 @@
 /**
- * The data the SDK hands out: tasks, runs, outputs, as the API shows them (DESIGN §5, §6).
+ * The data the SDK hands out: tasks, runs, outputs, as the API shows them (docs/cli.md, docs/api.md).
  *
  * Terminology
- * - Task: one execution of a command (DESIGN §1). A {@link TaskInfo} is a snapshot of one; a
+ * - Task: one execution of a command (docs/architecture.md). A {@link TaskInfo} is a snapshot of one; a
  *   `TaskHandle` (see `handles.ts`) is a live reference that can wait, read metrics and cancel.
  * - Run: one execution of a pipeline. A run the engine drives has an id (`run_<ULID>`); a run
  *   the SDK drives step by step (a pipeline with hooks) is identified by its controller run key.
@@ -14,7 +14,7 @@
  */
 import type { TaskDetail } from "../server/schemas.js";
 
-/** Where a task is in its life (DESIGN §1). */
+/** Where a task is in its life (docs/architecture.md). */
 export type TaskStatus =
   | "pending"
   | "queued"
@@ -45,7 +45,7 @@ export function isTerminalStatus(status: TaskStatus): boolean {
 /** Metric values as tasks append them to `$BATON_METRICS` (later keys win): JSON values. */
 export type Metrics = Record<string, unknown>;
 
-/** A task as `baton ls --json` and `GET /runs/:id` list it (DESIGN §5). */
+/** A task as `baton ls --json` and `GET /runs/:id` list it (docs/cli.md). */
 export interface TaskSummary {
   /** `task_<ULID>` (a bare ULID in databases from before ids had kinds). */
   id: string;
@@ -113,7 +113,7 @@ export interface TaskInfo extends TaskSummary {
   item: unknown;
   /** Why the task failed, was skipped or was cancelled, in words. */
   error: string | null;
-  /** What its result is reused by (DESIGN §4), for pipeline tasks. */
+  /** What its result is reused by (docs/pipeline-file.md), for pipeline tasks. */
   cacheKey: string | null;
   /**
    * Why it was cached or ran, as `baton show` says; null without a cache key (not run yet,
@@ -126,7 +126,7 @@ export interface TaskInfo extends TaskSummary {
   attemptsDetail: AttemptInfo[];
 }
 
-/** Why a task was cached or ran (DESIGN §4): what `baton show` says about its cache key. */
+/** Why a task was cached or ran (docs/pipeline-file.md): what `baton show` says about its cache key. */
 export interface CacheExplanation {
   /** The cache key (sha256). */
   key: string;
@@ -154,7 +154,7 @@ export interface CacheExplanation {
   changes: CacheChange[];
 }
 
-/** What a cache key was computed from (DESIGN §4), summarised. */
+/** What a cache key was computed from (docs/pipeline-file.md), summarised. */
 export interface CacheKeyParts {
   /** The command with run-specific paths replaced by stable tokens (`cas:<sha256>`, `inputs/NAME/file`). */
   command: string;

@@ -1,5 +1,5 @@
 /**
- * The Baton HTTP server (DESIGN §6): the `/api/v1` routes over the engine, Server-Sent Events,
+ * The Baton HTTP server (docs/api.md): the `/api/v1` routes over the engine, Server-Sent Events,
  * bearer-token auth, and the web UI at `/`. `createServer` builds it; `baton server`
  * (`src/cli/commands/server.ts`) and the tests listen with it.
  *

@@ -1,5 +1,5 @@
 /**
- * `.baton/server.json`: how CLI clients find a live server for a folder (DESIGN §5: with no
+ * `.baton/server.json`: how CLI clients find a live server for a folder (docs/cli.md: with no
  * `BATON_URL`, `run` and `submit` use the server recorded in `.baton/` if it is alive).
  */
 import { randomBytes } from "node:crypto";

@@ -1,6 +1,6 @@
 /**
  * How the API says "no": one JSON body shape for every error, and the one place where
- * {@link BatonError} codes become HTTP statuses (DESIGN §6; STYLE: statuses are mapped only in
+ * {@link BatonError} codes become HTTP statuses (docs/api.md; statuses are mapped only in
  * `server/`).
  */
 import { BatonError, type ErrorCode, type Problem } from "../errors.js";

@@ -1,5 +1,5 @@
 /**
- * The API token (DESIGN §6): `.baton/token`, 32 random bytes as hex, readable by its owner only.
+ * The API token (docs/api.md): `.baton/token`, 32 random bytes as hex, readable by its owner only.
  * Whoever holds it can run commands on this machine, so the file is created 0600 and its mode
  * is tightened again if something loosened it.
  */

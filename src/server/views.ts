@@ -1,6 +1,6 @@
 /**
  * Looking up runs and tasks named in URLs, and the JSON shapes the API answers with. Tasks are
- * shown as `taskView` (the `--json` shape of DESIGN §5) so that the CLI, the SDK and the API agree.
+ * shown as `taskView` (the `--json` shape of docs/cli.md) so that the CLI, the SDK and the API agree.
  */
 import { explainCache } from "../engine/cache-explanation.js";
 import { attemptView, iso, taskView } from "../engine/task-view.js";

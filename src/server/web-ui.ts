@@ -1,5 +1,5 @@
 /**
- * The web UI at `/` (DESIGN §6). The UI itself (React, built by Vite into `web/dist`) is added
+ * The web UI at `/` (docs/api.md). The UI itself (React, built by Vite into `web/dist`) is added
  * separately; this serves it when it is built, and otherwise a small page saying so. The UI's
  * files need no token: the sign-in URL `/?token=...` hands the token to the page, which then
  * sends it with every API call.

@@ -1,5 +1,5 @@
 /**
- * `${{ ... }}` expressions, GitHub-Actions style (DESIGN §2).
+ * `${{ ... }}` expressions, GitHub-Actions style (docs/pipeline-file.md).
  *
  * A hand-written tokenizer, a Pratt parser and a tree-walking evaluator: no `eval`, no
  * `new Function`, no access to prototypes. Templates are parsed once (at validate time, so

@@ -1,5 +1,5 @@
 /**
- * The shape of `baton.yaml` as written (DESIGN §2), as zod schemas: the first validation pass.
+ * The shape of `baton.yaml` as written (docs/pipeline-file.md), as zod schemas: the first validation pass.
  * Names, references between parts and expressions are checked afterwards by `validate.ts`.
  *
  * The server turns these into OpenAPI with `z.toJSONSchema`, and the SDK reuses them for

@@ -1,5 +1,5 @@
 /**
- * The pipeline model after parsing and resolving `baton.yaml` (DESIGN §2).
+ * The pipeline model after parsing and resolving `baton.yaml` (docs/pipeline-file.md).
  *
  * Terminology
  * - Project: one `baton.yaml` (or a JSON definition posted to the API).
@@ -53,7 +53,7 @@ export interface RetrySpec {
 }
 
 export interface CacheSpec {
-  /** Whether results may be reused (DESIGN §4). Failed tasks are never cached. */
+  /** Whether results may be reused (docs/pipeline-file.md). Failed tasks are never cached. */
   enabled: boolean;
   /** Extra files (paths or globs, relative to the working directory) whose content joins the key. */
   deps: string[];

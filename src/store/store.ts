@@ -14,7 +14,7 @@
  * a PostgreSQL adapter can implement the same interface.
  */
 
-/** Every task status, in the order a task goes through them (DESIGN §1). */
+/** Every task status, in the order a task goes through them (docs/architecture.md). */
 export const TASK_STATUSES = [
   "pending",
   "queued",

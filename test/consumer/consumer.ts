@@ -29,7 +29,7 @@ import {
 } from "../../dist/index.js";
 
 export async function designExample(id: string): Promise<void> {
-  // DESIGN §7, as written there (with the metric's type said where it is read).
+  // docs/sdk.md, as written there (with the metric's type said where it is read).
   const baton = await Baton.connect();
   const p = pipeline("sweep")
     .step("prep", { run: "python prep.py" })

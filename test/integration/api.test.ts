@@ -1,5 +1,5 @@
 /**
- * The HTTP API (DESIGN §6) against a real server on 127.0.0.1 (ephemeral port), a real engine,
+ * The HTTP API (docs/api.md) against a real server on 127.0.0.1 (ephemeral port), a real engine,
  * SQLite in a temp folder and real task processes. The server runs in this process, built by
  * `createServer`; `server-cli.test.ts` starts it as `baton server`.
  */

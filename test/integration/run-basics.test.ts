@@ -90,7 +90,7 @@ pipelines:
     expect(wrongType.stderr).toMatch(/"n"/);
   });
 
-  it("names matrix tasks as DESIGN says and gives downstream the union of their outputs", async () => {
+  it("names matrix tasks as docs/pipeline-file.md says and gives downstream the union of their outputs", async () => {
     const dir = makeProject({
       "baton.yaml": `
 version: 1

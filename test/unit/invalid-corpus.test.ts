@@ -194,7 +194,7 @@ describe("valid corpus", () => {
     expect(ProjectFileSchema.safeParse(parseYaml(text, { merge: true })).success).toBe(true);
   });
 
-  it("resolves the DESIGN §2 example", () => {
+  it("resolves the full example of the pipeline file reference", () => {
     const project = load("design-example.yaml", 16);
     expect(project.defaults).toMatchObject({ pool: "local", timeoutMs: 7_200_000, cache: { enabled: true } });
     expect(project.pools.local).toMatchObject({ slots: 2, resources: {} });
