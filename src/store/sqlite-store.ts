@@ -159,26 +159,30 @@ export class SqliteStore implements Store {
   }
 
   async getTaskStates(ids: string[]): Promise<TaskState[]> {
-    const out: TaskState[] = [];
-    // In chunks: SQLite limits the number of bound parameters.
+    const rows = this.selectIn(
+      ids,
+      (list) => `SELECT t.id, t.name, t.status, t.run_id, r.status AS run_status, r.engine_pid
+           FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.id IN (${list})`,
+    );
+    return rows.map((r) => ({
+      id: r.id as string,
+      name: r.name as string,
+      status: r.status as TaskStatus,
+      runId: r.run_id as string,
+      runStatus: r.run_status as RunStatus,
+      enginePid: (r.engine_pid as number | null) ?? null,
+    }));
+  }
+
+  /**
+   * The rows of `sql(list)` for all `ids`, where `list` is the placeholders of one chunk: SQLite
+   * limits the number of bound parameters per statement. Each chunk's rows keep the SQL's order.
+   */
+  private selectIn(ids: string[], sql: (list: string) => string): Row[] {
+    const out: Row[] = [];
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
-      const rows = this.db
-        .prepare(
-          `SELECT t.id, t.name, t.status, t.run_id, r.status AS run_status, r.engine_pid
-           FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.id IN (${chunk.map(() => "?").join(",")})`,
-        )
-        .all(...chunk) as Row[];
-      for (const r of rows) {
-        out.push({
-          id: r.id as string,
-          name: r.name as string,
-          status: r.status as TaskStatus,
-          runId: r.run_id as string,
-          runStatus: r.run_status as RunStatus,
-          enginePid: (r.engine_pid as number | null) ?? null,
-        });
-      }
+      out.push(...(this.db.prepare(sql(chunk.map(() => "?").join(","))).all(...chunk) as Row[]));
     }
     return out;
   }
@@ -351,25 +355,17 @@ export class SqliteStore implements Store {
   }
 
   async listOutputs(taskIds: string[]): Promise<OutputRow[]> {
-    const out: OutputRow[] = [];
-    // Chunked: SQLite limits the number of bound parameters per statement.
-    for (let i = 0; i < taskIds.length; i += 500) {
-      const chunk = taskIds.slice(i, i + 500);
-      const rows = this.db
-        .prepare(
-          `SELECT task_id, path, sha256, size FROM outputs WHERE task_id IN (${chunk.map(() => "?").join(",")}) ORDER BY task_id, path`,
-        )
-        .all(...chunk) as Row[];
-      for (const r of rows) {
-        out.push({
-          taskId: r.task_id as string,
-          path: r.path as string,
-          sha256: r.sha256 as string,
-          size: r.size as number,
-        });
-      }
-    }
-    return out;
+    const rows = this.selectIn(
+      taskIds,
+      (list) =>
+        `SELECT task_id, path, sha256, size FROM outputs WHERE task_id IN (${list}) ORDER BY task_id, path`,
+    );
+    return rows.map((r) => ({
+      taskId: r.task_id as string,
+      path: r.path as string,
+      sha256: r.sha256 as string,
+      size: r.size as number,
+    }));
   }
 
   async findCachedResult(cacheKey: string): Promise<{ task: TaskRow; outputs: OutputRow[] } | undefined> {
@@ -449,17 +445,12 @@ export class SqliteStore implements Store {
   }
 
   async blobsOfRuns(runIds: string[]): Promise<Set<string>> {
-    const out = new Set<string>();
-    for (let i = 0; i < runIds.length; i += 500) {
-      const chunk = runIds.slice(i, i + 500);
-      const rows = this.db
-        .prepare(
-          `SELECT DISTINCT o.sha256 FROM outputs o JOIN tasks t ON t.id = o.task_id WHERE t.run_id IN (${chunk.map(() => "?").join(",")})`,
-        )
-        .all(...chunk) as Row[];
-      for (const r of rows) out.add(r.sha256 as string);
-    }
-    return out;
+    const rows = this.selectIn(
+      runIds,
+      (list) =>
+        `SELECT DISTINCT o.sha256 FROM outputs o JOIN tasks t ON t.id = o.task_id WHERE t.run_id IN (${list})`,
+    );
+    return new Set(rows.map((r) => r.sha256 as string));
   }
 
   async recentRunTrees(count: number): Promise<string[]> {
