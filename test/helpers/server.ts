@@ -193,18 +193,18 @@ export interface RunDetail {
  * Polls `GET /api/v1/runs/:id` until `until` holds for it (by default: the run has ended, its
  * status is no longer "running"); returns that answer. 30 s by default.
  */
-export async function waitForRun(
+export async function waitForRun<T extends RunDetail = RunDetail>(
   server: Endpoint,
   runId: string,
-  until: (detail: RunDetail) => boolean = (d) => d.run.status !== "running",
+  until: (detail: T) => boolean = (d) => d.run.status !== "running",
   options: { timeoutMs?: number; what?: string } = {},
-): Promise<RunDetail> {
-  let last: RunDetail | undefined;
+): Promise<T> {
+  let last: T | undefined;
   try {
     return await waitFor(
       options.what ?? `run ${runId} to end`,
       async () => {
-        const res = await api<RunDetail>(server, `/api/v1/runs/${runId}`);
+        const res = await api<T>(server, `/api/v1/runs/${runId}`);
         if (res.status !== 200)
           throw new Error(`GET /api/v1/runs/${runId} answered ${res.status}: ${show(res.body)}`);
         last = res.body;
