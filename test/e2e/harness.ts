@@ -3,17 +3,21 @@
  * Chromium (Debian's, driven by playwright-core), screenshots under test-output/, and the
  * measurements written to bench/RESULTS.md.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
+import {
+  type Server,
+  type WaitOptions,
+  startServer as startBatonServer,
+  waitFor as waitForValue,
+} from "../helpers/server.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const CHROMIUM = process.env.BATON_CHROMIUM ?? "/usr/bin/chromium";
 export const SCREENSHOTS = path.join(ROOT, "test-output", "screenshots");
-const BATON_BIN = path.join(ROOT, "bin", "baton.js");
 
 /** Why the browser tests cannot run here, or undefined when they can. */
 export function missingPrerequisite(): string | undefined {
@@ -34,81 +38,26 @@ export function assertBuilt(): void {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export type { Server };
 
-export interface Server {
-  child: ChildProcess;
-  dir: string;
-  url: string;
-  token: string;
-  signInUrl: string;
-  stderr: () => string;
-  api<T = unknown>(method: "GET" | "POST", p: string, body?: unknown): Promise<{ status: number; body: T }>;
-  stop(): Promise<void>;
-}
+/** The shared `waitFor`, checking every 100 ms: each check asks the browser. */
+export const waitFor = <T>(what: string, check: () => T | Promise<T>, options: WaitOptions<T> = {}) =>
+  waitForValue(what, check, { intervalMs: 100, ...options });
 
-/** Writes `files` into a fresh folder and starts `baton server --port 0 -f baton.yaml` in it. */
+/** Writes `files` into a fresh folder and starts `baton server --port 0 -f baton.yaml` in it; `stop` removes the folder. */
 export async function startServer(files: Record<string, string>): Promise<Server> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baton-e2e-"));
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     fs.writeFileSync(path.join(dir, name), text);
   }
-  const child = spawn(
-    process.execPath,
-    [BATON_BIN, "server", "--port", "0", "-f", path.join(dir, "baton.yaml")],
-    {
-      cwd: dir,
-      env: { ...process.env, BATON_KILL_GRACE_MS: "1000", BATON_PROGRESS: "plain" },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  child.stdout?.on("data", () => {});
-  const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
-  const deadline = Date.now() + 30_000;
-  let signIn: RegExpExecArray | null = null;
-  while (!signIn) {
-    signIn = /Sign in: (http:\/\/[^/\s]+)\/\?token=([0-9A-Za-z_-]+)/.exec(stderr);
-    if (signIn) break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`baton server did not start (exit ${child.exitCode}):\n${stderr}`);
-    }
-    await sleep(25);
-  }
-  const url = signIn[1]!;
-  const token = signIn[2]!;
+  const server = await startBatonServer(dir, { args: ["-f", path.join(dir, "baton.yaml")] });
   return {
-    child,
-    dir,
-    url,
-    token,
-    signInUrl: `${url}/?token=${token}`,
-    stderr: () => stderr,
-    async api<T>(method: "GET" | "POST", p: string, body?: unknown) {
-      const res = await fetch(url + p, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-    },
+    ...server,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM");
-        const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      const end = await server.stop();
       fs.rmSync(dir, { recursive: true, force: true });
+      return end;
     },
   };
 }
@@ -160,17 +109,6 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const file = path.join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path: file });
   return file;
-}
-
-/** Polls `fn` until it returns something truthy. */
-export async function waitFor<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 const HEADING = "## Web UI";

@@ -178,7 +178,6 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
     await screenshot(page, "04-run-succeeded");
 
     const { body } = await server.api<{ run: { params: Record<string, unknown> } }>(
-      "GET",
       `/api/v1/runs/${sweepRun}`,
     );
     expect(body.run.params).toMatchObject({ epochs: 3, model: "large", lrs: [0.1, 0.01, 0.001] });
@@ -242,7 +241,6 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
     await waitFor("the rerun to succeed", async () => (await runStatus()) === "succeeded");
     const id = new URL(page.url()).pathname.split("/").pop()!;
     const { body } = await server.api<{ tasks: Array<{ name: string; status: string }> }>(
-      "GET",
       `/api/v1/runs/${id}`,
     );
     expect(body.tasks.filter((t) => t.name.startsWith("train[")).map((t) => t.status)).toEqual([
@@ -281,7 +279,7 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
   });
 
   it("retries a failed task and shows both attempts", async () => {
-    const { body } = await server.api<{ run: { id: string } }>("POST", "/api/v1/runs", { pipeline: "flaky" });
+    const { body } = await server.api<{ run: { id: string } }>("/api/v1/runs", { pipeline: "flaky" });
     await page.goto(`${server.url}/runs/${body.run.id}`);
     await waitFor("the run to fail", async () => (await runStatus()) === "failed");
     await page.locator('.stage[data-node="check"] .stage-head').click();
@@ -293,7 +291,9 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
     await panel.getByRole("button", { name: "Retry" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Retry" }).click();
     await page.locator(".toast-success").first().waitFor();
-    await waitFor("the run to succeed", async () => (await runStatus()) === "succeeded", 30_000);
+    await waitFor("the run to succeed", async () => (await runStatus()) === "succeeded", {
+      timeoutMs: 30_000,
+    });
     await panel.getByRole("tab", { name: "Details" }).click();
     const attempts = panel.locator(".section", { hasText: "Attempts" }).locator("tbody tr");
     await waitFor("two attempts", async () => (await attempts.count()) === 2);
@@ -327,12 +327,14 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
   });
 
   it("says why a task ran again (its param changed) and whose result a cached task reused", async () => {
-    const { body } = await server.api<{ run: { id: string } }>("POST", "/api/v1/runs", {
+    const { body } = await server.api<{ run: { id: string } }>("/api/v1/runs", {
       pipeline: "sweep",
       params: { lrs: [0.1, 0.02, 0.001], epochs: 3, model: "large" },
     });
     await page.goto(`${server.url}/runs/${body.run.id}`);
-    await waitFor("the run to succeed", async () => (await runStatus()) === "succeeded", 60_000);
+    await waitFor("the run to succeed", async () => (await runStatus()) === "succeeded", {
+      timeoutMs: 60_000,
+    });
     await page
       .locator('.stage[data-node="train"]')
       .getByRole("button", { name: /Show 3 tasks/ })
@@ -374,16 +376,16 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
       "$B submit -n report -- false",
       "echo submitted",
     ].join("\n");
-    const { body } = await server.api<{ ids: string[] }>("POST", "/api/v1/tasks", {
+    const { body } = await server.api<{ ids: string[] }>("/api/v1/tasks", {
       name: "fan-out.sh",
       command: script,
       cwd: server.dir,
       env: { BATON_BIN: path.join(ROOT, "bin", "baton.js") },
     });
-    const task = await server.api<{ run: string }>("GET", `/api/v1/tasks/${body.ids[0]}`);
+    const task = await server.api<{ run: string }>(`/api/v1/tasks/${body.ids[0]}`);
     const run = task.body.run;
     await waitFor("the tree to end", async () => {
-      const r = await server.api<{ run: { status: string } }>("GET", `/api/v1/runs/${run}`);
+      const r = await server.api<{ run: { status: string } }>(`/api/v1/runs/${run}`);
       return r.body.run.status !== "running";
     });
     await page.goto(`${server.url}/runs/${run}`);
@@ -406,13 +408,13 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
   });
 
   it(`opens a run of ${BIG.toLocaleString("en")} tasks while it runs, and stays responsive`, async () => {
-    const { body } = await server.api<{ run: { id: string } }>("POST", "/api/v1/runs", {
+    const { body } = await server.api<{ run: { id: string } }>("/api/v1/runs", {
       pipeline: "big",
       noCache: true,
     });
     const id = body.run.id;
     await waitFor("tasks to start", async () => {
-      const r = await server.api<{ run: { counts: Record<string, number> } }>("GET", `/api/v1/runs/${id}`);
+      const r = await server.api<{ run: { counts: Record<string, number> } }>(`/api/v1/runs/${id}`);
       return (r.body.run.counts.succeeded ?? 0) > 1;
     });
 
@@ -455,7 +457,9 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` (skipped: ${sk
     });
     await page.locator('.grid-body .grid-row[data-task="gather"]').waitFor();
 
-    await waitFor("the big run to end", async () => (await runStatus()) !== "running", 180_000);
+    await waitFor("the big run to end", async () => (await runStatus()) !== "running", {
+      timeoutMs: 180_000,
+    });
     expect(await runStatus()).toBe("succeeded");
     await page.getByRole("tab", { name: "Graph" }).click();
     await page
@@ -525,7 +529,7 @@ describe.skipIf(skip !== undefined)(
     it("launches a pipeline named constructor, with a param valueOf and a node hasOwnProperty", async () => {
       // Registered through the API, as in the issue: stored under .baton/pipelines/constructor.json.
       // (A JSON body cannot hold a `__proto__` key: that name is a node of baton.yaml's toString.)
-      const registered = await server.api<{ pipeline: { name: string } }>("POST", "/api/v1/pipelines", {
+      const registered = await server.api<{ pipeline: { name: string } }>("/api/v1/pipelines", {
         name: "constructor",
         definition: {
           version: 1,
@@ -596,7 +600,6 @@ describe.skipIf(skip !== undefined)(
       await screenshot(page, "21-hostile-run");
 
       const { body } = await server.api<{ run: { pipeline: string; params: Record<string, unknown> } }>(
-        "GET",
         `/api/v1/runs/${id}`,
       );
       expect(body.run.pipeline).toBe("constructor");
@@ -604,7 +607,7 @@ describe.skipIf(skip !== undefined)(
       expect(body.run.params.valueOf).toBe("typed <by> hand");
 
       // baton.yaml's toString, whose second node is __proto__: its graph is drawn too.
-      const other = await server.api<{ run: { id: string } }>("POST", "/api/v1/runs", {
+      const other = await server.api<{ run: { id: string } }>("/api/v1/runs", {
         pipeline: "toString",
       });
       expect(other.status, JSON.stringify(other.body)).toBe(201);

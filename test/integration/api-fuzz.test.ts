@@ -4,11 +4,10 @@
  * 2xx, or a 4xx with a JSON error naming a field or a problem; never a 5xx, never a hang.
  * `BATON_FUZZ_SEED=N` replays another seed (the seed is printed with any failure).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BATON_BIN, makeProject } from "../helpers/cli.js";
+import { makeProject } from "../helpers/cli.js";
+import { type Server, startServer, waitFor } from "../helpers/server.js";
 
 const SEED = Number(process.env.BATON_FUZZ_SEED ?? 20_261_205);
 const FUZZ_REQUESTS = 300;
@@ -28,11 +27,8 @@ pipelines:
 
 const DEFINITION = { version: 1, pipelines: { p: { nodes: { a: { run: "true" } } } } };
 
-let server: ChildProcess;
-let url = "";
-let token = "";
+let server: Server;
 let dir = "";
-let stderr = "";
 let doneTask = "";
 
 interface Answer {
@@ -46,9 +42,9 @@ async function send(
   body: string | undefined,
   contentType: string | undefined = "application/json",
 ): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  const headers: Record<string, string> = { authorization: `Bearer ${server.token}` };
   if (contentType !== undefined) headers["content-type"] = contentType;
-  const res = await fetch(`${url}/api/v1${route}`, {
+  const res = await fetch(`${server.url}/api/v1${route}`, {
     method: "POST",
     headers,
     body,
@@ -68,34 +64,22 @@ const post = (route: string, body: unknown) => send(route, JSON.stringify(body))
 
 beforeAll(async () => {
   dir = makeProject({ "baton.yaml": PROJECT, "a-file.txt": "not a folder\n" });
-  server = spawn(process.execPath, [BATON_BIN, "server", "--port", "0"], {
-    cwd: dir,
-    env: { ...process.env, BATON_KILL_GRACE_MS: "1000" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  url = await new Promise<string>((resolve, reject) => {
-    server.stderr!.on("data", (d) => {
-      stderr += d;
-      const m = stderr.match(/http:\/\/127\.0\.0\.1:\d+/);
-      if (m) resolve(m[0]);
-    });
-    server.on("exit", () => reject(new Error(`server exited: ${stderr}`)));
-  });
-  token = fs.readFileSync(path.join(dir, ".baton", "token"), "utf8").trim();
+  server = await startServer(dir);
   // A task that has ended, to clone.
   const submitted = await post("/tasks", { name: "base", command: "true" });
   doneTask = (submitted.json as unknown as { ids: string[] }).ids[0]!;
-  for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${url}/api/v1/tasks/${doneTask}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    if (((await res.json()) as { status: string }).status === "succeeded") break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitFor(
+    `task ${doneTask} to succeed`,
+    async () => (await server.api(`/api/v1/tasks/${doneTask}`)).body,
+    {
+      until: (task) => task.status === "succeeded",
+      intervalMs: 100,
+    },
+  );
 }, 60_000);
 
-afterAll(() => {
-  server?.kill("SIGTERM");
+afterAll(async () => {
+  await server?.stop();
 });
 
 describe("the API checks bodies before acting on them", () => {
@@ -115,7 +99,7 @@ describe("the API checks bodies before acting on them", () => {
       expect(r.json.error?.message).toMatch(/JSON nested deeper than 128 levels/);
       expect(Date.now() - started).toBeLessThan(10_000);
     }
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   });
 
   it("a body over 1 MiB is a 413 with a JSON error", async () => {
@@ -334,8 +318,8 @@ describe("API fuzz", () => {
     // A generous bound against hangs, not a performance check.
     expect(Date.now() - started).toBeLessThan(100_000);
     expect(ok).toBeGreaterThan(0);
-    const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const health = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     expect(health.status).toBe(200);
-    expect(stderr).not.toMatch(/internal error|Maximum call stack/);
+    expect(server.stderr()).not.toMatch(/internal error|Maximum call stack/);
   }, 150_000);
 });

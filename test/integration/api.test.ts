@@ -16,6 +16,7 @@ import type * as AppModule from "../../src/server/app.js";
 import type * as HttpErrorsModule from "../../src/server/http-errors.js";
 import type * as TokenModule from "../../src/server/token.js";
 import { makeProject } from "../helpers/cli.js";
+import { sleep, waitFor, waitForRun } from "../helpers/server.js";
 
 process.env.BATON_KILL_GRACE_MS = "1000";
 
@@ -35,8 +36,6 @@ const { openLocalEngine } = await fromDist<typeof LocalModule>("engine/local.js"
 const { createServer } = await fromDist<typeof AppModule>("server/app.js");
 const { loadOrCreateToken } = await fromDist<typeof TokenModule>("server/token.js");
 const { statusForCode } = await fromDist<typeof HttpErrorsModule>("server/http-errors.js");
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const PROJECT = `version: 1
 pools:
@@ -188,23 +187,8 @@ type RunBody = {
   tasks: Array<{ id: string; name: string; status: string; outputs: string[]; attempts: number }>;
 };
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** Polls `GET /runs/:id` until the run has ended. */
-async function runEnded(s: TestServer, id: string): Promise<RunBody> {
-  return waitFor(`run ${id} to end`, async () => {
-    const { body } = await s.json<RunBody>(`/api/v1/runs/${id}`);
-    return body.run.status === "running" ? undefined : body;
-  });
-}
+const runEnded = (s: TestServer, id: string) => waitForRun<RunBody>(s, id);
 
 async function startRun(s: TestServer, body: unknown): Promise<string> {
   const res = await s.json<{ run: { id: string } }>("/api/v1/runs", { body });

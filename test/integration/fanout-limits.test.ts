@@ -5,13 +5,12 @@
  * allowed fan-out leaves the server answering while it is planned. Real processes throughout:
  * the built CLI, `baton server` on 127.0.0.1, SQLite.
  */
-import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeProject, runBaton, startBaton } from "../helpers/cli.js";
+import { makeProject, runBaton } from "../helpers/cli.js";
+import { killStarted, sleep, startServer, waitFor, waitForRun } from "../helpers/server.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TEN = "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]";
 
 /** Pipeline `p`, node `n`: a matrix of seven lists of ten values, 10,000,000 tasks. */
@@ -44,80 +43,7 @@ const HUGE_DEFINITION = {
 const NODE_MESSAGE =
   "10,000,000 tasks (10 x 10 x 10 x 10 x 10 x 10 x 10) exceeds the limit of 100,000 tasks per node (BATON_MAX_TASKS_PER_NODE)";
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  token: string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
-/** `baton server --port 0 ARGS` in `dir`, once it printed its sign-in line. */
-async function startServer(
-  dir: string,
-  env: Record<string, string> = {},
-  args: string[] = [],
-): Promise<Started> {
-  const child = startBaton(["server", "--port", "0", ...args], dir, env);
-  children.push(child);
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const signIn = /Sign in: (http:\/\/[^/\s]+)\/\?token=([0-9a-f]+)/.exec(stderr);
-    if (signIn) return { child, url: signIn[1]!, token: signIn[2]!, stderr: () => stderr, exited };
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`baton server did not start (exit ${child.exitCode}):\n${stderr}`);
-    }
-    await sleep(25);
-  }
-}
-
-async function stop(s: Started): Promise<void> {
-  s.child.kill("SIGTERM");
-  await s.exited;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
-type Json = any;
-
-async function api(s: Started, p: string, body?: unknown): Promise<{ status: number; body: Json }> {
-  const res = await fetch(s.url + p, {
-    method: body === undefined ? "GET" : "POST",
-    headers: {
-      authorization: `Bearer ${s.token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as Json };
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function runEnded(s: Started, id: string) {
-  return waitFor(`run ${id} to end`, async () => {
-    const { body } = await api(s, "/api/v1/runs");
-    const run = body.runs.find((r: { id: string }) => r.id === id);
-    return run && run.status !== "running" ? run : undefined;
-  });
-}
+afterEach(killStarted);
 
 describe("fan-out limits on the command line", () => {
   it("baton validate and baton run refuse a 7 x 10 matrix at once, located, exit 2", async () => {
@@ -173,28 +99,28 @@ describe("fan-out limits on the server", () => {
     const dir = makeProject({});
     const s = await startServer(dir);
     const started = Date.now();
-    const refused = await api(s, "/api/v1/runs", { definition: HUGE_DEFINITION });
+    const refused = await s.api("/api/v1/runs", { definition: HUGE_DEFINITION });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(refused.status).toBe(400);
     expect(refused.body.error.code).toBe("SPEC_INVALID");
     expect(refused.body.error.problems).toContainEqual(
       expect.objectContaining({ path: "body.definition.pipelines.p.nodes.n.matrix", message: NODE_MESSAGE }),
     );
-    const registered = await api(s, "/api/v1/pipelines", { name: "p", definition: HUGE_DEFINITION });
+    const registered = await s.api("/api/v1/pipelines", { name: "p", definition: HUGE_DEFINITION });
     expect(registered.status).toBe(400);
     expect(registered.body.error.problems[0].path).toMatch(/^body\.definition\.pipelines\.p/);
 
-    expect((await api(s, "/api/v1/runs")).body.runs).toEqual([]);
-    expect((await api(s, "/api/v1/pipelines")).body.pipelines ?? []).not.toContainEqual(
+    expect((await s.api("/api/v1/runs")).body.runs).toEqual([]);
+    expect((await s.api("/api/v1/pipelines")).body.pipelines ?? []).not.toContainEqual(
       expect.objectContaining({ name: "p" }),
     );
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-    await stop(s);
+    await s.stop();
   });
 
   it("refuses params that make a registered pipeline too big, with --max-tasks-per-node", async () => {
     const dir = makeProject({});
-    const s = await startServer(dir, {}, ["--max-tasks-per-node", "4"]);
+    const s = await startServer(dir, { args: ["--max-tasks-per-node", "4"] });
     const definition = {
       version: 1,
       pipelines: {
@@ -204,16 +130,16 @@ describe("fan-out limits on the server", () => {
         },
       },
     };
-    expect((await api(s, "/api/v1/pipelines", { name: "q", definition })).status).toBe(201);
-    const refused = await api(s, "/api/v1/runs", { pipeline: "q", params: { xs: [1, 2, 3, 4, 5] } });
+    expect((await s.api("/api/v1/pipelines", { name: "q", definition })).status).toBe(201);
+    const refused = await s.api("/api/v1/runs", { pipeline: "q", params: { xs: [1, 2, 3, 4, 5] } });
     expect(refused.status).toBe(400);
     expect(refused.body.error.code).toBe("TOO_MANY_TASKS");
     expect(refused.body.error.problems[0]).toMatchObject({
       path: "pipelines.q.nodes.a.foreach",
       message: "5 tasks (5 from params.xs) exceeds the limit of 4 tasks per node (BATON_MAX_TASKS_PER_NODE)",
     });
-    expect((await api(s, "/api/v1/runs")).body.runs).toEqual([]);
-    await stop(s);
+    expect((await s.api("/api/v1/runs")).body.runs).toEqual([]);
+    await s.stop();
   });
 
   it("fails a run whose fan-out, known only at run time, is over the limit; it stays failed after a restart", async () => {
@@ -231,28 +157,30 @@ pipelines:
 `,
     });
     const env = { BATON_MAX_TASKS_PER_NODE: "10" };
-    let s = await startServer(dir, env);
-    const started = await api(s, "/api/v1/runs", { pipeline: "d" });
+    let s = await startServer(dir, { env });
+    const started = await s.api("/api/v1/runs", { pipeline: "d" });
     expect(started.status).toBe(201);
     const id = started.body.run.id as string;
-    expect((await runEnded(s, id)).status).toBe("failed");
-    const detail = await api(s, `/api/v1/runs/${id}`);
+    expect(
+      (await waitForRun(s, id, (d) => d.run.status !== "running", { timeoutMs: 60_000 })).run.status,
+    ).toBe("failed");
+    const detail = await s.api(`/api/v1/runs/${id}`);
     const each = detail.body.tasks.find((t: { name: string }) => t.name === "each");
     expect(each.status).toBe("failed");
-    const task = await api(s, `/api/v1/tasks/${each.id}`);
+    const task = await s.api(`/api/v1/tasks/${each.id}`);
     expect(task.body.error).toMatch(
       /baton\.yaml:7:7 pipelines\.d\.nodes\.each\.foreach: 20 tasks exceeds the limit of 10 tasks per node \(BATON_MAX_TASKS_PER_NODE\)/,
     );
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-    await stop(s);
+    await s.stop();
 
-    s = await startServer(dir, env);
+    s = await startServer(dir, { env });
     await sleep(500);
     expect(s.stderr()).not.toContain("resumed run");
-    const after = (await api(s, "/api/v1/runs")).body.runs.find((r: { id: string }) => r.id === id);
+    const after = (await s.api("/api/v1/runs")).body.runs.find((r: { id: string }) => r.id === id);
     expect(after.status).toBe("failed");
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-    await stop(s);
+    await s.stop();
   });
 
   it("fails a run that cannot be resumed, with the reason, and does not try it again at the next start", async () => {
@@ -265,34 +193,42 @@ pipelines:
 `;
     const dir = makeProject({ "baton.yaml": yaml("long") });
     let s = await startServer(dir);
-    const id = (await api(s, "/api/v1/runs", { pipeline: "nap" })).body.run.id as string;
-    await waitFor("the task to run", async () => {
-      const { body } = await api(s, `/api/v1/runs/${id}`);
-      return body.tasks.some((t: { status: string }) => t.status === "running") ? true : undefined;
-    });
+    const id = (await s.api("/api/v1/runs", { pipeline: "nap" })).body.run.id as string;
+    await waitFor(
+      "the task to run",
+      async () => {
+        const { body } = await s.api(`/api/v1/runs/${id}`);
+        return body.tasks.some((t: { status: string }) => t.status === "running") ? true : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     s.child.kill("SIGKILL"); // the engine dies: the run is left `running`
     await s.exited;
     // The file changed meanwhile: the run's node is gone, so it cannot be resumed.
     fs.writeFileSync(path.join(dir, "baton.yaml"), yaml("renamed"));
 
     s = await startServer(dir);
-    const failed = await waitFor("the run to be failed", async () => {
-      const run = (await api(s, "/api/v1/runs")).body.runs.find((r: { id: string }) => r.id === id);
-      return run.status === "failed" ? run : undefined;
-    });
+    const failed = await waitFor(
+      "the run to be failed",
+      async () => {
+        const run = (await s.api("/api/v1/runs")).body.runs.find((r: { id: string }) => r.id === id);
+        return run.status === "failed" ? run : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     expect(failed.error).toMatch(/^cannot resume: .*node "long", which is no longer in pipeline "nap"/);
     expect(s.stderr()).toContain(`cannot resume run ${id}`);
-    await stop(s);
+    await s.stop();
 
     s = await startServer(dir);
     await sleep(1_000);
     expect(s.stderr()).not.toContain("cannot resume");
-    const again = (await api(s, "/api/v1/runs")).body.runs.find((r: { id: string }) => r.id === id);
+    const again = (await s.api("/api/v1/runs")).body.runs.find((r: { id: string }) => r.id === id);
     expect(again).toMatchObject({ status: "failed", error: failed.error });
     const show = await runBaton(["show", id], dir);
     expect(show.stdout).toContain(`error     ${failed.error}`);
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
-    await stop(s);
+    await s.stop();
   });
 
   it("keeps answering /healthz while it plans 100,000 tasks", async () => {
@@ -323,7 +259,7 @@ pipelines:
         answers++;
       }
     })();
-    const started = await api(s, "/api/v1/runs", { pipeline: "big" });
+    const started = await s.api("/api/v1/runs", { pipeline: "big" });
     expect(started.status).toBe(201);
     // Planned: every task recorded. Then a while of preparing and queueing them.
     expect(Object.values(started.body.run.counts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(

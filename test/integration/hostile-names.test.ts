@@ -9,8 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Server, startServer } from "../e2e/harness.js";
 import { HOSTILE_NAMES } from "../fixtures/hostile-names.js";
 import { makeProject, runJson } from "../helpers/cli.js";
+import { killStarted, waitForRun } from "../helpers/server.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+afterAll(killStarted);
 
 describe("baton run: nodes named like members of JavaScript objects", () => {
   it("runs every one of them, and needs: [__proto__] waits for __proto__", async () => {
@@ -68,7 +69,7 @@ describe("baton server: pipelines registered under names like members of JavaScr
 
   it("registers, lists and runs them, and GET /pipelines stays 200", async () => {
     for (const name of HOSTILE_NAMES) {
-      const res = await s.api<{ pipeline: { name: string } }>("POST", "/api/v1/pipelines", {
+      const res = await s.api<{ pipeline: { name: string } }>("/api/v1/pipelines", {
         name,
         definition: definition(name === "__proto__" ? "p" : name),
       });
@@ -77,7 +78,6 @@ describe("baton server: pipelines registered under names like members of JavaScr
       expect(fs.existsSync(path.join(s.dir, ".baton", "pipelines", `${name}.json`))).toBe(true);
     }
     const list = await s.api<{ pipelines: Array<{ name: string; params: Array<{ name: string }> }> }>(
-      "GET",
       "/api/v1/pipelines",
     );
     expect(list.status).toBe(200);
@@ -87,38 +87,31 @@ describe("baton server: pipelines registered under names like members of JavaScr
     }
 
     for (const name of ["constructor", "__proto__"]) {
-      const started = await s.api<{ run: { id: string } }>("POST", "/api/v1/runs", {
+      const started = await s.api<{ run: { id: string } }>("/api/v1/runs", {
         pipeline: name,
         params: { constructor: "given" },
       });
       expect(started.status, JSON.stringify(started.body)).toBe(201);
-      let status = "";
-      for (let i = 0; i < 600 && !["succeeded", "failed", "cancelled"].includes(status); i++) {
-        await sleep(100);
-        const run = await s.api<{ run: { status: string } }>("GET", `/api/v1/runs/${started.body.run.id}`);
-        status = run.body.run.status;
-      }
-      expect(status).toBe("succeeded");
+      const done = await waitForRun(s, started.body.run.id, (d) => d.run.status !== "running", {
+        timeoutMs: 60_000,
+      });
+      expect(done.run.status).toBe("succeeded");
     }
-    expect((await s.api("GET", "/api/v1/pipelines")).status).toBe(200);
+    expect((await s.api("/api/v1/pipelines")).status).toBe(200);
   }, 120_000);
 
   it("refuses a name that cannot be stored, naming the field, and writes nothing", async () => {
     const before = fs.readdirSync(path.join(s.dir, ".baton", "pipelines")).sort();
     for (const name of ["../escape", "a/b", "", "x".repeat(300)]) {
-      const res = await s.api<{ error: { problems?: Array<{ path: string }> } }>(
-        "POST",
-        "/api/v1/pipelines",
-        {
-          name,
-          definition: definition("p"),
-        },
-      );
+      const res = await s.api<{ error: { problems?: Array<{ path: string }> } }>("/api/v1/pipelines", {
+        name,
+        definition: definition("p"),
+      });
       expect(res.status).toBe(400);
       expect(JSON.stringify(res.body)).toContain("body.name");
     }
     expect(fs.readdirSync(path.join(s.dir, ".baton", "pipelines")).sort()).toEqual(before);
-    expect((await s.api("GET", "/api/v1/pipelines")).status).toBe(200);
+    expect((await s.api("/api/v1/pipelines")).status).toBe(200);
   });
 });
 
@@ -138,7 +131,7 @@ describe("baton server: a stored definition that cannot be used", () => {
       ".baton/pipelines/constructor.json": JSON.stringify(stale),
       ".baton/pipelines/toString.json": "{ not json",
     });
-    const list = await s.api<{ pipelines: Array<{ name: string }> }>("GET", "/api/v1/pipelines");
+    const list = await s.api<{ pipelines: Array<{ name: string }> }>("/api/v1/pipelines");
     expect(list.status).toBe(200);
     expect(list.body.pipelines.map((p) => p.name).sort()).toEqual(["here", "ok"]);
     expect(s.stderr()).toMatch(/constructor\.json ignored/);

@@ -1,42 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  BATON_BIN,
-  type CliResult,
-  collect,
-  makeProject,
-  runBaton,
-  runJson,
-  startBaton,
-} from "../helpers/cli.js";
+import { BATON_BIN, type CliResult, collect, makeProject, runBaton, runJson } from "../helpers/cli.js";
+import { killStarted, startServer } from "../helpers/server.js";
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
-/** Starts `baton server --port 0` in `dir`; its URL and token once it prints the sign-in line. */
-async function startServer(dir: string): Promise<{ child: ChildProcess; url: string; token: string }> {
-  const child = startBaton(["server", "--port", "0"], dir);
-  children.push(child);
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const signIn = /Sign in: (http:\/\/[^/\s]+)\/\?token=([0-9a-f]+)/.exec(stderr);
-    if (signIn) return { child, url: signIn[1]!, token: signIn[2]! };
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`baton server did not start (exit ${child.exitCode}):\n${stderr}`);
-    }
-    await sleep(25);
-  }
-}
+afterEach(killStarted);
 
 /** Every file below `dir`, recursively. */
 function filesBelow(dir: string): string[] {

@@ -10,15 +10,7 @@ import net from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BATON_BIN, collect, isAlive, makeProject, runBaton, startBaton } from "../helpers/cli.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Server {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+import { type Server, killStarted, sleep, startServer, track, waitFor } from "../helpers/server.js";
 
 interface TaskJson {
   id: string;
@@ -31,10 +23,9 @@ interface TaskJson {
   outputs: string[];
 }
 
-const children: ChildProcess[] = [];
 const pids: number[] = [];
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  killStarted();
   // Task processes of a failed test must not outlive it.
   for (const pid of pids.splice(0)) {
     try {
@@ -46,23 +37,10 @@ afterEach(() => {
 });
 
 /**
- * Polls `check` until it returns something other than undefined/false, or fails after
- * `timeoutMs` (generous: each `baton submit` in a tree script starts a node process, slow on a
- * loaded machine).
+ * {@link waitFor} with a generous bound: each `baton submit` in a tree script starts a node
+ * process, slow on a loaded machine.
  */
-async function until<T>(
-  what: string,
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  timeoutMs = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const until = <T>(what: string, check: () => T | Promise<T>) => waitFor(what, check, { timeoutMs: 90_000 });
 
 /** A port free right now on the loopback, to start (and restart) a server on. */
 function freePort(): Promise<number> {
@@ -76,23 +54,8 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts `baton server --port PORT` in `dir` and waits for its sign-in line. */
-async function startServer(dir: string, port: number): Promise<Server> {
-  const child = startBaton(["server", "--port", String(port)], dir);
-  children.push(child);
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal })),
-  );
-  const url = await until(`baton server to start:\n${stderr}`, () => {
-    if (child.exitCode !== null) throw new Error(`baton server exited ${child.exitCode}:\n${stderr}`);
-    return /Sign in: (http:\/\/[^/\s]+)\/\?token=/.exec(stderr)?.[1];
-  });
-  return { child, url, stderr: () => stderr, exited };
-}
+/** `baton server --port PORT` in `dir`, once it printed its sign-in line (as generous as {@link until}). */
+const startOn = (dir: string, port: number) => startServer(dir, { port, timeoutMs: 90_000 });
 
 /** What a process started by {@link startBaton} has written to stderr so far. */
 function stderrOf(child: ChildProcess): string {
@@ -153,7 +116,7 @@ echo submitted > submitted.flag
     const dir = makeProject({ "baton.yaml": BATON_YAML, "tree.sh": tree });
     const ranLog = path.join(dir, "ran.log");
     const port = await freePort();
-    const first = await startServer(dir, port);
+    const first = await startOn(dir, port);
 
     const submit = await runBaton(["submit", "-n", "tree", "--", "./tree.sh"], dir);
     expect(submit.code, submit.stderr).toBe(0);
@@ -186,7 +149,7 @@ echo submitted > submitted.flag
     expect(fs.readFileSync(midStatus, "utf8").trim()).toBe("0");
 
     // The same port: adopted tasks reach the new server through the BATON_URL they were given.
-    const second = await startServer(dir, port);
+    const second = await startOn(dir, port);
     expect(second.url).toBe(first.url);
     await until("the run to be resumed", () => second.stderr().includes(`resumed run ${runId}`));
     // An adopted task submits a child after the restart.
@@ -237,7 +200,7 @@ echo submitted >> ran.log
     const dir = makeProject({ "baton.yaml": BATON_YAML, "tree.sh": tree });
     const ranLog = path.join(dir, "ran.log");
     const port = await freePort();
-    const first = await startServer(dir, port);
+    const first = await startOn(dir, port);
     const submit = await runBaton(["submit", "-n", "tree", "--", "./tree.sh"], dir);
     expect(submit.code, submit.stderr).toBe(0);
     const treeId = submit.stdout.trim();
@@ -250,7 +213,7 @@ echo submitted >> ran.log
     await until("the submit to wait for the server", () =>
       fs.readFileSync(log, "utf8").includes("trying again"),
     );
-    const second = await startServer(dir, port);
+    const second = await startOn(dir, port);
     const waited = await runBaton(["wait", treeId], dir);
     expect(waited.code, `${waited.stdout}${waited.stderr}\n${second.stderr()}`).toBe(0);
     expect(lines(ranLog).sort()).toEqual(["child", "submitted", "tree"]);
@@ -275,7 +238,7 @@ echo submitted > submitted.flag
     const ranLog = path.join(dir, "ran.log");
     // Port 0: the restarted server listens elsewhere, and tasks started before find it through
     // `.baton/server.json`.
-    const first = await startServer(dir, 0);
+    const first = await startOn(dir, 0);
     const submit = await runBaton(["submit", "-n", "tree", "--", "./tree.sh"], dir);
     expect(submit.code, submit.stderr).toBe(0);
     const treeId = submit.stdout.trim();
@@ -291,7 +254,7 @@ echo submitted > submitted.flag
     for (const pid of [victimPid, doomedPid]) process.kill(-pid, "SIGKILL");
     await until("victim and doomed to be gone", () => !isAlive(victimPid) && !isAlive(doomedPid));
 
-    const second = await startServer(dir, 0);
+    const second = await startOn(dir, 0);
     expect(second.url).not.toBe(first.url);
     const runId = (await listTasks(dir))[0]!.run;
     await until("the run to be resumed", () => second.stderr().includes(`resumed run ${runId}`));
@@ -340,17 +303,12 @@ describe("submitted tasks across server crashes at random moments", () => {
       const dir = makeProject({ "baton.yaml": BATON_YAML });
       const ranLog = path.join(dir, "ran.log");
       const port = await freePort();
-      const first = await startServer(dir, port);
-      const token = fs.readFileSync(path.join(dir, ".baton", "token"), "utf8").trim();
+      const first = await startOn(dir, port);
       // Top-level submissions: each is a run of its own, and `after*` links them across runs.
       const submit = async (body: Record<string, unknown>) => {
-        const res = await fetch(`${first.url}/api/v1/tasks`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: JSON.stringify({ cwd: dir, ...body }),
-        });
-        expect(res.status, await res.clone().text()).toBe(201);
-        return ((await res.json()) as { ids: string[] }).ids;
+        const res = await first.api<{ ids: string[] }>("/api/v1/tasks", { cwd: dir, ...body });
+        expect(res.status, JSON.stringify(res.body)).toBe(201);
+        return res.body.ids;
       };
       const nap = "sleep 0.$((RANDOM % 5 + 1))";
       const ids = [
@@ -370,7 +328,7 @@ describe("submitted tasks across server crashes at random moments", () => {
 
       await sleep(Math.floor(Math.random() * 1500));
       await crash(first);
-      const second = await startServer(dir, port);
+      const second = await startOn(dir, port);
       const waited = await runBaton(["wait", ids.at(-1)!], dir);
       expect(waited.code, `round ${round}: ${waited.stdout}${waited.stderr}\n${second.stderr()}`).toBe(0);
       expect(lines(ranLog).sort(), `round ${round}`).toEqual(["a", "b", "c", "s0", "s1", "s2"]);
@@ -412,7 +370,7 @@ echo submitted > submitted.flag
     const dir = makeProject({ "baton.yaml": BATON_YAML, "tree.sh": tree });
     const ranLog = path.join(dir, "ran.log");
     const embedded = startBaton(["submit", "-n", "tree", "--", "./tree.sh"], dir);
-    children.push(embedded);
+    track(embedded);
     const embeddedDone = collect(embedded);
     await until("the tree to be submitted", () => fs.existsSync(path.join(dir, "submitted.flag")));
     const longPid = await until("long to start", () => readPid(path.join(dir, "long.pid")));
@@ -424,7 +382,7 @@ echo submitted > submitted.flag
     const runId = tasks[0]!.run;
     const treeId = tasks.find((t) => t.name === "tree")!.id;
     const resuming = startBaton(["resume", runId, "--json"], dir);
-    children.push(resuming);
+    track(resuming);
     stderrOf(resuming);
     const resumed = collect(resuming);
     await until("the tree to be resumed", () => stderrOf(resuming).includes(`run ${runId} tree`));
@@ -467,7 +425,7 @@ pipelines:
     });
     const ranLog = path.join(dir, "ran.log");
     const run = startBaton(["run"], dir);
-    children.push(run);
+    track(run);
     const runDone = collect(run);
     await until("spawn to submit its child", () => fs.existsSync(path.join(dir, "submitted.flag")));
     const childPid = await until("child to start", () => readPid(path.join(dir, "child.pid")));
@@ -486,7 +444,7 @@ pipelines:
 
     const runId = (await listTasks(dir))[0]!.run;
     const resuming = startBaton(["resume", runId, "--json"], dir);
-    children.push(resuming);
+    track(resuming);
     stderrOf(resuming);
     const resumed = collect(resuming);
     await until("the run to be resumed", () => stderrOf(resuming).includes(`run ${runId} p`));

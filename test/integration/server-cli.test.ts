@@ -2,13 +2,11 @@
  * `baton server` as users start it: a real process (the built CLI), a real port, signals.
  * The API itself is covered in depth by `api.test.ts`.
  */
-import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { collect, makeProject, runBaton, startBaton } from "../helpers/cli.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { killStarted, startServer, track, waitFor, waitForRun } from "../helpers/server.js";
 
 const PROJECT = `version: 1
 pipelines:
@@ -22,69 +20,7 @@ pipelines:
         run: sleep 30
 `;
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  token: string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
-}
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
-/** Starts `baton server ARGS` and waits for its sign-in line. */
-async function startServer(
-  dir: string,
-  args: string[] = [],
-  env: Record<string, string> = {},
-): Promise<Started> {
-  const child = startBaton(["server", "--port", "0", ...args], dir, env);
-  children.push(child);
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
-    (resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })),
-  );
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const signIn = /Sign in: (http:\/\/[^/\s]+)\/\?token=([0-9a-f]+)/.exec(stderr);
-    if (signIn) return { child, url: signIn[1]!, token: signIn[2]!, stderr: () => stderr, exited };
-    if (child.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`baton server did not start (exit ${child.exitCode}):\n${stderr}`);
-    }
-    await sleep(25);
-  }
-}
-
-function api(s: Started, p: string, body?: unknown): Promise<Response> {
-  return fetch(s.url + p, {
-    method: body === undefined ? "GET" : "POST",
-    headers: {
-      authorization: `Bearer ${s.token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
-
-async function waitForRun(s: Started, id: string, until: (status: string) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await api(s, `/api/v1/runs/${id}`);
-    const body = (await res.json()) as {
-      run: { status: string };
-      tasks: Array<{ name: string; status: string; outputs: string[] }>;
-    };
-    if (until(body.run.status)) return body;
-    if (Date.now() > deadline) throw new Error(`run ${id} still ${body.run.status}`);
-    await sleep(100);
-  }
-}
+afterEach(killStarted);
 
 describe("baton server", () => {
   it("serves the API on the port it prints, records itself for clients, and exits 0 on SIGTERM", async () => {
@@ -103,10 +39,10 @@ describe("baton server", () => {
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${s.url}/api/v1/runs`)).status).toBe(401);
 
-    const started = await api(s, "/api/v1/runs", { pipeline: "env" });
+    const started = await s.api<{ run: { id: string } }>("/api/v1/runs", { pipeline: "env" });
     expect(started.status).toBe(201);
-    const { run } = (await started.json()) as { run: { id: string } };
-    const done = await waitForRun(s, run.id, (st) => st !== "running");
+    const { run } = started.body;
+    const done = await waitForRun(s, run.id);
     expect(done.run.status).toBe("succeeded");
     // Tasks are told where the server is, so that nested `baton submit` can reach it.
     expect(fs.readFileSync(done.tasks[0]!.outputs[0]!, "utf8").trim()).toBe(s.url);
@@ -117,7 +53,7 @@ describe("baton server", () => {
     const reading = events.text().catch((err: Error) => `stream broken: ${err.message}`);
     s.child.kill("SIGTERM");
     const end = await s.exited;
-    expect(end.code, end.stderr).toBe(0);
+    expect(end.code, s.stderr()).toBe(0);
     expect(await reading).toContain(": baton events");
     expect(fs.existsSync(path.join(dir, ".baton", "server.json"))).toBe(false);
   });
@@ -125,21 +61,13 @@ describe("baton server", () => {
   it("cancels running work on SIGINT, then exits 0", async () => {
     const dir = makeProject({ "baton.yaml": PROJECT });
     const s = await startServer(dir);
-    const { run } = (await (await api(s, "/api/v1/runs", { pipeline: "nap" })).json()) as {
-      run: { id: string };
-    };
+    const { run } = (await s.api<{ run: { id: string } }>("/api/v1/runs", { pipeline: "nap" })).body;
     // The task runs before the signal comes: the cancel must stop a real process.
-    for (let i = 0; i < 200; i++) {
-      const detail = (await (await api(s, `/api/v1/runs/${run.id}`)).json()) as {
-        tasks: Array<{ status: string }>;
-      };
-      if (detail.tasks[0]?.status === "running") break;
-      await sleep(50);
-    }
+    await waitForRun(s, run.id, (d) => d.tasks[0]?.status === "running", { what: "the task to run" });
     const t0 = Date.now();
     s.child.kill("SIGINT");
     const end = await s.exited;
-    expect(end.code, end.stderr).toBe(0);
+    expect(end.code, s.stderr()).toBe(0);
     expect(Date.now() - t0).toBeLessThan(10_000);
     const show = JSON.parse((await runBaton(["show", run.id, "--json"], dir)).stdout);
     expect(show.run.status).toBe("cancelled");
@@ -161,23 +89,24 @@ pipelines:
 `,
     });
     const cli = startBaton(["run"], dir);
-    children.push(cli);
+    track(cli);
     const cliDone = collect(cli);
     // Kill the engine once the first task's process runs.
-    const deadline = Date.now() + 15_000;
-    while (
-      !fs.existsSync(path.join(dir, ".baton", "runs")) ||
-      !hasAttemptLog(path.join(dir, ".baton", "runs"))
-    ) {
-      if (Date.now() > deadline) throw new Error("the run did not start");
-      await sleep(25);
-    }
+    const runsDir = path.join(dir, ".baton", "runs");
+    await waitFor(
+      "the run to start (an attempt log under .baton/runs)",
+      () => fs.existsSync(runsDir) && hasAttemptLog(runsDir),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 25,
+      },
+    );
     cli.kill("SIGKILL");
     await cliDone;
 
     const s = await startServer(dir);
     const runId = fs.readdirSync(path.join(dir, ".baton", "runs"))[0]!;
-    const done = await waitForRun(s, runId, (st) => st !== "running");
+    const done = await waitForRun(s, runId);
     expect(done.run.status).toBe("succeeded");
     expect(s.stderr()).toContain(`resumed run ${runId}`);
     const second = done.tasks.find((t) => t.name === "second")!;
@@ -189,8 +118,8 @@ pipelines:
   it("runs with no pipeline file, in the current folder", async () => {
     const dir = makeProject({});
     const s = await startServer(dir);
-    const res = await api(s, "/api/v1/pipelines");
-    expect(await res.json()).toEqual({ pipelines: [] });
+    const res = await s.api("/api/v1/pipelines");
+    expect(res.body).toEqual({ pipelines: [] });
     expect(fs.existsSync(path.join(dir, ".baton", "token"))).toBe(true);
     s.child.kill("SIGTERM");
     expect((await s.exited).code).toBe(0);
@@ -221,11 +150,9 @@ pipelines:
 
   it("takes a SQLite file with --db", async () => {
     const dir = makeProject({ "baton.yaml": PROJECT });
-    const s = await startServer(dir, ["--db", "sqlite:state/other.db"]);
-    const { run } = (await (await api(s, "/api/v1/runs", { pipeline: "env" })).json()) as {
-      run: { id: string };
-    };
-    expect((await waitForRun(s, run.id, (st) => st !== "running")).run.status).toBe("succeeded");
+    const s = await startServer(dir, { args: ["--db", "sqlite:state/other.db"] });
+    const { run } = (await s.api<{ run: { id: string } }>("/api/v1/runs", { pipeline: "env" })).body;
+    expect((await waitForRun(s, run.id)).run.status).toBe("succeeded");
     expect(fs.existsSync(path.join(dir, "state", "other.db"))).toBe(true);
     s.child.kill("SIGTERM");
     expect((await s.exited).code).toBe(0);
@@ -238,7 +165,7 @@ pipelines:
     expect(refused.stderr).toContain("refusing to listen on 0.0.0.0");
     expect(refused.stderr).toContain("BATON_ALLOW_REMOTE=1");
 
-    const s = await startServer(dir, ["--host", "0.0.0.0"], { BATON_ALLOW_REMOTE: "1" });
+    const s = await startServer(dir, { args: ["--host", "0.0.0.0"], env: { BATON_ALLOW_REMOTE: "1" } });
     expect(s.stderr()).toContain("listening on 0.0.0.0");
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
     s.child.kill("SIGTERM");

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { BATON_BIN, makeProject, runBaton } from "../helpers/cli.js";
+import { killStarted, startServer } from "../helpers/server.js";
 
 /** A Velda-style script exercising nesting, fan-out, failure and always edges, and shards. */
 const script = `#!/usr/bin/env bash
@@ -64,10 +64,7 @@ const expected = [
   "pipeline=failed",
 ];
 
-const servers: ChildProcess[] = [];
-afterAll(() => {
-  for (const s of servers) s.kill("SIGTERM");
-});
+afterAll(killStarted);
 
 describe("baton submit: Velda-style task trees", () => {
   it("a shell pipeline with nested submits, fan-out, failure/always edges and shards runs embedded", async () => {
@@ -77,31 +74,15 @@ describe("baton submit: Velda-style task trees", () => {
 
   it("the same script gives the same results against a started server", async () => {
     const dir = makeProject({ "pipeline.sh": script });
-    const server = spawn(process.execPath, [BATON_BIN, "server", "--port", "0"], {
-      cwd: dir,
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    servers.push(server);
-    let err = "";
-    const url = await new Promise<string>((resolve, reject) => {
-      server.stderr!.on("data", (d) => {
-        err += d;
-        const m = err.match(/http:\/\/127\.0\.0\.1:\d+/);
-        if (m) resolve(m[0]);
-      });
-      server.on("exit", () => reject(new Error(`server exited: ${err}`)));
-    });
-    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const server = await startServer(dir);
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(fs.existsSync(path.join(dir, ".baton", "server.json"))).toBe(true);
     expect(await checkScriptRun(dir)).toEqual(expected);
     // The server ran the tree: it lists the run, and no embedded engine ever started.
-    const token = fs.readFileSync(path.join(dir, ".baton", "token"), "utf8").trim();
-    const runs = (await (
-      await fetch(`${url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })
-    ).json()) as { runs: Array<{ pipeline: string }> };
+    const runs = (await server.api<{ runs: Array<{ pipeline: string }> }>("/api/v1/runs")).body;
     expect(runs.runs.map((r) => r.pipeline)).toEqual(["pipeline"]);
     expect(fs.existsSync(path.join(dir, ".baton", "engines"))).toBe(false);
-    server.kill("SIGTERM");
+    await server.stop();
   });
 
   it("bad submissions get a clear error and create nothing", async () => {

@@ -3,13 +3,14 @@
  * scripts call `baton submit` where Velda's call `vbatch`, and `baton submit --wait` where they
  * call `vrun`, found on PATH; nothing else differs (no `--`, no wrapper).
  */
-import { type ChildProcess, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { BATON_BIN, runBaton, startBaton } from "../helpers/cli.js";
+import { BATON_BIN, runBaton } from "../helpers/cli.js";
+import { killStarted, startServer } from "../helpers/server.js";
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/velda/", import.meta.url));
 const CSV_FILES = ["sample1.csv", "sample2.csv", "sample3.csv", "sample4.csv", "sample5.csv", "sample6.csv"];
@@ -82,10 +83,7 @@ function expectProcessed(dir: string): void {
   }
 }
 
-const servers: ChildProcess[] = [];
-afterEach(() => {
-  for (const s of servers.splice(0)) if (s.exitCode === null && s.signalCode === null) s.kill("SIGKILL");
-});
+afterEach(killStarted);
 
 async function checkTrainingPipeline(dir: string, env: Record<string, string>) {
   const r = await runBaton(["submit", "--wait", "--", "./training_pipeline.sh"], dir, env);
@@ -132,17 +130,7 @@ describe("Velda's documented scripts, with only vbatch/vrun renamed", () => {
     "training_pipeline.sh against a running baton server; the server takes a pool added to its file meanwhile",
     async () => {
       const { dir, env } = setUp();
-      const server = startBaton(["server", "--port", "0"], dir, env);
-      servers.push(server);
-      let stderr = "";
-      server.stderr?.on("data", (d) => {
-        stderr += d;
-      });
-      const deadline = Date.now() + 30_000;
-      while (!stderr.includes("Sign in:")) {
-        if (server.exitCode !== null || Date.now() > deadline) throw new Error(`no server:\n${stderr}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const server = await startServer(dir, { env });
       await checkTrainingPipeline(dir, env);
       // The server ran the tasks (they were not run by an embedded engine).
       const pools = await runBaton(["pools", "--json"], dir, env);
@@ -161,7 +149,7 @@ describe("Velda's documented scripts, with only vbatch/vrun renamed", () => {
       const more = await runBaton(["submit", "--wait", "-P", "cpu-32", "echo", "-n", "on cpu-32"], dir, env);
       expect(more.code, more.stderr).toBe(0);
       expect(more.stdout).toBe("on cpu-32");
-      server.kill("SIGTERM");
+      await server.stop();
     },
     TIMEOUT,
   );

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { expect } from "vitest";
 import { type Baton, pipeline } from "../../dist/index.js";
+import { waitFor } from "../helpers/server.js";
 
 /** Files of the project folder the flow runs in. */
 export const FLOW_FILES = {
@@ -93,7 +94,9 @@ export async function cloneFlow(baton: Baton): Promise<void> {
 
 export async function cancelFlow(baton: Baton): Promise<void> {
   const long = await baton.submit({ name: "long", command: "sleep 30" });
-  await waitUntil(async () => (await long.refresh()).status === "running");
+  await waitFor("long to run", async () => (await long.refresh()).status === "running", {
+    timeoutMs: 20_000,
+  });
   await long.cancel();
   expect((await long.wait()).status).toBe("cancelled");
   // Cancelling a task that ended is no error.
@@ -106,12 +109,4 @@ export async function cancelFlow(baton: Baton): Promise<void> {
   const info = await boom!.wait();
   expect(info.exitCode).toBe(3);
   expect(await boom!.log()).toMatch(/oops/);
-}
-
-async function waitUntil(check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -8,15 +8,12 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeProject } from "../helpers/cli.js";
+import { type Server, killStarted, startServer, waitFor } from "../helpers/server.js";
 import {
   EXAMPLE_DIR,
-  type StartedServer,
-  eventually,
   exampleWorkdir,
-  killAll,
   runScript,
   runScriptToEnd,
-  startServer,
   storedAttempts,
   storedTasks,
 } from "./helpers.js";
@@ -24,14 +21,14 @@ import {
 const SWEEP = path.join(EXAMPLE_DIR, "sweep.ts");
 const STEPS = ["template", "train-0", "train-1", "train-2", "train-3", "train-4", "evaluate"];
 
-afterAll(killAll);
+afterAll(killStarted);
 
 async function crashThenRerun(dir: string): Promise<void> {
   const args = ["--workdir", dir, "--step-seconds", "1"];
   const first = runScript(SWEEP, args);
   // Killed once the second training of the grid has a process: the template and the first
   // training are done, the second is running, nothing after it exists yet.
-  const running = await eventually(async () => {
+  const running = await waitFor("a process for the second training (train-1)", async () => {
     const tasks = await storedTasks(dir).catch(() => []);
     const t = tasks.find((r) => r.idempotencyKey?.endsWith(":train-1"));
     if (!t) return undefined;
@@ -81,7 +78,7 @@ async function crashThenRerun(dir: string): Promise<void> {
 }
 
 describe("a controller killed mid-sweep and run again", () => {
-  let server: StartedServer | undefined;
+  let server: Server | undefined;
   afterAll(async () => {
     await server?.stop();
   });
@@ -102,7 +99,7 @@ describe("a pipeline with hooks killed mid-run and run again", () => {
     const dir = makeProject({});
     const script = path.join(import.meta.dirname, "fixtures", "hook-sweep.ts");
     const first = runScript(script, [dir]);
-    const running = await eventually(async () => {
+    const running = await waitFor("a process for train:1", async () => {
       const t = (await storedTasks(dir).catch(() => [])).find((r) => r.idempotencyKey?.endsWith(":train:1"));
       return t && (await storedAttempts(dir, t.id)).some((a) => a.pid !== null) ? t : undefined;
     });

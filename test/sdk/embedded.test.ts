@@ -7,8 +7,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Baton, BatonError, pipeline } from "../../dist/index.js";
 import { makeProject } from "../helpers/cli.js";
+import { waitFor } from "../helpers/server.js";
 import { FLOW_FILES, cancelFlow, cloneFlow, runPipelineFlow } from "./client-flow.js";
-import { eventually, storedTasks } from "./helpers.js";
+import { storedTasks } from "./helpers.js";
 
 const YAML = `version: 1
 pipelines:
@@ -71,7 +72,9 @@ describe("closing an embedded connection", () => {
     const dir = makeProject({});
     const baton = await Baton.connect({ workdir: dir, env: {} });
     const task = await baton.submit({ command: "sleep 30" });
-    await eventually(async () => ((await task.refresh()).status === "running" ? true : undefined));
+    await waitFor("the task to run", async () =>
+      (await task.refresh()).status === "running" ? true : undefined,
+    );
     await baton.close();
     await expect(baton.task(task.id)).rejects.toThrow(/closed/);
     const [row] = await storedTasks(dir);

@@ -6,9 +6,10 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeProject } from "../helpers/cli.js";
-import { EXAMPLE_DIR, exampleWorkdir, killAll, runScriptToEnd, startServer } from "./helpers.js";
+import { killStarted, startServer } from "../helpers/server.js";
+import { EXAMPLE_DIR, exampleWorkdir, runScriptToEnd } from "./helpers.js";
 
-afterAll(killAll);
+afterAll(killStarted);
 
 interface StaticResult {
   status: string;

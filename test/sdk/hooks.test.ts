@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AfterContext, Baton, pipeline } from "../../dist/index.js";
 import { makeProject } from "../helpers/cli.js";
-import { eventually, storedTasks } from "./helpers.js";
+import { waitFor } from "../helpers/server.js";
+import { storedTasks } from "./helpers.js";
 
 /** `./train.sh LR`: prints it, writes a model file, reports `accuracy = LR * 2` as a metric. */
 const FILES = {
@@ -188,7 +189,7 @@ describe("controller hooks", () => {
       .step("later", { run: "echo never", needs: ["slow"] });
     const run = await baton.run(p, { controllerId: `cancel-${Date.now()}` });
     // In flight for real: the task's process runs when the cancel comes.
-    await eventually(async () => {
+    await waitFor("slow to run", async () => {
       const tasks = await run.tasks();
       return tasks.find((t) => t.name === "slow" && t.status === "running");
     });

@@ -7,12 +7,13 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Baton, pipeline } from "../../dist/index.js";
 import { makeProject } from "../helpers/cli.js";
+import { type Server, killStarted, startServer } from "../helpers/server.js";
 import { FLOW_FILES, cancelFlow, cloneFlow, runPipelineFlow } from "./client-flow.js";
-import { REPO, type StartedServer, killAll, startServer } from "./helpers.js";
+import { REPO } from "./helpers.js";
 
 describe("a started server", () => {
   let dir: string;
-  let server: StartedServer;
+  let server: Server;
   let baton: Baton;
   beforeAll(async () => {
     dir = makeProject(FLOW_FILES);
@@ -22,7 +23,7 @@ describe("a started server", () => {
   afterAll(async () => {
     await baton?.close();
     await server?.stop();
-    killAll();
+    killStarted();
   });
 
   it("is used when BATON_URL and BATON_TOKEN name it", () => {
