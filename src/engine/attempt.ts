@@ -3,15 +3,23 @@ import { type Collected, collectAttempt } from "../artifacts/collect.js";
 import type { ExitResult, TaskProcess } from "../executors/executor.js";
 import type { AttemptEnd } from "../store/store.js";
 import type { Engine } from "./engine.js";
+import { buildTaskEnv } from "./task-env.js";
 
 /** What one attempt of a task needs, whoever drives the task (a pipeline run or a submitted tree). */
 export interface AttemptPlan {
   runId: string;
   taskId: string;
+  /** The task's name (`BATON_TASK_NAME`). */
+  name: string;
   number: number;
   command: string;
   cwd: string;
-  env: Record<string, string>;
+  /** The task's own params (`BATON_PARAM_*`). */
+  params: Record<string, unknown>;
+  /** The task's `env:` / `-e`, evaluated (see {@link buildTaskEnv}). */
+  userEnv: Record<string, string>;
+  /** For one of `-N` copies (`BATON_SHARD_ID`, `BATON_TOTAL_SHARDS`). */
+  shard?: { id: number; total: number } | undefined;
   outputDir: string;
   /** The run's shared folder, if the executor is to create it (see {@link LaunchRequest.sharedDir}). */
   sharedDir?: string;
@@ -51,7 +59,16 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     attempt: plan.number,
     command: plan.command,
     cwd: plan.cwd,
-    env: { ...engine.taskEnv, ...plan.env, BATON_METRICS: metricsPath, BATON_ATTEMPT: String(plan.number) },
+    env: buildTaskEnv({
+      layout,
+      runId: plan.runId,
+      task: { id: plan.taskId, name: plan.name, outputDir: plan.outputDir },
+      params: plan.params,
+      userEnv: plan.userEnv,
+      engineEnv: engine.taskEnv,
+      shard: plan.shard,
+      attempt: plan.number,
+    }),
     logPath,
     statusPath: layout.statusPath(plan.runId, plan.taskId, plan.number),
     timeoutMs: plan.timeoutMs,

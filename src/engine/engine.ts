@@ -8,7 +8,7 @@ import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
 import type { StateLayout } from "./layout.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
-import { TaskTree } from "./task-tree.js";
+import { TaskTree, type TaskTreeStats } from "./task-tree.js";
 
 /** What the engine tells its listeners (progress display, server events). */
 export type EngineEvent =
@@ -80,6 +80,21 @@ export interface SubmitRequest {
 export interface QueuedWork {
   taskId: string;
   start: () => Promise<void>;
+}
+
+/** See {@link Engine.stats}. */
+export interface EngineStats {
+  /** Pipeline runs driven here that have not ended. */
+  runs: number;
+  tree: TaskTreeStats;
+  /** Pools used since the engine started (by name: as many as the project declares). */
+  pools: number;
+  /** Tasks waiting for a slot, in all pools. */
+  queued: number;
+  /** Slots in use. */
+  running: number;
+  /** Event listeners (progress display, open event streams). */
+  listeners: number;
 }
 
 /** A pool as `baton pools` shows it. */
@@ -208,6 +223,27 @@ export class Engine {
       );
     }
     await this.tree.restore(run.id, await this.store.listTasks({ run: run.id }), run);
+  }
+
+  /**
+   * What the engine holds in memory, to check that it stays bounded: a server that has run any
+   * number of tasks holds per-task state only for those not ended yet.
+   */
+  stats(): EngineStats {
+    let queued = 0;
+    let running = 0;
+    for (const q of this.pools.values()) {
+      queued += q.size;
+      running += q.running;
+    }
+    return {
+      runs: this.controllers.size,
+      tree: this.tree.stats(),
+      pools: this.pools.size,
+      queued,
+      running,
+      listeners: this.listeners.size,
+    };
   }
 
   /** Submits a task (or `shards` copies); returns the created task ids. */

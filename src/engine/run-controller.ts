@@ -45,13 +45,7 @@ import {
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
-import {
-  type NeededNode,
-  type ProducedFile,
-  needsContext,
-  paramEnvName,
-  paramEnvValue,
-} from "./task-context.js";
+import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
 
 export interface RunOptions {
   pipeline: string;
@@ -95,7 +89,8 @@ interface TaskState {
   attempts: number;
   params: Record<string, unknown>;
   command: string;
-  env: Record<string, string>;
+  /** Its `env:`, evaluated; undefined until the task is prepared here (not after a restart). */
+  env?: Record<string, string>;
   outputDir: string;
   files: ProducedFile[];
   metrics: Record<string, unknown>;
@@ -321,7 +316,6 @@ export class RunController {
         attempts: row.attempts,
         params: row.params,
         command: row.command ?? "",
-        env: {},
         outputDir: row.outputDir,
         files: (outputs.get(row.id) ?? []).map((o) => ({
           abs: path.join(row.outputDir, o.path),
@@ -749,7 +743,6 @@ export class RunController {
       attempts: 0,
       params: {},
       command: "",
-      env: {},
       outputDir: this.engine.layout.outputDir(this.runId, id),
       files: [],
       metrics: {},
@@ -817,7 +810,7 @@ export class RunController {
         inputs,
       };
       task.command = text(evaluateValue(spec.run, runContext));
-      task.env = this.taskEnv(task, spec, runContext, inputsDir);
+      task.env = this.userEnv(spec, runContext);
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
       if (this.cancelling) return; // ended by the cancel
       if (await this.tryCache(task, spec)) return;
@@ -951,25 +944,9 @@ export class RunController {
     return true;
   }
 
-  private taskEnv(
-    task: TaskState,
-    spec: TaskNodeSpec,
-    context: Record<string, unknown>,
-    inputsDir: string,
-  ): Record<string, string> {
-    // The engine's own variables (BATON_URL...) are added at launch: they may not be known yet.
-    const env: Record<string, string> = {
-      BATON_RUN_ID: this.runId,
-      BATON_TASK_ID: task.id,
-      BATON_TASK_NAME: task.name,
-      BATON_OUTPUT_DIR: task.outputDir,
-      BATON_INPUTS_DIR: inputsDir,
-      BATON_PIPELINE_DIR: this.pipelineDir,
-    };
-    // Only the task's own params: what it can read must all be in its cache key.
-    for (const [name, value] of Object.entries(task.params)) {
-      env[paramEnvName(name)] = paramEnvValue(value);
-    }
+  /** The task's own `env:`, evaluated; Baton's variables are added at launch (`buildTaskEnv`). */
+  private userEnv(spec: TaskNodeSpec, context: Record<string, unknown>): Record<string, string> {
+    const env: Record<string, string> = dict();
     for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluateValue(value, context));
     return env;
   }
@@ -991,10 +968,12 @@ export class RunController {
     const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
       runId: this.runId,
       taskId: task.id,
+      name: task.name,
       number,
       command: task.command,
       cwd: this.options.workdir,
-      env: task.env,
+      params: task.params,
+      userEnv: task.env ?? {},
       outputDir: task.outputDir,
       outputs: spec.outputs,
       timeoutMs: spec.timeoutMs,
@@ -1078,7 +1057,7 @@ export class RunController {
       const delay = retryDelay(spec.retries.backoffMs, number);
       task.retryTimer = setTimeout(() => {
         task.retryTimer = undefined;
-        if (task.command && Object.keys(task.env).length > 0) this.enqueue(task);
+        if (task.command && task.env) this.enqueue(task);
         else {
           // Picked up after a restart: its environment is worked out again.
           task.status = "pending";

@@ -4,6 +4,7 @@ import { BatonError, didYouMean } from "../errors.js";
 import { commandSizeProblem } from "../executors/arg-limit.js";
 import type { ExitResult } from "../executors/executor.js";
 import { MAX_NAME_LENGTH } from "../spec/problems.js";
+import { reservedTaskEnvProblem } from "../spec/reserved-env.js";
 import type { PoolSpec } from "../spec/types.js";
 import type { RunRow, RunStatus } from "../store/store.js";
 import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
@@ -29,6 +30,7 @@ import { paramEnvName, paramEnvValue } from "./task-context.js";
 interface SubmitSpec {
   command: string;
   cwd: string;
+  /** The user's variables (`-e`); older records hold the params' `BATON_PARAM_*` here too. */
   env: Record<string, string>;
   labels: Record<string, string>;
   retries: number;
@@ -46,6 +48,8 @@ interface TreeTask {
   status: TaskStatus;
   attempts: number;
   spec: SubmitSpec;
+  /** Its params (`BATON_PARAM_*`). */
+  params: Record<string, unknown>;
   outputDir: string;
   deps: TaskDep[];
   /** Dependencies that have not ended yet. */
@@ -55,11 +59,31 @@ interface TreeTask {
   retryTimer?: NodeJS.Timeout;
 }
 
-/** Children of one parent task (a submitted task or a pipeline task) that have not ended. */
+/**
+ * Children of one parent task (a submitted task or a pipeline task) that have not ended. Kept
+ * while the parent may still ask about them: dropped once they have all ended and the parent's
+ * process has exited (it waited for them) or the parent itself has ended.
+ */
 interface Family {
   open: number;
   failed: number;
   waiters: Array<() => void>;
+  /** The parent ended (here) while children were still open: the family goes with the last one. */
+  parentEnded?: boolean;
+}
+
+/** What a {@link TaskTree} holds in memory (`Engine.stats`): all of it is for tasks not ended yet. */
+export interface TaskTreeStats {
+  /** Submitted tasks driven here that have not ended. */
+  tasks: number;
+  /** Tasks with children not all ended, or whose parent has not collected them yet. */
+  families: number;
+  /** Tasks waited on by submitted tasks that are pending. */
+  dependencies: number;
+  /** Lone task trees not ended. */
+  loneRuns: number;
+  /** Dependencies driven by another engine, looked up in the store. */
+  foreign: number;
 }
 
 const BACKOFF_MS = 1000;
@@ -79,7 +103,6 @@ export class TaskTree {
   private readonly tasks = new Map<string, TreeTask>();
   private readonly dependents = new Map<string, TreeTask[]>();
   private readonly families = new Map<string, Family>();
-  private readonly ended = new Map<string, TaskStatus>();
   /** Lone task trees: top-level tasks of each run not ended yet, and whether one failed. */
   private readonly loneRuns = new Map<string, { open: number; failed: boolean; cancelled: boolean }>();
   /** Dependencies not ended that another engine drives (see {@link pollForeignDependencies}). */
@@ -100,6 +123,17 @@ export class TaskTree {
   /** The pools submissions may name. */
   poolSpecs(): Record<string, PoolSpec> {
     return this.pools;
+  }
+
+  /** How much per-task state is held: none for tasks that have ended and whose family is settled. */
+  stats(): TaskTreeStats {
+    return {
+      tasks: this.tasks.size,
+      families: this.families.size,
+      dependencies: this.dependents.size,
+      loneRuns: this.loneRuns.size,
+      foreign: this.foreign.size,
+    };
   }
 
   /** Checks a submission whole, records it in one transaction, and starts what can start. */
@@ -129,11 +163,9 @@ export class TaskTree {
       throw new BatonError("USAGE", `submit: -n "${name}": use letters, digits and _ . - [ ] = , : only`);
     }
     const cwd = req.cwd ?? this.defaultCwd;
-    const paramEnv = Object.fromEntries(
-      Object.entries(req.params ?? {}).map(([k, v]) => [paramEnvName(k), paramEnvValue(v)]),
-    );
-    const env = { ...paramEnv, ...req.env };
-    checkSubmission(command, cwd, env, req.labels ?? {}, this.engine.taskEnv);
+    const env = { ...req.env };
+    const params = req.params ?? {};
+    checkSubmission(command, cwd, env, params, req.labels ?? {}, this.engine.taskEnv);
 
     const parentId = req.parentTaskId ?? null;
     let parent: TaskRow | undefined;
@@ -209,6 +241,7 @@ export class TaskTree {
         status: "pending",
         attempts: 0,
         spec,
+        params,
         outputDir: this.engine.layout.outputDir(runId, id),
         deps: taskDeps,
         waiting: 0,
@@ -224,7 +257,7 @@ export class TaskTree {
         status: "pending",
         pool: poolName,
         priority: task.priority,
-        params: req.params ?? {},
+        params,
         item: spec.shard,
         outputDir: task.outputDir,
         command,
@@ -332,6 +365,7 @@ export class TaskTree {
         status: row.status,
         attempts: row.attempts,
         spec: spec ?? { command: row.command ?? "", cwd: this.defaultCwd, env: {}, labels: {}, retries: 0 },
+        params: row.params,
         outputDir: row.outputDir,
         deps: [],
         waiting: 0,
@@ -339,6 +373,12 @@ export class TaskTree {
       this.tasks.set(task.id, task);
       if (task.parentId) this.family(task.parentId).open++;
       open.push({ task, readable: spec !== undefined });
+    }
+    // Children still open under a parent that has ended (skipped, or cancelled while they ran):
+    // their family goes with the last of them.
+    for (const { task } of open) {
+      const parent = task.parentId ? statusOf.get(task.parentId) : undefined;
+      if (parent !== undefined && isTerminal(parent)) this.family(task.parentId!).parentEnded = true;
     }
     for (const { task } of open) {
       task.deps = await this.engine.store.listTaskDeps(task.id);
@@ -414,12 +454,21 @@ export class TaskTree {
 
   /**
    * Resolves when every child of `parentId` has ended, with how many failed. Pipeline tasks
-   * call this after their process succeeds, so that their children finish first.
+   * call this after their process succeeds, so that their children finish first. The parent's
+   * process has exited, so it submits no more children: the family is forgotten then.
    */
   waitForChildren(parentId: string): Promise<{ failed: number }> | { failed: number } {
     const f = this.families.get(parentId);
-    if (!f || f.open === 0) return { failed: f?.failed ?? 0 };
-    return new Promise((resolve) => f.waiters.push(() => resolve({ failed: f.failed })));
+    if (!f || f.open === 0) {
+      this.families.delete(parentId);
+      return { failed: f?.failed ?? 0 };
+    }
+    return new Promise((resolve) =>
+      f.waiters.push(() => {
+        if (this.families.get(parentId) === f) this.families.delete(parentId);
+        resolve({ failed: f.failed });
+      }),
+    );
   }
 
   /**
@@ -500,12 +549,14 @@ export class TaskTree {
     return out;
   }
 
-  /** Status of a dependency if it has ended, else undefined. */
+  /**
+   * Status of a dependency if it has ended, else undefined. One that ended here since it was
+   * read from the store is not remembered: it is watched like another engine's task, whose end
+   * the store shows (see {@link pollForeignDependencies}).
+   */
   private statusOf(taskId: string, known: Array<{ task: TaskRow }>): TaskStatus | undefined {
     const live = this.tasks.get(taskId);
     if (live) return isTerminal(live.status) ? live.status : undefined;
-    const ended = this.ended.get(taskId);
-    if (ended) return ended;
     const row = known.find((k) => k.task.id === taskId)?.task;
     return row && isTerminal(row.status) ? row.status : undefined;
   }
@@ -525,7 +576,7 @@ export class TaskTree {
     for (const d of task.deps) {
       const live = this.tasks.get(d.needsTaskId);
       const row = live ? undefined : await this.engine.store.getTask(d.needsTaskId);
-      const status = live?.status ?? this.ended.get(d.needsTaskId) ?? row?.status;
+      const status = live?.status ?? row?.status;
       const outcome = outcomeOf(status ?? "cancelled");
       if (!conditionHolds(d.condition, outcome)) {
         // Named as the user named it (`--after-success train`); the id tells apart shards and namesakes.
@@ -557,27 +608,16 @@ export class TaskTree {
     task.attempts = number;
     task.status = "running";
     this.emitTask(task, { attempt: number });
-    const layout = this.engine.layout;
-    const env: Record<string, string> = {
-      ...task.spec.env,
-      BATON_RUN_ID: task.runId,
-      BATON_TASK_ID: task.id,
-      BATON_TASK_NAME: task.name,
-      BATON_OUTPUT_DIR: task.outputDir,
-      BATON_INPUTS_DIR: layout.inputsDir(task.runId, task.id),
-      BATON_PIPELINE_DIR: layout.pipelineDir(task.runId),
-    };
-    if (task.spec.shard) {
-      env.BATON_SHARD_ID = String(task.spec.shard.id);
-      env.BATON_TOTAL_SHARDS = String(task.spec.shard.total);
-    }
     const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
       runId: task.runId,
       taskId: task.id,
+      name: task.name,
       number,
       command: task.spec.command,
       cwd: task.spec.cwd,
-      env,
+      params: task.params,
+      userEnv: task.spec.env,
+      shard: task.spec.shard,
       outputDir: task.outputDir,
       // Made where the task starts, not at submit: a server takes thousands of submissions a second.
       sharedDir: this.engine.layout.pipelineDir(task.runId),
@@ -684,15 +724,25 @@ export class TaskTree {
     await this.settle(task);
   }
 
-  /** A task ended: its parent has one child fewer, its dependents one dependency fewer, a lone tree's run ends. */
+  /**
+   * A task ended: its parent has one child fewer, its dependents one dependency fewer, a lone
+   * tree's run ends. Nothing about it stays in memory: whoever asks later reads the store.
+   */
   private async settle(task: TreeTask): Promise<void> {
-    this.ended.set(task.id, task.status);
     this.tasks.delete(task.id);
+    const own = this.families.get(task.id);
+    if (own) {
+      if (own.open === 0) this.families.delete(task.id);
+      else own.parentEnded = true;
+    }
     if (task.parentId) {
       const f = this.family(task.parentId);
       f.open--;
       if (failsParent(task.status)) f.failed++;
-      if (f.open === 0) for (const w of f.waiters.splice(0)) w();
+      if (f.open === 0) {
+        for (const w of f.waiters.splice(0)) w();
+        if (f.parentEnded && this.families.get(task.parentId) === f) this.families.delete(task.parentId);
+      }
     }
     this.dependencyEnded(task.id);
     const lone = task.parentId === null ? this.loneRuns.get(task.runId) : undefined;
@@ -749,7 +799,6 @@ export class TaskTree {
       if (!this.foreign.has(state.id) || this.tasks.has(state.id)) continue;
       if (isTerminal(state.status)) {
         this.foreign.delete(state.id);
-        this.ended.set(state.id, state.status);
         this.dependencyEnded(state.id);
       } else if (engineGone(state)) {
         this.foreign.delete(state.id);
@@ -836,6 +885,7 @@ function checkSubmission(
   command: string,
   cwd: string,
   env: Record<string, string>,
+  params: Record<string, unknown>,
   labels: Record<string, string>,
   engineEnv: Record<string, string>,
 ): void {
@@ -856,6 +906,8 @@ function checkSubmission(
         `"${key.slice(0, 40)}" is not a variable name (no "=", no NUL, not empty)`,
       );
     if (value.includes("\0")) throw submitProblem(`env.${key}`, "the value contains a NUL character");
+    const reserved = reservedTaskEnvProblem(key);
+    if (reserved) throw submitProblem(`env.${key}`, reserved);
   }
   for (const [key, value] of Object.entries(labels)) {
     if (key.length > MAX_NAME_LENGTH)
@@ -873,7 +925,10 @@ function checkSubmission(
     if (CONTROL_CHARACTER.test(value))
       throw submitProblem(`labels.${key}`, "the value holds control characters");
   }
-  const tooBig = commandSizeProblem(command, { ...process.env, ...engineEnv, ...env });
+  const paramEnv = Object.fromEntries(
+    Object.entries(params).map(([k, v]) => [paramEnvName(k), paramEnvValue(v)]),
+  );
+  const tooBig = commandSizeProblem(command, { ...process.env, ...engineEnv, ...env, ...paramEnv });
   if (tooBig) throw submitProblem(Buffer.byteLength(command) > 100_000 ? "command" : "env", tooBig);
 }
 

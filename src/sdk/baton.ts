@@ -403,14 +403,13 @@ export class Baton {
       }
       merged[name] = value;
     }
-    const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(merged)) env[paramEnvName(name)] = paramEnvValue(value);
     const handle = await this.submitBody(
       dropUndefined({
         name: options.name ?? task.name,
         command: task.command,
         pool: options.pool ?? task.pool,
-        env,
+        // Seen as BATON_PARAM_* (Baton's own variables: not settable through env).
+        params: merged,
         labels: { "baton.clone-of": task.id, [SDK_RUN_LABEL]: options.idempotencyKey },
         cwd: this.workdir,
         // Inside a task, like a submission: the copy becomes its child.

@@ -292,10 +292,8 @@ export class ControllerRun implements RunHandle {
       const inputs = await this.resolveInputs(node, context, handedOut);
       const runContext = { ...context, params: { ...this.params, ...params }, inputs };
       const command = String(evaluateValue(node.run, runContext));
+      // Params go as params: the engine sets BATON_PARAM_* (env may not), and shows them.
       const env: Record<string, string> = dict();
-      for (const [name, value] of Object.entries({ ...this.params, ...params })) {
-        env[paramEnvName(name)] = paramEnvValue(value);
-      }
       for (const [name, value] of Object.entries(node.env))
         env[name] = String(evaluateValue(value, runContext));
       Object.assign(env, hookEnv);
@@ -304,6 +302,7 @@ export class ControllerRun implements RunHandle {
         name: taskName(inst.name),
         pool: node.pool,
         env,
+        params: { ...this.params, ...params },
         labels: { [SDK_RUN_LABEL]: this.id, [SDK_STEP_LABEL]: `${this.pipeline}.${node.name}` },
         priority: node.priority,
         retries: node.retries.limit,

@@ -174,29 +174,17 @@ export class OrphanRecovery {
     spec: StoredSubmit,
     number: number,
   ): Promise<{ exit: ExitResult; logPath: string }> {
-    const layout = this.engine.layout;
-    const env: Record<string, string> = {
-      ...this.engine.taskEnv,
-      ...spec.env,
-      BATON_RUN_ID: run.id,
-      BATON_TASK_ID: task.id,
-      BATON_TASK_NAME: task.name,
-      BATON_OUTPUT_DIR: task.outputDir,
-      BATON_INPUTS_DIR: layout.inputsDir(run.id, task.id),
-      BATON_PIPELINE_DIR: layout.pipelineDir(run.id),
-    };
-    if (spec.shard) {
-      env.BATON_SHARD_ID = String(spec.shard.id);
-      env.BATON_TOTAL_SHARDS = String(spec.shard.total);
-    }
     this.emit(run.id, task, "running", { attempt: number });
     const { proc, logPath } = await launchAttempt(this.engine, {
       runId: run.id,
       taskId: task.id,
+      name: task.name,
       number,
       command: spec.command,
       cwd: spec.cwd,
-      env,
+      params: task.params,
+      userEnv: spec.env ?? {},
+      shard: spec.shard,
       outputDir: task.outputDir,
       outputs: [],
       timeoutMs: spec.timeoutMs,

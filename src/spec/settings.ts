@@ -6,6 +6,7 @@ import { dict, setOwn } from "../util/dict.js";
 import type { ResolveContext } from "./drafts.js";
 import { parseDuration } from "./duration.js";
 import { type Path, quoteList, suggest } from "./problems.js";
+import { reservedTaskEnvProblem } from "./reserved-env.js";
 import type { SettingsFile } from "./schema.js";
 import type { DefaultsSpec, PoolSpec, TaskSettings } from "./types.js";
 
@@ -72,6 +73,8 @@ export function applySettings(
     if (!ENV_NAME.test(name)) {
       ctx.problems.key(path, `invalid environment variable name "${name}" (use letters, digits and "_")`);
     }
+    const reserved = reservedTaskEnvProblem(name);
+    if (reserved) ctx.problems.key(path, reserved);
     out.env[name] = String(value);
     setOwn(envOrigin, name, path);
   }
