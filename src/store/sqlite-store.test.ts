@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SqliteStore } from "./sqlite-store.js";
-import type { NewTask } from "./store.js";
+import type { NewRun, NewTask } from "./store.js";
 
 const opened: SqliteStore[] = [];
 
@@ -30,6 +30,23 @@ function task(id: string): NewTask {
   };
 }
 
+/** A run row to record: `run1` of pipeline `p`, created at 1, unless `extra` says otherwise. */
+function newRun(id: string, extra: Partial<NewRun> = {}): NewRun {
+  return {
+    id,
+    pipeline: "p",
+    params: {},
+    options: {},
+    workdir: "/tmp",
+    specFile: null,
+    parentRunId: null,
+    parentTaskId: null,
+    createdAt: 1,
+    enginePid: null,
+    ...extra,
+  };
+}
+
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close();
 });
@@ -40,18 +57,7 @@ describe("SqliteStore writes", () => {
     const db = (store as unknown as { db: { transaction: (fn: () => void) => unknown } }).db;
     const transaction = vi.spyOn(db, "transaction");
     await Promise.all([
-      store.createRun({
-        id: "run1",
-        pipeline: "p",
-        params: {},
-        options: {},
-        workdir: "/tmp",
-        specFile: null,
-        parentRunId: null,
-        parentTaskId: null,
-        createdAt: 1,
-        enginePid: process.pid,
-      }),
+      store.createRun(newRun("run1", { enginePid: process.pid })),
       store.addTasks([task("a")]),
       store.addTasks([task("b")]),
     ]);
@@ -61,18 +67,7 @@ describe("SqliteStore writes", () => {
 
   it("writes issued together share a transaction, yet one failing write does not undo the others", async () => {
     const store = openStore();
-    await store.createRun({
-      id: "run1",
-      pipeline: "p",
-      params: {},
-      options: {},
-      workdir: "/tmp",
-      specFile: null,
-      parentRunId: null,
-      parentTaskId: null,
-      createdAt: 1,
-      enginePid: process.pid,
-    });
+    await store.createRun(newRun("run1", { enginePid: process.pid }));
     await store.addTasks([task("a")]);
     // Same turn of the event loop: one batch. The middle write repeats task a's id.
     const results = await Promise.allSettled([
@@ -102,16 +97,7 @@ describe("SqliteStore.listRuns", () => {
       { id: "R04", pipeline: "a", createdAt: 300 },
     ];
     for (const r of runs) {
-      await store.createRun({
-        ...r,
-        params: {},
-        options: {},
-        workdir: "/tmp",
-        specFile: null,
-        parentRunId: null,
-        parentTaskId: null,
-        enginePid: null,
-      });
+      await store.createRun(newRun(r.id, { ...r, enginePid: null }));
     }
     await store.finishRun("R09", "failed", 400);
     await store.finishRun("R04", "failed", 400);
@@ -139,18 +125,7 @@ describe("SqliteStore.claimRun", () => {
   it("with the engine it expects, lets exactly one of two engines picking up an orphaned run have it", async () => {
     const store = openStore();
     const deadEngine = 999_999_999;
-    await store.createRun({
-      id: "run1",
-      pipeline: "p",
-      params: {},
-      options: {},
-      workdir: "/tmp",
-      specFile: null,
-      parentRunId: null,
-      parentTaskId: null,
-      createdAt: 1,
-      enginePid: deadEngine,
-    });
+    await store.createRun(newRun("run1", { enginePid: deadEngine }));
     // Both saw the run driven by the dead engine; their claims land in the same transaction.
     const claims = await Promise.all([
       store.claimRun("run1", 1001, deadEngine),
@@ -167,18 +142,7 @@ describe("SqliteStore.claimRun", () => {
 describe("SqliteStore.resolveId", () => {
   const T = "01J9ZK3F9Q"; // one millisecond's time prefix
   async function seed(store: SqliteStore, runId: string, taskIds: string[]) {
-    await store.createRun({
-      id: runId,
-      pipeline: "train",
-      params: {},
-      options: {},
-      workdir: "/tmp",
-      specFile: null,
-      parentRunId: null,
-      parentTaskId: null,
-      createdAt: 1,
-      enginePid: null,
-    });
+    await store.createRun(newRun(runId, { pipeline: "train", enginePid: null }));
     await store.addTasks(taskIds.map((id, i) => ({ ...task(id), runId, name: `fit[${i}]` })));
   }
   const fail = (p: Promise<unknown>) =>
