@@ -5,6 +5,7 @@ import type { Executor } from "../executors/executor.js";
 import { type TaskLimits, limitsFromEnv } from "../spec/limits.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
+import { isAlive } from "../util/process.js";
 import type { StateLayout } from "./layout.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
@@ -223,6 +224,30 @@ export class Engine {
       );
     }
     await this.tree.restore(run.id, await this.store.listTasks({ run: run.id }), run);
+  }
+
+  /**
+   * Picks up every lone tree of submitted tasks in this store whose engine died (`baton server`
+   * and an embedded SDK engine at start): each is claimed and restored ({@link restoreTree}).
+   * One that cannot be is failed with the reason (see {@link abandonRun}), so that the next
+   * start does not try again; runs another live engine drives, or picks up meanwhile, are left
+   * to it (one picked up meanwhile is listed as failed, with why).
+   */
+  async restoreOrphanedTrees(): Promise<{ resumed: string[]; failed: Array<{ id: string; error: string }> }> {
+    const resumed: string[] = [];
+    const failed: Array<{ id: string; error: string }> = [];
+    for (const run of await this.store.listRuns({ status: ["running"], limit: 100_000 })) {
+      if (run.status !== "running" || run.specFile !== null || run.parentRunId !== null) continue;
+      if (run.enginePid !== null && (run.enginePid === process.pid || isAlive(run.enginePid))) continue;
+      try {
+        await this.restoreTree(run);
+        resumed.push(run.id);
+      } catch (err) {
+        failed.push({ id: run.id, error: ensureBatonError(err).message });
+        await this.abandonRun(run.id, err).catch(() => undefined);
+      }
+    }
+    return { resumed, failed };
   }
 
   /**

@@ -10,7 +10,6 @@ import {
 } from "../artifacts/inputs.js";
 import { restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
 import { BatonError, type Problem, ensureBatonError, formatProblem } from "../errors.js";
-import type { ExitResult } from "../executors/executor.js";
 import { type Fanout, type TaskInstance, instanceChunks, planFanout } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
@@ -33,19 +32,11 @@ import { mapLimit } from "../util/map-limit.js";
 import { childrenFailedText, plural } from "../util/plural.js";
 import { makeStateDir, makeStateFile } from "../util/state-mode.js";
 import { Breather } from "../util/yield.js";
-import {
-  adoptAttempt,
-  attemptEnd,
-  collectedResults,
-  failureText,
-  interruptTask,
-  launchAttempt,
-  retryDelay,
-} from "./attempt.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
 import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
+import { type RunnableTask, type TaskOwner, TaskRunner } from "./task-runner.js";
 
 export interface RunOptions {
   pipeline: string;
@@ -145,6 +136,8 @@ export class RunController {
   private readonly breather = new Breather();
   /** Expansions being made and recorded: a cancel waits for them (they stop early) to end every task. */
   private readonly expanding = new Set<Promise<unknown>>();
+  /** Runs the attempts of this run's tasks (docs/architecture.md, "Task lifecycle"). */
+  private readonly runner: TaskRunner<TaskState>;
 
   constructor(
     private readonly engine: Engine,
@@ -161,6 +154,74 @@ export class RunController {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
+    this.runner = new TaskRunner(engine, this.taskOwner());
+  }
+
+  /** What the task runner tells this run, which keeps its graph: nodes, their outcomes, the run's end. */
+  private taskOwner(): TaskOwner<TaskState> {
+    return {
+      runnable: (task) => this.runnable(task),
+      mayRun: () => !this.cancelling,
+      running: (task, attempt) => this.emitTask(task, { attempt }),
+      waiting: (task, open) =>
+        this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` }),
+      retrying: (task, exitCode, error) => this.emitTask(task, { exitCode, error }),
+      retryDue: (task) => {
+        if (task.command && task.env) this.enqueue(task);
+        else {
+          // Picked up after a restart: its environment is worked out again.
+          task.status = "pending";
+          void this.guard(this.prepareTask(task, this.neededNodes(task.node)));
+        }
+      },
+      recorded: (task, status) => ({
+        cacheKey: task.cacheKey,
+        // A reused result's parts are those of the task that computed it: not written again.
+        cacheParts:
+          status === "cached"
+            ? undefined
+            : (task.cacheParts as unknown as Record<string, unknown> | undefined),
+        command: task.command || undefined,
+        params: task.params,
+        outputDir: task.outputDir,
+        cachedFrom: status === "cached" ? task.cachedFrom : undefined,
+      }),
+      ended: async (task, end) => {
+        if (task.node.spec.kind === "task") {
+          // A `pipeline:` node hands on its child run's files, set when that run ended.
+          if (end.status === "succeeded") {
+            task.files = end.outputs.map((o) => ({
+              abs: path.join(task.outputDir, o.path),
+              rel: o.path,
+              producer: task.name,
+              sha256: o.sha256,
+            }));
+          }
+          task.metrics = end.metrics;
+        }
+        this.emitTask(task, { exitCode: end.exitCode, error: end.error });
+        await this.taskEnded(task);
+      },
+      guard: (_task, work) => void this.guard(work),
+    };
+  }
+
+  /** What running a task of a `task` node takes. */
+  private runnable(task: TaskState): RunnableTask {
+    const spec = task.node.spec as TaskNodeSpec;
+    return {
+      runId: this.runId,
+      command: task.command,
+      cwd: this.options.workdir,
+      params: task.params,
+      userEnv: task.env ?? {},
+      outputDir: task.outputDir,
+      outputs: spec.outputs,
+      timeoutMs: spec.timeoutMs,
+      retries: spec.retries,
+      pool: this.project.pools[spec.pool] ?? { name: spec.pool, slots: 1, resources: {} },
+      priority: spec.priority,
+    };
   }
 
   get isRoot(): boolean {
@@ -392,31 +453,14 @@ export class RunController {
 
   /**
    * A task recorded as running when its engine died: finds its process, or settles its attempt
-   * (see {@link adoptAttempt}). Returns what to do once the graph is rebuilt (wait for the
+   * (see {@link TaskRunner.adopt}). Returns what to do once the graph is rebuilt (wait for the
    * process, record its end).
    */
   private async adopt(task: TaskState): Promise<(() => Promise<void>) | undefined> {
-    const spec = task.node.spec;
+    if (task.node.spec.kind === "task") return this.runner.adopt(task);
     // A child run is prepared again: runChildPipeline then follows the run it started before.
-    const found =
-      spec.kind === "pipeline"
-        ? ({ state: "rerun" } as const)
-        : await adoptAttempt(this.engine, { runId: this.runId, taskId: task.id, timeoutMs: spec.timeoutMs });
-    if (found.state === "rerun") {
-      task.status = "pending";
-      return undefined;
-    }
-    const settle = (result: ExitResult) =>
-      this.attemptEnded(task, found.number, result, found.metricsPath, found.logPath);
-    if (found.state === "ended") return () => settle(found.result);
-    const proc = found.proc;
-    task.cancel = () => proc.cancel();
-    this.emitTask(task, { attempt: found.number });
-    return async () => {
-      const result = await proc.exited;
-      task.cancel = undefined;
-      await settle(result);
-    };
+    task.status = "pending";
+    return undefined;
   }
 
   /** Starts every node whose needs have all ended (or ends the run if nothing is left). */
@@ -506,8 +550,7 @@ export class RunController {
     const task = this.tasks.get(taskId);
     if (!task || isEnded(task.status)) return;
     this.engine.tree.cancelChildren(task.id);
-    if (interruptTask(task)) return;
-    this.engine.dequeue((w) => w.taskId === task.id);
+    if (this.runner.interrupt(task)) return;
     await this.endWithoutRunning(task, "cancelled", "cancelled", Date.now());
   }
 
@@ -952,130 +995,7 @@ export class RunController {
   }
 
   private enqueue(task: TaskState): void {
-    const spec = task.node.spec as TaskNodeSpec;
-    const pool: PoolSpec = this.project.pools[spec.pool] ?? { name: spec.pool, slots: 1, resources: {} };
-    this.engine.enqueue(pool, spec.priority, { taskId: task.id, start: () => this.runAttempt(task) });
-  }
-
-  /** One attempt: record it, start the process, wait, then collect metrics and outputs. */
-  private async runAttempt(task: TaskState): Promise<void> {
-    if (this.cancelling || task.status !== "queued") return;
-    const spec = task.node.spec as TaskNodeSpec;
-    const number = task.attempts + 1;
-    task.attempts = number;
-    task.status = "running";
-    this.emitTask(task, { attempt: number });
-    const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
-      runId: this.runId,
-      taskId: task.id,
-      name: task.name,
-      number,
-      command: task.command,
-      cwd: this.options.workdir,
-      params: task.params,
-      userEnv: task.env ?? {},
-      outputDir: task.outputDir,
-      outputs: spec.outputs,
-      timeoutMs: spec.timeoutMs,
-    });
-    task.cancel = () => proc.cancel();
-    if (this.cancelling || task.cancelRequested) proc.cancel(); // a cancel came while the process was starting
-    const result = await proc.exited;
-    task.cancel = undefined;
-    // The slot is for running processes: give it back now, and record the end outside it.
-    void this.guard(this.attemptEnded(task, number, result, metricsPath, logPath));
-  }
-
-  private async attemptEnded(
-    task: TaskState,
-    number: number,
-    result: ExitResult,
-    metricsPath: string,
-    logPath: string,
-  ): Promise<void> {
-    const spec = task.node.spec as TaskNodeSpec;
-    const succeeded = result.reason === "exited" && result.exitCode === 0;
-    // Usually the executor collected outputs and metrics where the task ran; adopted processes are collected here.
-    const collected = await collectedResults(this.engine, result, {
-      outputDir: task.outputDir,
-      outputs: spec.outputs,
-      metricsPath,
-      logPath,
-    });
-    const metrics = collected.metrics;
-    const cancelled = result.reason === "cancelled";
-    const end = attemptEnd(result);
-    if (succeeded) {
-      // A task that submitted children ends when they all have (docs/architecture.md).
-      const open = this.engine.tree.openChildren(task.id);
-      if (open > 0) this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` });
-      const children = await this.engine.tree.waitForChildren(task.id);
-      if (children.failed > 0) {
-        const message = childrenFailedText(children.failed);
-        await this.complete(
-          task,
-          { number, end: { ...end, status: "failed", message } },
-          "failed",
-          0,
-          metrics,
-          [],
-          message,
-        );
-        return;
-      }
-      if (collected.error === undefined) {
-        const outputs = collected.outputs;
-        task.files = outputs.map((o) => ({
-          abs: path.join(task.outputDir, o.path),
-          rel: o.path,
-          producer: task.name,
-          sha256: o.sha256,
-        }));
-        task.metrics = metrics;
-        await this.complete(task, { number, end }, "succeeded", 0, metrics, outputs, null);
-      } else {
-        const message = `collecting outputs failed: ${collected.error}`;
-        await this.complete(
-          task,
-          { number, end: { ...end, status: "failed", message } },
-          "failed",
-          0,
-          metrics,
-          [],
-          message,
-        );
-      }
-      return;
-    }
-    const why = failureText(result);
-    // What a failed attempt submitted goes with it, before the task ends or retries.
-    await this.engine.tree.dropChildren(task.id);
-    if (!cancelled && !this.cancelling && number <= spec.retries.limit) {
-      await this.engine.store.finishAttemptForRetry(task.id, number, end);
-      task.status = "queued";
-      this.emitTask(task, { exitCode: result.exitCode, error: `${why}; retrying` });
-      const delay = retryDelay(spec.retries.backoffMs, number);
-      task.retryTimer = setTimeout(() => {
-        task.retryTimer = undefined;
-        if (task.command && task.env) this.enqueue(task);
-        else {
-          // Picked up after a restart: its environment is worked out again.
-          task.status = "pending";
-          void this.guard(this.prepareTask(task, this.neededNodes(task.node)));
-        }
-      }, delay);
-      return;
-    }
-    task.metrics = metrics;
-    await this.complete(
-      task,
-      { number, end },
-      cancelled ? "cancelled" : "failed",
-      result.exitCode,
-      metrics,
-      [],
-      why,
-    );
+    this.runner.enqueue(task);
   }
 
   /**
@@ -1188,25 +1108,7 @@ export class RunController {
     outputs: Array<{ path: string; sha256: string; size: number }>,
     error: string | null,
   ): Promise<void> {
-    await this.engine.store.completeTask(task.id, attempt, {
-      status,
-      exitCode,
-      endedAt: Date.now(),
-      metrics,
-      outputs,
-      error,
-      cacheKey: task.cacheKey,
-      // A reused result's parts are those of the task that computed it: not written again.
-      cacheParts:
-        status === "cached" ? undefined : (task.cacheParts as unknown as Record<string, unknown> | undefined),
-      command: task.command || undefined,
-      params: task.params,
-      outputDir: task.outputDir,
-      cachedFrom: status === "cached" ? task.cachedFrom : undefined,
-    });
-    task.status = status;
-    this.emitTask(task, { exitCode, error });
-    await this.taskEnded(task);
+    await this.runner.finish(task, attempt, { status, exitCode, error, metrics, outputs });
   }
 
   private async failWithoutRunning(task: TaskState, message: string): Promise<void> {

@@ -2,29 +2,20 @@ import fs from "node:fs";
 import path from "node:path";
 import { BatonError, didYouMean } from "../errors.js";
 import { commandSizeProblem } from "../executors/arg-limit.js";
-import type { ExitResult } from "../executors/executor.js";
 import { MAX_NAME_LENGTH } from "../spec/problems.js";
 import { reservedTaskEnvProblem } from "../spec/reserved-env.js";
 import type { PoolSpec } from "../spec/types.js";
 import type { RunRow, RunStatus } from "../store/store.js";
 import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
 import { type TaskState, isTerminal } from "../store/store.js";
+import type { AttemptEnd } from "../store/store.js";
 import { newRunId, newTaskId, parseIdQuery } from "../util/ids.js";
-import { childrenFailedText, plural } from "../util/plural.js";
+import { plural } from "../util/plural.js";
 import { isAlive } from "../util/process.js";
-import {
-  type AttemptFiles,
-  adoptAttempt,
-  attemptEnd,
-  collectedResults,
-  failureText,
-  interruptTask,
-  launchAttempt,
-  retryDelay,
-} from "./attempt.js";
 import { type NodeOutcome, conditionHolds } from "./conditions.js";
 import type { Engine, SubmitRequest } from "./engine.js";
 import { paramEnvName, paramEnvValue } from "./task-context.js";
+import { type RunnableTask, type TaskOwner, TaskRunner } from "./task-runner.js";
 
 /** How a submitted task runs; stored with it (`TaskRow.submit`) so a restarted engine can run it too. */
 interface SubmitSpec {
@@ -108,12 +99,54 @@ export class TaskTree {
   /** Dependencies not ended that another engine drives (see {@link pollForeignDependencies}). */
   private readonly foreign = new Set<string>();
   private foreignTimer: NodeJS.Timeout | undefined;
+  /** Runs the attempts of submitted tasks (docs/architecture.md, "Task lifecycle"). */
+  private readonly runner: TaskRunner<TreeTask>;
 
   constructor(
     private readonly engine: Engine,
     private pools: Record<string, PoolSpec>,
     private readonly defaultCwd: string,
-  ) {}
+  ) {
+    this.runner = new TaskRunner(engine, this.taskOwner());
+  }
+
+  /** What the task runner tells the tree, which keeps families, dependencies and lone runs. */
+  private taskOwner(): TaskOwner<TreeTask> {
+    return {
+      runnable: (task) => this.runnable(task),
+      mayRun: () => true,
+      running: (task, attempt) => this.emitTask(task, { attempt }),
+      waiting: (task, open) =>
+        this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` }),
+      retrying: (task, exitCode, error) => this.emitTask(task, { exitCode, error }),
+      ended: async (task, end) => {
+        this.emitTask(task, { exitCode: end.exitCode, error: end.error });
+        await this.settle(task);
+      },
+      guard: (task, work) => void this.guard(task, work),
+    };
+  }
+
+  /** What running a submitted task takes. */
+  private runnable(task: TreeTask): RunnableTask {
+    return {
+      runId: task.runId,
+      command: task.spec.command,
+      cwd: task.spec.cwd,
+      params: task.params,
+      userEnv: task.spec.env,
+      shard: task.spec.shard,
+      outputDir: task.outputDir,
+      // Made where the task starts, not at submit: a server takes thousands of submissions a second.
+      sharedDir: this.engine.layout.pipelineDir(task.runId),
+      outputs: [],
+      timeoutMs: task.spec.timeoutMs,
+      retries: { limit: task.spec.retries, backoffMs: BACKOFF_MS },
+      // A pool no longer configured (the server restarted with another baton.yaml): one slot.
+      pool: this.pools[task.pool] ?? { name: task.pool, slots: 1, resources: {} },
+      priority: task.priority,
+    };
+  }
 
   /** The pools new submissions may name (a server whose project file changed); queued tasks keep theirs. */
   setPools(pools: Record<string, PoolSpec>): void {
@@ -413,7 +446,7 @@ export class TaskTree {
     for (const { task, readable } of open) {
       if (!readable) continue;
       if (task.status === "running") {
-        const followUp = await this.adopt(task);
+        const followUp = await this.runner.adopt(task);
         if (followUp) followUps.push({ task, run: followUp });
       }
     }
@@ -426,30 +459,6 @@ export class TaskTree {
       else if (task.status === "pending" && task.waiting === 0) void this.guard(task, this.ready(task));
     }
     for (const { task, run } of followUps) void this.guard(task, run());
-  }
-
-  /**
-   * A task recorded `running`: follows its process, or settles its attempt. Returns what to do
-   * once the whole tree is rebuilt, or nothing when the task is to run afresh (it is `pending`).
-   */
-  private async adopt(task: TreeTask): Promise<(() => Promise<void>) | undefined> {
-    const found = await adoptAttempt(this.engine, {
-      runId: task.runId,
-      taskId: task.id,
-      timeoutMs: task.spec.timeoutMs,
-    });
-    if (found.state === "rerun") {
-      task.status = "pending";
-      return undefined;
-    }
-    if (found.state === "ended") return () => this.attemptEnded(task, found.number, found.result, found);
-    const proc = found.proc;
-    task.cancel = () => proc.cancel();
-    return async () => {
-      const result = await proc.exited;
-      task.cancel = undefined;
-      await this.attemptEnded(task, found.number, result, found);
-    };
   }
 
   /**
@@ -510,8 +519,7 @@ export class TaskTree {
   }
 
   private async cancelOne(task: TreeTask, dequeue = true): Promise<void> {
-    if (isTerminal(task.status) || interruptTask(task)) return;
-    if (task.status === "queued" && dequeue) this.engine.dequeue((w) => w.taskId === task.id);
+    if (isTerminal(task.status) || this.runner.interrupt(task, dequeue)) return;
     await this.endWithoutRunning(task, "cancelled", "cancelled");
   }
 
@@ -597,119 +605,19 @@ export class TaskTree {
   }
 
   private enqueue(task: TreeTask): void {
-    // A pool no longer configured (the server restarted with another baton.yaml): one slot.
-    const pool = this.pools[task.pool] ?? { name: task.pool, slots: 1, resources: {} };
-    this.engine.enqueue(pool, task.priority, { taskId: task.id, start: () => this.runAttempt(task) });
-  }
-
-  private async runAttempt(task: TreeTask): Promise<void> {
-    if (task.status !== "queued") return;
-    const number = task.attempts + 1;
-    task.attempts = number;
-    task.status = "running";
-    this.emitTask(task, { attempt: number });
-    const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
-      runId: task.runId,
-      taskId: task.id,
-      name: task.name,
-      number,
-      command: task.spec.command,
-      cwd: task.spec.cwd,
-      params: task.params,
-      userEnv: task.spec.env,
-      shard: task.spec.shard,
-      outputDir: task.outputDir,
-      // Made where the task starts, not at submit: a server takes thousands of submissions a second.
-      sharedDir: this.engine.layout.pipelineDir(task.runId),
-      outputs: [],
-      timeoutMs: task.spec.timeoutMs,
-    });
-    task.cancel = () => proc.cancel();
-    if (task.cancelRequested) proc.cancel();
-    const result = await proc.exited;
-    task.cancel = undefined;
-    void this.guard(task, this.attemptEnded(task, number, result, { logPath, metricsPath }));
-  }
-
-  private async attemptEnded(
-    task: TreeTask,
-    number: number,
-    result: ExitResult,
-    files: AttemptFiles,
-  ): Promise<void> {
-    const end = attemptEnd(result);
-    // Collected where the task ran, or here for a process adopted after a restart.
-    const collected = await collectedResults(this.engine, result, {
-      ...files,
-      outputDir: task.outputDir,
-      outputs: [],
-    });
-    if (end.status === "succeeded") {
-      const open = this.openChildren(task.id);
-      if (open > 0) this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` });
-      const children = await this.waitForChildren(task.id);
-      if (children.failed > 0) {
-        const message = childrenFailedText(children.failed);
-        await this.complete(task, { number, end }, "failed", 0, collected.metrics, [], message);
-        return;
-      }
-      await this.complete(
-        task,
-        { number, end },
-        "succeeded",
-        0,
-        collected.metrics,
-        collected.outputs,
-        collected.error ?? null,
-      );
-      return;
-    }
-    const why = failureText(result);
-    await this.dropChildren(task.id);
-    if (end.status === "failed" && number <= task.spec.retries) {
-      await this.engine.store.finishAttemptForRetry(task.id, number, end);
-      task.status = "queued";
-      this.emitTask(task, { exitCode: result.exitCode, error: `${why}; retrying` });
-      task.retryTimer = setTimeout(
-        () => {
-          task.retryTimer = undefined;
-          this.enqueue(task);
-        },
-        retryDelay(BACKOFF_MS, number),
-      );
-      return;
-    }
-    await this.complete(
-      task,
-      { number, end },
-      end.status === "cancelled" ? "cancelled" : "failed",
-      result.exitCode,
-      collected.metrics,
-      [],
-      why,
-    );
+    this.runner.enqueue(task);
   }
 
   private async complete(
     task: TreeTask,
-    attempt: { number: number; end: ReturnType<typeof attemptEnd> } | null,
+    attempt: { number: number; end: AttemptEnd } | null,
     status: "succeeded" | "failed" | "cancelled",
     exitCode: number | null,
     metrics: Record<string, unknown>,
     outputs: Array<{ path: string; sha256: string; size: number }>,
     error: string | null,
   ): Promise<void> {
-    await this.engine.store.completeTask(task.id, attempt, {
-      status,
-      exitCode,
-      endedAt: Date.now(),
-      metrics,
-      outputs,
-      error,
-    });
-    task.status = status;
-    this.emitTask(task, { exitCode, error });
-    await this.settle(task);
+    await this.runner.finish(task, attempt, { status, exitCode, error, metrics, outputs });
   }
 
   private async endWithoutRunning(

@@ -20,7 +20,7 @@ import {
 } from "./controller.js";
 import { type EmbeddedEngine, startEmbeddedEngine } from "./embedded.js";
 import { EngineRunHandle, type RunHandle, TaskHandle } from "./handles.js";
-import { SDK_RUN_LABEL } from "./recover.js";
+import { SDK_RUN_LABEL } from "./labels.js";
 import { type Session, httpStatusOf } from "./session.js";
 import type { CloneOptions, RunInfo, SubmitOptions, TaskInfo, TaskStatus, TaskSummary } from "./types.js";
 
@@ -363,8 +363,6 @@ export class Baton {
       await this.session.api.post(`/tasks/${id}/cancel`);
     } catch (err) {
       if (httpStatusOf(err) !== 409) throw err;
-      // Adopted after a crash, this engine drives it outside the engine's own bookkeeping.
-      if (this.embedded?.recovery.cancel(id)) return;
       const info = await this.session.api.get<TaskInfo>(`/tasks/${id}`);
       if (!["succeeded", "failed", "cancelled", "skipped", "cached"].includes(info.status)) throw err;
     }

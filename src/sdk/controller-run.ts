@@ -32,7 +32,7 @@ import { dict, own } from "../util/dict.js";
 import type { StepOptions, ValidatedPipeline } from "./builder.js";
 import type { RunHandle, RunResult, TaskHandle } from "./handles.js";
 import type { BeforeContext, StepOutcome, StepResult, StepTaskResult } from "./hooks.js";
-import { SDK_RUN_LABEL } from "./recover.js";
+import { SDK_RUN_LABEL } from "./labels.js";
 import { type Session, httpStatusOf } from "./session.js";
 import type { RunStatus, SubmitOptions, TaskInfo, TaskSummary, WaitOptions } from "./types.js";
 

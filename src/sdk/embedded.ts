@@ -12,21 +12,19 @@ import { openLocalEngine } from "../engine/local.js";
 import type { LocatedProject } from "../server/projects.js";
 import { parseProjectText } from "../spec/parse.js";
 import type { PoolSpec } from "../spec/types.js";
-import { OrphanRecovery } from "./recover.js";
 
 /** An embedded engine and its API. @internal */
 export interface EmbeddedEngine {
   url: string;
   token: string;
-  recovery: OrphanRecovery;
   /** Cancels what still runs, then stops the API and the engine. */
   close(): Promise<void>;
 }
 
 /**
  * Opens the engine on `workdir/.baton/`. A `baton.yaml` in `workdir` is read, so its pipelines
- * can be started by name and its pools are the engine's. Orphaned SDK tasks of an earlier
- * embedded engine there (a controller that crashed) are adopted.
+ * can be started by name and its pools are the engine's. Orphaned task trees of an earlier
+ * engine there (a controller that crashed with its embedded engine) are picked up.
  */
 export async function startEmbeddedEngine(
   workdir: string,
@@ -48,13 +46,14 @@ export async function startEmbeddedEngine(
     await local.close();
     throw err;
   }
-  const recovery = new OrphanRecovery(local.engine, pools);
-  await recovery.resumeAll();
+  // As `baton server` does at start: lone task trees whose engine died (a controller that
+  // crashed with its embedded engine) are picked up, their live processes adopted.
+  const { failed } = await local.engine.restoreOrphanedTrees();
+  for (const f of failed) process.stderr.write(`baton sdk: cannot resume run ${f.id}: ${f.error}\n`);
   let closed: Promise<void> | undefined;
   return {
     url: api.url,
     token: api.token,
-    recovery,
     close() {
       closed ??= (async () => {
         // The engine's close waits for its launcher processes to exit, which it no longer holds
@@ -62,7 +61,6 @@ export async function startEmbeddedEngine(
         // loop empty and Node would end the program with exit code 13 (unsettled await).
         const keepAlive = setInterval(() => undefined, 1000);
         try {
-          await recovery.cancelAll();
           await local.engine.cancelAll();
           await api.close();
           await local.close();

@@ -232,20 +232,16 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     },
     track: (controller) => ctx.runs.track(controller),
     async resumeOrphanedRuns() {
-      const resumed: string[] = [];
-      const failed: Array<{ id: string; error: string }> = [];
+      // Trees of submitted tasks (`baton submit`): no pipeline, the engine's own tree.
+      const { resumed, failed } = await ctx.engine.restoreOrphanedTrees();
+      for (const f of failed) log(`baton server: cannot resume run ${f.id}: ${f.error}`);
       const runs = await ctx.store.listRuns({ status: ["running"], limit: 100_000 });
       for (const run of runs) {
-        if (run.status !== "running" || run.parentRunId !== null) continue;
+        if (run.status !== "running" || run.parentRunId !== null || run.specFile === null) continue;
         if (run.enginePid !== null && (run.enginePid === process.pid || isAlive(run.enginePid))) continue;
         try {
-          if (run.specFile === null) {
-            // A tree of submitted tasks (`baton submit`): no pipeline, the engine's own tree.
-            await ctx.engine.restoreTree(run);
-          } else {
-            const project = ctx.catalog.forRun(run);
-            ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));
-          }
+          const project = ctx.catalog.forRun(run);
+          ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));
           resumed.push(run.id);
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);

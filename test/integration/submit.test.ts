@@ -111,6 +111,24 @@ describe("baton submit: Velda-style task trees", () => {
   });
 });
 
+describe("a submitted task whose results cannot be collected", () => {
+  it("fails, saying why, like a pipeline task: nothing of its output folder is recorded", async () => {
+    const dir = makeProject({});
+    const r = await runBaton(
+      ["submit", "-n", "leak", "--wait", "--", 'ln -s /etc/passwd "$BATON_OUTPUT_DIR/p"'],
+      dir,
+    );
+    expect(r.code, r.stderr).not.toBe(0);
+    const ls = await runBaton(["ls", "--json"], dir);
+    const [task] = JSON.parse(ls.stdout) as Array<{ id: string; status: string; outputs: string[] }>;
+    expect(task).toMatchObject({ status: "failed", outputs: [] });
+    const show = await runBaton(["show", task!.id, "--json"], dir);
+    expect(JSON.parse(show.stdout).error).toMatch(
+      /^collecting outputs failed: output p is a symbolic link to \/etc\/passwd, outside the output folder/,
+    );
+  });
+});
+
 describe("pipeline tasks that submit children", () => {
   it("a pipeline task's submits become its children, and it ends only after them", async () => {
     const dir = makeProject({

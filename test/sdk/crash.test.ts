@@ -7,7 +7,7 @@
  */
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { makeProject } from "../helpers/cli.js";
+import { BATON_BIN, makeProject } from "../helpers/cli.js";
 import { type Server, killStarted, startServer, waitFor } from "../helpers/server.js";
 import {
   EXAMPLE_DIR,
@@ -128,5 +128,42 @@ describe("a pipeline with hooks killed mid-run and run again", () => {
     ]);
     expect(tasks.map((t) => t.attempts)).toEqual([1, 1, 1, 1]);
     expect(tasks.find((t) => t.name === "train[1]")?.id).toBe(running.id);
+  });
+});
+
+describe("an embedded controller killed while its task's children run, then run again", () => {
+  it("adopts the parent, which ends only when its children have, failed because one failed", async () => {
+    const dir = makeProject({});
+    const script = path.join(import.meta.dirname, "fixtures", "parent-children.ts");
+    const first = runScript(script, [dir, BATON_BIN]);
+    // Killed once both children run: the parent's own process has exited 0 by then.
+    await waitFor("processes for both children", async () => {
+      const tasks = await storedTasks(dir).catch(() => []);
+      const children = tasks.filter((t) => t.name === "slow" || t.name === "broken");
+      if (children.length < 2) return undefined;
+      for (const c of children)
+        if (!(await storedAttempts(dir, c.id)).some((a) => a.pid !== null)) return undefined;
+      return children;
+    });
+    first.child.kill("SIGKILL");
+    await first.exited;
+    const before = await storedTasks(dir);
+    expect(before.find((t) => t.name === "parent")?.status).toBe("running");
+    expect(before.find((t) => t.name === "slow")?.status).toBe("running");
+
+    const second = await runScriptToEnd(script, [dir, BATON_BIN]);
+    const result = JSON.parse(second.stdout) as { id: string; status: string; error: string | null };
+    expect(result).toMatchObject({ status: "failed", error: "1 child task failed or was cancelled" });
+    const tasks = await storedTasks(dir);
+    const parent = tasks.find((t) => t.name === "parent")!;
+    const slow = tasks.find((t) => t.name === "slow")!;
+    const broken = tasks.find((t) => t.name === "broken")!;
+    expect(parent.id).toBe(result.id);
+    expect([slow.status, broken.status]).toEqual(["succeeded", "failed"]);
+    expect(slow.parentId).toBe(parent.id);
+    // Each task ran once: the parent's process was not started again, nor the children's.
+    for (const t of [parent, slow, broken]) expect(t.attempts, t.name).toBe(1);
+    // The parent ended after its slower child.
+    expect(parent.endedAt!).toBeGreaterThanOrEqual(slow.endedAt!);
   });
 });
