@@ -3,14 +3,13 @@ import path from "node:path";
 import { hashCacheKey, hashFile } from "../artifacts/hash.js";
 import {
   type InputLinkPlan,
-  createInputLinks,
   ensureWritableDir,
   planInputLinks,
   resolveWorkdirPatterns,
 } from "../artifacts/inputs.js";
-import { restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
+import { selectOutputs } from "../artifacts/outputs.js";
 import { BatonError, type Problem, ensureBatonError, formatProblem } from "../errors.js";
-import type { ExitResult } from "../executors/executor.js";
+import type { ExitResult, TaskRef } from "../executors/executor.js";
 import { type Fanout, type TaskInstance, instanceChunks, planFanout } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
@@ -36,6 +35,7 @@ import { Breather } from "../util/yield.js";
 import {
   adoptAttempt,
   attemptEnd,
+  attemptRef,
   collectedResults,
   failureText,
   interruptTask,
@@ -401,13 +401,17 @@ export class RunController {
     const found =
       spec.kind === "pipeline"
         ? ({ state: "rerun" } as const)
-        : await adoptAttempt(this.engine, { runId: this.runId, taskId: task.id, timeoutMs: spec.timeoutMs });
+        : await adoptAttempt(this.engine, {
+            runId: this.runId,
+            taskId: task.id,
+            name: task.name,
+            timeoutMs: spec.timeoutMs,
+          });
     if (found.state === "rerun") {
       task.status = "pending";
       return undefined;
     }
-    const settle = (result: ExitResult) =>
-      this.attemptEnded(task, found.number, result, found.metricsPath, found.logPath);
+    const settle = (result: ExitResult) => this.attemptEnded(task, found.number, result);
     if (found.state === "ended") return () => settle(found.result);
     const proc = found.proc;
     task.cancel = () => proc.cancel();
@@ -814,7 +818,13 @@ export class RunController {
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
       if (this.cancelling) return; // ended by the cancel
       if (await this.tryCache(task, spec)) return;
-      for (const { plan, files } of links) await createInputLinks(plan, files);
+      // Placed by the executor's workspace, where the task will run.
+      const placed = links.map(({ plan, files }) => ({
+        name: plan.name,
+        files: files.map((f, i) => ({ rel: plan.rels[i]!, source: f.abs, sha256: f.sha256 })),
+      }));
+      if (placed.length > 0)
+        await this.engine.executor.workspace.prepare(this.taskRef(task), { inputs: placed });
       if (this.cancelling) return;
       await this.engine.store.queueTask(task.id, task.command, task.params);
       task.status = "queued";
@@ -929,7 +939,7 @@ export class RunController {
       task.outputDir = hit.task.outputDir;
     } else {
       for (const o of outputs) if (!(await this.engine.cas.has(o.sha256))) return false;
-      await restoreOutputs(task.outputDir, outputs, this.engine.cas);
+      await this.engine.executor.workspace.prepare(this.taskRef(task), { restore: outputs });
     }
     task.files = outputs.map((o) => ({
       abs: path.join(task.outputDir, o.path),
@@ -942,6 +952,11 @@ export class RunController {
     task.cachedFrom = hit.task.cachedFrom ?? hit.task.id;
     await this.complete(task, null, "cached", 0, task.metrics, outputs, null);
     return true;
+  }
+
+  /** The task as the executor's workspace names it. */
+  private taskRef(task: TaskState): TaskRef {
+    return { runId: this.runId, taskId: task.id, name: task.name };
   }
 
   /** The task's own `env:`, evaluated; Baton's variables are added at launch (`buildTaskEnv`). */
@@ -965,7 +980,7 @@ export class RunController {
     task.attempts = number;
     task.status = "running";
     this.emitTask(task, { attempt: number });
-    const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
+    const { proc } = await launchAttempt(this.engine, {
       runId: this.runId,
       taskId: task.id,
       name: task.name,
@@ -974,7 +989,6 @@ export class RunController {
       cwd: this.options.workdir,
       params: task.params,
       userEnv: task.env ?? {},
-      outputDir: task.outputDir,
       outputs: spec.outputs,
       timeoutMs: spec.timeoutMs,
     });
@@ -983,25 +997,19 @@ export class RunController {
     const result = await proc.exited;
     task.cancel = undefined;
     // The slot is for running processes: give it back now, and record the end outside it.
-    void this.guard(this.attemptEnded(task, number, result, metricsPath, logPath));
+    void this.guard(this.attemptEnded(task, number, result));
   }
 
-  private async attemptEnded(
-    task: TaskState,
-    number: number,
-    result: ExitResult,
-    metricsPath: string,
-    logPath: string,
-  ): Promise<void> {
+  private async attemptEnded(task: TaskState, number: number, result: ExitResult): Promise<void> {
     const spec = task.node.spec as TaskNodeSpec;
     const succeeded = result.reason === "exited" && result.exitCode === 0;
     // Usually the executor collected outputs and metrics where the task ran; adopted processes are collected here.
-    const collected = await collectedResults(this.engine, result, {
-      outputDir: task.outputDir,
-      outputs: spec.outputs,
-      metricsPath,
-      logPath,
-    });
+    const collected = await collectedResults(
+      this.engine,
+      result,
+      attemptRef({ runId: this.runId, taskId: task.id, name: task.name, number }),
+      spec.outputs,
+    );
     const metrics = collected.metrics;
     const cancelled = result.reason === "cancelled";
     const end = attemptEnd(result);

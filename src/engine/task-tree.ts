@@ -13,9 +13,9 @@ import { newRunId, newTaskId, parseIdQuery } from "../util/ids.js";
 import { childrenFailedText, plural } from "../util/plural.js";
 import { isAlive } from "../util/process.js";
 import {
-  type AttemptFiles,
   adoptAttempt,
   attemptEnd,
+  attemptRef,
   collectedResults,
   failureText,
   interruptTask,
@@ -436,19 +436,20 @@ export class TaskTree {
     const found = await adoptAttempt(this.engine, {
       runId: task.runId,
       taskId: task.id,
+      name: task.name,
       timeoutMs: task.spec.timeoutMs,
     });
     if (found.state === "rerun") {
       task.status = "pending";
       return undefined;
     }
-    if (found.state === "ended") return () => this.attemptEnded(task, found.number, found.result, found);
+    if (found.state === "ended") return () => this.attemptEnded(task, found.number, found.result);
     const proc = found.proc;
     task.cancel = () => proc.cancel();
     return async () => {
       const result = await proc.exited;
       task.cancel = undefined;
-      await this.attemptEnded(task, found.number, result, found);
+      await this.attemptEnded(task, found.number, result);
     };
   }
 
@@ -608,7 +609,7 @@ export class TaskTree {
     task.attempts = number;
     task.status = "running";
     this.emitTask(task, { attempt: number });
-    const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
+    const { proc } = await launchAttempt(this.engine, {
       runId: task.runId,
       taskId: task.id,
       name: task.name,
@@ -618,9 +619,8 @@ export class TaskTree {
       params: task.params,
       userEnv: task.spec.env,
       shard: task.spec.shard,
-      outputDir: task.outputDir,
       // Made where the task starts, not at submit: a server takes thousands of submissions a second.
-      sharedDir: this.engine.layout.pipelineDir(task.runId),
+      makeSharedDir: true,
       outputs: [],
       timeoutMs: task.spec.timeoutMs,
     });
@@ -628,22 +628,18 @@ export class TaskTree {
     if (task.cancelRequested) proc.cancel();
     const result = await proc.exited;
     task.cancel = undefined;
-    void this.guard(task, this.attemptEnded(task, number, result, { logPath, metricsPath }));
+    void this.guard(task, this.attemptEnded(task, number, result));
   }
 
-  private async attemptEnded(
-    task: TreeTask,
-    number: number,
-    result: ExitResult,
-    files: AttemptFiles,
-  ): Promise<void> {
+  private async attemptEnded(task: TreeTask, number: number, result: ExitResult): Promise<void> {
     const end = attemptEnd(result);
     // Collected where the task ran, or here for a process adopted after a restart.
-    const collected = await collectedResults(this.engine, result, {
-      ...files,
-      outputDir: task.outputDir,
-      outputs: [],
-    });
+    const collected = await collectedResults(
+      this.engine,
+      result,
+      attemptRef({ runId: task.runId, taskId: task.id, name: task.name, number }),
+      [],
+    );
     if (end.status === "succeeded") {
       const open = this.openChildren(task.id);
       if (open > 0) this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` });

@@ -14,6 +14,7 @@ import os from "node:os";
 import {
   adoptAttempt,
   attemptEnd,
+  attemptRef,
   collectedResults,
   failureText,
   launchAttempt,
@@ -118,7 +119,12 @@ export class OrphanRecovery {
     let number = last?.number ?? 0;
     const found =
       task.status === "running"
-        ? await adoptAttempt(this.engine, { runId: run.id, taskId: task.id, timeoutMs: spec.timeoutMs })
+        ? await adoptAttempt(this.engine, {
+            runId: run.id,
+            taskId: task.id,
+            name: task.name,
+            timeoutMs: spec.timeoutMs,
+          })
         : undefined;
     if (found && found.state !== "rerun") {
       let result: ExitResult;
@@ -131,7 +137,7 @@ export class OrphanRecovery {
         result = await proc.exited;
         this.cancels.delete(task.id);
       }
-      const outcome = await this.settle(run, task, spec, found.number, result, found.logPath);
+      const outcome = await this.settle(run, task, spec, found.number, result);
       if (outcome !== "retry") return outcome;
     } else if (task.status === "pending") {
       await store.queueTask(task.id, spec.command, {});
@@ -156,7 +162,7 @@ export class OrphanRecovery {
                 return;
               }
               const result = await this.launch(run, task, spec, attempt);
-              resolve(await this.settle(run, task, spec, attempt, result.exit, result.logPath));
+              resolve(await this.settle(run, task, spec, attempt, result));
             } catch (err) {
               reject(err);
             }
@@ -168,14 +174,9 @@ export class OrphanRecovery {
     }
   }
 
-  private async launch(
-    run: RunRow,
-    task: TaskRow,
-    spec: StoredSubmit,
-    number: number,
-  ): Promise<{ exit: ExitResult; logPath: string }> {
+  private async launch(run: RunRow, task: TaskRow, spec: StoredSubmit, number: number): Promise<ExitResult> {
     this.emit(run.id, task, "running", { attempt: number });
-    const { proc, logPath } = await launchAttempt(this.engine, {
+    const { proc } = await launchAttempt(this.engine, {
       runId: run.id,
       taskId: task.id,
       name: task.name,
@@ -185,7 +186,6 @@ export class OrphanRecovery {
       params: task.params,
       userEnv: spec.env ?? {},
       shard: spec.shard,
-      outputDir: task.outputDir,
       outputs: [],
       timeoutMs: spec.timeoutMs,
     });
@@ -193,7 +193,7 @@ export class OrphanRecovery {
     if (this.stopping) proc.cancel();
     const exit = await proc.exited;
     this.cancels.delete(task.id);
-    return { exit, logPath };
+    return exit;
   }
 
   /** Records how an attempt ended: the task's end, or `retry` when it gets another attempt. */
@@ -203,19 +203,17 @@ export class OrphanRecovery {
     spec: StoredSubmit,
     number: number,
     result: ExitResult,
-    logPath: string,
   ): Promise<TaskStatus | "retry"> {
     const store = this.engine.store;
-    const layout = this.engine.layout;
     const end = attemptEnd(result);
     const succeeded = end.status === "succeeded";
     // Adopted processes were not collected where they ran: collect here, as `RunController` does.
-    const collected = await collectedResults(this.engine, result, {
-      outputDir: task.outputDir,
-      outputs: [],
-      metricsPath: layout.metricsPath(run.id, task.id, number),
-      logPath,
-    });
+    const collected = await collectedResults(
+      this.engine,
+      result,
+      attemptRef({ runId: run.id, taskId: task.id, name: task.name, number }),
+      [],
+    );
     if (succeeded) {
       await store.completeTask(
         task.id,
