@@ -1,6 +1,5 @@
-import fs from "node:fs";
-import { type Collected, collectAttempt } from "../artifacts/collect.js";
-import type { ExitResult, TaskProcess } from "../executors/executor.js";
+import type { Collected } from "../artifacts/collect.js";
+import type { AttemptRef, ExitResult, TaskProcess } from "../executors/executor.js";
 import type { AttemptEnd } from "../store/store.js";
 import type { Engine } from "./engine.js";
 import { buildTaskEnv } from "./task-env.js";
@@ -20,9 +19,8 @@ export interface AttemptPlan {
   userEnv: Record<string, string>;
   /** For one of `-N` copies (`BATON_SHARD_ID`, `BATON_TOTAL_SHARDS`). */
   shard?: { id: number; total: number } | undefined;
-  outputDir: string;
-  /** The run's shared folder, if the executor is to create it (see {@link LaunchRequest.sharedDir}). */
-  sharedDir?: string;
+  /** The executor is to create the run's shared folder (see {@link LaunchRequest.makeSharedDir}). */
+  makeSharedDir?: boolean;
   /** `outputs:` globs to keep after a success (empty: everything). */
   outputs: string[];
   timeoutMs?: number;
@@ -30,21 +28,30 @@ export interface AttemptPlan {
 
 export interface LaunchedAttempt {
   proc: TaskProcess;
+  /** Where the executor keeps the attempt's log (as recorded with the attempt). */
   logPath: string;
-  metricsPath: string;
+}
+
+/** The attempt of a plan, as the executor's requests name it. */
+export function attemptRef(plan: {
+  runId: string;
+  taskId: string;
+  name: string;
+  number: number;
+}): AttemptRef {
+  return { runId: plan.runId, taskId: plan.taskId, name: plan.name, attempt: plan.number };
 }
 
 /**
  * Records a new attempt, then starts its process (persist first, act second): an engine that
- * dies in between leaves an attempt with no pid, which `resume` knows never ran.
+ * dies in between leaves an attempt with no handle, which `resume` knows never ran. The executor
+ * empties the task's output folder before an attempt after the first.
  */
 export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<LaunchedAttempt> {
   await engine.launchGate;
-  const { layout, store } = engine;
-  const logPath = layout.logPath(plan.runId, plan.taskId, plan.number);
-  const metricsPath = layout.metricsPath(plan.runId, plan.taskId, plan.number);
-  // Each attempt starts from an empty output folder (the executor creates it).
-  if (plan.number > 1) fs.rmSync(plan.outputDir, { recursive: true, force: true });
+  const { store, executor } = engine;
+  const ref = attemptRef(plan);
+  const logPath = executor.workspace.logLocation(ref);
   await store.startAttempt({
     taskId: plan.taskId,
     number: plan.number,
@@ -54,30 +61,32 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     startedAt: Date.now(),
     logPath,
   });
-  const proc = await engine.executor.launch({
-    taskId: plan.taskId,
-    attempt: plan.number,
+  const proc = await executor.launch({
+    ...ref,
     command: plan.command,
     cwd: plan.cwd,
+    // The folder variables (`BATON_OUTPUT_DIR` ...) are the executor's: it adds them.
     env: buildTaskEnv({
-      layout,
       runId: plan.runId,
-      task: { id: plan.taskId, name: plan.name, outputDir: plan.outputDir },
+      task: { id: plan.taskId, name: plan.name },
       params: plan.params,
       userEnv: plan.userEnv,
       engineEnv: engine.taskEnv,
       shard: plan.shard,
       attempt: plan.number,
     }),
-    logPath,
-    statusPath: layout.statusPath(plan.runId, plan.taskId, plan.number),
     timeoutMs: plan.timeoutMs,
-    outputDir: plan.outputDir,
-    ...(plan.sharedDir ? { sharedDir: plan.sharedDir } : {}),
-    collect: { outputDir: plan.outputDir, globs: plan.outputs, casRoot: layout.cas, metricsPath, logPath },
+    outputs: plan.outputs,
+    ...(plan.makeSharedDir ? { makeSharedDir: true } : {}),
   });
-  if (proc.pid) await store.setAttemptPid(plan.taskId, plan.number, proc.pid, proc.pidStart);
-  return { proc, logPath, metricsPath };
+  if (proc.handle !== null) {
+    await store.setAttemptHandle(plan.taskId, plan.number, {
+      handle: proc.handle,
+      pid: proc.pid,
+      pidStart: proc.pidStart,
+    });
+  }
+  return { proc, logPath };
 }
 
 /**
@@ -126,12 +135,6 @@ export function retryDelay(backoffMs: number, attempt: number): number {
   return backoffMs * 2 ** (attempt - 1);
 }
 
-/** Where one attempt's log and metrics are. */
-export interface AttemptFiles {
-  logPath: string;
-  metricsPath: string;
-}
-
 /**
  * What became of the latest attempt of a task recorded `running` by an engine that died:
  * - `rerun`: there is no attempt to follow (none open, or its process never started, in which
@@ -142,8 +145,8 @@ export interface AttemptFiles {
  */
 export type AdoptedAttempt =
   | { state: "rerun" }
-  | ({ state: "ended"; number: number; result: ExitResult } & AttemptFiles)
-  | ({ state: "running"; number: number; proc: TaskProcess } & AttemptFiles);
+  | { state: "ended"; number: number; result: ExitResult; logPath: string }
+  | { state: "running"; number: number; proc: TaskProcess; logPath: string };
 
 /**
  * Finds the process of a task's open attempt after a restart (see {@link AdoptedAttempt}).
@@ -153,27 +156,27 @@ export type AdoptedAttempt =
  */
 export async function adoptAttempt(
   engine: Engine,
-  task: { runId: string; taskId: string; timeoutMs?: number },
+  task: { runId: string; taskId: string; name: string; timeoutMs?: number },
 ): Promise<AdoptedAttempt> {
-  const { layout, store } = engine;
+  const { store } = engine;
   const attempt = (await store.listAttempts(task.taskId)).at(-1);
   if (!attempt || attempt.endedAt !== null) return { state: "rerun" };
   const number = attempt.number;
-  const files = {
-    logPath: attempt.logPath,
-    metricsPath: layout.metricsPath(task.runId, task.taskId, number),
-  };
-  const found = engine.executor.adopt({
+  const logPath = attempt.logPath;
+  // Attempts recorded before handles were: a local process by its pid.
+  const handle =
+    attempt.handle ?? (attempt.pid !== null ? `local:${attempt.pid}:${attempt.pidStart ?? ""}` : null);
+  const found = await engine.executor.adopt({
+    runId: task.runId,
     taskId: task.taskId,
+    name: task.name,
     attempt: number,
-    pid: attempt.pid,
-    pidStart: attempt.pidStart,
-    statusPath: layout.statusPath(task.runId, task.taskId, number),
+    handle,
     startedAt: attempt.startedAt,
     timeoutMs: task.timeoutMs,
   });
-  if (!("ended" in found)) return { state: "running", number, proc: found, ...files };
-  if (found.ended.reason === "lost" && attempt.pid === null) {
+  if (!("ended" in found)) return { state: "running", number, proc: found, logPath };
+  if (found.ended.reason === "lost" && handle === null) {
     // The engine died between recording the attempt and starting its process: it never ran.
     await store.finishAttemptForRetry(task.taskId, number, {
       status: "failed",
@@ -185,7 +188,7 @@ export async function adoptAttempt(
     });
     return { state: "rerun" };
   }
-  return { state: "ended", number, result: found.ended, ...files };
+  return { state: "ended", number, result: found.ended, logPath };
 }
 
 /**
@@ -196,18 +199,10 @@ export async function adoptAttempt(
 export async function collectedResults(
   engine: Engine,
   result: ExitResult,
-  where: AttemptFiles & { outputDir: string; outputs: string[] },
+  attempt: AttemptRef,
+  outputs: string[],
 ): Promise<Collected> {
   if (result.collected) return result.collected;
   const succeeded = result.reason === "exited" && result.exitCode === 0;
-  return collectAttempt(
-    {
-      outputDir: where.outputDir,
-      globs: succeeded ? where.outputs : null,
-      casRoot: engine.layout.cas,
-      metricsPath: where.metricsPath,
-      logPath: where.logPath,
-    },
-    engine.cas,
-  );
+  return engine.executor.workspace.collect(attempt, succeeded ? outputs : null);
 }

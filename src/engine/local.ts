@@ -15,7 +15,7 @@ export function openLocalEngine(
 ) {
   const layout = StateLayout.forWorkdir(workdir);
   const store = SqliteStore.open(layout.database);
-  const executor = new LocalExecutor();
+  const executor = new LocalExecutor({ layout });
   const engine = new Engine({
     store,
     executor,

@@ -3,13 +3,13 @@ import path from "node:path";
 import { hashCacheKey, hashFile } from "../artifacts/hash.js";
 import {
   type InputLinkPlan,
-  createInputLinks,
   ensureWritableDir,
   planInputLinks,
   resolveWorkdirPatterns,
 } from "../artifacts/inputs.js";
-import { restoreOutputs, selectOutputs } from "../artifacts/outputs.js";
+import { selectOutputs } from "../artifacts/outputs.js";
 import { BatonError, type Problem, ensureBatonError, formatProblem } from "../errors.js";
+import type { TaskRef } from "../executors/executor.js";
 import { type Fanout, type TaskInstance, instanceChunks, planFanout } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
@@ -215,7 +215,6 @@ export class RunController {
       cwd: this.options.workdir,
       params: task.params,
       userEnv: task.env ?? {},
-      outputDir: task.outputDir,
       outputs: spec.outputs,
       timeoutMs: spec.timeoutMs,
       retries: spec.retries,
@@ -857,7 +856,13 @@ export class RunController {
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
       if (this.cancelling) return; // ended by the cancel
       if (await this.tryCache(task, spec)) return;
-      for (const { plan, files } of links) await createInputLinks(plan, files);
+      // Placed by the executor's workspace, where the task will run.
+      const placed = links.map(({ plan, files }) => ({
+        name: plan.name,
+        files: files.map((f, i) => ({ rel: plan.rels[i]!, source: f.abs, sha256: f.sha256 })),
+      }));
+      if (placed.length > 0)
+        await this.engine.executor.workspace.prepare(this.taskRef(task), { inputs: placed });
       if (this.cancelling) return;
       await this.engine.store.queueTask(task.id, task.command, task.params);
       task.status = "queued";
@@ -972,7 +977,7 @@ export class RunController {
       task.outputDir = hit.task.outputDir;
     } else {
       for (const o of outputs) if (!(await this.engine.cas.has(o.sha256))) return false;
-      await restoreOutputs(task.outputDir, outputs, this.engine.cas);
+      await this.engine.executor.workspace.prepare(this.taskRef(task), { restore: outputs });
     }
     task.files = outputs.map((o) => ({
       abs: path.join(task.outputDir, o.path),
@@ -985,6 +990,11 @@ export class RunController {
     task.cachedFrom = hit.task.cachedFrom ?? hit.task.id;
     await this.complete(task, null, "cached", 0, task.metrics, outputs, null);
     return true;
+  }
+
+  /** The task as the executor's workspace names it. */
+  private taskRef(task: TaskState): TaskRef {
+    return { runId: this.runId, taskId: task.id, name: task.name };
   }
 
   /** The task's own `env:`, evaluated; Baton's variables are added at launch (`buildTaskEnv`). */

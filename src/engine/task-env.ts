@@ -3,9 +3,13 @@ import type { StateLayout } from "./layout.js";
 import { paramEnvName, paramEnvValue } from "./task-context.js";
 
 export interface TaskEnvInput {
-  layout: StateLayout;
+  /**
+   * Where the task's folders are on this machine: adds the folder variables (`BATON_OUTPUT_DIR`
+   * ...). Without it they are left to the executor, which knows where the task runs.
+   */
+  layout?: StateLayout;
   runId: string;
-  task: { id: string; name: string; outputDir: string };
+  task: { id: string; name: string; outputDir?: string };
   /** The task's own params (not its run's): each becomes `BATON_PARAM_<NAME>`. */
   params: Record<string, unknown>;
   /** The task's `env:` (pipeline file) or `-e` / `env` (submission), already evaluated. */
@@ -17,7 +21,7 @@ export interface TaskEnvInput {
   engineEnv: Record<string, string>;
   /** For one of `-N` copies. */
   shard?: { id: number; total: number } | undefined;
-  /** The attempt about to start: adds `BATON_ATTEMPT`, `BATON_METRICS`, `BATON_STATUS_FILE`. */
+  /** The attempt about to start: adds `BATON_ATTEMPT` (and, with `layout`, `BATON_METRICS`, `BATON_STATUS_FILE`). */
   attempt?: number;
 }
 
@@ -42,17 +46,21 @@ export function buildTaskEnv(input: TaskEnvInput): Record<string, string> {
   env.BATON_RUN_ID = runId;
   env.BATON_TASK_ID = task.id;
   env.BATON_TASK_NAME = task.name;
-  env.BATON_OUTPUT_DIR = task.outputDir;
-  env.BATON_INPUTS_DIR = layout.inputsDir(runId, task.id);
-  env.BATON_PIPELINE_DIR = layout.pipelineDir(runId);
+  if (layout) {
+    env.BATON_OUTPUT_DIR = task.outputDir ?? layout.outputDir(runId, task.id);
+    env.BATON_INPUTS_DIR = layout.inputsDir(runId, task.id);
+    env.BATON_PIPELINE_DIR = layout.pipelineDir(runId);
+  }
   if (input.shard) {
     env.BATON_SHARD_ID = String(input.shard.id);
     env.BATON_TOTAL_SHARDS = String(input.shard.total);
   }
   if (input.attempt !== undefined) {
     env.BATON_ATTEMPT = String(input.attempt);
-    env.BATON_METRICS = layout.metricsPath(runId, task.id, input.attempt);
-    env.BATON_STATUS_FILE = layout.statusPath(runId, task.id, input.attempt);
+    if (layout) {
+      env.BATON_METRICS = layout.metricsPath(runId, task.id, input.attempt);
+      env.BATON_STATUS_FILE = layout.statusPath(runId, task.id, input.attempt);
+    }
   }
   return { ...env };
 }

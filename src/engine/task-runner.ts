@@ -4,9 +4,9 @@ import type { PoolSpec } from "../spec/types.js";
 import type { AttemptEnd, TaskCompletion, TaskStatus } from "../store/store.js";
 import { childrenFailedText } from "../util/plural.js";
 import {
-  type AttemptFiles,
   adoptAttempt,
   attemptEnd,
+  attemptRef,
   collectedResults,
   failureText,
   interruptTask,
@@ -42,9 +42,8 @@ export interface RunnableTask {
   /** The task's `env:` / `-e`, evaluated. */
   userEnv: Record<string, string>;
   shard?: { id: number; total: number } | undefined;
-  outputDir: string;
-  /** The run's shared folder, if the executor is to create it. */
-  sharedDir?: string;
+  /** The executor is to create the run's shared folder (`$BATON_PIPELINE_DIR`). */
+  makeSharedDir?: boolean;
   /** `outputs:` globs to keep after a success (empty: everything). */
   outputs: string[];
   timeoutMs?: number | undefined;
@@ -115,7 +114,7 @@ export class TaskRunner<T extends RunnerTask> {
     task.attempts = number;
     task.status = "running";
     this.owner.running(task, number);
-    const { proc, logPath, metricsPath } = await launchAttempt(this.engine, {
+    const { proc } = await launchAttempt(this.engine, {
       runId: plan.runId,
       taskId: task.id,
       name: task.name,
@@ -125,8 +124,7 @@ export class TaskRunner<T extends RunnerTask> {
       params: plan.params,
       userEnv: plan.userEnv,
       shard: plan.shard,
-      outputDir: plan.outputDir,
-      ...(plan.sharedDir ? { sharedDir: plan.sharedDir } : {}),
+      ...(plan.makeSharedDir ? { makeSharedDir: true } : {}),
       outputs: plan.outputs,
       timeoutMs: plan.timeoutMs,
     });
@@ -136,7 +134,7 @@ export class TaskRunner<T extends RunnerTask> {
     const result = await proc.exited;
     task.cancel = undefined;
     // The slot is for running processes: give it back now, and record the end outside it.
-    this.owner.guard(task, this.attemptEnded(task, number, result, { logPath, metricsPath }, plan));
+    this.owner.guard(task, this.attemptEnded(task, number, result, plan));
   }
 
   /**
@@ -149,21 +147,21 @@ export class TaskRunner<T extends RunnerTask> {
     const found = await adoptAttempt(this.engine, {
       runId: plan.runId,
       taskId: task.id,
+      name: task.name,
       timeoutMs: plan.timeoutMs,
     });
     if (found.state === "rerun") {
       task.status = "pending";
       return undefined;
     }
-    if (found.state === "ended")
-      return () => this.attemptEnded(task, found.number, found.result, found, plan);
+    if (found.state === "ended") return () => this.attemptEnded(task, found.number, found.result, plan);
     const proc = found.proc;
     task.cancel = () => proc.cancel();
     this.owner.running(task, found.number);
     return async () => {
       const result = await proc.exited;
       task.cancel = undefined;
-      await this.attemptEnded(task, found.number, result, found, plan);
+      await this.attemptEnded(task, found.number, result, plan);
     };
   }
 
@@ -172,19 +170,14 @@ export class TaskRunner<T extends RunnerTask> {
    * succeeds once its children have (failing if one did or if collecting failed), or its
    * children go and it is retried or fails.
    */
-  private async attemptEnded(
-    task: T,
-    number: number,
-    result: ExitResult,
-    files: AttemptFiles,
-    plan: RunnableTask,
-  ): Promise<void> {
+  private async attemptEnded(task: T, number: number, result: ExitResult, plan: RunnableTask): Promise<void> {
     // Usually the executor collected where the task ran; an adopted process is collected here.
-    const collected = await collectedResults(this.engine, result, {
-      ...files,
-      outputDir: plan.outputDir,
-      outputs: plan.outputs,
-    });
+    const collected = await collectedResults(
+      this.engine,
+      result,
+      attemptRef({ runId: plan.runId, taskId: task.id, name: task.name, number }),
+      plan.outputs,
+    );
     const metrics = collected.metrics;
     const end = attemptEnd(result);
     const tree = this.engine.tree;

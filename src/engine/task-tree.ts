@@ -136,9 +136,8 @@ export class TaskTree {
       params: task.params,
       userEnv: task.spec.env,
       shard: task.spec.shard,
-      outputDir: task.outputDir,
       // Made where the task starts, not at submit: a server takes thousands of submissions a second.
-      sharedDir: this.engine.layout.pipelineDir(task.runId),
+      makeSharedDir: true,
       outputs: [],
       timeoutMs: task.spec.timeoutMs,
       retries: { limit: task.spec.retries, backoffMs: BACKOFF_MS },

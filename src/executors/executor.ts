@@ -1,42 +1,48 @@
-import type { CollectRequest, Collected } from "../artifacts/collect.js";
+import type { Collected } from "../artifacts/collect.js";
+import type { AttemptRef, PrepareRequest, Workspace } from "./workspace.js";
+
+export type { AttemptRef, TaskRef } from "./workspace.js";
 
 /**
  * The Executor port: starts one attempt of a task somewhere and reports how it ended.
- * The engine decides what runs and when; an executor only knows how.
+ * The engine decides what runs and when; an executor only knows how, and where.
  *
- * Adapters: `local-executor.ts` (processes on this machine). Remote agents and Slurm come later
+ * Requests name the attempt (run, task, attempt number) and describe what it needs; they carry
+ * no path of the engine's machine. Where an attempt's log, exit status, metrics and folders are
+ * is the executor's business, behind its {@link Workspace}. A started attempt is known by an
+ * opaque `handle` the engine records, with which a later engine finds it again (`adopt`).
+ *
+ * Adapters: `local-executor.ts` (processes on this machine). Slurm and remote agents come later
  * behind the same interface.
  */
 
-export interface LaunchRequest {
-  taskId: string;
-  attempt: number;
+export interface LaunchRequest extends AttemptRef {
   /** Shell command, run by `bash -eo pipefail -c`. */
   command: string;
+  /** Folder the command runs in, as the place that runs it sees it. */
   cwd: string;
-  /** Variables added to the engine's own environment. */
+  /**
+   * Variables added to the executor's environment. The executor adds the folder variables
+   * (`BATON_OUTPUT_DIR`, `BATON_INPUTS_DIR`, `BATON_PIPELINE_DIR`, `BATON_METRICS`,
+   * `BATON_STATUS_FILE`) itself, from its workspace.
+   */
   env: Record<string, string>;
-  /** stdout and stderr of the attempt are appended here. */
-  logPath: string;
-  /** The process writes its exit status here when it ends, so a restarted engine can read it. */
-  statusPath: string;
   /** Kill the attempt after this long (SIGTERM to its group, SIGKILL after the grace period). */
   timeoutMs?: number;
-  /** Created (empty) before the process starts: the task's `$BATON_OUTPUT_DIR`. */
-  outputDir: string;
-  /** Created if missing before the process starts: the run's `$BATON_PIPELINE_DIR`, when the engine did not make it. */
-  sharedDir?: string;
-  /** What to collect where the task ran, once it ends (metrics; outputs after a success). */
-  collect?: CollectRequest;
+  /** `outputs:` globs to keep after a success (empty: everything); collected where the task ran. */
+  outputs: string[];
+  /**
+   * Create the run's shared folder (`$BATON_PIPELINE_DIR`) if it is missing: for tasks whose
+   * engine did not make it (submitted ones).
+   */
+  makeSharedDir?: boolean;
+  /** Files to place before the process starts (see {@link Workspace.prepare}). */
+  files?: PrepareRequest;
 }
 
-export interface AdoptRequest {
-  taskId: string;
-  attempt: number;
-  /** The recorded pid, if the engine got to record it. */
-  pid: number | null;
-  pidStart: string | null;
-  statusPath: string;
+export interface AdoptRequest extends AttemptRef {
+  /** The handle recorded for the attempt, or null when the engine died before recording one. */
+  handle: string | null;
   startedAt: number;
   timeoutMs?: number;
 }
@@ -50,12 +56,18 @@ export interface ExitResult {
   /** Human words for anything but a plain exit, e.g. `timed out after 2s`. */
   message: string | null;
   endedAt: number;
-  /** Metrics and outputs, when the executor collected them (see {@link LaunchRequest.collect}). */
+  /** Metrics and outputs, when the executor collected them where the task ran. */
   collected?: Collected;
 }
 
 export interface TaskProcess {
-  pid: number;
+  /**
+   * What the executor needs to find this attempt again (`local:PID:START` for a local process; a
+   * job id for a batch system). Null when the attempt never started (`exited` says why).
+   */
+  handle: string | null;
+  /** The process id, when the attempt is a process on this machine (for display and same-host adoption). */
+  pid: number | null;
   /** Kernel start time of the process (field 22 of /proc/PID/stat), to tell a reused pid apart. */
   pidStart: string | null;
   readonly exited: Promise<ExitResult>;
@@ -65,18 +77,21 @@ export interface TaskProcess {
 
 export interface Executor {
   readonly name: string;
+  /** Where this executor's attempts keep their files, and how the engine reaches them. */
+  readonly workspace: Workspace;
   /**
-   * Starts an attempt and resolves once its pid is known. A process that cannot start resolves
+   * Starts an attempt and resolves once it has a handle. An attempt that cannot start resolves
    * `exited` with reason `setup`; only errors of the request itself throw.
    */
   launch(request: LaunchRequest): Promise<TaskProcess>;
   /** Gets ready to launch (helper processes, connections), so that the first launch does not wait. */
   warmUp?(): void;
   /**
-   * Finds the process of an attempt started by an engine that has since died: alive (then it
-   * is watched until it ends), or ended (its exit status is read from `statusPath`), or lost.
+   * Finds an attempt started by an engine that has since died, by its recorded handle: alive
+   * (then it is watched until it ends), or ended (its exit status is read where it ran), or
+   * lost (gone without an exit status, or a handle this executor does not know).
    */
-  adopt(attempt: AdoptRequest): TaskProcess | { ended: ExitResult };
+  adopt(attempt: AdoptRequest): Promise<TaskProcess | { ended: ExitResult }>;
   /** Kills everything still running and waits for it to end. */
   shutdown(): Promise<void>;
 }

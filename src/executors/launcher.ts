@@ -27,6 +27,7 @@ process.on("message", (m: SpawnRequest) => {
   let fd: number;
   try {
     if (m.sharedDir) ensureWritableDir(m.sharedDir, "run folder");
+    if (m.freshOutput) emptyFolder(m.outputDir);
     ensureWritableDir(m.outputDir);
   } catch (err) {
     reply({ type: "failed", id: m.id, message: (err as Error).message });
@@ -84,6 +85,15 @@ process.on("message", (m: SpawnRequest) => {
     );
   });
 });
+
+/** Removes what an earlier attempt left in the output folder. */
+function emptyFolder(dir: string): void {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    throw new Error(`cannot empty output folder ${dir}: ${(err as Error).message}`);
+  }
+}
 
 // The engine went away (crash or exit): leave the tasks running, they report through their status files.
 process.on("disconnect", () => process.exit(0));

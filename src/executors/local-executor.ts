@@ -1,10 +1,18 @@
 import fs from "node:fs";
+import type { ContentStore } from "../artifacts/cas.js";
 import type { Collected } from "../artifacts/collect.js";
+import type { StateLayout } from "../engine/layout.js";
+import { ensureBatonError } from "../errors.js";
 import { commandSizeProblem } from "./arg-limit.js";
 import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
 import { Spawner } from "./spawner.js";
+import { type LocalAttemptPaths, LocalWorkspace } from "./workspace.js";
 
 export interface LocalExecutorOptions {
+  /** Where attempts keep their files: the state folder (`.baton/`) of the engine on this machine. */
+  layout: StateLayout;
+  /** The content store outputs are collected into (one over `layout.cas` if not given). */
+  cas?: ContentStore;
   /** Time between SIGTERM and SIGKILL when cancelling or timing out. Default 5 s (`BATON_KILL_GRACE_MS`). */
   killGraceMs?: number;
 }
@@ -12,16 +20,20 @@ export interface LocalExecutorOptions {
 /**
  * Runs each attempt as a `bash -eo pipefail -c` process on this machine, in its own session
  * (so it has its own process group, and outlives the engine if the engine is killed), with
- * stdout and stderr appended to the attempt's log file. The exit status is also written to
- * `statusPath` by the shell itself, so it can be read after an engine restart.
+ * stdout and stderr appended to the attempt's log file. The exit status is also written to the
+ * attempt's status file by the shell itself, so it can be read after an engine restart. An
+ * attempt's handle is `local:PID:START` (START: the kernel's start time of the process, which
+ * tells a reused pid apart).
  */
 export class LocalExecutor implements Executor {
   readonly name = "local";
+  readonly workspace: LocalWorkspace;
   private readonly killGraceMs: number;
   private readonly live = new Set<TaskProcess>();
   private spawner: Spawner | undefined;
 
-  constructor(options: LocalExecutorOptions = {}) {
+  constructor(options: LocalExecutorOptions) {
+    this.workspace = new LocalWorkspace(options.layout, options.cas);
     this.killGraceMs = options.killGraceMs ?? (Number(process.env.BATON_KILL_GRACE_MS) || 5000);
   }
 
@@ -31,28 +43,35 @@ export class LocalExecutor implements Executor {
 
   async launch(request: LaunchRequest): Promise<TaskProcess> {
     this.spawner ??= new Spawner();
-    const proc = new LocalProcess(request, this.killGraceMs, this.spawner);
+    const paths = this.workspace.paths(request);
+    let placed: string | undefined;
+    if (request.files) {
+      try {
+        await this.workspace.prepare(request, request.files);
+      } catch (err) {
+        placed = ensureBatonError(err).message;
+      }
+    }
+    const proc = new LocalProcess(request, paths, this.workspace, this.killGraceMs, this.spawner, placed);
     this.track(proc);
     await proc.started;
     return proc;
   }
 
-  adopt(request: AdoptRequest): TaskProcess | { ended: ExitResult } {
-    const status = readStatusFile(request.statusPath);
+  async adopt(request: AdoptRequest): Promise<TaskProcess | { ended: ExitResult }> {
+    const { statusPath } = this.workspace.paths(request);
+    const status = readStatusFile(statusPath);
     if (status !== undefined) return { ended: status };
-    const pid = findAttemptProcess(request);
-    if (pid === undefined) {
-      return {
-        ended: {
-          exitCode: null,
-          signal: null,
-          reason: "lost",
-          message: "the process is gone and left no exit status",
-          endedAt: Date.now(),
-        },
-      };
+    const lost = (message: string) => ({
+      ended: { exitCode: null, signal: null, reason: "lost" as const, message, endedAt: Date.now() },
+    });
+    const recorded = parseLocalHandle(request.handle);
+    if (request.handle !== null && recorded === undefined) {
+      return lost(`the attempt's handle ${JSON.stringify(request.handle)} is not a process on this machine`);
     }
-    const proc = new AdoptedProcess(pid, request, this.killGraceMs);
+    const pid = findAttemptProcess(request, recorded);
+    if (pid === undefined) return lost("the process is gone and left no exit status");
+    const proc = new AdoptedProcess(pid, request, statusPath, this.killGraceMs);
     this.track(proc);
     return proc;
   }
@@ -85,7 +104,7 @@ function wrapCommand(command: string): string {
  * process group and SIGKILL after the grace period, and one way to report the end.
  */
 abstract class WatchedProcess implements TaskProcess {
-  pid = 0;
+  pid: number | null = null;
   pidStart: string | null = null;
   readonly exited: Promise<ExitResult>;
   protected ending: "timeout" | "cancelled" | undefined;
@@ -103,6 +122,10 @@ abstract class WatchedProcess implements TaskProcess {
     });
   }
 
+  get handle(): string | null {
+    return this.pid === null ? null : localHandle(this.pid, this.pidStart);
+  }
+
   cancel(): void {
     this.stop("cancelled");
   }
@@ -116,9 +139,10 @@ abstract class WatchedProcess implements TaskProcess {
   protected stop(why: "timeout" | "cancelled"): void {
     if (this.done || this.ending) return;
     this.ending = why;
-    if (!this.pid) return; // not started yet: `started` checks `ending`
-    signalGroup(this.pid, "SIGTERM");
-    this.killTimer = setTimeout(() => signalGroup(this.pid, "SIGKILL"), this.killGraceMs);
+    const pid = this.pid;
+    if (pid === null) return; // not started yet: `started` checks `ending`
+    signalGroup(pid, "SIGTERM");
+    this.killTimer = setTimeout(() => signalGroup(pid, "SIGKILL"), this.killGraceMs);
   }
 
   /** Reports the end, worded by how it came about (timeout, cancel, or the process's own exit). */
@@ -171,11 +195,24 @@ abstract class WatchedProcess implements TaskProcess {
 class LocalProcess extends WatchedProcess {
   readonly started: Promise<void>;
 
-  constructor(request: LaunchRequest, killGraceMs: number, spawner: Spawner) {
+  constructor(
+    request: LaunchRequest,
+    paths: LocalAttemptPaths,
+    workspace: LocalWorkspace,
+    killGraceMs: number,
+    spawner: Spawner,
+    setupProblem: string | undefined,
+  ) {
     super(request.timeoutMs, killGraceMs);
     this.started = new Promise((resolveStarted) => {
+      if (setupProblem !== undefined) {
+        this.fail(setupProblem);
+        resolveStarted();
+        return;
+      }
+      const env = { ...request.env, ...workspace.attemptEnv(request) };
       // Said in words here rather than as a bare E2BIG from the spawn (a command resolved at launch).
-      const tooBig = commandSizeProblem(wrapCommand(request.command), { ...process.env, ...request.env });
+      const tooBig = commandSizeProblem(wrapCommand(request.command), { ...process.env, ...env });
       if (tooBig) {
         this.fail(`cannot start the task: ${tooBig}`);
         resolveStarted();
@@ -185,11 +222,19 @@ class LocalProcess extends WatchedProcess {
         {
           args: ["-eo", "pipefail", "-c", wrapCommand(request.command)],
           cwd: request.cwd,
-          env: { ...request.env, BATON_STATUS_FILE: request.statusPath },
-          logPath: request.logPath,
-          outputDir: request.outputDir,
-          sharedDir: request.sharedDir,
-          collect: request.collect,
+          env,
+          logPath: paths.logPath,
+          outputDir: paths.outputDir,
+          // Each attempt starts from an empty output folder.
+          freshOutput: request.attempt > 1,
+          ...(request.makeSharedDir ? { sharedDir: paths.pipelineDir } : {}),
+          collect: {
+            outputDir: paths.outputDir,
+            globs: request.outputs,
+            casRoot: workspace.cas.root,
+            metricsPath: paths.metricsPath,
+            logPath: paths.logPath,
+          },
         },
         {
           onStarted: (pid) => {
@@ -206,7 +251,7 @@ class LocalProcess extends WatchedProcess {
           },
           onExited: (code, signal, collected) => {
             // Whatever the shell left behind in its group goes with it.
-            signalGroup(this.pid, "SIGKILL");
+            if (this.pid !== null) signalGroup(this.pid, "SIGKILL");
             this.finish(code, signal, undefined, collected);
           },
           onFailed: (message) => {
@@ -216,9 +261,9 @@ class LocalProcess extends WatchedProcess {
           onOrphaned: () => {
             // Its launcher died: watch the process by pid until it ends, then read its exit status.
             const poll = setInterval(() => {
-              if (isRunning(this.pid, this.pidStart)) return;
+              if (this.pid !== null && isRunning(this.pid, this.pidStart)) return;
               clearInterval(poll);
-              this.finishFromStatusFile(request.statusPath, "its launcher had died");
+              this.finishFromStatusFile(paths.statusPath, "its launcher had died");
             }, 100);
           },
         },
@@ -232,7 +277,7 @@ class LocalProcess extends WatchedProcess {
  * gone, then reads the exit status its shell wrote.
  */
 class AdoptedProcess extends WatchedProcess {
-  constructor(pid: number, request: AdoptRequest, killGraceMs: number) {
+  constructor(pid: number, request: AdoptRequest, statusPath: string, killGraceMs: number) {
     super(request.timeoutMs, killGraceMs);
     this.pid = pid;
     this.pidStart = readStartTime(pid);
@@ -240,7 +285,7 @@ class AdoptedProcess extends WatchedProcess {
     const poll = setInterval(() => {
       if (isRunning(pid, this.pidStart)) return;
       clearInterval(poll);
-      this.finishFromStatusFile(request.statusPath, "it was adopted after a restart");
+      this.finishFromStatusFile(statusPath, "it was adopted after a restart");
     }, 100);
   }
 }
@@ -300,14 +345,31 @@ function isRunning(pid: number, pidStart: string | null): boolean {
   return stat !== undefined && stat.state !== "Z" && (pidStart === null || stat.startTime === pidStart);
 }
 
+/** The handle of a local attempt: its shell's pid and the kernel's start time of it. */
+export function localHandle(pid: number, pidStart: string | null): string {
+  return `local:${pid}:${pidStart ?? ""}`;
+}
+
+/** The pid and start time in a handle made by {@link localHandle}, or undefined for another kind. */
+export function parseLocalHandle(
+  handle: string | null,
+): { pid: number; pidStart: string | null } | undefined {
+  const m = handle === null ? null : /^local:([1-9]\d*):(\d*)$/.exec(handle);
+  if (!m) return undefined;
+  return { pid: Number(m[1]), pidStart: m[2] === "" ? null : (m[2] as string) };
+}
+
 /**
  * The pid of an attempt's shell: the recorded one if it is still that process (same start
  * time), otherwise found by the `BATON_TASK_ID`/`BATON_ATTEMPT` in its environment — the
- * engine may have died between spawning the process and recording its pid.
+ * engine may have died between spawning the process and recording its handle.
  */
-function findAttemptProcess(request: AdoptRequest): number | undefined {
-  if (request.pid !== null && request.pidStart !== null && isRunning(request.pid, request.pidStart))
-    return request.pid;
+function findAttemptProcess(
+  request: AdoptRequest,
+  recorded: { pid: number; pidStart: string | null } | undefined,
+): number | undefined {
+  if (recorded && recorded.pidStart !== null && isRunning(recorded.pid, recorded.pidStart))
+    return recorded.pid;
   const marker = `BATON_TASK_ID=${request.taskId}\0`;
   const attempt = `BATON_ATTEMPT=${request.attempt}\0`;
   let entries: string[];

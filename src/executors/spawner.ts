@@ -11,6 +11,8 @@ export interface SpawnRequest {
   logPath: string;
   /** Created before the process starts. */
   outputDir: string;
+  /** Emptied first (an attempt after the first starts from an empty output folder). */
+  freshOutput?: boolean;
   /** Created if missing before the process starts (the run's shared folder). */
   sharedDir?: string;
   /** Collected in the launcher once the process ends. */

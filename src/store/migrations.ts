@@ -126,4 +126,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE runs ADD COLUMN error TEXT;
   `,
+  // What the executor needs to find an attempt again (its opaque handle: `local:PID:START`, a job id).
+  `
+  ALTER TABLE attempts ADD COLUMN handle TEXT;
+  `,
 ];

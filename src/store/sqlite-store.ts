@@ -242,8 +242,13 @@ export class SqliteStore implements Store {
     });
   }
 
-  async setAttemptPid(taskId: string, number: number, pid: number, pidStart: string | null): Promise<void> {
-    await this.write(() => this.stmts.setAttemptPid.run({ taskId, number, pid, pidStart }));
+  async setAttemptHandle(
+    taskId: string,
+    number: number,
+    where: { handle: string; pid: number | null; pidStart: string | null },
+  ): Promise<void> {
+    const { handle, pid, pidStart } = where;
+    await this.write(() => this.stmts.setAttemptHandle.run({ taskId, number, handle, pid, pidStart }));
   }
 
   async reopenTasks(runId: string, taskIds: string[]): Promise<void> {
@@ -637,8 +642,8 @@ function prepare(db: Database.Database) {
     taskStarted: db.prepare(
       "UPDATE tasks SET status = 'running', attempts = @attempts, started_at = COALESCE(started_at, @startedAt) WHERE id = @id",
     ),
-    setAttemptPid: db.prepare(
-      "UPDATE attempts SET pid = @pid, pid_start = @pidStart WHERE task_id = @taskId AND number = @number",
+    setAttemptHandle: db.prepare(
+      "UPDATE attempts SET handle = @handle, pid = @pid, pid_start = @pidStart WHERE task_id = @taskId AND number = @number",
     ),
     finishAttempt: db.prepare(
       `UPDATE attempts SET status = @status, ended_at = @endedAt, exit_code = @exitCode, signal = @signal,
@@ -767,6 +772,7 @@ function toAttempt(r: Row): AttemptRow {
     taskId: r.task_id as string,
     number: r.number as number,
     status: r.status as AttemptRow["status"],
+    handle: (r.handle as string | null) ?? null,
     pid: (r.pid as number | null) ?? null,
     pidStart: (r.pid_start as string | null) ?? null,
     startedAt: r.started_at as number,

@@ -148,6 +148,9 @@ export interface AttemptRow {
   taskId: string;
   number: number;
   status: AttemptStatus;
+  /** What the executor needs to find the attempt again (opaque; null until it started). */
+  handle: string | null;
+  /** The process id, when the attempt runs as a process on this machine (for display and adoption). */
   pid: number | null;
   /** Kernel start time of the process (to tell a reused pid apart). */
   pidStart: string | null;
@@ -281,10 +284,14 @@ export interface Store {
   ): Promise<void>;
   /** A process is about to start: records a new attempt and marks the task `running`. */
   startAttempt(
-    attempt: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message">,
+    attempt: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message" | "handle">,
   ): Promise<void>;
-  /** Records the process id once it is known. */
-  setAttemptPid(taskId: string, number: number, pid: number, pidStart: string | null): Promise<void>;
+  /** Records how to find the attempt again (its executor's handle, and its pid if it has one) once it started. */
+  setAttemptHandle(
+    taskId: string,
+    number: number,
+    where: { handle: string; pid: number | null; pidStart: string | null },
+  ): Promise<void>;
   /**
    * Gives finished tasks of a run another go (`baton retry`): back to `pending`, attempts kept,
    * outputs of the old result forgotten. The run is `running` again.

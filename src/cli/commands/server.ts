@@ -187,7 +187,7 @@ function openEngine(
   if (dbFile === undefined || dbFile === layout.database)
     return openLocalEngine(workdir, { taskEnv, pools, limits });
   const store = SqliteStore.open(dbFile);
-  const executor = new LocalExecutor();
+  const executor = new LocalExecutor({ layout });
   const engine = new Engine({ store, executor, layout, taskEnv, pools, workdir, limits });
   return {
     engine,
