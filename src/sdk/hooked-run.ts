@@ -65,6 +65,8 @@ export class HookedRun implements RunHandle {
   private readonly engineRun: EngineRunHandle;
   /** `after` failures, by task id: they count as failed (the task's record keeps its status). */
   private readonly afterErrors = new Map<string, string>();
+  /** Params `before` saw, by task id: what a task it skipped shows (its record has none). */
+  private readonly beforeParams = new Map<string, Record<string, unknown>>();
   private readonly loop: Promise<void>;
 
   /**
@@ -176,6 +178,7 @@ export class HookedRun implements RunHandle {
   private async runBefore(hold: Hold): Promise<HoldAnswer> {
     const before = this.options(hold.pipeline, hold.step)?.before;
     if (!before) return {};
+    this.beforeParams.set(hold.taskId, hold.params);
     let skipped: string | undefined;
     const ctx: BeforeContext = {
       ...(await this.context(hold.runId, hold.pipeline, hold.step, hold)),
@@ -322,7 +325,7 @@ export class HookedRun implements RunHandle {
     const r: StepTaskResult = {
       name: info.name,
       index,
-      params: info.params,
+      params: info.status === "skipped" ? (this.beforeParams.get(id) ?? info.params) : info.params,
       status: afterError !== undefined ? "failed" : info.status,
       metrics: info.metrics,
       outputs: ran && ok ? await new TaskHandle(this.session, info).outputs() : [],
