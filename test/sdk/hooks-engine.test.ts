@@ -104,12 +104,12 @@ describe("a pipeline with hooks is one engine run", () => {
   });
 
   it("`return run.cancel()` inside after() ends the run, cancelled", async () => {
-    let handle: { cancel(): Promise<void> } | undefined;
+    const box: { run?: { cancel(): Promise<void> } } = {};
     const p = pipeline("cancel-inside")
-      .step("first", { run: "echo first", after: () => handle!.cancel() })
+      .step("first", { run: "echo first", after: () => box.run!.cancel() })
       .step("second", { run: "sleep 30", needs: ["first"] });
     const run = await baton.run(p);
-    handle = run;
+    box.run = run;
     const result = await Promise.race([
       run.wait(),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error("hung")), 60_000)),
