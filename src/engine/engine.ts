@@ -9,6 +9,7 @@ import { isAlive } from "../util/process.js";
 import type { StateLayout } from "./layout.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
+import { recordedController } from "./step-hooks.js";
 import { TaskTree, type TaskTreeStats } from "./task-tree.js";
 
 /** What the engine tells its listeners (progress display, server events). */
@@ -175,6 +176,7 @@ export class Engine {
       targets: run.options.targets,
       from: run.options.from,
       noCache: run.options.noCache,
+      controller: recordedController(run.options),
       parentRunId: run.parentRunId,
       parentTaskId: run.parentTaskId,
     });

@@ -35,6 +35,7 @@ import { Breather } from "../util/yield.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
+import { type ControllerOptions, StepHooks } from "./step-hooks.js";
 import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
 import { type RunnableTask, type TaskOwner, TaskRunner } from "./task-runner.js";
 
@@ -56,6 +57,8 @@ export interface RunOptions {
   /** For child runs started by a `pipeline:` node. */
   parentRunId?: string | null;
   parentTaskId?: string | null;
+  /** Controller hooks of the run's steps (the SDK's `before`, `after`...): see step-hooks.ts. */
+  controller?: ControllerOptions;
 }
 
 interface NodeState {
@@ -138,6 +141,8 @@ export class RunController {
   private readonly expanding = new Set<Promise<unknown>>();
   /** Runs the attempts of this run's tasks (docs/architecture.md, "Task lifecycle"). */
   private readonly runner: TaskRunner<TaskState>;
+  /** The run's controller hooks, if it has any. */
+  private readonly hooks: StepHooks | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -151,6 +156,7 @@ export class RunController {
     this.pipeline = pipeline;
     this.runId = options.runId ?? newRunId();
     this.pipelineDir = engine.layout.pipelineDir(this.runId);
+    if (options.controller) this.hooks = new StepHooks(engine, this.runId, pipeline.name, options.controller);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -246,7 +252,12 @@ export class RunController {
       id: this.runId,
       pipeline: this.pipeline.name,
       params: this.options.params,
-      options: { targets: this.options.targets, from: this.options.from, noCache: this.options.noCache },
+      options: {
+        targets: this.options.targets,
+        from: this.options.from,
+        noCache: this.options.noCache,
+        ...(this.options.controller ? { controller: this.options.controller } : {}),
+      },
       workdir: this.options.workdir,
       specFile: this.options.specFile ?? null,
       parentRunId: this.options.parentRunId ?? null,
@@ -431,7 +442,7 @@ export class RunController {
 
     for (const node of this.nodes.values()) {
       if (node.expanded && node.tasks.every((t) => isEnded(t.status))) {
-        node.outcome = nodeOutcome(node.tasks.map((t) => t.status));
+        node.outcome = this.hooks?.outcome(node) ?? nodeOutcome(node.tasks.map((t) => t.status));
         this.remainingNodes--;
       }
     }
@@ -505,6 +516,7 @@ export class RunController {
   async cancel(): Promise<void> {
     if (this.cancelling) return this.done.then(() => undefined);
     this.cancelling = true;
+    this.hooks?.releaseAll();
     // Tasks being made now are cancelled once recorded (their making stops early).
     await Promise.allSettled([...this.expanding]);
     for (const child of this.children) void child.cancel();
@@ -547,6 +559,7 @@ export class RunController {
    */
   async cancelTask(taskId: string): Promise<void> {
     const task = this.tasks.get(taskId);
+    this.hooks?.releaseTask(taskId);
     if (!task || isEnded(task.status)) return;
     this.engine.tree.cancelChildren(task.id);
     if (this.runner.interrupt(task)) return;
@@ -823,6 +836,8 @@ export class RunController {
       }
       const given = evaluateValue(spec.with, context) as Record<string, unknown>;
       task.params = resolveParams(spec.params, given, { fromCli: false, where: `${spec.path}.with` });
+      const skip = (reason: string) => this.endWithoutRunning(task, "skipped", reason, Date.now());
+      if (this.hooks && !(await this.hooks.before(task, skip))) return;
       const inputsDir = this.engine.layout.inputsDir(this.runId, task.id);
       const inputs: Record<string, string[]> = dict();
       const inputHashes: Record<string, Record<string, string>> = dict();
@@ -854,6 +869,7 @@ export class RunController {
       task.command = text(evaluateValue(spec.run, runContext));
       task.env = this.userEnv(spec, runContext);
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
+      this.hooks?.applyEnv(task);
       if (this.cancelling) return; // ended by the cancel
       if (await this.tryCache(task, spec)) return;
       // Placed by the executor's workspace, where the task will run.
@@ -1056,6 +1072,7 @@ export class RunController {
               parentRunId: this.runId,
               parentTaskId: task.id,
               noCache: this.options.noCache,
+              ...(this.hooks ? { controller: this.hooks.child(child.name) } : {}),
             });
     } catch (err) {
       // A child run that cannot be planned (over the task limits...) fails its node, saying why.
@@ -1139,19 +1156,20 @@ export class RunController {
   }
 
   private async taskEnded(task: TaskState): Promise<void> {
+    await this.hooks?.ended(task);
     const node = task.node;
     if (node.outcome !== undefined) return;
     // Tasks end roughly in order: scan on from the first one not known to have ended (linear overall).
     let i = node.endedPrefix ?? 0;
     while (i < node.tasks.length && isEnded(node.tasks[i]!.status)) i++;
     node.endedPrefix = i;
-    if (i < node.tasks.length) return;
+    if (i < node.tasks.length || this.hooks?.holding(node.spec.name)) return;
     await this.nodeEnded(node);
   }
 
   private async nodeEnded(node: NodeState): Promise<void> {
     if (node.outcome !== undefined) return;
-    node.outcome = nodeOutcome(node.tasks.map((t) => t.status));
+    node.outcome = this.hooks?.outcome(node) ?? nodeOutcome(node.tasks.map((t) => t.status));
     this.remainingNodes--;
     for (const next of node.downstream) {
       next.waiting--;
@@ -1196,7 +1214,7 @@ export class RunController {
   private async finish(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    const statuses = [...this.tasks.values()].map((t) => t.status);
+    const statuses = [...this.tasks.values()].map((t) => this.hooks?.forRun(t) ?? t.status);
     // A failure makes the run failed; otherwise a cancelled task (or the whole run cancelled)
     // makes it cancelled: its work was not all done, though nothing failed.
     const status: RunStatus = statuses.includes("failed")
@@ -1204,9 +1222,11 @@ export class RunController {
       : this.cancelling || statuses.includes("cancelled")
         ? "cancelled"
         : "succeeded";
-    await this.engine.store.finishRun(this.runId, status, Date.now());
+    const why = status === "failed" ? this.hooks?.failureReason(this.tasks.values()) : undefined;
+    await this.engine.store.finishRun(this.runId, status, Date.now(), why);
     this.engine.emit({ type: "run-ended", runId: this.runId, status });
     this.resolveDone(status);
+    this.hooks?.close();
   }
 
   private emitTask(

@@ -11,16 +11,16 @@ import { BatonError } from "../errors.js";
 import { shellQuote } from "../spec/expressions.js";
 import { checkParamValue, inferParamType, resolveParams } from "../spec/params.js";
 import type { Pipeline, PoolOptions } from "./builder.js";
-import { ControllerRun } from "./controller-run.js";
 import {
   Controller,
   type ControllerOptions,
   type ControllerRunOptions,
+  SDK_RUN_LABEL,
   controllerKey,
 } from "./controller.js";
 import { type EmbeddedEngine, startEmbeddedEngine } from "./embedded.js";
 import { EngineRunHandle, type RunHandle, TaskHandle } from "./handles.js";
-import { SDK_RUN_LABEL } from "./labels.js";
+import { HookedRun, controllerOptions } from "./hooked-run.js";
 import { type Session, httpStatusOf } from "./session.js";
 import type { CloneOptions, RunInfo, SubmitOptions, TaskInfo, TaskStatus, TaskSummary } from "./types.js";
 
@@ -218,7 +218,7 @@ export class Baton {
       content: { definition: validated.definition, pipeline: p.name, params },
       workdir: this.workdir,
     });
-    return new ControllerRun(this.controllerDeps(), validated, p.name, params, key);
+    return this.startHookedRun(p, params, key, options);
   }
 
   /** A run by id (or unique id prefix). @throws BatonError `STORE_NOT_FOUND`. */
@@ -304,15 +304,7 @@ export class Baton {
         parentTaskId: this.session.parentTaskId,
         submit: (o) => this.submit(o),
         clone: (t, o) => this.clone(t, o),
-        runControlled: async (p, params, key) => {
-          const validated = p.validate();
-          const spec = validated.project.pipelines[p.name]!;
-          const resolved = resolveParams(spec.params, params, {
-            fromCli: false,
-            where: `pipeline "${p.name}"`,
-          });
-          return new ControllerRun(this.controllerDeps(), validated, p.name, resolved, key);
-        },
+        runControlled: (p, params, key) => this.startHookedRun(p, params, key, {}),
       },
       name,
       options,
@@ -330,8 +322,29 @@ export class Baton {
     await this.embedded?.close();
   }
 
-  private controllerDeps() {
-    return { session: this.session, submit: (o: SubmitOptions) => this.submit(o) };
+  /**
+   * A pipeline with hooks: one engine run posted whole with the step options the engine needs,
+   * its controller run key as idempotency key; this process answers the engine's holds.
+   */
+  private async startHookedRun(
+    p: Pipeline,
+    params: Record<string, unknown>,
+    key: string,
+    options: RunOptions,
+  ): Promise<RunHandle> {
+    const validated = p.validate();
+    const attachedAt = Date.now();
+    const body = dropUndefined({
+      definition: validated.definition,
+      pipeline: p.name,
+      params,
+      targets: options.targets,
+      from: options.from,
+      noCache: options.noCache,
+      controller: controllerOptions(validated, p.name, key),
+    });
+    const { run } = await this.session.api.post<{ run: RunInfo }>("/runs", body);
+    return new HookedRun(this.session, validated, key, run, attachedAt);
   }
 
   private async startEngineRun(

@@ -11,6 +11,9 @@ import type { Pipeline } from "./builder.js";
 import type { RunHandle, TaskHandle } from "./handles.js";
 import type { CloneOptions, SubmitOptions } from "./types.js";
 
+/** The label tying a submitted task to its controller run key (its idempotency key's owner). */
+export const SDK_RUN_LABEL = "baton.sdk/run";
+
 /** Options of `baton.controller(name, options)`. */
 export interface ControllerOptions {
   /**

@@ -1,8 +1,8 @@
 /**
  * Controller hooks (ClearML's pre- and post-execute callbacks): code that runs in the
- * controller process before a step's task is submitted and after it ended. A pipeline with a
- * hook, `continueOnFailure` or `concurrency` on any step is executed by the SDK step by step
- * (see `controller-run.ts`) rather than by the engine as one run.
+ * controller process before a step's task starts and after it ended. A pipeline with hooks is
+ * still one engine run: the engine holds the hooked tasks until this process answers (see
+ * `hooked-run.ts` and `engine/step-hooks.ts`).
  */
 import type { TaskHandle } from "./handles.js";
 import type { Metrics, TaskInfo, TaskOutput, TaskStatus } from "./types.js";

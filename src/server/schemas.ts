@@ -40,6 +40,42 @@ export const DefinitionSchema = z
 
 // Bodies ---------------------------------------------------------------------------------------
 
+/** What a controller (the SDK) asks of one step of a run it hooks into. */
+const StepHookSchema = z.strictObject({
+  before: z.boolean().optional().describe("Hold each task for the controller's `before` answer."),
+  after: z.boolean().optional().describe("Hold each ended task for the controller's `after` answer."),
+  continueOnFailure: z
+    .boolean()
+    .optional()
+    .describe("A failure of the step counts as success for what needs it and for the run."),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("At most this many tasks of the step between prepared and after released."),
+});
+
+const StepHooksSchema = z.record(z.string(), StepHookSchema);
+
+/** `POST /runs` `controller`: hooks a controller process answers (`GET/POST /runs/:id/holds`). */
+export const ControllerSchema = z
+  .strictObject({
+    key: z
+      .string()
+      .min(1)
+      .max(1000)
+      .describe("The controller run key: a second POST with the same key returns the same run."),
+    steps: StepHooksSchema.describe("Steps of the pipeline, by name."),
+    pipelines: z
+      .record(z.string(), StepHooksSchema)
+      .optional()
+      .describe("Steps of nested pipelines, by pipeline name then step name."),
+  })
+  .describe(
+    "Steps whose tasks wait for a controller process (the SDK's hooks), and the run's idempotency key.",
+  );
+
 /** `POST /runs`. */
 export const StartRunBodySchema = z
   .strictObject({
@@ -62,6 +98,7 @@ export const StartRunBodySchema = z
       .optional()
       .describe("Rerun these nodes and everything downstream, reusing earlier results (`--from`)."),
     noCache: z.boolean().optional().describe("Do not reuse cached results."),
+    controller: ControllerSchema.optional(),
   })
   .superRefine((body, ctx) => {
     if (body.pipeline === undefined && body.definition === undefined) {
@@ -200,6 +237,31 @@ export const EventsQuerySchema = z.object({
 export const ArtifactQuerySchema = z.object({
   name: z.string().optional().describe("File name for the Content-Disposition header."),
 });
+
+/** `GET /runs/:id/holds`. */
+export const HoldsQuerySchema = z.object({
+  wait: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .optional()
+    .describe("Wait up to this many milliseconds for a hold (or for the run to end) when there is none."),
+});
+
+/** `POST /runs/:id/holds/:taskId`. */
+export const HoldAnswerBodySchema = z.strictObject({
+  kind: z.enum(["before", "after"]).describe("The hold answered."),
+  params: ParamValuesSchema.optional().describe("`before`: the task's params (checked again)."),
+  env: z.record(z.string(), z.string()).optional().describe("`before`: extra environment variables."),
+  skip: z.string().optional().describe("`before`: skip the task, with this reason."),
+  error: z
+    .string()
+    .optional()
+    .describe("The hook failed: `before` fails the task, `after` counts it as failed."),
+});
+
+export const HoldParamsSchema = z.object({ id: z.string(), taskId: z.string() });
 
 export const IdParamsSchema = z.object({
   id: z

@@ -1,12 +1,19 @@
 /** `/runs`: start a pipeline, list and inspect runs, cancel and retry them. */
 import * as z from "zod";
+import { type ControllerOptions, holdBoard, recordedController } from "../../engine/step-hooks.js";
 import { taskViews } from "../../engine/task-view.js";
 import { resolveParams } from "../../spec/params.js";
+import { reservedTaskEnvProblem } from "../../spec/reserved-env.js";
+import type { PipelineSpec, ProjectSpec } from "../../spec/types.js";
 import { type RunRow, isTerminal, rootRun } from "../../store/store.js";
+import { own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
-import { badField, conflict, underField } from "../http-errors.js";
+import { badField, conflict, notFound, underField } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
 import {
+  HoldAnswerBodySchema,
+  HoldParamsSchema,
+  HoldsQuerySchema,
   IdParamsSchema,
   ListRunsQuerySchema,
   RetryBodySchema,
@@ -32,6 +39,11 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
         "Starts a pipeline named in the server's baton.yaml (or registered with POST /pipelines), or one of a whole definition given in the body. Params are checked against their declarations.",
       body: StartRunBodySchema,
       responses: {
+        200: {
+          description:
+            "The run started earlier with the same `controller.key` (resumed first if its engine died).",
+          schema: z.object({ run: RunSummarySchema }),
+        },
         201: { description: "The run, started.", schema: z.object({ run: RunSummarySchema }) },
         404: { description: "No pipeline of that name." },
       },
@@ -57,6 +69,15 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
             }
           }
         }
+        if (body.controller) {
+          checkControllerSteps(target.project, pipeline, body.controller);
+          // The controller run key is the run's idempotency key: the run started with it, again.
+          const existing = await runWithKey(ctx, pipeline.name, body.controller.key);
+          if (existing) {
+            reply.code(200).header("location", `/api/v1/runs/${existing.id}`);
+            return { run: await runSummary(ctx, existing) };
+          }
+        }
         const controller = await ctx.engine.startRun(target.project, {
           pipeline: pipeline.name,
           params,
@@ -65,6 +86,7 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
           targets: body.targets,
           from: body.from,
           noCache: body.noCache,
+          ...(body.controller ? { controller: body.controller } : {}),
         });
         ctx.runs.track(controller);
         const run = (await ctx.store.getRun(controller.runId))!;
@@ -171,6 +193,64 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
     }),
 
     defineRoute({
+      method: "GET",
+      path: "/runs/:id/holds",
+      tag: "runs",
+      summary: "Tasks waiting for the run's controller",
+      description:
+        "Tasks of the run (and of its child runs) held for the controller's hooks (`before`: params known, not started; `after`: ended, not counted yet). With `wait`, answers once there is one, or the run ended, or the time is up.",
+      params: IdParamsSchema,
+      query: HoldsQuerySchema,
+      responses: {
+        200: {
+          description: "The holds, and whether the run is still running.",
+          schema: z.object({ holds: z.array(z.record(z.string(), z.unknown())), running: z.boolean() }),
+        },
+        404: { description: "No such run." },
+      },
+      async handle({ params, query }) {
+        const run = await findRun(ctx.store, params.id);
+        const board = holdBoard(ctx.engine);
+        if (run.status === "running") await board.wait(run.id, query.wait ?? 0);
+        const fresh = (await ctx.store.getRun(run.id))!;
+        return { holds: board.list(run.id), running: fresh.status === "running" };
+      },
+    }),
+
+    defineRoute({
+      method: "POST",
+      path: "/runs/:id/holds/:taskId",
+      tag: "runs",
+      summary: "Answer a held task",
+      description:
+        "The controller's answer to a hold: for `before`, the task's params and extra environment, or a skip, or an error (the task fails); for `after`, nothing, or an error (the task counts as failed for its node and the run).",
+      params: HoldParamsSchema,
+      body: HoldAnswerBodySchema,
+      responses: {
+        200: { description: "Released." },
+        400: { description: "A bad answer (an environment variable Baton sets itself...)." },
+        404: { description: "No such run, or no such hold (answered, or released by a cancel)." },
+      },
+      async handle({ params, body }) {
+        const run = await findRun(ctx.store, params.id);
+        for (const name of Object.keys(body.env ?? {})) {
+          const why = reservedTaskEnvProblem(name);
+          if (why !== undefined) throw badField(`body.env.${name}`, why);
+        }
+        const answer = {
+          ...(body.params !== undefined ? { params: body.params } : {}),
+          ...(body.env !== undefined ? { env: body.env } : {}),
+          ...(body.skip !== undefined ? { skip: body.skip } : {}),
+          ...(body.error !== undefined ? { error: body.error } : {}),
+        };
+        if (!holdBoard(ctx.engine).answer(run.id, params.taskId, body.kind, answer)) {
+          throw notFound(`run ${run.id} holds no task ${params.taskId} in ${body.kind}`);
+        }
+        return { released: params.taskId };
+      },
+    }),
+
+    defineRoute({
       method: "POST",
       path: "/runs/:id/retry",
       tag: "runs",
@@ -238,4 +318,49 @@ export async function retryRun(
   const project = ctx.catalog.forRun(root);
   ctx.runs.track(await ctx.engine.restoreRun(project, root, mode));
   return (await ctx.store.getRun(root.id))!;
+}
+
+/** Every step `controller` names is a node of its pipeline (400 naming the key otherwise). */
+function checkControllerSteps(
+  project: ProjectSpec,
+  pipeline: PipelineSpec,
+  controller: ControllerOptions,
+): void {
+  for (const step of Object.keys(controller.steps)) {
+    if (!Object.hasOwn(pipeline.nodes, step)) {
+      throw badField(`body.controller.steps.${step}`, `no node "${step}" in pipeline "${pipeline.name}"`);
+    }
+  }
+  for (const [name, steps] of Object.entries(controller.pipelines ?? {})) {
+    const nested = own(project.pipelines, name);
+    if (!nested) throw badField(`body.controller.pipelines.${name}`, `no pipeline "${name}"`);
+    for (const step of Object.keys(steps)) {
+      if (!Object.hasOwn(nested.nodes, step)) {
+        throw badField(
+          `body.controller.pipelines.${name}.${step}`,
+          `no node "${step}" in pipeline "${name}"`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * The root run of `pipeline` started with controller key `key`, if any: resumed here first
+ * when it is recorded as running but no engine drives it (the controller that embedded its
+ * engine crashed).
+ */
+async function runWithKey(ctx: ServerContext, pipeline: string, key: string): Promise<RunRow | undefined> {
+  const runs = await ctx.store.listRuns({ pipeline, limit: 10_000 });
+  const run = runs.find((r) => r.parentRunId === null && recordedController(r.options)?.key === key);
+  if (!run) return undefined;
+  const orphaned =
+    run.status === "running" &&
+    ctx.runs.get(run.id) === undefined &&
+    !(run.enginePid !== null && run.enginePid !== process.pid && isAlive(run.enginePid));
+  if (orphaned) {
+    const project = ctx.catalog.forRun(run);
+    ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));
+  }
+  return (await ctx.store.getRun(run.id))!;
 }
