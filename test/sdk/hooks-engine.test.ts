@@ -126,7 +126,8 @@ describe("a pipeline with hooks is one engine run", () => {
     const viaSdk = await (
       await baton.run(
         threeSteps(() => undefined),
-        { controllerId: "compare" },
+        // Not the results of the first test (same folder): cached tasks have no log to compare.
+        { controllerId: "compare", noCache: true },
       )
     ).wait();
     expect(viaSdk.status).toBe("succeeded");
