@@ -46,6 +46,7 @@ import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
 import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
+import { applyTransition } from "./transitions.js";
 
 export interface RunOptions {
   pipeline: string;
@@ -193,6 +194,7 @@ export class RunController {
       parentTaskId: this.options.parentTaskId ?? null,
       createdAt: Date.now(),
       enginePid: process.pid,
+      engineId: this.engine.id,
     });
 
     let planned = 0;
@@ -281,7 +283,7 @@ export class RunController {
    * that were lost, and goes on with the graph. `retry`: gives failed, skipped and cancelled
    * tasks new attempts (`all`: every task), keeping the rest. No finished result is lost.
    */
-  async restore(mode: "resume" | "retry-failed" | "retry-all", claimFrom?: number | null): Promise<void> {
+  async restore(mode: "resume" | "retry-failed" | "retry-all", claimFrom?: string | null): Promise<void> {
     this.restoreMode = mode;
     this.buildGraph();
     const store = this.engine.store;
@@ -348,7 +350,7 @@ export class RunController {
         `run ${this.runId} is still running: cancel it or wait for it before retrying`,
       );
     }
-    if (!(await store.claimRun(this.runId, process.pid, claimFrom))) {
+    if (!(await store.claimRun(this.runId, this.engine.id, claimFrom))) {
       throw new BatonError(
         "USAGE",
         `run ${this.runId} was picked up by another engine meanwhile: leave it to that one`,
@@ -1188,7 +1190,7 @@ export class RunController {
     outputs: Array<{ path: string; sha256: string; size: number }>,
     error: string | null,
   ): Promise<void> {
-    await this.engine.store.completeTask(task.id, attempt, {
+    const write = this.engine.store.completeTask(task.id, attempt, {
       status,
       exitCode,
       endedAt: Date.now(),
@@ -1204,8 +1206,16 @@ export class RunController {
       outputDir: task.outputDir,
       cachedFrom: status === "cached" ? task.cachedFrom : undefined,
     });
+    if (!(await applyTransition(write, task, (actual) => this.endedElsewhere(task, actual)))) return;
     task.status = status;
     this.emitTask(task, { exitCode, error });
+    await this.taskEnded(task);
+  }
+
+  /** The store says the task ended (`actual`) while this run was about to end it otherwise. */
+  private async endedElsewhere(task: TaskState, actual: TaskStatus): Promise<void> {
+    task.status = actual;
+    this.emitTask(task);
     await this.taskEnded(task);
   }
 
@@ -1220,7 +1230,8 @@ export class RunController {
     at: number,
   ): Promise<void> {
     if (task.status !== "pending" && task.status !== "queued") return;
-    await this.engine.store.endTaskWithoutRunning(task.id, status, reason, at);
+    const write = this.engine.store.endTaskWithoutRunning(task.id, status, reason, at);
+    if (!(await applyTransition(write, task, (actual) => this.endedElsewhere(task, actual)))) return;
     task.status = status;
     this.emitTask(task, { error: reason });
     await this.taskEnded(task);

@@ -20,10 +20,10 @@ import {
   retryDelay,
 } from "../engine/attempt.js";
 import type { Engine } from "../engine/engine.js";
+import { runOwner } from "../engine/ownership.js";
 import type { ExitResult } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
-import { type RunRow, type TaskRow, type TaskStatus, isTerminal } from "../store/store.js";
-import { isAlive } from "../util/process.js";
+import { type RunRow, type Store, type TaskRow, type TaskStatus, isTerminal } from "../store/store.js";
 
 /** The label every task a controller submits carries: the controller run key. */
 export const SDK_RUN_LABEL = "baton.sdk/run";
@@ -58,12 +58,12 @@ export class OrphanRecovery {
     const store = this.engine.store;
     const taken: string[] = [];
     for (const run of await store.listRuns({ status: ["running"], limit: 100_000 })) {
-      if (!isOrphanedLoneRun(run)) continue;
+      if (!(await isOrphanedLoneRun(store, run))) continue;
       const tasks = await store.listTasks({ run: run.id });
       const open = tasks.filter((t) => !isTerminal(t.status));
       if (!(await this.canTake(open))) continue;
       // Two programs connecting at once after a crash: only one gets the run.
-      if (!(await store.claimRun(run.id, process.pid, run.enginePid))) continue;
+      if (!(await store.claimRun(run.id, this.engine.id, run.engineId))) continue;
       const remaining = { count: open.length };
       const statuses = new Map<string, TaskStatus>(tasks.map((t) => [t.id, t.status]));
       for (const task of open) {
@@ -282,8 +282,8 @@ export class OrphanRecovery {
 }
 
 /** A lone task tree (submitted tasks, no pipeline file) left `running` by an engine that died. */
-function isOrphanedLoneRun(run: RunRow): boolean {
+async function isOrphanedLoneRun(store: Store, run: RunRow): Promise<boolean> {
   if (run.status !== "running" || run.specFile !== null || run.parentRunId !== null) return false;
-  if (run.enginePid === null) return true;
-  return run.enginePid !== process.pid && !isAlive(run.enginePid);
+  if (run.engineId === null && run.enginePid === null) return true;
+  return !(await runOwner(store, run)).live;
 }
