@@ -4,25 +4,25 @@ import { BatonError } from "../errors.js";
 import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { makeStateDir, makeStateFile, tightenPath } from "../util/state-mode.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
-import {
+import type {
   ANY_EXPIRED,
-  type AttemptEnd,
-  type AttemptRow,
-  type CacheEntry,
-  type EngineRow,
-  type NewRun,
-  type NewTask,
-  type OutputRow,
-  type RunFilter,
-  type RunRow,
-  type RunStatus,
-  type Store,
-  type TaskCompletion,
-  type TaskDep,
-  type TaskFilter,
-  type TaskRow,
-  type TaskState,
-  type TaskStatus,
+  AttemptEnd,
+  AttemptRow,
+  CacheEntry,
+  EngineRow,
+  NewRun,
+  NewTask,
+  OutputRow,
+  RunFilter,
+  RunRow,
+  RunStatus,
+  Store,
+  TaskCompletion,
+  TaskDep,
+  TaskFilter,
+  TaskRow,
+  TaskState,
+  TaskStatus,
 } from "./store.js";
 import { TRANSITION_SOURCES, type TransitionRefusal, stateConflict } from "./task-states.js";
 
@@ -113,7 +113,7 @@ export class SqliteStore implements Store {
   }
 
   async claimRun(id: string, engineId: string, from?: string | null | typeof ANY_EXPIRED): Promise<boolean> {
-    const mode = from === undefined ? 0 : from === ANY_EXPIRED || typeof from === "object" ? 2 : 1;
+    const mode = from === undefined ? 0 : from !== null && typeof from === "object" ? 2 : 1;
     const fromId = typeof from === "string" ? from : null;
     return this.write(() => {
       if (this.stmts.claimRun.run({ id, engineId, mode, from: fromId, now: Date.now() }).changes !== 1)
