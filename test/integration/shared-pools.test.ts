@@ -1,7 +1,8 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { makeProject, runBaton, runJson } from "../helpers/cli.js";
+import { collect, makeProject, runBaton, runJson, startBaton } from "../helpers/cli.js";
 
 describe("engines sharing one folder's store", () => {
   it("two `baton run` at once never run more tasks of a pool than its slots, and both succeed", async () => {
@@ -53,5 +54,37 @@ pipelines:
     const pools = await runBaton(["pools"], dir);
     expect(pools.code, pools.stderr).toBe(0);
     expect(pools.stdout).toMatch(/gpu\s+local\s+1\s+0\s+-/);
+  }, 120_000);
+
+  it("resume of a run another engine still drives is refused, naming that engine; once it is killed, resume works at once", async () => {
+    const dir = makeProject({
+      "baton.yaml": `
+version: 1
+pipelines:
+  p:
+    nodes:
+      slow:
+        run: sleep 1; echo done > "$BATON_OUTPUT_DIR/out.txt"
+`,
+    });
+    const first = startBaton(["run"], dir);
+    const firstEnd = collect(first);
+    let runId = "";
+    for (let i = 0; i < 200 && !runId; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const ls = await runBaton(["ls", "--json"], dir);
+      if (ls.code === 0) runId = (JSON.parse(ls.stdout) as Array<{ id: string }>)[0]?.id ?? "";
+    }
+    expect(runId).toMatch(/^(run|task)_/); // a task id names its run too
+    const refused = await runBaton(["resume", runId], dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      new RegExp(`still driven by a live engine eng_\\w+ \\(pid ${first.pid} on host ${os.hostname()}\\)`),
+    );
+    first.kill("SIGKILL");
+    await firstEnd;
+    // Same machine, process gone: no need to wait for the lease to expire.
+    const resumed = await runBaton(["resume", runId], dir, { BATON_ENGINE_LEASE_MS: "600000" });
+    expect(resumed.code, resumed.stderr).toBe(0);
   }, 120_000);
 });
