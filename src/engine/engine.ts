@@ -464,12 +464,25 @@ export class Engine {
       });
   }
 
-  /** Runs work holding a slot; gives the slot back (here and in the store) when it ends. */
+  /**
+   * Runs work holding a slot. When it ends, the slot goes straight to the next work waiting here
+   * (the store's count does not change, so that need not be waited for), else back to the store.
+   */
   private startWork(queue: PoolQueue<QueuedWork>, work: QueuedWork): void {
     work
       .start()
       .catch(() => undefined)
       .finally(() => {
+        const next = queue.running <= queue.slots && !this.claiming.has(queue) ? queue.popEntry() : undefined;
+        if (next) {
+          this.store.transferSlot(work.taskId, next.value.taskId, Date.now()).catch((err) => {
+            process.stderr.write(
+              `baton: cannot hand over the slot of ${work.taskId}: ${(err as Error).message}\n`,
+            );
+          });
+          this.startWork(queue, next.value);
+          return;
+        }
         queue.running--;
         this.store.releaseSlots([work.taskId]).catch((err) => {
           process.stderr.write(

@@ -169,6 +169,12 @@ export class SqliteStore implements Store {
     });
   }
 
+  async transferSlot(fromTaskId: string, toTaskId: string, now: number): Promise<boolean> {
+    return this.write(
+      () => this.stmts.transferSlot.run({ from: fromTaskId, to: toTaskId, at: now }).changes === 1,
+    );
+  }
+
   async releaseSlots(taskIds: string[]): Promise<void> {
     await this.write(() => {
       for (const id of taskIds) this.stmts.releaseSlot.run(id);
@@ -798,6 +804,7 @@ function prepare(db: Database.Database) {
       "INSERT OR REPLACE INTO slots (task_id, pool, engine_id, acquired_at) VALUES (@taskId, @pool, @engineId, @at)",
     ),
     releaseSlot: db.prepare("DELETE FROM slots WHERE task_id = ?"),
+    transferSlot: db.prepare("UPDATE slots SET task_id = @to, acquired_at = @at WHERE task_id = @from"),
     taskStatus: db.prepare("SELECT status FROM tasks WHERE id = ?"),
     taskStatusInRun: db.prepare("SELECT status FROM tasks WHERE id = @id AND run_id = @runId"),
     insertTask: db.prepare(

@@ -304,6 +304,12 @@ export interface Store {
     taskIds: string[],
     now: number,
   ): Promise<string[]>;
+  /**
+   * Hands the slot `fromTaskId` holds to `toTaskId` (same engine and pool): what an engine does
+   * when a process ends and another task of the pool waits there, so the count never changes.
+   * Returns false if `fromTaskId` held none.
+   */
+  transferSlot(fromTaskId: string, toTaskId: string, now: number): Promise<boolean>;
   /** Gives back the slots these tasks hold (their processes ended). */
   releaseSlots(taskIds: string[]): Promise<void>;
   /** Slots held per pool by engines whose lease has not expired at `now` (pools with none left out). */

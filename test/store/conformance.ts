@@ -428,6 +428,20 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.countSlots(now)).toEqual({ gpu: 2, cpu: 1 });
       });
 
+      it("a slot handed from one task to the next keeps the count", async () => {
+        const store = await fresh();
+        await store.registerEngine(engineRow("eng_a"));
+        await store.registerEngine(engineRow("eng_b"));
+        const now = Date.now();
+        expect(await store.claimSlots("gpu", 1, "eng_a", ["a1"], now)).toEqual(["a1"]);
+        expect(await store.transferSlot("a1", "a2", now)).toBe(true);
+        expect(await store.transferSlot("a1", "a3", now)).toBe(false);
+        expect(await store.countSlots(now)).toEqual({ gpu: 1 });
+        expect(await store.claimSlots("gpu", 1, "eng_b", ["b1"], now)).toEqual([]);
+        await store.releaseSlots(["a2"]);
+        expect(await store.claimSlots("gpu", 1, "eng_b", ["b1"], now)).toEqual(["b1"]);
+      });
+
       it("claims made at once by two engines share the slots, never exceeding them", async () => {
         const store = await fresh();
         await store.registerEngine(engineRow("eng_a"));
