@@ -376,6 +376,7 @@ export interface Store {
   /** Runs newest first, filtered (see {@link RunFilter}); a page of them when given `before`. */
   listRuns(filter?: RunFilter): Promise<RunRow[]>;
   getTask(id: string): Promise<TaskRow | undefined>;
+  /** Tasks matching every field of `filter`, in the order they were recorded. */
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;
   /** How many tasks of a run have each status (statuses with none are left out). */
   countTasks(runId: string): Promise<Partial<Record<TaskStatus, number>>>;
