@@ -5,8 +5,9 @@ import type { Executor } from "../executors/executor.js";
 import { type TaskLimits, limitsFromEnv } from "../spec/limits.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
-import { isAlive } from "../util/process.js";
+import { newEngineId } from "../util/ids.js";
 import type { StateLayout } from "./layout.js";
+import { bootId, runOwner } from "./ownership.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
 import { recordedController } from "./step-hooks.js";
@@ -45,7 +46,15 @@ export interface EngineOptions {
    * BATON_MAX_TASKS_PER_RUN, or 100,000 each.
    */
   limits?: TaskLimits;
+  /** How long the engine's lease lasts (renewed every third of it). Default: BATON_ENGINE_LEASE_MS, or 30 s. */
+  leaseMs?: number;
 }
+
+/** Default length of an engine's lease in the store. */
+const DEFAULT_LEASE_MS = 30_000;
+
+/** How soon a pool that another engine fills is asked again for a slot. */
+const SLOT_RETRY_MS = 200;
 
 /**
  * A task submitted on its own (`baton submit`, `POST /tasks`, the SDK), Velda style. Inside a
@@ -103,7 +112,7 @@ export interface EngineStats {
 export interface PoolUsage {
   name: string;
   slots: number;
-  /** Slots taken by running tasks. */
+  /** Slots taken by running tasks, of every engine sharing the store. */
   inUse: number;
   /** Tasks waiting for a slot. */
   queued: number;
@@ -116,6 +125,8 @@ export interface PoolUsage {
  * content store. Runs are driven by {@link RunController}s; the engine only hands out slots.
  */
 export class Engine {
+  /** `eng_<ULID>`: this engine in the store, owner of the runs it drives and of its pool slots. */
+  readonly id = newEngineId();
   readonly store: Store;
   readonly executor: Executor;
   readonly layout: StateLayout;
@@ -133,6 +144,12 @@ export class Engine {
   private readonly pools = new Map<string, PoolQueue<QueuedWork>>();
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private readonly controllers = new Set<RunController>();
+  private readonly leaseMs: number;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  /** Pools being asked for slots, and pools waiting to ask again (another engine fills them). */
+  private readonly claiming = new Map<PoolQueue<QueuedWork>, Set<QueuedWork>>();
+  private readonly slotRetry = new Map<PoolQueue<QueuedWork>, NodeJS.Timeout>();
+  private readonly poolNames = new Map<PoolQueue<QueuedWork>, string>();
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -145,6 +162,48 @@ export class Engine {
       local: { name: "local", slots: os.availableParallelism(), resources: {} },
     };
     this.tree = new TaskTree(this, pools, options.workdir ?? process.cwd());
+    this.leaseMs = options.leaseMs ?? (Number(process.env.BATON_ENGINE_LEASE_MS) || DEFAULT_LEASE_MS);
+    this.register();
+  }
+
+  /**
+   * Records this engine in the store with its lease, and renews the lease on a timer that does
+   * not keep the process alive. Writes of one turn are applied in order, so anything this engine
+   * records later finds it registered.
+   */
+  private register(): void {
+    const now = Date.now();
+    void this.store
+      .registerEngine({
+        id: this.id,
+        host: os.hostname(),
+        bootId: bootId(),
+        pid: process.pid,
+        startedAt: now,
+        leaseExpiresAt: now + this.leaseMs,
+      })
+      .catch((err) => process.stderr.write(`baton: cannot register the engine: ${(err as Error).message}\n`));
+    this.leaseTimer = setInterval(
+      () => {
+        this.store.renewEngineLease(this.id, Date.now() + this.leaseMs).catch(() => {
+          // The store was closed (the engine's owner is shutting down): nothing to renew.
+          clearInterval(this.leaseTimer);
+        });
+      },
+      Math.max(1, Math.floor(this.leaseMs / 3)),
+    );
+    this.leaseTimer.unref();
+  }
+
+  /**
+   * Ends the engine's lease (and gives back its pool slots): the runs it drove are orphaned at
+   * once, for another engine to pick up. Call before closing the store.
+   */
+  async close(): Promise<void> {
+    clearInterval(this.leaseTimer);
+    for (const t of this.slotRetry.values()) clearTimeout(t);
+    this.slotRetry.clear();
+    await this.store.endEngineLease(this.id, Date.now()).catch(() => undefined);
   }
 
   /** Starts a run of a pipeline. The returned controller's `done` resolves with the run's status. */
@@ -183,7 +242,7 @@ export class Engine {
     this.controllers.add(controller);
     void controller.done.finally(() => this.controllers.delete(controller));
     try {
-      await controller.restore(mode, run.enginePid);
+      await controller.restore(mode, run.engineId);
     } catch (err) {
       // Not driven here: a later cancel must not end it again.
       this.controllers.delete(controller);
@@ -218,7 +277,7 @@ export class Engine {
     if (run.status !== "running") {
       throw new BatonError("USAGE", `run ${run.id} is ${run.status}: nothing to resume`);
     }
-    if (!(await this.store.claimRun(run.id, process.pid, run.enginePid))) {
+    if (!(await this.store.claimRun(run.id, this.id, run.engineId))) {
       throw new BatonError(
         "USAGE",
         `run ${run.id} was picked up by another engine meanwhile: leave it to that one`,
@@ -240,7 +299,7 @@ export class Engine {
     const failed: Array<{ id: string; error: string }> = [];
     for (const run of await this.store.listRuns({ status: ["running"], limit: 100_000 })) {
       if (run.status !== "running" || run.specFile !== null || run.parentRunId !== null) continue;
-      if (run.enginePid !== null && (run.enginePid === process.pid || isAlive(run.enginePid))) continue;
+      if (run.engineId === this.id || (await runOwner(this.store, run)).live) continue;
       try {
         await this.restoreTree(run);
         resumed.push(run.id);
@@ -302,16 +361,20 @@ export class Engine {
     }
   }
 
-  /** The pools submissions may name, then any other pool in use, with slots in use and tasks waiting. */
-  poolUsage(): PoolUsage[] {
+  /**
+   * The pools submissions may name, then any other pool in use, with slots in use (by every
+   * engine sharing the store) and tasks waiting here.
+   */
+  async poolUsage(): Promise<PoolUsage[]> {
     const declared = this.tree.poolSpecs();
     const names = [...Object.keys(declared), ...[...this.pools.keys()].filter((n) => !(n in declared))];
+    const held = await this.store.countSlots(Date.now());
     return names.map((name) => {
       const queue = this.pools.get(name);
       return {
         name,
         slots: declared[name]?.slots ?? queue?.slots ?? 0,
-        inUse: queue?.running ?? 0,
+        inUse: held[name] ?? 0,
         queued: queue?.size ?? 0,
         declared: name in declared,
       };
@@ -324,6 +387,7 @@ export class Engine {
     if (!queue) {
       queue = new PoolQueue<QueuedWork>(pool.slots);
       this.pools.set(pool.name, queue);
+      this.poolNames.set(queue, pool.name);
     }
     queue.push(work, priority);
     this.pump(queue);
@@ -333,6 +397,15 @@ export class Engine {
   dequeue(pred: (work: QueuedWork) => boolean): string[] {
     const removed: string[] = [];
     for (const q of this.pools.values()) for (const w of q.remove(pred)) removed.push(w.taskId);
+    // Work out of the queue while its slot is asked for: it does not start.
+    for (const asking of this.claiming.values()) {
+      for (const w of asking) {
+        if (pred(w)) {
+          asking.delete(w);
+          removed.push(w.taskId);
+        }
+      }
+    }
     return removed;
   }
 
@@ -359,18 +432,90 @@ export class Engine {
     ]);
   }
 
+  /**
+   * Starts queued work while the pool has slots. A slot is counted in the store (so that engines
+   * sharing it never exceed the pool's slots): the work waiting first is taken out of the queue,
+   * as much as this engine has room for, and asked for slots in one write; what the store does
+   * not grant goes back to the front of the queue, asked again when a slot is given back here or
+   * after {@link SLOT_RETRY_MS} (another engine holds them). One request per pool at a time.
+   */
   private pump(queue: PoolQueue<QueuedWork>): void {
-    while (queue.hasFreeSlot()) {
-      const work = queue.pop();
-      if (!work) return;
-      queue.running++;
-      work
-        .start()
-        .catch(() => undefined)
-        .finally(() => {
-          queue.running--;
-          this.pump(queue);
-        });
+    if (this.claiming.has(queue)) return;
+    const taken: Array<ReturnType<PoolQueue<QueuedWork>["popEntry"]> & {}> = [];
+    while (queue.running + taken.length < queue.slots) {
+      const entry = queue.popEntry();
+      if (!entry) break;
+      taken.push(entry);
     }
+    if (taken.length === 0) return;
+    const retry = this.slotRetry.get(queue);
+    if (retry) {
+      clearTimeout(retry);
+      this.slotRetry.delete(queue);
+    }
+    const asking = new Set(taken.map((e) => e.value));
+    this.claiming.set(queue, asking);
+    queue.running += taken.length;
+    const pool = this.poolNames.get(queue)!;
+    const ids = taken.map((e) => e.value.taskId);
+    this.store
+      .claimSlots(pool, queue.slots, this.id, ids, Date.now())
+      .catch((err) => {
+        process.stderr.write(`baton: cannot claim a slot of pool ${pool}: ${(err as Error).message}\n`);
+        return [] as string[];
+      })
+      .then((granted) => {
+        this.claiming.delete(queue);
+        const refused = taken.slice(granted.length);
+        queue.running -= refused.length;
+        for (const e of refused) if (asking.has(e.value)) queue.reinsert(e);
+        const dropped: string[] = [];
+        for (const e of taken.slice(0, granted.length)) {
+          if (asking.has(e.value)) this.startWork(queue, e.value);
+          else {
+            // Dequeued (cancelled) while its slot was asked for.
+            queue.running--;
+            dropped.push(e.value.taskId);
+          }
+        }
+        if (dropped.length > 0) void this.store.releaseSlots(dropped).catch(() => undefined);
+        if (refused.length > 0 && !this.slotRetry.has(queue)) {
+          const timer = setTimeout(() => {
+            this.slotRetry.delete(queue);
+            this.pump(queue);
+          }, SLOT_RETRY_MS);
+          timer.unref();
+          this.slotRetry.set(queue, timer);
+        } else if (refused.length === 0) this.pump(queue);
+      });
+  }
+
+  /**
+   * Runs work holding a slot. When it ends, the slot goes straight to the next work waiting here
+   * (the store's count does not change, so that need not be waited for), else back to the store.
+   */
+  private startWork(queue: PoolQueue<QueuedWork>, work: QueuedWork): void {
+    work
+      .start()
+      .catch(() => undefined)
+      .finally(() => {
+        const next = queue.running <= queue.slots && !this.claiming.has(queue) ? queue.popEntry() : undefined;
+        if (next) {
+          this.store.transferSlot(work.taskId, next.value.taskId, Date.now()).catch((err) => {
+            process.stderr.write(
+              `baton: cannot hand over the slot of ${work.taskId}: ${(err as Error).message}\n`,
+            );
+          });
+          this.startWork(queue, next.value);
+          return;
+        }
+        queue.running--;
+        this.store.releaseSlots([work.taskId]).catch((err) => {
+          process.stderr.write(
+            `baton: cannot give back the slot of ${work.taskId}: ${(err as Error).message}\n`,
+          );
+        });
+        this.pump(queue);
+      });
   }
 }

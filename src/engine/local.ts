@@ -27,6 +27,7 @@ export function openLocalEngine(
   });
   const close = async () => {
     await executor.shutdown();
+    await engine.close();
     await store.close();
   };
   return { engine, store, layout, close };

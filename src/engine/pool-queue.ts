@@ -24,6 +24,11 @@ export class PoolQueue<T> {
   }
 
   pop(): T | undefined {
+    return this.popEntry()?.value;
+  }
+
+  /** The first value with its place in the order, to {@link reinsert} it where it was. */
+  popEntry(): { priority: number; seq: number; value: T } | undefined {
     const top = this.heap[0];
     if (!top) return undefined;
     const last = this.heap.pop()!;
@@ -31,7 +36,13 @@ export class PoolQueue<T> {
       this.heap[0] = last;
       this.down(0);
     }
-    return top.value;
+    return top;
+  }
+
+  /** Puts back a value taken by {@link popEntry}, in the place it had. */
+  reinsert(entry: { priority: number; seq: number; value: T }): void {
+    this.heap.push(entry);
+    this.up(this.heap.length - 1);
   }
 
   /** Removes every queued value matching `pred` (used by cancel). */

@@ -38,6 +38,7 @@ import type { Engine } from "./engine.js";
 import { type ControllerOptions, StepHooks } from "./step-hooks.js";
 import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
 import { type RunnableTask, type TaskOwner, TaskRunner } from "./task-runner.js";
+import { applyTransition } from "./transitions.js";
 
 export interface RunOptions {
   pipeline: string;
@@ -192,6 +193,7 @@ export class RunController {
         outputDir: task.outputDir,
         cachedFrom: status === "cached" ? task.cachedFrom : undefined,
       }),
+      endedElsewhere: (task, actual) => this.endedElsewhere(task, actual),
       ended: async (task, end) => {
         if (task.node.spec.kind === "task") {
           // A `pipeline:` node hands on its child run's files, set when that run ended.
@@ -264,6 +266,7 @@ export class RunController {
       parentTaskId: this.options.parentTaskId ?? null,
       createdAt: Date.now(),
       enginePid: process.pid,
+      engineId: this.engine.id,
     });
 
     let planned = 0;
@@ -352,7 +355,7 @@ export class RunController {
    * that were lost, and goes on with the graph. `retry`: gives failed, skipped and cancelled
    * tasks new attempts (`all`: every task), keeping the rest. No finished result is lost.
    */
-  async restore(mode: "resume" | "retry-failed" | "retry-all", claimFrom?: number | null): Promise<void> {
+  async restore(mode: "resume" | "retry-failed" | "retry-all", claimFrom?: string | null): Promise<void> {
     this.restoreMode = mode;
     this.buildGraph();
     const store = this.engine.store;
@@ -419,7 +422,7 @@ export class RunController {
         `run ${this.runId} is still running: cancel it or wait for it before retrying`,
       );
     }
-    if (!(await store.claimRun(this.runId, process.pid, claimFrom))) {
+    if (!(await store.claimRun(this.runId, this.engine.id, claimFrom))) {
       throw new BatonError(
         "USAGE",
         `run ${this.runId} was picked up by another engine meanwhile: leave it to that one`,
@@ -1138,6 +1141,13 @@ export class RunController {
     await this.runner.finish(task, attempt, { status, exitCode, error, metrics, outputs });
   }
 
+  /** The store says the task ended (`actual`) while this run was about to end it otherwise. */
+  private async endedElsewhere(task: TaskState, actual: TaskStatus): Promise<void> {
+    task.status = actual;
+    this.emitTask(task);
+    await this.taskEnded(task);
+  }
+
   private async failWithoutRunning(task: TaskState, message: string): Promise<void> {
     await this.complete(task, null, "failed", null, {}, [], message);
   }
@@ -1149,7 +1159,8 @@ export class RunController {
     at: number,
   ): Promise<void> {
     if (task.status !== "pending" && task.status !== "queued") return;
-    await this.engine.store.endTaskWithoutRunning(task.id, status, reason, at);
+    const write = this.engine.store.endTaskWithoutRunning(task.id, status, reason, at);
+    if (!(await applyTransition(write, task, (actual) => this.endedElsewhere(task, actual)))) return;
     task.status = status;
     this.emitTask(task, { error: reason });
     await this.taskEnded(task);

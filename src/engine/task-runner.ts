@@ -14,6 +14,7 @@ import {
   retryDelay,
 } from "./attempt.js";
 import type { Engine } from "./engine.js";
+import { applyTransition } from "./transitions.js";
 
 /** The part of a task its owner holds that the runner reads and moves on. */
 export interface RunnerTask {
@@ -80,6 +81,8 @@ export interface TaskOwner<T extends RunnerTask> {
   retrying(task: T, exitCode: number | null, error: string): void;
   /** The backoff is over. Default: the task is queued for a slot again. */
   retryDue?(task: T): void;
+  /** The store says the task had already ended (`actual`) when this side tried to end it. */
+  endedElsewhere(task: T, actual: TaskStatus): Promise<void>;
   /** The task ended (recorded, `task.status` set). */
   ended(task: T, end: TaskEnd): Promise<void>;
   /** What else the owner records with a task's end (a pipeline task's cache key...). */
@@ -258,7 +261,7 @@ export class TaskRunner<T extends RunnerTask> {
     attempt: { number: number; end: AttemptEnd } | null,
     end: TaskEnd & { status: TaskCompletion["status"] },
   ): Promise<void> {
-    await this.engine.store.completeTask(task.id, attempt, {
+    const write = this.engine.store.completeTask(task.id, attempt, {
       status: end.status,
       exitCode: end.exitCode,
       endedAt: Date.now(),
@@ -267,6 +270,8 @@ export class TaskRunner<T extends RunnerTask> {
       error: end.error,
       ...this.owner.recorded?.(task, end.status),
     });
+    // Lost a race (a cancel recorded first): the task ended as the store says.
+    if (!(await applyTransition(write, task, (actual) => this.owner.endedElsewhere(task, actual)))) return;
     task.status = end.status;
     await this.owner.ended(task, end);
   }

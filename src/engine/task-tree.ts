@@ -11,11 +11,12 @@ import { type TaskState, isTerminal } from "../store/store.js";
 import type { AttemptEnd } from "../store/store.js";
 import { newRunId, newTaskId, parseIdQuery } from "../util/ids.js";
 import { plural } from "../util/plural.js";
-import { isAlive } from "../util/process.js";
 import { type NodeOutcome, conditionHolds } from "./conditions.js";
 import type { Engine, SubmitRequest } from "./engine.js";
+import { isOwnerLive, ownerLabel } from "./ownership.js";
 import { paramEnvName, paramEnvValue } from "./task-context.js";
 import { type RunnableTask, type TaskOwner, TaskRunner } from "./task-runner.js";
+import { applyTransition } from "./transitions.js";
 
 /** How a submitted task runs; stored with it (`TaskRow.submit`) so a restarted engine can run it too. */
 interface SubmitSpec {
@@ -119,6 +120,7 @@ export class TaskTree {
       waiting: (task, open) =>
         this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` }),
       retrying: (task, exitCode, error) => this.emitTask(task, { exitCode, error }),
+      endedElsewhere: (task, actual) => this.endedElsewhere(task, actual),
       ended: async (task, end) => {
         this.emitTask(task, { exitCode: end.exitCode, error: end.error });
         await this.settle(task);
@@ -247,6 +249,7 @@ export class TaskTree {
           parentTaskId: null,
           createdAt: Date.now(),
           enginePid: process.pid,
+          engineId: this.engine.id,
         };
     const created: TreeTask[] = [];
     const rows: NewTask[] = [];
@@ -625,9 +628,17 @@ export class TaskTree {
     reason: string,
   ): Promise<void> {
     if (isTerminal(task.status)) return;
-    await this.engine.store.endTaskWithoutRunning(task.id, status, reason, Date.now());
+    const write = this.engine.store.endTaskWithoutRunning(task.id, status, reason, Date.now());
+    if (!(await applyTransition(write, task, (actual) => this.endedElsewhere(task, actual)))) return;
     task.status = status;
     this.emitTask(task, { error: reason });
+    await this.settle(task);
+  }
+
+  /** The store says the task ended (`actual`) while this tree was about to end it otherwise. */
+  private async endedElsewhere(task: TreeTask, actual: TaskStatus): Promise<void> {
+    task.status = actual;
+    this.emitTask(task);
     await this.settle(task);
   }
 
@@ -714,9 +725,9 @@ export class TaskTree {
         const engine =
           state.runStatus !== "running"
             ? `run has ${state.runStatus}`
-            : state.enginePid === null
+            : state.enginePid === null && state.engineId === null
               ? "run has no engine"
-              : `engine (pid ${state.enginePid}) is gone`;
+              : `${ownerLabel(state, state.engine)} is gone`;
         const why = `needs ${state.name} (task ${state.id}), which is ${state.status} but whose ${engine}: it will not end until \`baton resume ${state.runId}\` continues its run; submit this task again then`;
         for (const next of waiting) {
           if (next.status === "pending")
@@ -768,8 +779,7 @@ export class TaskTree {
 /** Whether the run of a task not ended has no live engine to end it. */
 function engineGone(state: TaskState): boolean {
   if (state.runStatus !== "running") return true;
-  if (state.enginePid === null) return true;
-  return state.enginePid !== process.pid && !isAlive(state.enginePid);
+  return !isOwnerLive(state, state.engine);
 }
 
 /** A submission refused because of one of its fields (`cwd`, `labels.team`): exit 2, HTTP 400 naming it. */

@@ -11,6 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import path from "node:path";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Engine } from "../engine/engine.js";
+import { runOwner } from "../engine/ownership.js";
 import type { RunController } from "../engine/run-controller.js";
 import { ensureBatonError } from "../errors.js";
 import type { Store } from "../store/store.js";
@@ -33,7 +34,6 @@ import { pipelineRoutes } from "./routes/pipelines.js";
 import { poolRoutes } from "./routes/pools.js";
 import { runRoutes } from "./routes/runs.js";
 import { taskRoutes } from "./routes/tasks.js";
-import { isAlive } from "./routes/util.js";
 import { defaultWebRoot, registerWebUi, sendUiIndex } from "./web-ui.js";
 
 /** Request bodies larger than this are refused with 413. */
@@ -238,7 +238,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
       const runs = await ctx.store.listRuns({ status: ["running"], limit: 100_000 });
       for (const run of runs) {
         if (run.status !== "running" || run.parentRunId !== null || run.specFile === null) continue;
-        if (run.enginePid !== null && (run.enginePid === process.pid || isAlive(run.enginePid))) continue;
+        if (run.engineId === ctx.engine.id || (await runOwner(ctx.store, run)).live) continue;
         try {
           const project = ctx.catalog.forRun(run);
           ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));

@@ -130,4 +130,25 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE attempts ADD COLUMN handle TEXT;
   `,
+  // Engines sharing a store: each one's lease, the engine driving each run, and the pool slots
+  // held by running tasks (counted across engines).
+  `
+  CREATE TABLE engines (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    lease_expires_at INTEGER NOT NULL
+  );
+  ALTER TABLE runs ADD COLUMN engine_id TEXT;
+  CREATE TABLE slots (
+    task_id TEXT PRIMARY KEY,
+    pool TEXT NOT NULL,
+    engine_id TEXT NOT NULL,
+    acquired_at INTEGER NOT NULL
+  );
+  CREATE INDEX slots_pool ON slots (pool);
+  CREATE INDEX slots_engine ON slots (engine_id);
+  `,
 ];

@@ -124,18 +124,29 @@ describe("SqliteStore.listRuns", () => {
 describe("SqliteStore.claimRun", () => {
   it("with the engine it expects, lets exactly one of two engines picking up an orphaned run have it", async () => {
     const store = openStore();
-    const deadEngine = 999_999_999;
-    await store.createRun(newRun("run1", { enginePid: deadEngine }));
+    const engine = (id: string, pid: number) => ({
+      id,
+      host: "h",
+      bootId: "",
+      pid,
+      startedAt: 1,
+      leaseExpiresAt: Date.now() + 60_000,
+    });
+    await store.registerEngine(engine("eng_a", 1001));
+    await store.registerEngine(engine("eng_b", 1002));
+    await store.registerEngine(engine("eng_c", 1003));
+    const deadEngine = "eng_dead";
+    await store.createRun(newRun("run1", { enginePid: 999_999_999, engineId: deadEngine }));
     // Both saw the run driven by the dead engine; their claims land in the same transaction.
     const claims = await Promise.all([
-      store.claimRun("run1", 1001, deadEngine),
-      store.claimRun("run1", 1002, deadEngine),
+      store.claimRun("run1", "eng_a", deadEngine),
+      store.claimRun("run1", "eng_b", deadEngine),
     ]);
     expect(claims).toEqual([true, false]);
-    expect((await store.getRun("run1"))?.enginePid).toBe(1001);
+    expect(await store.getRun("run1")).toMatchObject({ engineId: "eng_a", enginePid: 1001 });
     // Without an expected engine, the claim is unconditional (a retry of a finished run).
-    expect(await store.claimRun("run1", 1003)).toBe(true);
-    expect((await store.getRun("run1"))?.enginePid).toBe(1003);
+    expect(await store.claimRun("run1", "eng_c")).toBe(true);
+    expect(await store.getRun("run1")).toMatchObject({ engineId: "eng_c", enginePid: 1003 });
   });
 });
 

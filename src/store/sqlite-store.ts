@@ -5,9 +5,11 @@ import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { makeStateDir, makeStateFile, tightenPath } from "../util/state-mode.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import type {
+  ANY_EXPIRED,
   AttemptEnd,
   AttemptRow,
   CacheEntry,
+  EngineRow,
   NewRun,
   NewTask,
   OutputRow,
@@ -22,6 +24,7 @@ import type {
   TaskState,
   TaskStatus,
 } from "./store.js";
+import { TRANSITION_SOURCES, type TransitionRefusal, stateConflict } from "./task-states.js";
 
 type Row = Record<string, unknown>;
 
@@ -39,6 +42,7 @@ export class SqliteStore implements Store {
     reject: (err: unknown) => void;
   }> = [];
   private flushScheduled = false;
+  private readonly completeStmts = new Map<string, Database.Statement>();
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -94,6 +98,7 @@ export class SqliteStore implements Store {
         params: JSON.stringify(run.params),
         options: JSON.stringify(run.options),
         status: "running",
+        engineId: run.engineId ?? null,
       }),
     );
   }
@@ -107,12 +112,78 @@ export class SqliteStore implements Store {
     await this.write(() => this.stmts.finishRun.run({ id, status, endedAt, error }));
   }
 
-  async claimRun(id: string, enginePid: number, from?: number | null): Promise<boolean> {
+  async claimRun(id: string, engineId: string, from?: string | null | typeof ANY_EXPIRED): Promise<boolean> {
+    const mode = from === undefined ? 0 : from !== null && typeof from === "object" ? 2 : 1;
+    const fromId = typeof from === "string" ? from : null;
+    return this.write(() => {
+      if (this.stmts.claimRun.run({ id, engineId, mode, from: fromId, now: Date.now() }).changes !== 1)
+        return false;
+      // What the previous owner held for this run's tasks is not held any more.
+      this.stmts.releaseRunSlots.run({ runId: id, engineId });
+      return true;
+    });
+  }
+
+  async registerEngine(e: EngineRow): Promise<void> {
+    await this.write(() => this.stmts.registerEngine.run(e));
+  }
+
+  async renewEngineLease(id: string, leaseExpiresAt: number): Promise<boolean> {
+    return this.write(() => this.stmts.renewEngine.run({ id, leaseExpiresAt }).changes === 1);
+  }
+
+  async endEngineLease(id: string, at: number): Promise<void> {
+    await this.write(() => {
+      this.stmts.endEngine.run({ id, at });
+      this.stmts.releaseEngineSlots.run(id);
+    });
+  }
+
+  async getEngine(id: string): Promise<EngineRow | undefined> {
+    const row = this.stmts.getEngine.get(id) as Row | undefined;
+    return row && toEngine(row);
+  }
+
+  async claimSlots(
+    pool: string,
+    slots: number,
+    engineId: string,
+    taskIds: string[],
+    now: number,
+  ): Promise<string[]> {
+    return this.write(() => {
+      let held = (this.stmts.countPoolSlots.get(pool, now) as Row).n as number;
+      const granted: string[] = [];
+      for (const taskId of taskIds) {
+        const mine = this.stmts.slotOf.get(taskId) as Row | undefined;
+        if (mine && mine.engine_id === engineId && mine.pool === pool) {
+          granted.push(taskId);
+          continue;
+        }
+        if (held >= slots) break;
+        this.stmts.insertSlot.run({ taskId, pool, engineId, at: now });
+        held++;
+        granted.push(taskId);
+      }
+      return granted;
+    });
+  }
+
+  async transferSlot(fromTaskId: string, toTaskId: string, now: number): Promise<boolean> {
     return this.write(
-      () =>
-        this.stmts.claimRun.run({ id, enginePid, anyEngine: from === undefined ? 1 : 0, from: from ?? null })
-          .changes === 1,
+      () => this.stmts.transferSlot.run({ from: fromTaskId, to: toTaskId, at: now }).changes === 1,
     );
+  }
+
+  async releaseSlots(taskIds: string[]): Promise<void> {
+    await this.write(() => {
+      for (const id of taskIds) this.stmts.releaseSlot.run(id);
+    });
+  }
+
+  async countSlots(now: number): Promise<Record<string, number>> {
+    const rows = this.stmts.countSlots.all(now) as Row[];
+    return Object.fromEntries(rows.map((r) => [r.pool as string, r.n as number]));
   }
 
   async addTasks(tasks: NewTask[]): Promise<void> {
@@ -127,6 +198,7 @@ export class SqliteStore implements Store {
           params: JSON.stringify(run.params),
           options: JSON.stringify(run.options),
           status: "running",
+          engineId: run.engineId ?? null,
         });
       }
       this.insertTasks(tasks);
@@ -161,8 +233,11 @@ export class SqliteStore implements Store {
   async getTaskStates(ids: string[]): Promise<TaskState[]> {
     const rows = this.selectIn(
       ids,
-      (list) => `SELECT t.id, t.name, t.status, t.run_id, r.status AS run_status, r.engine_pid
-           FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.id IN (${list})`,
+      (list) => `SELECT t.id, t.name, t.status, t.run_id, r.status AS run_status, r.engine_pid, r.engine_id,
+             e.id AS e_id, e.host AS e_host, e.boot_id AS e_boot_id, e.pid AS e_pid,
+             e.started_at AS e_started_at, e.lease_expires_at AS e_lease_expires_at
+           FROM tasks t JOIN runs r ON r.id = t.run_id LEFT JOIN engines e ON e.id = r.engine_id
+           WHERE t.id IN (${list})`,
     );
     return rows.map((r) => ({
       id: r.id as string,
@@ -171,6 +246,18 @@ export class SqliteStore implements Store {
       runId: r.run_id as string,
       runStatus: r.run_status as RunStatus,
       enginePid: (r.engine_pid as number | null) ?? null,
+      engineId: (r.engine_id as string | null) ?? null,
+      engine:
+        r.e_id == null
+          ? null
+          : toEngine({
+              id: r.e_id,
+              host: r.e_host,
+              boot_id: r.e_boot_id,
+              pid: r.e_pid,
+              started_at: r.e_started_at,
+              lease_expires_at: r.e_lease_expires_at,
+            }),
     }));
   }
 
@@ -221,7 +308,10 @@ export class SqliteStore implements Store {
   }
 
   async queueTask(id: string, command: string, params: Record<string, unknown>): Promise<void> {
-    await this.write(() => this.stmts.queueTask.run({ id, command, params: JSON.stringify(params) }));
+    await this.writeTransition(() => {
+      if (this.stmts.queueTask.run({ id, command, params: JSON.stringify(params) }).changes === 1) return;
+      return this.refusal(id, TRANSITION_SOURCES.queue, "queued", "queue it");
+    });
   }
 
   async endTaskWithoutRunning(
@@ -230,15 +320,28 @@ export class SqliteStore implements Store {
     reason: string,
     at: number,
   ): Promise<void> {
-    await this.write(() => this.stmts.endTaskWithoutRunning.run({ id, status, error: reason, endedAt: at }));
+    await this.writeTransition(() => {
+      if (this.stmts.endTaskWithoutRunning.run({ id, status, error: reason, endedAt: at }).changes === 1)
+        return;
+      return this.refusal(
+        id,
+        TRANSITION_SOURCES.endWithoutRunning,
+        status,
+        `end it ${status} without running`,
+      );
+    });
   }
 
   async startAttempt(
-    a: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message">,
+    a: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message" | "handle">,
   ): Promise<void> {
-    await this.write(() => {
+    await this.writeTransition(() => {
+      // The status first: a refused start writes no attempt.
+      if (
+        this.stmts.taskStarted.run({ id: a.taskId, attempts: a.number, startedAt: a.startedAt }).changes !== 1
+      )
+        return this.refusal(a.taskId, TRANSITION_SOURCES.start, "running", `start attempt ${a.number}`);
       this.stmts.insertAttempt.run(a);
-      this.stmts.taskStarted.run({ id: a.taskId, attempts: a.number, startedAt: a.startedAt });
     });
   }
 
@@ -252,7 +355,18 @@ export class SqliteStore implements Store {
   }
 
   async reopenTasks(runId: string, taskIds: string[]): Promise<void> {
-    await this.write(() => {
+    await this.writeTransition(() => {
+      // All of them checked before any is changed: either every task is reopened or none.
+      const from: readonly string[] = TRANSITION_SOURCES.reopen;
+      for (const id of taskIds) {
+        const row = this.stmts.taskStatusInRun.get({ id, runId }) as Row | undefined;
+        if (!row) {
+          const refusal = { from: TRANSITION_SOURCES.reopen, to: "pending" as const, actual: undefined };
+          return new Refused({ taskId: id, ...refusal, action: `reopen it in run ${runId}` });
+        }
+        if (!from.includes(row.status as string))
+          return this.refusal(id, TRANSITION_SOURCES.reopen, "pending", `reopen it in run ${runId}`, row);
+      }
       for (const id of taskIds) {
         this.stmts.deleteOutputs.run(id);
         this.stmts.reopenTask.run({ id, runId });
@@ -262,9 +376,12 @@ export class SqliteStore implements Store {
   }
 
   async finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void> {
-    await this.write(() => {
+    await this.writeTransition(() => {
+      if (
+        this.stmts.requeueTask.run({ id: taskId, exitCode: end.exitCode, error: end.message }).changes !== 1
+      )
+        return this.refusal(taskId, TRANSITION_SOURCES.retry, "queued", `end attempt ${number} for a retry`);
       this.stmts.finishAttempt.run({ taskId, number, ...end });
-      this.stmts.requeueTask.run({ id: taskId, exitCode: end.exitCode, error: end.message });
     });
   }
 
@@ -273,9 +390,11 @@ export class SqliteStore implements Store {
     attempt: { number: number; end: AttemptEnd } | null,
     c: TaskCompletion,
   ): Promise<void> {
-    await this.write(() => {
-      if (attempt) this.stmts.finishAttempt.run({ taskId, number: attempt.number, ...attempt.end });
-      this.stmts.completeTask.run({
+    const from: readonly TaskStatus[] = attempt
+      ? TRANSITION_SOURCES.completeAttempt
+      : TRANSITION_SOURCES.completeWithout[c.status];
+    await this.writeTransition(() => {
+      const changed = this.completeStmt(from).run({
         id: taskId,
         status: c.status,
         exitCode: c.exitCode,
@@ -289,9 +408,45 @@ export class SqliteStore implements Store {
         params: c.params ? JSON.stringify(c.params) : null,
         outputDir: c.outputDir ?? null,
         cachedFrom: c.status === "cached" ? (c.cachedFrom ?? null) : null,
-      });
+      }).changes;
+      if (changed !== 1) {
+        const what = attempt ? `end attempt ${attempt.number} as ${c.status}` : `end it ${c.status}`;
+        return this.refusal(taskId, from, c.status, what);
+      }
+      if (attempt) this.stmts.finishAttempt.run({ taskId, number: attempt.number, ...attempt.end });
       for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
     });
+  }
+
+  /** `completeTask`'s UPDATE for one set of allowed predecessors (few sets: prepared once each). */
+  private completeStmt(from: readonly TaskStatus[]): Database.Statement {
+    const key = from.join(",");
+    let stmt = this.completeStmts.get(key);
+    if (!stmt) {
+      stmt = this.db.prepare(`${COMPLETE_TASK_SQL} AND status IN (${sqlList(from)})`);
+      this.completeStmts.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  /**
+   * A refused transition, found inside a write: what the task's status is, returned (not
+   * thrown) so that the other writes of the batch commit; {@link writeTransition} throws it.
+   */
+  private refusal(
+    taskId: string,
+    from: readonly TaskStatus[],
+    to: TaskStatus,
+    action: string,
+    row: Row | undefined = this.stmts.taskStatus.get(taskId) as Row | undefined,
+  ): Refused {
+    return new Refused({ taskId, from, to, action, actual: row?.status as TaskStatus | undefined });
+  }
+
+  /** A write that may be a refused transition: throws STATE_CONFLICT (or STORE_NOT_FOUND) after it. */
+  private async writeTransition(fn: () => Refused | undefined): Promise<void> {
+    const result = await this.write(fn);
+    if (result instanceof Refused) throw stateConflict(result.refusal);
   }
 
   async getRun(id: string): Promise<RunRow | undefined> {
@@ -616,31 +771,66 @@ function migrate(db: Database.Database): void {
 function prepare(db: Database.Database) {
   return {
     insertRun: db.prepare(
-      `INSERT INTO runs (id, pipeline, status, params, options, workdir, spec_file, parent_run_id, parent_task_id, created_at, engine_pid)
-       VALUES (@id, @pipeline, @status, @params, @options, @workdir, @specFile, @parentRunId, @parentTaskId, @createdAt, @enginePid)`,
+      `INSERT INTO runs (id, pipeline, status, params, options, workdir, spec_file, parent_run_id, parent_task_id, created_at, engine_pid, engine_id)
+       VALUES (@id, @pipeline, @status, @params, @options, @workdir, @specFile, @parentRunId, @parentTaskId, @createdAt, @enginePid, @engineId)`,
     ),
     finishRun: db.prepare(
       "UPDATE runs SET status = @status, ended_at = @endedAt, error = @error WHERE id = @id",
     ),
+    // mode 0: whoever drives it; 1: only from engine @from (null: none); 2: only if its engine's
+    // lease has expired (or it has none).
     claimRun: db.prepare(
-      "UPDATE runs SET engine_pid = @enginePid, status = 'running', ended_at = NULL WHERE id = @id AND (@anyEngine = 1 OR engine_pid IS @from)",
+      `UPDATE runs SET engine_id = @engineId, engine_pid = (SELECT pid FROM engines WHERE id = @engineId),
+         status = 'running', ended_at = NULL
+       WHERE id = @id AND (@mode = 0 OR (@mode = 1 AND engine_id IS @from) OR (@mode = 2 AND (engine_id IS NULL
+         OR NOT EXISTS (SELECT 1 FROM engines e WHERE e.id = runs.engine_id AND e.lease_expires_at > @now))))`,
     ),
+    releaseRunSlots: db.prepare(
+      `DELETE FROM slots WHERE engine_id IS NOT @engineId
+         AND task_id IN (SELECT id FROM tasks WHERE run_id = @runId)`,
+    ),
+    registerEngine: db.prepare(
+      `INSERT OR REPLACE INTO engines (id, host, boot_id, pid, started_at, lease_expires_at)
+       VALUES (@id, @host, @bootId, @pid, @startedAt, @leaseExpiresAt)`,
+    ),
+    renewEngine: db.prepare("UPDATE engines SET lease_expires_at = @leaseExpiresAt WHERE id = @id"),
+    endEngine: db.prepare("UPDATE engines SET lease_expires_at = MIN(lease_expires_at, @at) WHERE id = @id"),
+    getEngine: db.prepare("SELECT * FROM engines WHERE id = ?"),
+    releaseEngineSlots: db.prepare("DELETE FROM slots WHERE engine_id = ?"),
+    countPoolSlots: db.prepare(
+      "SELECT COUNT(*) AS n FROM slots s JOIN engines e ON e.id = s.engine_id WHERE s.pool = ? AND e.lease_expires_at > ?",
+    ),
+    countSlots: db.prepare(
+      `SELECT s.pool, COUNT(*) AS n FROM slots s JOIN engines e ON e.id = s.engine_id
+       WHERE e.lease_expires_at > ? GROUP BY s.pool`,
+    ),
+    slotOf: db.prepare("SELECT pool, engine_id FROM slots WHERE task_id = ?"),
+    insertSlot: db.prepare(
+      "INSERT OR REPLACE INTO slots (task_id, pool, engine_id, acquired_at) VALUES (@taskId, @pool, @engineId, @at)",
+    ),
+    releaseSlot: db.prepare("DELETE FROM slots WHERE task_id = ?"),
+    transferSlot: db.prepare("UPDATE slots SET task_id = @to, acquired_at = @at WHERE task_id = @from"),
+    taskStatus: db.prepare("SELECT status FROM tasks WHERE id = ?"),
+    taskStatusInRun: db.prepare("SELECT status FROM tasks WHERE id = @id AND run_id = @runId"),
     insertTask: db.prepare(
       `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key)
        VALUES (@id, @runId, @name, @node, @parentId, @status, @pool, @priority, @command, @params, @item, @outputDir, @error, @createdAt, @endedAt, @submit, @idempotencyKey)`,
     ),
     queueTask: db.prepare(
-      "UPDATE tasks SET status = 'queued', command = @command, params = @params WHERE id = @id",
+      `UPDATE tasks SET status = 'queued', command = @command, params = @params
+       WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.queue)})`,
     ),
     endTaskWithoutRunning: db.prepare(
-      "UPDATE tasks SET status = @status, error = @error, ended_at = @endedAt WHERE id = @id",
+      `UPDATE tasks SET status = @status, error = @error, ended_at = @endedAt
+       WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.endWithoutRunning)})`,
     ),
     insertAttempt: db.prepare(
       `INSERT INTO attempts (task_id, number, status, pid, pid_start, started_at, log_path)
        VALUES (@taskId, @number, @status, @pid, @pidStart, @startedAt, @logPath)`,
     ),
     taskStarted: db.prepare(
-      "UPDATE tasks SET status = 'running', attempts = @attempts, started_at = COALESCE(started_at, @startedAt) WHERE id = @id",
+      `UPDATE tasks SET status = 'running', attempts = @attempts, started_at = COALESCE(started_at, @startedAt)
+       WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.start)})`,
     ),
     setAttemptHandle: db.prepare(
       "UPDATE attempts SET handle = @handle, pid = @pid, pid_start = @pidStart WHERE task_id = @taskId AND number = @number",
@@ -651,14 +841,8 @@ function prepare(db: Database.Database) {
        WHERE task_id = @taskId AND number = @number AND ended_at IS NULL`,
     ),
     requeueTask: db.prepare(
-      "UPDATE tasks SET status = 'queued', exit_code = @exitCode, error = @error WHERE id = @id",
-    ),
-    completeTask: db.prepare(
-      `UPDATE tasks SET status = @status, exit_code = @exitCode, ended_at = @endedAt, metrics = @metrics,
-         error = @error, cached = @cached, cache_key = COALESCE(@cacheKey, cache_key),
-         cache_parts = COALESCE(@cacheParts, cache_parts), cached_from = @cachedFrom, command = COALESCE(@command, command),
-         params = COALESCE(@params, params), output_dir = COALESCE(@outputDir, output_dir)
-       WHERE id = @id`,
+      `UPDATE tasks SET status = 'queued', exit_code = @exitCode, error = @error
+       WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.retry)})`,
     ),
     insertOutput: db.prepare(
       "INSERT OR REPLACE INTO outputs (task_id, path, sha256, size) VALUES (@taskId, @path, @sha256, @size)",
@@ -668,7 +852,7 @@ function prepare(db: Database.Database) {
     reopenTask: db.prepare(
       `UPDATE tasks SET status = 'pending', exit_code = NULL, error = NULL, ended_at = NULL, cached = 0,
          cached_from = NULL, metrics = NULL
-       WHERE id = @id AND run_id = @runId`,
+       WHERE id = @id AND run_id = @runId AND status IN (${sqlList(TRANSITION_SOURCES.reopen)})`,
     ),
     reopenRun: db.prepare("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = ?"),
     listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY rowid"),
@@ -715,6 +899,34 @@ function prepare(db: Database.Database) {
   };
 }
 
+/** `completeTask`'s UPDATE, to which the allowed predecessors are appended. */
+const COMPLETE_TASK_SQL = `UPDATE tasks SET status = @status, exit_code = @exitCode, ended_at = @endedAt, metrics = @metrics,
+    error = @error, cached = @cached, cache_key = COALESCE(@cacheKey, cache_key),
+    cache_parts = COALESCE(@cacheParts, cache_parts), cached_from = @cachedFrom, command = COALESCE(@command, command),
+    params = COALESCE(@params, params), output_dir = COALESCE(@outputDir, output_dir)
+  WHERE id = @id`;
+
+/** Statuses as an SQL list (`'pending','queued'`); they are constants, never user input. */
+function sqlList(statuses: readonly TaskStatus[]): string {
+  return statuses.length === 0 ? "NULL" : statuses.map((s) => `'${s}'`).join(",");
+}
+
+/** A transition a write refused (see `SqliteStore.refusal`). */
+class Refused {
+  constructor(readonly refusal: TransitionRefusal) {}
+}
+
+function toEngine(r: Row): EngineRow {
+  return {
+    id: r.id as string,
+    host: r.host as string,
+    bootId: r.boot_id as string,
+    pid: r.pid as number,
+    startedAt: r.started_at as number,
+    leaseExpiresAt: r.lease_expires_at as number,
+  };
+}
+
 function parseJson<T>(text: unknown, fallback: T): T {
   return typeof text === "string" ? (JSON.parse(text) as T) : fallback;
 }
@@ -733,6 +945,7 @@ function toRun(r: Row): RunRow {
     createdAt: r.created_at as number,
     endedAt: (r.ended_at as number | null) ?? null,
     enginePid: (r.engine_pid as number | null) ?? null,
+    engineId: (r.engine_id as string | null) ?? null,
     error: (r.error as string | null) ?? null,
   };
 }

@@ -60,8 +60,13 @@ export interface RunRow {
   parentTaskId: string | null;
   createdAt: number;
   endedAt: number | null;
-  /** Process id of the engine driving the run (to tell a live run from an orphaned one). */
+  /** Process id of the engine driving the run, for messages and to adopt its processes. */
   enginePid: number | null;
+  /**
+   * The engine driving the run (`eng_<ULID>`, see {@link EngineRow}); null for runs recorded
+   * before engines had ids. Whether it is still driven is decided by `engine/ownership.ts`.
+   */
+  engineId: string | null;
   /** Why the run failed when no task says it: it could not be planned, or resumed. */
   error: string | null;
 }
@@ -130,7 +135,31 @@ export interface TaskState {
   runStatus: RunStatus;
   /** Process id of the engine driving the task's run (null: none). */
   enginePid: number | null;
+  /** The engine driving the task's run, with its lease (null: none, or not recorded). */
+  engineId: string | null;
+  engine: EngineRow | null;
 }
+
+/**
+ * An engine sharing the store: it drives the runs it created or claimed while its lease lasts.
+ * It renews the lease on a timer; one that stops renewing it (its process died) is gone once
+ * the lease has expired (or sooner, see `engine/ownership.ts`).
+ */
+export interface EngineRow {
+  /** `eng_<ULID>`. */
+  id: string;
+  /** `os.hostname()` of its machine. */
+  host: string;
+  /** The kernel boot id of its machine ("" if unknown): a pid means nothing after a reboot. */
+  bootId: string;
+  pid: number;
+  startedAt: number;
+  /** Milliseconds since the epoch; the engine is gone once this has passed. */
+  leaseExpiresAt: number;
+}
+
+/** `claimRun`'s `from` meaning: whoever drives it, if that engine's lease has expired. */
+export const ANY_EXPIRED = Object.freeze({ anyExpired: true as const });
 
 /** A submitted task waits for another (`--after-success`, `--after-fail`, `--after`). */
 export interface TaskDep {
@@ -171,7 +200,10 @@ export interface OutputRow {
   size: number;
 }
 
-export type NewRun = Omit<RunRow, "status" | "endedAt" | "error">;
+export type NewRun = Omit<RunRow, "status" | "endedAt" | "error" | "engineId"> & {
+  /** The engine creating the run (null or left out: none, as for runs recorded by tools). */
+  engineId?: string | null;
+};
 
 export type NewTask = Pick<
   TaskRow,
@@ -244,11 +276,47 @@ export interface Store {
     error?: string | null,
   ): Promise<void>;
   /**
-   * Marks a run as driven by this engine process again (resume, retry). With `from`, only if
-   * the run is still recorded as driven by that process (null: by none), so that of two
-   * engines picking up the same orphaned run, one gets it. Returns whether the claim was made.
+   * Marks a run as driven by engine `engineId` (registered: its pid is recorded too) again
+   * (resume, retry); the run is `running`. Compare-and-set on the owner: with `from` a string
+   * or null, only if the run is still recorded as driven by that engine (null: by none); with
+   * {@link ANY_EXPIRED}, only if its engine's lease has expired (or it has none); without
+   * `from`, whoever drives it. So of two engines picking up the same orphaned run, exactly one
+   * gets it. Slots the previous owner held for the run's tasks are released. Returns whether
+   * the claim was made.
    */
-  claimRun(id: string, enginePid: number, from?: number | null): Promise<boolean>;
+  claimRun(id: string, engineId: string, from?: string | null | typeof ANY_EXPIRED): Promise<boolean>;
+
+  /** Records an engine (or renews it, same id) with its lease. */
+  registerEngine(engine: EngineRow): Promise<void>;
+  /** Extends an engine's lease; false if the engine is not recorded. */
+  renewEngineLease(id: string, leaseExpiresAt: number): Promise<boolean>;
+  /** Ends an engine's lease at `at` (it stops) and releases the slots it holds. */
+  endEngineLease(id: string, at: number): Promise<void>;
+  getEngine(id: string): Promise<EngineRow | undefined>;
+
+  /**
+   * Claims pool slots for these tasks (in order) for engine `engineId`, atomically: a task gets
+   * a slot only while fewer than `slots` tasks of `pool` hold one for an engine whose lease has
+   * not expired at `now`. A task that already holds one keeps it. Returns the ids granted (a
+   * prefix of `taskIds`): two engines sharing the store never exceed a pool's slots.
+   */
+  claimSlots(
+    pool: string,
+    slots: number,
+    engineId: string,
+    taskIds: string[],
+    now: number,
+  ): Promise<string[]>;
+  /**
+   * Hands the slot `fromTaskId` holds to `toTaskId` (same engine and pool): what an engine does
+   * when a process ends and another task of the pool waits there, so the count never changes.
+   * Returns false if `fromTaskId` held none.
+   */
+  transferSlot(fromTaskId: string, toTaskId: string, now: number): Promise<boolean>;
+  /** Gives back the slots these tasks hold (their processes ended). */
+  releaseSlots(taskIds: string[]): Promise<void>;
+  /** Slots held per pool by engines whose lease has not expired at `now` (pools with none left out). */
+  countSlots(now: number): Promise<Record<string, number>>;
 
   /** Records planned tasks in one transaction. */
   addTasks(tasks: NewTask[]): Promise<void>;
@@ -273,6 +341,11 @@ export interface Store {
    * waiting on tasks that another engine drives watches. Unknown ids are left out.
    */
   getTaskStates(ids: string[]): Promise<TaskState[]>;
+  /*
+   * Status changes. Each is a compare-and-set on the task's status (see store/task-states.ts):
+   * from a status the transition does not allow, nothing is written and the method throws
+   * STATE_CONFLICT (context: taskId, from, to, actual); for an unknown task, STORE_NOT_FOUND.
+   */
   /** A task's needs are met: it waits for a slot, with its resolved command. */
   queueTask(id: string, command: string, params: Record<string, unknown>): Promise<void>;
   /** A task will not run: `skipped` (condition cannot hold / `if:` false) or `cancelled`. */
@@ -282,7 +355,7 @@ export interface Store {
     reason: string,
     at: number,
   ): Promise<void>;
-  /** A process is about to start: records a new attempt and marks the task `running`. */
+  /** A process is about to start: marks the task `running` and records a new attempt. */
   startAttempt(
     attempt: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message" | "handle">,
   ): Promise<void>;
@@ -310,6 +383,7 @@ export interface Store {
   /** Runs newest first, filtered (see {@link RunFilter}); a page of them when given `before`. */
   listRuns(filter?: RunFilter): Promise<RunRow[]>;
   getTask(id: string): Promise<TaskRow | undefined>;
+  /** Tasks matching every field of `filter`, in the order they were recorded. */
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;
   /** How many tasks of a run have each status (statuses with none are left out). */
   countTasks(runId: string): Promise<Partial<Record<TaskStatus, number>>>;

@@ -14,6 +14,8 @@ export const MIN_PREFIX = 4;
 
 export const newRunId = (): string => `run_${ulid()}`;
 export const newTaskId = (): string => `task_${ulid()}`;
+/** An engine's id (`eng_<ULID>`): who drives a run, and holds its pool slots (see engine/ownership.ts). */
+export const newEngineId = (): string => `eng_${ulid()}`;
 
 const CROCKFORD = /^[0-9A-HJKMNP-TV-Z]*$/;
 

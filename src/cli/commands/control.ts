@@ -2,10 +2,10 @@ import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiClient, type ApiEndpoint, findEndpoint } from "../../client/api-client.js";
 import { StateLayout } from "../../engine/layout.js";
+import { runOwner } from "../../engine/ownership.js";
 import { BatonError } from "../../errors.js";
 import type { RunRow, Store } from "../../store/store.js";
 import { isTerminal, rootRun } from "../../store/store.js";
-import { isAlive } from "../../util/process.js";
 import { locateFile, openExistingStore } from "../context.js";
 import { engineFile } from "../embedded-api.js";
 import { EXIT } from "../main.js";
@@ -23,12 +23,13 @@ export async function cancelCommand(id: string, opts: { file: string }): Promise
       store,
       (await store.getRun(hit.kind === "run" ? hit.id : (await store.getTask(hit.id))!.runId))!,
     );
-    const endpoint = driverOf(opts.file, run);
+    const owner = await runOwner(store, run);
+    const endpoint = driverOf(opts.file, run, owner);
     if (!endpoint) {
       throw new BatonError(
         "USAGE",
         run.status === "running"
-          ? `run ${run.id} has no live engine (pid ${run.enginePid} is gone): \`baton resume ${run.id}\` picks it up, or leave it`
+          ? `run ${run.id} has no live engine (${owner.label} is gone): \`baton resume ${run.id}\` picks it up, or leave it`
           : `run ${run.id} has already ended (${run.status})`,
       );
     }
@@ -69,12 +70,17 @@ export async function waitCommand(id: string, opts: { file: string }): Promise<v
 }
 
 /** The API of the engine driving a run: its embedded engine's, else the folder's server. */
-function driverOf(file: string, run: RunRow): ApiEndpoint | undefined {
+function driverOf(
+  file: string,
+  run: RunRow,
+  owner: { live: boolean; engine: { pid: number } | undefined },
+): ApiEndpoint | undefined {
   if (run.status !== "running") return undefined;
   const stateDir = StateLayout.forWorkdir(locateFile(file).workdir).root;
-  if (run.enginePid !== null && isAlive(run.enginePid)) {
+  const pid = owner.engine?.pid ?? run.enginePid;
+  if (owner.live && pid !== null) {
     try {
-      const record = JSON.parse(fs.readFileSync(engineFile(stateDir, run.enginePid), "utf8")) as {
+      const record = JSON.parse(fs.readFileSync(engineFile(stateDir, pid), "utf8")) as {
         url: string;
         tokenFile: string;
       };

@@ -1,10 +1,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import { ApiClient, findEndpoint } from "../../client/api-client.js";
-import { loadProject, locateFile } from "../context.js";
+import type { Store } from "../../store/store.js";
+import { loadProject, locateFile, openExistingStore } from "../context.js";
 import { table } from "../table.js";
 
-/** A pool as `baton pools --json` prints it; `inUse` and `queued` are null when no server runs. */
+/**
+ * A pool as `baton pools --json` prints it. Without a server, `inUse` counts the slots the
+ * folder's engines (`baton run`, `baton submit`) hold in its store (null if it has none yet),
+ * and `queued` is null.
+ */
 export interface PoolRow {
   name: string;
   executor: string;
@@ -28,8 +33,14 @@ export async function poolsCommand(opts: { file: string; json?: boolean }): Prom
     source = `server ${endpoint.url}`;
   } else if (fs.existsSync(opts.file)) {
     const project = loadProject(opts.file);
-    pools = Object.values(project.pools).map((p) => row(p.name, p.slots));
-    source = `${opts.file} (no server running: nothing in use)`;
+    const held = await heldSlots(opts.file);
+    pools = Object.values(project.pools).map((p) => ({
+      ...row(p.name, p.slots),
+      inUse: held ? (held[p.name] ?? 0) : null,
+    }));
+    source = held
+      ? `${opts.file} (no server running: slots in use by this folder's engines)`
+      : `${opts.file} (no server running: nothing in use)`;
   } else {
     pools = [row("local", os.availableParallelism())];
     source = `no ${opts.file} and no server: the default pool`;
@@ -51,6 +62,21 @@ export async function poolsCommand(opts: { file: string; json?: boolean }): Prom
       ]),
     ),
   );
+}
+
+/** Slots held per pool by live engines, from the folder's store (undefined: it has none yet). */
+async function heldSlots(file: string): Promise<Record<string, number> | undefined> {
+  let store: Store;
+  try {
+    store = openExistingStore(file);
+  } catch {
+    return undefined;
+  }
+  try {
+    return await store.countSlots(Date.now());
+  } finally {
+    await store.close();
+  }
 }
 
 function row(name: string, slots: number): PoolRow {

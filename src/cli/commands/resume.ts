@@ -1,7 +1,7 @@
 import fs from "node:fs";
+import { runOwner } from "../../engine/ownership.js";
 import { BatonError } from "../../errors.js";
 import { type RunRow, type RunStatus, type Store, rootRun } from "../../store/store.js";
-import { isAlive } from "../../util/process.js";
 import { loadProject, locateFile, openExistingStore } from "../context.js";
 import { drive, driveRun } from "../drive.js";
 
@@ -10,12 +10,11 @@ import { drive, driveRun } from "../drive.js";
  * a pipeline run, or a tree of submitted tasks.
  */
 export async function resumeCommand(id: string, opts: { file: string; json?: boolean }): Promise<void> {
-  const run = await findRun(opts.file, id, (r) => {
+  const run = await findRun(opts.file, id, async (r, store) => {
     if (r.status !== "running")
       throw new BatonError("USAGE", `run ${r.id} is ${r.status}: nothing to resume (see \`baton retry\`)`);
-    if (r.enginePid !== null && r.enginePid !== process.pid && isAlive(r.enginePid)) {
-      throw new BatonError("USAGE", `run ${r.id} is still driven by a live engine (pid ${r.enginePid})`);
-    }
+    const owner = await runOwner(store, r);
+    if (owner.live) throw new BatonError("USAGE", `run ${r.id} is still driven by a live ${owner.label}`);
   });
   if (run.specFile === null) {
     await resumeTree(run, opts);
@@ -50,8 +49,8 @@ export async function retryCommand(
   id: string,
   opts: { file: string; failedOnly?: boolean; json?: boolean },
 ): Promise<void> {
-  const run = await findRun(opts.file, id, (r) => {
-    if (r.status === "running" && r.enginePid !== null && isAlive(r.enginePid)) {
+  const run = await findRun(opts.file, id, async (r, store) => {
+    if (r.status === "running" && (await runOwner(store, r)).live) {
       throw new BatonError("USAGE", `run ${r.id} is still running: wait for it or cancel it first`);
     }
   });
@@ -75,7 +74,11 @@ function pipelineFileOf(run: RunRow): string {
 }
 
 /** The root run named by a run id, or by the id of one of its tasks. */
-async function findRun(file: string, id: string, check: (run: RunRow) => void): Promise<RunRow> {
+async function findRun(
+  file: string,
+  id: string,
+  check: (run: RunRow, store: Store) => Promise<void>,
+): Promise<RunRow> {
   const store: Store = openExistingStore(file);
   try {
     const hit = await store.resolveId(id);
@@ -83,7 +86,7 @@ async function findRun(file: string, id: string, check: (run: RunRow) => void): 
       store,
       (await store.getRun(hit.kind === "run" ? hit.id : (await store.getTask(hit.id))!.runId))!,
     );
-    check(run);
+    await check(run, store);
     return run;
   } finally {
     await store.close();

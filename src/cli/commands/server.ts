@@ -194,6 +194,7 @@ function openEngine(
     store,
     close: async () => {
       await executor.shutdown();
+      await engine.close();
       await store.close();
     },
   };

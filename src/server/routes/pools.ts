@@ -42,7 +42,7 @@ export function poolRoutes(ctx: ServerContext): ApiRoute[] {
       },
       async handle() {
         refreshPools(ctx);
-        return { pools: ctx.engine.poolUsage().map((p) => ({ ...p, executor: "local" })) };
+        return { pools: (await ctx.engine.poolUsage()).map((p) => ({ ...p, executor: "local" })) };
       },
     }),
   ];

@@ -1,5 +1,6 @@
 /** `/runs`: start a pipeline, list and inspect runs, cancel and retry them. */
 import * as z from "zod";
+import { runOwner } from "../../engine/ownership.js";
 import { type ControllerOptions, holdBoard, recordedController } from "../../engine/step-hooks.js";
 import { taskViews } from "../../engine/task-view.js";
 import { resolveParams } from "../../spec/params.js";
@@ -23,7 +24,7 @@ import {
   StartRunBodySchema,
 } from "../schemas.js";
 import { findRun, runSummary } from "../views.js";
-import { isAlive, sleep, within } from "./util.js";
+import { sleep, within } from "./util.js";
 
 /** How long `cancel` waits for the run to end before answering 202 (still stopping). */
 export const CANCEL_WAIT_MS = 10_000;
@@ -289,7 +290,7 @@ async function cancelRunTree(ctx: ServerContext, run: RunRow, root: RunRow): Pro
   for (const t of tops) if (await ctx.engine.cancelTask(t.id)) cancelled = true;
   if (!cancelled) {
     throw conflict(
-      `run ${root.id} is not driven by this server${root.enginePid ? ` but by process ${root.enginePid}` : ""}: cancel it there`,
+      `run ${root.id} is not driven by this server${root.engineId || root.enginePid ? ` but by ${(await runOwner(ctx.store, root)).label}` : ""}: cancel it there`,
     );
   }
   return within(runEnded(ctx, root.id), CANCEL_WAIT_MS);
@@ -313,7 +314,7 @@ export async function retryRun(
   const root = await rootRun(ctx.store, run);
   const stillRunning =
     ctx.runs.get(root.id) !== undefined ||
-    (root.status === "running" && root.enginePid !== null && isAlive(root.enginePid));
+    (root.status === "running" && (await runOwner(ctx.store, root)).live);
   if (stillRunning) throw conflict(`run ${root.id} is still running: wait for it or cancel it first`);
   const project = ctx.catalog.forRun(root);
   ctx.runs.track(await ctx.engine.restoreRun(project, root, mode));
@@ -357,7 +358,7 @@ async function runWithKey(ctx: ServerContext, pipeline: string, key: string): Pr
   const orphaned =
     run.status === "running" &&
     ctx.runs.get(run.id) === undefined &&
-    !(run.enginePid !== null && run.enginePid !== process.pid && isAlive(run.enginePid));
+    (run.engineId === ctx.engine.id || !(await runOwner(ctx.store, run)).live);
   if (orphaned) {
     const project = ctx.catalog.forRun(run);
     ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));

@@ -1,6 +1,7 @@
 /** `/tasks`: submit, list and inspect tasks; cancel, retry and clone them; their outputs. */
 import * as z from "zod";
 import type { SubmitRequest } from "../../engine/engine.js";
+import { runOwner } from "../../engine/ownership.js";
 import { taskViews } from "../../engine/task-view.js";
 import { didYouMean } from "../../errors.js";
 import { checkParamValue, inferParamType } from "../../spec/params.js";
@@ -100,7 +101,7 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
         if (!(await ctx.engine.cancelTask(task.id))) {
           const run = await rootRun(ctx.store, (await ctx.store.getRun(task.runId))!);
           throw conflict(
-            `task ${task.id} is not driven by this server${run.enginePid ? ` but by process ${run.enginePid}` : ""}: cancel it there`,
+            `task ${task.id} is not driven by this server${run.engineId || run.enginePid ? ` but by ${(await runOwner(ctx.store, run)).label}` : ""}: cancel it there`,
           );
         }
         await waitUntilEnded(ctx, task.id, CANCEL_WAIT_MS, () => ctx.engine.cancelTask(task.id));

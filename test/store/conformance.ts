@@ -1,0 +1,550 @@
+/**
+ * What every Store adapter must do, tested through the Store port only (no adapter internals):
+ * `describeStoreConformance("sqlite", open)` runs it on an adapter. `open` returns a new, empty
+ * store each time it is called. Nothing here may depend on one adapter.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { BatonError } from "../../src/errors.js";
+import {
+  ANY_EXPIRED,
+  type EngineRow,
+  type NewRun,
+  type NewTask,
+  type Store,
+  TASK_STATUSES,
+  type TaskStatus,
+} from "../../src/store/store.js";
+import { TASK_TRANSITIONS, TRANSITION_SOURCES, canTransition } from "../../src/store/task-states.js";
+
+const LEASE_MS = 60_000;
+
+export function engineRow(id: string, extra: Partial<EngineRow> = {}): EngineRow {
+  return {
+    id,
+    host: "conformance-host",
+    bootId: "",
+    pid: 1,
+    startedAt: Date.now(),
+    leaseExpiresAt: Date.now() + LEASE_MS,
+    ...extra,
+  };
+}
+
+export function runRow(id: string, extra: Partial<NewRun> = {}): NewRun {
+  return {
+    id,
+    pipeline: "p",
+    params: {},
+    options: {},
+    workdir: "/tmp",
+    specFile: null,
+    parentRunId: null,
+    parentTaskId: null,
+    createdAt: 1,
+    enginePid: null,
+    engineId: null,
+    ...extra,
+  };
+}
+
+export function taskRow(id: string, runId: string, extra: Partial<NewTask> = {}): NewTask {
+  return {
+    id,
+    runId,
+    name: id,
+    node: id,
+    parentId: null,
+    status: "pending",
+    pool: "local",
+    priority: 0,
+    params: {},
+    item: undefined,
+    outputDir: `/tmp/${id}`,
+    ...extra,
+  };
+}
+
+const ATTEMPT_END = {
+  status: "failed" as const,
+  endedAt: 5,
+  exitCode: 1,
+  signal: null,
+  reason: "exited" as const,
+  message: "exit 1",
+};
+
+function attempt(taskId: string, number: number) {
+  return {
+    taskId,
+    number,
+    status: "running" as const,
+    pid: null,
+    pidStart: null,
+    startedAt: 3,
+    logPath: "/l",
+  };
+}
+
+function completion(status: "succeeded" | "failed" | "cached" | "cancelled") {
+  return {
+    status,
+    exitCode: status === "succeeded" ? 0 : null,
+    endedAt: 9,
+    metrics: { m: 1 },
+    outputs: [{ path: "out.txt", sha256: "ab", size: 2 }],
+    error: null,
+  };
+}
+
+/** Puts a new task of run `run1` in `status`, through the port's own transitions. */
+async function taskIn(store: Store, id: string, status: TaskStatus): Promise<void> {
+  await store.addTasks([taskRow(id, "run1")]);
+  switch (status) {
+    case "pending":
+      return;
+    case "skipped":
+    case "cancelled":
+      return store.endTaskWithoutRunning(id, status, "because", 2);
+    case "cached":
+      return store.completeTask(id, null, { ...completion("cached"), outputs: [] });
+    default:
+      await store.queueTask(id, "true", {});
+      if (status === "queued") return;
+      await store.startAttempt(attempt(id, 1));
+      if (status === "running") return;
+      return store.completeTask(
+        id,
+        { number: 1, end: { ...ATTEMPT_END, status } },
+        { ...completion(status), outputs: [] },
+      );
+  }
+}
+
+/** Everything a transition could change about a task: it must stay as it was when refused. */
+async function snapshot(store: Store, id: string) {
+  return {
+    task: await store.getTask(id),
+    attempts: await store.listAttempts(id),
+    outputs: await store.listOutputs([id]),
+    run: await store.getRun("run1"),
+  };
+}
+
+/** Each Store method that changes a task's status, and the statuses it may do so from. */
+const TRANSITIONS: Array<{
+  name: string;
+  to: TaskStatus;
+  from: readonly TaskStatus[];
+  apply: (store: Store, id: string) => Promise<void>;
+}> = [
+  {
+    name: "queueTask",
+    to: "queued",
+    from: TRANSITION_SOURCES.queue,
+    apply: (s, id) => s.queueTask(id, "c", {}),
+  },
+  {
+    name: "endTaskWithoutRunning(cancelled)",
+    to: "cancelled",
+    from: TRANSITION_SOURCES.endWithoutRunning,
+    apply: (s, id) => s.endTaskWithoutRunning(id, "cancelled", "x", 4),
+  },
+  {
+    name: "endTaskWithoutRunning(skipped)",
+    to: "skipped",
+    from: TRANSITION_SOURCES.endWithoutRunning,
+    apply: (s, id) => s.endTaskWithoutRunning(id, "skipped", "x", 4),
+  },
+  {
+    name: "startAttempt",
+    to: "running",
+    from: TRANSITION_SOURCES.start,
+    apply: (s, id) => s.startAttempt(attempt(id, 7)),
+  },
+  {
+    name: "finishAttemptForRetry",
+    to: "queued",
+    from: TRANSITION_SOURCES.retry,
+    apply: (s, id) => s.finishAttemptForRetry(id, 1, ATTEMPT_END),
+  },
+  {
+    name: "completeTask(attempt, succeeded)",
+    to: "succeeded",
+    from: TRANSITION_SOURCES.completeAttempt,
+    apply: (s, id) =>
+      s.completeTask(
+        id,
+        { number: 1, end: { ...ATTEMPT_END, status: "succeeded" } },
+        completion("succeeded"),
+      ),
+  },
+  {
+    name: "completeTask(no attempt, failed)",
+    to: "failed",
+    from: TRANSITION_SOURCES.completeWithout.failed,
+    apply: (s, id) => s.completeTask(id, null, completion("failed")),
+  },
+  {
+    name: "completeTask(no attempt, cached)",
+    to: "cached",
+    from: TRANSITION_SOURCES.completeWithout.cached,
+    apply: (s, id) => s.completeTask(id, null, completion("cached")),
+  },
+  {
+    name: "reopenTasks",
+    to: "pending",
+    from: TRANSITION_SOURCES.reopen,
+    apply: (s, id) => s.reopenTasks("run1", [id]),
+  },
+];
+
+async function refusal(p: Promise<unknown>): Promise<BatonError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err, "the transition was applied").toBeInstanceOf(BatonError);
+  return err as BatonError;
+}
+
+export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
+  const opened: Store[] = [];
+  const fresh = async (): Promise<Store> => {
+    const store = await open();
+    opened.push(store);
+    return store;
+  };
+  /** A store with run `run1` (no engine). */
+  const withRun = async (): Promise<Store> => {
+    const store = await fresh();
+    await store.createRun(runRow("run1"));
+    return store;
+  };
+
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close();
+  });
+
+  describe(`Store conformance: ${name}`, () => {
+    describe("task state machine", () => {
+      it("every method's allowed predecessors are transitions of the table", () => {
+        for (const t of TRANSITIONS)
+          for (const from of t.from) expect(canTransition(from, t.to), `${from} → ${t.to}`).toBe(true);
+        for (const from of TASK_STATUSES) expect(TASK_TRANSITIONS[from]).toBeDefined();
+      });
+
+      for (const t of TRANSITIONS) {
+        for (const from of TASK_STATUSES) {
+          const allowed = t.from.includes(from);
+          it(`${t.name} from ${from}: ${allowed ? "applied" : "refused with STATE_CONFLICT, nothing written"}`, async () => {
+            const store = await withRun();
+            await taskIn(store, "t1", from);
+            if (allowed) {
+              await t.apply(store, "t1");
+              expect((await store.getTask("t1"))?.status).toBe(t.to);
+              return;
+            }
+            const before = await snapshot(store, "t1");
+            const err = await refusal(t.apply(store, "t1"));
+            expect(err.code).toBe("STATE_CONFLICT");
+            expect(err.context).toEqual({ taskId: "t1", from: [...t.from], to: t.to, actual: from });
+            expect(err.message).toContain("t1");
+            expect(err.message).toContain(`it is ${from}`);
+            expect(await snapshot(store, "t1")).toEqual(before);
+          });
+        }
+      }
+
+      it("a task goes pending → queued → running → queued (retry) → running → succeeded, then back to pending", async () => {
+        const store = await withRun();
+        await store.addTasks([taskRow("t1", "run1")]);
+        await store.queueTask("t1", "echo", { a: 1 });
+        await store.startAttempt(attempt("t1", 1));
+        await store.finishAttemptForRetry("t1", 1, ATTEMPT_END);
+        expect((await store.getTask("t1"))?.status).toBe("queued");
+        await store.startAttempt(attempt("t1", 2));
+        await store.completeTask(
+          "t1",
+          { number: 2, end: { ...ATTEMPT_END, status: "succeeded" } },
+          completion("succeeded"),
+        );
+        const done = await store.getTask("t1");
+        expect(done).toMatchObject({ status: "succeeded", attempts: 2, command: "echo", metrics: { m: 1 } });
+        expect((await store.listAttempts("t1")).map((a) => a.status)).toEqual(["failed", "succeeded"]);
+        expect(await store.listOutputs(["t1"])).toHaveLength(1);
+        await store.finishRun("run1", "succeeded", 10);
+        await store.reopenTasks("run1", ["t1"]);
+        expect((await store.getTask("t1"))?.status).toBe("pending");
+        expect(await store.listOutputs(["t1"])).toEqual([]);
+        expect((await store.getRun("run1"))?.status).toBe("running");
+      });
+
+      it("reopenTasks reopens all the tasks or none", async () => {
+        const store = await withRun();
+        await taskIn(store, "done", "succeeded");
+        await taskIn(store, "busy", "running");
+        const err = await refusal(store.reopenTasks("run1", ["done", "busy"]));
+        expect(err.code).toBe("STATE_CONFLICT");
+        expect((await store.getTask("done"))?.status).toBe("succeeded");
+      });
+
+      it("a transition of an unknown task is STORE_NOT_FOUND, not a silent no-op", async () => {
+        const store = await withRun();
+        expect((await refusal(store.queueTask("nope", "c", {}))).code).toBe("STORE_NOT_FOUND");
+      });
+
+      it("two writers racing on one task: exactly one wins, the other gets STATE_CONFLICT, other writes go through", async () => {
+        const store = await withRun();
+        await taskIn(store, "t1", "queued");
+        await store.addTasks([taskRow("t2", "run1")]);
+        // A cancel and a start of the same queued task, with an unrelated write, all at once.
+        const results = await Promise.allSettled([
+          store.endTaskWithoutRunning("t1", "cancelled", "cancelled", 4),
+          store.startAttempt(attempt("t1", 1)),
+          store.queueTask("t2", "c", {}),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+        const err = (results[1] as PromiseRejectedResult).reason as BatonError;
+        expect(err.code).toBe("STATE_CONFLICT");
+        expect(err.context.actual).toBe("cancelled");
+        expect((await store.getTask("t1"))?.status).toBe("cancelled");
+        expect(await store.listAttempts("t1")).toEqual([]);
+        expect((await store.getTask("t2"))?.status).toBe("queued");
+      });
+
+      it("two engines ending one running task: the second completion is refused and changes nothing", async () => {
+        const store = await withRun();
+        await taskIn(store, "t1", "running");
+        const first = store.completeTask(
+          "t1",
+          { number: 1, end: { ...ATTEMPT_END, status: "succeeded" } },
+          completion("succeeded"),
+        );
+        const second = store.completeTask(
+          "t1",
+          { number: 1, end: ATTEMPT_END },
+          { ...completion("failed"), outputs: [] },
+        );
+        const [a, b] = await Promise.allSettled([first, second]);
+        expect(a.status).toBe("fulfilled");
+        expect(b.status).toBe("rejected");
+        expect(await store.getTask("t1")).toMatchObject({ status: "succeeded", exitCode: 0 });
+        expect((await store.listAttempts("t1"))[0]?.status).toBe("succeeded");
+      });
+    });
+
+    describe("engines, leases and run ownership", () => {
+      it("registers an engine and renews or ends its lease", async () => {
+        const store = await fresh();
+        const e = engineRow("eng_a", { pid: 42 });
+        await store.registerEngine(e);
+        expect(await store.getEngine("eng_a")).toEqual(e);
+        expect(await store.renewEngineLease("eng_a", e.leaseExpiresAt + 1000)).toBe(true);
+        expect((await store.getEngine("eng_a"))?.leaseExpiresAt).toBe(e.leaseExpiresAt + 1000);
+        expect(await store.renewEngineLease("eng_nope", 1)).toBe(false);
+        await store.endEngineLease("eng_a", 100);
+        expect((await store.getEngine("eng_a"))?.leaseExpiresAt).toBe(100);
+      });
+
+      it("a run records its engine; of two engines claiming it from the owner they saw, exactly one gets it", async () => {
+        const store = await fresh();
+        await store.registerEngine(engineRow("eng_dead", { pid: 7, leaseExpiresAt: 1 }));
+        await store.registerEngine(engineRow("eng_a", { pid: 11 }));
+        await store.registerEngine(engineRow("eng_b", { pid: 12 }));
+        await store.createRun(runRow("run1", { engineId: "eng_dead", enginePid: 7 }));
+        expect(await store.getRun("run1")).toMatchObject({ engineId: "eng_dead", enginePid: 7 });
+        const claims = await Promise.all([
+          store.claimRun("run1", "eng_a", "eng_dead"),
+          store.claimRun("run1", "eng_b", "eng_dead"),
+        ]);
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        const winner = claims[0] ? "eng_a" : "eng_b";
+        expect(await store.getRun("run1")).toMatchObject({
+          engineId: winner,
+          enginePid: winner === "eng_a" ? 11 : 12,
+        });
+        // Unconditional (a retry of a run nobody drives).
+        expect(await store.claimRun("run1", "eng_b")).toBe(true);
+        expect((await store.getRun("run1"))?.engineId).toBe("eng_b");
+      });
+
+      it("claims a run with ANY_EXPIRED only once its engine's lease has expired", async () => {
+        const store = await fresh();
+        await store.registerEngine(engineRow("eng_a"));
+        await store.registerEngine(engineRow("eng_b"));
+        await store.createRun(runRow("run1", { engineId: "eng_a" }));
+        expect(await store.claimRun("run1", "eng_b", ANY_EXPIRED)).toBe(false);
+        expect((await store.getRun("run1"))?.engineId).toBe("eng_a");
+        await store.endEngineLease("eng_a", Date.now() - 1);
+        const [b, c] = await Promise.all([
+          store.claimRun("run1", "eng_b", ANY_EXPIRED),
+          store.claimRun("run1", "eng_b", "eng_a"),
+        ]);
+        expect(b).toBe(true);
+        expect(c).toBe(false); // it is eng_b's now, not eng_a's
+        expect((await store.getRun("run1"))?.engineId).toBe("eng_b");
+        // A run with no engine is free for the taking.
+        await store.createRun(runRow("run2"));
+        expect(await store.claimRun("run2", "eng_a", ANY_EXPIRED)).toBe(true);
+        expect(await store.claimRun("run2", "eng_b", null)).toBe(false);
+      });
+
+      it("getTaskStates names the engine driving each task's run, with its lease", async () => {
+        const store = await fresh();
+        const e = engineRow("eng_a", { pid: 5 });
+        await store.registerEngine(e);
+        await store.createRun(runRow("run1", { engineId: "eng_a", enginePid: 5 }));
+        await store.addTasks([taskRow("t1", "run1")]);
+        expect(await store.getTaskStates(["t1", "unknown"])).toEqual([
+          {
+            id: "t1",
+            name: "t1",
+            status: "pending",
+            runId: "run1",
+            runStatus: "running",
+            enginePid: 5,
+            engineId: "eng_a",
+            engine: e,
+          },
+        ]);
+      });
+    });
+
+    describe("pool slots", () => {
+      it("never grants more slots than the pool has, across engines", async () => {
+        const store = await fresh();
+        await store.registerEngine(engineRow("eng_a"));
+        await store.registerEngine(engineRow("eng_b"));
+        const now = Date.now();
+        expect(await store.claimSlots("gpu", 2, "eng_a", ["a1", "a2", "a3"], now)).toEqual(["a1", "a2"]);
+        expect(await store.claimSlots("gpu", 2, "eng_b", ["b1"], now)).toEqual([]);
+        // Another pool is counted apart.
+        expect(await store.claimSlots("cpu", 1, "eng_b", ["b2"], now)).toEqual(["b2"]);
+        // A task holding a slot keeps it when asked again.
+        expect(await store.claimSlots("gpu", 2, "eng_a", ["a1"], now)).toEqual(["a1"]);
+        expect(await store.countSlots(now)).toEqual({ gpu: 2, cpu: 1 });
+        await store.releaseSlots(["a1"]);
+        expect(await store.claimSlots("gpu", 2, "eng_b", ["b1", "b3"], now)).toEqual(["b1"]);
+        expect(await store.countSlots(now)).toEqual({ gpu: 2, cpu: 1 });
+      });
+
+      it("a slot handed from one task to the next keeps the count", async () => {
+        const store = await fresh();
+        await store.registerEngine(engineRow("eng_a"));
+        await store.registerEngine(engineRow("eng_b"));
+        const now = Date.now();
+        expect(await store.claimSlots("gpu", 1, "eng_a", ["a1"], now)).toEqual(["a1"]);
+        expect(await store.transferSlot("a1", "a2", now)).toBe(true);
+        expect(await store.transferSlot("a1", "a3", now)).toBe(false);
+        expect(await store.countSlots(now)).toEqual({ gpu: 1 });
+        expect(await store.claimSlots("gpu", 1, "eng_b", ["b1"], now)).toEqual([]);
+        await store.releaseSlots(["a2"]);
+        expect(await store.claimSlots("gpu", 1, "eng_b", ["b1"], now)).toEqual(["b1"]);
+      });
+
+      it("claims made at once by two engines share the slots, never exceeding them", async () => {
+        const store = await fresh();
+        await store.registerEngine(engineRow("eng_a"));
+        await store.registerEngine(engineRow("eng_b"));
+        const now = Date.now();
+        const [a, b] = await Promise.all([
+          store.claimSlots("gpu", 3, "eng_a", ["a1", "a2"], now),
+          store.claimSlots("gpu", 3, "eng_b", ["b1", "b2"], now),
+        ]);
+        expect(a.length + b.length).toBe(3);
+        expect((await store.countSlots(now)).gpu).toBe(3);
+      });
+
+      it("slots of an engine whose lease expired do not count; ending a lease gives them back", async () => {
+        const store = await fresh();
+        const now = Date.now();
+        await store.registerEngine(engineRow("eng_a", { leaseExpiresAt: now + 100 }));
+        await store.registerEngine(engineRow("eng_b", { leaseExpiresAt: now + LEASE_MS }));
+        await store.registerEngine(engineRow("eng_c", { leaseExpiresAt: now + LEASE_MS }));
+        expect(await store.claimSlots("gpu", 1, "eng_a", ["a1"], now)).toEqual(["a1"]);
+        expect(await store.claimSlots("gpu", 1, "eng_b", ["b1"], now)).toEqual([]);
+        // Later than eng_a's lease: its slot is not counted.
+        expect(await store.claimSlots("gpu", 1, "eng_b", ["b1"], now + 200)).toEqual(["b1"]);
+        expect(await store.countSlots(now + 200)).toEqual({ gpu: 1 });
+        await store.endEngineLease("eng_b", now);
+        expect(await store.countSlots(now + 200)).toEqual({});
+        expect(await store.claimSlots("gpu", 1, "eng_c", ["c1"], now + 200)).toEqual(["c1"]);
+      });
+
+      it("claiming a run releases the slots its previous engine held for the run's tasks", async () => {
+        const store = await fresh();
+        const now = Date.now();
+        await store.registerEngine(engineRow("eng_a"));
+        await store.registerEngine(engineRow("eng_b"));
+        await store.createRun(runRow("run1", { engineId: "eng_a" }));
+        await store.addTasks([taskRow("t1", "run1")]);
+        expect(await store.claimSlots("gpu", 1, "eng_a", ["t1"], now)).toEqual(["t1"]);
+        expect(await store.claimRun("run1", "eng_b", "eng_a")).toBe(true);
+        expect(await store.countSlots(now)).toEqual({});
+      });
+    });
+
+    describe("listings and idempotency", () => {
+      it("listRuns: newest first by creation time, then the later-recorded first; child runs oldest first", async () => {
+        const store = await fresh();
+        await store.createRun(runRow("r_b", { createdAt: 5 }));
+        await store.createRun(runRow("r_a", { createdAt: 5 }));
+        await store.createRun(runRow("r_c", { createdAt: 9, pipeline: "q" }));
+        await store.createRun(runRow("r_old", { createdAt: 1 }));
+        expect((await store.listRuns()).map((r) => r.id)).toEqual(["r_c", "r_a", "r_b", "r_old"]);
+        expect((await store.listRuns({ pipeline: "p", limit: 2 })).map((r) => r.id)).toEqual(["r_a", "r_b"]);
+        const page = await store.listRuns({ before: { id: "r_a", createdAt: 5 } });
+        expect(page.map((r) => r.id)).toEqual(["r_b", "r_old"]);
+        await store.addTasks([taskRow("parent", "r_c")]);
+        await store.createRun(
+          runRow("child2", { createdAt: 20, parentRunId: "r_c", parentTaskId: "parent" }),
+        );
+        await store.createRun(
+          runRow("child1", { createdAt: 30, parentRunId: "r_c", parentTaskId: "parent" }),
+        );
+        expect((await store.listRuns({ parentTaskId: "parent" })).map((r) => r.id)).toEqual([
+          "child2",
+          "child1",
+        ]);
+        expect((await store.listRuns({ parentRunId: "r_c" })).map((r) => r.id)).toEqual(["child2", "child1"]);
+      });
+
+      it("listTasks: in the order the tasks were recorded, filtered by run, parent and status", async () => {
+        const store = await withRun();
+        await store.addTasks([
+          taskRow("z", "run1"),
+          taskRow("a", "run1"),
+          taskRow("m", "run1", { parentId: "z" }),
+        ]);
+        await store.queueTask("a", "c", {});
+        expect((await store.listTasks({ run: "run1" })).map((t) => t.id)).toEqual(["z", "a", "m"]);
+        expect((await store.listTasks({ run: "run1", status: ["pending"] })).map((t) => t.id)).toEqual([
+          "z",
+          "m",
+        ]);
+        expect((await store.listTasks({ parent: "z" })).map((t) => t.id)).toEqual(["m"]);
+        expect(await store.countTasks("run1")).toEqual({ pending: 2, queued: 1 });
+      });
+
+      it("an idempotency key finds its submission's tasks; the same key and name again records nothing", async () => {
+        const store = await fresh();
+        const key = { idempotencyKey: "k1", node: null };
+        await store.addSubmittedTasks(
+          runRow("run1"),
+          [taskRow("s0", "run1", { ...key, name: "s[0]" }), taskRow("s1", "run1", { ...key, name: "s[1]" })],
+          [],
+        );
+        expect((await store.findTasksByIdempotencyKey("k1")).map((t) => t.id)).toEqual(["s0", "s1"]);
+        expect(await store.findTasksByIdempotencyKey("k2")).toEqual([]);
+        const again = store.addSubmittedTasks(
+          runRow("run2"),
+          [taskRow("s9", "run2", { ...key, name: "s[0]" })],
+          [],
+        );
+        await expect(again).rejects.toThrow();
+        expect(await store.getRun("run2")).toBeUndefined();
+        expect(await store.getTask("s9")).toBeUndefined();
+      });
+    });
+  });
+}
