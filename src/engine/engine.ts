@@ -279,7 +279,7 @@ export class Engine {
     }
     if (!(await this.store.claimRun(run.id, this.id, run.engineId))) {
       throw new BatonError(
-        "USAGE",
+        "STATE_CONFLICT",
         `run ${run.id} was picked up by another engine meanwhile: leave it to that one`,
         { context: { claimedElsewhere: true } },
       );

@@ -409,7 +409,7 @@ export class RunController {
       if (again) {
         reopen.push(row.id);
         // A reused cached result points at an earlier task's folder: a new attempt gets its own.
-        task.outputDir = this.engine.layout.outputDir(this.runId, row.id);
+        task.outputDir = this.engine.executor.workspace.folders(this.taskRef(task)).outputDir;
         task.files = [];
         // A retry runs the task again: it does not take the result it is retrying from the cache.
         this.rerunNodes.add(node.spec.name);
@@ -424,7 +424,7 @@ export class RunController {
     }
     if (!(await store.claimRun(this.runId, this.engine.id, claimFrom))) {
       throw new BatonError(
-        "USAGE",
+        "STATE_CONFLICT",
         `run ${this.runId} was picked up by another engine meanwhile: leave it to that one`,
         { context: { claimedElsewhere: true } },
       );
@@ -801,7 +801,7 @@ export class RunController {
       attempts: 0,
       params: {},
       command: "",
-      outputDir: this.engine.layout.outputDir(this.runId, id),
+      outputDir: this.engine.executor.workspace.folders({ runId: this.runId, taskId: id, name }).outputDir,
       files: [],
       metrics: {},
     };
@@ -841,7 +841,8 @@ export class RunController {
       task.params = resolveParams(spec.params, given, { fromCli: false, where: `${spec.path}.with` });
       const skip = (reason: string) => this.endWithoutRunning(task, "skipped", reason, Date.now());
       if (this.hooks && !(await this.hooks.before(task, skip))) return;
-      const inputsDir = this.engine.layout.inputsDir(this.runId, task.id);
+      // Where the task will see its inputs (planned here; the executor's workspace places them).
+      const { inputsDir } = this.engine.executor.workspace.folders(this.taskRef(task));
       const inputs: Record<string, string[]> = dict();
       const inputHashes: Record<string, Record<string, string>> = dict();
       const links: Array<{ plan: InputLinkPlan; files: BoundFile[] }> = [];

@@ -5,10 +5,18 @@ import { commandSizeProblem } from "../executors/arg-limit.js";
 import { MAX_NAME_LENGTH } from "../spec/problems.js";
 import { reservedTaskEnvProblem } from "../spec/reserved-env.js";
 import type { PoolSpec } from "../spec/types.js";
-import type { RunRow, RunStatus } from "../store/store.js";
-import type { NewRun, NewTask, TaskDep, TaskRow, TaskStatus } from "../store/store.js";
-import { type TaskState, isTerminal } from "../store/store.js";
-import type { AttemptEnd } from "../store/store.js";
+import {
+  type AttemptEnd,
+  type NewRun,
+  type NewTask,
+  type RunRow,
+  type RunStatus,
+  type TaskDep,
+  type TaskRow,
+  type TaskState,
+  type TaskStatus,
+  isTerminal,
+} from "../store/store.js";
 import { newRunId, newTaskId, parseIdQuery } from "../util/ids.js";
 import { plural } from "../util/plural.js";
 import { type NodeOutcome, conditionHolds } from "./conditions.js";

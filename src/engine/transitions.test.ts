@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { runRow, taskRow } from "../../test/store/conformance.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import type { TaskStatus } from "../store/store.js";
 import { applyTransition } from "./transitions.js";
@@ -15,33 +16,8 @@ async function storeWithTask(): Promise<SqliteStore> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baton-transitions-"));
   const store = SqliteStore.open(path.join(dir, "baton.db"));
   stores.push(store);
-  await store.createRun({
-    id: "run1",
-    pipeline: "p",
-    params: {},
-    options: {},
-    workdir: dir,
-    specFile: null,
-    parentRunId: null,
-    parentTaskId: null,
-    createdAt: 1,
-    enginePid: null,
-  });
-  await store.addTasks([
-    {
-      id: "t1",
-      runId: "run1",
-      name: "t1",
-      node: "t1",
-      parentId: null,
-      status: "pending",
-      pool: "local",
-      priority: 0,
-      params: {},
-      item: undefined,
-      outputDir: dir,
-    },
-  ]);
+  await store.createRun(runRow("run1", { workdir: dir }));
+  await store.addTasks([taskRow("t1", "run1", { outputDir: dir })]);
   return store;
 }
 

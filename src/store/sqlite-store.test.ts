@@ -2,8 +2,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { runRow, taskRow } from "../../test/store/conformance.js";
 import { SqliteStore } from "./sqlite-store.js";
-import type { NewRun, NewTask } from "./store.js";
+import type { NewTask } from "./store.js";
 
 const opened: SqliteStore[] = [];
 
@@ -15,37 +16,11 @@ function openStore(): SqliteStore {
 }
 
 function task(id: string): NewTask {
-  return {
-    id,
-    runId: "run1",
-    name: id,
-    node: id,
-    parentId: null,
-    status: "pending",
-    pool: "local",
-    priority: 0,
-    params: {},
-    item: undefined,
-    outputDir: `/tmp/${id}`,
-  };
+  return taskRow(id, "run1");
 }
 
 /** A run row to record: `run1` of pipeline `p`, created at 1, unless `extra` says otherwise. */
-function newRun(id: string, extra: Partial<NewRun> = {}): NewRun {
-  return {
-    id,
-    pipeline: "p",
-    params: {},
-    options: {},
-    workdir: "/tmp",
-    specFile: null,
-    parentRunId: null,
-    parentTaskId: null,
-    createdAt: 1,
-    enginePid: null,
-    ...extra,
-  };
-}
+const newRun = runRow;
 
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close();
