@@ -57,6 +57,7 @@ pipelines:
   }, 120_000);
 
   it("resume of a run another engine still drives is refused, naming that engine; once it is killed, resume works at once", async () => {
+    // The task runs until the test lets it end (a loaded machine may take seconds per CLI call).
     const dir = makeProject({
       "baton.yaml": `
 version: 1
@@ -64,7 +65,7 @@ pipelines:
   p:
     nodes:
       slow:
-        run: sleep 1; echo done > "$BATON_OUTPUT_DIR/out.txt"
+        run: while [ ! -e go ]; do sleep 0.1; done; echo done > "$BATON_OUTPUT_DIR/out.txt"
 `,
     });
     const first = startBaton(["run"], dir);
@@ -83,6 +84,7 @@ pipelines:
     );
     first.kill("SIGKILL");
     await firstEnd;
+    fs.writeFileSync(path.join(dir, "go"), "");
     // Same machine, process gone: no need to wait for the lease to expire.
     const resumed = await runBaton(["resume", runId], dir, { BATON_ENGINE_LEASE_MS: "600000" });
     expect(resumed.code, resumed.stderr).toBe(0);
