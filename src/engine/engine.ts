@@ -10,7 +10,7 @@ import type { StateLayout } from "./layout.js";
 import { bootId, runOwner } from "./ownership.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
-import { recordedController } from "./step-hooks.js";
+import { HoldBoard, recordedController } from "./step-hooks.js";
 import { TaskTree, type TaskTreeStats } from "./task-tree.js";
 
 /** What the engine tells its listeners (progress display, server events). */
@@ -141,6 +141,8 @@ export class Engine {
   launchGate: Promise<unknown> = Promise.resolve();
   /** Tasks submitted on their own (Velda style), and the parent/child bookkeeping of every task. */
   readonly tree: TaskTree;
+  /** Tasks of runs with controller hooks, waiting for the controller's answer (see step-hooks.ts). */
+  readonly holds = new HoldBoard();
   private readonly pools = new Map<string, PoolQueue<QueuedWork>>();
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private readonly controllers = new Set<RunController>();

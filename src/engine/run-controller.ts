@@ -157,7 +157,8 @@ export class RunController {
     this.pipeline = pipeline;
     this.runId = options.runId ?? newRunId();
     this.pipelineDir = engine.layout.pipelineDir(this.runId);
-    if (options.controller) this.hooks = new StepHooks(engine, this.runId, pipeline.name, options.controller);
+    if (options.controller)
+      this.hooks = new StepHooks(engine.holds, this.runId, pipeline.name, options.controller);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });

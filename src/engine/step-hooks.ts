@@ -13,7 +13,7 @@
  * - `concurrency: n`: at most `n` tasks of the step between "prepared" and "after released".
  *
  * Holds live in memory; a cancel of the run (or of the task) releases them at once. The
- * controller sees and answers them through `GET/POST /runs/:id/holds` ({@link holdBoard}).
+ * controller sees and answers them through `GET/POST /runs/:id/holds` (the engine's {@link HoldBoard}, `Engine.holds`).
  */
 import { BatonError } from "../errors.js";
 import { resolveParams } from "../spec/params.js";
@@ -145,18 +145,6 @@ export class HoldBoard {
   }
 }
 
-const boards = new WeakMap<object, HoldBoard>();
-
-/** The hold board of an engine. */
-export function holdBoard(engine: object): HoldBoard {
-  let board = boards.get(engine);
-  if (!board) {
-    board = new HoldBoard();
-    boards.set(engine, board);
-  }
-  return board;
-}
-
 /** What the hooks need to know of a task (a run controller's task state). */
 export interface HookTask {
   id: string;
@@ -176,7 +164,6 @@ export interface HookTask {
 export class StepHooks {
   readonly root: string;
   private released = false;
-  private readonly board: HoldBoard;
   /** Per step: tasks between "prepared" and "after released", and tasks waiting for room. */
   private readonly inFlight = new Map<string, Set<string>>();
   private readonly waiting = new Map<string, Array<() => void>>();
@@ -188,17 +175,13 @@ export class StepHooks {
   private readonly heldAfter = new Map<string, number>();
 
   constructor(
-    engine: object,
-    runId: string,
+    private readonly board: HoldBoard,
+    private readonly runId: string,
     private readonly pipeline: string,
     readonly options: ControllerOptions,
   ) {
-    this.board = holdBoard(engine);
     this.root = options.root ?? runId;
-    this.runId = runId;
   }
-
-  private readonly runId: string;
 
   /** The options of a child run of `pipeline` started by this run. */
   child(pipeline: string): ControllerOptions {
@@ -362,14 +345,18 @@ export class StepHooks {
         this.waiting.set(step, list);
       });
     }
-    if (this.released || task.status !== "pending") return false;
+    if (this.released) return false;
+    if (task.status !== "pending") {
+      // Ended while it waited (a cancel): the room it was woken for goes to the next one.
+      this.pump(task);
+      return false;
+    }
     set.add(task.id);
     return true;
   }
 
+  /** A task of the step gave its room back: the first task waiting for room looks again. */
   private pump(task: HookTask): void {
-    const list = this.waiting.get(task.node.spec.name);
-    // Each waiter looks again (in order); those still without room wait again.
-    if (list) for (const go of list.splice(0)) go();
+    this.waiting.get(task.node.spec.name)?.shift()?.();
   }
 }

@@ -4,6 +4,7 @@ import type { PoolSpec } from "../spec/types.js";
 import type { AttemptEnd, TaskCompletion, TaskStatus } from "../store/store.js";
 import { childrenFailedText } from "../util/plural.js";
 import {
+  type AttemptPlan,
   adoptAttempt,
   attemptEnd,
   attemptRef,
@@ -34,20 +35,7 @@ export interface RunnerTask {
  * What running a task takes. Asked of its owner when an attempt is queued, started or adopted,
  * not held per task: a run of 100,000 tasks keeps its commands in its node specs.
  */
-export interface RunnableTask {
-  runId: string;
-  command: string;
-  cwd: string;
-  /** The task's own params (`BATON_PARAM_*`). */
-  params: Record<string, unknown>;
-  /** The task's `env:` / `-e`, evaluated. */
-  userEnv: Record<string, string>;
-  shard?: { id: number; total: number } | undefined;
-  /** The executor is to create the run's shared folder (`$BATON_PIPELINE_DIR`). */
-  makeSharedDir?: boolean;
-  /** `outputs:` globs to keep after a success (empty: everything). */
-  outputs: string[];
-  timeoutMs?: number | undefined;
+export interface RunnableTask extends Omit<AttemptPlan, "taskId" | "name" | "number"> {
   /** Failed attempts retried at most `limit` times, after `backoffMs` doubled each time. */
   retries: { limit: number; backoffMs: number };
   pool: PoolSpec;
@@ -117,20 +105,7 @@ export class TaskRunner<T extends RunnerTask> {
     task.attempts = number;
     task.status = "running";
     this.owner.running(task, number);
-    const { proc } = await launchAttempt(this.engine, {
-      runId: plan.runId,
-      taskId: task.id,
-      name: task.name,
-      number,
-      command: plan.command,
-      cwd: plan.cwd,
-      params: plan.params,
-      userEnv: plan.userEnv,
-      shard: plan.shard,
-      ...(plan.makeSharedDir ? { makeSharedDir: true } : {}),
-      outputs: plan.outputs,
-      timeoutMs: plan.timeoutMs,
-    });
+    const { proc } = await launchAttempt(this.engine, { ...plan, taskId: task.id, name: task.name, number });
     task.cancel = () => proc.cancel();
     // A cancel came while the process was starting.
     if (task.cancelRequested || !this.owner.mayRun(task)) proc.cancel();

@@ -1,7 +1,7 @@
 /** `/runs`: start a pipeline, list and inspect runs, cancel and retry them. */
 import * as z from "zod";
 import { runOwner } from "../../engine/ownership.js";
-import { type ControllerOptions, holdBoard, recordedController } from "../../engine/step-hooks.js";
+import { type ControllerOptions, recordedController } from "../../engine/step-hooks.js";
 import { taskViews } from "../../engine/task-view.js";
 import { resolveParams } from "../../spec/params.js";
 import { reservedTaskEnvProblem } from "../../spec/reserved-env.js";
@@ -211,7 +211,7 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
       },
       async handle({ params, query }) {
         const run = await findRun(ctx.store, params.id);
-        const board = holdBoard(ctx.engine);
+        const board = ctx.engine.holds;
         if (run.status === "running") await board.wait(run.id, query.wait ?? 0);
         const fresh = (await ctx.store.getRun(run.id))!;
         return { holds: board.list(run.id), running: fresh.status === "running" };
@@ -244,7 +244,7 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
           ...(body.skip !== undefined ? { skip: body.skip } : {}),
           ...(body.error !== undefined ? { error: body.error } : {}),
         };
-        if (!holdBoard(ctx.engine).answer(run.id, params.taskId, body.kind, answer)) {
+        if (!ctx.engine.holds.answer(run.id, params.taskId, body.kind, answer)) {
           throw notFound(`run ${run.id} holds no task ${params.taskId} in ${body.kind}`);
         }
         return { released: params.taskId };
