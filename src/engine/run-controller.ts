@@ -35,6 +35,7 @@ import { Breather } from "../util/yield.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
+import { keepRelease } from "./release.js";
 import { type ControllerOptions, StepHooks } from "./step-hooks.js";
 import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
 import { type RunnableTask, type TaskOwner, TaskRunner } from "./task-runner.js";
@@ -877,6 +878,10 @@ export class RunController {
       this.hooks?.applyEnv(task);
       if (this.cancelling) return; // ended by the cancel
       if (await this.tryCache(task, spec)) return;
+      if (spec.release) {
+        await this.keepRelease(task, spec.release.name, links[0]?.plan.rels ?? [], links[0]?.files ?? []);
+        return;
+      }
       // Placed by the executor's workspace, where the task will run.
       const placed = links.map(({ plan, files }) => ({
         name: plan.name,
@@ -1011,6 +1016,30 @@ export class RunController {
     task.cachedFrom = hit.task.cachedFrom ?? hit.task.id;
     await this.complete(task, null, "cached", 0, task.metrics, outputs, null);
     return true;
+  }
+
+  /** Releases: a `release:` node keeps its bound files as the next version of its release. */
+  private async keepRelease(task: TaskState, release: string, rels: string[], files: BoundFile[]) {
+    const number = task.attempts + 1;
+    const kept = await keepRelease(this.engine, {
+      runId: this.runId,
+      taskId: task.id,
+      name: task.name,
+      number,
+      release,
+      command: task.command,
+      params: task.params,
+      files: files.map((f, i) => ({ abs: f.abs, rel: rels[i]!, sha256: f.sha256 })),
+    });
+    task.attempts = number;
+    task.status = "running";
+    task.files = kept.outputs.map((o) => ({
+      abs: path.join(task.outputDir, o.path),
+      rel: o.path,
+      producer: task.name,
+      sha256: o.sha256,
+    }));
+    await this.complete(task, kept.attempt, "succeeded", 0, {}, kept.outputs, null);
   }
 
   /** The task as the executor's workspace names it. */

@@ -141,7 +141,11 @@ export interface StepOptions extends TaskSettings {
 export type NodeDefinition = Omit<
   StepOptions,
   "before" | "after" | "continueOnFailure" | "concurrency" | "pipeline"
-> & { pipeline?: string };
+> & {
+  pipeline?: string;
+  /** Releases: keep files as a new version of a release (runs no command; see docs/pipeline-file.md). */
+  release?: { name: string; files: string | string[] };
+};
 
 /** A pipeline as the definition holds it. */
 export interface PipelineBody {

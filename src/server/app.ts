@@ -32,8 +32,10 @@ import { fileRoutes } from "./routes/files.js";
 import { metaRoutes } from "./routes/meta.js";
 import { pipelineRoutes } from "./routes/pipelines.js";
 import { poolRoutes } from "./routes/pools.js";
+import { releaseRoutes } from "./routes/releases.js";
 import { runRoutes } from "./routes/runs.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { valohaiRoutes } from "./routes/valohai.js";
 import { defaultWebRoot, registerWebUi, sendUiIndex } from "./web-ui.js";
 
 /** Request bodies larger than this are refused with 413. */
@@ -199,6 +201,8 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     ...eventRoutes(ctx),
     ...pipelineRoutes(ctx),
     ...poolRoutes(ctx),
+    ...releaseRoutes(ctx),
+    ...valohaiRoutes(ctx),
   );
   for (const route of routes) {
     app.route({

@@ -1,6 +1,6 @@
 /**
  * Bearer-token checks. Every API route but `/healthz` needs the token, sent as
- * `Authorization: Bearer <token>` or, where a browser cannot set headers (EventSource, download
+ * `Authorization: Bearer <token>` (or `Token <token>`, as Valohai's API takes it) or, where a browser cannot set headers (EventSource, download
  * links), as `?token=<token>`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -10,7 +10,8 @@ import type { FastifyRequest } from "fastify";
 export function requestToken(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
   if (typeof header === "string") {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    // `Token <token>` too: the scheme Valohai's API uses, so its scripts work unchanged.
+    const match = /^(?:Bearer|Token)\s+(\S+)\s*$/i.exec(header);
     if (match) return match[1];
   }
   const query = req.query as Record<string, unknown> | undefined;

@@ -145,3 +145,22 @@ function friendlier(status: number, message: string): string {
   if (status === 415) return `${message} (send JSON with Content-Type: application/json)`;
   return message;
 }
+
+/**
+ * Valohai-compatible endpoints (`/api/v0/...`): an error in Valohai's shape, field -> list of
+ * messages for bad input (`{"nodes[0].template.step": ["unknown step ..."]}`), else
+ * `{"detail": message}`.
+ */
+export function toValohaiErrorResponse(err: unknown): { status: number; body: Record<string, unknown> } {
+  const { status, body } = toErrorResponse(err);
+  const problems = body.error.problems ?? [];
+  if (status === 400 && problems.length > 0) {
+    const fields: Record<string, string[]> = {};
+    for (const p of problems) {
+      const key = (p.path ?? "non_field_errors").replace(/^body\./, "");
+      fields[key] = [...(fields[key] ?? []), p.message];
+    }
+    return { status, body: fields };
+  }
+  return { status, body: { detail: body.error.message } };
+}

@@ -289,7 +289,7 @@ describe("problems and where they point", () => {
     const lines = [
       "baton.yaml:5:28 pipelines.p.nodes.a.needs: cycle a -> b -> a",
       'baton.yaml:6:38 pipelines.p.nodes.b.pool: unknown pool "gpu" (pools: "local")',
-      'baton.yaml:7:7 pipelines.p.nodes.c: node "c" needs one of run:, step: or pipeline:',
+      'baton.yaml:7:7 pipelines.p.nodes.c: node "c" needs one of run:, step:, pipeline: or release:',
       'baton.yaml:7:12 pipelines.p.nodes.c: unknown key "stp" (did you mean "step"?)',
     ];
     expect(e.problems.map(formatProblem)).toEqual(lines);

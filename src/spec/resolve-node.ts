@@ -18,6 +18,7 @@ import {
   site,
 } from "./drafts.js";
 import { type Path, checkName, describeValue, formatPath, quoteList, suggest } from "./problems.js";
+import { resolveReleaseNode } from "./resolve-release.js";
 import type { NodeFile } from "./schema.js";
 import { applySettings } from "./settings.js";
 import { hasTemplate, templateStrings } from "./templates.js";
@@ -87,9 +88,9 @@ export function resolveNode(raw: RawNode, nc: NodeContext, ctx: ResolveContext):
   }
   if (!body) return draft;
 
-  const kinds = (["run", "step", "pipeline"] as const).filter((k) => body[k] !== undefined);
+  const kinds = (["run", "step", "pipeline", "release"] as const).filter((k) => body[k] !== undefined);
   if (kinds.length === 0) {
-    ctx.problems.keyOf(path, undefined, `node "${name}" needs one of run:, step: or pipeline:`);
+    ctx.problems.keyOf(path, undefined, `node "${name}" needs one of run:, step:, pipeline: or release:`);
     return draft;
   }
   if (kinds.length > 1) {
@@ -108,7 +109,15 @@ export function resolveNode(raw: RawNode, nc: NodeContext, ctx: ResolveContext):
     draft.sites.push(ifSite);
     common.if = ifSite.value;
   }
-  if (body.pipeline !== undefined) resolvePipelineNode(raw, body, body.pipeline, common, draft, nc, ctx);
+  if (body.release !== undefined) {
+    // Releases: a node that keeps files as a release version instead of running a command.
+    const resolved = resolveReleaseNode(raw, body, common, nc.defaults, nc.pools, ctx);
+    if (resolved) {
+      draft.sites.push(...resolved.sites);
+      draft.spec = resolved.spec;
+    } else draft.checkTemplates = false;
+  } else if (body.pipeline !== undefined)
+    resolvePipelineNode(raw, body, body.pipeline, common, draft, nc, ctx);
   else resolveTaskNode(raw, body, common, draft, nc, ctx);
   return draft;
 }

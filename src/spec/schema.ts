@@ -177,10 +177,18 @@ const nodeBodyShape = {
   ...settingsShape,
 };
 
+/** Releases: `release: { name, files }` — keep the selected files as a new version of release NAME. */
+export const ReleaseSchema = z.strictObject({
+  name: z.string().describe("Name of the release; each run of the node adds a version."),
+  files: GlobsSchema.describe("Files kept: a template (`${{ needs.train.outputs['*.pt'] }}`) or globs."),
+});
+
 const nodeKindShape = {
   run: z.string().optional().describe("Inline command (a template)."),
   step: z.string().optional().describe("Name of the step this node runs."),
   pipeline: z.string().optional().describe("Name of the pipeline this node starts as a child run."),
+  // Releases: a node that runs no command and keeps files as a release version.
+  release: ReleaseSchema.optional().describe("Keep files as a new version of a release (runs no command)."),
 };
 
 /** A node in the map form: `nodes: { train: { step: train, needs: [prep] } }`. */
@@ -309,6 +317,7 @@ export type ListNodeFile = z.infer<typeof ListNodeSchema>;
 export type EdgeFile = z.infer<typeof EdgeSchema>;
 export type TriggerFile = z.infer<typeof TriggerSchema>;
 export type NotifyFile = z.infer<typeof NotifySchema>;
+export type ReleaseFile = z.infer<typeof ReleaseSchema>;
 export type PipelineFile = z.infer<typeof PipelineSchema>;
 /** Settings any of `defaults:`, a step or a node may give. */
 export type SettingsFile = Pick<DefaultsFile, keyof typeof settingsShape>;

@@ -154,6 +154,16 @@ export interface TaskNodeSpec extends NodeBase, TaskSettings {
   foreach?: unknown;
   /** Map of name -> list (or template): one task per combination (`matrix.NAME`). */
   matrix?: Record<string, unknown>;
+  /**
+   * Releases: set on a `release:` node, which runs no command. Its one input `files` (bound
+   * to the `files:` template) is kept as release `name`, a new version each time it runs.
+   */
+  release?: ReleaseSpec;
+}
+
+/** Releases: what a `release: { name, files }` node keeps (the files are its `files` input). */
+export interface ReleaseSpec {
+  name: string;
 }
 
 export interface PipelineNodeSpec extends NodeBase {

@@ -151,4 +151,24 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX slots_pool ON slots (pool);
   CREATE INDEX slots_engine ON slots (engine_id);
   `,
+  // Releases: each version a `release:` node recorded, and its files (by content hash).
+  `
+  CREATE TABLE releases (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (name, version)
+  );
+  CREATE UNIQUE INDEX releases_task ON releases (task_id);
+  CREATE TABLE release_files (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (name, version, path)
+  );
+  `,
 ];

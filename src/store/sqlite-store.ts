@@ -4,15 +4,24 @@ import { BatonError } from "../errors.js";
 import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { makeStateDir, makeStateFile, tightenPath } from "../util/state-mode.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import {
+  insertRelease,
+  selectReleaseBlobs,
+  selectReleaseVersions,
+  selectReleases,
+} from "./sqlite-releases.js";
 import type {
   ANY_EXPIRED,
   AttemptEnd,
   AttemptRow,
   CacheEntry,
   EngineRow,
+  NewRelease,
   NewRun,
   NewTask,
   OutputRow,
+  ReleaseSummary,
+  ReleaseVersion,
   RunFilter,
   RunRow,
   RunStatus,
@@ -682,6 +691,23 @@ export class SqliteStore implements Store {
    * caller's promise resolves only once its write is committed, so "persist, then act" still
    * holds. `fn` may run several statements: it is always applied whole or not at all.
    */
+  // Releases (see sqlite-releases.ts).
+  async recordRelease(release: NewRelease): Promise<number> {
+    return this.write(() => insertRelease(this.db, release));
+  }
+
+  async listReleases(): Promise<ReleaseSummary[]> {
+    return selectReleases(this.db);
+  }
+
+  async getReleaseVersions(name: string): Promise<ReleaseVersion[]> {
+    return selectReleaseVersions(this.db, name);
+  }
+
+  async releaseBlobs(): Promise<Set<string>> {
+    return selectReleaseBlobs(this.db);
+  }
+
   private write<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });

@@ -265,6 +265,44 @@ export interface AttemptEnd {
   message: string | null;
 }
 
+/** Releases: a file of a release version. */
+export interface ReleaseFile {
+  /** Path within the release (as the task's outputs name it). */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/** Releases: a version to record (its number is the store's to give). */
+export interface NewRelease {
+  name: string;
+  runId: string;
+  taskId: string;
+  createdAt: number;
+  files: ReleaseFile[];
+}
+
+/** Releases: one version of a release. */
+export interface ReleaseVersion {
+  name: string;
+  version: number;
+  createdAt: number;
+  runId: string;
+  taskId: string;
+  files: ReleaseFile[];
+}
+
+/** Releases: a release and its latest version. */
+export interface ReleaseSummary {
+  name: string;
+  latestVersion: number;
+  versions: number;
+  /** When the latest version was made, by which run and task. */
+  createdAt: number;
+  runId: string;
+  taskId: string;
+}
+
 export interface Store {
   /** Records a new run as `running`. */
   createRun(run: NewRun): Promise<void>;
@@ -416,6 +454,18 @@ export interface Store {
    * @throws STORE_AMBIGUOUS listing candidates; STORE_NOT_FOUND (also for a too-short prefix).
    */
   resolveId(text: string, only?: "run" | "task"): Promise<{ kind: "run" | "task"; id: string }>;
+
+  /**
+   * Releases: records version N+1 of release `name` (N the latest), atomically; a task that
+   * already recorded a version (its engine died before the task ended) gets that version back.
+   */
+  recordRelease(release: NewRelease): Promise<number>;
+  /** Releases, by name, each with its latest version. */
+  listReleases(): Promise<ReleaseSummary[]>;
+  /** The versions of a release, newest first, with their files (empty: no such release). */
+  getReleaseVersions(name: string): Promise<ReleaseVersion[]>;
+  /** Content hashes of every released file (what `cache gc` must keep). */
+  releaseBlobs(): Promise<Set<string>>;
 
   close(): Promise<void>;
 }

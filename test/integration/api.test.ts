@@ -294,7 +294,12 @@ describe("the API over a real engine", () => {
       const sha = (await s.json<{ outputs: Array<{ sha256: string }> }>(`/api/v1/tasks/${task.id}/outputs`))
         .body.outputs[0]!.sha256;
       for (const route of s.app.baton.routes.filter((r) => r.method === "GET")) {
-        const id = route.path.startsWith("/runs") ? helloRun.run.id : task.id;
+        // A release's routes need a release: test/integration/valohai-rest.test.ts reads them.
+        if (route.path.startsWith("/releases/")) continue;
+        const id =
+          route.path.startsWith("/runs") || route.path.startsWith("/api/v0/pipelines")
+            ? helloRun.run.id
+            : task.id;
         const p = (route.absolute ? "" : "/api/v1") + route.path.replace(":id", id).replace(":sha256", sha);
         const viaHeader = await s.api(p);
         expect(viaHeader.status, p).toBe(200);

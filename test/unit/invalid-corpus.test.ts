@@ -82,7 +82,7 @@ const EXPECTED: Record<string, string[]> = {
     'baton.yaml:8:34 pipelines.p.nodes.train.run: node "prep" is not in the needs: of node "train" (add it there to use its results)',
   ],
   "no-run-step-or-pipeline.yaml": [
-    'baton.yaml:5:7 pipelines.p.nodes.train: node "train" needs one of run:, step: or pipeline:',
+    'baton.yaml:5:7 pipelines.p.nodes.train: node "train" needs one of run:, step:, pipeline: or release:',
   ],
   "param-default-wrong-type.yaml": [
     'baton.yaml:5:37 pipelines.p.params.epochs.default: default must be an integer (type int), found "ten"',

@@ -45,10 +45,12 @@ export async function cacheCommand(action: string, opts: CacheOptions): Promise<
       }
       case "clear": {
         const forgotten = await store.forgetCachedResults();
+        // Releases keep their files: a released file is never the cache's to remove.
+        const released = await store.releaseBlobs();
         let removed = 0;
         let freed = 0;
         for await (const blob of cas.listBlobs()) {
-          if (await cas.remove(blob.sha256)) {
+          if (!released.has(blob.sha256) && (await cas.remove(blob.sha256))) {
             removed++;
             freed += blob.size;
           }
@@ -65,6 +67,7 @@ export async function cacheCommand(action: string, opts: CacheOptions): Promise<
         const runs = await store.recentRunTrees(keep);
         const forgotten = await store.forgetCachedResults(runs);
         const referenced = await store.blobsOfRuns(runs);
+        for (const sha256 of await store.releaseBlobs()) referenced.add(sha256);
         let removed = 0;
         let freed = 0;
         for await (const blob of cas.listBlobs()) {

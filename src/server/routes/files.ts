@@ -95,7 +95,7 @@ async function sendLogTail(
 }
 
 /** `Content-Disposition` for a download, the name reduced to a safe base name. */
-function attachment(name: string): string {
+export function attachment(name: string): string {
   const base = name.split(/[\\/]/).pop() || "download";
   const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, "_");
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`;

@@ -1,11 +1,13 @@
 /** `/pipelines`: what can be run (for a launch form), and registering definitions by name. */
 import * as z from "zod";
 import type { PipelineSpec } from "../../spec/types.js";
+import { isValohaiPipelineBody } from "../../spec/valohai-api.js";
 import { own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
 import { badField } from "../http-errors.js";
-import { type ApiRoute, defineRoute } from "../route.js";
+import { type ApiRoute, defineRoute, parseInput } from "../route.js";
 import { type PipelineSummary, PipelineSummarySchema, RegisterPipelineBodySchema } from "../schemas.js";
+import { ValohaiPipelineBodySchema, startValohaiPipeline } from "./valohai.js";
 
 export function pipelineRoutes(ctx: ServerContext): ApiRoute[] {
   return [
@@ -48,14 +50,26 @@ export function pipelineRoutes(ctx: ServerContext): ApiRoute[] {
       method: "POST",
       path: "/pipelines",
       tag: "pipelines",
-      summary: "Register a pipeline definition under a name",
+      summary: "Register a pipeline definition under a name, or start Valohai's pipeline JSON",
       description:
-        "Valohai-API style: the definition (baton.yaml structure as JSON) is validated, kept in memory and in .baton/pipelines/<name>.json, and can then be started with POST /runs {pipeline: name}. Registering a name again replaces it; names of the server's baton.yaml cannot be taken.",
-      body: RegisterPipelineBodySchema,
+        "With { name, definition }: the definition (baton.yaml structure as JSON) is validated, kept in memory and in .baton/pipelines/<name>.json, and can then be started with POST /runs {pipeline: name}. Registering a name again replaces it; names of the server's baton.yaml cannot be taken. With Valohai's pipeline body ({ title, nodes, edges }, told apart by its `nodes` list): creates and starts the run, as POST /api/v0/pipelines/ does, with errors in Baton's shape.",
+      body: z.union([RegisterPipelineBodySchema, ValohaiPipelineBodySchema]),
       responses: {
-        201: { description: "Registered.", schema: z.object({ pipeline: PipelineSummarySchema }) },
+        201: {
+          description: "Registered (or, for Valohai's body, the run started).",
+          schema: z.object({ pipeline: PipelineSummarySchema }),
+        },
       },
-      async handle({ body, reply }) {
+      async handle({ req, reply }) {
+        // Valohai's body: create and start the run.
+        if (isValohaiPipelineBody(req.body)) {
+          const view = await startValohaiPipeline(ctx, req.body);
+          reply.code(201).header("location", `/api/v1/runs/${(view.id as string) ?? ""}`);
+          return view;
+        }
+        const { body } = parseInput({ body: RegisterPipelineBodySchema } as unknown as ApiRoute, req) as {
+          body: z.output<typeof RegisterPipelineBodySchema>;
+        };
         const project = ctx.catalog.server.current();
         if (project && Object.hasOwn(project.pipelines, body.name)) {
           throw badField(
