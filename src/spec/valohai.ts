@@ -994,6 +994,7 @@ function convertActions(cx: Context, value: unknown, path: Path, node: string): 
     const conds = asList(a.if).map((c) => `\${{ ${convertCondition(String(c))} }}`);
     const action: Obj = { when: whens.length === 1 ? whens[0] : whens };
     if (conds.length) action.if = conds.length === 1 ? conds[0] : conds;
+    // biome-ignore lint/suspicious/noThenProperty: the contract's key for what an action does
     action.then = thens.length === 1 ? thens[0] : thens;
     out.push(action);
   }
