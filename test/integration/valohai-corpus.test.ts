@@ -143,10 +143,14 @@ describe("Valohai corpus", () => {
         const imported = await runBaton(["import", "valohai", "valohai.yaml", "-o", "baton.yaml"], dir);
         expect(imported.stderr).toContain("wrote baton.yaml");
         expect(imported.code).toBe(0);
-        for (const w of f.warnings) expect(imported.stderr).toContain(`warning: ${w.replace(f.name, "valohai.yaml")}`);
+        for (const w of f.warnings)
+          expect(imported.stderr).toContain(`warning: ${w.replace(f.name, "valohai.yaml")}`);
         const validated = await runBaton(["validate"], dir);
         expect(validated.code, validated.stderr).toBe(0);
-        const doc = importValohaiText(fs.readFileSync(path.join(dir, "valohai.yaml"), "utf8"), "valohai.yaml");
+        const doc = importValohaiText(
+          fs.readFileSync(path.join(dir, "valohai.yaml"), "utf8"),
+          "valohai.yaml",
+        );
         for (const pipeline of Object.keys((doc.document?.pipelines ?? {}) as object)) {
           const ran = await runBaton(["run", pipeline], dir);
           expect([0, 1], `${pipeline}: ${ran.stderr}`).toContain(ran.code);
