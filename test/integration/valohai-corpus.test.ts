@@ -160,6 +160,15 @@ describe("Valohai corpus", () => {
     );
   });
 
+  it("imports examples/valohai-import/valohai.yaml with only the endpoint warning", () => {
+    const file = fileURLToPath(new URL("../../examples/valohai-import/valohai.yaml", import.meta.url));
+    const result = importValohaiText(fs.readFileSync(file, "utf8"), "valohai.yaml");
+    expect(result.errors.map(formatProblem)).toEqual([]);
+    expect(result.warnings.map((w) => w.message)).toEqual([
+      'deployment node "release": Baton does not serve endpoints; the files sent to it are kept as release "digits-model"',
+    ]);
+  });
+
   describe.each(refused)("$name (refused)", (f) => {
     it("exits 2 with exactly its located messages", async () => {
       expect(f.errors.length).toBeGreaterThan(0);
