@@ -1,69 +1,64 @@
 import { describe, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
-import { parseProjectText } from "./parse.js";
-import { convertCommand, importValohai } from "./valohai.js";
+import { formatProblem } from "../errors.js";
+import { convertCommand, convertCondition, importValohaiText } from "./valohai.js";
 
-const valohai = parse(`
-- step:
-    name: train
-    image: python:3.11
-    command:
-      - python3 train.py {parameters}
-      - cp model.bin /valohai/outputs/ && ls $VH_INPUTS_DIR/data
-    parameters:
-      - { name: lr, type: float, default: 0.1 }
-      - { name: epochs, type: integer, default: 2 }
-      - { name: fast, type: flag }
-    inputs:
-      - { name: data, default: "data/*.csv" }
-      - { name: remote, default: "s3://bucket/x.csv" }
-- pipeline:
-    name: p
-    nodes:
-      - { name: a, type: execution, step: train }
-      - { name: b, type: execution, step: train, override: { parameters: [{ name: lr, default: 0.5 }] } }
-      - { name: d, type: deployment, deployment: x }
-    edges:
-      - [a.output.model*, b.input.data]
-- endpoint: { name: api }
-`);
+const params = new Map<string, unknown>([
+  ["lr", {}],
+  ["learning rate", {}],
+]);
 
-describe("baton import valohai", () => {
-  it("converts steps, placeholders, folders, params and the pipeline into a file Baton accepts", () => {
-    const { document, warnings } = importValohai(valohai, "valohai.yaml");
-    const project = parseProjectText(stringify(document), "baton.yaml", { cpus: 2 });
-    const train = project.steps.train!;
-    expect(train.run).toBe(
-      "python3 train.py --lr=${{ params.lr }} --epochs=${{ params.epochs }} --fast=${{ params.fast }}\ncp model.bin $BATON_OUTPUT_DIR/ && ls $BATON_INPUTS_DIR/data",
+describe("convertCommand", () => {
+  it("maps Valohai's placeholders to args, arg and quote", () => {
+    expect(convertCommand("python3 t.py {parameters}", params)).toBe("python3 t.py ${{ args }}");
+    expect(convertCommand("python3 t.py {params}", params)).toBe("python3 t.py ${{ args }}");
+    expect(convertCommand("t {parameter:lr} {parameter-value:lr}", params)).toBe(
+      "t ${{ arg.lr }} ${{ quote(params.lr) }}",
     );
-    expect(train.params).toMatchObject({
-      lr: { type: "float", default: 0.1 },
-      epochs: { type: "int", default: 2 },
-      fast: { type: "bool", default: false },
-    });
-    expect(train.inputs.data?.default).toEqual(["data/*.csv"]);
-    expect(train.inputs.remote?.optional).toBe(true);
-    const nodes = project.pipelines.p!.nodes;
-    expect(Object.keys(nodes)).toEqual(["a", "b"]);
-    expect(nodes.b!.needs).toEqual([{ node: "a", condition: "success" }]);
-    expect(nodes.b!.with).toMatchObject({ lr: 0.5 });
-    expect(warnings).toEqual([
-      'step "train": input "remote": remote defaults (s3://bucket/x.csv) cannot be fetched; bind local files instead',
-      'step "train": image "python:3.11" ignored: Baton runs commands on the host',
-      'pipeline "p": node "d" of type deployment has no Baton counterpart; left out',
-      'valohai.yaml: entry 3: "endpoint" has no Baton counterpart; left out',
+    expect(convertCommand("t {parameter:learning rate}", params)).toBe("t ${{ arg['learning rate'] }}");
+  });
+
+  it("reports a placeholder naming no parameter", () => {
+    const seen: string[] = [];
+    convertCommand("t {parameter:lrr}", params, (m) => seen.push(m));
+    expect(seen).toEqual(['placeholder {parameter:lrr} names no parameter of the step (did you mean "lr"?)']);
+  });
+
+  it("rewrites /valohai folders quoted for where they stand", () => {
+    expect(convertCommand("cp a /valohai/outputs/b", params)).toBe('cp a "${VH_OUTPUTS_DIR}"/b');
+    expect(convertCommand('cat "/valohai/inputs/d/x y.csv"', params)).toBe(
+      'cat "${VH_INPUTS_DIR}/d/x y.csv"',
+    );
+    expect(convertCommand("cat '/valohai/inputs/d/x'", params)).toBe(`cat ''"\${VH_INPUTS_DIR}"'/d/x'`);
+    expect(convertCommand("cd /valohai/repository && ls /valohai/config", params)).toBe(
+      'cd "${VH_REPOSITORY_DIR}" && ls "${VH_CONFIG_DIR}"',
+    );
+    // Not a Valohai folder: a longer name, or part of another path.
+    expect(convertCommand("ls /valohai/inputsx /x/valohai/inputs", params)).toBe(
+      "ls /valohai/inputsx /x/valohai/inputs",
+    );
+  });
+});
+
+describe("convertCondition", () => {
+  it("reads metadata and parameters as metrics and params", () => {
+    expect(convertCondition("metadata.accuracy < 0.8 and parameter.lr > 0.1")).toBe(
+      "metrics.accuracy < 0.8 && params.lr > 0.1",
+    );
+  });
+});
+
+describe("importValohaiText", () => {
+  it("refuses a file that is not a list, with its place", () => {
+    const r = importValohaiText("step: {}\n", "v.yaml");
+    expect(r.document).toBeUndefined();
+    expect(r.errors.map(formatProblem)).toEqual([
+      'v.yaml:1:1: expected a list of "- step:", "- pipeline:", "- task:" and "- endpoint:" entries',
     ]);
   });
 
-  it("maps single-parameter placeholders", () => {
-    expect(convertCommand("run {parameter:lr} {parameter-value:n}", ["lr", "n"])).toBe(
-      "run ${{ params.lr }} ${{ params.n }}",
-    );
-  });
-
-  it("refuses a file that is not a Valohai list", () => {
-    expect(() => importValohai({ step: {} }, "v.yaml")).toThrow(
-      'v.yaml: expected a list of "- step:" and "- pipeline:" entries',
-    );
+  it("makes one pipeline per step for a file of steps only", () => {
+    const r = importValohaiText("- step: { name: hello, image: alpine, command: echo hi }\n", "v.yaml");
+    expect(r.errors).toEqual([]);
+    expect(r.document?.pipelines).toEqual({ hello: { nodes: { hello: { step: "hello", cache: false } } } });
   });
 });
