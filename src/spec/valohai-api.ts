@@ -152,7 +152,10 @@ export function translateValohaiPipeline(body: unknown, serverFile: unknown): Va
         // The command overrides the step's: a copy of the step, with the command as its run.
         const copy = `${stepName}--${raw.name}`.replace(/[^A-Za-z0-9_-]/g, "-");
         const stepParams = isObj(known.params) ? Object.keys(known.params) : [];
-        steps[copy] = { ...known, run: convertCommand(commandText, stepParams) };
+        steps[copy] = {
+          ...known,
+          run: convertCommand(commandText, new Map(stepParams.map((n) => [n, true]))),
+        };
         usedSteps.add(copy);
         node.step = copy;
       } else {
@@ -161,7 +164,7 @@ export function translateValohaiPipeline(body: unknown, serverFile: unknown): Va
       }
       if (Object.keys(params).length) node.with = { ...params };
     } else {
-      node.run = convertCommand(commandText!, Object.keys(params));
+      node.run = convertCommand(commandText!, new Map(Object.entries(params)));
       if (Object.keys(params).length) node.params = { ...params };
     }
     const inputs = template.inputs ?? {};
