@@ -5,18 +5,23 @@ import {
   type InputLinkPlan,
   ensureWritableDir,
   planInputLinks,
+  resolveWorkdirFiles,
   resolveWorkdirPatterns,
+  workdirFileRel,
 } from "../artifacts/inputs.js";
 import { selectOutputs } from "../artifacts/outputs.js";
+import { urlFileRel } from "../artifacts/url-inputs.js";
 import { BatonError, type Problem, ensureBatonError, formatProblem } from "../errors.js";
 import type { TaskRef } from "../executors/executor.js";
 import { type Fanout, type TaskInstance, instanceChunks, planFanout } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
+import { classifyInputSource, inputSourceProblem } from "../spec/input-sources.js";
 import { type LimitProblem, checkPipelineLimits, nodeLimitMessage, runLimitMessage } from "../spec/limits.js";
 import { resolveParams } from "../spec/params.js";
 import { formatPath } from "../spec/problems.js";
 import type {
+  InputSpec,
   NodeSpec,
   PipelineSpec,
   PoolSpec,
@@ -100,7 +105,7 @@ interface TaskState {
 }
 
 /** A file bound to an input: produced upstream (with its hash) or found in the working folder. */
-type BoundFile = { abs: string; rel: string; producer?: string; sha256?: string };
+type BoundFile = { abs: string; rel: string; producer?: string | undefined; sha256?: string | undefined };
 
 /** Tasks of one node prepared at once (resolving inputs, checking the cache). */
 const PREPARE_CONCURRENCY = 64;
@@ -856,7 +861,7 @@ export class RunController {
           }
           throw new BatonError("TASK_INPUT_MISSING", `input "${name}" has no binding and no default`);
         }
-        const files = await this.resolveBinding(name, binding, context, handedOut, decl.optional);
+        const files = await this.resolveBinding(name, binding, context, handedOut, decl);
         // Links are only planned here: a cache hit never needs them.
         const plan = planInputLinks(inputsDir, name, files);
         links.push({ plan, files });
@@ -899,26 +904,54 @@ export class RunController {
     binding: string | string[],
     context: Record<string, unknown>,
     handedOut: Map<string, ProducedFile>,
-    optional: boolean,
+    decl: InputSpec,
   ): Promise<BoundFile[]> {
+    const { optional, keepDirectories: keep } = decl;
     const value = evaluateValue(binding, context);
     const entries = (Array.isArray(value) ? value.flat() : [value]).map((v) => String(v));
     const files: BoundFile[] = [];
     const patterns: string[] = [];
     for (const entry of entries) {
       const produced = handedOut.get(entry);
-      if (produced) files.push(produced);
-      else if (entry !== "") patterns.push(entry);
+      if (produced) {
+        // Upstream outputs keep their path in the output folder, but with `none`.
+        files.push(keep === "none" ? { ...produced, rel: path.posix.basename(produced.rel) } : produced);
+        continue;
+      }
+      const source = classifyInputSource(entry);
+      if (source.kind === "unsupported") {
+        throw new BatonError("TASK_INPUT_MISSING", inputSourceProblem(input, entry) as string, {
+          context: { input, url: entry },
+        });
+      }
+      if (source.kind === "url") {
+        const blob = await this.engine.urlInputs.get(entry, input);
+        files.push({
+          abs: this.engine.cas.pathOf(blob.sha256),
+          rel: urlFileRel(source.url, keep),
+          sha256: blob.sha256,
+        });
+      } else if (entry !== "") patterns.push(entry);
     }
     if (patterns.length > 0) {
-      const abs = await resolveWorkdirPatterns(this.options.workdir, patterns, { optional, input });
-      for (const a of abs) files.push({ abs: a, rel: path.basename(a) });
+      const found = await resolveWorkdirFiles(this.options.workdir, patterns, { optional, input });
+      for (const f of found) files.push({ abs: f.abs, rel: workdirFileRel(this.options.workdir, f, keep) });
     }
     if (files.length === 0 && !optional) {
       throw new BatonError(
         "TASK_INPUT_MISSING",
         `input "${input}": ${JSON.stringify(binding)} selects no file (mark the input optional if that can happen)`,
       );
+    }
+    if (decl.filename !== undefined && files.length > 0) {
+      if (files.length > 1) {
+        throw new BatonError(
+          "TASK_INPUT_MISSING",
+          `input "${input}": filename "${decl.filename}" needs exactly one file, but ${JSON.stringify(binding)} selects ${files.length}`,
+          { context: { input } },
+        );
+      }
+      files[0] = { ...(files[0] as BoundFile), rel: decl.filename, producer: undefined };
     }
     return files;
   }
