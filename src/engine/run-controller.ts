@@ -44,6 +44,7 @@ import { type ControllerOptions, StepHooks } from "./step-hooks.js";
 import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
 import { type RunnableTask, type TaskOwner, TaskRunner } from "./task-runner.js";
 import { applyTransition } from "./transitions.js";
+import { type ValohaiInputFile, writeValohaiConfig } from "./valohai-env.js";
 
 export interface RunOptions {
   pipeline: string;
@@ -105,7 +106,14 @@ interface TaskState {
 }
 
 /** A file bound to an input: produced upstream (with its hash) or found in the working folder. */
-type BoundFile = { abs: string; rel: string; producer?: string | undefined; sha256?: string | undefined };
+type BoundFile = {
+  abs: string;
+  rel: string;
+  producer?: string | undefined;
+  sha256?: string | undefined;
+  /** The URL a downloaded file came from. */
+  uri?: string | undefined;
+};
 
 /** Tasks of one node prepared at once (resolving inputs, checking the cache). */
 const PREPARE_CONCURRENCY = 64;
@@ -231,6 +239,9 @@ export class RunController {
       userEnv: task.env ?? {},
       outputs: spec.outputs,
       timeoutMs: spec.timeoutMs,
+      noOutputTimeout: spec.noOutputTimeout,
+      image: spec.image,
+      compat: spec.compat,
       retries: spec.retries,
       pool: this.project.pools[spec.pool] ?? { name: spec.pool, slots: 1, resources: {} },
       priority: spec.priority,
@@ -655,6 +666,7 @@ export class RunController {
       params: {},
       item: inst.item ?? inst.matrix,
       outputDir: task.outputDir,
+      ...(spec.kind === "task" && spec.image !== undefined ? { image: spec.image } : {}),
     };
   }
 
@@ -861,7 +873,9 @@ export class RunController {
           }
           throw new BatonError("TASK_INPUT_MISSING", `input "${name}" has no binding and no default`);
         }
-        const files = await this.resolveBinding(name, binding, context, handedOut, decl);
+        // Valohai lays bound files out by basename unless told otherwise.
+        const keep = decl.keepDirectories ?? (spec.compat === "valohai" ? "none" : undefined);
+        const files = await this.resolveBinding(name, binding, context, handedOut, decl, keep);
         // Links are only planned here: a cache hit never needs them.
         const plan = planInputLinks(inputsDir, name, files);
         links.push({ plan, files });
@@ -889,6 +903,16 @@ export class RunController {
       }));
       if (placed.length > 0)
         await this.engine.executor.workspace.prepare(this.taskRef(task), { inputs: placed });
+      if (spec.compat === "valohai") {
+        const vhInputs: Record<string, ValohaiInputFile[]> = dict();
+        for (const { plan, files } of links)
+          vhInputs[plan.name] = files.map((f, i) => ({
+            path: plan.links[i]!,
+            uri: f.uri ?? f.abs,
+            sha256: f.sha256,
+          }));
+        await writeValohaiConfig(this.engine, this.taskRef(task), task.params, vhInputs);
+      }
       if (this.cancelling) return;
       await this.engine.store.queueTask(task.id, task.command, task.params);
       task.status = "queued";
@@ -905,8 +929,9 @@ export class RunController {
     context: Record<string, unknown>,
     handedOut: Map<string, ProducedFile>,
     decl: InputSpec,
+    keep: InputSpec["keepDirectories"],
   ): Promise<BoundFile[]> {
-    const { optional, keepDirectories: keep } = decl;
+    const { optional } = decl;
     const value = evaluateValue(binding, context);
     const entries = (Array.isArray(value) ? value.flat() : [value]).map((v) => String(v));
     const files: BoundFile[] = [];
@@ -930,6 +955,7 @@ export class RunController {
           abs: this.engine.cas.pathOf(blob.sha256),
           rel: urlFileRel(source.url, keep),
           sha256: blob.sha256,
+          uri: entry,
         });
       } else if (entry !== "") patterns.push(entry);
     }

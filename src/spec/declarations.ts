@@ -99,9 +99,9 @@ export function checkInputDecl(
   path: Path,
   ctx: ResolveContext,
 ): void {
-  const defaultPath =
-    raw !== null && typeof raw === "object" && !Array.isArray(raw) ? [...path, "default"] : path;
-  checkInputSources(input, spec.default, defaultPath, ctx.problems);
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw))
+    checkInputSources(input, raw.default, [...path, "default"], ctx.problems);
+  else checkInputSources(input, raw ?? undefined, path, ctx.problems);
   if (spec.filename !== undefined) {
     const f = spec.filename;
     if (f === "." || f === ".." || f.includes("/") || f.includes("\0") || f.trim() !== f)

@@ -151,4 +151,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX slots_pool ON slots (pool);
   CREATE INDEX slots_engine ON slots (engine_id);
   `,
+  // Task I/O: the container image a task is meant for (`image:`; null when none is given).
+  `
+  ALTER TABLE tasks ADD COLUMN image TEXT;
+  `,
 ];
