@@ -3,7 +3,7 @@
  * as symbolic links under `$BATON_INPUTS_DIR/NAME/`.
  */
 import { lstat, rm, stat, symlink } from "node:fs/promises";
-import { basename, extname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
+import { basename, dirname, extname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
 import { BatonError } from "../errors.js";
 import { makeStateDirAsync } from "../util/state-mode.js";
@@ -39,8 +39,24 @@ export async function resolveWorkdirPatterns(
   patterns: string[],
   opts: ResolvePatternsOptions,
 ): Promise<string[]> {
+  return (await resolveWorkdirFiles(cwd, patterns, opts)).map((f) => f.abs);
+}
+
+/** A file (or literal folder) selected by a workdir pattern. */
+export interface WorkdirFile {
+  abs: string;
+  /** Absolute path of the pattern's static base (a glob's fixed leading folders; a literal path's folder). */
+  base: string;
+}
+
+/** {@link resolveWorkdirPatterns}, with the static base of the pattern that selected each path first. */
+export async function resolveWorkdirFiles(
+  cwd: string,
+  patterns: string[],
+  opts: ResolvePatternsOptions,
+): Promise<WorkdirFile[]> {
   const root = resolve(cwd);
-  const found = new Set<string>();
+  const found = new Map<string, string>();
   const excludes: PathMatcher[] = [];
   const fail = (message: string, pattern: string, cause?: unknown): BatonError =>
     new BatonError("TASK_INPUT_MISSING", `input "${opts.input}": ${message}`, {
@@ -60,7 +76,7 @@ export async function resolveWorkdirPatterns(
     if (!scan.isGlob || (await exists(abs))) {
       try {
         await stat(abs);
-        found.add(abs);
+        if (!found.has(abs)) found.set(abs, dirname(abs));
       } catch (err) {
         const code = errnoOf(err);
         if (code !== "ENOENT" && code !== "ENOTDIR") {
@@ -95,11 +111,36 @@ export async function resolveWorkdirPatterns(
       rels = [];
     }
     if (rels.length === 0 && !opts.optional) throw fail(`no file matches "${pattern}" (in ${root})`, pattern);
-    for (const rel of rels) found.add(join(base, rel));
+    for (const rel of rels) {
+      const abs = join(base, rel);
+      if (!found.has(abs)) found.set(abs, base);
+    }
   }
 
-  const result = [...found].filter((p) => !excludes.some((ex) => ex(p)));
-  return result.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const result = [...found.keys()].filter((p) => !excludes.some((ex) => ex(p)));
+  return result
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((abs) => ({ abs, base: found.get(abs) as string }));
+}
+
+/**
+ * Where a workdir file goes below its input's folder (`keep-directories:`): its basename
+ * (`none`, and when unset), its path relative to the working folder (`full`; a file outside it
+ * keeps its absolute path, without the leading `/`), or its path below its pattern's static
+ * base (`suffix`).
+ */
+export function workdirFileRel(
+  cwd: string,
+  file: WorkdirFile,
+  keep: "none" | "full" | "suffix" | undefined,
+): string {
+  const toPosix = (p: string) => p.split(sep).join("/");
+  if (keep === "full") {
+    const rel = relative(resolve(cwd), file.abs);
+    return toPosix(rel.startsWith("..") || isAbsolute(rel) ? file.abs : rel);
+  }
+  if (keep === "suffix") return toPosix(relative(file.base, file.abs)) || basename(file.abs);
+  return basename(file.abs);
 }
 
 /** An exclusion, matched against the cwd-relative path (or the absolute one, for an absolute pattern). */

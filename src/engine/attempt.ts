@@ -3,6 +3,7 @@ import type { AttemptRef, ExitResult, TaskProcess } from "../executors/executor.
 import type { AttemptEnd } from "../store/store.js";
 import type { Engine } from "./engine.js";
 import { buildTaskEnv } from "./task-env.js";
+import { valohaiEnv } from "./valohai-env.js";
 
 /** What one attempt of a task needs, whoever drives the task (a pipeline run or a submitted tree). */
 export interface AttemptPlan {
@@ -24,6 +25,12 @@ export interface AttemptPlan {
   /** `outputs:` globs to keep after a success (empty: everything). */
   outputs: string[];
   timeoutMs?: number;
+  /** `no-output-timeout:`: stop the attempt when its log stays the same this long (see silence-watch.ts). */
+  noOutputTimeout?: { ms: number; text: string } | undefined;
+  /** `image:`, recorded on the task (the local executor runs on the host). */
+  image?: string | undefined;
+  /** `compat: valohai`: Valohai's environment and config files (see valohai-env.ts). */
+  compat?: "valohai" | undefined;
 }
 
 export interface LaunchedAttempt {
@@ -70,7 +77,9 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
       runId: plan.runId,
       task: { id: plan.taskId, name: plan.name },
       params: plan.params,
-      userEnv: plan.userEnv,
+      // `compat: valohai` adds Valohai's variables; the task's own `env:` may override them.
+      userEnv:
+        plan.compat === "valohai" ? { ...valohaiEnv(engine, ref, plan.cwd), ...plan.userEnv } : plan.userEnv,
       engineEnv: engine.taskEnv,
       shard: plan.shard,
       attempt: plan.number,

@@ -1,5 +1,6 @@
 import os from "node:os";
 import { ContentStore } from "../artifacts/cas.js";
+import { UrlInputs } from "../artifacts/url-inputs.js";
 import { BatonError, ensureBatonError } from "../errors.js";
 import type { Executor } from "../executors/executor.js";
 import { type TaskLimits, limitsFromEnv } from "../spec/limits.js";
@@ -131,6 +132,8 @@ export class Engine {
   readonly executor: Executor;
   readonly layout: StateLayout;
   readonly cas: ContentStore;
+  /** `http(s)://` inputs, downloaded once into the content store (src/artifacts/url-inputs.ts). */
+  readonly urlInputs: UrlInputs;
   readonly taskEnv: Record<string, string>;
   /** The most tasks a node and a run may expand to (checked before anything is recorded). */
   readonly limits: TaskLimits;
@@ -158,6 +161,7 @@ export class Engine {
     this.executor = options.executor;
     this.layout = options.layout;
     this.cas = new ContentStore(options.layout.cas);
+    this.urlInputs = new UrlInputs(this.cas);
     this.taskEnv = options.taskEnv ?? {};
     this.limits = options.limits ?? limitsFromEnv(process.env);
     const pools = options.pools ?? {

@@ -5,18 +5,23 @@ import {
   type InputLinkPlan,
   ensureWritableDir,
   planInputLinks,
+  resolveWorkdirFiles,
   resolveWorkdirPatterns,
+  workdirFileRel,
 } from "../artifacts/inputs.js";
 import { selectOutputs } from "../artifacts/outputs.js";
+import { urlFileRel } from "../artifacts/url-inputs.js";
 import { BatonError, type Problem, ensureBatonError, formatProblem } from "../errors.js";
 import type { TaskRef } from "../executors/executor.js";
 import { type Fanout, type TaskInstance, instanceChunks, planFanout } from "../graph/expand.js";
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
+import { classifyInputSource, inputSourceProblem } from "../spec/input-sources.js";
 import { type LimitProblem, checkPipelineLimits, nodeLimitMessage, runLimitMessage } from "../spec/limits.js";
 import { resolveParams } from "../spec/params.js";
 import { formatPath } from "../spec/problems.js";
 import type {
+  InputSpec,
   NodeSpec,
   PipelineSpec,
   PoolSpec,
@@ -40,6 +45,7 @@ import { type ControllerOptions, StepHooks } from "./step-hooks.js";
 import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
 import { type RunnableTask, type TaskOwner, TaskRunner } from "./task-runner.js";
 import { applyTransition } from "./transitions.js";
+import { type ValohaiInputFile, writeValohaiConfig } from "./valohai-env.js";
 
 export interface RunOptions {
   pipeline: string;
@@ -101,7 +107,14 @@ interface TaskState {
 }
 
 /** A file bound to an input: produced upstream (with its hash) or found in the working folder. */
-type BoundFile = { abs: string; rel: string; producer?: string; sha256?: string };
+type BoundFile = {
+  abs: string;
+  rel: string;
+  producer?: string | undefined;
+  sha256?: string | undefined;
+  /** The URL a downloaded file came from. */
+  uri?: string | undefined;
+};
 
 /** Tasks of one node prepared at once (resolving inputs, checking the cache). */
 const PREPARE_CONCURRENCY = 64;
@@ -227,6 +240,9 @@ export class RunController {
       userEnv: task.env ?? {},
       outputs: spec.outputs,
       timeoutMs: spec.timeoutMs,
+      noOutputTimeout: spec.noOutputTimeout,
+      image: spec.image,
+      compat: spec.compat,
       retries: spec.retries,
       pool: this.project.pools[spec.pool] ?? { name: spec.pool, slots: 1, resources: {} },
       priority: spec.priority,
@@ -651,6 +667,7 @@ export class RunController {
       params: {},
       item: inst.item ?? inst.matrix,
       outputDir: task.outputDir,
+      ...(spec.kind === "task" && spec.image !== undefined ? { image: spec.image } : {}),
     };
   }
 
@@ -857,7 +874,9 @@ export class RunController {
           }
           throw new BatonError("TASK_INPUT_MISSING", `input "${name}" has no binding and no default`);
         }
-        const files = await this.resolveBinding(name, binding, context, handedOut, decl.optional);
+        // Valohai lays bound files out by basename unless told otherwise.
+        const keep = decl.keepDirectories ?? (spec.compat === "valohai" ? "none" : undefined);
+        const files = await this.resolveBinding(name, binding, context, handedOut, decl, keep);
         // Links are only planned here: a cache hit never needs them.
         const plan = planInputLinks(inputsDir, name, files);
         links.push({ plan, files });
@@ -889,6 +908,16 @@ export class RunController {
       }));
       if (placed.length > 0)
         await this.engine.executor.workspace.prepare(this.taskRef(task), { inputs: placed });
+      if (spec.compat === "valohai") {
+        const vhInputs: Record<string, ValohaiInputFile[]> = dict();
+        for (const { plan, files } of links)
+          vhInputs[plan.name] = files.map((f, i) => ({
+            path: plan.links[i]!,
+            uri: f.uri ?? f.abs,
+            sha256: f.sha256,
+          }));
+        await writeValohaiConfig(this.engine, this.taskRef(task), task.params, vhInputs);
+      }
       if (this.cancelling) return;
       await this.engine.store.queueTask(task.id, task.command, task.params);
       task.status = "queued";
@@ -904,26 +933,56 @@ export class RunController {
     binding: string | string[],
     context: Record<string, unknown>,
     handedOut: Map<string, ProducedFile>,
-    optional: boolean,
+    decl: InputSpec,
+    keep: InputSpec["keepDirectories"],
   ): Promise<BoundFile[]> {
+    const { optional } = decl;
     const value = evaluateValue(binding, context);
     const entries = (Array.isArray(value) ? value.flat() : [value]).map((v) => String(v));
     const files: BoundFile[] = [];
     const patterns: string[] = [];
     for (const entry of entries) {
       const produced = handedOut.get(entry);
-      if (produced) files.push(produced);
-      else if (entry !== "") patterns.push(entry);
+      if (produced) {
+        // Upstream outputs keep their path in the output folder, but with `none`.
+        files.push(keep === "none" ? { ...produced, rel: path.posix.basename(produced.rel) } : produced);
+        continue;
+      }
+      const source = classifyInputSource(entry);
+      if (source.kind === "unsupported") {
+        throw new BatonError("TASK_INPUT_MISSING", inputSourceProblem(input, entry) as string, {
+          context: { input, url: entry },
+        });
+      }
+      if (source.kind === "url") {
+        const blob = await this.engine.urlInputs.get(entry, input);
+        files.push({
+          abs: this.engine.cas.pathOf(blob.sha256),
+          rel: urlFileRel(source.url, keep),
+          sha256: blob.sha256,
+          uri: entry,
+        });
+      } else if (entry !== "") patterns.push(entry);
     }
     if (patterns.length > 0) {
-      const abs = await resolveWorkdirPatterns(this.options.workdir, patterns, { optional, input });
-      for (const a of abs) files.push({ abs: a, rel: path.basename(a) });
+      const found = await resolveWorkdirFiles(this.options.workdir, patterns, { optional, input });
+      for (const f of found) files.push({ abs: f.abs, rel: workdirFileRel(this.options.workdir, f, keep) });
     }
     if (files.length === 0 && !optional) {
       throw new BatonError(
         "TASK_INPUT_MISSING",
         `input "${input}": ${JSON.stringify(binding)} selects no file (mark the input optional if that can happen)`,
       );
+    }
+    if (decl.filename !== undefined && files.length > 0) {
+      if (files.length > 1) {
+        throw new BatonError(
+          "TASK_INPUT_MISSING",
+          `input "${input}": filename "${decl.filename}" needs exactly one file, but ${JSON.stringify(binding)} selects ${files.length}`,
+          { context: { input } },
+        );
+      }
+      files[0] = { ...(files[0] as BoundFile), rel: decl.filename, producer: undefined };
     }
     return files;
   }

@@ -15,7 +15,9 @@ import {
   retryDelay,
 } from "./attempt.js";
 import type { Engine } from "./engine.js";
+import { watchSilence } from "./silence-watch.js";
 import { applyTransition } from "./transitions.js";
+import { readValohaiMetadata } from "./valohai-env.js";
 
 /** The part of a task its owner holds that the runner reads and moves on. */
 export interface RunnerTask {
@@ -105,11 +107,18 @@ export class TaskRunner<T extends RunnerTask> {
     task.attempts = number;
     task.status = "running";
     this.owner.running(task, number);
-    const { proc } = await launchAttempt(this.engine, { ...plan, taskId: task.id, name: task.name, number });
+    const { proc, logPath } = await launchAttempt(this.engine, {
+      ...plan,
+      taskId: task.id,
+      name: task.name,
+      number,
+    });
     task.cancel = () => proc.cancel();
     // A cancel came while the process was starting.
     if (task.cancelRequested || !this.owner.mayRun(task)) proc.cancel();
-    const result = await proc.exited;
+    const silence = plan.noOutputTimeout && watchSilence(logPath, plan.noOutputTimeout, () => proc.cancel());
+    const exited = await proc.exited;
+    const result = silence ? silence.end(exited) : exited;
     task.cancel = undefined;
     // The slot is for running processes: give it back now, and record the end outside it.
     this.owner.guard(task, this.attemptEnded(task, number, result, plan));
@@ -136,8 +145,11 @@ export class TaskRunner<T extends RunnerTask> {
     const proc = found.proc;
     task.cancel = () => proc.cancel();
     this.owner.running(task, found.number);
+    const silence =
+      plan.noOutputTimeout && watchSilence(found.logPath, plan.noOutputTimeout, () => proc.cancel());
     return async () => {
-      const result = await proc.exited;
+      const exited = await proc.exited;
+      const result = silence ? silence.end(exited) : exited;
       task.cancel = undefined;
       await this.attemptEnded(task, found.number, result, plan);
     };
@@ -156,7 +168,16 @@ export class TaskRunner<T extends RunnerTask> {
       attemptRef({ runId: plan.runId, taskId: task.id, name: task.name, number }),
       plan.outputs,
     );
-    const metrics = collected.metrics;
+    const metrics =
+      plan.compat === "valohai"
+        ? {
+            ...collected.metrics,
+            ...(await readValohaiMetadata(
+              this.engine,
+              attemptRef({ runId: plan.runId, taskId: task.id, name: task.name, number }),
+            )),
+          }
+        : collected.metrics;
     const end = attemptEnd(result);
     const tree = this.engine.tree;
     if (end.status === "succeeded") {

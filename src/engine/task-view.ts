@@ -19,6 +19,8 @@ export interface TaskView {
   /** Absolute paths of the recorded output files. */
   outputs: string[];
   metrics: Record<string, unknown>;
+  /** `image:` of the task's node, or null. */
+  image: string | null;
 }
 
 export interface RunView {
@@ -43,6 +45,7 @@ export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
     outputDir: task.outputDir,
     outputs: outputs.map((o) => path.join(task.outputDir, o.path)),
     metrics: task.metrics,
+    image: task.image,
   };
 }
 

@@ -62,11 +62,25 @@ export interface TaskSettings {
   priority?: number;
   /** Extra environment variables (values may be `${{ }}` templates). Part of the cache key. */
   env?: Record<string, string | number | boolean>;
+  /** Stop the task when its log gets no new bytes for this long (like a timeout); `null`: never. */
+  "no-output-timeout"?: Duration | null;
+  /** Container image the task is meant for: recorded and shown (the local executor runs on the host). */
+  image?: string;
+  /** `valohai`: the task also gets Valohai's environment, config files and stdout metrics. */
+  compat?: "valohai";
 }
 
 /** A declared input of a reusable step: `{ default, optional, description }`, a glob, a list, or null. */
 export type InputDeclaration =
-  | { default?: string | string[]; optional?: boolean; description?: string }
+  | {
+      default?: string | string[];
+      optional?: boolean;
+      description?: string;
+      /** How bound files are laid out under the input's folder (docs/pipeline-file.md). */
+      "keep-directories"?: "none" | "full" | "suffix";
+      /** Name the single bound file is laid out under. */
+      filename?: string;
+    }
   | string
   | string[]
   | null;

@@ -75,6 +75,8 @@ export interface TaskSummary {
   outputs: string[];
   /** What the task appended to `$BATON_METRICS`, later keys winning. */
   metrics: Metrics;
+  /** `image:` of the task's node, or null (the local executor runs on the host). */
+  image: string | null;
 }
 
 /** One attempt (one process) of a task. */

@@ -315,6 +315,7 @@ export const TaskViewSchema = z.object({
   outputDir: z.string(),
   outputs: z.array(z.string()).describe("Absolute paths of the recorded output files."),
   metrics: z.record(z.string(), z.unknown()),
+  image: z.string().nullable().describe("`image:` of the task's node (the local executor runs on the host)."),
 });
 
 export const AttemptSchema = z.object({

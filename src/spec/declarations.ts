@@ -4,6 +4,7 @@ import { dict, own } from "../util/dict.js";
  * checks of literal param values (`with:`, trigger `with:`) against them.
  */
 import { type ParamDecls, type ResolveContext, asRecord } from "./drafts.js";
+import { checkInputSources } from "./input-sources.js";
 import { checkParamValue, describeParamType, inferParamType, isOneOf, isParamValue } from "./params.js";
 import { type Path, checkName, describeValue, quoteList, suggest } from "./problems.js";
 import { type InputDeclarationFile, type ParamFile, ParamSchema } from "./schema.js";
@@ -85,7 +86,30 @@ export function resolveInputDecl(raw: InputDeclarationFile): InputSpec {
   if (raw.default !== undefined)
     spec.default = typeof raw.default === "string" ? [raw.default] : [...raw.default];
   if (raw.description !== undefined) spec.description = raw.description;
+  if (raw["keep-directories"] !== undefined) spec.keepDirectories = raw["keep-directories"];
+  if (raw.filename !== undefined) spec.filename = raw.filename;
   return spec;
+}
+
+/** Checks an input declaration's sources (URL schemes Baton can fetch) and `filename:`. */
+export function checkInputDecl(
+  input: string,
+  spec: InputSpec,
+  raw: InputDeclarationFile,
+  path: Path,
+  ctx: ResolveContext,
+): void {
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw))
+    checkInputSources(input, raw.default, [...path, "default"], ctx.problems);
+  else checkInputSources(input, raw ?? undefined, path, ctx.problems);
+  if (spec.filename !== undefined) {
+    const f = spec.filename;
+    if (f === "." || f === ".." || f.includes("/") || f.includes("\0") || f.trim() !== f)
+      ctx.problems.value(
+        [...path, "filename"],
+        `filename must be a plain file name, found ${describeValue(f)}`,
+      );
+  }
 }
 
 /** Checks literal param values (`with:`, trigger `with:`) against declarations. */

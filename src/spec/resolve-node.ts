@@ -17,6 +17,7 @@ import {
   locate,
   site,
 } from "./drafts.js";
+import { checkInputSources } from "./input-sources.js";
 import { type Path, checkName, describeValue, formatPath, quoteList, suggest } from "./problems.js";
 import { resolveReleaseNode } from "./resolve-release.js";
 import type { NodeFile } from "./schema.js";
@@ -69,6 +70,9 @@ const TASK_ONLY_KEYS = [
   "cache",
   "priority",
   "env",
+  "no-output-timeout",
+  "image",
+  "compat",
 ] as const;
 
 /** Resolves one node; its problems go to `ctx.problems`, and `spec` stays undefined when it cannot be resolved. */
@@ -270,6 +274,7 @@ function resolveBindings(
     const p = [...raw.keyPath("inputs"), input];
     bindings[input] = typeof value === "string" ? value : [...value];
     paths[input] = p;
+    checkInputSources(input, value, p, ctx.problems);
     (typeof value === "string" ? [value] : value).forEach((v, i) => {
       if (hasTemplate(v)) sites.push(site(v, typeof value === "string" ? p : [...p, i], "task", "inputs"));
     });

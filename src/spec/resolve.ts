@@ -6,7 +6,7 @@ import { dict, own } from "../util/dict.js";
  * (unknown steps, pools and pipelines, `with:` keys that are not params, ...) and records where
  * every template was written, for `validate.ts` to check.
  */
-import { checkParamValues, resolveInputDecl, resolveParamDecls } from "./declarations.js";
+import { checkInputDecl, checkParamValues, resolveInputDecl, resolveParamDecls } from "./declarations.js";
 import {
   type NodeDraft,
   type ParamDecls,
@@ -163,6 +163,7 @@ function resolveStep(
     const nameProblem = checkName("input", input);
     if (nameProblem) ctx.problems.key([...path, "inputs", input], nameProblem);
     inputs[input] = resolveInputDecl(decl);
+    checkInputDecl(input, inputs[input], decl, [...path, "inputs", input], ctx);
   }
   draft.spec = {
     name,

@@ -94,6 +94,22 @@ const settingsShape = {
   cache: CacheSchema.optional(),
   priority: z.number().int().optional().describe("Higher runs first among tasks waiting for the same pool."),
   env: EnvSchema,
+  // Task I/O (Valohai): stop a silent task, record its image, Valohai's environment.
+  "no-output-timeout": z
+    .union([DurationSchema, z.null()])
+    .optional()
+    .describe("Stop the task when its log gets no new bytes for this long (like a timeout); null: never."),
+  image: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Container image the task is meant for: recorded and shown (the local executor runs on the host).",
+    ),
+  compat: z
+    .enum(["valohai"])
+    .optional()
+    .describe("valohai: the task also gets Valohai's environment, config files and stdout metrics."),
 };
 
 // Top-level parts -----------------------------------------------------------------------------
@@ -122,12 +138,23 @@ export const InputDeclarationSchema = z.union(
       default: GlobsSchema.optional(),
       optional: z.boolean().optional(),
       description: z.string().optional(),
+      // Task I/O (Valohai): how bound files are laid out under the input's folder.
+      "keep-directories": z
+        .enum(["none", "full", "suffix"])
+        .optional()
+        .describe(
+          "none: basenames; full: the whole relative path; suffix: the path below the glob's static base.",
+        ),
+      filename: z.string().min(1).optional().describe("Name the single bound file is laid out under."),
     }),
     z.null(),
     z.string(),
     z.array(z.string()),
   ],
-  { error: "expected an input declaration ({ default, optional, description }) or a default glob" },
+  {
+    error:
+      "expected an input declaration ({ default, optional, description, keep-directories, filename }) or a default glob",
+  },
 );
 
 /** A reusable task template (`steps:`). */

@@ -62,6 +62,7 @@ export function applySettings(
     else if (ms !== undefined) timeoutMs = ms;
   }
   if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+  applyTaskIoSettings(out, base, raw, keyPath, ctx);
   if (typeof raw.cache === "boolean") out.cache.enabled = raw.cache;
   else if (raw.cache) {
     if (raw.cache.enabled !== undefined) out.cache.enabled = raw.cache.enabled;
@@ -79,4 +80,31 @@ export function applySettings(
     setOwn(envOrigin, name, path);
   }
   return out;
+}
+
+/** Task I/O settings (`no-output-timeout`, `image`, `compat`) of `raw` over `base`. */
+function applyTaskIoSettings(
+  out: TaskSettings,
+  base: TaskSettings,
+  raw: SettingsFile,
+  keyPath: (key: string) => Path,
+  ctx: ResolveContext,
+): void {
+  let silence = base.noOutputTimeout;
+  const given = raw["no-output-timeout"];
+  if (given === null) silence = undefined;
+  else if (given !== undefined) {
+    const ms = parseDuration(given);
+    if (ms === 0)
+      ctx.problems.value(
+        keyPath("no-output-timeout"),
+        "no-output-timeout must be longer than 0 (leave it out for no limit)",
+      );
+    else if (ms !== undefined) silence = { ms, text: typeof given === "number" ? `${given}s` : given.trim() };
+  }
+  if (silence !== undefined) out.noOutputTimeout = { ...silence };
+  const image = raw.image ?? base.image;
+  if (image !== undefined) out.image = image;
+  const compat = raw.compat ?? base.compat;
+  if (compat !== undefined) out.compat = compat;
 }

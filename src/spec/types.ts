@@ -75,7 +75,17 @@ export interface InputSpec {
   /** When true, an input that matches no file is empty instead of an error. */
   optional: boolean;
   description?: string;
+  /**
+   * How bound files are laid out under the input's folder: `none` = basenames, `full` = the whole
+   * relative path, `suffix` = the path below the glob's static base. Unset: workdir files by
+   * basename, upstream outputs by their path in the output folder.
+   */
+  keepDirectories?: KeepDirectories;
+  /** The single bound file is laid out under this name. */
+  filename?: string;
 }
+
+export type KeepDirectories = "none" | "full" | "suffix";
 
 /**
  * What a node binds to an input: a template (`"${{ needs.prep.outputs['*.npz'] }}"`) or
@@ -111,6 +121,12 @@ export interface TaskSettings {
   priority: number;
   /** Extra environment variables for the task (values may be templates). Part of the cache key. */
   env: Record<string, string>;
+  /** Stop the task when its log gets no new bytes for this long; `text` as written (`10m`). */
+  noOutputTimeout?: { ms: number; text: string };
+  /** Container image the task is meant for (recorded and shown; the local executor runs on the host). */
+  image?: string;
+  /** `valohai`: the task also gets Valohai's environment, config files and stdout metrics. */
+  compat?: "valohai";
 }
 
 export interface DefaultsSpec extends TaskSettings {}

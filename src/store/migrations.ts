@@ -171,4 +171,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (name, version, path)
   );
   `,
+  // Task I/O: the container image a task is meant for (`image:`; null when none is given).
+  `
+  ALTER TABLE tasks ADD COLUMN image TEXT;
+  `,
 ];

@@ -312,6 +312,7 @@ export class SqliteStore implements Store {
         endedAt: t.status === "skipped" || t.status === "cancelled" ? now : null,
         submit: t.submit ? JSON.stringify(t.submit) : null,
         idempotencyKey: t.idempotencyKey ?? null,
+        image: t.image ?? null,
       });
     }
   }
@@ -839,8 +840,8 @@ function prepare(db: Database.Database) {
     taskStatus: db.prepare("SELECT status FROM tasks WHERE id = ?"),
     taskStatusInRun: db.prepare("SELECT status FROM tasks WHERE id = @id AND run_id = @runId"),
     insertTask: db.prepare(
-      `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key)
-       VALUES (@id, @runId, @name, @node, @parentId, @status, @pool, @priority, @command, @params, @item, @outputDir, @error, @createdAt, @endedAt, @submit, @idempotencyKey)`,
+      `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key, image)
+       VALUES (@id, @runId, @name, @node, @parentId, @status, @pool, @priority, @command, @params, @item, @outputDir, @error, @createdAt, @endedAt, @submit, @idempotencyKey, @image)`,
     ),
     queueTask: db.prepare(
       `UPDATE tasks SET status = 'queued', command = @command, params = @params
@@ -1000,6 +1001,7 @@ function toTask(r: Row): TaskRow {
     cachedFrom: (r.cached_from as string | null) ?? null,
     submit: parseJson(r.submit, null),
     idempotencyKey: (r.idempotency_key as string | null) ?? null,
+    image: (r.image as string | null) ?? null,
     createdAt: r.created_at as number,
     startedAt: (r.started_at as number | null) ?? null,
     endedAt: (r.ended_at as number | null) ?? null,

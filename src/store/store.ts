@@ -112,6 +112,8 @@ export interface TaskRow {
   /** For submitted tasks: how to run it (command, env, cwd, retries...), engine-defined JSON. */
   submit: Record<string, unknown> | null;
   idempotencyKey: string | null;
+  /** `image:` of the task's node (recorded and shown; the local executor runs on the host). */
+  image: string | null;
 }
 
 /** A reusable result, as `baton cache ls` shows it. */
@@ -214,6 +216,7 @@ export type NewTask = Pick<
   error?: string | null;
   submit?: Record<string, unknown> | null;
   idempotencyKey?: string | null;
+  image?: string | null;
 };
 
 /** Which runs `listRuns` answers: newest first (by creation time, then id). */

@@ -34,6 +34,7 @@ pipelines:
         "endedAt",
         "exitCode",
         "id",
+        "image",
         "metrics",
         "name",
         "node",

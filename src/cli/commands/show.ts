@@ -74,6 +74,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
     `run       ${task.runId}`,
     `status    ${task.status}${task.exitCode !== null ? ` (exit ${task.exitCode})` : ""}${task.error ? `: ${task.error}` : ""}`,
     `pool      ${task.pool}`,
+    ...(task.image !== null ? [`image     ${task.image} (not used by the local executor)`] : []),
     `command   ${indent(task.command ?? "(not resolved yet)")}`,
     `params    ${JSON.stringify(task.params)}`,
   ];

@@ -47,6 +47,8 @@ export interface TaskView {
   outputDir: string;
   outputs: string[];
   metrics: Record<string, unknown>;
+  /** `image:` of the task's node (absent from older servers). */
+  image?: string | null;
 }
 
 export interface Attempt {

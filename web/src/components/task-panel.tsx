@@ -222,6 +222,11 @@ export function TaskPanel({
             <span className="muted">pool</span> {d.pool}
           </span>
         ) : null}
+        {task.image ? (
+          <span title="Container image the task is meant for (the local executor runs on the host)">
+            <span className="muted">image</span> {task.image}
+          </span>
+        ) : null}
       </div>
       <div className="panel-actions">
         {live ? (
