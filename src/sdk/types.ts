@@ -75,6 +75,17 @@ export interface TaskSummary {
   outputs: string[];
   /** What the task appended to `$BATON_METRICS`, later keys winning. */
   metrics: Metrics;
+  /** The labels it was submitted with ({} for pipeline tasks). */
+  labels: Record<string, string>;
+}
+
+/** One value of a metric, as the task appended it to `$BATON_METRICS` (see `TaskHandle.metricSeries`). */
+export interface MetricPoint {
+  /** The `step` of the object it was written in, when that was a number; else null. */
+  step: number | null;
+  value: unknown;
+  /** When Baton recorded it (ISO 8601): metrics are read when the attempt ends. */
+  at: string;
 }
 
 /** One attempt (one process) of a task. */
