@@ -251,7 +251,9 @@ async function metricSeries(
   let source: TaskRow | undefined = task;
   if (task.cached && task.cachedFrom) source = await ctx.store.getTask(task.cachedFrom);
   const series: Record<string, Array<{ step: number | null; value: unknown; at: string | null }>> = dict();
-  if (!source || source.attempts === 0) return series;
+  // Every point is also a last value: none of those (a task reopened by a retry, not started
+  // again yet) means no series either, whatever earlier attempts wrote.
+  if (!source || source.attempts === 0 || Object.keys(task.metrics).length === 0) return series;
   for (const p of await ctx.store.listMetricPoints(source.id, source.attempts)) {
     const point = { step: p.step, value: p.value, at: iso(p.at) };
     const list = own(series, p.name);
