@@ -34,6 +34,7 @@ pipelines:
         "endedAt",
         "exitCode",
         "id",
+        "labels",
         "metrics",
         "name",
         "node",
