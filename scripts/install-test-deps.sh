@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond `npm ci`: Debian's Chromium for the web UI's
 # end-to-end tests (driven by playwright-core; never `npx playwright install`, which downloads
-# a browser build). Idempotent: does nothing when /usr/bin/chromium is already there.
+# a browser build), and python3 with pip for the Python client's tests (python-client.test.ts
+# runs `python3` scripts and `python3 -m pip install --target`). Idempotent: installs only
+# what is missing, and does nothing when all of it is there.
 set -euo pipefail
 
+missing=()
 if [ -x /usr/bin/chromium ]; then
   echo "install-test-deps: chromium already installed ($(/usr/bin/chromium --version 2>/dev/null || echo unknown version))"
+else
+  missing+=(chromium)
+fi
+if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&1; then
+  echo "install-test-deps: python3 and pip already installed ($(python3 --version 2>&1))"
+else
+  missing+=(python3 python3-pip)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
@@ -14,13 +26,16 @@ if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
     SUDO="sudo"
   else
-    echo "install-test-deps: need root (or sudo) to apt-get install chromium" >&2
+    echo "install-test-deps: need root (or sudo) to apt-get install ${missing[*]}" >&2
     exit 1
   fi
 fi
 
-echo "install-test-deps: installing chromium with apt-get"
+echo "install-test-deps: installing ${missing[*]} with apt-get"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq chromium >/dev/null
-echo "install-test-deps: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium installed')"
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+if [ -x /usr/bin/chromium ]; then
+  echo "install-test-deps: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium installed')"
+fi
+echo "install-test-deps: $(python3 --version 2>&1), $(python3 -m pip --version 2>&1 | cut -d' ' -f1-2)"

@@ -53,6 +53,7 @@ export type {
   CacheExplanation,
   CacheKeyParts,
   CloneOptions,
+  MetricPoint,
   Metrics,
   RunInfo,
   RunStatus,

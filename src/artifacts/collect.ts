@@ -1,5 +1,5 @@
 import type { ContentStore } from "./cas.js";
-import { readMetrics } from "./metrics.js";
+import { type MetricSeriesPoint, readMetricsFile } from "./metrics.js";
 import { type OutputFile, collectOutputs } from "./outputs.js";
 
 /** Where an attempt's results are and what to keep of them. */
@@ -14,20 +14,24 @@ export interface CollectRequest {
 }
 
 /** An attempt's metrics, and its outputs put in the content store (or why they could not be). */
-export type Collected =
+export type Collected = (
   | { metrics: Record<string, unknown>; outputs: OutputFile[]; error?: undefined }
-  | { metrics: Record<string, unknown>; outputs: []; error: string };
+  | { metrics: Record<string, unknown>; outputs: []; error: string }
+) & {
+  /** Every point written, in order (absent when collected by an older launcher). */
+  series?: MetricSeriesPoint[];
+};
 
 /**
  * Reads `$BATON_METRICS` and, after a success, hashes the kept outputs into the content store.
  * Runs where the task ran: in the launcher for local tasks, in the engine for adopted ones.
  */
 export async function collectAttempt(req: CollectRequest, cas: ContentStore): Promise<Collected> {
-  const metrics = readMetrics(req.metricsPath, req.logPath);
-  if (req.globs === null) return { metrics, outputs: [] };
+  const { metrics, series } = readMetricsFile(req.metricsPath, req.logPath);
+  if (req.globs === null) return { metrics, series, outputs: [] };
   try {
-    return { metrics, outputs: await collectOutputs(req.outputDir, req.globs, cas) };
+    return { metrics, series, outputs: await collectOutputs(req.outputDir, req.globs, cas) };
   } catch (err) {
-    return { metrics, outputs: [], error: err instanceof Error ? err.message : String(err) };
+    return { metrics, series, outputs: [], error: err instanceof Error ? err.message : String(err) };
   }
 }

@@ -1,24 +1,53 @@
 import fs from "node:fs";
 import { dict } from "../util/dict.js";
 
-/** `$BATON_METRICS`: one JSON object per line, later keys win. A bad line is noted in the log. */
-export function readMetrics(metricsPath: string, logPath: string): Record<string, unknown> {
+/** One metric of one object appended to `$BATON_METRICS` (see `MetricPoint` in store/store.ts). */
+export interface MetricSeriesPoint {
+  name: string;
+  step: number | null;
+  value: unknown;
+  at: number;
+}
+
+/** At most this many points are kept of one attempt; the rest are noted in the log. */
+export const MAX_METRIC_POINTS = 100_000;
+
+/**
+ * `$BATON_METRICS`: one JSON object per line, later keys win; a bad line is noted in the log.
+ * Read whole: the last value of each metric, and every object's metrics as
+ * points in the order written (`step` is the object's own `step` key when it is a number; it is
+ * not a point itself). `at` is now: the file is read when the attempt ends.
+ */
+export function readMetricsFile(
+  metricsPath: string,
+  logPath: string,
+): { metrics: Record<string, unknown>; series: MetricSeriesPoint[] } {
+  // No prototype: a metric may be called `__proto__` or `constructor` like any other.
+  const metrics: Record<string, unknown> = dict();
+  const series: MetricSeriesPoint[] = [];
   // Most tasks write no metrics: check first rather than pay for an exception.
-  if (!fs.existsSync(metricsPath)) return {};
+  if (!fs.existsSync(metricsPath)) return { metrics, series };
   let text: string;
   try {
     text = fs.readFileSync(metricsPath, "utf8");
   } catch {
-    return {};
+    return { metrics, series };
   }
-  // No prototype: a metric may be called `__proto__` or `constructor` like any other.
-  const metrics: Record<string, unknown> = dict();
+  const at = Date.now();
+  let dropped = 0;
   for (const [i, line] of text.split("\n").entries()) {
     if (!line.trim()) continue;
     try {
       const value = JSON.parse(line) as unknown;
       if (!value || typeof value !== "object" || Array.isArray(value)) throw new Error("not a JSON object");
       Object.assign(metrics, value);
+      const record = value as Record<string, unknown>;
+      const step = typeof record.step === "number" && Number.isFinite(record.step) ? record.step : null;
+      for (const [name, v] of Object.entries(record)) {
+        if (name === "step") continue;
+        if (series.length < MAX_METRIC_POINTS) series.push({ name, step, value: v, at });
+        else dropped++;
+      }
     } catch (err) {
       fs.appendFileSync(
         logPath,
@@ -26,5 +55,11 @@ export function readMetrics(metricsPath: string, logPath: string): Record<string
       );
     }
   }
-  return metrics;
+  if (dropped > 0) {
+    fs.appendFileSync(
+      logPath,
+      `baton: kept the first ${MAX_METRIC_POINTS} metric points of $BATON_METRICS, not the ${dropped} after them\n`,
+    );
+  }
+  return { metrics, series };
 }

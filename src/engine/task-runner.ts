@@ -178,6 +178,8 @@ export class TaskRunner<T extends RunnerTask> {
             )),
           }
         : collected.metrics;
+    // The series first: once the task is seen ended, its points are there.
+    if (collected.series?.length) await this.engine.store.addMetricPoints(task.id, number, collected.series);
     const end = attemptEnd(result);
     const tree = this.engine.tree;
     if (end.status === "succeeded") {

@@ -1,5 +1,6 @@
 import path from "node:path";
 import type { AttemptRow, OutputRow, RunRow, TaskRow, TaskStatus } from "../store/store.js";
+import { dict } from "../util/dict.js";
 import { groupBy } from "../util/group-by.js";
 
 /** A task as `--json`, the API and the SDK show it (docs/cli.md). */
@@ -21,6 +22,8 @@ export interface TaskView {
   metrics: Record<string, unknown>;
   /** `image:` of the task's node, or null. */
   image: string | null;
+  /** The labels it was submitted with ({} for pipeline tasks). */
+  labels: Record<string, string>;
 }
 
 export interface RunView {
@@ -46,7 +49,18 @@ export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
     outputs: outputs.map((o) => path.join(task.outputDir, o.path)),
     metrics: task.metrics,
     image: task.image,
+    labels: taskLabels(task),
   };
+}
+
+/** A submitted task's labels, as recorded with its submission. */
+export function taskLabels(task: TaskRow): Record<string, string> {
+  const labels = task.submit?.labels;
+  const out: Record<string, string> = dict();
+  if (labels && typeof labels === "object") {
+    for (const [k, v] of Object.entries(labels)) if (typeof v === "string") out[k] = v;
+  }
+  return out;
 }
 
 /** Views of many tasks with one outputs query. */

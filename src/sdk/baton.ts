@@ -80,6 +80,12 @@ export interface TaskFilter {
   parent?: string;
   /** Only tasks with one of these statuses. */
   status?: TaskStatus[];
+  /** Only tasks with exactly this name. */
+  name?: string;
+  /** Only tasks of runs of this pipeline. */
+  pipeline?: string;
+  /** Only tasks with all these labels (`KEY=VALUE`, or `KEY` for any value). */
+  label?: string[];
   /** At most this many, the latest (default 1000). */
   limit?: number;
 }
@@ -235,13 +241,16 @@ export class Baton {
     return new TaskHandle(this.session, info);
   }
 
-  /** Tasks, oldest first (`GET /tasks`). */
+  /** Tasks, newest first (`GET /tasks`). */
   async tasks(filter: TaskFilter = {}): Promise<TaskHandle[]> {
     this.checkOpen();
     const query = new URLSearchParams();
     if (filter.run !== undefined) query.set("run", filter.run);
     if (filter.parent !== undefined) query.set("parent", filter.parent);
     if (filter.status?.length) query.set("status", filter.status.join(","));
+    if (filter.name !== undefined) query.set("name", filter.name);
+    if (filter.pipeline !== undefined) query.set("pipeline", filter.pipeline);
+    for (const label of filter.label ?? []) query.append("label", label);
     if (filter.limit !== undefined) query.set("limit", String(filter.limit));
     const q = query.toString();
     const { tasks } = await this.session.api.get<{ tasks: TaskSummary[] }>(`/tasks${q ? `?${q}` : ""}`);

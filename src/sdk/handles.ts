@@ -8,6 +8,7 @@ import type { StepResult } from "./hooks.js";
 import { type Session, httpStatusOf, sleep } from "./session.js";
 import {
   type CloneOptions,
+  type MetricPoint,
   type Metrics,
   type RunInfo,
   type RunStatus,
@@ -104,6 +105,18 @@ export class TaskHandle {
   async metric(name: string): Promise<number | undefined> {
     const value = (await this.metrics())[name];
     return typeof value === "number" ? value : undefined;
+  }
+
+  /**
+   * Every value of one metric the task appended to `$BATON_METRICS`, in the order written, with
+   * its `step` (`GET /tasks/:id/metrics`); [] when it wrote none by that name. Recorded when
+   * the attempt ends: a running task shows the series of none yet.
+   */
+  async metricSeries(name: string): Promise<MetricPoint[]> {
+    const { series } = await this.session.api.get<{ series: Record<string, MetricPoint[]> }>(
+      `/tasks/${this.id}/metrics`,
+    );
+    return Object.hasOwn(series, name) ? series[name]! : [];
   }
 
   /** The task's output files (`GET /tasks/:id/outputs`), recorded once it succeeded. */

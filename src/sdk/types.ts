@@ -77,6 +77,17 @@ export interface TaskSummary {
   metrics: Metrics;
   /** `image:` of the task's node, or null (the local executor runs on the host). */
   image: string | null;
+  /** The labels it was submitted with ({} for pipeline tasks). */
+  labels: Record<string, string>;
+}
+
+/** One value of a metric, as the task appended it to `$BATON_METRICS` (see `TaskHandle.metricSeries`). */
+export interface MetricPoint {
+  /** The `step` of the object it was written in, when that was a number; else null. */
+  step: number | null;
+  value: unknown;
+  /** When Baton recorded it (ISO 8601): metrics are read when the attempt ends. */
+  at: string;
 }
 
 /** One attempt (one process) of a task. */

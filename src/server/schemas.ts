@@ -223,6 +223,24 @@ export const ListTasksQuerySchema = z.object({
     .optional()
     .describe("Only tasks with one of these statuses (comma-separated)."),
   limit: limit(10_000, "At most this many tasks, the latest (default 1000)."),
+  // Task search (the Python client's get_task): by name, pipeline and labels.
+  name: z.string().min(1).optional().describe("Only tasks with exactly this name."),
+  pipeline: z.string().min(1).optional().describe("Only tasks of runs of this pipeline."),
+  label: z
+    .preprocess(
+      (v) => (typeof v === "string" ? [v] : v),
+      z.array(
+        z
+          .string()
+          .regex(/^[^=]/, "a label filter is KEY=VALUE or KEY")
+          .transform((text) => {
+            const at = text.indexOf("=");
+            return at < 0 ? { key: text } : { key: text.slice(0, at), value: text.slice(at + 1) };
+          }),
+      ),
+    )
+    .optional()
+    .describe("`KEY=VALUE` (that value) or `KEY` (any value); repeat it: every one must match."),
 });
 
 export const LogQuerySchema = z.object({
@@ -316,6 +334,18 @@ export const TaskViewSchema = z.object({
   outputs: z.array(z.string()).describe("Absolute paths of the recorded output files."),
   metrics: z.record(z.string(), z.unknown()),
   image: z.string().nullable().describe("`image:` of the task's node (the local executor runs on the host)."),
+  labels: z
+    .record(z.string(), z.string())
+    .describe("The labels it was submitted with ({} for pipeline tasks)."),
+});
+
+/** `GET /tasks/:id/metrics`. */
+export const MetricsSchema = z.object({
+  task: z.string(),
+  last: z.record(z.string(), z.unknown()).describe("The last value of each metric (what `metrics` shows)."),
+  series: z
+    .record(z.string(), z.array(z.object({ step: z.number().nullable(), value: z.unknown(), at: iso })))
+    .describe("Every value of each metric, in the order the task wrote them."),
 });
 
 export const AttemptSchema = z.object({

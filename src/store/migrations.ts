@@ -150,6 +150,30 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX slots_pool ON slots (pool);
   CREATE INDEX slots_engine ON slots (engine_id);
+  `, // Task search (GET /tasks?name=&label=): submitted tasks' labels, one row each, and the
+  // orders the search walks. Metric series: every point a task appended to $BATON_METRICS.
+  `
+  CREATE TABLE task_labels (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (key, value, task_id)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO task_labels (task_id, key, value)
+    SELECT t.id, j.key, CAST(j.value AS TEXT) FROM tasks t, json_each(t.submit, '$.labels') j
+    WHERE t.submit IS NOT NULL AND json_type(t.submit, '$.labels') = 'object';
+  CREATE INDEX tasks_created_at ON tasks (created_at);
+  CREATE INDEX tasks_name_created_at ON tasks (name, created_at);
+  CREATE TABLE metric_points (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    attempt INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    step REAL,
+    value TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (task_id, attempt, seq)
+  ) WITHOUT ROWID;
   `,
   // Releases: each version a `release:` node recorded, and its files (by content hash).
   `

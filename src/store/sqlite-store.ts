@@ -17,6 +17,7 @@ import type {
   CacheEntry,
   EngineRow,
   NewRelease,
+  MetricPoint,
   NewRun,
   NewTask,
   OutputRow,
@@ -29,6 +30,7 @@ import type {
   TaskCompletion,
   TaskDep,
   TaskFilter,
+  TaskQuery,
   TaskRow,
   TaskState,
   TaskStatus,
@@ -314,6 +316,12 @@ export class SqliteStore implements Store {
         idempotencyKey: t.idempotencyKey ?? null,
         image: t.image ?? null,
       });
+      const labels = t.submit?.labels;
+      if (labels && typeof labels === "object") {
+        for (const [key, value] of Object.entries(labels)) {
+          if (typeof value === "string") this.stmts.insertLabel.run({ taskId: t.id, key, value });
+        }
+      }
     }
   }
 
@@ -518,6 +526,62 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid`;
     return (this.db.prepare(sql).all(...args) as Row[]).map(toTask);
+  }
+
+  async queryTasks(query: TaskQuery): Promise<TaskRow[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (clause: string, ...values: unknown[]) => {
+      where.push(clause);
+      args.push(...values);
+    };
+    if (query.run !== undefined) add("t.run_id = ?", query.run);
+    if (query.parent !== undefined) add("t.parent_id = ?", query.parent);
+    if (query.name !== undefined) add("t.name = ?", query.name);
+    if (query.status?.length) add(`t.status IN (${query.status.map(() => "?").join(",")})`, ...query.status);
+    if (query.pipeline !== undefined)
+      add("t.run_id IN (SELECT id FROM runs WHERE pipeline = ?)", query.pipeline);
+    for (const label of query.labels ?? []) {
+      if (label.value === undefined) {
+        add("t.id IN (SELECT task_id FROM task_labels WHERE key = ?)", label.key);
+      } else {
+        add("t.id IN (SELECT task_id FROM task_labels WHERE key = ? AND value = ?)", label.key, label.value);
+      }
+    }
+    const sql = `SELECT t.* FROM tasks t ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY t.created_at DESC, t.rowid DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, query.limit) as Row[]).map(toTask);
+  }
+
+  async addMetricPoints(taskId: string, attempt: number, points: MetricPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    await this.write(() => {
+      for (const [seq, p] of points.entries()) {
+        this.stmts.insertMetricPoint.run({
+          taskId,
+          attempt,
+          seq,
+          name: p.name,
+          step: p.step,
+          value: JSON.stringify(p.value ?? null),
+          at: p.at,
+        });
+      }
+    });
+  }
+
+  async listMetricPoints(taskId: string, attempt: number, name?: string): Promise<MetricPoint[]> {
+    const rows = (
+      name === undefined
+        ? this.stmts.metricPoints.all(taskId, attempt)
+        : this.stmts.metricPointsNamed.all(taskId, attempt, name)
+    ) as Row[];
+    return rows.map((r) => ({
+      name: r.name as string,
+      step: (r.step as number | null) ?? null,
+      value: parseJson(r.value, null),
+      at: r.at as number,
+    }));
   }
 
   async listAttempts(taskId: string): Promise<AttemptRow[]> {
@@ -842,6 +906,19 @@ function prepare(db: Database.Database) {
     insertTask: db.prepare(
       `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key, image)
        VALUES (@id, @runId, @name, @node, @parentId, @status, @pool, @priority, @command, @params, @item, @outputDir, @error, @createdAt, @endedAt, @submit, @idempotencyKey, @image)`,
+    ),
+    insertLabel: db.prepare(
+      "INSERT OR IGNORE INTO task_labels (task_id, key, value) VALUES (@taskId, @key, @value)",
+    ),
+    insertMetricPoint: db.prepare(
+      `INSERT OR REPLACE INTO metric_points (task_id, attempt, seq, name, step, value, at)
+       VALUES (@taskId, @attempt, @seq, @name, @step, @value, @at)`,
+    ),
+    metricPoints: db.prepare(
+      "SELECT name, step, value, at FROM metric_points WHERE task_id = ? AND attempt = ? ORDER BY seq",
+    ),
+    metricPointsNamed: db.prepare(
+      "SELECT name, step, value, at FROM metric_points WHERE task_id = ? AND attempt = ? AND name = ? ORDER BY seq",
     ),
     queueTask: db.prepare(
       `UPDATE tasks SET status = 'queued', command = @command, params = @params

@@ -241,6 +241,33 @@ export interface TaskFilter {
   status?: TaskStatus[];
 }
 
+/**
+ * A task search (`GET /tasks`), every field optional but `limit`: tasks matching all of them,
+ * newest first.
+ */
+export interface TaskQuery {
+  run?: string;
+  parent?: string;
+  status?: TaskStatus[];
+  /** The task's name, exactly. */
+  name?: string;
+  /** The pipeline of the task's run. */
+  pipeline?: string;
+  /** Labels the task must all have: with a value, that value; without, any value. */
+  labels?: Array<{ key: string; value?: string }>;
+  limit: number;
+}
+
+/** One object appended to `$BATON_METRICS`, one point per metric it holds (in the order written). */
+export interface MetricPoint {
+  name: string;
+  /** The object's `step`, when it had a numeric one. */
+  step: number | null;
+  value: unknown;
+  /** When Baton recorded it (epoch ms). */
+  at: number;
+}
+
 export interface TaskCompletion {
   status: "succeeded" | "failed" | "cached" | "cancelled";
   exitCode: number | null;
@@ -426,6 +453,12 @@ export interface Store {
   getTask(id: string): Promise<TaskRow | undefined>;
   /** Tasks matching every field of `filter`, in the order they were recorded. */
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;
+  /** Tasks matching every field of `query`, newest first, at most `query.limit` (see {@link TaskQuery}). */
+  queryTasks(query: TaskQuery): Promise<TaskRow[]>;
+  /** Records the metric points an attempt appended to `$BATON_METRICS`, in order. */
+  addMetricPoints(taskId: string, attempt: number, points: MetricPoint[]): Promise<void>;
+  /** The metric points of one attempt of a task (of one metric, given `name`), in the order written. */
+  listMetricPoints(taskId: string, attempt: number, name?: string): Promise<MetricPoint[]>;
   /** How many tasks of a run have each status (statuses with none are left out). */
   countTasks(runId: string): Promise<Partial<Record<TaskStatus, number>>>;
   listAttempts(taskId: string): Promise<AttemptRow[]>;

@@ -35,6 +35,7 @@ pipelines:
         "exitCode",
         "id",
         "image",
+        "labels",
         "metrics",
         "name",
         "node",

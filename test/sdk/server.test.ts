@@ -75,6 +75,23 @@ describe("a started server", () => {
     expect(await child.log()).toMatch(/child of child/);
   });
 
+  it("reads a metric's series, and finds tasks by name and label, newest first", async () => {
+    const command = `for i in 1 2 3; do echo "{\\"step\\": $i, \\"loss\\": 0.$(( 10 - i ))}" >> "$BATON_METRICS"; done`;
+    const first = await baton.submit({ command, name: "curve", labels: { sweep: "ts" } });
+    await first.wait();
+    const second = await baton.submit({ command: "true", name: "curve", labels: { sweep: "other" } });
+    await second.wait();
+    expect((await first.metricSeries("loss")).map((p) => [p.step, p.value])).toEqual([
+      [1, 0.9],
+      [2, 0.8],
+      [3, 0.7],
+    ]);
+    expect(await first.metricSeries("nothing")).toEqual([]);
+    expect(await first.metrics()).toEqual({ step: 3, loss: 0.7 });
+    expect((await baton.tasks({ name: "curve" })).map((t) => t.id)).toEqual([second.id, first.id]);
+    expect((await baton.tasks({ name: "curve", label: ["sweep=ts"] })).map((t) => t.id)).toEqual([first.id]);
+  });
+
   it("keeps the server's error code: an unknown id is STORE_NOT_FOUND, an ended task's cancel STATE_CONFLICT", async () => {
     await expect(baton.task("0000000000")).rejects.toMatchObject({ code: "STORE_NOT_FOUND" });
     const t = await baton.submit({ command: "true" });

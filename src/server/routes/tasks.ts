@@ -2,7 +2,7 @@
 import * as z from "zod";
 import type { SubmitRequest } from "../../engine/engine.js";
 import { runOwner } from "../../engine/ownership.js";
-import { taskViews } from "../../engine/task-view.js";
+import { iso, taskViews } from "../../engine/task-view.js";
 import { didYouMean } from "../../errors.js";
 import { checkParamValue, inferParamType } from "../../spec/params.js";
 import type { ParamSpec } from "../../spec/types.js";
@@ -16,6 +16,7 @@ import {
   IdParamsSchema,
   IdsSchema,
   ListTasksQuerySchema,
+  MetricsSchema,
   OutputSchema,
   SubmitBodySchema,
   TaskDetailSchema,
@@ -55,13 +56,20 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       summary: "List tasks",
       query: ListTasksQuerySchema,
       responses: {
-        200: { description: "Tasks, oldest first.", schema: z.object({ tasks: z.array(TaskViewSchema) }) },
+        200: { description: "Tasks, newest first.", schema: z.object({ tasks: z.array(TaskViewSchema) }) },
       },
       async handle({ query }) {
         const run = query.run === undefined ? undefined : (await findRun(ctx.store, query.run)).id;
         const parent = query.parent === undefined ? undefined : (await findTask(ctx.store, query.parent)).id;
-        const rows = await ctx.store.listTasks({ run, parent, status: query.status });
-        const tasks = rows.slice(-(query.limit ?? 1000));
+        const tasks = await ctx.store.queryTasks({
+          run,
+          parent,
+          status: query.status,
+          name: query.name,
+          pipeline: query.pipeline,
+          labels: query.label,
+          limit: query.limit ?? 1000,
+        });
         const outputs = await ctx.store.listOutputs(tasks.map((t) => t.id));
         return { tasks: taskViews(tasks, outputs) };
       },
@@ -79,6 +87,22 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       },
       async handle({ params }) {
         return taskDetail(ctx.store, await findTask(ctx.store, params.id));
+      },
+    }),
+
+    defineRoute({
+      method: "GET",
+      path: "/tasks/:id/metrics",
+      tag: "tasks",
+      summary: "A task's metrics: the last value of each, and every value in order",
+      params: IdParamsSchema,
+      responses: {
+        200: { description: "The metrics.", schema: MetricsSchema },
+        404: { description: "No such task." },
+      },
+      async handle({ params }) {
+        const task = await findTask(ctx.store, params.id);
+        return { task: task.id, last: task.metrics, series: await metricSeries(ctx, task) };
       },
     }),
 
@@ -214,6 +238,29 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       },
     }),
   ];
+}
+
+/**
+ * The points of the task's latest attempt by metric, in the order written; a cached task shows
+ * those of the task whose result it reused.
+ */
+async function metricSeries(
+  ctx: ServerContext,
+  task: TaskRow,
+): Promise<Record<string, Array<{ step: number | null; value: unknown; at: string | null }>>> {
+  let source: TaskRow | undefined = task;
+  if (task.cached && task.cachedFrom) source = await ctx.store.getTask(task.cachedFrom);
+  const series: Record<string, Array<{ step: number | null; value: unknown; at: string | null }>> = dict();
+  // Every point is also a last value: none of those (a task reopened by a retry, not started
+  // again yet) means no series either, whatever earlier attempts wrote.
+  if (!source || source.attempts === 0 || Object.keys(task.metrics).length === 0) return series;
+  for (const p of await ctx.store.listMetricPoints(source.id, source.attempts)) {
+    const point = { step: p.step, value: p.value, at: iso(p.at) };
+    const list = own(series, p.name);
+    if (list) list.push(point);
+    else series[p.name] = [point];
+  }
+  return series;
 }
 
 /**
