@@ -14,6 +14,7 @@ import { type Fanout, type TaskInstance, instanceChunks, planFanout } from "../g
 import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
 import { type LimitProblem, checkPipelineLimits, nodeLimitMessage, runLimitMessage } from "../spec/limits.js";
+import { argsContext } from "../spec/param-args.js";
 import { resolveParams } from "../spec/params.js";
 import { formatPath } from "../spec/problems.js";
 import type {
@@ -870,6 +871,7 @@ export class RunController {
         ...context,
         params: { ...this.options.params, ...task.params },
         inputs,
+        ...argsContext(spec.params, task.params),
       };
       task.command = text(evaluateValue(spec.run, runContext));
       task.env = this.userEnv(spec, runContext);

@@ -17,7 +17,15 @@ import {
   locate,
   site,
 } from "./drafts.js";
-import { type Path, checkName, describeValue, formatPath, quoteList, suggest } from "./problems.js";
+import {
+  type Path,
+  checkIdentifier,
+  checkName,
+  describeValue,
+  formatPath,
+  quoteList,
+  suggest,
+} from "./problems.js";
 import type { NodeFile } from "./schema.js";
 import { applySettings } from "./settings.js";
 import { hasTemplate, templateStrings } from "./templates.js";
@@ -325,7 +333,7 @@ function resolveFanout(
     ctx.problems.value(keyPath("matrix"), "matrix needs at least one key");
   for (const [key, values] of Object.entries(matrix)) {
     const p = [...keyPath("matrix"), key];
-    const nameProblem = checkName("matrix key", key);
+    const nameProblem = checkIdentifier("matrix key", key);
     if (nameProblem) ctx.problems.key(p, nameProblem);
     if (typeof values === "string") {
       if (hasTemplate(values)) draft.sites.push(site(values, p, "fanout", "matrix"));
