@@ -129,7 +129,7 @@ describe("param declaration keys rendered as Valohai does", () => {
       "baton.yaml:4:40 pipelines.p.params.x.default: default 7 is greater than the maximum 5 (max: 5)",
     ]);
     expect(problems(file("{ type: list, multiple: both }"))[0]).toMatch(
-      /^baton\.yaml:4:35 pipelines\.p\.params\.x\.multiple: .*"separate".*"repeat"/,
+      /^baton\.yaml:4:42 pipelines\.p\.params\.x\.multiple: .*"separate".*"repeat"/,
     );
     expect(problems(file("{ type: list, multiple-separator: ':' }"))).toEqual([
       "baton.yaml:4:23 pipelines.p.params.x.multiple-separator: multiple-separator applies only with multiple: separate",
