@@ -132,7 +132,7 @@ describe("param declaration keys rendered as Valohai does", () => {
       /^baton\.yaml:4:42 pipelines\.p\.params\.x\.multiple: .*"separate".*"repeat"/,
     );
     expect(problems(file("{ type: list, multiple-separator: ':' }"))).toEqual([
-      "baton.yaml:4:23 pipelines.p.params.x.multiple-separator: multiple-separator applies only with multiple: separate",
+      "baton.yaml:4:32 pipelines.p.params.x.multiple-separator: multiple-separator applies only with multiple: separate",
     ]);
   });
 
