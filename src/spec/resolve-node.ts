@@ -157,7 +157,7 @@ function resolvePipelineNode(
       fromEdges: values.fromEdges,
     });
     for (const [param, spec] of Object.entries(child.params)) {
-      if (spec.default === undefined && !Object.hasOwn(values.values, param)) {
+      if (spec.default === undefined && !spec.optional && !Object.hasOwn(values.values, param)) {
         ctx.problems.keyOf(
           raw.path,
           undefined,
@@ -217,6 +217,7 @@ function resolveTaskNode(
   for (const [param, spec] of Object.entries(params)) {
     if (
       spec.default === undefined &&
+      !spec.optional &&
       !Object.hasOwn(values.values, param) &&
       !draft.unknownParams.has(param)
     ) {
