@@ -131,6 +131,11 @@ export function checkIdentifier(kind: string, name: string): string | undefined 
   return `invalid ${kind} name "${name}" (use letters, digits, "_" and "-", starting with a letter or "_")`;
 }
 
+/** How an expression reaches a member: `params.lr`, or `params['learning rate']` for a name that is not an identifier. */
+export function memberAccess(root: string, name: string): string {
+  return IDENTIFIER_PATTERN.test(name) ? `${root}.${name}` : `${root}['${name}']`;
+}
+
 /** Renders a key path the way users see it: `pipelines.train.nodes.eval.needs[0]`. */
 export function formatPath(path: Path): string {
   let out = "";

@@ -23,6 +23,7 @@ import {
   checkName,
   describeValue,
   formatPath,
+  memberAccess,
   quoteList,
   suggest,
 } from "./problems.js";
@@ -442,7 +443,10 @@ function inheritPipelineParams(
   for (const text of [run, ...Object.values(env)]) {
     if (!hasTemplate(text)) continue;
     for (const ref of ctx.templates.parse(text).references) {
-      if (ref.root === "params" && typeof ref.path[0] === "string") used.add(ref.path[0]);
+      if ((ref.root === "params" || ref.root === "arg") && typeof ref.path[0] === "string")
+        used.add(ref.path[0]);
+      // `${{ args }}` renders every param: an inline node then takes all of the pipeline's.
+      if (ref.root === "args") for (const name of Object.keys(pipelineParams.params)) used.add(name);
     }
   }
   const broken: string[] = [];
@@ -452,7 +456,8 @@ function inheritPipelineParams(
     const spec = own(pipelineParams.params, param);
     if (spec === undefined) continue;
     params[param] = { ...spec };
-    if (!Object.hasOwn(values.values, param)) values.values[param] = `\${{ params.${param} }}`;
+    if (!Object.hasOwn(values.values, param))
+      values.values[param] = `\${{ ${memberAccess("params", param)} }}`;
   }
   return broken;
 }

@@ -21,7 +21,7 @@ import type { NodeDraft, PipelineDraft, ProjectDraft, Site, SiteKind } from "./d
 import type { Reference } from "./expressions.js";
 import { DEFAULT_TASK_LIMITS, type TaskLimits, checkProjectLimits, paramReference } from "./limits.js";
 import { NO_SOURCE, type SourceMap } from "./locate.js";
-import { type Path, ProblemList, type SpecProblem, quoteList, suggest } from "./problems.js";
+import { type Path, ProblemList, type SpecProblem, memberAccess, quoteList, suggest } from "./problems.js";
 import { resolveProject } from "./resolve.js";
 import { ProjectShellSchema } from "./schema.js";
 import { checkShape } from "./shape.js";
@@ -304,7 +304,7 @@ class TemplateChecker {
     let hint = suggest(name, declared);
     const pipeline = params.pipeline;
     if (!hint && site.kind === "command" && pipeline && Object.hasOwn(pipeline.spec.params, name)) {
-      hint = ` (it is a param of pipeline "${pipeline.name}": declare it in the step and pass it with with: { ${name}: "\${{ params.${name} }}" })`;
+      hint = ` (it is a param of pipeline "${pipeline.name}": declare it in the step and pass it with with: { ${name}: "\${{ ${memberAccess("params", name)} }}" })`;
     } else if (!hint) {
       hint = declared.length ? ` (its params: ${quoteList(declared, "and")})` : " (it declares no params)";
     }
@@ -324,7 +324,7 @@ class TemplateChecker {
         return `node "${target}" is not in the needs: of node "${node.name}" (add it there to use its results)`;
       }
       const hint = suggest(target, needed) || suggest(target, pipeline.nodes.keys());
-      return `unknown node "${target}" in ${memberText("needs", target)}${hint}`;
+      return `unknown node "${target}" in ${memberAccess("needs", target)}${hint}`;
     }
     const member = path[1];
     if (typeof member !== "string") return undefined;
@@ -332,7 +332,7 @@ class TemplateChecker {
       const hint =
         suggest(member, NEED_MEMBERS) ||
         " (expected outputs['GLOB'], output_dir, output_dirs, metrics.NAME, status or params.NAME)";
-      return `unknown member "${member}" of ${memberText("needs", target)}${hint}`;
+      return `unknown member "${member}" of ${memberAccess("needs", target)}${hint}`;
     }
     const param = path[2];
     if (member !== "params" || typeof param !== "string") return undefined;
@@ -362,11 +362,6 @@ class TemplateChecker {
       `${what} needs a list, but param "${name}" of pipeline "${pipeline.name}" is of type ${spec.type} (declare it with type: list)`,
     );
   }
-}
-
-/** `needs.train`, or `needs['Train model']` for a name that is not an identifier. */
-function memberText(root: string, name: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(name) ? `${root}.${name}` : `${root}['${name}']`;
 }
 
 function checkMember(root: string, member: string | undefined, known: string[]): string | undefined {

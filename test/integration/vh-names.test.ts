@@ -4,8 +4,12 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { type Server, startServer } from "../e2e/harness.js";
 import { makeProject, runBaton, runJson } from "../helpers/cli.js";
+import { killStarted, waitForRun } from "../helpers/server.js";
+
+afterAll(killStarted);
 
 const PROJECT = `version: 1
 pipelines:
@@ -142,4 +146,65 @@ pipelines:
     ]);
     expect(fs.readFileSync(path.join(out, "one.txt"), "utf8")).toBe("--name=two words\ntwo words\n");
   }, 60_000);
+});
+
+describe("baton server: names with spaces in the API", () => {
+  let s: Server | undefined;
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('registers, lists and runs "Three-Trainings Pipeline"; POST /tasks takes such a name', async () => {
+    s = await startServer({
+      "baton.yaml": "version: 1\npipelines:\n  here:\n    nodes:\n      a: { run: echo }\n",
+    });
+    const definition = {
+      version: 1,
+      pipelines: {
+        "Three-Trainings Pipeline": {
+          params: { "learning rate": { type: "float", default: 0.1, max: 1 } },
+          nodes: { "Train model (MNIST)": { foreach: [1, 2], run: "echo ${{ params['learning rate'] }}" } },
+        },
+      },
+    };
+    const reg = await s.api<{ pipeline: { name: string } }>("/api/v1/pipelines", {
+      name: "Three-Trainings Pipeline",
+      definition,
+    });
+    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    const list = await s.api<{ pipelines: Array<{ name: string; params: Array<{ name: string }> }> }>(
+      "/api/v1/pipelines",
+    );
+    const listed = list.body.pipelines.find((p) => p.name === "Three-Trainings Pipeline");
+    expect(listed?.params.map((p) => p.name)).toEqual(["learning rate"]);
+
+    const tooBig = await s.api("/api/v1/runs", {
+      pipeline: "Three-Trainings Pipeline",
+      params: { "learning rate": 2 },
+    });
+    expect(tooBig.status).toBe(400);
+    expect(JSON.stringify(tooBig.body)).toContain("2 is greater than the maximum 1 (max: 1)");
+
+    const started = await s.api<{ run: { id: string } }>("/api/v1/runs", {
+      pipeline: "Three-Trainings Pipeline",
+      params: { "learning rate": 0.5 },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const done = await waitForRun(s, started.body.run.id, (d) => d.run.status !== "running", {
+      timeoutMs: 60_000,
+    });
+    expect(done.run.status).toBe("succeeded");
+    expect(done.tasks.map((t: { name: string }) => t.name).sort()).toEqual([
+      "Train model (MNIST)[0]",
+      "Train model (MNIST)[1]",
+    ]);
+
+    const task = await s.api<{ ids: string[] }>("/api/v1/tasks", {
+      name: "Train model (MNIST)",
+      command: "true",
+    });
+    expect(task.status, JSON.stringify(task.body)).toBe(201);
+    const shown = await s.api<{ name: string }>(`/api/v1/tasks/${task.body.ids[0]}`);
+    expect(JSON.stringify(shown.body)).toContain('"name":"Train model (MNIST)"');
+  }, 120_000);
 });
