@@ -148,6 +148,31 @@ pipelines:
   }, 60_000);
 });
 
+describe("min and max of with: values computed at launch", () => {
+  it("a value over max fails that task, naming the param, value and bound; the others run", async () => {
+    const dir = makeProject({
+      "baton.yaml": `version: 1
+pipelines:
+  p:
+    nodes:
+      Train model:
+        foreach: [1, 5]
+        params: { batch size: { type: int, max: 3 } }
+        with: { batch size: "\${{ item }}" }
+        run: echo \${{ arg['batch size'] }}
+`,
+    });
+    const r = await runJson(["p"], dir);
+    expect(r.code).toBe(1);
+    expect(r.byName("Train model[0]").status).toBe("succeeded");
+    const failed = r.byName("Train model[1]");
+    expect(failed.status).toBe("failed");
+    const shown = await runBaton(["show", failed.id], dir);
+    expect(shown.stdout).toContain('param "batch size" of');
+    expect(shown.stdout).toContain("5 is greater than the maximum 3 (max: 3)");
+  }, 60_000);
+});
+
 describe("baton server: names with spaces in the API", () => {
   let s: Server | undefined;
   afterAll(async () => {
