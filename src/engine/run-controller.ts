@@ -18,6 +18,7 @@ import { topologicalOrder } from "../graph/topo.js";
 import { evaluateValue, renderValue } from "../spec/expressions.js";
 import { classifyInputSource, inputSourceProblem } from "../spec/input-sources.js";
 import { type LimitProblem, checkPipelineLimits, nodeLimitMessage, runLimitMessage } from "../spec/limits.js";
+import { argsContext } from "../spec/param-args.js";
 import { resolveParams } from "../spec/params.js";
 import { formatPath } from "../spec/problems.js";
 import type {
@@ -890,6 +891,7 @@ export class RunController {
         ...context,
         params: { ...this.options.params, ...task.params },
         inputs,
+        ...argsContext(spec.params, task.params),
       };
       task.command = text(evaluateValue(spec.run, runContext));
       task.env = this.userEnv(spec, runContext);

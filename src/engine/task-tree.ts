@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { BatonError, didYouMean } from "../errors.js";
 import { commandSizeProblem } from "../executors/arg-limit.js";
-import { MAX_NAME_LENGTH } from "../spec/problems.js";
+import { MAX_NAME_LENGTH, NAME_PATTERN, NAME_RULE, nameFault } from "../spec/problems.js";
 import { reservedTaskEnvProblem } from "../spec/reserved-env.js";
 import type { PoolSpec } from "../spec/types.js";
 import {
@@ -201,8 +201,11 @@ export class TaskTree {
         `-n "${name.slice(0, 40)}…" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
       );
     }
-    if (!/^[A-Za-z0-9_.\-[\]=,:]+$/.test(name)) {
-      throw new BatonError("USAGE", `submit: -n "${name}": use letters, digits and _ . - [ ] = , : only`);
+    if (!isSubmitName(name)) {
+      throw new BatonError(
+        "USAGE",
+        `submit: -n ${JSON.stringify(name)}: ${nameFault(name.replace(SUBMIT_EXTRA, "_"))} (a task name has ${NAME_RULE}; "." "[" "]" are allowed too)`,
+      );
     }
     const cwd = req.cwd ?? this.defaultCwd;
     const env = { ...req.env };
@@ -981,4 +984,12 @@ function shellWords(command: string): string[] {
   }
   if (inWord) words.push(word);
   return words;
+}
+
+/** Characters a submitted task's name may hold besides those of a name (`train.v2`, `shard[0]`). */
+const SUBMIT_EXTRA = /[.[\]]/g;
+
+/** Whether `-n NAME` is acceptable: a name (`Train model (MNIST)`), where `.`, `[`, `]` are allowed too. */
+function isSubmitName(name: string): boolean {
+  return NAME_PATTERN.test(name.replace(SUBMIT_EXTRA, "_"));
 }

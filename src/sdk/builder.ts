@@ -31,6 +31,23 @@ export interface ParamDeclaration {
   choices?: unknown[];
   /** Shown in `baton show`, the web UI's launch form and docs. */
   description?: string;
+  // Params rendered as Valohai does (`${{ args }}`, `${{ arg.NAME }}`; docs/pipeline-file.md):
+  /** Smallest value (of an int or float, or of each number in a list). */
+  min?: number;
+  /** Largest value (of an int or float, or of each number in a list). */
+  max?: number;
+  /** No value needed: unset, the param is left out. */
+  optional?: boolean;
+  /** Words `args` renders: `{v}` is the value, `{name}` the name (default `--{name}={v}`). */
+  "pass-as"?: string;
+  /** A bool's words when true. */
+  "pass-true-as"?: string;
+  /** A bool's words when false. */
+  "pass-false-as"?: string;
+  /** A list: the words once per item (`repeat`), or once with the items joined (`separate`). */
+  multiple?: "separate" | "repeat";
+  /** What joins the items with `multiple: "separate"` (","). */
+  "multiple-separator"?: string;
 }
 
 /**

@@ -12,7 +12,7 @@ import path from "node:path";
 import { BatonError, didYouMean } from "../errors.js";
 import { DEFAULT_TASK_LIMITS, type TaskLimits } from "../spec/limits.js";
 import { type ParseOptions, parsePipelineDefinition, parseProjectText } from "../spec/parse.js";
-import { NAME_PATTERN } from "../spec/problems.js";
+import { NAME_PATTERN, NAME_RULE } from "../spec/problems.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import type { RunRow } from "../store/store.js";
 import { dict, own } from "../util/dict.js";
@@ -140,9 +140,13 @@ export class PipelineRegistry {
   register(name: string, definition: Record<string, unknown>): RegisteredPipeline {
     // The name becomes a file name: check it before anything is read or written.
     if (typeof name !== "string" || !NAME_PATTERN.test(name) || name.length > MAX_NAME_LENGTH) {
+      throw badField("body.name", `invalid pipeline name ${JSON.stringify(name)} (a name has ${NAME_RULE})`);
+    }
+    // Most file systems take 255 bytes per file name; a name of 200 characters may be longer in UTF-8.
+    if (Buffer.byteLength(`${name}.json`) > 255) {
       throw badField(
         "body.name",
-        `invalid pipeline name ${JSON.stringify(name)} (use at most ${MAX_NAME_LENGTH} letters, digits, "_" and "-", starting with a letter or "_")`,
+        `pipeline name ${JSON.stringify(name.slice(0, 40))}… is ${Buffer.byteLength(name)} bytes in UTF-8; a registered pipeline's name may take at most 250 (it names a file)`,
       );
     }
     let project: ProjectSpec;

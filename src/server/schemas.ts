@@ -10,17 +10,17 @@ import * as z from "zod";
 import type { CacheExplanation } from "../engine/cache-explanation.js";
 import type { SubmitRequest } from "../engine/engine.js";
 import type { TaskView } from "../engine/task-view.js";
-import { MAX_NAME_LENGTH, NAME_PATTERN } from "../spec/problems.js";
+import { MAX_NAME_LENGTH, NAME_PATTERN, NAME_RULE } from "../spec/problems.js";
 import { RUN_STATUSES, TASK_STATUSES } from "../store/store.js";
 
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
 export const RunStatusSchema = z.enum(RUN_STATUSES);
 
-/** A name of a pipeline, param or node: letters, digits, `_` and `-`, starting with a letter or `_`. */
+/** A name of a pipeline, param or node (`Train model (MNIST)`): see NAME_PATTERN. */
 export const NameSchema = z
   .string()
   .max(MAX_NAME_LENGTH)
-  .regex(NAME_PATTERN, 'expected a name of letters, digits, "_" and "-", starting with a letter or "_"');
+  .regex(NAME_PATTERN, `expected a name of ${NAME_RULE}`);
 
 /** Param values by name, as JSON (a `list` param takes a JSON array, not text). */
 export const ParamValuesSchema = z

@@ -5,7 +5,14 @@ import { dict, own } from "../util/dict.js";
  */
 import { type ParamDecls, type ResolveContext, asRecord } from "./drafts.js";
 import { checkInputSources } from "./input-sources.js";
-import { checkParamValue, describeParamType, inferParamType, isOneOf, isParamValue } from "./params.js";
+import {
+  checkBounds,
+  checkParamValue,
+  describeParamType,
+  inferParamType,
+  isOneOf,
+  isParamValue,
+} from "./params.js";
 import { type Path, checkName, describeValue, quoteList, suggest } from "./problems.js";
 import { type InputDeclarationFile, type ParamFile, ParamSchema } from "./schema.js";
 import { checkShape } from "./shape.js";
@@ -74,7 +81,75 @@ function resolveParamDecl(raw: ParamFile, path: Path, ctx: ResolveContext): Para
     }
   }
   if (raw.description !== undefined) spec.description = raw.description;
+  if (!resolveRendering(raw, spec, path, ctx)) ok = false;
+  if (ok && raw.default !== undefined) {
+    const outside = checkBounds(spec, raw.default);
+    if (outside) {
+      ctx.problems.value([...path, "default"], `default ${outside}`);
+      ok = false;
+    }
+  }
   return ok ? spec : undefined;
+}
+
+/**
+ * The keys of params rendered as Valohai does: `min`, `max`, `optional`, `pass-as`,
+ * `pass-true-as`, `pass-false-as`, `multiple`, `multiple-separator`. Reports keys that do not
+ * fit the param's type; returns false when one does not.
+ */
+function resolveRendering(
+  raw: Exclude<ParamFile, null | string | number | boolean | unknown[]>,
+  spec: ParamSpec,
+  path: Path,
+  ctx: ResolveContext,
+): boolean {
+  let ok = true;
+  const misplaced = (key: string, why: string) => {
+    ctx.problems.key([...path, key], `${key} ${why} (this param is of type ${spec.type})`);
+    ok = false;
+  };
+  const numeric = spec.type === "int" || spec.type === "float" || spec.type === "list";
+  for (const key of ["min", "max"] as const) {
+    if (raw[key] === undefined) continue;
+    if (!numeric) misplaced(key, "applies to int, float and list params only");
+    else spec[key] = raw[key];
+  }
+  if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) {
+    ctx.problems.value([...path, "max"], `max ${spec.max} is smaller than min ${spec.min}`);
+    ok = false;
+  }
+  if (raw.optional !== undefined) spec.optional = raw.optional;
+  if (raw["pass-as"] !== undefined) spec.passAs = raw["pass-as"];
+  if (raw["pass-true-as"] !== undefined) {
+    if (spec.type !== "bool") misplaced("pass-true-as", "applies to bool params only");
+    else spec.passTrueAs = raw["pass-true-as"];
+  }
+  if (raw["pass-false-as"] !== undefined) {
+    if (spec.type !== "bool") misplaced("pass-false-as", "applies to bool params only");
+    else spec.passFalseAs = raw["pass-false-as"];
+  }
+  if (raw.multiple !== undefined) {
+    if (spec.type !== "list") misplaced("multiple", "applies to list params only");
+    else spec.multiple = raw.multiple;
+  }
+  if (raw["multiple-separator"] !== undefined) {
+    if (spec.multiple !== "separate") {
+      ctx.problems.key(
+        [...path, "multiple-separator"],
+        "multiple-separator applies only with multiple: separate",
+      );
+      ok = false;
+    } else spec.multipleSeparator = raw["multiple-separator"];
+  }
+  for (const key of ["pass-as", "pass-true-as", "pass-false-as"] as const) {
+    const template = raw[key];
+    if (template !== undefined && template.trim() === "")
+      ctx.problems.value(
+        [...path, key],
+        `${key} is empty (leave it out, or give the words to pass, e.g. "--x={v}")`,
+      );
+  }
+  return ok;
 }
 
 /** An input declaration: `{ default, optional, description }`, a default glob or list, or nothing. */

@@ -73,7 +73,8 @@ export type FunctionName =
   | "join"
   | "toJSON"
   | "fromJSON"
-  | "length";
+  | "length"
+  | "quote";
 
 /** A piece of a `format()` string: literal text or the index of an argument. */
 type FormatPiece = string | number;
@@ -109,6 +110,7 @@ const FUNCTIONS: Record<FunctionName, readonly [number, number]> = {
   toJSON: [1, 1],
   fromJSON: [1, 1],
   length: [1, 1],
+  quote: [1, 1],
 };
 
 /** Names of the built-in functions, as documented. */
@@ -1110,5 +1112,11 @@ function call(node: Node & { kind: "call" }, ctx: Record<string, unknown>): unkn
     case "length":
       if (typeof a === "string" || Array.isArray(a)) return a.length;
       throw evalError(`length() expects a string or a list, got ${typeName(a)}`, node);
+    case "quote":
+      // One shell word, as Valohai's {parameter-value:NAME}: null is the empty word, lists and maps JSON.
+      if (a instanceof DynamicLookup) throw notAValue(a.description, node.args[0]);
+      if (a === null || a === undefined) return "''";
+      if (typeof a === "object") return shellQuote(toJson(a));
+      return shellQuote(String(a));
   }
 }

@@ -93,9 +93,13 @@ export function countFanout(
   return { field, count, factors, fromParams };
 }
 
-/** The name X of a template that is exactly `${{ params.X }}`. */
-function paramReference(text: string): string | undefined {
-  return /^\$\{\{\s*params\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$/.exec(text.trim())?.[1];
+/** The name X of a template that is exactly `${{ params.X }}` or `${{ params['X'] }}`. */
+export function paramReference(text: string): string | undefined {
+  const m =
+    /^\$\{\{\s*params(?:\.([A-Za-z_][A-Za-z0-9_-]*)|\[\s*(?:'([^']*)'|"([^"\\]*)")\s*\])\s*\}\}$/.exec(
+      text.trim(),
+    );
+  return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
 }
 
 /** `10,000,000 tasks (10 x 10 x ...) exceeds the limit of 100,000 tasks per node (BATON_MAX_TASKS_PER_NODE)`. */

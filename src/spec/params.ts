@@ -57,6 +57,24 @@ export function checkParamValue(spec: ParamSpec, value: unknown): string | undef
   if (spec.choices !== undefined && !isOneOf(value, spec.choices)) {
     return `${describeValue(value)} is not one of the choices ${quoteList(spec.choices)}`;
   }
+  return checkBounds(spec, value);
+}
+
+/**
+ * Checks `min` and `max` (of a number, or of each number in a list): `5 is greater than the
+ * maximum 1 (max: 1)`, or undefined.
+ */
+export function checkBounds(spec: ParamSpec, value: unknown): string | undefined {
+  if (spec.min === undefined && spec.max === undefined) return undefined;
+  const items = Array.isArray(value) ? value : [value];
+  for (const [i, item] of items.entries()) {
+    if (typeof item !== "number") continue;
+    const which = Array.isArray(value) ? ` (item ${i})` : "";
+    if (spec.min !== undefined && item < spec.min)
+      return `${item}${which} is less than the minimum ${spec.min} (min: ${spec.min})`;
+    if (spec.max !== undefined && item > spec.max)
+      return `${item}${which} is greater than the maximum ${spec.max} (max: ${spec.max})`;
+  }
   return undefined;
 }
 
@@ -190,6 +208,8 @@ export function resolveParams(
   for (const [name, spec] of Object.entries(decls)) {
     if (Object.hasOwn(values, name)) out[name] = values[name];
     else if (spec.default !== undefined) out[name] = spec.default;
+    // An optional param left unset is left out: `args` and the environment do not show it.
+    else if (spec.optional) continue;
     else if (!Object.hasOwn(given, name)) {
       const how = opts.fromCli ? `pass -p ${name}=VALUE` : "give a value";
       problems.push({

@@ -550,7 +550,7 @@ describe("smaller rules", () => {
       problems(
         yaml(
           "version: 1",
-          "pools: { 'gpu pool': {} }",
+          "pools: { 'gpu/pool': {} }",
           "steps:",
           "  s: { run: s, env: { MY-VAR: x }, timeout: 0 }",
           "pipelines:",
@@ -559,7 +559,7 @@ describe("smaller rules", () => {
         ),
       ),
     ).toEqual([
-      'baton.yaml:2:10 pools["gpu pool"]: invalid pool name "gpu pool" (use letters, digits, "_" and "-", starting with a letter or "_")',
+      `baton.yaml:2:10 pools["gpu/pool"]: invalid pool name "gpu/pool": "/" is not allowed (a name has 1-200 characters, no leading or trailing whitespace, no control characters, none of . [ ] { } $ " ' \` \\ /)`,
       'baton.yaml:4:23 steps.s.env.MY-VAR: invalid environment variable name "MY-VAR" (use letters, digits and "_")',
       "baton.yaml:4:45 steps.s.timeout: timeout must be longer than 0 (leave it out for no limit)",
       'baton.yaml:7:38 pipelines.p.nodes.a.matrix["bad key"]: invalid matrix key name "bad key" (use letters, digits, "_" and "-", starting with a letter or "_")',

@@ -86,18 +86,54 @@ export function quoteList(items: readonly unknown[], last = "or"): string {
   return `${quoted.slice(0, -1).join(", ")} ${last} ${quoted[quoted.length - 1]}`;
 }
 
-/** Names of nodes, steps, pipelines, pools, params, inputs and matrix keys. */
-export const NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/**
+ * Names of pipelines, steps, nodes, params, inputs and pools (and submitted tasks): 1 to
+ * {@link MAX_NAME_LENGTH} characters, no leading or trailing whitespace, no control characters
+ * and none of `. [ ] { } $ " ' \` \ /` (`Train model (MNIST)` is a name). Expressions reach
+ * names that are not identifiers with brackets: `needs['Train model']`.
+ */
+export const NAME_PATTERN = /^(?!\s)(?![\s\S]*\s$)[^.[\]{}$"'`\\/\p{Cc}]+$/u;
+
+/** Matrix keys, env names and label keys: letters, digits, `_` and `-`, starting with a letter or `_`. */
+export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** What {@link NAME_PATTERN} allows, for messages. */
+export const NAME_RULE = `1-200 characters, no leading or trailing whitespace, no control characters, none of . [ ] { } $ " ' \` \\ /`;
 
 /** The longest name Baton takes (of a pipeline, node, task, label...), in characters. */
 export const MAX_NAME_LENGTH = 200;
+
+/** Why `name` is not a name by {@link NAME_PATTERN} (`"." is not allowed`), or undefined. */
+export function nameFault(name: string): string | undefined {
+  if (name.length === 0) return "it is empty";
+  if (name.length > MAX_NAME_LENGTH)
+    return `it is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`;
+  if (/^\s|\s$/.test(name)) return "it starts or ends with whitespace";
+  const bad = /[.[\]{}$"'`\\/\p{Cc}]/u.exec(name)?.[0];
+  if (bad === undefined) return undefined;
+  return /\p{Cc}/u.test(bad) ? "it holds a control character" : `"${bad}" is not allowed`;
+}
 
 /** The message for a name that does not match {@link NAME_PATTERN}, or undefined. */
 export function checkName(kind: string, name: string): string | undefined {
   if (name.length > MAX_NAME_LENGTH)
     return `${kind} name "${name.slice(0, 40)}…" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`;
-  if (NAME_PATTERN.test(name)) return undefined;
+  const fault = nameFault(name);
+  if (fault === undefined) return undefined;
+  return `invalid ${kind} name ${JSON.stringify(name)}: ${fault} (a name has ${NAME_RULE})`;
+}
+
+/** The message for a matrix key that does not match {@link IDENTIFIER_PATTERN}, or undefined. */
+export function checkIdentifier(kind: string, name: string): string | undefined {
+  if (name.length > MAX_NAME_LENGTH)
+    return `${kind} name "${name.slice(0, 40)}…" is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`;
+  if (IDENTIFIER_PATTERN.test(name)) return undefined;
   return `invalid ${kind} name "${name}" (use letters, digits, "_" and "-", starting with a letter or "_")`;
+}
+
+/** How an expression reaches a member: `params.lr`, or `params['learning rate']` for a name that is not an identifier. */
+export function memberAccess(root: string, name: string): string {
+  return IDENTIFIER_PATTERN.test(name) ? `${root}.${name}` : `${root}['${name}']`;
 }
 
 /** Renders a key path the way users see it: `pipelines.train.nodes.eval.needs[0]`. */

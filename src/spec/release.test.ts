@@ -118,7 +118,7 @@ describe("Valohai's pipeline-creation JSON", () => {
                 { name: "prep", step: "prep", with: { rows: 5 }, timeout: 60 },
                 {
                   name: "train",
-                  run: "python3 train.py --lr=${{ params.lr }}",
+                  run: "python3 train.py ${{ args }}",
                   params: { lr: 0.1 },
                   env: { A: "1" },
                 },

@@ -18,7 +18,16 @@ import {
   site,
 } from "./drafts.js";
 import { checkInputSources } from "./input-sources.js";
-import { type Path, checkName, describeValue, formatPath, quoteList, suggest } from "./problems.js";
+import {
+  type Path,
+  checkIdentifier,
+  checkName,
+  describeValue,
+  formatPath,
+  memberAccess,
+  quoteList,
+  suggest,
+} from "./problems.js";
 import { resolveReleaseNode } from "./resolve-release.js";
 import type { NodeFile } from "./schema.js";
 import { applySettings } from "./settings.js";
@@ -162,7 +171,7 @@ function resolvePipelineNode(
       fromEdges: values.fromEdges,
     });
     for (const [param, spec] of Object.entries(child.params)) {
-      if (spec.default === undefined && !Object.hasOwn(values.values, param)) {
+      if (spec.default === undefined && !spec.optional && !Object.hasOwn(values.values, param)) {
         ctx.problems.keyOf(
           raw.path,
           undefined,
@@ -222,6 +231,7 @@ function resolveTaskNode(
   for (const [param, spec] of Object.entries(params)) {
     if (
       spec.default === undefined &&
+      !spec.optional &&
       !Object.hasOwn(values.values, param) &&
       !draft.unknownParams.has(param)
     ) {
@@ -339,7 +349,7 @@ function resolveFanout(
     ctx.problems.value(keyPath("matrix"), "matrix needs at least one key");
   for (const [key, values] of Object.entries(matrix)) {
     const p = [...keyPath("matrix"), key];
-    const nameProblem = checkName("matrix key", key);
+    const nameProblem = checkIdentifier("matrix key", key);
     if (nameProblem) ctx.problems.key(p, nameProblem);
     if (typeof values === "string") {
       if (hasTemplate(values)) draft.sites.push(site(values, p, "fanout", "matrix"));
@@ -447,7 +457,10 @@ function inheritPipelineParams(
   for (const text of [run, ...Object.values(env)]) {
     if (!hasTemplate(text)) continue;
     for (const ref of ctx.templates.parse(text).references) {
-      if (ref.root === "params" && typeof ref.path[0] === "string") used.add(ref.path[0]);
+      if ((ref.root === "params" || ref.root === "arg") && typeof ref.path[0] === "string")
+        used.add(ref.path[0]);
+      // `${{ args }}` renders every param: an inline node then takes all of the pipeline's.
+      if (ref.root === "args") for (const name of Object.keys(pipelineParams.params)) used.add(name);
     }
   }
   const broken: string[] = [];
@@ -457,7 +470,8 @@ function inheritPipelineParams(
     const spec = own(pipelineParams.params, param);
     if (spec === undefined) continue;
     params[param] = { ...spec };
-    if (!Object.hasOwn(values.values, param)) values.values[param] = `\${{ params.${param} }}`;
+    if (!Object.hasOwn(values.values, param))
+      values.values[param] = `\${{ ${memberAccess("params", param)} }}`;
   }
   return broken;
 }

@@ -223,7 +223,7 @@ function resolvePipeline(
     const paths = dict(Object.fromEntries(Object.keys(values).map((k) => [k, [...p, "with", k]])));
     checkParamValues(values, { params, unknown }, `pipeline "${name}"`, ctx, { paths, literal: true });
     for (const [param, spec] of Object.entries(params)) {
-      if (spec.default === undefined && !Object.hasOwn(values, param)) {
+      if (spec.default === undefined && !spec.optional && !Object.hasOwn(values, param)) {
         ctx.problems.value(
           p,
           `trigger does not set param "${param}" of pipeline "${name}", which has no default`,

@@ -38,6 +38,24 @@ export const ParamDeclarationSchema = z.strictObject({
     .describe("Value used when none is given; without it the param is required."),
   choices: z.array(z.unknown()).optional().describe("When present, the value must be one of these."),
   description: z.string().optional(),
+  // Params rendered as Valohai does (`${{ args }}`, `${{ arg.NAME }}`): bounds, optional, pass-as.
+  min: z.number().optional().describe("Smallest value (int and float, and each item of a list)."),
+  max: z.number().optional().describe("Largest value (int and float, and each item of a list)."),
+  optional: z.boolean().optional().describe("No value needed: unset, the param is left out."),
+  "pass-as": z
+    .string()
+    .optional()
+    .describe("How `args` renders the param: `--lr={v}` (the default is `--NAME={v}`)."),
+  "pass-true-as": z.string().optional().describe("How `args` renders a bool that is true."),
+  "pass-false-as": z.string().optional().describe("How `args` renders a bool that is false."),
+  multiple: z
+    .enum(["separate", "repeat"])
+    .optional()
+    .describe("How `args` renders a list: one word per item (`repeat`) or one joined value (`separate`)."),
+  "multiple-separator": z
+    .string()
+    .optional()
+    .describe('What joins the items with `multiple: separate` (",").'),
 });
 
 /**

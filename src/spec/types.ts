@@ -34,6 +34,22 @@ export interface ParamSpec {
   choices?: unknown[];
   /** Shown in `baton show`, the web UI launch form and docs. */
   description?: string;
+  // Params rendered as Valohai does (`args`, `arg.NAME`):
+  /** Smallest allowed value (of a number, or of each item of a list). */
+  min?: number;
+  /** Largest allowed value (of a number, or of each item of a list). */
+  max?: number;
+  /** No value needed: unset, the param is left out of `params`, `args` and the environment. */
+  optional?: boolean;
+  /** `pass-as`: the words `args` renders, `{v}` (or `{value}`) the value and `{name}` the name. */
+  passAs?: string;
+  /** `pass-true-as` / `pass-false-as` of a bool. */
+  passTrueAs?: string;
+  passFalseAs?: string;
+  /** How a list is rendered: each item with pass-as (`repeat`) or the items joined (`separate`). */
+  multiple?: "separate" | "repeat";
+  /** What joins the items with `multiple: separate`; default ",". */
+  multipleSeparator?: string;
 }
 
 /** `success` (Velda `--after-success`), `failure` (`--after-fail`), `always` (`--after`). */

@@ -19,9 +19,9 @@ import { findCycles } from "../graph/topo.js";
 import { dict, own } from "../util/dict.js";
 import type { NodeDraft, PipelineDraft, ProjectDraft, Site, SiteKind } from "./drafts.js";
 import type { Reference } from "./expressions.js";
-import { DEFAULT_TASK_LIMITS, type TaskLimits, checkProjectLimits } from "./limits.js";
+import { DEFAULT_TASK_LIMITS, type TaskLimits, checkProjectLimits, paramReference } from "./limits.js";
 import { NO_SOURCE, type SourceMap } from "./locate.js";
-import { type Path, ProblemList, type SpecProblem, quoteList, suggest } from "./problems.js";
+import { type Path, ProblemList, type SpecProblem, memberAccess, quoteList, suggest } from "./problems.js";
 import { resolveProject } from "./resolve.js";
 import { ProjectShellSchema } from "./schema.js";
 import { checkShape } from "./shape.js";
@@ -161,7 +161,8 @@ function checkPipelineCycles(draft: ProjectDraft, problems: ProblemList): void {
 
 // Expressions -----------------------------------------------------------------------------------
 
-const ALL_ROOTS = ["params", "inputs", "item", "matrix", "needs", "run", "task", "env"];
+// `args` and `arg` (params rendered as command-line words) exist in `run:` and `env:` only.
+const ALL_ROOTS = ["params", "inputs", "item", "matrix", "needs", "run", "task", "env", "args", "arg"];
 
 const ROOTS: Record<SiteKind, readonly string[]> = {
   command: ALL_ROOTS,
@@ -271,6 +272,12 @@ class TemplateChecker {
         return undefined;
       case "params":
         return first === undefined ? undefined : this.checkParam(first, site, scope);
+      case "arg":
+        return first === undefined ? undefined : this.checkParam(first, site, scope);
+      case "args":
+        return path.length > 0
+          ? `"args" is one string of every param rendered as arguments: use arg.NAME for one param`
+          : undefined;
       case "inputs": {
         if (!scope.inputs || first === undefined || scope.inputs.names.includes(first)) return undefined;
         const { names, owner } = scope.inputs;
@@ -297,7 +304,7 @@ class TemplateChecker {
     let hint = suggest(name, declared);
     const pipeline = params.pipeline;
     if (!hint && site.kind === "command" && pipeline && Object.hasOwn(pipeline.spec.params, name)) {
-      hint = ` (it is a param of pipeline "${pipeline.name}": declare it in the step and pass it with with: { ${name}: "\${{ params.${name} }}" })`;
+      hint = ` (it is a param of pipeline "${pipeline.name}": declare it in the step and pass it with with: { ${name}: "\${{ ${memberAccess("params", name)} }}" })`;
     } else if (!hint) {
       hint = declared.length ? ` (its params: ${quoteList(declared, "and")})` : " (it declares no params)";
     }
@@ -317,7 +324,7 @@ class TemplateChecker {
         return `node "${target}" is not in the needs: of node "${node.name}" (add it there to use its results)`;
       }
       const hint = suggest(target, needed) || suggest(target, pipeline.nodes.keys());
-      return `unknown node "${target}" in needs.${target}${hint}`;
+      return `unknown node "${target}" in ${memberAccess("needs", target)}${hint}`;
     }
     const member = path[1];
     if (typeof member !== "string") return undefined;
@@ -325,7 +332,7 @@ class TemplateChecker {
       const hint =
         suggest(member, NEED_MEMBERS) ||
         " (expected outputs['GLOB'], output_dir, output_dirs, metrics.NAME, status or params.NAME)";
-      return `unknown member "${member}" of needs.${target}${hint}`;
+      return `unknown member "${member}" of ${memberAccess("needs", target)}${hint}`;
     }
     const param = path[2];
     if (member !== "params" || typeof param !== "string") return undefined;
@@ -346,13 +353,13 @@ class TemplateChecker {
 
   /** `foreach: ${{ params.x }}` where x is declared with a type that cannot be a list. */
   private checkFanoutType(site: Site, pipeline: PipelineDraft): void {
-    const m = /^\$\{\{\s*params\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}$/.exec(site.value.trim());
-    const spec = m ? own(pipeline.spec.params, m[1]!) : undefined;
-    if (!m || !spec || spec.type === "list" || spec.type === "json") return;
+    const name = paramReference(site.value);
+    const spec = name !== undefined ? own(pipeline.spec.params, name) : undefined;
+    if (name === undefined || !spec || spec.type === "list" || spec.type === "json") return;
     const what = site.field === "foreach" ? "foreach:" : `matrix key "${site.path[site.path.length - 1]}"`;
     this.problems.value(
       site.path,
-      `${what} needs a list, but param "${m[1]}" of pipeline "${pipeline.name}" is of type ${spec.type} (declare it with type: list)`,
+      `${what} needs a list, but param "${name}" of pipeline "${pipeline.name}" is of type ${spec.type} (declare it with type: list)`,
     );
   }
 }

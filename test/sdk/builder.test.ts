@@ -143,6 +143,15 @@ pipelines:
     expect(withoutLocations(built.validate().project)).toEqual(withoutLocations(fromYaml));
   });
 
+  it("takes names with spaces and the Valohai param keys, as baton.yaml does", () => {
+    const p = pipeline("Three-Trainings Pipeline")
+      .params({ "learning rate": { type: "float", default: 0.1, max: 1, "pass-as": "--lr={v}" } })
+      .step("Train model (MNIST)", { run: "python train.py ${{ args }} ${{ arg['learning rate'] }}" });
+    const spec = p.validate().project!.pipelines["Three-Trainings Pipeline"]!;
+    expect(Object.keys(spec.nodes)).toEqual(["Train model (MNIST)"]);
+    expect(spec.params["learning rate"]).toMatchObject({ type: "float", max: 1, passAs: "--lr={v}" });
+  });
+
   it("writes a plain JSON definition: nested pipelines by name, hooks left out", () => {
     const child = pipeline("child").step("a", { run: "echo a" });
     const p = pipeline("main")

@@ -61,7 +61,7 @@ const EXPECTED: Record<string, string[]> = {
     'baton.yaml:11:28 pipelines.p.nodes.train.with.data: "inputs" is not available in with: (available here: params, needs, run, task, env)',
   ],
   "invalid-node-name.yaml": [
-    'baton.yaml:5:7 pipelines.p.nodes["train model"]: invalid node name "train model" (use letters, digits, "_" and "-", starting with a letter or "_")',
+    'baton.yaml:5:7 pipelines.p.nodes["train.model"]: invalid node name "train.model": "." is not allowed (a name has 1-200 characters, no leading or trailing whitespace, no control characters, none of . [ ] { } $ " \' ` \\ /)',
   ],
   "item-without-foreach.yaml": [
     'baton.yaml:6:39 pipelines.p.nodes.train.run: "item" is only available in a node with foreach:',
@@ -108,7 +108,7 @@ const EXPECTED: Record<string, string[]> = {
     'baton.yaml:6:41 pipelines.p.nodes.train.run: unknown context "parms" (did you mean "params"?)',
   ],
   "unknown-function.yaml": [
-    'baton.yaml:6:41 pipelines.p.nodes.train.run: unknown function "fromat" (did you mean "format"? known: contains, startsWith, endsWith, format, join, toJSON, fromJSON, length)',
+    'baton.yaml:6:41 pipelines.p.nodes.train.run: unknown function "fromat" (did you mean "format"? known: contains, startsWith, endsWith, format, join, toJSON, fromJSON, length, quote)',
   ],
   "unknown-input-binding.yaml": [
     'baton.yaml:13:19 pipelines.p.nodes.evaluate.inputs.modles: step "evaluate" has no input "modles" (did you mean "models"?)',

@@ -94,7 +94,7 @@ function summarize(p: PipelineSpec, source: "file" | "registered", file: string 
     params: Object.entries(p.params).map(([name, spec]) => ({
       name,
       type: spec.type,
-      required: spec.default === undefined,
+      required: spec.default === undefined && !spec.optional,
       ...(spec.default === undefined ? {} : { default: spec.default }),
       ...(spec.choices === undefined ? {} : { choices: spec.choices }),
       ...(spec.description === undefined ? {} : { description: spec.description }),

@@ -284,7 +284,8 @@ function ParamField({
   error: string | undefined;
   onChange: (v: string) => void;
 }) {
-  const id = `param-${decl.name}`;
+  // Names may hold spaces (`learning rate`), which an HTML id may not.
+  const id = `param-${encodeURIComponent(decl.name)}`;
   const isDefault = decl.default !== undefined && text === paramText(decl, decl.default);
   let input: React.ReactNode;
   if (decl.choices && decl.choices.length > 0) {
