@@ -30,16 +30,21 @@ import {
   type NodeFile,
   NodeSchema,
   NotifySchema,
+  OnErrorSchema,
   PipelineShellSchema,
   PoolSchema,
+  type StepFile,
   StepSchema,
   TriggerSchema,
 } from "./schema.js";
+import { resolveActions, resolveApproval } from "./gates.js";
 import { BUILTIN_DEFAULTS, applySettings } from "./settings.js";
 import { checkShape } from "./shape.js";
 import { hasTemplate } from "./templates.js";
 import type {
+  ActionSpec,
   DefaultsSpec,
+  OnError,
   InputSpec,
   NodeSpec,
   NotifyEvent,
@@ -171,6 +176,7 @@ function resolveStep(
     params,
     outputs: globs(s.outputs),
     ...settings,
+    ...stepGates(s, path, draft, ctx),
     loc: locate(ctx, path),
   };
   draft.unknownParams = unknown;
@@ -183,6 +189,19 @@ function resolveStep(
   return draft;
 }
 
+/** Gates: a step's `approval:` and `actions:` (its `if:` templates join the step's sites). */
+function stepGates(
+  s: StepFile,
+  path: Path,
+  draft: StepDraft,
+  ctx: ResolveContext,
+): { approval?: string; actions?: ActionSpec[] } {
+  const approval = resolveApproval(s.approval);
+  const { actions, sites } = resolveActions(s.actions, [...path, "actions"], ctx, false);
+  draft.sites.push(...sites);
+  return { ...(approval === undefined ? {} : { approval }), ...(actions ? { actions } : {}) };
+}
+
 // Pipelines -------------------------------------------------------------------------------------
 
 interface Known {
@@ -190,6 +209,12 @@ interface Known {
   defaultsEnvOrigin: Record<string, Path>;
   pools: Record<string, PoolSpec>;
   steps: Map<string, StepDraft>;
+}
+
+/** Gates: a pipeline's `on-error:` (the default of its nodes; a bad value is reported by the shell check). */
+function pipelineOnError(raw: unknown): OnError | undefined {
+  const parsed = OnErrorSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
 }
 
 function resolvePipeline(
@@ -206,7 +231,8 @@ function resolvePipeline(
 
   const nodes = new Map<string, NodeDraft>();
   for (const raw of rawNodes.values()) {
-    const nc = { pipeline: name, pipelineParams: { params, unknown }, allParams, ...known };
+    const onError = pipelineOnError(shell["on-error"]);
+    const nc = { pipeline: name, pipelineParams: { params, unknown }, allParams, ...known, onError };
     nodes.set(raw.name, resolveNode(raw, nc, ctx));
   }
   if ((Array.isArray(shell.nodes) && shell.nodes.length === 0) || isEmptyRecord(shell.nodes)) {
@@ -248,7 +274,16 @@ function resolvePipeline(
 
   const specNodes: Record<string, NodeSpec> = dict();
   for (const [nodeName, draft] of nodes) if (draft.spec) specNodes[nodeName] = draft.spec;
-  const spec: PipelineSpec = { name, params, nodes: specNodes, triggers, notify, loc: locate(ctx, path) };
+  const onError = pipelineOnError(shell["on-error"]);
+  const spec: PipelineSpec = {
+    name,
+    params,
+    nodes: specNodes,
+    triggers,
+    notify,
+    ...(onError === undefined ? {} : { onError }),
+    loc: locate(ctx, path),
+  };
   return { name, path, spec, nodes, unknownParams: unknown };
 }
 

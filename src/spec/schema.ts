@@ -83,6 +83,46 @@ export const GlobsSchema = z.union([z.string(), z.array(z.string())], {
   error: "expected a path or glob, or a list of them",
 });
 
+// Gates: on error, actions, approval.
+
+/** `on-error:` — what a task's failure does to the run. */
+export const OnErrorSchema = z
+  .enum(["stop-all", "stop-next", "continue", "retry"], {
+    error: "expected stop-all, stop-next, continue or retry",
+  })
+  .describe("What a failed task does to the run (default stop-next).");
+
+/** `approval: true` or `approval: "message"`: the task waits for `baton approve` before it starts. */
+export const ApprovalSchema = z
+  .union([z.boolean(), z.string()], { error: "expected true, false or a message" })
+  .describe("Wait for approval before the task starts (a message shown with it).");
+
+const ActionWhenSchema = z.enum(["node-starting", "node-complete", "node-error"], {
+  error: "expected node-starting, node-complete or node-error",
+});
+const ActionThenSchema = z.enum(["stop-pipeline", "require-approval"], {
+  error: "expected stop-pipeline or require-approval",
+});
+
+/** `actions:` entry: `{ when, if, then }`. */
+export const ActionSchema = z.strictObject({
+  when: z.union([ActionWhenSchema, z.array(ActionWhenSchema).min(1)], {
+    error: "expected node-starting, node-complete or node-error, or a list of them",
+  }),
+  if: z
+    .union([z.string(), z.array(z.string())], { error: "expected a ${{ }} expression or a list of them" })
+    .optional(),
+  then: z.union([ActionThenSchema, z.array(ActionThenSchema).min(1)], {
+    error: "expected stop-pipeline or require-approval, or a list of them",
+  }),
+});
+
+/** Gates: keys of steps and nodes. */
+const gateShape = {
+  approval: ApprovalSchema.optional(),
+  actions: z.array(ActionSchema).optional().describe("What to do when the node starts, completes or fails."),
+};
+
 /** Settings shared by `defaults:`, steps and nodes. */
 const settingsShape = {
   pool: z.string().optional().describe("Pool the task runs in."),
@@ -94,6 +134,8 @@ const settingsShape = {
   cache: CacheSchema.optional(),
   priority: z.number().int().optional().describe("Higher runs first among tasks waiting for the same pool."),
   env: EnvSchema,
+  // Gates: on error.
+  "on-error": OnErrorSchema.optional(),
 };
 
 // Top-level parts -----------------------------------------------------------------------------
@@ -137,6 +179,7 @@ export const StepSchema = z.strictObject({
   params: ParamsSchema,
   outputs: GlobsSchema.optional().describe("Globs of files kept from the output folder (default: all)."),
   ...settingsShape,
+  ...gateShape,
 });
 
 /** When a node runs after one it needs: `success`, `failure` or `always`. */
@@ -175,6 +218,7 @@ const nodeBodyShape = {
     .optional()
     .describe("One task per combination (`matrix.NAME`)."),
   ...settingsShape,
+  ...gateShape,
 };
 
 const nodeKindShape = {
@@ -262,6 +306,8 @@ export const PipelineSchema = z.strictObject({
   edges: z.array(EdgeSchema).nullish(),
   triggers: z.array(TriggerSchema).nullish(),
   notify: z.array(NotifySchema).nullish(),
+  // Gates: the default `on-error:` of the pipeline's nodes.
+  "on-error": OnErrorSchema.optional(),
 });
 
 /** A whole `baton.yaml`, or a JSON pipeline definition of the same shape. */
@@ -310,5 +356,6 @@ export type EdgeFile = z.infer<typeof EdgeSchema>;
 export type TriggerFile = z.infer<typeof TriggerSchema>;
 export type NotifyFile = z.infer<typeof NotifySchema>;
 export type PipelineFile = z.infer<typeof PipelineSchema>;
+export type ActionFile = z.infer<typeof ActionSchema>;
 /** Settings any of `defaults:`, a step or a node may give. */
 export type SettingsFile = Pick<DefaultsFile, keyof typeof settingsShape>;
