@@ -17,6 +17,7 @@ import type { TaskDetail } from "../server/schemas.js";
 /** Where a task is in its life (docs/architecture.md). */
 export type TaskStatus =
   | "pending"
+  | "waiting"
   | "queued"
   | "running"
   | "succeeded"

@@ -151,4 +151,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX slots_pool ON slots (pool);
   CREATE INDEX slots_engine ON slots (engine_id);
   `,
+  // Gates: a task's approval (JSON: state, message, requested at, by, at, comment).
+  `
+  ALTER TABLE tasks ADD COLUMN approval TEXT;
+  `,
 ];
