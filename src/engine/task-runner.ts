@@ -40,6 +40,8 @@ export interface RunnableTask extends Omit<AttemptPlan, "taskId" | "name" | "num
   retries: { limit: number; backoffMs: number };
   pool: PoolSpec;
   priority: number;
+  /** Gates (`on-error: continue`): a failed task's outputs are recorded too, for its dependents. */
+  keepFailedOutputs?: boolean;
 }
 
 /** How a task ended, as recorded. */
@@ -222,7 +224,7 @@ export class TaskRunner<T extends RunnerTask> {
         exitCode: result.exitCode,
         error: why,
         metrics,
-        outputs: [],
+        outputs: plan.keepFailedOutputs && end.status === "failed" ? collected.outputs : [],
       },
     );
   }

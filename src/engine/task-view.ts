@@ -19,6 +19,15 @@ export interface TaskView {
   /** Absolute paths of the recorded output files. */
   outputs: string[];
   metrics: Record<string, unknown>;
+  /** Gates: its approval, once its gate was reached (times ISO 8601). */
+  approval: {
+    state: "waiting" | "approved" | "rejected";
+    message: string;
+    requestedAt: string | null;
+    by: string | null;
+    at: string | null;
+    comment: string | null;
+  } | null;
 }
 
 export interface RunView {
@@ -43,6 +52,9 @@ export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
     outputDir: task.outputDir,
     outputs: outputs.map((o) => path.join(task.outputDir, o.path)),
     metrics: task.metrics,
+    approval: task.approval
+      ? { ...task.approval, requestedAt: iso(task.approval.requestedAt), at: iso(task.approval.at) }
+      : null,
   };
 }
 

@@ -76,6 +76,15 @@ export interface TaskSummary {
   outputs: string[];
   /** What the task appended to `$BATON_METRICS`, later keys winning. */
   metrics: Metrics;
+  /** Gates: its approval gate, once reached (times ISO 8601); null when it has none. */
+  approval: {
+    state: "waiting" | "approved" | "rejected";
+    message: string;
+    requestedAt: string | null;
+    by: string | null;
+    at: string | null;
+    comment: string | null;
+  } | null;
 }
 
 /** One attempt (one process) of a task. */

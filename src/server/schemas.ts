@@ -315,6 +315,29 @@ export const TaskViewSchema = z.object({
   outputDir: z.string(),
   outputs: z.array(z.string()).describe("Absolute paths of the recorded output files."),
   metrics: z.record(z.string(), z.unknown()),
+  // Gates: the task's approval.
+  approval: z
+    .object({
+      state: z.enum(["waiting", "approved", "rejected"]),
+      message: z.string().describe("The gate's message (empty when none)."),
+      requestedAt: iso,
+      by: z.string().nullable().describe("Who decided: `cli:USER`, `api`, `web`."),
+      at: iso,
+      comment: z.string().nullable(),
+    })
+    .nullable()
+    .describe("Its approval gate, once reached (null: none)."),
+});
+
+/** Gates: `POST /tasks/:id/approve|reject`. */
+export const ApprovalBodySchema = z.strictObject({
+  comment: z.string().max(10_000).optional().describe("Why (shown with the decision)."),
+  by: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe("Who decides, as recorded (default `api`; the CLI sends `cli:$USER`, the web UI `web`)."),
 });
 
 export const AttemptSchema = z.object({

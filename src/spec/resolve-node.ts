@@ -17,9 +17,9 @@ import {
   locate,
   site,
 } from "./drafts.js";
+import { resolveActions, resolveApproval } from "./gates.js";
 import { type Path, checkName, describeValue, formatPath, quoteList, suggest } from "./problems.js";
 import type { NodeFile } from "./schema.js";
-import { resolveActions, resolveApproval } from "./gates.js";
 import { applySettings } from "./settings.js";
 import { hasTemplate, templateStrings } from "./templates.js";
 import type {

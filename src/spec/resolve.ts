@@ -22,6 +22,7 @@ import {
   site,
 } from "./drafts.js";
 import { applyEdges } from "./edges.js";
+import { resolveActions, resolveApproval } from "./gates.js";
 import { type Path, checkName } from "./problems.js";
 import { resolveNode } from "./resolve-node.js";
 import {
@@ -37,18 +38,17 @@ import {
   StepSchema,
   TriggerSchema,
 } from "./schema.js";
-import { resolveActions, resolveApproval } from "./gates.js";
 import { BUILTIN_DEFAULTS, applySettings } from "./settings.js";
 import { checkShape } from "./shape.js";
 import { hasTemplate } from "./templates.js";
 import type {
   ActionSpec,
   DefaultsSpec,
-  OnError,
   InputSpec,
   NodeSpec,
   NotifyEvent,
   NotifySpec,
+  OnError,
   PipelineSpec,
   PoolSpec,
   TriggerSpec,

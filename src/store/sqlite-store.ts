@@ -5,9 +5,9 @@ import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { makeStateDir, makeStateFile, tightenPath } from "../util/state-mode.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import type {
+  ANY_EXPIRED,
   ApprovalDecision,
   ApprovalRecord,
-  ANY_EXPIRED,
   AttemptEnd,
   AttemptRow,
   CacheEntry,
