@@ -30,7 +30,7 @@ export function stopsAllOnFailure(onError: OnError): boolean {
 
 /** What the actions due at `when` ask for, with the words saying why. */
 export interface ActionVerdict {
-  then: Set<ActionThen>;
+  todo: Set<ActionThen>;
   /** `stopped by node evaluate: metrics.accuracy < 0.8`. */
   reason: string;
 }
@@ -57,8 +57,8 @@ export function dueActions(
     });
     if (!holds) continue;
     const why = action.if.length > 0 ? action.if.map(bare).join(" and ") : when;
-    verdict ??= { then: new Set(), reason: `stopped by node ${node}: ${why}` };
-    for (const t of action.then) verdict.then.add(t);
+    verdict ??= { todo: new Set(), reason: `stopped by node ${node}: ${why}` };
+    for (const t of action.then) verdict.todo.add(t);
   }
   return verdict;
 }

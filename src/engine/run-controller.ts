@@ -1303,11 +1303,11 @@ export class RunController {
     context: Record<string, unknown>,
   ): Promise<boolean> {
     const due = dueActions(spec.actions, "node-starting", spec.name, { ...context, metrics: task.metrics });
-    if (due?.then.has("stop-pipeline")) {
+    if (due?.todo.has("stop-pipeline")) {
       this.stopRun(due.reason, "cancelled");
       return true;
     }
-    const gated = spec.approval !== undefined || due?.then.has("require-approval");
+    const gated = spec.approval !== undefined || due?.todo.has("require-approval");
     if (!gated || task.approval?.state === "approved") return false;
     const message = spec.approval ?? "";
     const write = this.engine.store.holdForApproval(task.id, task.command, task.params, message, Date.now());
@@ -1338,7 +1338,7 @@ export class RunController {
       ...(task.matrix !== undefined ? { matrix: task.matrix } : {}),
     };
     const due = dueActions(spec.actions, failed ? "node-error" : "node-complete", spec.name, context);
-    if (due?.then.has("stop-pipeline")) {
+    if (due?.todo.has("stop-pipeline")) {
       this.stopRun(due.reason, "cancelled");
       return;
     }

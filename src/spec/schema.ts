@@ -112,6 +112,7 @@ export const ActionSchema = z.strictObject({
   if: z
     .union([z.string(), z.array(z.string())], { error: "expected a ${{ }} expression or a list of them" })
     .optional(),
+  // biome-ignore lint/suspicious/noThenProperty: the file format's key, as Valohai spells it.
   then: z.union([ActionThenSchema, z.array(ActionThenSchema).min(1)], {
     error: "expected stop-pipeline or require-approval, or a list of them",
   }),
