@@ -6,6 +6,7 @@
 
 export type TaskStatus =
   | "pending"
+  | "waiting"
   | "queued"
   | "running"
   | "succeeded"
@@ -18,6 +19,7 @@ export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
   "running",
+  "waiting",
   "queued",
   "pending",
   "failed",
@@ -47,6 +49,18 @@ export interface TaskView {
   outputDir: string;
   outputs: string[];
   metrics: Record<string, unknown>;
+  /** Gates: its approval gate, once reached (null: none). */
+  approval?: Approval | null;
+}
+
+/** Gates: a task's approval (`approval:` in baton.yaml). */
+export interface Approval {
+  state: "waiting" | "approved" | "rejected";
+  message: string;
+  requestedAt: string | null;
+  by: string | null;
+  at: string | null;
+  comment: string | null;
 }
 
 export interface Attempt {

@@ -15,7 +15,17 @@ const RUN: RunSummary = {
   parentTask: null,
   specFile: "/p/baton.yaml",
   driven: false,
-  counts: { pending: 0, queued: 0, running: 0, succeeded: 1, failed: 0, cancelled: 0, skipped: 0, cached: 1 },
+  counts: {
+    pending: 0,
+    waiting: 0,
+    queued: 0,
+    running: 0,
+    succeeded: 1,
+    failed: 0,
+    cancelled: 0,
+    skipped: 0,
+    cached: 1,
+  },
 };
 
 const KEY = "bffe19c86d292bebaf031fbf45dfd347534d0c7ea5f0461e31f2e62dc1ab0a4f";
