@@ -24,6 +24,8 @@ export interface AttemptPlan {
   /** `outputs:` globs to keep after a success (empty: everything). */
   outputs: string[];
   timeoutMs?: number;
+  /** Gates (`on-error: continue`): a failed attempt's outputs are kept too, for its dependents. */
+  keepFailedOutputs?: boolean;
 }
 
 export interface LaunchedAttempt {
@@ -78,6 +80,7 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     timeoutMs: plan.timeoutMs,
     outputs: plan.outputs,
     ...(plan.makeSharedDir ? { makeSharedDir: true } : {}),
+    ...(plan.keepFailedOutputs ? { keepFailedOutputs: true } : {}),
   });
   if (proc.handle !== null) {
     await store.setAttemptHandle(plan.taskId, plan.number, {
@@ -201,8 +204,9 @@ export async function collectedResults(
   result: ExitResult,
   attempt: AttemptRef,
   outputs: string[],
+  keepFailed = false,
 ): Promise<Collected> {
   if (result.collected) return result.collected;
   const succeeded = result.reason === "exited" && result.exitCode === 0;
-  return engine.executor.workspace.collect(attempt, succeeded ? outputs : null);
+  return engine.executor.workspace.collect(attempt, succeeded || keepFailed ? outputs : null);
 }

@@ -40,8 +40,6 @@ export interface RunnableTask extends Omit<AttemptPlan, "taskId" | "name" | "num
   retries: { limit: number; backoffMs: number };
   pool: PoolSpec;
   priority: number;
-  /** Gates (`on-error: continue`): a failed task's outputs are recorded too, for its dependents. */
-  keepFailedOutputs?: boolean;
 }
 
 /** How a task ended, as recorded. */
@@ -157,6 +155,7 @@ export class TaskRunner<T extends RunnerTask> {
       result,
       attemptRef({ runId: plan.runId, taskId: task.id, name: task.name, number }),
       plan.outputs,
+      plan.keepFailedOutputs,
     );
     const metrics = collected.metrics;
     const end = attemptEnd(result);
