@@ -64,8 +64,12 @@ describe("gates: on-error, approval, actions", () => {
       "      c: { run: echo c, approval: true, actions: [{ when: [node-starting], then: [require-approval, stop-pipeline] }] }",
     );
     expect(node(text, "a").approval).toBe("deploy?");
-    expect(node(text, "a").actions).toEqual([
-      { when: ["node-complete"], if: ["${{ metrics.acc < 0.8 }}"], then: ["stop-pipeline"] },
+    const [action] = node(text, "a").actions ?? [];
+    expect(node(text, "a").actions).toHaveLength(1);
+    expect([action?.when, action?.if, action?.then]).toEqual([
+      ["node-complete"],
+      ["${{ metrics.acc < 0.8 }}"],
+      ["stop-pipeline"],
     ]);
     expect(node(text, "b").approval).toBeUndefined();
     expect(node(text, "c").approval).toBe("");
