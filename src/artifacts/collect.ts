@@ -11,6 +11,8 @@ export interface CollectRequest {
   casRoot: string;
   metricsPath: string;
   logPath: string;
+  /** Gates (`on-error: continue`): keep the outputs of a failed attempt too. */
+  keepFailed?: boolean;
 }
 
 /** An attempt's metrics, and its outputs put in the content store (or why they could not be). */

@@ -122,6 +122,21 @@ export function buildProgram(): Command {
     .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
     .action(async (id, opts) => (await import("./commands/control.js")).cancelCommand(id, opts));
 
+  // Gates: approval.
+  for (const verb of ["approve", "reject"] as const) {
+    program
+      .command(verb)
+      .description(
+        verb === "approve"
+          ? "approve a task waiting for approval: it is queued and runs"
+          : "reject a task waiting for approval: it fails and its dependents are skipped",
+      )
+      .argument("<task>", "task id (or prefix)")
+      .option("-c, --comment <text>", "why (recorded with the decision)")
+      .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
+      .action(async (id, opts) => (await import("./commands/approve.js")).approveCommand(verb, id, opts));
+  }
+
   program
     .command("wait")
     .description("wait until a run or task has ended; exit 0 iff it succeeded")

@@ -42,7 +42,9 @@ export class ProgressReporter {
         this.counts.set("pending", (this.counts.get("pending") ?? 0) + event.count);
         return;
       case "run-ended":
-        this.line(`run ${event.runId} ${event.status} in ${formatMs(Date.now() - this.started)}`);
+        this.line(
+          `run ${event.runId} ${event.status} in ${formatMs(Date.now() - this.started)}${event.error ? `: ${safeLine(event.error)}` : ""}`,
+        );
         return;
       case "task": {
         const previous = this.statuses.get(event.taskId);
@@ -58,8 +60,15 @@ export class ProgressReporter {
               : event.exitCode !== undefined && event.exitCode !== null && event.status === "failed"
                 ? ` (exit ${event.exitCode})`
                 : "";
+        // Gates: a task waiting for approval says how to approve it.
+        const approve =
+          event.status === "waiting"
+            ? ` (approve: baton approve ${event.taskId}; reject: baton reject ${event.taskId})`
+            : "";
         if (this.mode === "plain") {
-          this.plain(`${safeLine(event.name)} ${event.status}${detail}`);
+          this.plain(`${safeLine(event.name)} ${event.status}${detail}${approve}`);
+        } else if (event.status === "waiting") {
+          this.line(`⏸ ${safeLine(event.name)} ${event.status}${detail}${approve}`);
         } else if (event.status === "failed") {
           this.line(`✗ ${safeLine(event.name)} failed${detail}`);
         } else {

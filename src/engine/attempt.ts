@@ -31,6 +31,8 @@ export interface AttemptPlan {
   image?: string | undefined;
   /** `compat: valohai`: Valohai's environment and config files (see valohai-env.ts). */
   compat?: "valohai" | undefined;
+  /** Gates (`on-error: continue`): a failed attempt's outputs are kept too, for its dependents. */
+  keepFailedOutputs?: boolean;
 }
 
 export interface LaunchedAttempt {
@@ -87,6 +89,7 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     timeoutMs: plan.timeoutMs,
     outputs: plan.outputs,
     ...(plan.makeSharedDir ? { makeSharedDir: true } : {}),
+    ...(plan.keepFailedOutputs ? { keepFailedOutputs: true } : {}),
   });
   if (proc.handle !== null) {
     await store.setAttemptHandle(plan.taskId, plan.number, {
@@ -210,8 +213,9 @@ export async function collectedResults(
   result: ExitResult,
   attempt: AttemptRef,
   outputs: string[],
+  keepFailed = false,
 ): Promise<Collected> {
   if (result.collected) return result.collected;
   const succeeded = result.reason === "exited" && result.exitCode === 0;
-  return engine.executor.workspace.collect(attempt, succeeded ? outputs : null);
+  return engine.executor.workspace.collect(attempt, succeeded || keepFailed ? outputs : null);
 }

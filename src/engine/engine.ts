@@ -5,7 +5,7 @@ import { BatonError, ensureBatonError } from "../errors.js";
 import type { Executor } from "../executors/executor.js";
 import { type TaskLimits, limitsFromEnv } from "../spec/limits.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
-import type { RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
+import type { ApprovalDecision, RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
 import { newEngineId } from "../util/ids.js";
 import type { StateLayout } from "./layout.js";
 import { bootId, runOwner } from "./ownership.js";
@@ -30,7 +30,7 @@ export type EngineEvent =
       /** New tasks appear with `pending` or later when a node is expanded. */
     }
   | { type: "tasks-added"; runId: string; count: number }
-  | { type: "run-ended"; runId: string; status: RunStatus };
+  | { type: "run-ended"; runId: string; status: RunStatus; error?: string | null };
 
 export interface EngineOptions {
   store: Store;
@@ -424,6 +424,21 @@ export class Engine {
     for (const c of this.controllers) {
       if (c.hasTask(taskId)) {
         await c.cancelTask(taskId);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Gates: approves or rejects a task waiting for approval in a run this engine drives.
+   * Returns false when no run here has it.
+   * @throws BatonError `STATE_CONFLICT` when it is not waiting.
+   */
+  async decideApproval(taskId: string, decision: ApprovalDecision): Promise<boolean> {
+    for (const c of this.controllers) {
+      if (c.hasTask(taskId)) {
+        await c.decide(taskId, decision);
         return true;
       }
     }

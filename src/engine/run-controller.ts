@@ -30,7 +30,14 @@ import type {
   SourceLocation,
   TaskNodeSpec,
 } from "../spec/types.js";
-import type { AttemptEnd, NewTask, RunStatus, TaskStatus } from "../store/store.js";
+import type {
+  ApprovalDecision,
+  ApprovalRecord,
+  AttemptEnd,
+  NewTask,
+  RunStatus,
+  TaskStatus,
+} from "../store/store.js";
 import { dict, own } from "../util/dict.js";
 import { groupBy } from "../util/group-by.js";
 import { newRunId, newTaskId } from "../util/ids.js";
@@ -41,6 +48,7 @@ import { Breather } from "../util/yield.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
+import { countedStatus, dueActions, effectiveRetries, onErrorOf, stopsAllOnFailure } from "./on-error.js";
 import { keepRelease } from "./release.js";
 import { type ControllerOptions, StepHooks } from "./step-hooks.js";
 import { type NeededNode, type ProducedFile, needsContext } from "./task-context.js";
@@ -105,6 +113,8 @@ interface TaskState {
   cachedFrom?: string;
   /** A cancel arrived while the attempt's process was being started. */
   cancelRequested?: boolean;
+  /** Gates: its approval, once it reached its gate. */
+  approval?: ApprovalRecord | null;
 }
 
 /** A file bound to an input: produced upstream (with its hash) or found in the working folder. */
@@ -143,6 +153,10 @@ export class RunController {
   private readonly tasks = new Map<string, TaskState>();
   private remainingNodes = 0;
   private cancelling = false;
+  /** Why the run is being cancelled (what tasks ended by the cancel record). */
+  private cancelReason = "cancelled";
+  /** Tasks being ended without running (their store write under way). */
+  private readonly endingWithoutRunning = new Set<string>();
   private readonly pipelineDir: string;
   private readonly children = new Set<RunController>();
   /** How this controller picked up a recorded run, if it did (`pipeline:` nodes follow it). */
@@ -213,7 +227,8 @@ export class RunController {
       ended: async (task, end) => {
         if (task.node.spec.kind === "task") {
           // A `pipeline:` node hands on its child run's files, set when that run ended.
-          if (end.status === "succeeded") {
+          // Gates: a `continue` node's failed task hands on what it produced too.
+          if (end.status === "succeeded" || onErrorOf(task.node.spec) === "continue") {
             task.files = end.outputs.map((o) => ({
               abs: path.join(task.outputDir, o.path),
               rel: o.path,
@@ -244,7 +259,8 @@ export class RunController {
       noOutputTimeout: spec.noOutputTimeout,
       image: spec.image,
       compat: spec.compat,
-      retries: spec.retries,
+      retries: effectiveRetries(spec),
+      ...(onErrorOf(spec) === "continue" ? { keepFailedOutputs: true } : {}),
       pool: this.project.pools[spec.pool] ?? { name: spec.pool, slots: 1, resources: {} },
       priority: spec.priority,
     };
@@ -417,6 +433,7 @@ export class RunController {
           sha256: o.sha256,
         })),
         metrics: row.metrics,
+        approval: row.approval,
       };
       node.tasks.push(task);
       node.expanded = true;
@@ -464,7 +481,7 @@ export class RunController {
 
     for (const node of this.nodes.values()) {
       if (node.expanded && node.tasks.every((t) => isEnded(t.status))) {
-        node.outcome = this.hooks?.outcome(node) ?? nodeOutcome(node.tasks.map((t) => t.status));
+        node.outcome = this.hooks?.outcome(node) ?? this.outcomeOf(node);
         this.remainingNodes--;
       }
     }
@@ -534,10 +551,14 @@ export class RunController {
     }
   }
 
-  /** Cancels the run: queued and pending tasks end `cancelled`, running ones are killed. */
-  async cancel(): Promise<void> {
+  /**
+   * Cancels the run: queued and pending tasks end `cancelled` (with `reason`), running ones are
+   * killed.
+   */
+  async cancel(reason = "cancelled"): Promise<void> {
     if (this.cancelling) return this.done.then(() => undefined);
     this.cancelling = true;
+    this.cancelReason = reason;
     this.hooks?.releaseAll();
     // Tasks being made now are cancelled once recorded (their making stops early).
     await Promise.allSettled([...this.expanding]);
@@ -552,18 +573,19 @@ export class RunController {
         removed.add(task.id);
       }
       this.engine.tree.cancelChildren(task.id);
-      // Queued, or pending in a node being prepared (preparing stops at the cancel).
-      if (removed.has(task.id) || (task.status === "pending" && !task.cancel)) ending.push(task);
+      // Queued, waiting for approval, or pending in a node being prepared (preparing stops at the cancel).
+      if (removed.has(task.id) || task.status === "waiting" || (task.status === "pending" && !task.cancel))
+        ending.push(task);
       else task.cancel?.();
     }
     // Many at once, so that their store writes share transactions (100,000 tasks take seconds, not minutes).
     await mapLimit(ending, PREPARE_CONCURRENCY * 4, (task) =>
-      this.endWithoutRunning(task, "cancelled", "cancelled", now),
+      this.endWithoutRunning(task, "cancelled", reason, now),
     );
     // Nodes not reached yet: everything left pending is cancelled as the run drains.
     for (const node of this.nodes.values()) {
       if (node.outcome === undefined && node.waiting > 0) {
-        for (const task of node.tasks) await this.endWithoutRunning(task, "cancelled", "cancelled", now);
+        for (const task of node.tasks) await this.endWithoutRunning(task, "cancelled", reason, now);
       }
     }
     await this.drainIfIdle();
@@ -898,6 +920,7 @@ export class RunController {
       await this.computeCacheKey(task, spec, runContext, needed, inputs, inputHashes);
       this.hooks?.applyEnv(task);
       if (this.cancelling) return; // ended by the cancel
+      if (await this.startGate(task, spec, runContext)) return;
       if (await this.tryCache(task, spec)) return;
       if (spec.release) {
         await this.keepRelease(task, spec.release.name, links[0]?.plan.rels ?? [], links[0]?.files ?? []);
@@ -1250,9 +1273,18 @@ export class RunController {
     reason: string,
     at: number,
   ): Promise<void> {
-    if (task.status !== "pending" && task.status !== "queued") return;
-    const write = this.engine.store.endTaskWithoutRunning(task.id, status, reason, at);
-    if (!(await applyTransition(write, task, (actual) => this.endedElsewhere(task, actual)))) return;
+    if (task.status !== "pending" && task.status !== "queued" && task.status !== "waiting") return;
+    // Ended once: a cancel and a node's end may both reach a task not started.
+    if (this.endingWithoutRunning.has(task.id)) return;
+    this.endingWithoutRunning.add(task.id);
+    let ended: boolean;
+    try {
+      const write = this.engine.store.endTaskWithoutRunning(task.id, status, reason, at);
+      ended = await applyTransition(write, task, (actual) => this.endedElsewhere(task, actual));
+    } finally {
+      this.endingWithoutRunning.delete(task.id);
+    }
+    if (!ended) return;
     task.status = status;
     this.emitTask(task, { error: reason });
     await this.taskEnded(task);
@@ -1260,6 +1292,7 @@ export class RunController {
 
   private async taskEnded(task: TaskState): Promise<void> {
     await this.hooks?.ended(task);
+    this.endGate(task);
     const node = task.node;
     if (node.outcome !== undefined) return;
     // Tasks end roughly in order: scan on from the first one not known to have ended (linear overall).
@@ -1272,7 +1305,7 @@ export class RunController {
 
   private async nodeEnded(node: NodeState): Promise<void> {
     if (node.outcome !== undefined) return;
-    node.outcome = this.hooks?.outcome(node) ?? nodeOutcome(node.tasks.map((t) => t.status));
+    node.outcome = this.hooks?.outcome(node) ?? this.outcomeOf(node);
     this.remainingNodes--;
     for (const next of node.downstream) {
       next.waiting--;
@@ -1280,7 +1313,7 @@ export class RunController {
         if (this.cancelling) {
           const now = Date.now();
           if (!next.expanded) next.expanded = true;
-          for (const t of next.tasks) await this.endWithoutRunning(t, "cancelled", "cancelled", now);
+          for (const t of next.tasks) await this.endWithoutRunning(t, "cancelled", this.cancelReason, now);
           if (next.tasks.length === 0 && next.outcome === undefined) await this.nodeEnded(next);
         } else {
           void this.guard(this.nodeReady(next));
@@ -1317,19 +1350,118 @@ export class RunController {
   private async finish(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
-    const statuses = [...this.tasks.values()].map((t) => this.hooks?.forRun(t) ?? t.status);
+    const statuses = [...this.tasks.values()].map(
+      (t) => this.hooks?.forRun(t) ?? countedStatus(onErrorOf(t.node.spec), t.status),
+    );
     // A failure makes the run failed; otherwise a cancelled task (or the whole run cancelled)
-    // makes it cancelled: its work was not all done, though nothing failed.
-    const status: RunStatus = statuses.includes("failed")
-      ? "failed"
-      : this.cancelling || statuses.includes("cancelled")
-        ? "cancelled"
-        : "succeeded";
-    const why = status === "failed" ? this.hooks?.failureReason(this.tasks.values()) : undefined;
+    // makes it cancelled: its work was not all done, though nothing failed. An action's
+    // stop-pipeline ends it cancelled, saying why.
+    const status: RunStatus = this.stopped?.status
+      ? this.stopped.status
+      : statuses.includes("failed")
+        ? "failed"
+        : this.cancelling || statuses.includes("cancelled")
+          ? "cancelled"
+          : "succeeded";
+    const why =
+      this.stopped?.reason ??
+      (status === "failed" ? this.hooks?.failureReason(this.tasks.values()) : undefined);
     await this.engine.store.finishRun(this.runId, status, Date.now(), why);
-    this.engine.emit({ type: "run-ended", runId: this.runId, status });
+    this.engine.emit({ type: "run-ended", runId: this.runId, status, ...(why ? { error: why } : {}) });
     this.resolveDone(status);
     this.hooks?.close();
+  }
+
+  // Gates: on error, actions, approval ---------------------------------------------------------
+
+  /** Why the run was stopped by a gate (`on-error: stop-all`, an action's stop-pipeline), and how it ends. */
+  private stopped: { reason: string; status?: "cancelled" } | undefined;
+
+  /** A node's outcome from its tasks, a `continue` node's failures counting as successes. */
+  private outcomeOf(node: NodeState): NodeOutcome {
+    const onError = onErrorOf(node.spec);
+    return nodeOutcome(node.tasks.map((t) => countedStatus(onError, t.status)));
+  }
+
+  /**
+   * Before a task starts: its node-starting actions (stop-pipeline, require-approval) and its
+   * `approval:` gate. Returns true when the task does not go on now (held, or the run stopped).
+   */
+  private async startGate(
+    task: TaskState,
+    spec: TaskNodeSpec,
+    context: Record<string, unknown>,
+  ): Promise<boolean> {
+    const due = dueActions(spec.actions, "node-starting", spec.name, { ...context, metrics: task.metrics });
+    if (due?.todo.has("stop-pipeline")) {
+      this.stopRun(due.reason, "cancelled");
+      return true;
+    }
+    const gated = spec.approval !== undefined || due?.todo.has("require-approval");
+    if (!gated || task.approval?.state === "approved") return false;
+    const message = spec.approval ?? "";
+    const write = this.engine.store.holdForApproval(task.id, task.command, task.params, message, Date.now());
+    if (!(await applyTransition(write, task, (actual) => this.endedElsewhere(task, actual)))) return true;
+    task.status = "waiting";
+    task.approval = { state: "waiting", message, requestedAt: Date.now(), by: null, at: null, comment: null };
+    this.emitTask(task, { error: `waiting for approval${message ? `: ${message}` : ""}` });
+    return true;
+  }
+
+  /** After a task ended: its node-complete / node-error actions, and its node's `on-error:`. */
+  private endGate(task: TaskState): void {
+    if (
+      this.cancelling ||
+      (task.status !== "failed" && task.status !== "succeeded" && task.status !== "cached")
+    )
+      return;
+    const spec = task.node.spec;
+    if (spec.kind !== "task") {
+      return;
+    }
+    const failed = task.status === "failed";
+    const context = {
+      ...this.nodeContext(this.neededNodes(task.node), { task: { id: task.id, name: task.name } }),
+      params: { ...this.options.params, ...task.params },
+      metrics: task.metrics,
+      ...(task.item !== undefined ? { item: task.item } : {}),
+      ...(task.matrix !== undefined ? { matrix: task.matrix } : {}),
+    };
+    const due = dueActions(spec.actions, failed ? "node-error" : "node-complete", spec.name, context);
+    if (due?.todo.has("stop-pipeline")) {
+      this.stopRun(due.reason, "cancelled");
+      return;
+    }
+    if (failed && stopsAllOnFailure(onErrorOf(spec))) this.stopRun(`stopped: ${spec.name} failed`);
+  }
+
+  /** Cancels every unfinished task of the run, as `baton cancel` does, recording why. */
+  private stopRun(reason: string, status?: "cancelled"): void {
+    if (this.cancelling || this.stopped) return;
+    this.stopped = status ? { reason, status } : { reason };
+    void this.guard(this.cancel(reason));
+  }
+
+  /**
+   * Gates: approves or rejects a task waiting for approval (`baton approve`/`reject`). Approved,
+   * it is queued and runs; rejected, it fails and its dependents are skipped.
+   * @throws BatonError `STATE_CONFLICT` when the task is not waiting.
+   */
+  async decide(taskId: string, decision: ApprovalDecision): Promise<void> {
+    const task = this.tasks.get(taskId);
+    const row = await this.engine.store.decideApproval(taskId, decision);
+    if (!task) return;
+    task.approval = row.approval;
+    if (!decision.approved) {
+      task.status = "failed";
+      this.emitTask(task, { error: row.error });
+      await this.taskEnded(task);
+      return;
+    }
+    if (this.cancelling) return;
+    task.status = "pending";
+    // Prepared again (its gate now passes): inputs placed, cache checked, then queued.
+    void this.guard(this.prepareTask(task, this.neededNodes(task.node)));
   }
 
   private emitTask(
@@ -1365,7 +1497,7 @@ export class RunController {
 }
 
 function isEnded(status: TaskStatus): boolean {
-  return status !== "pending" && status !== "queued" && status !== "running";
+  return status !== "pending" && status !== "queued" && status !== "running" && status !== "waiting";
 }
 
 /**

@@ -167,6 +167,7 @@ export class TaskRunner<T extends RunnerTask> {
       result,
       attemptRef({ runId: plan.runId, taskId: task.id, name: task.name, number }),
       plan.outputs,
+      plan.keepFailedOutputs,
     );
     const metrics =
       plan.compat === "valohai"
@@ -245,7 +246,7 @@ export class TaskRunner<T extends RunnerTask> {
         exitCode: result.exitCode,
         error: why,
         metrics,
-        outputs: [],
+        outputs: plan.keepFailedOutputs && end.status === "failed" ? collected.outputs : [],
       },
     );
   }

@@ -24,6 +24,15 @@ export interface TaskView {
   image: string | null;
   /** The labels it was submitted with ({} for pipeline tasks). */
   labels: Record<string, string>;
+  /** Gates: its approval, once its gate was reached (times ISO 8601). */
+  approval: {
+    state: "waiting" | "approved" | "rejected";
+    message: string;
+    requestedAt: string | null;
+    by: string | null;
+    at: string | null;
+    comment: string | null;
+  } | null;
 }
 
 export interface RunView {
@@ -50,6 +59,9 @@ export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
     metrics: task.metrics,
     image: task.image,
     labels: taskLabels(task),
+    approval: task.approval
+      ? { ...task.approval, requestedAt: iso(task.approval.requestedAt), at: iso(task.approval.at) }
+      : null,
   };
 }
 

@@ -31,6 +31,8 @@ export interface LaunchRequest extends AttemptRef {
   timeoutMs?: number;
   /** `outputs:` globs to keep after a success (empty: everything); collected where the task ran. */
   outputs: string[];
+  /** Gates (`on-error: continue`): keep the outputs of a failed attempt too. */
+  keepFailedOutputs?: boolean;
   /**
    * Create the run's shared folder (`$BATON_PIPELINE_DIR`) if it is missing: for tasks whose
    * engine did not make it (submitted ones).

@@ -74,7 +74,8 @@ process.on("message", (m: SpawnRequest) => {
       reply({ type: "exited", id: m.id, code, signal });
       return;
     }
-    const request = { ...m.collect, globs: code === 0 ? m.collect.globs : null };
+    const keep = code === 0 || m.collect.keepFailed === true;
+    const request = { ...m.collect, globs: keep ? m.collect.globs : null };
     let cas = stores.get(request.casRoot);
     if (!cas) {
       cas = new ContentStore(request.casRoot);

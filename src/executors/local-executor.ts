@@ -234,6 +234,7 @@ class LocalProcess extends WatchedProcess {
             casRoot: workspace.cas.root,
             metricsPath: paths.metricsPath,
             logPath: paths.logPath,
+            ...(request.keepFailedOutputs ? { keepFailed: true } : {}),
           },
         },
         {

@@ -85,6 +85,28 @@ export interface TaskSettings {
   image?: string;
   /** `valohai`: the task also gets Valohai's environment, config files and stdout metrics. */
   compat?: "valohai";
+  /** Gates: what a failure does to the run: `stop-next` (default), `stop-all`, `continue`, `retry`. */
+  "on-error"?: OnErrorOption;
+}
+
+/** Gates: `on-error:` values (docs/pipeline-file.md, "On error, actions, approval"). */
+export type OnErrorOption = "stop-all" | "stop-next" | "continue" | "retry";
+
+/** Gates: an `actions:` entry: when the moment comes and every `if` holds, do every `then`. */
+export interface ActionOption {
+  when: ActionWhenOption | ActionWhenOption[];
+  if?: string | string[];
+  then: ActionThenOption | ActionThenOption[];
+}
+export type ActionWhenOption = "node-starting" | "node-complete" | "node-error";
+export type ActionThenOption = "stop-pipeline" | "require-approval";
+
+/** Gates: keys of steps and nodes. */
+export interface GateOptions {
+  /** The task waits in `waiting` until `baton approve` (a message shown with it). */
+  approval?: boolean | string;
+  /** What to do when the node starts, completes or fails. */
+  actions?: ActionOption[];
 }
 
 /** A declared input of a reusable step: `{ default, optional, description }`, a glob, a list, or null. */
@@ -103,7 +125,7 @@ export type InputDeclaration =
   | null;
 
 /** A reusable task template (`steps:` in `baton.yaml`), used by nodes with `step: NAME`. */
-export interface StepTemplate extends TaskSettings {
+export interface StepTemplate extends TaskSettings, GateOptions {
   /** Shell command (`bash -eo pipefail -c`), a template. */
   run: string;
   /** Inputs the step declares, bound by the nodes that use it (`inputs.NAME` in expressions). */
@@ -127,7 +149,7 @@ export interface PoolOptions {
  * options (`before`, `after`, `continueOnFailure`, `concurrency`), which run in the controller
  * process and so make the SDK execute the pipeline step by step (see {@link Pipeline.isControlled}).
  */
-export interface StepOptions extends TaskSettings {
+export interface StepOptions extends TaskSettings, GateOptions {
   /** Inline command (`bash -eo pipefail -c`), a template: `python train.py --lr ${{ params.lr }}`. */
   run?: string;
   /** Name of a reusable step ({@link Pipeline.template}) this node runs. */
@@ -184,6 +206,8 @@ export interface PipelineBody {
   params?: Record<string, ParamOption>;
   /** Its nodes by name, in the order they were added. */
   nodes: Record<string, NodeDefinition>;
+  /** Gates: the default `on-error:` of its nodes. */
+  "on-error"?: OnErrorOption;
 }
 
 /** A whole definition in the `baton.yaml` format, as `POST /runs {definition}` takes it. */
@@ -245,6 +269,7 @@ export class Pipeline {
   private readonly pools = new Map<string, { options: PoolOptions; site: CallSite | undefined }>();
   private readonly templates = new Map<string, { template: StepTemplate; site: CallSite | undefined }>();
   private defaultsEntry: { settings: TaskSettings; site: CallSite | undefined } | undefined;
+  private onErrorEntry: { value: OnErrorOption; site: CallSite | undefined } | undefined;
 
   /** Use {@link pipeline}. @internal */
   constructor(name: string, site: CallSite | undefined) {
@@ -277,6 +302,15 @@ export class Pipeline {
   /** Sets `defaults:`: settings every step and node starts from. */
   defaults(settings: TaskSettings): this {
     this.defaultsEntry = { settings, site: captureCallSite(this.defaults) };
+    return this;
+  }
+
+  /**
+   * Gates: the pipeline's `on-error:`, the default of its nodes (`stop-all` is ClearML's
+   * `abort_on_failure`).
+   */
+  onError(value: OnErrorOption): this {
+    this.onErrorEntry = { value, site: captureCallSite(this.onError) };
     return this;
   }
 
@@ -342,6 +376,10 @@ export class Pipeline {
       if (p.paramsEntry) {
         body.params = p.paramsEntry.params;
         sites.add(["pipelines", p.name, "params"], p.paramsEntry.site);
+      }
+      if (p.onErrorEntry) {
+        body["on-error"] = p.onErrorEntry.value;
+        sites.add(["pipelines", p.name, "on-error"], p.onErrorEntry.site);
       }
       for (const [name, { options, site }] of p.steps) {
         const path = ["pipelines", p.name, "nodes", name];

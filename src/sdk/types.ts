@@ -17,6 +17,7 @@ import type { TaskDetail } from "../server/schemas.js";
 /** Where a task is in its life (docs/architecture.md). */
 export type TaskStatus =
   | "pending"
+  | "waiting"
   | "queued"
   | "running"
   | "succeeded"
@@ -75,6 +76,15 @@ export interface TaskSummary {
   outputs: string[];
   /** What the task appended to `$BATON_METRICS`, later keys winning. */
   metrics: Metrics;
+  /** Gates: its approval gate, once reached (times ISO 8601); null when it has none. */
+  approval: {
+    state: "waiting" | "approved" | "rejected";
+    message: string;
+    requestedAt: string | null;
+    by: string | null;
+    at: string | null;
+    comment: string | null;
+  } | null;
   /** `image:` of the task's node, or null (the local executor runs on the host). */
   image: string | null;
   /** The labels it was submitted with ({} for pipeline tasks). */

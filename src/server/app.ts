@@ -27,6 +27,7 @@ import {
   ServerProject,
 } from "./projects.js";
 import { type ApiRoute, parseInput, routeUrl } from "./route.js";
+import { approvalRoutes } from "./routes/approvals.js";
 import { eventRoutes } from "./routes/events.js";
 import { fileRoutes } from "./routes/files.js";
 import { metaRoutes } from "./routes/meta.js";
@@ -197,6 +198,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     ...metaRoutes(() => routes),
     ...runRoutes(ctx),
     ...taskRoutes(ctx),
+    ...approvalRoutes(ctx),
     ...fileRoutes(ctx),
     ...eventRoutes(ctx),
     ...pipelineRoutes(ctx),

@@ -337,6 +337,18 @@ export const TaskViewSchema = z.object({
   labels: z
     .record(z.string(), z.string())
     .describe("The labels it was submitted with ({} for pipeline tasks)."),
+  // Gates: the task's approval.
+  approval: z
+    .object({
+      state: z.enum(["waiting", "approved", "rejected"]),
+      message: z.string().describe("The gate's message (empty when none)."),
+      requestedAt: iso,
+      by: z.string().nullable().describe("Who decided: `cli:USER`, `api`, `web`."),
+      at: iso,
+      comment: z.string().nullable(),
+    })
+    .nullable()
+    .describe("Its approval gate, once reached (null: none)."),
 });
 
 /** `GET /tasks/:id/metrics`. */
@@ -346,6 +358,17 @@ export const MetricsSchema = z.object({
   series: z
     .record(z.string(), z.array(z.object({ step: z.number().nullable(), value: z.unknown(), at: iso })))
     .describe("Every value of each metric, in the order the task wrote them."),
+});
+
+/** Gates: `POST /tasks/:id/approve|reject`. */
+export const ApprovalBodySchema = z.strictObject({
+  comment: z.string().max(10_000).optional().describe("Why (shown with the decision)."),
+  by: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe("Who decides, as recorded (default `api`; the CLI sends `cli:$USER`, the web UI `web`)."),
 });
 
 export const AttemptSchema = z.object({

@@ -29,7 +29,9 @@ export type SiteKind =
   /** `if:`: the pipeline's params, needs, run, env. */
   | "condition"
   /** `with:` values of a pipeline node: the pipeline's params, needs, run, env. */
-  | "child";
+  | "child"
+  /** Gates: `if:` of an `actions:` entry: the task's params, its metrics, needs, run, task, env. */
+  | "action";
 
 /** A template string and where it was written. */
 export interface Site {

@@ -17,6 +17,7 @@ import {
   locate,
   site,
 } from "./drafts.js";
+import { resolveActions, resolveApproval } from "./gates.js";
 import { checkInputSources } from "./input-sources.js";
 import {
   type Path,
@@ -38,6 +39,7 @@ import type {
   InputSpec,
   NeedCondition,
   NeedSpec,
+  OnError,
   ParamSpec,
   PoolSpec,
   SourceLocation,
@@ -55,6 +57,8 @@ export interface NodeContext {
   defaultsEnvOrigin: Record<string, Path>;
   pools: Record<string, PoolSpec>;
   steps: Map<string, StepDraft>;
+  /** Gates: the pipeline's `on-error:`, if it has one. */
+  onError?: OnError;
 }
 
 /** The parts every node kind has. */
@@ -82,6 +86,9 @@ const TASK_ONLY_KEYS = [
   "no-output-timeout",
   "image",
   "compat",
+  "on-error",
+  "approval",
+  "actions",
 ] as const;
 
 /** Resolves one node; its problems go to `ctx.problems`, and `spec` stays undefined when it cannot be resolved. */
@@ -251,6 +258,20 @@ function resolveTaskNode(
   draft.sites.push(...withSites(values, raw, "task", runPath));
   draft.sites.push(...bindings.sites);
 
+  // Gates: on-error (node > step > pipeline > defaults), approval and actions (node's win).
+  const onError: OnError =
+    settings.onError ?? stepSpec?.onError ?? nc.onError ?? nc.defaults.onError ?? "stop-next";
+  const approval = body.approval !== undefined ? resolveApproval(body.approval) : stepSpec?.approval;
+  let actions = stepSpec?.actions;
+  if (body.actions !== undefined) {
+    const own = resolveActions(body.actions, keyPath("actions"), ctx, false);
+    actions = own.actions;
+    draft.sites.push(...own.sites);
+  } else if (step && actions) {
+    // The step's `if:` templates, checked again against this node (its needs, item, matrix).
+    draft.sites.push(...step.sites.filter((s) => s.kind === "action").map((s) => ({ ...s, shared: true })));
+  }
+
   draft.spec = {
     kind: "task",
     ...common,
@@ -263,6 +284,9 @@ function resolveTaskNode(
     outputs: body.outputs !== undefined ? globs(body.outputs) : [...(stepSpec?.outputs ?? [])],
     ...fanout,
     ...settings,
+    onError,
+    ...(approval === undefined ? {} : { approval }),
+    ...(actions ? { actions } : {}),
   };
 }
 

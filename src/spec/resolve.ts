@@ -22,6 +22,7 @@ import {
   site,
 } from "./drafts.js";
 import { applyEdges } from "./edges.js";
+import { resolveActions, resolveApproval } from "./gates.js";
 import { type Path, checkName } from "./problems.js";
 import { resolveNode } from "./resolve-node.js";
 import {
@@ -30,8 +31,10 @@ import {
   type NodeFile,
   NodeSchema,
   NotifySchema,
+  OnErrorSchema,
   PipelineShellSchema,
   PoolSchema,
+  type StepFile,
   StepSchema,
   TriggerSchema,
 } from "./schema.js";
@@ -39,11 +42,13 @@ import { BUILTIN_DEFAULTS, applySettings } from "./settings.js";
 import { checkShape } from "./shape.js";
 import { hasTemplate } from "./templates.js";
 import type {
+  ActionSpec,
   DefaultsSpec,
   InputSpec,
   NodeSpec,
   NotifyEvent,
   NotifySpec,
+  OnError,
   PipelineSpec,
   PoolSpec,
   TriggerSpec,
@@ -172,6 +177,7 @@ function resolveStep(
     params,
     outputs: globs(s.outputs),
     ...settings,
+    ...stepGates(s, path, draft, ctx),
     loc: locate(ctx, path),
   };
   draft.unknownParams = unknown;
@@ -184,6 +190,19 @@ function resolveStep(
   return draft;
 }
 
+/** Gates: a step's `approval:` and `actions:` (its `if:` templates join the step's sites). */
+function stepGates(
+  s: StepFile,
+  path: Path,
+  draft: StepDraft,
+  ctx: ResolveContext,
+): { approval?: string; actions?: ActionSpec[] } {
+  const approval = resolveApproval(s.approval);
+  const { actions, sites } = resolveActions(s.actions, [...path, "actions"], ctx, false);
+  draft.sites.push(...sites);
+  return { ...(approval === undefined ? {} : { approval }), ...(actions ? { actions } : {}) };
+}
+
 // Pipelines -------------------------------------------------------------------------------------
 
 interface Known {
@@ -191,6 +210,12 @@ interface Known {
   defaultsEnvOrigin: Record<string, Path>;
   pools: Record<string, PoolSpec>;
   steps: Map<string, StepDraft>;
+}
+
+/** Gates: a pipeline's `on-error:` (the default of its nodes; a bad value is reported by the shell check). */
+function pipelineOnError(raw: unknown): OnError | undefined {
+  const parsed = OnErrorSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
 }
 
 function resolvePipeline(
@@ -207,7 +232,8 @@ function resolvePipeline(
 
   const nodes = new Map<string, NodeDraft>();
   for (const raw of rawNodes.values()) {
-    const nc = { pipeline: name, pipelineParams: { params, unknown }, allParams, ...known };
+    const onError = pipelineOnError(shell["on-error"]);
+    const nc = { pipeline: name, pipelineParams: { params, unknown }, allParams, ...known, onError };
     nodes.set(raw.name, resolveNode(raw, nc, ctx));
   }
   if ((Array.isArray(shell.nodes) && shell.nodes.length === 0) || isEmptyRecord(shell.nodes)) {
@@ -249,7 +275,16 @@ function resolvePipeline(
 
   const specNodes: Record<string, NodeSpec> = dict();
   for (const [nodeName, draft] of nodes) if (draft.spec) specNodes[nodeName] = draft.spec;
-  const spec: PipelineSpec = { name, params, nodes: specNodes, triggers, notify, loc: locate(ctx, path) };
+  const onError = pipelineOnError(shell["on-error"]);
+  const spec: PipelineSpec = {
+    name,
+    params,
+    nodes: specNodes,
+    triggers,
+    notify,
+    ...(onError === undefined ? {} : { onError }),
+    loc: locate(ctx, path),
+  };
   return { name, path, spec, nodes, unknownParams: unknown };
 }
 

@@ -101,6 +101,47 @@ export const GlobsSchema = z.union([z.string(), z.array(z.string())], {
   error: "expected a path or glob, or a list of them",
 });
 
+// Gates: on error, actions, approval.
+
+/** `on-error:` — what a task's failure does to the run. */
+export const OnErrorSchema = z
+  .enum(["stop-all", "stop-next", "continue", "retry"], {
+    error: "expected stop-all, stop-next, continue or retry",
+  })
+  .describe("What a failed task does to the run (default stop-next).");
+
+/** `approval: true` or `approval: "message"`: the task waits for `baton approve` before it starts. */
+export const ApprovalSchema = z
+  .union([z.boolean(), z.string()], { error: "expected true, false or a message" })
+  .describe("Wait for approval before the task starts (a message shown with it).");
+
+const ActionWhenSchema = z.enum(["node-starting", "node-complete", "node-error"], {
+  error: "expected node-starting, node-complete or node-error",
+});
+const ActionThenSchema = z.enum(["stop-pipeline", "require-approval"], {
+  error: "expected stop-pipeline or require-approval",
+});
+
+/** `actions:` entry: `{ when, if, then }`. */
+export const ActionSchema = z.strictObject({
+  when: z.union([ActionWhenSchema, z.array(ActionWhenSchema).min(1)], {
+    error: "expected node-starting, node-complete or node-error, or a list of them",
+  }),
+  if: z
+    .union([z.string(), z.array(z.string())], { error: "expected a ${{ }} expression or a list of them" })
+    .optional(),
+  // biome-ignore lint/suspicious/noThenProperty: the file format's key, as Valohai spells it.
+  then: z.union([ActionThenSchema, z.array(ActionThenSchema).min(1)], {
+    error: "expected stop-pipeline or require-approval, or a list of them",
+  }),
+});
+
+/** Gates: keys of steps and nodes. */
+const gateShape = {
+  approval: ApprovalSchema.optional(),
+  actions: z.array(ActionSchema).optional().describe("What to do when the node starts, completes or fails."),
+};
+
 /** Settings shared by `defaults:`, steps and nodes. */
 const settingsShape = {
   pool: z.string().optional().describe("Pool the task runs in."),
@@ -128,6 +169,8 @@ const settingsShape = {
     .enum(["valohai"])
     .optional()
     .describe("valohai: the task also gets Valohai's environment, config files and stdout metrics."),
+  // Gates: on error.
+  "on-error": OnErrorSchema.optional(),
 };
 
 // Top-level parts -----------------------------------------------------------------------------
@@ -182,6 +225,7 @@ export const StepSchema = z.strictObject({
   params: ParamsSchema,
   outputs: GlobsSchema.optional().describe("Globs of files kept from the output folder (default: all)."),
   ...settingsShape,
+  ...gateShape,
 });
 
 /** When a node runs after one it needs: `success`, `failure` or `always`. */
@@ -220,6 +264,7 @@ const nodeBodyShape = {
     .optional()
     .describe("One task per combination (`matrix.NAME`)."),
   ...settingsShape,
+  ...gateShape,
 };
 
 /** Releases: `release: { name, files }` — keep the selected files as a new version of release NAME. */
@@ -315,6 +360,8 @@ export const PipelineSchema = z.strictObject({
   edges: z.array(EdgeSchema).nullish(),
   triggers: z.array(TriggerSchema).nullish(),
   notify: z.array(NotifySchema).nullish(),
+  // Gates: the default `on-error:` of the pipeline's nodes.
+  "on-error": OnErrorSchema.optional(),
 });
 
 /** A whole `baton.yaml`, or a JSON pipeline definition of the same shape. */
@@ -364,5 +411,6 @@ export type TriggerFile = z.infer<typeof TriggerSchema>;
 export type NotifyFile = z.infer<typeof NotifySchema>;
 export type ReleaseFile = z.infer<typeof ReleaseSchema>;
 export type PipelineFile = z.infer<typeof PipelineSchema>;
+export type ActionFile = z.infer<typeof ActionSchema>;
 /** Settings any of `defaults:`, a step or a node may give. */
 export type SettingsFile = Pick<DefaultsFile, keyof typeof settingsShape>;

@@ -126,6 +126,27 @@ export interface NotifySpec {
   loc?: SourceLocation;
 }
 
+// On error, actions, approval (gates) ---------------------------------------------------------
+
+/**
+ * What a task's failure (after its retries) does to the run: `stop-next` (default: nodes that
+ * need it under `success` are skipped), `stop-all` (every other unfinished task is cancelled),
+ * `continue` (dependents run as if it succeeded; the run does not fail for it), `retry` (one
+ * more attempt when `retries` is 0, then as `stop-all`).
+ */
+export type OnError = "stop-all" | "stop-next" | "continue" | "retry";
+
+export type ActionWhen = "node-starting" | "node-complete" | "node-error";
+export type ActionThen = "stop-pipeline" | "require-approval";
+
+/** `actions:` entry: when the moment comes and every `if` holds, do every `then`. */
+export interface ActionSpec {
+  when: ActionWhen[];
+  /** Templates (`${{ }}`), all of which must be truthy; empty: always. */
+  if: string[];
+  then: ActionThen[];
+}
+
 /** Settings a step or node may give, falling back to `defaults:` and then to built-in defaults. */
 export interface TaskSettings {
   pool: string;
@@ -143,6 +164,8 @@ export interface TaskSettings {
   image?: string;
   /** `valohai`: the task also gets Valohai's environment, config files and stdout metrics. */
   compat?: "valohai";
+  /** `on-error:` as written on this part (defaults, step, node); a node's is resolved (see {@link OnError}). */
+  onError?: OnError;
 }
 
 export interface DefaultsSpec extends TaskSettings {}
@@ -155,6 +178,10 @@ export interface StepSpec extends TaskSettings {
   params: Record<string, ParamSpec>;
   /** Globs of files kept from the output folder. Empty means everything. */
   outputs: string[];
+  /** Gates: `approval:` of the step (see {@link TaskNodeSpec.approval}). */
+  approval?: string;
+  /** Gates: `actions:` of the step. */
+  actions?: ActionSpec[];
   loc: SourceLocation;
 }
 
@@ -186,6 +213,10 @@ export interface TaskNodeSpec extends NodeBase, TaskSettings {
   foreach?: unknown;
   /** Map of name -> list (or template): one task per combination (`matrix.NAME`). */
   matrix?: Record<string, unknown>;
+  /** Gates: `approval:` (its message; "" when `approval: true`), absent when none. */
+  approval?: string;
+  /** Gates: `actions:` of the node (or its step's). */
+  actions?: ActionSpec[];
   /**
    * Releases: set on a `release:` node, which runs no command. Its one input `files` (bound
    * to the `files:` template) is kept as release `name`, a new version each time it runs.
@@ -213,6 +244,8 @@ export interface PipelineSpec {
   nodes: Record<string, NodeSpec>;
   triggers: TriggerSpec[];
   notify: NotifySpec[];
+  /** Gates: the pipeline's `on-error:`, the default of its nodes (over `defaults:`). */
+  onError?: OnError;
   loc: SourceLocation;
 }
 

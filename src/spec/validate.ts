@@ -162,14 +162,17 @@ function checkPipelineCycles(draft: ProjectDraft, problems: ProblemList): void {
 // Expressions -----------------------------------------------------------------------------------
 
 // `args` and `arg` (params rendered as command-line words) exist in `run:` and `env:` only.
-const ALL_ROOTS = ["params", "inputs", "item", "matrix", "needs", "run", "task", "env", "args", "arg"];
+const COMMAND_ROOTS = ["params", "inputs", "item", "matrix", "needs", "run", "task", "env", "args", "arg"];
+/** Every context any template may use (`metrics`: only in `actions:`). */
+const ALL_ROOTS = [...COMMAND_ROOTS, "metrics"];
 
 const ROOTS: Record<SiteKind, readonly string[]> = {
-  command: ALL_ROOTS,
+  command: COMMAND_ROOTS,
   task: ["params", "item", "matrix", "needs", "run", "task", "env"],
   fanout: ["params", "needs", "run", "env"],
   condition: ["params", "needs", "run", "env"],
   child: ["params", "needs", "run", "env"],
+  action: ["params", "metrics", "item", "matrix", "needs", "run", "task", "env"],
 };
 
 const NEED_MEMBERS = ["outputs", "output_dir", "output_dirs", "metrics", "status", "params"];
@@ -207,7 +210,7 @@ class TemplateChecker {
     };
     for (const s of node.sites) {
       const scope: Scope = { node: { draft: node, pipeline } };
-      if (s.kind === "command" && spec.kind === "task") {
+      if ((s.kind === "command" || s.kind === "action") && spec.kind === "task") {
         const owner = spec.step !== undefined ? `step "${spec.step}"` : `node "${node.name}"`;
         scope.params = { names: spec.params, unknown: node.unknownParams, owner, pipeline };
         scope.inputs = { names: Object.keys(spec.inputs), owner };

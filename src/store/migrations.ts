@@ -199,4 +199,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN image TEXT;
   `,
+  // Gates: a task's approval (JSON: state, message, requested at, by, at, comment).
+  `
+  ALTER TABLE tasks ADD COLUMN approval TEXT;
+  `,
 ];

@@ -12,12 +12,14 @@ import {
 } from "./sqlite-releases.js";
 import type {
   ANY_EXPIRED,
+  ApprovalDecision,
+  ApprovalRecord,
   AttemptEnd,
   AttemptRow,
   CacheEntry,
   EngineRow,
-  NewRelease,
   MetricPoint,
+  NewRelease,
   NewRun,
   NewTask,
   OutputRow,
@@ -330,6 +332,56 @@ export class SqliteStore implements Store {
       if (this.stmts.queueTask.run({ id, command, params: JSON.stringify(params) }).changes === 1) return;
       return this.refusal(id, TRANSITION_SOURCES.queue, "queued", "queue it");
     });
+  }
+
+  async holdForApproval(
+    id: string,
+    command: string,
+    params: Record<string, unknown>,
+    message: string,
+    at: number,
+  ): Promise<void> {
+    const approval: ApprovalRecord = {
+      state: "waiting",
+      message,
+      requestedAt: at,
+      by: null,
+      at: null,
+      comment: null,
+    };
+    await this.writeTransition(() => {
+      const change = this.stmts.holdTask.run({
+        id,
+        command,
+        params: JSON.stringify(params),
+        approval: JSON.stringify(approval),
+      });
+      if (change.changes === 1) return;
+      return this.refusal(id, TRANSITION_SOURCES.hold, "waiting", "hold it for approval");
+    });
+  }
+
+  async decideApproval(id: string, d: ApprovalDecision): Promise<TaskRow> {
+    await this.writeTransition(() => {
+      const row = this.stmts.getTask.get(id) as Row | undefined;
+      const before = row ? parseJson<ApprovalRecord | null>(row.approval, null) : null;
+      const approval: ApprovalRecord = {
+        state: d.approved ? "approved" : "rejected",
+        message: before?.message ?? "",
+        requestedAt: before?.requestedAt ?? d.at,
+        by: d.by,
+        at: d.at,
+        comment: d.comment,
+      };
+      const error = `rejected by ${d.by}${d.comment ? `: ${d.comment}` : ""}`;
+      const change = d.approved
+        ? this.stmts.approveTask.run({ id, approval: JSON.stringify(approval) })
+        : this.stmts.rejectTask.run({ id, approval: JSON.stringify(approval), error, endedAt: d.at });
+      if (change.changes === 1) return;
+      const to = d.approved ? "queued" : "failed";
+      return this.refusal(id, TRANSITION_SOURCES.decide, to, d.approved ? "approve it" : "reject it");
+    });
+    return (await this.getTask(id))!;
   }
 
   async endTaskWithoutRunning(
@@ -924,6 +976,18 @@ function prepare(db: Database.Database) {
       `UPDATE tasks SET status = 'queued', command = @command, params = @params
        WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.queue)})`,
     ),
+    holdTask: db.prepare(
+      `UPDATE tasks SET status = 'waiting', command = @command, params = @params, approval = @approval
+       WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.hold)})`,
+    ),
+    approveTask: db.prepare(
+      `UPDATE tasks SET status = 'queued', approval = @approval
+       WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.decide)})`,
+    ),
+    rejectTask: db.prepare(
+      `UPDATE tasks SET status = 'failed', approval = @approval, error = @error, ended_at = @endedAt
+       WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.decide)})`,
+    ),
     endTaskWithoutRunning: db.prepare(
       `UPDATE tasks SET status = @status, error = @error, ended_at = @endedAt
        WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.endWithoutRunning)})`,
@@ -1079,6 +1143,7 @@ function toTask(r: Row): TaskRow {
     submit: parseJson(r.submit, null),
     idempotencyKey: (r.idempotency_key as string | null) ?? null,
     image: (r.image as string | null) ?? null,
+    approval: parseJson(r.approval, null),
     createdAt: r.created_at as number,
     startedAt: (r.started_at as number | null) ?? null,
     endedAt: (r.ended_at as number | null) ?? null,

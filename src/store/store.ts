@@ -17,6 +17,8 @@
 /** Every task status, in the order a task goes through them (docs/architecture.md). */
 export const TASK_STATUSES = [
   "pending",
+  // Gates: held for approval (`approval:`), no slot taken, until approved or rejected.
+  "waiting",
   "queued",
   "running",
   "succeeded",
@@ -114,6 +116,29 @@ export interface TaskRow {
   idempotencyKey: string | null;
   /** `image:` of the task's node (recorded and shown; the local executor runs on the host). */
   image: string | null;
+  /** Gates: the task's approval gate, once it reached one (null: it has none, or not reached). */
+  approval: ApprovalRecord | null;
+}
+
+/** Gates: a task's approval (`approval:`, or an action's `require-approval`). */
+export interface ApprovalRecord {
+  state: "waiting" | "approved" | "rejected";
+  /** The gate's message ("" when none). */
+  message: string;
+  /** When the task started waiting (ms since the epoch). */
+  requestedAt: number;
+  /** Who decided (`cli:alice`, `api`, `web`), when, and with what comment; null while waiting. */
+  by: string | null;
+  at: number | null;
+  comment: string | null;
+}
+
+/** Gates: an approval decision. */
+export interface ApprovalDecision {
+  approved: boolean;
+  by: string;
+  at: number;
+  comment: string | null;
 }
 
 /** A reusable result, as `baton cache ls` shows it. */
@@ -438,6 +463,22 @@ export interface Store {
    * outputs of the old result forgotten. The run is `running` again.
    */
   reopenTasks(runId: string, taskIds: string[]): Promise<void>;
+  /**
+   * Gates: the task's needs are met but it must be approved first: `pending` → `waiting`, with
+   * its resolved command and the gate's message.
+   */
+  holdForApproval(
+    id: string,
+    command: string,
+    params: Record<string, unknown>,
+    message: string,
+    at: number,
+  ): Promise<void>;
+  /**
+   * Gates: records an approval decision on a `waiting` task: approved → `queued`, rejected →
+   * `failed` with "rejected by WHO: COMMENT". Returns the task as it is now.
+   */
+  decideApproval(id: string, decision: ApprovalDecision): Promise<TaskRow>;
   /** An attempt ended and the task will try again: the task goes back to `queued`. */
   finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void>;
   /** An attempt ended (or none was needed) and the task is final, in one transaction. */

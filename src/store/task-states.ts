@@ -11,8 +11,10 @@ const ENDED = ["succeeded", "failed", "cancelled", "skipped", "cached"] as const
 
 /**
  * Allowed transitions, `from` → every `to`:
- * - `pending` → `queued` (its needs are met), `skipped`/`cancelled` (it will not run), `failed`
- *   (it could not be prepared), `cached` (a reused result);
+ * - `pending` → `queued` (its needs are met), `waiting` (its needs are met, but it waits for
+ *   approval), `skipped`/`cancelled` (it will not run), `failed` (it could not be prepared),
+ *   `cached` (a reused result);
+ * - `waiting` → `queued` (approved), `failed` (rejected), `skipped`/`cancelled`;
  * - `queued` → `queued` (prepared again after a restart), `running` (a slot was given),
  *   `skipped`/`cancelled`, `failed`, `cached` (prepared again after a restart), and
  *   `succeeded` (a resumed `pipeline:` node, prepared again, whose child run went on under the
@@ -22,7 +24,8 @@ const ENDED = ["succeeded", "failed", "cancelled", "skipped", "cached"] as const
  * - an ended status → `pending`, only through `reopenTasks` (`baton retry`).
  */
 export const TASK_TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
-  pending: ["queued", "skipped", "cancelled", "failed", "cached"],
+  pending: ["waiting", "queued", "skipped", "cancelled", "failed", "cached"],
+  waiting: ["queued", "skipped", "cancelled", "failed"],
   queued: ["queued", "running", "succeeded", "skipped", "cancelled", "failed", "cached"],
   running: ["running", "queued", "succeeded", "failed", "cancelled"],
   succeeded: ["pending"],
@@ -48,8 +51,12 @@ export function predecessors(to: TaskStatus): TaskStatus[] {
 export const TRANSITION_SOURCES = {
   /** `queueTask`: needs met, or prepared again after a restart. */
   queue: ["pending", "queued", "running"],
+  /** `holdForApproval`. */
+  hold: ["pending"],
+  /** `decideApproval`: approved (→ queued) or rejected (→ failed). */
+  decide: ["waiting"],
   /** `endTaskWithoutRunning`: never from `running` (a running task ends through its attempt). */
-  endWithoutRunning: ["pending", "queued"],
+  endWithoutRunning: ["pending", "waiting", "queued"],
   /** `startAttempt`. */
   start: ["queued", "running"],
   /** `finishAttemptForRetry`. */
@@ -62,8 +69,8 @@ export const TRANSITION_SOURCES = {
   /** `completeTask` without an attempt, by the status it ends in (cached: never from `running`). */
   completeWithout: {
     succeeded: [],
-    failed: ["pending", "queued", "running"],
-    cancelled: ["pending", "queued", "running"],
+    failed: ["pending", "waiting", "queued", "running"],
+    cancelled: ["pending", "waiting", "queued", "running"],
     cached: ["pending", "queued"],
   },
   /** `reopenTasks`. */

@@ -244,3 +244,26 @@ describe("pipeline() problems are placed at the builder call", () => {
     expect(err.problems[0]).toMatchObject({ line, path: "pipelines.parent.nodes.sub.before" });
   });
 });
+
+describe("gates in the builder", () => {
+  it("onError() is the pipeline's on-error; steps take on-error, approval and actions", () => {
+    const p = pipeline("gated")
+      .onError("stop-all")
+      .step("train", { run: "echo train" })
+      .step("evaluate", {
+        run: "echo eval",
+        needs: "train",
+        "on-error": "continue",
+        // biome-ignore lint/suspicious/noThenProperty: the file format's key.
+        actions: [{ when: "node-complete", if: "metrics.acc < 0.8", then: "stop-pipeline" }],
+      })
+      .step("deploy", { run: "echo deploy", needs: "evaluate", approval: "ship?" });
+    const { definition, project } = p.validate();
+    expect(definition.pipelines.gated?.["on-error"]).toBe("stop-all");
+    const nodes = project.pipelines.gated!.nodes;
+    expect(nodes.train).toMatchObject({ onError: "stop-all" });
+    expect(nodes.evaluate).toMatchObject({ onError: "continue" });
+    expect(nodes.evaluate?.kind === "task" && nodes.evaluate.actions?.[0]?.then).toEqual(["stop-pipeline"]);
+    expect(nodes.deploy).toMatchObject({ approval: "ship?" });
+  });
+});

@@ -107,6 +107,8 @@ async function taskIn(store: Store, id: string, status: TaskStatus): Promise<voi
       return store.endTaskWithoutRunning(id, status, "because", 2);
     case "cached":
       return store.completeTask(id, null, { ...completion("cached"), outputs: [] });
+    case "waiting":
+      return store.holdForApproval(id, "true", {}, "", 2);
     default:
       await store.queueTask(id, "true", {});
       if (status === "queued") return;
@@ -189,6 +191,28 @@ const TRANSITIONS: Array<{
     to: "cached",
     from: TRANSITION_SOURCES.completeWithout.cached,
     apply: (s, id) => s.completeTask(id, null, completion("cached")),
+  },
+  {
+    name: "holdForApproval",
+    to: "waiting",
+    from: TRANSITION_SOURCES.hold,
+    apply: (s, id) => s.holdForApproval(id, "c", {}, "m", 4),
+  },
+  {
+    name: "decideApproval(approved)",
+    to: "queued",
+    from: TRANSITION_SOURCES.decide,
+    apply: async (s, id) => {
+      await s.decideApproval(id, { approved: true, by: "t", at: 4, comment: null });
+    },
+  },
+  {
+    name: "decideApproval(rejected)",
+    to: "failed",
+    from: TRANSITION_SOURCES.decide,
+    apply: async (s, id) => {
+      await s.decideApproval(id, { approved: false, by: "t", at: 4, comment: "no" });
+    },
   },
   {
     name: "reopenTasks",

@@ -70,7 +70,7 @@ export async function waitCommand(id: string, opts: { file: string }): Promise<v
 }
 
 /** The API of the engine driving a run: its embedded engine's, else the folder's server. */
-function driverOf(
+export function driverOf(
   file: string,
   run: RunRow,
   owner: { live: boolean; engine: { pid: number } | undefined },

@@ -73,6 +73,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
     `task      ${task.id}  ${safeLine(task.name)}`,
     `run       ${task.runId}`,
     `status    ${task.status}${task.exitCode !== null ? ` (exit ${task.exitCode})` : ""}${task.error ? `: ${task.error}` : ""}`,
+    ...approvalLines(task),
     `pool      ${task.pool}`,
     ...(task.image !== null ? [`image     ${task.image} (not used by the local executor)`] : []),
     `command   ${indent(task.command ?? "(not resolved yet)")}`,
@@ -128,4 +129,16 @@ async function cacheLines(store: Store, task: TaskRow): Promise<string[]> {
 /** Multi-line text aligned under its label. */
 function indent(text: string, by = 10): string {
   return text.trimEnd().replaceAll("\n", `\n${" ".repeat(by)}`);
+}
+
+/** Gates: the task's approval, waiting (and how to decide) or decided (who, when, comment). */
+function approvalLines(task: TaskRow): string[] {
+  const a = task.approval;
+  if (!a) return [];
+  const message = a.message ? `: ${safeLine(a.message)}` : "";
+  if (a.state === "waiting") {
+    return [`approval  waiting for approval${message} (baton approve ${task.id} / baton reject ${task.id})`];
+  }
+  const comment = a.comment ? `: ${safeLine(a.comment)}` : "";
+  return [`approval  ${a.state} by ${safeLine(a.by ?? "?")} at ${iso(a.at)}${comment}`];
 }

@@ -6,6 +6,7 @@
 
 export type TaskStatus =
   | "pending"
+  | "waiting"
   | "queued"
   | "running"
   | "succeeded"
@@ -18,6 +19,7 @@ export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
 
 export const TASK_STATUSES: readonly TaskStatus[] = [
   "running",
+  "waiting",
   "queued",
   "pending",
   "failed",
@@ -49,6 +51,18 @@ export interface TaskView {
   metrics: Record<string, unknown>;
   /** `image:` of the task's node (absent from older servers). */
   image?: string | null;
+  /** Gates: its approval gate, once reached (null: none). */
+  approval?: Approval | null;
+}
+
+/** Gates: a task's approval (`approval:` in baton.yaml). */
+export interface Approval {
+  state: "waiting" | "approved" | "rejected";
+  message: string;
+  requestedAt: string | null;
+  by: string | null;
+  at: string | null;
+  comment: string | null;
 }
 
 export interface Attempt {

@@ -5,6 +5,7 @@ import { totalOf } from "../lib/tasks";
 
 export const STATUS_LABEL: Record<TaskStatus, string> = {
   pending: "Pending",
+  waiting: "Waiting for approval",
   queued: "Queued",
   running: "Running",
   succeeded: "Succeeded",
@@ -58,6 +59,7 @@ const BAR_ORDER: TaskStatus[] = [
   "cancelled",
   "skipped",
   "running",
+  "waiting",
   "queued",
   "pending",
 ];

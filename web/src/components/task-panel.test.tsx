@@ -15,7 +15,17 @@ const RUN: RunSummary = {
   parentTask: null,
   specFile: "/p/baton.yaml",
   driven: false,
-  counts: { pending: 0, queued: 0, running: 0, succeeded: 1, failed: 0, cancelled: 0, skipped: 0, cached: 1 },
+  counts: {
+    pending: 0,
+    waiting: 0,
+    queued: 0,
+    running: 0,
+    succeeded: 1,
+    failed: 0,
+    cancelled: 0,
+    skipped: 0,
+    cached: 1,
+  },
 };
 
 const KEY = "bffe19c86d292bebaf031fbf45dfd347534d0c7ea5f0461e31f2e62dc1ab0a4f";
@@ -278,5 +288,58 @@ describe("task panel: the cache explanation", () => {
 
     section = await cacheSection(detail("succeeded", null));
     expect(section.textContent).toContain("No cache key");
+  });
+});
+
+describe("task panel: approval (gates)", () => {
+  it("a waiting task has Approve / Reject buttons; Approve posts the decision as `web`", async () => {
+    const posted: Array<{ url: string; body: unknown }> = [];
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string, init?: RequestInit) => {
+        if (init?.method === "POST") {
+          posted.push({ url, body: JSON.parse(String(init.body)) });
+          return Response.json(served);
+        }
+        if (url === `/api/v1/tasks/${served.id}`) return Response.json(served);
+        return Response.json({ task: served.id, outputs: [] });
+      }),
+    );
+    vi.stubGlobal("prompt", () => "ship it");
+    const waiting = {
+      ...view("waiting"),
+      approval: {
+        state: "waiting" as const,
+        message: "deploy?",
+        requestedAt: "2026-01-01T00:00:01.000Z",
+        by: null,
+        at: null,
+        comment: null,
+      },
+    };
+    served = { ...detail("waiting", null), approval: waiting.approval };
+    const { container } = await render(
+      <TaskPanel
+        task={waiting}
+        run={{ ...RUN, status: "running" }}
+        pipeline={undefined}
+        tab="overview"
+        onTabChange={() => {}}
+        onClose={() => {}}
+        canRetry
+        onChanged={() => {}}
+        now={Date.parse("2026-01-01T00:01:00.000Z")}
+      />,
+    );
+    await flush();
+    expect(container.querySelector("[data-testid=approval]")?.textContent).toContain(
+      "waiting for approval: deploy?",
+    );
+    expect(byText(container, "button", "Reject")).toBeTruthy();
+    await click(byText(container, "button", "Approve")!);
+    await flush();
+    expect(posted).toEqual([
+      { url: `/api/v1/tasks/${served.id}/approve`, body: { by: "web", comment: "ship it" } },
+    ]);
   });
 });

@@ -129,6 +129,29 @@ export function TaskPanel({
     });
   };
 
+  // Gates: approve or reject a task waiting for approval.
+  const decide = async (verb: "approve" | "reject") => {
+    const comment = window.prompt(
+      verb === "approve"
+        ? `Approve ${task.name}? Comment (optional):`
+        : `Reject ${task.name}? Why (optional):`,
+      "",
+    );
+    if (comment === null) return;
+    await act(async () => {
+      await post(`/tasks/${task.id}/${verb}`, { by: "web", ...(comment ? { comment } : {}) });
+      toast({
+        kind: "success",
+        title: verb === "approve" ? "Approved" : "Rejected",
+        body:
+          verb === "approve"
+            ? `Task ${task.name} is queued.`
+            : `Task ${task.name} failed; its dependents are skipped.`,
+      });
+      onChanged();
+    });
+  };
+
   const retry = async () => {
     const ok = await confirm({
       title: `Retry ${task.name}?`,
@@ -228,7 +251,38 @@ export function TaskPanel({
           </span>
         ) : null}
       </div>
+      {task.approval ? (
+        <div className="panel-meta" data-testid="approval">
+          {task.approval.state === "waiting" ? (
+            <span>
+              <span className="muted">approval</span> waiting for approval
+              {task.approval.message ? `: ${task.approval.message}` : ""}
+            </span>
+          ) : (
+            <span>
+              <span className="muted">approval</span> {task.approval.state} by {task.approval.by ?? "?"} at{" "}
+              {task.approval.at ?? "?"}
+              {task.approval.comment ? `: ${task.approval.comment}` : ""}
+            </span>
+          )}
+        </div>
+      ) : null}
       <div className="panel-actions">
+        {task.status === "waiting" ? (
+          <>
+            <button type="button" className="btn btn-sm" disabled={busy} onClick={() => decide("approve")}>
+              Approve
+            </button>
+            <button
+              type="button"
+              className="btn btn-danger-outline btn-sm"
+              disabled={busy}
+              onClick={() => decide("reject")}
+            >
+              Reject
+            </button>
+          </>
+        ) : null}
         {live ? (
           <button type="button" className="btn btn-danger-outline btn-sm" disabled={busy} onClick={cancel}>
             Cancel task

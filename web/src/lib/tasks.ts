@@ -7,6 +7,7 @@ import type { Counts, PipelineNode, TaskStatus, TaskView } from "../api/types";
 export function emptyCounts(): Counts {
   return {
     pending: 0,
+    waiting: 0,
     queued: 0,
     running: 0,
     succeeded: 0,
@@ -31,7 +32,7 @@ export function totalOf(counts: Counts): number {
 
 /** Whether a task has ended (its status will not change unless it is retried). */
 export function isTerminal(status: TaskStatus): boolean {
-  return status !== "pending" && status !== "queued" && status !== "running";
+  return status !== "pending" && status !== "queued" && status !== "running" && status !== "waiting";
 }
 
 /**

@@ -71,6 +71,7 @@ describe("the pipeline of a run", () => {
       driven: true,
       counts: {
         pending: 0,
+        waiting: 0,
         queued: 0,
         running: 0,
         succeeded: 0,

@@ -20,6 +20,7 @@ const RUNS: RunSummary[] = Array.from({ length: 60 }, (_, i) => {
     driven: false,
     counts: {
       pending: 0,
+      waiting: 0,
       queued: 0,
       running: 0,
       succeeded: 1,
