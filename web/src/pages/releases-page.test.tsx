@@ -92,8 +92,8 @@ describe("releases page", () => {
     const links = [...row.querySelectorAll("a")].map((a) => [a.textContent, a.getAttribute("href")]);
     expect(links).toEqual([
       [NAME, "/releases/Train%20model%20(MNIST)"],
-      ["run run_…HJKMNP", `/runs/${RUN2}`],
-      ["task task_…HJKMNP", `/runs/${RUN2}?task=${TASK2}`],
+      ["run_…HJKMNP", `/runs/${RUN2}`],
+      ["task_…HJKMNP", `/runs/${RUN2}?task=${TASK2}`],
     ]);
 
     // The release's link opens its page.

@@ -53,11 +53,11 @@ function MadeBy({ run, task }: { run: string; task: string }) {
   return (
     <span className="release-made-by">
       <Link to={`/runs/${run}`} className="mono" title={run}>
-        run {shortId(run)}
+        {shortId(run)}
       </Link>{" "}
       <span className="muted">·</span>{" "}
       <Link to={taskPath(run, task)} className="mono" title={task}>
-        task {shortId(task)}
+        {shortId(task)}
       </Link>
     </span>
   );
