@@ -6,6 +6,7 @@
  *
  * Skipped, saying why, where /usr/bin/chromium is missing (scripts/install-test-deps.sh installs it).
  */
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Page } from "playwright-core";
@@ -618,6 +619,135 @@ describe.skipIf(skip !== undefined)(
       );
       expect(await page.locator('.stage[data-node="valueOf"]').getAttribute("data-status")).toBe("succeeded");
       await screenshot(page, "22-hostile-proto-node");
+      expect(browser.errors).toEqual([]);
+    }, 120_000);
+  },
+);
+
+// Release nodes (Valohai's deployment nodes): each run of `ship` keeps train's model as the next
+// version of release "mnist model" (a name with a space, as Valohai users write them).
+const RELEASE_PROJECT = `version: 1
+pipelines:
+  ship:
+    params:
+      v: { type: string, default: one }
+    nodes:
+      train:
+        run: printf 'weights %s\\000\\377\\n' "\${{ params.v }}" > "$BATON_OUTPUT_DIR/model.bin"
+      deploy:
+        needs: train
+        release:
+          name: mnist model
+          files: \${{ needs.train.outputs['model*'] }}
+`;
+
+describe.skipIf(skip !== undefined)(
+  `web UI in Chromium: releases${skip ? ` (skipped: ${skip})` : ""}`,
+  () => {
+    let server: Server;
+    let browser: Browser;
+    let page: Page;
+
+    beforeAll(async () => {
+      assertBuilt();
+      server = await startServer({ "baton.yaml": RELEASE_PROJECT });
+      browser = await openBrowser();
+      page = browser.page;
+      page.setDefaultTimeout(20_000);
+    }, 90_000);
+
+    beforeEach(() => {
+      onTestFailed(async () => {
+        console.error(`page errors: ${browser.errors.join("\n") || "none"}`);
+        console.error(`baton server stderr ends:\n${server.stderr().slice(-4000)}`);
+        await screenshot(page, "releases-failure").catch(() => undefined);
+      });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+    }, 60_000);
+
+    const bytesOf = (v: string) => [...Buffer.from(`weights ${v}`), 0, 255, 10];
+
+    it("lists what a release node kept, its versions newest first, and downloads a file's bytes", async () => {
+      await page.goto(`${server.url}/releases?token=${server.token}`);
+      await page.getByRole("heading", { name: "Releases" }).waitFor();
+      await page.locator(".empty", { hasText: "No releases yet" }).waitFor();
+
+      // Two runs: the second's model differs, so it is version 2.
+      const runs: string[] = [];
+      for (const v of ["one", "two"]) {
+        const started = await server.api<{ run: { id: string } }>("/api/v1/runs", {
+          pipeline: "ship",
+          params: { v },
+        });
+        expect(started.status, JSON.stringify(started.body)).toBe(201);
+        const id = started.body.run.id;
+        runs.push(id);
+        await waitFor(
+          `run ${v} to succeed`,
+          async () => {
+            const r = await server.api<{ run: { status: string } }>(`/api/v1/runs/${id}`);
+            if (r.body.run.status === "failed")
+              throw new Error(`run ${v} failed: ${server.stderr().slice(-2000)}`);
+            return r.body.run.status === "succeeded";
+          },
+          { timeoutMs: 30_000 },
+        );
+      }
+
+      // The list updates live: the release appears without a reload.
+      const row = page.locator('tr[data-release="mnist model"]');
+      await waitFor("the release at version 2", async () =>
+        (await row.count()) === 1 ? (await row.locator("td").nth(1).textContent())?.includes("v2") : false,
+      );
+      expect(await row.locator("td").nth(1).textContent()).toBe("v2 (2 versions)");
+      const made = row.locator(".release-made-by a");
+      expect(await made.nth(0).getAttribute("href")).toBe(`/runs/${runs[1]}`);
+      await screenshot(page, "30-releases");
+
+      // The task that made it opens in its run's view.
+      await made.nth(1).click();
+      await page.waitForURL((u) => u.pathname === `/runs/${runs[1]}` && u.searchParams.has("task"));
+      await waitFor(
+        "the deploy task's panel",
+        async () => (await page.getByTestId("task-panel").locator("h2").textContent()) === "deploy",
+      );
+
+      // Back through the main navigation, then into the release.
+      await page.getByRole("navigation").getByRole("link", { name: "Releases" }).click();
+      await row.getByRole("link", { name: "mnist model" }).click();
+      await page.waitForURL((u) => u.pathname === "/releases/mnist%20model");
+      const versions = page.locator("section[data-version]");
+      await waitFor("two versions", async () => (await versions.count()) === 2);
+      expect(await versions.evaluateAll((s) => s.map((e) => e.getAttribute("data-version")))).toEqual([
+        "2",
+        "1",
+      ]);
+      const file = versions.nth(0).locator('tr[data-file="model.bin"]');
+      expect(await file.locator("td").nth(1).textContent()).toBe(`${bytesOf("two").length} B`);
+      await screenshot(page, "31-release-versions");
+
+      // The link works in the browser: it carries the token, and the server answers the bytes.
+      const link = file.getByRole("link", { name: "model.bin" });
+      const href = (await link.getAttribute("href"))!;
+      expect(href).toMatch(/^\/api\/v1\/releases\/mnist%20model\/2\/files\/model\.bin\?token=/);
+      const fetched = await page.evaluate(
+        async (u) => [...new Uint8Array(await (await fetch(u)).arrayBuffer())],
+        href,
+      );
+      expect(fetched).toEqual(bytesOf("two"));
+      const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+      expect(download.suggestedFilename()).toBe("model.bin");
+      expect([...fs.readFileSync((await download.path())!)]).toEqual(bytesOf("two"));
+      const older = await versions.nth(1).getByRole("link", { name: "model.bin" }).getAttribute("href");
+      const olderBytes = await page.evaluate(
+        async (u) => [...new Uint8Array(await (await fetch(u)).arrayBuffer())],
+        older!,
+      );
+      expect(olderBytes).toEqual(bytesOf("one"));
       expect(browser.errors).toEqual([]);
     }, 120_000);
   },

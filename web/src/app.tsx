@@ -3,6 +3,7 @@ import { type FormEvent, useEffect, useState } from "react";
 import { ApiError, clearToken, errorMessage, get, getToken, setToken } from "./api/client";
 import { eventHub, useEngineEvents, useLiveState } from "./api/events";
 import { LaunchPage } from "./pages/launch-page";
+import { ReleasePage, ReleasesPage } from "./pages/releases-page";
 import { RunPage } from "./pages/run-page";
 import { RunsPage } from "./pages/runs-page";
 import { Link, match, useLocation } from "./router";
@@ -44,6 +45,9 @@ function Routes() {
   if (path === "/launch") return <LaunchPage name={undefined} />;
   m = match("/launch/:name", path);
   if (m) return <LaunchPage name={m.name} />;
+  if (path === "/releases") return <ReleasesPage />;
+  m = match("/releases/:name", path);
+  if (m) return <ReleasePage key={m.name} name={m.name!} />;
   return (
     <div className="page">
       <h1>Not found</h1>
@@ -59,7 +63,7 @@ function TopBar() {
   const live = useLiveState();
   // Keeps the event stream open on every page, so "Live" means live.
   useEngineEvents(() => {});
-  const section = path.startsWith("/launch") ? "launch" : "runs";
+  const section = path.startsWith("/launch") ? "launch" : path.startsWith("/releases") ? "releases" : "runs";
   return (
     <header className="topbar">
       <Link to="/" className="brand" aria-label="Baton: runs">
@@ -76,6 +80,9 @@ function TopBar() {
         </Link>
         <Link to="/launch" className={section === "launch" ? "nav-on" : ""}>
           Launch
+        </Link>
+        <Link to="/releases" className={section === "releases" ? "nav-on" : ""}>
+          Releases
         </Link>
       </nav>
       <span className="spacer" />

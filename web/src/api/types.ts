@@ -137,6 +137,8 @@ export interface RunSummary {
   parentRun: string | null;
   parentTask: string | null;
   specFile: string | null;
+  /** Why the run failed or was stopped when no task says it (null otherwise). */
+  error?: string | null;
   driven: boolean;
   counts: Counts;
 }
@@ -201,6 +203,33 @@ export interface OutputFile {
   size: number;
   sha256: string;
   url: string;
+}
+
+/** Releases: what `release:` nodes kept (`GET /releases`, `GET /releases/:name`). */
+export interface ReleaseSummary {
+  name: string;
+  latestVersion: number;
+  versions: number;
+  /** When the latest version was made. */
+  createdAt: string;
+  /** The run and the task (of its `release:` node) that made the latest version. */
+  run: string;
+  task: string;
+}
+
+export interface ReleaseVersion {
+  version: number;
+  createdAt: string;
+  run: string;
+  task: string;
+  /** `url` is under `/api/v1` and needs the token. */
+  files: OutputFile[];
+}
+
+export interface ReleaseDetail {
+  name: string;
+  /** Newest first. */
+  versions: ReleaseVersion[];
 }
 
 export interface Problem {

@@ -362,6 +362,12 @@ export function RunPage({ id }: { id: string }) {
               </span>
             ) : null}
           </div>
+          {run.error ? (
+            <div className="alert alert-error run-error" role="alert">
+              <strong>{run.status === "failed" ? "Why the run failed:" : "Why the run stopped:"}</strong>{" "}
+              {run.error}
+            </div>
+          ) : null}
           <div className="run-progress">
             <CountsBar counts={counts} height={8} />
             <CountsText counts={counts} />
