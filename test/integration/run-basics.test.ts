@@ -29,6 +29,7 @@ pipelines:
     const make = r.byName("make");
     expect(Object.keys(make).sort()).toEqual(
       [
+        "approval",
         "attempts",
         "cached",
         "endedAt",
