@@ -17,7 +17,17 @@ const RUN: RunSummary = {
   specFile: null,
   error: 'planning failed: foreach of node "train" is not a list',
   driven: false,
-  counts: { pending: 0, queued: 0, running: 0, waiting: 0, succeeded: 1, failed: 0, cancelled: 0, skipped: 0, cached: 0 },
+  counts: {
+    pending: 0,
+    queued: 0,
+    running: 0,
+    waiting: 0,
+    succeeded: 1,
+    failed: 0,
+    cancelled: 0,
+    skipped: 0,
+    cached: 0,
+  },
 };
 
 const TASK: TaskView = {
