@@ -2,7 +2,7 @@
  * Metric series as an SVG line chart: one line per series (a task's loss curve, or the curves
  * of a sweep's tasks overlaid, with a legend). Hovering shows the nearest point of each line.
  */
-import { useRef, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 import { formatValue } from "../lib/format";
 import { type XY, linearAxis, nearestIndex, thin } from "../lib/series";
 
@@ -45,14 +45,21 @@ export function LineChart({
   const [hoverX, setHoverX] = useState<number | null>(null);
   const [focus, setFocus] = useState<string | null>(null);
 
-  const drawn = lines.filter((l) => l.points.length > 0);
-  const xs = drawn.flatMap((l) => l.points.map((p) => p.x));
-  const ys = drawn.flatMap((l) => l.points.map((p) => p.y));
-  const xAxis = linearAxis(xs, { pad: false });
-  const yAxis = linearAxis(ys);
+  // Axes and thinned lines depend on the lines only, not on the pointer.
+  const { drawn, xAxis, yAxis, total } = useMemo(() => {
+    const drawn = lines.filter((l) => l.points.length > 0);
+    const xs = drawn.flatMap((l) => l.points.map((p) => p.x));
+    const ys = drawn.flatMap((l) => l.points.map((p) => p.y));
+    return {
+      drawn,
+      xAxis: linearAxis(xs, { pad: false }),
+      yAxis: linearAxis(ys),
+      total: xs.length,
+    };
+  }, [lines]);
+  const thinned = useMemo(() => drawn.map((l) => thin(l.points, iw)), [drawn, iw]);
   const px = (v: number) => M.left + (xAxis.position(v) ?? 0) * iw;
   const py = (v: number) => M.top + ih - (yAxis.position(v) ?? 0) * ih;
-  const total = drawn.reduce((n, l) => n + l.points.length, 0);
   const dots = total <= MAX_DOTS;
   const multi = legend ?? lines.length > 1;
   const name = `${yLabel} by ${xLabel}`;
@@ -61,7 +68,7 @@ export function LineChart({
     return <div className="chart-empty muted">No numeric values of {yLabel} yet.</div>;
   }
 
-  // Hover: the point of each line nearest to the pointer's x.
+  // Hover: the point of each line nearest to the pointer's x (among the points drawn).
   const onMove = (e: React.MouseEvent) => {
     const box = svgRef.current?.getBoundingClientRect();
     if (!box || box.width === 0) return;
@@ -70,12 +77,13 @@ export function LineChart({
   const hovered =
     hoverX === null
       ? []
-      : drawn.map((l) => {
+      : drawn.map((l, li) => {
+          const points = thinned[li]!;
           const i = nearestIndex(
-            l.points.map((p) => ({ x: px(p.x), y: 0 })),
+            points.map((p) => ({ x: px(p.x), y: 0 })),
             hoverX,
           );
-          return { line: l, point: l.points[i]! };
+          return { line: l, point: points[i]! };
         });
   const guide =
     hovered.length > 0
@@ -145,7 +153,7 @@ export function LineChart({
         >
           {yLabel.length > 24 ? `${yLabel.slice(0, 23)}…` : yLabel}
         </text>
-        {drawn.map((l) => (
+        {drawn.map((l, li) => (
           <g
             key={l.id}
             className={`series${focus !== null && focus !== l.id ? " series-dim" : ""}`}
@@ -155,9 +163,9 @@ export function LineChart({
               className="series-line"
               stroke={l.colour}
               data-points={l.points.length}
-              d={thin(l.points, iw)
-                .map((p, i) => `${i === 0 ? "M" : "L"}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`)
-                .join(" ")}
+              d={thinned[li]!.map(
+                (p, i) => `${i === 0 ? "M" : "L"}${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`,
+              ).join(" ")}
             />
             {dots
               ? l.points.map((p, i) => (
