@@ -752,3 +752,111 @@ describe.skipIf(skip !== undefined)(
     }, 120_000);
   },
 );
+
+// Metric series: each task of a small sweep appends {"step": i, "loss": …} lines to
+// $BATON_METRICS, as a training loop logs its loss; the UI draws them as curves.
+const CURVE_STEPS = 10;
+const CURVES_PROJECT = `version: 1
+pipelines:
+  curves:
+    params:
+      lrs: { type: list, default: [0.1, 0.3] }
+    nodes:
+      train:
+        foreach: \${{ params.lrs }}
+        with: { lr: "\${{ item }}" }
+        params: { lr: { type: float, default: 0.1 } }
+        run: |
+          node -e 'const lr = +process.argv[1]; const fs = require("fs"); for (let i = 0; i < ${CURVE_STEPS}; i++) fs.appendFileSync(process.env.BATON_METRICS, JSON.stringify({ step: i, loss: +(2.3 * Math.exp(-lr * i)).toFixed(4) }) + "\\n"); fs.appendFileSync(process.env.BATON_METRICS, JSON.stringify({ accuracy: 0.5 + lr }) + "\\n")' "\${{ params.lr }}"
+`;
+
+describe.skipIf(skip !== undefined)(
+  `web UI in Chromium: metric curves${skip ? ` (skipped: ${skip})` : ""}`,
+  () => {
+    let server: Server;
+    let browser: Browser;
+    let page: Page;
+
+    beforeAll(async () => {
+      assertBuilt();
+      server = await startServer({ "baton.yaml": CURVES_PROJECT });
+      browser = await openBrowser();
+      page = browser.page;
+      page.setDefaultTimeout(20_000);
+    }, 90_000);
+
+    beforeEach(() => {
+      onTestFailed(async () => {
+        console.error(`page errors: ${browser.errors.join("\n") || "none"}`);
+        console.error(`baton server stderr ends:\n${server.stderr().slice(-4000)}`);
+        await screenshot(page, "curves-failure").catch(() => undefined);
+      });
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.stop();
+    }, 60_000);
+
+    it("draws a task's loss curve in its panel, and the sweep's curves overlaid in Compare", async () => {
+      const started = await server.api<{ run: { id: string } }>("/api/v1/runs", { pipeline: "curves" });
+      expect(started.status, JSON.stringify(started.body)).toBe(201);
+      await page.goto(`${server.url}/runs/${started.body.run.id}?token=${server.token}`);
+      const runStatus = () => page.locator(".title-row [data-status]").first().getAttribute("data-status");
+      await waitFor("the run to succeed", async () => (await runStatus()) === "succeeded");
+
+      await page
+        .locator('.stage[data-node="train"]')
+        .getByRole("button", { name: /Show 2 tasks/ })
+        .click();
+      await page.locator('.stage-row[data-task="train[1]"]').click();
+      const panel = page.getByTestId("task-panel");
+      await panel.waitFor();
+      await panel.getByRole("tab", { name: "Details" }).click();
+      const chart = panel.locator('.metric-chart[data-metric="loss"]');
+      await chart.waitFor();
+      // One chart: accuracy was written once (its value is in the table), step is the x axis.
+      expect(await panel.locator(".metric-chart").count()).toBe(1);
+      expect(await chart.locator("circle.series-point").count()).toBe(CURVE_STEPS);
+      expect(await chart.locator("svg").getAttribute("aria-label")).toBe("loss by step");
+      expect(await chart.textContent()).toContain(`${CURVE_STEPS} points`);
+
+      // Hovering over the fourth point shows its step and value.
+      await chart.scrollIntoViewIfNeeded();
+      const fourth = await chart.locator("circle.series-point").nth(3).boundingBox();
+      await page.mouse.move(fourth!.x + fourth!.width / 2, fourth!.y + fourth!.height / 2);
+      const hover = chart.getByTestId("chart-hover");
+      await hover.waitFor();
+      expect(await hover.textContent()).toContain("step 3");
+      expect(await hover.textContent()).toContain(`loss = ${+(2.3 * Math.exp(-0.3 * 3)).toFixed(4)}`);
+      await screenshot(page, "30-task-loss-curve");
+
+      await page.getByRole("button", { name: "Compare" }).first().click();
+      const curves = page.getByTestId("compare-curves");
+      await curves.waitFor();
+      expect(await curves.getByLabel("Metric (curves)").inputValue()).toBe("loss");
+      const lines = curves.locator("g.series");
+      await waitFor("two lines", async () => (await lines.count()) === 2);
+      expect(await lines.evaluateAll((gs) => gs.map((g) => g.getAttribute("data-line")))).toEqual([
+        "train[0]",
+        "train[1]",
+      ]);
+      expect(
+        await lines
+          .locator("path.series-line")
+          .evaluateAll((ps) => ps.map((p) => p.getAttribute("data-points"))),
+      ).toEqual([String(CURVE_STEPS), String(CURVE_STEPS)]);
+      expect(await curves.locator(".series-legend .legend-item").allTextContents()).toEqual([
+        "train[0]",
+        "train[1]",
+      ]);
+      await curves.scrollIntoViewIfNeeded();
+      const box = await curves.locator("svg").boundingBox();
+      await page.mouse.move(box!.x + box!.width * 0.5, box!.y + box!.height * 0.5);
+      await curves.getByTestId("chart-hover").waitFor();
+      expect(await curves.getByTestId("chart-hover").textContent()).toMatch(/train\[0\] = .*train\[1\] = /);
+      await screenshot(page, "31-compare-curves");
+      expect(browser.errors).toEqual([]);
+    }, 120_000);
+  },
+);

@@ -19,6 +19,7 @@ import {
 import { formatValue } from "../lib/format";
 import { ownValue } from "../lib/params";
 import type { NodeGroup } from "../lib/tasks";
+import { CompareCurves } from "./compare-curves";
 import { ScatterChart } from "./scatter-chart";
 import { StatusBadge } from "./status";
 
@@ -207,6 +208,8 @@ export function CompareView({
           />
         </div>
       ) : null}
+
+      <CompareCurves tasks={scope} preferred={y} onSelectTask={onSelectTask} />
 
       <div className="card table-card table-scroll">
         <table className="table compare-table" data-testid="compare-table">

@@ -20,6 +20,7 @@ import { CacheInfo } from "./cache-info";
 import { CloneForm } from "./clone-form";
 import { useConfirm, useToast } from "./feedback";
 import { LogView } from "./log-view";
+import { MetricCharts } from "./metric-charts";
 import { StatusBadge } from "./status";
 
 export interface TaskPanelProps {
@@ -537,6 +538,7 @@ function TaskDetails({
 
       <Section title="Metrics">
         <KeyValues values={d.metrics} empty="No metrics recorded." />
+        <MetricCharts taskId={d.id} refreshKey={`${d.status}/${d.attempts}`} />
       </Section>
 
       <Section title="Attempts">
