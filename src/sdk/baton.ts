@@ -286,12 +286,14 @@ export class Baton {
   }
 
   /**
-   * Submits a copy of a task with overrides (ClearML's clone + enqueue): its resolved command
-   * again, with `params` overriding the params it saw, which the copy sees as
+   * Submits a copy of a task with overrides (ClearML's clone + enqueue): its command again, with
+   * `params` overriding the params it saw; the copy lists them in `params` and sees them as
    * `BATON_PARAM_<NAME>`. The original can be any task with a command: a template you submitted
-   * (whose `params` are kept unless overridden), or a task of a pipeline run. With an
-   * `idempotencyKey` (as a {@link Controller} clones), a second clone with the same key returns
-   * the first, and inside a Baton task the copy becomes its child, as a submission does.
+   * (whose `params` are kept unless overridden), or a task of a pipeline run (whose command is
+   * rendered again where its `run:` uses `${{ params.X }}`). A name the original does not know
+   * is an error (`USAGE`, HTTP 400) naming it and the known ones. Inside a Baton task the copy
+   * becomes its child, as a submission does. With an `idempotencyKey` (as a {@link Controller}
+   * clones), a second clone with the same key returns the first.
    */
   async clone(task: TaskHandle | string, options: CloneOptions = {}): Promise<TaskHandle> {
     this.checkOpen();
