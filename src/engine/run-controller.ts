@@ -765,6 +765,7 @@ export class RunController {
         name: need.node,
         outcome: n.outcome ?? "cancelled",
         tasks: n.tasks.map((t) => ({
+          id: t.id,
           name: t.name,
           outputDir: t.outputDir,
           files: t.files,

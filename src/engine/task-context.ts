@@ -27,6 +27,7 @@ export interface NeededNode {
   name: string;
   outcome: NodeOutcome;
   tasks: Array<{
+    id: string;
     name: string;
     outputDir: string;
     files: ProducedFile[];
@@ -37,7 +38,8 @@ export interface NeededNode {
 
 /**
  * Builds `needs.X` for expressions: `outputs['GLOB']` (union over X's tasks), `output_dir`,
- * `output_dirs`, `metrics.M` (a value, or the list of values of a fanned-out node), `status`, `params.P`.
+ * `output_dirs`, `metrics.M` (a value, or the list of values of a fanned-out node), `status`, `params.P`,
+ * `task_id` (a single-task node) and `task_ids` (its tasks' ids, in fan-out order).
  * `select` picks files by glob; `onFiles` is told which files an expression handed out, so
  * that input bindings can later recognise them as produced files rather than workdir globs.
  */
@@ -63,6 +65,9 @@ function neededNodeLookup(
 ): DynamicLookup {
   const dirOf = (t: NeededNode["tasks"][number]) =>
     mode === "real" ? t.outputDir : `needs:${node.name}:${t.name}:${manifestHash(t.files)}`;
+  // Ids differ in every run: the cache key sees what the task produced instead.
+  const idOf = (t: NeededNode["tasks"][number]) =>
+    mode === "real" ? t.id : `needs-task:${node.name}:${t.name}:${manifestHash(t.files)}`;
   let allFiles: ProducedFile[] | undefined;
   const files = () => {
     allFiles ??= node.tasks.flatMap((t) => t.files);
@@ -70,9 +75,10 @@ function neededNodeLookup(
   };
   const single = (what: string) => {
     if (node.tasks.length !== 1) {
+      const all = what === "output_dir" ? "output_dirs" : what === "task_id" ? "task_ids" : what;
       throw new BatonError(
         "EXPR_EVAL",
-        `needs.${node.name}.${what}: node "${node.name}" has ${node.tasks.length} tasks; use needs.${node.name}.${what === "output_dir" ? "output_dirs" : what} over all of them`,
+        `needs.${node.name}.${what}: node "${node.name}" has ${node.tasks.length} tasks; use needs.${node.name}.${all} over all of them`,
       );
     }
     return node.tasks[0]!;
@@ -90,6 +96,10 @@ function neededNodeLookup(
         return dirOf(single("output_dir"));
       case "output_dirs":
         return node.tasks.map(dirOf);
+      case "task_id":
+        return idOf(single("task_id"));
+      case "task_ids":
+        return node.tasks.map(idOf);
       case "status":
         return node.outcome;
       case "metrics":

@@ -611,7 +611,8 @@ export class TaskTree {
         return;
       }
     }
-    await this.engine.store.queueTask(task.id, task.spec.command, {});
+    // Its params stay what it was submitted with: the task view (and a clone) lists them.
+    await this.engine.store.queueTask(task.id, task.spec.command, task.params);
     task.status = "queued";
     this.emitTask(task);
     this.enqueue(task);

@@ -6,10 +6,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { ApiClient, type ApiEndpoint, findEndpoint } from "../client/api-client.js";
-import { paramEnvName, paramEnvValue } from "../engine/task-context.js";
 import { BatonError } from "../errors.js";
-import { shellQuote } from "../spec/expressions.js";
-import { checkParamValue, inferParamType, resolveParams } from "../spec/params.js";
+import { resolveParams } from "../spec/params.js";
 import type { Pipeline, PoolOptions } from "./builder.js";
 import {
   Controller,
@@ -269,7 +267,8 @@ export class Baton {
     if (options.idempotencyKey !== undefined) labels[SDK_RUN_LABEL] ??= options.idempotencyKey;
     const body = dropUndefined({
       name: options.name,
-      command: withParamDefaults(options.command, options.params),
+      command: options.command,
+      params: options.params,
       pool: options.pool,
       afterSuccess: options.afterSuccess,
       afterFail: options.afterFail,
@@ -287,12 +286,14 @@ export class Baton {
   }
 
   /**
-   * Submits a copy of a task with overrides (ClearML's clone + enqueue): its resolved command
-   * again, with `params` overriding the params it saw, which the copy sees as
+   * Submits a copy of a task with overrides (ClearML's clone + enqueue): its command again, with
+   * `params` overriding the params it saw; the copy lists them in `params` and sees them as
    * `BATON_PARAM_<NAME>`. The original can be any task with a command: a template you submitted
-   * (whose `params` are kept unless overridden), or a task of a pipeline run. With an
-   * `idempotencyKey` (as a {@link Controller} clones), a second clone with the same key returns
-   * the first, and inside a Baton task the copy becomes its child, as a submission does.
+   * (whose `params` are kept unless overridden), or a task of a pipeline run (whose command is
+   * rendered again where its `run:` uses `${{ params.X }}`). A name the original does not know
+   * is an error (`USAGE`, HTTP 400) naming it and the known ones. Inside a Baton task the copy
+   * becomes its child, as a submission does. With an `idempotencyKey` (as a {@link Controller}
+   * clones), a second clone with the same key returns the first.
    */
   async clone(task: TaskHandle | string, options: CloneOptions = {}): Promise<TaskHandle> {
     this.checkOpen();
@@ -391,73 +392,35 @@ export class Baton {
   }
 
   /**
-   * Clones through `POST /tasks/:id/clone`; with an idempotency key, which that route does not
-   * take yet, the same request is composed here and submitted with the key.
+   * Clones through `POST /tasks/:id/clone`, which checks the overrides against the params the
+   * task knows. Inside a task the copy becomes its child, keyed or not.
    */
   private async cloneTask(id: string, options: CloneOptions): Promise<{ id: string; reattached: boolean }> {
-    if (options.idempotencyKey === undefined) {
-      const body = dropUndefined({ params: options.params, name: options.name, pool: options.pool });
-      const { ids } = await this.session.api.post<{ ids: string[] }>(`/tasks/${id}/clone`, body);
-      return { id: ids[0]!, reattached: false };
-    }
-    const task = await this.session.api.get<TaskInfo>(`/tasks/${encodeURIComponent(id)}`);
-    if (task.command === null) {
-      throw new BatonError(
-        "USAGE",
-        `task ${task.id} has no command to clone (${task.status === "pending" ? "it is not ready yet" : "it runs a child pipeline"})`,
-      );
-    }
-    const { run } = await this.session.api.get<{ run: RunInfo }>(`/runs/${task.run}`);
-    // What the task saw as BATON_PARAM_*: the run's params, then its own (as the route does).
-    const merged: Record<string, unknown> = Object.assign(Object.create(null), run.params, task.params);
-    const known = Object.keys(merged);
-    for (const [name, value] of Object.entries(options.params ?? {})) {
-      if (known.length > 0 && !Object.hasOwn(merged, name)) {
-        throw new BatonError("USAGE", `task ${task.id} has no param "${name}"; params: ${known.join(", ")}`, {
-          problems: [{ path: `params.${name}`, message: `no param "${name}"` }],
-        });
-      }
-      if (Object.hasOwn(merged, name)) {
-        const wrong = checkParamValue({ type: inferParamType(merged[name]) }, value);
-        if (wrong !== undefined) throw new BatonError("PARAM_INVALID", `param "${name}": ${wrong}`);
-      }
-      merged[name] = value;
-    }
-    const handle = await this.submitBody(
-      dropUndefined({
-        name: options.name ?? task.name,
-        command: task.command,
-        pool: options.pool ?? task.pool,
-        // Seen as BATON_PARAM_* (Baton's own variables: not settable through env).
-        params: merged,
-        labels: { "baton.clone-of": task.id, [SDK_RUN_LABEL]: options.idempotencyKey },
-        cwd: this.workdir,
-        // Inside a task, like a submission: the copy becomes its child.
-        parentTaskId: this.session.parentTaskId,
-        idempotencyKey: options.idempotencyKey,
-      }),
-      true,
+    const keyed = options.idempotencyKey !== undefined;
+    const labels: Record<string, string> = { ...options.labels };
+    if (keyed) labels[SDK_RUN_LABEL] ??= options.idempotencyKey!;
+    const body = dropUndefined({
+      params: options.params,
+      name: options.name,
+      pool: options.pool,
+      labels: Object.keys(labels).length > 0 ? labels : undefined,
+      parentTaskId: this.session.parentTaskId,
+      idempotencyKey: options.idempotencyKey,
+    });
+    const sentAt = Date.now();
+    const { ids } = await this.session.api.post<{ ids: string[] }>(
+      `/tasks/${encodeURIComponent(id)}/clone`,
+      body,
     );
-    return { id: handle.id, reattached: handle.reattached };
+    if (!keyed) return { id: ids[0]!, reattached: false };
+    const info = await this.session.api.get<TaskInfo>(`/tasks/${ids[0]}`);
+    // The API does not say whether the key was known: a task created before we asked was.
+    return { id: info.id, reattached: info.createdAt !== null && Date.parse(info.createdAt) < sentAt };
   }
 
   private checkOpen(): void {
     if (this.closed) throw new BatonError("USAGE", "this Baton connection is closed");
   }
-}
-
-/**
- * A command that sets each param as `BATON_PARAM_<NAME>` unless the environment already does:
- * so that a clone overriding some params (through its environment) keeps the others.
- */
-function withParamDefaults(command: string, params: Record<string, unknown> | undefined): string {
-  const entries = Object.entries(params ?? {});
-  if (entries.length === 0) return command;
-  const prefix = entries.map(([name, value]) => {
-    const v = paramEnvName(name);
-    return `[ -n "\${${v}+x}" ] || export ${v}=${shellQuote(paramEnvValue(value))}; `;
-  });
-  return `${prefix.join("")}${command}`;
 }
 
 function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {

@@ -130,7 +130,7 @@ export interface TaskInfo extends TaskSummary {
   pool: string;
   /** The resolved command, once the task became ready; null for `pipeline:` nodes. */
   command: string | null;
-  /** Resolved params (pipeline tasks). Submitted tasks see theirs as `BATON_PARAM_*` only. */
+  /** Resolved params (pipeline tasks); a submitted task's or a clone's `params` (seen as `BATON_PARAM_*`). */
   params: Record<string, unknown>;
   /** The `foreach` item or `matrix` combination, or the shard, if any. */
   item: unknown;
@@ -309,12 +309,19 @@ export interface SubmitOptions {
 
 /** Overrides of {@link Baton.clone}. */
 export interface CloneOptions {
-  /** Param overrides, which the copy sees as `BATON_PARAM_<NAME>`; the command is kept as resolved. */
+  /**
+   * Param overrides: names the task knows (a pipeline task's declared params, a submitted
+   * task's `params`), else the clone fails (`USAGE`, naming the known ones). The copy lists them in `params`,
+   * sees them as `BATON_PARAM_<NAME>`, and a pipeline task's command using `${{ params.X }}`
+   * is rendered again with them.
+   */
   params?: Record<string, unknown>;
   /** Name of the copy; default the original's. */
   name?: string;
   /** Pool of the copy; default the original's. */
   pool?: string;
+  /** Labels of the copy, besides `baton.clone-of`. */
+  labels?: Record<string, string>;
   /** As {@link SubmitOptions.idempotencyKey}: a second clone with the same key returns the first. */
   idempotencyKey?: string;
 }

@@ -13,7 +13,7 @@
  * - `foreach:`, `matrix:` values, `if:`, and `with:` of a pipeline node — the pipeline's
  *   `params`, `needs`, `run`, `env`.
  * - `needs.N.` members: `outputs['GLOB']`, `output_dir`, `output_dirs`, `metrics.M`, `status`,
- *   `params.P` (P a param of N).
+ *   `params.P` (P a param of N), `task_id`, `task_ids`.
  */
 import { findCycles } from "../graph/topo.js";
 import { dict, own } from "../util/dict.js";
@@ -175,7 +175,16 @@ const ROOTS: Record<SiteKind, readonly string[]> = {
   action: ["params", "metrics", "item", "matrix", "needs", "run", "task", "env"],
 };
 
-const NEED_MEMBERS = ["outputs", "output_dir", "output_dirs", "metrics", "status", "params"];
+const NEED_MEMBERS = [
+  "outputs",
+  "output_dir",
+  "output_dirs",
+  "metrics",
+  "status",
+  "params",
+  "task_id",
+  "task_ids",
+];
 const RUN_MEMBERS = ["id", "dir"];
 const TASK_MEMBERS = ["id", "name"];
 /** Roots whose validity depends on the node a shared template (a step's `run:`) is used in. */
@@ -334,8 +343,14 @@ class TemplateChecker {
     if (!NEED_MEMBERS.includes(member)) {
       const hint =
         suggest(member, NEED_MEMBERS) ||
-        " (expected outputs['GLOB'], output_dir, output_dirs, metrics.NAME, status or params.NAME)";
+        " (expected outputs['GLOB'], output_dir, output_dirs, metrics.NAME, status, params.NAME, task_id or task_ids)";
       return `unknown member "${member}" of ${memberAccess("needs", target)}${hint}`;
+    }
+    if (member === "task_id") {
+      const fan = pipeline.nodes.get(target)?.spec as { foreach?: unknown; matrix?: unknown } | undefined;
+      if (fan?.foreach !== undefined || fan?.matrix !== undefined) {
+        return `node "${target}" fans out (${fan?.foreach !== undefined ? "foreach" : "matrix"}): ${memberAccess("needs", target)}.task_id names a single task; use ${memberAccess("needs", target)}.task_ids, the list of its tasks' ids`;
+      }
     }
     const param = path[2];
     if (member !== "params" || typeof param !== "string") return undefined;

@@ -5,7 +5,8 @@ import { runOwner } from "../../engine/ownership.js";
 import { iso, taskViews } from "../../engine/task-view.js";
 import { didYouMean } from "../../errors.js";
 import { checkParamValue, inferParamType } from "../../spec/params.js";
-import type { ParamSpec } from "../../spec/types.js";
+import { rerenderCommand } from "../../spec/rerender.js";
+import type { NodeSpec, ParamSpec, PipelineSpec } from "../../spec/types.js";
 import { type RunRow, type TaskRow, isTerminal, rootRun } from "../../store/store.js";
 import { dict, own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
@@ -175,26 +176,23 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
         }
         const run = (await ctx.store.getRun(task.runId))!;
         // What the task saw as BATON_PARAM_*: the run's params, then its own.
-        const merged: Record<string, unknown> = dict(run.params, task.params);
-        const decls = paramDeclarations(ctx, run, task);
+        const before: Record<string, unknown> = dict(run.params, task.params);
+        const merged: Record<string, unknown> = dict(before);
+        const source = task.node === null ? undefined : nodeSource(ctx, run, task);
+        const decls = paramDeclarations(run, task, source);
         const known = Object.keys(decls);
         for (const [name, value] of Object.entries(body.params ?? {})) {
           const path = `body.params.${name}`;
           const decl = own(decls, name);
-          if (decl === undefined && known.length > 0) {
-            const hint = didYouMean(name, known);
-            throw badField(
-              path,
-              `task ${task.id} has no param "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; params: ${known.join(", ")}`,
-            );
-          }
-          const wrong = decl === undefined ? undefined : checkParamValue(decl, value);
+          if (decl === undefined) throw badField(path, unknownParam(task, name, known));
+          const wrong = checkParamValue(decl, value);
           if (wrong !== undefined) throw badField(path, wrong);
           merged[name] = value;
         }
+        const command = cloneCommand(task, source, before, merged);
         const request: SubmitRequest = {
           name: body.name ?? task.name,
-          command: task.command,
+          command,
           pool: body.pool ?? task.pool,
           params: merged,
           labels: { ...body.labels, "baton.clone-of": task.id },
@@ -287,23 +285,78 @@ async function waitUntilEnded(
   }
 }
 
+/** Where a pipeline task came from: its pipeline and node as the run's file declares them now. */
+interface NodeSource {
+  pipeline?: PipelineSpec;
+  node?: NodeSpec;
+  /** Why the file could not be read. */
+  error?: string;
+}
+
+function nodeSource(ctx: ServerContext, run: RunRow, task: TaskRow): NodeSource {
+  try {
+    const pipeline = own(ctx.catalog.forRun(run).pipelines, run.pipeline);
+    return { pipeline, node: task.node === null ? undefined : own(pipeline?.nodes, task.node) };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 /**
- * The params a task can be cloned with: those of its run and its own, declared as in the run's
- * pipeline file when it can still be read, else typed by their current values. A task with
- * none (a submitted task) takes any.
+ * The params a task can be cloned with: those of its run and its own (for a submitted task, the
+ * params it was submitted with), declared as in the run's pipeline file when it can still be
+ * read, else typed by their current values.
  */
-function paramDeclarations(ctx: ServerContext, run: RunRow, task: TaskRow): Record<string, ParamSpec> {
+function paramDeclarations(
+  run: RunRow,
+  task: TaskRow,
+  source: NodeSource | undefined,
+): Record<string, ParamSpec> {
   const decls: Record<string, ParamSpec> = dict();
   for (const [name, value] of Object.entries({ ...run.params, ...task.params })) {
     decls[name] = { type: inferParamType(value) };
   }
-  try {
-    const pipeline = own(ctx.catalog.forRun(run).pipelines, run.pipeline);
-    Object.assign(decls, pipeline?.params);
-    const node = task.node === null ? undefined : own(pipeline?.nodes, task.node);
-    if (node?.kind === "task") Object.assign(decls, node.params);
-  } catch {
-    // The file is gone or was not a pipeline: the values' types stand for the declarations.
-  }
+  Object.assign(decls, source?.pipeline?.params);
+  if (source?.node?.kind === "task") Object.assign(decls, source.node.params);
   return decls;
+}
+
+function unknownParam(task: TaskRow, name: string, known: string[]): string {
+  if (known.length === 0) {
+    return `task ${task.id} has no params to override (a submitted task knows the params it was submitted with, and it was submitted with none)`;
+  }
+  const hint = didYouMean(name, known);
+  return `task ${task.id} has no param "${name}"${hint ? ` (did you mean "${hint}"?)` : ""}; params: ${known.join(", ")}`;
+}
+
+/**
+ * The clone's command: a pipeline task's `run:` rendered again with the new params (what its
+ * other expressions rendered to is kept); a submitted task's command as it is.
+ */
+function cloneCommand(
+  task: TaskRow,
+  source: NodeSource | undefined,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): string {
+  const resolved = task.command!;
+  if (source === undefined) return resolved;
+  const changed = Object.keys(after).some((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  if (!changed) return resolved;
+  const node = source.node;
+  const result =
+    node?.kind === "task"
+      ? rerenderCommand({ template: node.run, resolved, decls: node.params, before, after })
+      : {
+          ok: false as const,
+          reason: source.error ?? `its node "${task.node}" is no longer in its pipeline file`,
+        };
+  if (!result.ok) {
+    throw new HttpError(
+      409,
+      "CONFLICT",
+      `task ${task.id}'s command cannot be rendered again with the new params: ${result.reason}`,
+    );
+  }
+  return result.command;
 }
