@@ -76,6 +76,8 @@ export interface RunOptions {
   parentTaskId?: string | null;
   /** Controller hooks of the run's steps (the SDK's `before`, `after`...): see step-hooks.ts. */
   controller?: ControllerOptions;
+  /** The resume key it was started with, recorded for `POST /runs` to find it again. */
+  resumeKey?: string;
 }
 
 interface NodeState {
@@ -294,6 +296,7 @@ export class RunController {
         from: this.options.from,
         noCache: this.options.noCache,
         ...(this.options.controller ? { controller: this.options.controller } : {}),
+        ...(this.options.resumeKey !== undefined ? { resumeKey: this.options.resumeKey } : {}),
       },
       workdir: this.options.workdir,
       specFile: this.options.specFile ?? null,
