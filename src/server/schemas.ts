@@ -401,9 +401,9 @@ export const AttemptSchema = z.object({
 
 export const CacheChangeSchema = z.object({
   part: z
-    .enum(["command", "upstream", "param", "env", "input", "dep", "resource", "outputs"])
+    .enum(["command", "upstream", "param", "env", "input", "dep", "file", "resource", "outputs"])
     .describe(
-      "What changed: the command text, the content of upstream outputs it names, a param, an env value, an input file, a cache.deps file, a pool resource, the kept outputs.",
+      "What changed: the command text, the content of upstream outputs it names, a param, an env value, an input file, a cache.deps file, a file of the project the command names, a pool resource, the kept outputs.",
     ),
   name: z
     .string()
@@ -439,6 +439,7 @@ export const CacheExplanationSchema = z
         env: z.record(z.string(), z.string()),
         inputs: z.record(z.string(), z.number().int()).describe("Input name -> number of files bound."),
         deps: z.array(z.string()).describe("`cache.deps` files."),
+        files: z.array(z.string()).describe("Files of the project the command names, hashed by content."),
         resources: z.record(z.string(), z.number()),
         outputs: z.array(z.string()).describe("Output globs kept."),
       })
