@@ -26,6 +26,8 @@ export interface CachePartsSummary {
   inputs: Record<string, number>;
   /** `cache.deps` files. */
   deps: string[];
+  /** Files of the project the command names, hashed by content. */
+  files: string[];
   resources: Record<string, number>;
   /** Output globs kept. */
   outputs: string[];
@@ -105,6 +107,7 @@ function summariseParts(parts: CacheParts): CachePartsSummary {
       Object.entries(parts.inputs).map(([name, files]) => [name, Object.keys(files).length]),
     ),
     deps: Object.keys(parts.deps),
+    files: Object.keys(parts.files ?? {}),
     resources: parts.resources ?? {},
     outputs: parts.outputs ?? [],
   };

@@ -15,6 +15,11 @@ export interface CacheParts {
   inputs: Record<string, Record<string, string>>;
   /** `cache.deps` file -> sha256. */
   deps: Record<string, string>;
+  /**
+   * Files of the project the rendered command names (`step.py` of `python3 step.py`), path
+   * relative to the project folder -> sha256; absent when it names none.
+   */
+  files?: Record<string, string>;
   /** The pool's resources (`{ gpu: 1 }`). */
   resources: Record<string, number>;
   /** Which output files are kept. */
@@ -46,6 +51,7 @@ export type CacheChangePart =
   | "env"
   | "input"
   | "dep"
+  | "file"
   | "resource"
   | "outputs";
 
@@ -57,7 +63,8 @@ export interface CacheChange {
   part: CacheChangePart;
   /**
    * What of that part: the param, env or resource name, the file (`raw/a.csv` for an input:
-   * input name / file; the path for a dep); null for the command, upstream outputs and outputs.
+   * input name / file; the path for a dep or a file the command names); null for the command,
+   * upstream outputs and outputs.
    */
   name: string | null;
   /**
@@ -86,6 +93,7 @@ export function diffCacheParts(before: CacheParts, now: CacheParts): CacheChange
     diffFiles("input", `${name}/`, before.inputs[name] ?? {}, now.inputs[name] ?? {}, changes);
   }
   diffFiles("dep", "", before.deps, now.deps, changes);
+  diffFiles("file", "", before.files ?? {}, now.files ?? {}, changes);
   diffValues("resource", before.resources, now.resources, changes);
   const outputsBefore = canonicalJson(before.outputs);
   const outputsNow = canonicalJson(now.outputs);
@@ -121,7 +129,7 @@ function diffValues(
 }
 
 function diffFiles(
-  part: "input" | "dep",
+  part: "input" | "dep" | "file",
   prefix: string,
   a: Record<string, string>,
   b: Record<string, string>,
@@ -134,6 +142,7 @@ function diffFiles(
     const change = { part, name, before: a[k] ?? null, after: b[k] ?? null };
     if (a[k] === undefined) out.push({ ...change, text: `${part} ${name}: new file` });
     else if (b[k] === undefined) out.push({ ...change, text: `${part} ${name}: no longer there` });
+    else if (part === "file") out.push({ ...change, text: `file ${name} changed` });
     else out.push({ ...change, text: `${part} ${name}: content changed` });
   }
 }

@@ -46,6 +46,7 @@ import { childrenFailedText, plural } from "../util/plural.js";
 import { makeStateDir, makeStateFile } from "../util/state-mode.js";
 import { Breather } from "../util/yield.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
+import { commandFiles } from "./command-files.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
 import type { Engine } from "./engine.js";
 import { countedStatus, dueActions, effectiveRetries, onErrorOf, stopsAllOnFailure } from "./on-error.js";
@@ -76,6 +77,8 @@ export interface RunOptions {
   parentTaskId?: string | null;
   /** Controller hooks of the run's steps (the SDK's `before`, `after`...): see step-hooks.ts. */
   controller?: ControllerOptions;
+  /** The resume key it was started with, recorded for `POST /runs` to find it again. */
+  resumeKey?: string;
 }
 
 interface NodeState {
@@ -159,6 +162,8 @@ export class RunController {
   private readonly endingWithoutRunning = new Set<string>();
   private readonly pipelineDir: string;
   private readonly children = new Set<RunController>();
+  /** File hashes of this run, by path, size, mtime and inode (see `hashWorkdirFile`). */
+  private readonly fileHashes = new Map<string, Promise<string>>();
   /** How this controller picked up a recorded run, if it did (`pipeline:` nodes follow it). */
   private restoreMode: "resume" | "retry-failed" | "retry-all" | undefined;
   /** Nodes that must not reuse cached results: `--from` nodes and everything downstream. */
@@ -294,6 +299,7 @@ export class RunController {
         from: this.options.from,
         noCache: this.options.noCache,
         ...(this.options.controller ? { controller: this.options.controller } : {}),
+        ...(this.options.resumeKey !== undefined ? { resumeKey: this.options.resumeKey } : {}),
       },
       workdir: this.options.workdir,
       specFile: this.options.specFile ?? null,
@@ -1013,15 +1019,26 @@ export class RunController {
     return files;
   }
 
-  /** Content hash of a file in the working folder, remembered by path, size, mtime and inode. */
+  /**
+   * Content hash of a file in the working folder, remembered by path, size, mtime and inode: in
+   * the store, and for this run in memory (a file named by every task of a fan-out is hashed once).
+   */
   private async hashWorkdirFile(file: string): Promise<string> {
     const st = await fs.promises.stat(file);
     const key = hashCacheKey(file, st);
-    const known = await this.engine.store.getFileHash(key);
-    if (known) return known;
-    const { sha256 } = await hashFile(file);
-    await this.engine.store.setFileHash(key, sha256);
-    return sha256;
+    let hashing = this.fileHashes.get(key);
+    if (!hashing) {
+      hashing = (async () => {
+        const known = await this.engine.store.getFileHash(key);
+        if (known) return known;
+        const { sha256 } = await hashFile(file);
+        await this.engine.store.setFileHash(key, sha256);
+        return sha256;
+      })();
+      this.fileHashes.set(key, hashing);
+      hashing.catch(() => this.fileHashes.delete(key));
+    }
+    return hashing;
   }
 
   /**
@@ -1060,6 +1077,10 @@ export class RunController {
       });
       for (const f of files) deps[path.relative(this.options.workdir, f)] = await this.hashWorkdirFile(f);
     }
+    // Files of the project the command names (`python3 step.py`), by content.
+    const files: Record<string, string> = dict();
+    const named = await commandFiles(task.command ?? "", this.options.workdir, [this.engine.layout.root]);
+    for (const f of named) files[path.relative(this.options.workdir, f)] = await this.hashWorkdirFile(f);
     const env: Record<string, string> = dict();
     for (const [name, value] of Object.entries(spec.env)) env[name] = text(evaluateValue(value, canonical));
     const parts: CacheParts = {
@@ -1069,6 +1090,8 @@ export class RunController {
       env,
       inputs: inputHashes,
       deps,
+      // Only when there are some: keys of commands naming no file stay what they were.
+      ...(Object.keys(files).length > 0 ? { files } : {}),
       resources: this.project.pools[spec.pool]?.resources ?? {},
       outputs: spec.outputs,
     };

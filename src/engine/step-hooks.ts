@@ -32,8 +32,8 @@ export interface StepHookOptions {
 
 /** The `controller` of `POST /runs`, recorded with the run so that a resume honours it. */
 export interface ControllerOptions {
-  /** The controller run key: the run's idempotency key. */
-  key: string;
+  /** The resume key, when the caller gave one: the run's idempotency key. */
+  key?: string;
   /** Steps of the run's pipeline, by name. */
   steps: Record<string, StepHookOptions>;
   /** Steps of nested pipelines (`pipeline:` nodes), by pipeline name, then step name. */
@@ -186,7 +186,7 @@ export class StepHooks {
   /** The options of a child run of `pipeline` started by this run. */
   child(pipeline: string): ControllerOptions {
     return {
-      key: this.options.key,
+      ...(this.options.key !== undefined ? { key: this.options.key } : {}),
       steps: this.options.pipelines?.[pipeline] ?? {},
       ...(this.options.pipelines ? { pipelines: this.options.pipelines } : {}),
       root: this.root,

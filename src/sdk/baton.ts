@@ -14,7 +14,7 @@ import {
   type ControllerOptions,
   type ControllerRunOptions,
   SDK_RUN_LABEL,
-  controllerKey,
+  explicitResumeKey,
 } from "./controller.js";
 import { type EmbeddedEngine, startEmbeddedEngine } from "./embedded.js";
 import { EngineRunHandle, type RunHandle, TaskHandle } from "./handles.js";
@@ -59,7 +59,7 @@ export interface RunOptions extends ControllerRunOptions {
   /**
    * Drive the pipeline step by step from this process even without hooks, so that it survives
    * a crash of the controller (each task is submitted once, see {@link ControllerRunOptions}).
-   * Pipelines with hooks always are, and so is a run given a `controllerId`.
+   * Pipelines with hooks always are, and so is a run given a `controllerId` (not a `resumeKey`).
    */
   stepByStep?: boolean;
   /** Run only these nodes and what they need (`baton run --target`). Engine runs only. */
@@ -191,13 +191,15 @@ export class Baton {
    *
    * A pipeline with controller hooks (`before`, `after`, `continueOnFailure`, `concurrency`), or
    * run with `stepByStep`, is driven by this process step by step and survives its crash (see
-   * {@link ControllerRunOptions.controllerId}); the others are posted whole (`POST /runs`) and
-   * driven by the engine.
+   * {@link ControllerRunOptions.resumeKey}); the others are posted whole (`POST /runs`) and
+   * driven by the engine. Every call starts a new run, unless it gives a `resumeKey` used
+   * before: then it returns that earlier run (resumed if its engine died).
    *
    * @throws BatonError `SPEC_INVALID` (a builder problem, at its call site), `PARAM_INVALID`.
    */
   async run(p: Pipeline | string, options: RunOptions = {}): Promise<RunHandle> {
     this.checkOpen();
+    const resumeKey = explicitResumeKey(options);
     if (typeof p === "string") {
       if (options.stepByStep || options.controllerId !== undefined) {
         throw new BatonError(
@@ -205,24 +207,19 @@ export class Baton {
           `run("${p}"): only a pipeline built with pipeline() can be driven step by step (stepByStep, controllerId)`,
         );
       }
-      return this.startEngineRun({ pipeline: p }, options);
+      return this.startEngineRun({ pipeline: p, resumeKey }, options);
     }
     const validated = p.validate();
     if (!p.isControlled && !options.stepByStep && options.controllerId === undefined) {
-      return this.startEngineRun({ definition: validated.definition, pipeline: p.name }, options);
+      return this.startEngineRun({ definition: validated.definition, pipeline: p.name, resumeKey }, options);
     }
     const spec = validated.project.pipelines[p.name]!;
     const params = resolveParams(spec.params, options.params ?? {}, {
       fromCli: false,
       where: `pipeline "${p.name}"`,
     });
-    const key = controllerKey(p.name, {
-      explicit: options.controllerId,
-      parentTaskId: this.session.parentTaskId,
-      content: { definition: validated.definition, pipeline: p.name, params },
-      workdir: this.workdir,
-    });
-    return this.startHookedRun(p, params, key, options);
+    // Re-attaching is never implicit: without a resume key, every call is a new run.
+    return this.startHookedRun(p, params, resumeKey, options);
   }
 
   /** A run by id (or unique id prefix). @throws BatonError `STORE_NOT_FOUND`. */
@@ -339,7 +336,7 @@ export class Baton {
   private async startHookedRun(
     p: Pipeline,
     params: Record<string, unknown>,
-    key: string,
+    key: string | undefined,
     options: RunOptions,
   ): Promise<RunHandle> {
     const validated = p.validate();
@@ -358,7 +355,7 @@ export class Baton {
   }
 
   private async startEngineRun(
-    target: { pipeline: string; definition?: unknown },
+    target: { pipeline: string; definition?: unknown; resumeKey?: string | undefined },
     options: RunOptions,
   ): Promise<RunHandle> {
     const body = dropUndefined({

@@ -32,9 +32,15 @@ export interface ControllerOptions {
 /** Options of `baton.run(pipeline, options)` that drive a pipeline from the controller. */
 export interface ControllerRunOptions {
   /**
-   * The controller run key. Default: `task:<BATON_TASK_ID>:<pipeline>` when the program runs
-   * as a Baton task, else `<pipeline>:<hash>` of the definition, the params and the working
-   * folder, so that the same pipeline with the same params started again reattaches.
+   * The resume key: a call with a key used before returns that earlier run (resumed if the
+   * engine driving it died, `after` replayed for its ended tasks) instead of starting one, as a
+   * restarted controller needs (`"nightly-2026-12-06"`). Without it, every call starts a new
+   * run (finished results are still reused through the cache).
+   */
+  resumeKey?: string;
+  /**
+   * @deprecated An older name of {@link resumeKey} that also drives a pipeline without hooks
+   * step by step (as `stepByStep`).
    */
   controllerId?: string;
 }
@@ -123,7 +129,24 @@ export class Controller {
   }
 }
 
-/** The controller run key (see {@link ControllerOptions} and {@link ControllerRunOptions}). @internal */
+/**
+ * The resume key a `baton.run` was given (`resumeKey`, or its older name `controllerId`), if any.
+ * @throws BatonError `USAGE` for an empty key or two different ones. @internal
+ */
+export function explicitResumeKey(options: ControllerRunOptions): string | undefined {
+  const { resumeKey, controllerId } = options;
+  if (resumeKey !== undefined && controllerId !== undefined && resumeKey !== controllerId) {
+    throw new BatonError(
+      "USAGE",
+      `resumeKey "${resumeKey}" and controllerId "${controllerId}" differ: give one (controllerId is an older name of resumeKey)`,
+    );
+  }
+  const key = resumeKey ?? controllerId;
+  if (key !== undefined && key.trim() === "") throw new BatonError("USAGE", "a resume key cannot be empty");
+  return key;
+}
+
+/** The controller run key of `baton.controller` (see {@link ControllerOptions}). @internal */
 export function controllerKey(
   name: string,
   parts: {

@@ -2,9 +2,10 @@
  * A pipeline run with controller hooks: ONE engine run (`POST /runs` with the whole definition
  * and `controller` options), laid out, cached and pooled as without hooks. The engine holds the
  * tasks of hooked steps (docs/api.md "holds"); this process runs `before` and `after` for them
- * and answers through the API. The controller run key is the run's idempotency key: the same
- * key again returns the same run (resumed if its engine died), and `after` is replayed
- * (`reattached: true`) for the tasks of hooked steps that had already ended.
+ * and answers through the API. A resume key, when the caller gives one, is the run's idempotency
+ * key: the same key again returns the same run (resumed if its engine died), and `after` is
+ * replayed (`reattached: true`) for the tasks of hooked steps that had already ended. Without
+ * one, every call is a new run.
  */
 import { nodeOutcome } from "../engine/conditions.js";
 import type { ControllerOptions, Hold, HoldAnswer, StepHookOptions } from "../engine/step-hooks.js";
@@ -22,7 +23,7 @@ const HOLD_WAIT_MS = 10_000;
 export function controllerOptions(
   validated: ValidatedPipeline,
   pipeline: string,
-  key: string,
+  key: string | undefined,
 ): ControllerOptions {
   const stepsOf = (name: string): Record<string, StepHookOptions> => {
     const builder = validated.builders.get(name);
@@ -45,7 +46,7 @@ export function controllerOptions(
     if (Object.keys(steps).length > 0) pipelines[name] = steps;
   }
   return {
-    key,
+    ...(key !== undefined ? { key } : {}),
     steps: stepsOf(pipeline),
     ...(Object.keys(pipelines).length > 0 ? { pipelines } : {}),
   };
@@ -62,6 +63,7 @@ export class HookedRun implements RunHandle {
   readonly kind = "controller";
   readonly id: string;
   readonly pipeline: string;
+  private readonly key: string;
   private readonly engineRun: EngineRunHandle;
   /** `after` failures, by task id: they count as failed (the task's record keeps its status). */
   private readonly afterErrors = new Map<string, string>();
@@ -75,11 +77,13 @@ export class HookedRun implements RunHandle {
   constructor(
     private readonly session: Session,
     private readonly validated: ValidatedPipeline,
-    private readonly key: string,
+    key: string | undefined,
     run: RunInfo,
     private readonly attachedAt: number,
   ) {
     this.id = run.id;
+    // Hooks see a run key either way: the resume key, or the run's own id.
+    this.key = key ?? run.id;
     this.pipeline = run.pipeline;
     this.engineRun = new EngineRunHandle(session, run);
     this.loop = this.answerHolds();

@@ -52,7 +52,7 @@ export interface StepResult {
 
 /** What every hook is told about the task it runs for. */
 export interface StepContext {
-  /** The controller run key (see `ControllerRunOptions.controllerId`). */
+  /** The run's resume key (`ControllerRunOptions.resumeKey`), or its id when it was given none. */
   readonly runKey: string;
   /** The pipeline the step belongs to. */
   readonly pipeline: string;

@@ -189,6 +189,8 @@ export interface CacheKeyParts {
   inputs: Record<string, number>;
   /** `cache.deps` files. */
   deps: string[];
+  /** Files of the project the command names (`step.py` of `python3 step.py`), hashed by content. */
+  files: string[];
   /** The pool's resources (`{ gpu: 1 }`). */
   resources: Record<string, number>;
   /** Output globs kept. */
@@ -199,10 +201,10 @@ export interface CacheKeyParts {
 export interface CacheChange {
   /**
    * `command` (its text), `upstream` (the content of upstream outputs it names), `param`,
-   * `env`, `input` (a bound file), `dep` (a `cache.deps` file), `resource` (of the pool) or
-   * `outputs` (the globs kept).
+   * `env`, `input` (a bound file), `dep` (a `cache.deps` file), `file` (a file of the project
+   * the command names), `resource` (of the pool) or `outputs` (the globs kept).
    */
-  part: "command" | "upstream" | "param" | "env" | "input" | "dep" | "resource" | "outputs";
+  part: "command" | "upstream" | "param" | "env" | "input" | "dep" | "file" | "resource" | "outputs";
   /** The param, env or resource name, or the file (`raw/a.csv`: input name / file); null otherwise. */
   name: string | null;
   /**

@@ -65,16 +65,15 @@ export const ControllerSchema = z
       .string()
       .min(1)
       .max(1000)
-      .describe("The controller run key: a second POST with the same key returns the same run."),
+      .optional()
+      .describe("An older name of the body's `resumeKey` (give one of them, or the same value)."),
     steps: StepHooksSchema.describe("Steps of the pipeline, by name."),
     pipelines: z
       .record(z.string(), StepHooksSchema)
       .optional()
       .describe("Steps of nested pipelines, by pipeline name then step name."),
   })
-  .describe(
-    "Steps whose tasks wait for a controller process (the SDK's hooks), and the run's idempotency key.",
-  );
+  .describe("Steps whose tasks wait for a controller process (the SDK's hooks).");
 
 /** `POST /runs`. */
 export const StartRunBodySchema = z
@@ -99,8 +98,24 @@ export const StartRunBodySchema = z
       .describe("Rerun these nodes and everything downstream, reusing earlier results (`--from`)."),
     noCache: z.boolean().optional().describe("Do not reuse cached results."),
     controller: ControllerSchema.optional(),
+    resumeKey: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        "Re-attach: a second POST with a key used before for the same pipeline returns that run (resumed first if its engine died) instead of starting one. Without it, every POST starts a new run.",
+      ),
   })
   .superRefine((body, ctx) => {
+    const controllerKey = body.controller?.key;
+    if (body.resumeKey !== undefined && controllerKey !== undefined && controllerKey !== body.resumeKey) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["controller", "key"],
+        message: `differs from resumeKey "${body.resumeKey}": give one of them (controller.key is an older name of resumeKey)`,
+      });
+    }
     if (body.pipeline === undefined && body.definition === undefined) {
       ctx.addIssue({
         code: "custom",
@@ -386,9 +401,9 @@ export const AttemptSchema = z.object({
 
 export const CacheChangeSchema = z.object({
   part: z
-    .enum(["command", "upstream", "param", "env", "input", "dep", "resource", "outputs"])
+    .enum(["command", "upstream", "param", "env", "input", "dep", "file", "resource", "outputs"])
     .describe(
-      "What changed: the command text, the content of upstream outputs it names, a param, an env value, an input file, a cache.deps file, a pool resource, the kept outputs.",
+      "What changed: the command text, the content of upstream outputs it names, a param, an env value, an input file, a cache.deps file, a file of the project the command names, a pool resource, the kept outputs.",
     ),
   name: z
     .string()
@@ -424,6 +439,7 @@ export const CacheExplanationSchema = z
         env: z.record(z.string(), z.string()),
         inputs: z.record(z.string(), z.number().int()).describe("Input name -> number of files bound."),
         deps: z.array(z.string()).describe("`cache.deps` files."),
+        files: z.array(z.string()).describe("Files of the project the command names, hashed by content."),
         resources: z.record(z.string(), z.number()),
         outputs: z.array(z.string()).describe("Output globs kept."),
       })

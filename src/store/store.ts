@@ -77,6 +77,8 @@ export interface RunRequestOptions {
   targets?: string[];
   from?: string[];
   noCache?: boolean;
+  /** The resume key the run was started with (`POST /runs` `resumeKey`). */
+  resumeKey?: string;
 }
 
 export interface TaskRow {

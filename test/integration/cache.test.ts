@@ -155,3 +155,49 @@ pipelines:
     expect(two.byName("show").status).toBe("cached");
   });
 });
+
+describe("content cache: files of the project the command names", () => {
+  const files = {
+    "baton.yaml": `version: 1
+pipelines:
+  p:
+    nodes:
+      step:
+        run: python3 step.py --out "$BATON_OUTPUT_DIR/out.txt" >> ran.log
+      odd:
+        run: cat /etc/hostname missing.py lib > /dev/null 2>&1 || echo odd >> ran.log
+`,
+    "step.py": `import sys\nopen(sys.argv[2], "w").write("v1\\n")\nprint("step")\n`,
+    "lib/keep.txt": "a folder named in a command is not hashed\n",
+  };
+
+  it("an edited step.py reruns its task and show names it; unchanged, cached; outside or missing files are fine", async () => {
+    const dir = makeProject(files);
+    const first = await runJson([], dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(ran(dir).sort()).toEqual(["odd", "step"]);
+
+    const same = await runJson([], dir);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.json.tasks.map((t) => [t.name, t.status])).toEqual([
+      ["step", "cached"],
+      ["odd", "cached"],
+    ]);
+    expect(ran(dir)).toEqual([]);
+
+    fs.writeFileSync(
+      path.join(dir, "step.py"),
+      fs.readFileSync(path.join(dir, "step.py"), "utf8").replace("v1", "v2"),
+    );
+    const edited = await runJson([], dir);
+    expect(edited.code, edited.stderr).toBe(0);
+    expect(edited.byName("step").status).toBe("succeeded");
+    expect(edited.byName("odd").status).toBe("cached");
+    expect(ran(dir)).toEqual(["step"]);
+    expect(fs.readFileSync(path.join(edited.byName("step").outputDir, "out.txt"), "utf8")).toBe("v2\n");
+    const show = await runBaton(["show", edited.byName("step").id], dir);
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain("file step.py changed");
+    expect(show.stdout).toMatch(/^ {2}file {5}step\.py$/m);
+  });
+});

@@ -7,7 +7,7 @@
  */
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { BATON_BIN, makeProject } from "../helpers/cli.js";
+import { BATON_BIN, makeProject, runBaton } from "../helpers/cli.js";
 import { type Server, killStarted, startServer, waitFor } from "../helpers/server.js";
 import {
   EXAMPLE_DIR,
@@ -95,10 +95,10 @@ describe("a controller killed mid-sweep and run again", () => {
 });
 
 describe("a pipeline with hooks killed mid-run and run again", () => {
-  it("reattaches to the same run: each task started once, the same early stop", async () => {
+  it("with its resume key, reattaches to the same run: each task started once, the same early stop", async () => {
     const dir = makeProject({});
     const script = path.join(import.meta.dirname, "fixtures", "hook-sweep.ts");
-    const first = runScript(script, [dir]);
+    const first = runScript(script, [dir, "sweep-2026-12-06"]);
     const running = await waitFor("a process for train:1", async () => {
       const t = (await storedTasks(dir).catch(() => [])).find((r) => r.name === "train[1]");
       return t && (await storedAttempts(dir, t.id)).some((a) => a.pid !== null) ? t : undefined;
@@ -108,7 +108,7 @@ describe("a pipeline with hooks killed mid-run and run again", () => {
     expect(first.stderr()).toMatch(/^train\[0\]: new$/m);
     const runId = running.runId;
 
-    const second = await runScriptToEnd(script, [dir]);
+    const second = await runScriptToEnd(script, [dir, "sweep-2026-12-06"]);
     const result = JSON.parse(second.stdout) as { id: string; status: string; train: string[][] };
     expect(result.status).toBe("succeeded");
     expect(result.train).toEqual([
@@ -128,6 +128,33 @@ describe("a pipeline with hooks killed mid-run and run again", () => {
     expect(tasks.map((t) => t.name).sort()).toEqual(["report", "train[0]", "train[1]", "train[2]"]);
     expect(tasks.map((t) => t.attempts)).toEqual([1, 1, 1, 1]);
     expect(tasks.find((t) => t.name === "train[1]")?.id).toBe(running.id);
+  });
+});
+
+describe("a pipeline with hooks run twice without a resume key", () => {
+  it("is two runs: the second does not reattach to the first, its results come from the cache", async () => {
+    const dir = makeProject({});
+    const script = path.join(import.meta.dirname, "fixtures", "hook-sweep.ts");
+    const first = JSON.parse((await runScriptToEnd(script, [dir])).stdout) as { id: string; status: string };
+    const again = await runScriptToEnd(script, [dir]);
+    const second = JSON.parse(again.stdout) as { id: string; status: string; train: string[][] };
+    expect(first.status).toBe("succeeded");
+    expect(second.status).toBe("succeeded");
+    expect(second.id).not.toBe(first.id);
+    // Nothing reattached: each hooked task of the second run is its own, answered as new.
+    expect(again.stderr).not.toMatch(/reattached/);
+    expect(again.stderr).toMatch(/^train\[0\]: new$/m);
+    const ls = await runBaton(["ls"], dir);
+    expect(ls.code, ls.stderr).toBe(0);
+    const listed = ls.stdout.split("\n").filter((l) => l.startsWith("run_"));
+    expect(listed).toHaveLength(2);
+    expect(ls.stdout).toContain(first.id);
+    expect(ls.stdout).toContain(second.id);
+    // Results are still reused through the cache.
+    const secondTasks = (await storedTasks(dir)).filter(
+      (t) => t.runId === second.id && t.name === "train[0]",
+    );
+    expect(secondTasks.map((t) => t.status)).toEqual(["cached"]);
   });
 });
 

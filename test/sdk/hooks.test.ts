@@ -172,19 +172,25 @@ describe("controller hooks", () => {
     expect((await run.tasks()).map((t) => t.name).sort()).toEqual(["fit", "last", "prep", "sub"]);
   });
 
-  it("the same pipeline and params again reattach to every task; another controllerId starts afresh", async () => {
+  it("the same pipeline and params again is a new run; the same resumeKey again reattaches to every task", async () => {
     const build = () => pipeline("again").step("a", { run: "./train.sh 0.15", after: () => undefined });
     const first = await (await baton.run(build())).wait();
     const second = await (await baton.run(build())).wait();
-    expect(second.id).toBe(first.id);
-    expect(second.steps!.a!.tasks[0]!.task!.id).toBe(first.steps!.a!.tasks[0]!.task!.id);
-    expect(second.steps!.a!.tasks[0]!.reattached).toBe(true);
-    const fresh = await (await baton.run(build(), { controllerId: "again-2" })).wait();
-    expect(fresh.id).not.toBe(first.id);
-    expect(fresh.steps!.a!.tasks[0]!.task!.id).not.toBe(first.steps!.a!.tasks[0]!.task!.id);
-    const rows = (await storedTasks(dir)).filter((t) => t.runId === first.id);
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.attempts).toBe(1);
+    expect(second.id).not.toBe(first.id);
+    expect(second.steps!.a!.tasks[0]!.task!.id).not.toBe(first.steps!.a!.tasks[0]!.task!.id);
+    expect(second.steps!.a!.tasks[0]!.reattached).toBe(false);
+    expect(second.steps!.a!.tasks[0]!.status).toBe("cached");
+
+    const keyed = await (await baton.run(build(), { resumeKey: "again-nightly" })).wait();
+    expect([first.id, second.id]).not.toContain(keyed.id);
+    const resumed = await (await baton.run(build(), { resumeKey: "again-nightly" })).wait();
+    expect(resumed.id).toBe(keyed.id);
+    expect(resumed.steps!.a!.tasks[0]!.task!.id).toBe(keyed.steps!.a!.tasks[0]!.task!.id);
+    expect(resumed.steps!.a!.tasks[0]!.reattached).toBe(true);
+    // The older name of the option is the same key.
+    const byOldName = await (await baton.run(build(), { controllerId: "again-nightly" })).wait();
+    expect(byOldName.id).toBe(keyed.id);
+    expect((await storedTasks(dir)).filter((t) => t.runId === keyed.id)).toHaveLength(1);
   });
 
   it("cancel() stops submitting and cancels the tasks in flight", async () => {

@@ -114,6 +114,7 @@ async function cacheLines(store: Store, task: TaskRow): Promise<string[]> {
     if (Object.keys(parts.params).length) lines.push(`  params   ${JSON.stringify(parts.params)}`);
     for (const [name, count] of Object.entries(parts.inputs)) lines.push(`  input ${name}: ${count} file(s)`);
     for (const dep of parts.deps) lines.push(`  dep      ${dep}`);
+    for (const file of parts.files) lines.push(`  file     ${file}`);
   }
   if (cache.verdict === "same-key") {
     lines.push(

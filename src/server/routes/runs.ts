@@ -42,7 +42,7 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
       responses: {
         200: {
           description:
-            "The run started earlier with the same `controller.key` (resumed first if its engine died).",
+            "The run started earlier with the same `resumeKey` (resumed first if its engine died).",
           schema: z.object({ run: RunSummarySchema }),
         },
         201: { description: "The run, started.", schema: z.object({ run: RunSummarySchema }) },
@@ -70,10 +70,11 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
             }
           }
         }
-        if (body.controller) {
-          checkControllerSteps(target.project, pipeline, body.controller);
-          // The controller run key is the run's idempotency key: the run started with it, again.
-          const existing = await runWithKey(ctx, pipeline.name, body.controller.key);
+        if (body.controller) checkControllerSteps(target.project, pipeline, body.controller);
+        // Re-attaching is explicit: the run started earlier with the same resume key, again.
+        const resumeKey = body.resumeKey ?? body.controller?.key;
+        if (resumeKey !== undefined) {
+          const existing = await runWithKey(ctx, pipeline.name, resumeKey);
           if (existing) {
             reply.code(200).header("location", `/api/v1/runs/${existing.id}`);
             return { run: await runSummary(ctx, existing) };
@@ -88,6 +89,7 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
           from: body.from,
           noCache: body.noCache,
           ...(body.controller ? { controller: body.controller } : {}),
+          ...(resumeKey !== undefined ? { resumeKey } : {}),
         });
         ctx.runs.track(controller);
         const run = (await ctx.store.getRun(controller.runId))!;
@@ -347,13 +349,15 @@ function checkControllerSteps(
 }
 
 /**
- * The root run of `pipeline` started with controller key `key`, if any: resumed here first
+ * The root run of `pipeline` started with resume key `key` (or, before, controller key), if any: resumed here first
  * when it is recorded as running but no engine drives it (the controller that embedded its
  * engine crashed).
  */
 async function runWithKey(ctx: ServerContext, pipeline: string, key: string): Promise<RunRow | undefined> {
   const runs = await ctx.store.listRuns({ pipeline, limit: 10_000 });
-  const run = runs.find((r) => r.parentRunId === null && recordedController(r.options)?.key === key);
+  const run = runs.find(
+    (r) => r.parentRunId === null && (r.options.resumeKey ?? recordedController(r.options)?.key) === key,
+  );
   if (!run) return undefined;
   const orphaned =
     run.status === "running" &&

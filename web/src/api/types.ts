@@ -80,7 +80,7 @@ export interface Attempt {
 
 /** One part of a cache key that differs from the previous task's (`GET /tasks/:id` `cache.changes`). */
 export interface CacheChange {
-  part: "command" | "upstream" | "param" | "env" | "input" | "dep" | "resource" | "outputs";
+  part: "command" | "upstream" | "param" | "env" | "input" | "dep" | "file" | "resource" | "outputs";
   /** The param, env or resource name, or the file (`raw/a.csv`); null otherwise. */
   name: string | null;
   /** JSON for values, the command text, a file's sha256; null when it was not there. */
@@ -103,6 +103,8 @@ export interface CacheExplanation {
     env: Record<string, string>;
     inputs: Record<string, number>;
     deps: string[];
+    /** Files of the project the command names (absent from older servers). */
+    files?: string[];
     resources: Record<string, number>;
     outputs: string[];
   } | null;

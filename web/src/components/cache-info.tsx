@@ -135,6 +135,7 @@ const PART_LABEL: Record<CacheChange["part"], string> = {
   env: "env",
   input: "input",
   dep: "dep",
+  file: "file",
   resource: "resource",
   outputs: "outputs",
 };
@@ -156,7 +157,7 @@ function ChangeValues({ change: c, alone }: { change: CacheChange; alone: boolea
   if (c.part === "upstream") {
     return <span className="change-note">{c.text.replace(/^upstream output: /, "")}</span>;
   }
-  if (c.part === "input" || c.part === "dep") {
+  if (c.part === "input" || c.part === "dep" || c.part === "file") {
     const what = c.before === null ? "new file" : c.after === null ? "no longer there" : "content changed";
     return <span className="change-note">{what}</span>;
   }
@@ -277,6 +278,7 @@ function KeyLine({ cache }: { cache: CacheExplanation }) {
     const files = Object.values(p.inputs).reduce((a, b) => a + b, 0);
     if (files) from.push(`${files} input file${files === 1 ? "" : "s"}`);
     if (p.deps.length) from.push(`${p.deps.length} dep${p.deps.length === 1 ? "" : "s"}`);
+    if (p.files?.length) from.push(`file${p.files.length === 1 ? "" : "s"} ${p.files.join(", ")}`);
   }
   return (
     <p className="cache-key small muted">

@@ -1,0 +1,104 @@
+/**
+ * Files of the project a task's command names join its cache key by content
+ * (docs/pipeline-file.md, "What the cache key covers"): `python3 step.py` reruns when step.py
+ * changed. The words are taken from the rendered command with a simple shell-word split; the
+ * caller keeps those naming an existing regular file inside the project folder.
+ */
+import fs from "node:fs";
+import path from "node:path";
+
+/**
+ * The words of a command that may name a file: a simple shell-word split (blanks, `;`, `&`,
+ * `|`, `<`, `>`, `(`, `)` separate words; single and double quotes group; a backslash escapes the
+ * next character), and for `--name=value` words the value too. Left out: the word after `>` or
+ * `>>` (a file the command writes), words with `$` or a backquote (variables, substitutions) or
+ * glob characters, empty words.
+ */
+export function commandWords(command: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let quote: "'" | '"' | null = null;
+  let dynamic = false;
+  /** After `>`, `>>`, `&>`: the next word is what the command writes, not what it reads. */
+  let written = false;
+  const end = () => {
+    if (inWord) {
+      if (!dynamic && !written && word !== "") words.push(word);
+      written = false;
+    }
+    word = "";
+    inWord = false;
+    dynamic = false;
+  };
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === "\\" && quote === '"' && i + 1 < command.length) word += command[++i];
+      else {
+        if (quote === '"' && (c === "$" || c === "`")) dynamic = true;
+        word += c;
+      }
+      continue;
+    }
+    if (c === "'" || c === '"') {
+      quote = c;
+      inWord = true;
+    } else if (c === "\\" && i + 1 < command.length) {
+      word += command[++i];
+      inWord = true;
+    } else if (c === ">") {
+      if (inWord && /^\d+$/.test(word)) dynamic = true; // `2>`: a file descriptor
+      end();
+      written = true;
+    } else if (/[\s;&|<()]/.test(c)) end();
+    else {
+      if (c === "$" || c === "`" || c === "*" || c === "?" || c === "[") dynamic = true;
+      word += c;
+      inWord = true;
+    }
+  }
+  end();
+  const out = new Set<string>();
+  for (const w of words) {
+    out.add(w);
+    const eq = w.indexOf("=");
+    if (w.startsWith("-") && eq > 0 && eq < w.length - 1) out.add(w.slice(eq + 1));
+  }
+  return [...out];
+}
+
+/**
+ * The files of the project `command` names: existing regular files (a symlink counts when its
+ * target is one inside the project) inside `workdir`, outside `exclude` (Baton's own state
+ * folder), as absolute paths, each once, in the order named. Never throws for a word that names
+ * nothing, a folder or a path outside the project: those are left out.
+ */
+export async function commandFiles(command: string, workdir: string, exclude: string[]): Promise<string[]> {
+  const root = path.resolve(workdir);
+  const inside = (p: string, dir: string) => {
+    const rel = path.relative(dir, p);
+    return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+  };
+  const files: string[] = [];
+  for (const word of commandWords(command)) {
+    if (word.includes("\0")) continue;
+    const abs = path.resolve(root, word);
+    if (abs === root || !inside(abs, root) || exclude.some((d) => inside(abs, d))) continue;
+    if (files.includes(abs)) continue;
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.lstat(abs);
+      if (st.isSymbolicLink()) {
+        const real = await fs.promises.realpath(abs);
+        if (!inside(real, await fs.promises.realpath(root))) continue;
+        st = await fs.promises.stat(real);
+      }
+    } catch {
+      continue; // names no file (a flag, a value, a missing file)
+    }
+    if (st.isFile()) files.push(abs);
+  }
+  return files;
+}
