@@ -39,15 +39,24 @@ const say = (line: string) => process.stderr.write(`controller: ${line}\n`);
 const baton = await Baton.connect({ workdir });
 try {
   // Task.get_task(project_name="examples", task_name="Pipeline step 3 train model")
-  const [found] = await baton.tasks({ pipeline: "from-tasks", name: "stage_train", status: ["succeeded"], limit: 1 });
-  if (!found) throw new Error("no succeeded stage_train task of pipeline from-tasks: run from-tasks.ts first");
-  const template = await baton.task(found.id);
+  const [template] = await baton.tasks({
+    pipeline: "from-tasks",
+    name: "stage_train",
+    status: ["succeeded"],
+    limit: 1,
+  });
+  if (!template)
+    throw new Error("no succeeded stage_train task of pipeline from-tasks: run from-tasks.ts first");
   say(`template ${template.id} (accuracy ${await template.metric("accuracy")})`);
 
   const trials: Array<{ lr: number; epochs: number; accuracy: number | null; task: TaskHandle }> = [];
   const train = async (lr: number, epochs: number) => {
     // Task.clone + set_parameters({"General/lr": lr}) + Task.enqueue(queue_name=...)
-    const task = await baton.clone(template, { params: { lr, epochs }, name: `stage_train lr=${lr}`, pool: values.pool });
+    const task = await baton.clone(template, {
+      params: { lr, epochs },
+      name: `stage_train lr=${lr}`,
+      pool: values.pool,
+    });
     const info = await task.wait(); // wait_for_status()
     // get_last_scalar_metrics()
     const accuracy = info.status === "succeeded" ? ((await task.metric("accuracy")) ?? null) : null;

@@ -38,7 +38,10 @@ const say = (line: string) => process.stderr.write(`from-decorators: ${line}\n`)
  */
 function component(ctl: Controller, fn: string, returns: string) {
   let calls = 0;
-  return async (input: string | null, params: Record<string, unknown> = {}): Promise<{ file: string; metrics: Record<string, unknown> }> => {
+  return async (
+    input: string | null,
+    params: Record<string, unknown> = {},
+  ): Promise<{ file: string; metrics: Record<string, unknown> }> => {
     const step = `${fn}-${calls++}`; // stable from one run of the program to the next
     const task = await ctl.submit(step, {
       name: fn,
@@ -75,7 +78,9 @@ try {
     accuracy = Number(model.metrics.accuracy);
     tried.push({ lr: lr * 4, accuracy });
   }
-  process.stdout.write(`${JSON.stringify({ controller: ctl.key, tried, accuracy, model: model.file }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ controller: ctl.key, tried, accuracy, model: model.file }, null, 2)}\n`,
+  );
 } finally {
   await baton.close();
 }

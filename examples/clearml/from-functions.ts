@@ -57,7 +57,10 @@ try {
   const last = result.tasks.find((t) => t.name === "step_three");
   // The pipeline's result: the last step's return value, read through the API.
   const handle = last ? await baton.task(last.id) : undefined;
-  const model = handle && result.status === "succeeded" ? JSON.parse((await handle.readOutput("model.json")).toString()) : null;
+  const model =
+    handle && result.status === "succeeded"
+      ? JSON.parse((await handle.readOutput("model.json")).toString())
+      : null;
   process.stdout.write(
     `${JSON.stringify(
       {

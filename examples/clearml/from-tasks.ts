@@ -59,9 +59,13 @@ const fromTasks = pipeline("from-tasks")
     // ClearML: "${stage_data.artifacts.dataset.url}"
     inputs: { dataset: "${{ needs.stage_data.outputs['dataset.csv'] }}" },
     // pre_execute_callback: may change the params (return False in ClearML: ctx.skip here)
-    before: (ctx) => say(`about to run ${ctx.name} with ${JSON.stringify(ctx.params)}`),
+    before: (ctx) => {
+      say(`about to run ${ctx.name} with ${JSON.stringify(ctx.params)}`);
+    },
     // post_execute_callback
-    after: (ctx) => say(`${ctx.name} ended ${ctx.status}, outputs ${ctx.outputs.map((o) => o.path).join(" ")}`),
+    after: (ctx) => {
+      say(`${ctx.name} ended ${ctx.status}, outputs ${ctx.outputs.map((o) => o.path).join(" ")}`);
+    },
   })
   .step("stage_train", {
     step: "train_model",
