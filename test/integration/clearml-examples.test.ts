@@ -109,7 +109,7 @@ describe("examples/clearml in TypeScript (embedded engine)", () => {
 });
 
 describe("examples/clearml in Python (against baton server)", () => {
-  it("runs the three pipeline styles, then the controller clones the template and trains the best longer", async () => {
+  it("runs the three pipeline styles, then the controller clones the template and trains the best longer (and the TypeScript one stops early)", async () => {
     const dir = exampleFolder();
     const server = await startServer(dir);
     try {
@@ -168,6 +168,14 @@ describe("examples/clearml in Python (against baton server)", () => {
         expect(clone.status).toBe("succeeded");
         expect(clone.labels).toMatchObject({ "baton.clone-of": template.id });
       }
+
+      // The TypeScript controller against the same server finds the same template.
+      const ts = await tsExample("controller.ts", dir, [], {
+        BATON_URL: server.url,
+        BATON_TOKEN: server.token,
+      });
+      expect(ts.out.template).toBe(template.id);
+      expect(ts.out.decision).toBe("stopped early at lr=1");
     } finally {
       await server.stop();
     }
