@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import { parse as parseYaml } from "yaml";
 import * as z from "zod";
-import { translateValohaiPipeline } from "../../spec/valohai-api.js";
+import { type Origin, bodyPathOf, translateValohaiPipeline } from "../../spec/valohai-api.js";
 import type { RunRow, RunStatus, TaskRow } from "../../store/store.js";
 import type { ServerContext } from "../context.js";
 import { HttpError, toValohaiErrorResponse } from "../http-errors.js";
@@ -58,8 +58,13 @@ export async function startValohaiPipeline(
       problems,
     );
   }
-  const { definition, pipeline, ignored } = translated.value;
-  const target = ctx.catalog.fromDefinition(definition, pipeline);
+  const { definition, pipeline, ignored, origins } = translated.value;
+  let target: ReturnType<typeof ctx.catalog.fromDefinition>;
+  try {
+    target = ctx.catalog.fromDefinition(definition, pipeline);
+  } catch (err) {
+    throw inPostedBody(err, origins);
+  }
   const controller = await ctx.engine.startRun(target.project, {
     pipeline: target.pipeline.name,
     params: {},
@@ -69,6 +74,29 @@ export async function startValohaiPipeline(
   ctx.runs.track(controller);
   const run = (await ctx.store.getRun(controller.runId))!;
   return { ...(await valohaiPipelineView(ctx, run)), ignored };
+}
+
+/**
+ * A problem of the translated definition (`body.definition.pipelines.t.nodes[1].with.rows`),
+ * moved to where it comes from in the posted JSON (`body.nodes[1].template.parameters.rows`).
+ * A problem with no origin in the body (in the server's own steps) keeps its definition path,
+ * under `body.definition`, and says so.
+ */
+function inPostedBody(err: unknown, origins: Origin[]): unknown {
+  if (!(err instanceof HttpError) || err.problems.length === 0) return err;
+  const problems = err.problems.map((p) => {
+    const def = p.path?.startsWith("body.definition.") ? p.path.slice("body.definition.".length) : undefined;
+    const at = def === undefined ? undefined : bodyPathOf(origins, def);
+    if (at !== undefined) return { path: `body.${at}`, message: p.message };
+    if (def === undefined) return p;
+    return { ...p, message: `${p.message} (in the server's baton.yaml, at ${def})` };
+  });
+  return new HttpError(
+    err.status,
+    err.code,
+    problems.map((p) => `${p.path}: ${p.message}`).join("\n"),
+    problems,
+  );
 }
 
 /** A run as Valohai shows a pipeline: id, title, status, urls, nodes; plus Baton's run. */
