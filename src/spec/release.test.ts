@@ -123,6 +123,7 @@ describe("Valohai's pipeline-creation JSON", () => {
               run: "python3 train.py ${{ args }}",
               params: { lr: 0.1 },
               env: { A: "1" },
+              compat: "valohai",
               image: "x",
               cache: false,
             },

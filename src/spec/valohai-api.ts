@@ -211,6 +211,7 @@ export function translateValohaiPipeline(body: unknown, serverFile: unknown): Va
         steps[copy] = {
           ...known,
           run: convertCommand(commandText, new Map(stepParams.map((n) => [n, true]))),
+          compat: "valohai",
         };
         origins.push({ def: formatPath(["steps", copy]), body: `${tat}.step`, whole: true });
         origins.push({ def: formatPath(["steps", copy, "run"]), body: `${tat}.command`, whole: true });
@@ -224,6 +225,8 @@ export function translateValohaiPipeline(body: unknown, serverFile: unknown): Va
       from(["nodes", i, "with"], `${tat}.parameters`);
     } else {
       node.run = convertCommand(commandText!, new Map(Object.entries(params)));
+      // A command written for Valohai: its /valohai/... paths are $VH_*_DIR, set by compat.
+      node.compat = "valohai";
       from(["nodes", i, "run"], `${tat}.command`);
       if (Object.keys(params).length) node.params = { ...params };
       from(["nodes", i, "params"], `${tat}.parameters`);
@@ -366,7 +369,7 @@ export function translateValohaiPipeline(body: unknown, serverFile: unknown): Va
           deployment.files.push(outputsOf(source, edge.source_key as string));
         }
       } else {
-        from(["edges", edges.length], at);
+        from(["edges", edges.length], at, true);
         edges.push([
           `${source}.${edge.source_type}.${edge.source_key}`,
           `${target}.${edge.target_type}.${edge.target_key}`,
