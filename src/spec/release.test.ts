@@ -149,7 +149,7 @@ describe("Valohai's pipeline-creation JSON", () => {
               step: "prep",
               "time-limit": 30,
               "environment-variables": { B: "2" },
-              runtime_config: { no_output_timeout: 120 },
+              runtime_config: { no_output_timeout: 120, autorestart: true },
               commit: "main",
             },
           },
@@ -171,8 +171,8 @@ describe("Valohai's pipeline-creation JSON", () => {
     expect(out.ok).toBe(true);
     if (!out.ok) return;
     expect(out.value.ignored).toEqual([
-      "nodes[0].template.runtime_config",
       "nodes[0].template.commit",
+      "nodes[0].template.runtime_config.autorestart",
       "nodes[1].endpoints",
       "nodes[1].aliases",
     ]);

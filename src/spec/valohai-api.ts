@@ -71,6 +71,7 @@ const TEMPLATE_KEYS = new Set([
   "time_limit",
   "no_output_timeout",
   "image",
+  "runtime_config",
 ]);
 
 /** Whether a body is Valohai's pipeline shape (rather than `{ name, definition }`). */
@@ -274,6 +275,10 @@ export function translateValohaiPipeline(body: unknown, serverFile: unknown): Va
       : isObj(runtime) && runtime.no_output_timeout !== undefined
         ? { value: runtime.no_output_timeout, path: `${tat}.runtime_config.no_output_timeout` }
         : undefined;
+    if (isObj(runtime)) {
+      for (const key of Object.keys(runtime))
+        if (key !== "no_output_timeout") ignored.push(child(`${tat}.runtime_config`, key));
+    }
     if (silence && silence.value !== null && silence.value !== 0) {
       node["no-output-timeout"] = silence.value;
       from(["nodes", i, "no-output-timeout"], silence.path);

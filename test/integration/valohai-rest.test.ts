@@ -200,6 +200,15 @@ describe("Valohai's REST shape", () => {
 
       const run = await api(server, `/api/v1/runs/${id}`);
       expect(run.body.run).toMatchObject({ pipeline: "Train and deploy (nightly)", status: "succeeded" });
+      const view = await api(server, `/api/v0/pipelines/${id}/`);
+      expect(view.body.title).toBe("Train and deploy (nightly)");
+      const kinds = view.body.nodes.map((n: { name: string; type: string }) => `${n.name}: ${n.type}`);
+      expect(kinds.sort()).toEqual([
+        "Flaky check: execution",
+        "Prepare data: execution",
+        "Train model: execution",
+        "deploy: deployment",
+      ]);
       const task = (name: string) => run.body.tasks.find((t: { name: string }) => t.name === name);
       expect(task("Train model")).toMatchObject({ status: "succeeded", image: "python:3.11" });
       expect(task("Prepare data")).toMatchObject({ status: "succeeded", image: "python:3.11" });

@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import * as z from "zod";
 import { type Origin, bodyPathOf, translateValohaiPipeline } from "../../spec/valohai-api.js";
 import type { RunRow, RunStatus, TaskRow } from "../../store/store.js";
+import { own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
 import { HttpError, toValohaiErrorResponse } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
@@ -107,6 +108,15 @@ async function valohaiPipelineView(ctx: ServerContext, run: RunRow): Promise<Rec
     const node = t.node ?? t.name;
     byNode.set(node, [...(byNode.get(node) ?? []), t]);
   }
+  // A release: node is what a Valohai deployment node became.
+  let releases = new Set<string>();
+  try {
+    const pipeline = own(ctx.catalog.forRun(run).pipelines, run.pipeline);
+    const nodes = Object.values(pipeline?.nodes ?? {});
+    releases = new Set(nodes.filter((n) => n.kind === "task" && n.release !== undefined).map((n) => n.name));
+  } catch {
+    // The run's definition cannot be read any more: its nodes are shown as executions.
+  }
   return {
     id: run.id,
     title: run.pipeline,
@@ -119,7 +129,7 @@ async function valohaiPipelineView(ctx: ServerContext, run: RunRow): Promise<Rec
     },
     nodes: [...byNode.entries()].map(([name, list]) => ({
       name,
-      type: "execution",
+      type: releases.has(name) ? "deployment" : "execution",
       status: VALOHAI_TASK_STATUS[list[list.length - 1]!.status] ?? list[list.length - 1]!.status,
       tasks: list.map((t) => ({ id: t.id, name: t.name, status: t.status })),
     })),
