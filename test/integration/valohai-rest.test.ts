@@ -250,6 +250,13 @@ describe("Valohai's REST shape", () => {
         message: 'expected one of stop-all, stop-next, continue, retry, found "stop-everything"',
       },
     ]);
+    // A title that is not a name is the title's problem.
+    const title = await api(server, "/api/v0/pipelines/", {
+      title: "v1.2 nightly",
+      nodes: [{ name: "a", template: { command: "true" } }],
+    });
+    expect(title.status).toBe(400);
+    expect(Object.keys(title.body)).toEqual(["title"]);
     const rows = await api(server, "/api/v1/pipelines", {
       title: "Rows",
       nodes: [{ name: "prep", template: { step: "preprocess-dataset", parameters: { rows: "many" } } }],
