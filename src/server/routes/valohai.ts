@@ -20,7 +20,7 @@ import { findRun, runSummary } from "../views.js";
 export const ValohaiPipelineBodySchema = z
   .record(z.string(), z.unknown())
   .describe(
-    "Valohai's pipeline body: { project, title, nodes: [{ name, type: execution, template: { step, command, parameters, inputs, environment_variables, time_limit, ... } }], edges: [{ source_node, source_type, source_key, target_node, target_type, target_key }] }.",
+    "Valohai's pipeline body: { project, title, nodes: [{ name, type: execution, on_error, actions, template: { step, command, image, parameters, inputs, environment_variables, time_limit, ... } } or { name, type: deployment, deployment }], edges: [{ source_node, source_type, source_key, target_node, target_type (input, parameter, file), target_key }] }.",
   );
 
 /** Valohai's words for a run's status. */
@@ -156,7 +156,7 @@ export function valohaiRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "valohai",
       summary: "Create and start a pipeline run from Valohai's pipeline JSON",
       description:
-        "Valohai's `POST /api/v0/pipelines/`: template.step names a step of the server's baton.yaml (template fields override it), or template.command is the node's command. Errors come back in Valohai's shape: field -> list of messages, or {detail}.",
+        "Valohai's `POST /api/v0/pipelines/`: template.step names a step of the server's baton.yaml (template fields override it), or template.command is the node's command; a deployment node keeps the files its edges send as a release. Errors come back in Valohai's shape: field -> list of messages, or {detail}.",
       body: ValohaiPipelineBodySchema,
       responses: {
         201: { description: "The pipeline run, started (Valohai's shape plus `run`)." },
