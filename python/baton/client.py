@@ -347,8 +347,8 @@ class Task:
     @property
     def status(self) -> str:
         """The task's status now (asks the server unless the task had already ended):
-        ``pending``, ``queued``, ``running``, ``succeeded``, ``failed``, ``cancelled``,
-        ``skipped`` or ``cached``."""
+        ``pending``, ``waiting`` (for approval: see ``approve``), ``queued``, ``running``,
+        ``succeeded``, ``failed``, ``cancelled``, ``skipped`` or ``cached``."""
         if self.info.get("status") not in TERMINAL_TASK_STATUSES:
             self.refresh()
         return str(self.info["status"])
@@ -358,6 +358,48 @@ class Task:
         """Whether the task has ended (asks the server)."""
         return self.status in TERMINAL_TASK_STATUSES
 
+    @property
+    def waiting(self) -> bool:
+        """Whether the task waits for approval now (asks the server)."""
+        return self.status == "waiting"
+
+    @property
+    def approval(self) -> Optional[Dict[str, Any]]:
+        """The task's approval gate, once it reached one (asks the server unless the task had
+        ended): ``{"state": "waiting"|"approved"|"rejected", "message", "requestedAt", "by",
+        "at", "comment"}`` (times in ms since the epoch; ``by``, ``at`` and ``comment`` are None
+        while it waits). None when the task has no gate or has not reached it yet."""
+        if "approval" not in self.info or self.info.get("status") not in TERMINAL_TASK_STATUSES:
+            self.refresh()
+        approval = self.info.get("approval")
+        return dict(approval) if approval else None
+
+    def approve(self, comment: Optional[str] = None, by: Optional[str] = None) -> "Task":
+        """Approves the task waiting for approval: it is queued and runs (``baton approve``).
+        The decision is recorded with ``by`` (default ``python:$USER``), the time and
+        ``comment``. Returns the task after the decision.
+
+        Raises:
+            ConflictError: the task is not waiting for approval (it says what it is).
+        """
+        return self._decide("approve", comment, by)
+
+    def reject(self, comment: Optional[str] = None, by: Optional[str] = None) -> "Task":
+        """Rejects the task waiting for approval: it fails with "rejected by WHO: COMMENT" and
+        the nodes that need it are skipped (``baton reject``). Returns the task after the decision.
+
+        Raises:
+            ConflictError: the task is not waiting for approval (it says what it is).
+        """
+        return self._decide("reject", comment, by)
+
+    def _decide(self, verb: str, comment: Optional[str], by: Optional[str]) -> "Task":
+        body: Dict[str, Any] = {"by": by or _who()}
+        if comment is not None:
+            body["comment"] = comment
+        self.info = self._client._post(f"/tasks/{_quote(self.id)}/{verb}", body)
+        return self
+
     def refresh(self) -> "Task":
         """Reads the task's current state from the server."""
         self.info = self._client._get(f"/tasks/{_quote(self.id)}")
@@ -365,7 +407,8 @@ class Task:
 
     def wait(self, timeout: Optional[float] = None) -> "Task":
         """Waits until the task has ended and returns it (it does not raise when the task
-        failed: look at ``status``).
+        failed: look at ``status``). A task ``waiting`` for approval has not ended: approve or
+        reject it (from here, the CLI or the web UI), or give a ``timeout``.
 
         Raises:
             WaitTimeout: ``timeout`` seconds passed first.
@@ -500,6 +543,12 @@ class Run:
 
 
 # Helpers ------------------------------------------------------------------------------------
+
+
+def _who() -> str:
+    """Who decides an approval, as recorded: ``python:$USER`` (``python`` when unknown)."""
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or os.environ.get("LOGNAME")
+    return f"python:{user}" if user else "python"
 
 
 def _quote(text: str) -> str:

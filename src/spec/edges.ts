@@ -3,7 +3,7 @@
  * map-form node would say: needs, input bindings and `with:` values.
  */
 import type { RawNode, ResolveContext } from "./drafts.js";
-import { type Path, quoteList, suggest } from "./problems.js";
+import { type Path, memberAccess, quoteList, suggest } from "./problems.js";
 import { EdgeSchema } from "./schema.js";
 import { checkShape } from "./shape.js";
 
@@ -64,11 +64,11 @@ export function applyEdges(raw: unknown, path: Path, nodes: Map<string, RawNode>
       toNode.edgeNeeds.push({ node: from.node, condition: "success", path: p, at: "value", field: p });
     }
     if (from.kind === "output") {
-      const template = `\${{ needs.${from.node}.outputs['${from.name}'] }}`;
+      const template = `\${{ ${memberAccess("needs", from.node)}.outputs['${from.name}'] }}`;
       toNode.edgeBindings.push({ input: to.name, template, path: targetPath, sourcePath });
     } else {
-      const member = from.kind === "parameter" ? `params.${from.name}` : `metrics.${from.name}`;
-      const template = `\${{ needs.${from.node}.${member} }}`;
+      const member = memberAccess(from.kind === "parameter" ? "params" : "metrics", from.name);
+      const template = `\${{ ${memberAccess("needs", from.node)}.${member} }}`;
       toNode.edgeWith.push({ param: to.name, template, path: targetPath, sourcePath });
     }
   });

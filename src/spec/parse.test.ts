@@ -197,6 +197,34 @@ describe("parseProjectText", () => {
     expect(train.loc).toEqual({ file: "baton.yaml", line: 10, column: 9 });
   });
 
+  it("turns Valohai edges between nodes named with spaces into bracketed references", () => {
+    const project = parseProjectText(
+      yaml(
+        "version: 1",
+        "steps:",
+        "  prep: { run: ./prep.sh, params: { test split: 0.2 } }",
+        "  train: { run: ./train.sh, inputs: { images: {} }, params: { split: 0.1, lr: 0.01 } }",
+        "pipelines:",
+        "  p:",
+        "    nodes:",
+        "      - { name: Prepare data, step: prep }",
+        "      - { name: Train model, step: train }",
+        "    edges:",
+        "      - [Prepare data.output.*.png, Train model.input.images]",
+        "      - [Prepare data.parameter.test split, Train model.parameter.split]",
+        "      - [Prepare data.metadata.best lr, Train model.parameter.lr]",
+      ),
+      "baton.yaml",
+    );
+    const train = task(project, "p", "Train model");
+    expect(train.needs).toEqual([{ node: "Prepare data", condition: "success" }]);
+    expect(train.bindings).toEqual({ images: "${{ needs['Prepare data'].outputs['*.png'] }}" });
+    expect(train.with).toEqual({
+      split: "${{ needs['Prepare data'].params['test split'] }}",
+      lr: "${{ needs['Prepare data'].metrics['best lr'] }}",
+    });
+  });
+
   it("reports Valohai edges naming params that do not exist", () => {
     expect(
       problems(

@@ -1175,7 +1175,7 @@ function convertEdges(cx: Context, value: unknown, path: Path, nodes: Map<string
         continue;
       }
       addNeed(dst, src.name);
-      dst.files.push(`\${{ ${needsRef(src.name)}.outputs[${quoteKey(s[2])}] }}`);
+      dst.files.push(outputsOf(src.name, s[2]));
       continue;
     }
     const step = dst.step as StepInfo;
@@ -1203,7 +1203,7 @@ function convertEdges(cx: Context, value: unknown, path: Path, nodes: Map<string
     if (kinds === "output->input") {
       if (!needInput()) continue;
       addNeed(dst, src.name);
-      addInputEdge(dst, t[2], `\${{ ${needsRef(src.name)}.outputs[${quoteKey(s[2])}] }}`, mode);
+      addInputEdge(dst, t[2], outputsOf(src.name, s[2]), mode);
     } else if (kinds === "input->input") {
       if (!srcStep.inputs.has(s[2])) {
         cx.error(
@@ -1286,14 +1286,13 @@ function finishNode(cx: Context, n: NodeState): Obj {
   const out: Obj = {};
   if (n.type === "deployment") {
     if (n.needs.length) out.needs = n.needs;
-    const release = n.out.release as Obj;
+    const release = n.out.release as { name: string };
     if (n.files.length === 0)
       cx.warn(
         [...n.path, "name"],
         `deployment node "${n.name}" gets no files (add an edge NODE.output.GLOB -> ${n.name}.file.ENDPOINT.NAME)`,
       );
-    release.files = n.files.length === 1 ? n.files[0] : n.files;
-    out.release = release;
+    out.release = releaseOf(release.name, n.files);
     return out;
   }
   out.step = n.out.step;
@@ -1331,6 +1330,19 @@ function finishNode(cx: Context, n: NodeState): Obj {
     if (n.out[key] !== undefined) out[key] = n.out[key];
   }
   return out;
+}
+
+/** The files a node's outputs matching `glob` are: `${{ needs.train.outputs['*.pt'] }}`. */
+export function outputsOf(node: string, glob: string): string {
+  return `\${{ ${needsRef(node)}.outputs[${quoteKey(glob)}] }}`;
+}
+
+/**
+ * A Valohai deployment node as a `release:` (Baton serves no endpoints; the files sent to the
+ * deployment are kept as release `deployment`): `files` are `outputsOf(...)` expressions.
+ */
+export function releaseOf(deployment: string, files: string[]): Obj {
+  return { name: deployment, files: files.length === 1 ? files[0] : files };
 }
 
 function addNeed(node: NodeState, name: string): void {

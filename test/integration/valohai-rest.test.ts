@@ -10,6 +10,7 @@ import { makeProject } from "../helpers/cli.js";
 import { type Server, api, killStarted, startServer, waitForRun } from "../helpers/server.js";
 
 const SCRIPT = fileURLToPath(new URL("../fixtures/valohai-api/create_pipeline.py", import.meta.url));
+const DEPLOY_SCRIPT = fileURLToPath(new URL("../fixtures/valohai-api/deploy_pipeline.py", import.meta.url));
 const TIMEOUT = 120_000;
 
 const BATON_YAML = `version: 1
@@ -67,6 +68,22 @@ async function startShip(tag: string): Promise<string> {
   const done = await waitForRun(server, started.body.run.id, undefined, { timeoutMs: 60_000 });
   expect(done.run.status, JSON.stringify(done.tasks)).toBe("succeeded");
   return started.body.run.id;
+}
+
+/** Runs one of the Python scripts written for Valohai's API against the server. */
+function python(
+  script: string,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      "python3",
+      [script, ...args],
+      { env: { ...process.env, VALOHAI_URL: server.url, VALOHAI_API_TOKEN: server.token }, timeout: 150_000 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
 
 async function fetchWith(p: string, authorization: string): Promise<Response> {
@@ -167,6 +184,89 @@ describe("Valohai's REST shape", () => {
     TIMEOUT + 60_000,
   );
 
+  it(
+    "a title with spaces, an image, on_error and a deployment node: the run, its tasks and the release",
+    async () => {
+      const out = await python(DEPLOY_SCRIPT);
+      expect(out.code, out.stdout + out.stderr).toBe(0);
+      expect(out.stdout).toContain("node Prepare data: completed");
+      expect(out.stdout).toContain("node Train model: completed");
+      // on_error: continue — the node failed, the pipeline did not.
+      expect(out.stdout).toContain("node Flaky check: error");
+      expect(out.stdout).toContain("node deploy: completed");
+      expect(out.stdout).toContain("pipeline completed");
+      const [, id, title] = /created pipeline (\S+) \(\w+\) (.*)/.exec(out.stdout)!;
+      expect(title).toBe("Train and deploy (nightly)");
+
+      const run = await api(server, `/api/v1/runs/${id}`);
+      expect(run.body.run).toMatchObject({ pipeline: "Train and deploy (nightly)", status: "succeeded" });
+      const view = await api(server, `/api/v0/pipelines/${id}/`);
+      expect(view.body.title).toBe("Train and deploy (nightly)");
+      const kinds = view.body.nodes.map((n: { name: string; type: string }) => `${n.name}: ${n.type}`);
+      expect(kinds.sort()).toEqual([
+        "Flaky check: execution",
+        "Prepare data: execution",
+        "Train model: execution",
+        "deploy: deployment",
+      ]);
+      const task = (name: string) => run.body.tasks.find((t: { name: string }) => t.name === name);
+      expect(task("Train model")).toMatchObject({ status: "succeeded", image: "python:3.11" });
+      expect(task("Prepare data")).toMatchObject({ status: "succeeded", image: "python:3.11" });
+      expect(task("Flaky check").status).toBe("failed");
+
+      // The deployment node kept what Train model wrote as release "digits".
+      const release = await api(server, "/api/v1/releases/digits");
+      expect(release.status, JSON.stringify(release.body)).toBe(200);
+      const version = release.body.versions.find((v: { run: string }) => v.run === id);
+      expect(version.files.map((f: { path: string }) => f.path)).toEqual(["model.pt"]);
+      const bytes = await fetchWith(version.files[0].url, `Token ${server.token}`);
+      expect((await bytes.text()).trim()).toBe("3");
+    },
+    TIMEOUT + 60_000,
+  );
+
+  it("problems of the translated pipeline are answered at their place in the posted JSON", async () => {
+    const out = await python(DEPLOY_SCRIPT, "--bad");
+    expect(out.code, out.stderr).toBe(0);
+    const answer = JSON.parse(out.stdout);
+    expect(answer.status).toBe(400);
+    expect(Object.keys(answer.body).sort()).toEqual([
+      "nodes[0].template.parameters.rows",
+      "nodes[1].template.inputs.dataset[0]",
+    ]);
+    expect(answer.body["nodes[0].template.parameters.rows"][0]).toContain('param "rows"');
+    expect(answer.body["nodes[1].template.inputs.dataset[0]"][0]).toContain("s3:// URLs are not supported");
+
+    // The same body on /api/v1: Baton's error shape, the same places under body.
+    const bad = {
+      title: "Bad on_error",
+      nodes: [{ name: "a b", type: "execution", on_error: "stop-everything", template: { command: "true" } }],
+    };
+    const v1 = await api(server, "/api/v1/pipelines", bad);
+    expect(v1.status).toBe(400);
+    expect(v1.body.error.problems).toEqual([
+      {
+        path: "body.nodes[0].on_error",
+        message: 'expected one of stop-all, stop-next, continue, retry, found "stop-everything"',
+      },
+    ]);
+    // A title that is not a name is the title's problem.
+    const title = await api(server, "/api/v0/pipelines/", {
+      title: "v1.2 nightly",
+      nodes: [{ name: "a", template: { command: "true" } }],
+    });
+    expect(title.status).toBe(400);
+    expect(Object.keys(title.body)).toEqual(["title"]);
+    const rows = await api(server, "/api/v1/pipelines", {
+      title: "Rows",
+      nodes: [{ name: "prep", template: { step: "preprocess-dataset", parameters: { rows: "many" } } }],
+    });
+    expect(rows.status).toBe(400);
+    expect(rows.body.error.problems).toEqual([
+      expect.objectContaining({ path: "body.nodes[0].template.parameters.rows" }),
+    ]);
+  });
+
   const body = (overrides: Record<string, unknown>) => ({
     project: "p",
     title: "t",
@@ -203,7 +303,7 @@ describe("Valohai's REST shape", () => {
     expect(v0.status).toBe(400);
     expect(v0.body).toEqual({
       "edges[0].target_node": ['no node "trian" in nodes (nodes: "prep")'],
-      "edges[0].target_type": ['expected one of input, parameter, found "inputs"'],
+      "edges[0].target_type": ['expected one of input, parameter, file, found "inputs"'],
     });
   });
 

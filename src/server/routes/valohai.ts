@@ -7,8 +7,9 @@
 import fs from "node:fs";
 import { parse as parseYaml } from "yaml";
 import * as z from "zod";
-import { translateValohaiPipeline } from "../../spec/valohai-api.js";
+import { type Origin, bodyPathOf, translateValohaiPipeline } from "../../spec/valohai-api.js";
 import type { RunRow, RunStatus, TaskRow } from "../../store/store.js";
+import { own } from "../../util/dict.js";
 import type { ServerContext } from "../context.js";
 import { HttpError, toValohaiErrorResponse } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
@@ -19,7 +20,7 @@ import { findRun, runSummary } from "../views.js";
 export const ValohaiPipelineBodySchema = z
   .record(z.string(), z.unknown())
   .describe(
-    "Valohai's pipeline body: { project, title, nodes: [{ name, type: execution, template: { step, command, parameters, inputs, environment_variables, time_limit, ... } }], edges: [{ source_node, source_type, source_key, target_node, target_type, target_key }] }.",
+    "Valohai's pipeline body: { project, title, nodes: [{ name, type: execution, on_error, actions, template: { step, command, image, parameters, inputs, environment_variables, time_limit, ... } } or { name, type: deployment, deployment }], edges: [{ source_node, source_type, source_key, target_node, target_type (input, parameter, file), target_key }] }.",
   );
 
 /** Valohai's words for a run's status. */
@@ -58,8 +59,13 @@ export async function startValohaiPipeline(
       problems,
     );
   }
-  const { definition, pipeline, ignored } = translated.value;
-  const target = ctx.catalog.fromDefinition(definition, pipeline);
+  const { definition, pipeline, ignored, origins } = translated.value;
+  let target: ReturnType<typeof ctx.catalog.fromDefinition>;
+  try {
+    target = ctx.catalog.fromDefinition(definition, pipeline);
+  } catch (err) {
+    throw inPostedBody(err, origins);
+  }
   const controller = await ctx.engine.startRun(target.project, {
     pipeline: target.pipeline.name,
     params: {},
@@ -71,6 +77,29 @@ export async function startValohaiPipeline(
   return { ...(await valohaiPipelineView(ctx, run)), ignored };
 }
 
+/**
+ * A problem of the translated definition (`body.definition.pipelines.t.nodes[1].with.rows`),
+ * moved to where it comes from in the posted JSON (`body.nodes[1].template.parameters.rows`).
+ * A problem with no origin in the body (in the server's own steps) keeps its definition path,
+ * under `body.definition`, and says so.
+ */
+function inPostedBody(err: unknown, origins: Origin[]): unknown {
+  if (!(err instanceof HttpError) || err.problems.length === 0) return err;
+  const problems = err.problems.map((p) => {
+    const def = p.path?.startsWith("body.definition.") ? p.path.slice("body.definition.".length) : undefined;
+    const at = def === undefined ? undefined : bodyPathOf(origins, def);
+    if (at !== undefined) return { path: `body.${at}`, message: p.message };
+    if (def === undefined) return p;
+    return { ...p, message: `${p.message} (in the server's baton.yaml, at ${def})` };
+  });
+  return new HttpError(
+    err.status,
+    err.code,
+    problems.map((p) => `${p.path}: ${p.message}`).join("\n"),
+    problems,
+  );
+}
+
 /** A run as Valohai shows a pipeline: id, title, status, urls, nodes; plus Baton's run. */
 async function valohaiPipelineView(ctx: ServerContext, run: RunRow): Promise<Record<string, unknown>> {
   const tasks = await ctx.store.listTasks({ run: run.id });
@@ -78,6 +107,15 @@ async function valohaiPipelineView(ctx: ServerContext, run: RunRow): Promise<Rec
   for (const t of tasks) {
     const node = t.node ?? t.name;
     byNode.set(node, [...(byNode.get(node) ?? []), t]);
+  }
+  // A release: node is what a Valohai deployment node became.
+  let releases = new Set<string>();
+  try {
+    const pipeline = own(ctx.catalog.forRun(run).pipelines, run.pipeline);
+    const nodes = Object.values(pipeline?.nodes ?? {});
+    releases = new Set(nodes.filter((n) => n.kind === "task" && n.release !== undefined).map((n) => n.name));
+  } catch {
+    // The run's definition cannot be read any more: its nodes are shown as executions.
   }
   return {
     id: run.id,
@@ -91,7 +129,7 @@ async function valohaiPipelineView(ctx: ServerContext, run: RunRow): Promise<Rec
     },
     nodes: [...byNode.entries()].map(([name, list]) => ({
       name,
-      type: "execution",
+      type: releases.has(name) ? "deployment" : "execution",
       status: VALOHAI_TASK_STATUS[list[list.length - 1]!.status] ?? list[list.length - 1]!.status,
       tasks: list.map((t) => ({ id: t.id, name: t.name, status: t.status })),
     })),
@@ -118,7 +156,7 @@ export function valohaiRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "valohai",
       summary: "Create and start a pipeline run from Valohai's pipeline JSON",
       description:
-        "Valohai's `POST /api/v0/pipelines/`: template.step names a step of the server's baton.yaml (template fields override it), or template.command is the node's command. Errors come back in Valohai's shape: field -> list of messages, or {detail}.",
+        "Valohai's `POST /api/v0/pipelines/`: template.step names a step of the server's baton.yaml (template fields override it), or template.command is the node's command; a deployment node keeps the files its edges send as a release. Errors come back in Valohai's shape: field -> list of messages, or {detail}.",
       body: ValohaiPipelineBodySchema,
       responses: {
         201: { description: "The pipeline run, started (Valohai's shape plus `run`)." },
