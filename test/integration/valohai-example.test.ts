@@ -73,7 +73,9 @@ describe("examples/valohai-import, as its README says", () => {
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     );
-    expect(progress).toContain(`pick best waiting: waiting for approval (approve: baton approve ${waiting.id}`);
+    expect(progress).toContain(
+      `pick best waiting: waiting for approval (approve: baton approve ${waiting.id}`,
+    );
     const runs = await runBaton(["ls"], dir);
     expect(runs.stdout).toMatch(new RegExp(`${waiting.run}\\s+Train and release\\s+running .*1 waiting`));
     const tasks = await runBaton(["ls", waiting.run], dir);
