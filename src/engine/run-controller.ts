@@ -204,6 +204,7 @@ export class RunController {
     return {
       runnable: (task) => this.runnable(task),
       mayRun: () => !this.cancelling,
+      cancelReason: () => (this.cancelling ? this.cancelReason : undefined),
       running: (task, attempt) => this.emitTask(task, { attempt }),
       waiting: (task, open) =>
         this.emitTask(task, { error: `waiting on ${plural(open, "child", "children")}` }),
@@ -976,8 +977,13 @@ export class RunController {
     for (const entry of entries) {
       const produced = handedOut.get(entry);
       if (produced) {
-        // Upstream outputs keep their path in the output folder, but with `none`.
-        files.push(keep === "none" ? { ...produced, rel: path.posix.basename(produced.rel) } : produced);
+        // Upstream outputs keep their path in the output folder, but with `none`: then every
+        // file goes straight in the input's folder, not in one folder per producer task.
+        files.push(
+          keep === "none"
+            ? { ...produced, rel: path.posix.basename(produced.rel), producer: undefined }
+            : produced,
+        );
         continue;
       }
       const source = classifyInputSource(entry);

@@ -77,6 +77,8 @@ export interface TaskOwner<T extends RunnerTask> {
   ended(task: T, end: TaskEnd): Promise<void>;
   /** What else the owner records with a task's end (a pipeline task's cache key...). */
   recorded?(task: T, status: TaskCompletion["status"]): Partial<TaskCompletion>;
+  /** Why a running task was cancelled, when the owner stopped for a reason (`stopped: NODE failed`). */
+  cancelReason?(task: T): string | undefined;
   /** Runs background work; a bug in it ends the task (or run) loudly instead of hanging it. */
   guard(task: T, work: Promise<void>): void;
 }
@@ -244,7 +246,7 @@ export class TaskRunner<T extends RunnerTask> {
       {
         status: end.status === "cancelled" ? "cancelled" : "failed",
         exitCode: result.exitCode,
-        error: why,
+        error: (end.status === "cancelled" && this.owner.cancelReason?.(task)) || why,
         metrics,
         outputs: plan.keepFailedOutputs && end.status === "failed" ? collected.outputs : [],
       },

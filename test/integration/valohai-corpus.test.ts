@@ -4,6 +4,10 @@
  * with `baton validate` and run; every refused fixture exits 2 with the located messages it
  * lists (`# error: ...`, exactly those).
  *
+ * Each good fixture also says, in `# expect ...` lines at its end, how each of its pipelines
+ * runs (`baton run NAME --json`): the run's status and the tasks, files, metrics, releases and
+ * downloads that show each feature working (see test/helpers/valohai-expect.ts for the lines).
+ *
  * Each good fixture names the baton.yaml features of the Valohai contract it needs
  * (`# needs: compat, release`). Features in PENDING_FEATURES are not known yet by the
  * validator of this branch: for those fixtures the validate-and-run part is skipped (the
@@ -21,6 +25,7 @@ import { stringify } from "yaml";
 import { formatProblem } from "../../src/errors.js";
 import { importValohaiText } from "../../src/spec/valohai.js";
 import { runBaton } from "../helpers/cli.js";
+import { checkExpectations, parseExpectations } from "../helpers/valohai-expect.js";
 
 /** Contract features the validator on this branch does not know yet (see the header). */
 const PENDING_FEATURES = new Set<string>([]);
@@ -92,8 +97,11 @@ function project(f: Fixture, httpBase: string): string {
 describe("Valohai corpus", () => {
   let server: http.Server;
   let httpBase = "";
+  /** Requests the test's HTTP server got, by path (reset before each fixture's run). */
+  const served = new Map<string, number>();
   beforeAll(async () => {
     server = http.createServer((req, res) => {
+      served.set(req.url ?? "", (served.get(req.url ?? "") ?? 0) + 1);
       res.writeHead(200, { "content-type": "text/plain" });
       res.end(`served ${req.url}\n`);
     });
@@ -108,20 +116,21 @@ describe("Valohai corpus", () => {
   });
 
   describe.each(good)("$name", (f) => {
-    it("imports with exactly the warnings it lists, located in the Valohai file", () => {
+    it("imports with exactly the warnings it lists, located in the Valohai file", async () => {
       const result = importValohaiText(f.text, f.name);
       expect(result.errors.map(formatProblem)).toEqual([]);
       expect(result.warnings.map(formatProblem).sort()).toEqual([...f.warnings].sort());
       // The converted text is kept beside the fixture, so a change in it shows in review.
       const yaml = stringify(result.document, { lineWidth: 0 });
-      expect(yaml).toMatchFileSnapshot(path.join(CORPUS, "converted", f.name));
+      await expect(yaml).toMatchFileSnapshot(path.join(CORPUS, "converted", f.name));
     });
 
     const pending = f.needs.filter((n) => PENDING_FEATURES.has(n));
     const skip = pending.length > 0 || f.noRun !== undefined;
     it.skipIf(skip)(
-      `imports with bin/baton.js, validates and runs${pending.length ? ` (pending: ${pending.join(", ")})` : ""}`,
+      `imports with bin/baton.js, validates and runs as its expect lines say${pending.length ? ` (pending: ${pending.join(", ")})` : ""}`,
       async () => {
+        served.clear();
         const dir = project(f, httpBase);
         const imported = await runBaton(["import", "valohai", "valohai.yaml", "-o", "baton.yaml"], dir);
         expect(imported.stderr).toContain("wrote baton.yaml");
@@ -134,12 +143,13 @@ describe("Valohai corpus", () => {
           fs.readFileSync(path.join(dir, "valohai.yaml"), "utf8"),
           "valohai.yaml",
         );
-        for (const pipeline of Object.keys((doc.document?.pipelines ?? {}) as object)) {
-          const ran = await runBaton(["run", pipeline], dir);
-          expect([0, 1], `${pipeline}: ${ran.stderr}`).toContain(ran.code);
-        }
+        // Every pipeline of the fixture is run at least once, and each run says what it expects.
+        const pipelines = Object.keys((doc.document?.pipelines ?? {}) as object).sort();
+        const expected = parseExpectations(f);
+        expect([...new Set(expected.runs.map((r) => r.pipeline))].sort()).toEqual(pipelines);
+        await checkExpectations(f, expected, dir, served);
       },
-      120_000,
+      180_000,
     );
   });
 
