@@ -5,6 +5,7 @@
 import { useMemo, useRef, useState } from "react";
 import { formatValue } from "../lib/format";
 import { type XY, linearAxis, nearestIndex, thin } from "../lib/series";
+import { ChartFrame } from "./chart-frame";
 
 export interface Line {
   id: string;
@@ -105,54 +106,15 @@ export function LineChart({
         onMouseLeave={() => setHoverX(null)}
       >
         <title>{name}</title>
-        {yAxis.ticks.map((t) => (
-          <g key={`y${t.label}`}>
-            <line
-              x1={M.left}
-              x2={M.left + iw}
-              y1={M.top + ih - t.at * ih}
-              y2={M.top + ih - t.at * ih}
-              className="chart-grid"
-            />
-            <text
-              x={M.left - 8}
-              y={M.top + ih - t.at * ih}
-              className="chart-tick"
-              textAnchor="end"
-              dominantBaseline="middle"
-            >
-              {t.label}
-            </text>
-          </g>
-        ))}
-        {xAxis.ticks.map((t) => (
-          <g key={`x${t.label}`}>
-            <line
-              x1={M.left + t.at * iw}
-              x2={M.left + t.at * iw}
-              y1={M.top}
-              y2={M.top + ih}
-              className="chart-grid"
-            />
-            <text x={M.left + t.at * iw} y={M.top + ih + 16} className="chart-tick" textAnchor="middle">
-              {t.label}
-            </text>
-          </g>
-        ))}
-        <line x1={M.left} x2={M.left + iw} y1={M.top + ih} y2={M.top + ih} className="chart-axis" />
-        <line x1={M.left} x2={M.left} y1={M.top} y2={M.top + ih} className="chart-axis" />
-        <text x={M.left + iw / 2} y={H - 6} className="chart-label" textAnchor="middle">
-          {xLabel}
-        </text>
-        <text
-          x={14}
-          y={M.top + ih / 2}
-          className="chart-label"
-          textAnchor="middle"
-          transform={`rotate(-90 14 ${M.top + ih / 2})`}
-        >
-          {yLabel.length > 24 ? `${yLabel.slice(0, 23)}…` : yLabel}
-        </text>
+        <ChartFrame
+          width={W}
+          height={H}
+          margins={M}
+          xTicks={xAxis.ticks}
+          yTicks={yAxis.ticks}
+          xLabel={xLabel}
+          yLabel={yLabel.length > 24 ? `${yLabel.slice(0, 23)}…` : yLabel}
+        />
         {drawn.map((l, li) => (
           <g
             key={l.id}

@@ -2,6 +2,7 @@
 import type { TaskStatus } from "../api/types";
 import { axisFor } from "../lib/compare";
 import { formatValue } from "../lib/format";
+import { ChartFrame } from "./chart-frame";
 
 export interface Point {
   id: string;
@@ -52,55 +53,17 @@ export function ScatterChart({
   return (
     <svg className="chart" viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${yLabel} against ${xLabel}`}>
       <title>{`${yLabel} against ${xLabel}`}</title>
-      {yAxis.ticks.map((t) => (
-        <g key={`y${t.label}`}>
-          <line
-            x1={M.left}
-            x2={M.left + iw}
-            y1={M.top + ih - t.at * ih}
-            y2={M.top + ih - t.at * ih}
-            className="chart-grid"
-          />
-          <text
-            x={M.left - 8}
-            y={M.top + ih - t.at * ih}
-            className="chart-tick"
-            textAnchor="end"
-            dominantBaseline="middle"
-          >
-            {t.label}
-          </text>
-        </g>
-      ))}
-      {xAxis.ticks.map((t) => (
-        <g key={`x${t.label}`}>
-          <line
-            x1={M.left + t.at * iw}
-            x2={M.left + t.at * iw}
-            y1={M.top}
-            y2={M.top + ih}
-            className="chart-grid"
-          />
-          <text x={M.left + t.at * iw} y={M.top + ih + 18} className="chart-tick" textAnchor="middle">
-            {t.label.length > 14 ? `${t.label.slice(0, 13)}…` : t.label}
-          </text>
-        </g>
-      ))}
-      <line x1={M.left} x2={M.left + iw} y1={M.top + ih} y2={M.top + ih} className="chart-axis" />
-      <line x1={M.left} x2={M.left} y1={M.top} y2={M.top + ih} className="chart-axis" />
-      <text x={M.left + iw / 2} y={H - 6} className="chart-label" textAnchor="middle">
-        {xLabel}
-        {xAxis.kind === "log" ? " (log scale)" : ""}
-      </text>
-      <text
-        x={14}
-        y={M.top + ih / 2}
-        className="chart-label"
-        textAnchor="middle"
-        transform={`rotate(-90 14 ${M.top + ih / 2})`}
-      >
-        {yLabel}
-      </text>
+      <ChartFrame
+        width={W}
+        height={H}
+        margins={M}
+        xTicks={xAxis.ticks}
+        yTicks={yAxis.ticks}
+        xLabel={`${xLabel}${xAxis.kind === "log" ? " (log scale)" : ""}`}
+        yLabel={yLabel}
+        xTickGap={18}
+        xTickMax={14}
+      />
       {line ? <path d={line} className="chart-line" /> : null}
       {placed.map((p) => (
         // biome-ignore lint/a11y/useKeyWithClickEvents: the table beside the chart offers the same choice by keyboard
