@@ -194,18 +194,21 @@ pipelines:
 version: 1
 pools:
   local: { slots: 1 }
+  side: { slots: 1 }
 pipelines:
   p:
     nodes:
-      first: { run: echo first >> ran.log; sleep 0.5 }
-      low: { run: echo low >> ran.log }
-      mid: { run: echo mid >> ran.log, priority: 5 }
-      high: { run: echo high >> ran.log, priority: 10 }
+      first: { run: echo first >> ran.log; sleep 1.5 }
+      start: { run: sleep 0.3, pool: side }
+      low: { run: echo low >> ran.log, needs: [start] }
+      mid: { run: echo mid >> ran.log, priority: 5, needs: [start] }
+      high: { run: echo high >> ran.log, priority: 10, needs: [start] }
 `,
     });
     const r = await runJson([], dir);
     expect(r.code, r.stderr).toBe(0);
-    // `first` takes the only slot; the others wait for it and then go by priority.
+    // `first` takes the only slot; the others become ready while it runs (once `start`, in
+    // another pool, has ended), wait for that slot, and then go by priority.
     expect(ranOrder(dir)).toEqual(["first", "high", "mid", "low"]);
   });
 
