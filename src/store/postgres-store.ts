@@ -123,17 +123,19 @@ export class PostgresStore implements Store {
   private writes: Promise<unknown> = Promise.resolve();
   private closed = false;
 
+  private readonly config: pg.ClientConfig;
+
   private constructor(readonly target: PostgresTarget) {
-    this.pool = new pg.Pool({
+    this.config = {
       host: target.host,
       port: target.port,
       database: target.database,
       user: target.user,
       password: target.password,
-      max: 8,
       connectionTimeoutMillis: Number(process.env.BATON_DB_CONNECT_TIMEOUT_MS) || 10_000,
       types: TYPES,
-    });
+    };
+    this.pool = new pg.Pool({ ...this.config, max: 8 });
     // An idle connection the server dropped: the next query gets a new one.
     this.pool.on("error", () => {});
     this.ready = this.migrate();
@@ -163,9 +165,15 @@ export class PostgresStore implements Store {
 
   /** Applies the migrations not applied yet, all under one advisory lock: servers starting at once wait for each other. */
   private async migrate(): Promise<void> {
-    const client = await this.pool.connect().catch((err) => {
+    // A client of its own, not the pool's: one that fails to connect is closed here, whatever
+    // the failure (the pool keeps the socket of a refused password open, and the process alive).
+    const client = new pg.Client(this.config);
+    try {
+      await client.connect();
+    } catch (err) {
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
       throw this.connectError(err);
-    });
+    }
     try {
       await client.query("BEGIN");
       await client.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
@@ -189,7 +197,7 @@ export class PostgresStore implements Store {
       await client.query("ROLLBACK").catch(() => {});
       throw this.connectError(err);
     } finally {
-      client.release();
+      await client.end().catch(() => {});
     }
   }
 
@@ -206,11 +214,13 @@ export class PostgresStore implements Store {
           ? "unknown host"
           : e.code === "28P01" || e.code === "28000"
             ? `authentication failed for user "${t.user}" (wrong password?)`
-            : e.code === "3D000"
-              ? `no database "${t.database}"`
-              : e.code === "ETIMEDOUT" || /timeout/i.test(e.message ?? "")
-                ? "no answer (timed out)"
-                : undefined;
+            : /password must be a string|password authentication/i.test(e.message ?? "")
+              ? `it asks user "${t.user}" for a password and the URL gives none`
+              : e.code === "3D000"
+                ? `no database "${t.database}"`
+                : e.code === "ETIMEDOUT" || /timeout/i.test(e.message ?? "")
+                  ? "no answer (timed out)"
+                  : undefined;
     if (why)
       return new BatonError("STORE_CONNECT", `cannot use ${where} (${t.display}): ${why}`, { cause: err });
     return new BatonError(

@@ -22,6 +22,8 @@ export interface TestPostgres {
   url(database: string): string;
   /** Creates a new, empty database and returns its URL. */
   createDatabase(prefix?: string): Promise<string>;
+  /** Adds a login role that must give `password` over TCP (scram-sha-256), to test refusals. */
+  addPasswordUser(name: string, password: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -148,6 +150,37 @@ export async function startPostgres(): Promise<TestPostgres> {
         await client.end();
       }
       return url(name);
+    },
+    async addPasswordUser(name, password) {
+      const hba = path.join(data, "pg_hba.conf");
+      // The first matching line wins: this role's line goes before the trust ones.
+      fs.writeFileSync(hba, `host all ${name} 127.0.0.1/32 scram-sha-256\n${fs.readFileSync(hba, "utf8")}`);
+      const client = new pg.Client({ host, port, user: "postgres", database: "postgres" });
+      await client.connect();
+      try {
+        await client.query(`CREATE ROLE "${name}" LOGIN PASSWORD '${password.replace(/'/g, "''")}'`);
+        await client.query("SELECT pg_reload_conf()");
+      } finally {
+        await client.end();
+      }
+      // The server reloads its configuration in the background: wait until it asks for the password.
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+        const probe = new pg.Client({
+          host,
+          port,
+          user: name,
+          password: `not-${password}`,
+          database: "postgres",
+        });
+        const refused = await probe.connect().then(
+          () => false,
+          (err: { code?: string }) => err.code === "28P01",
+        );
+        await probe.end().catch(() => {});
+        if (refused) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`PostgreSQL does not ask ${name} for a password`);
     },
     async stop() {
       try {
