@@ -3,9 +3,10 @@
  * (a throwaway cluster, see test/helpers/postgres.ts).
  */
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { makeProject, runBaton, runJson } from "../helpers/cli.js";
 import { type TestPostgres, missingPostgres, startPostgres } from "../helpers/postgres.js";
+import { killStarted, startServer, waitForRun } from "../helpers/server.js";
 
 const missing = missingPostgres();
 if (missing) console.warn(`postgres-cli: PostgreSQL tests skipped: ${missing}`);
@@ -17,6 +18,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 }, 60_000);
+afterEach(killStarted);
 
 const PROJECT = `version: 1
 pipelines:
@@ -132,5 +134,30 @@ describe.skipIf(missing)("baton run / ls / show --db postgres://", () => {
     const both = await runBaton(["ls"], dir, { BATON_DB: db });
     expect(both.stdout).toContain(first.json.run.id);
     expect(both.stdout).toContain(second.json.run.id);
+  }, 120_000);
+});
+
+describe.skipIf(missing)("baton server and submit on PostgreSQL", () => {
+  it("a server on --db postgres:// runs what the API starts; the CLI sees it there", async () => {
+    const dir = makeProject({ "baton.yaml": PROJECT });
+    const db = await server.createDatabase("srv");
+    const s = await startServer(dir, { args: ["--db", db] });
+    const { run } = (await s.api<{ run: { id: string } }>("/api/v1/runs", { pipeline: "fan" })).body;
+    expect((await waitForRun(s, run.id)).run.status).toBe("succeeded");
+    expect((await s.stop()).code).toBe(0);
+    const ls = await runBaton(["ls", "--db", db, run.id], dir);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toContain("merge");
+  }, 120_000);
+
+  it("baton submit without a server records the task in the database BATON_DB names", async () => {
+    const dir = makeProject({ "baton.yaml": PROJECT });
+    const db = await server.createDatabase("sub");
+    const r = await runBaton(["submit", "--wait", "-n", "hello", "echo", "hi"], dir, { BATON_DB: db });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("hi");
+    const ls = await runBaton(["ls", "--db", db], dir);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toContain("hello");
   }, 120_000);
 });
