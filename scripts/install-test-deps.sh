@@ -2,8 +2,10 @@
 # Installs what the test suite needs beyond `npm ci`: Debian's Chromium for the web UI's
 # end-to-end tests (driven by playwright-core; never `npx playwright install`, which downloads
 # a browser build), and python3 with pip for the Python client's tests (python-client.test.ts
-# runs `python3` scripts and `python3 -m pip install --target`). Idempotent: installs only
-# what is missing, and does nothing when all of it is there.
+# runs `python3` scripts and `python3 -m pip install --target`), and Debian's PostgreSQL server
+# for the PostgreSQL store's tests (test/helpers/postgres.ts starts a throwaway cluster with its
+# initdb and pg_ctl; the packaged cluster is not used). Idempotent: installs only what is
+# missing, and does nothing when all of it is there.
 set -euo pipefail
 
 missing=()
@@ -16,6 +18,11 @@ if command -v python3 >/dev/null 2>&1 && python3 -m pip --version >/dev/null 2>&
   echo "install-test-deps: python3 and pip already installed ($(python3 --version 2>&1))"
 else
   missing+=(python3 python3-pip)
+fi
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "install-test-deps: postgresql already installed ($(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1))"
+else
+  missing+=(postgresql)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -39,3 +46,6 @@ if [ -x /usr/bin/chromium ]; then
   echo "install-test-deps: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium installed')"
 fi
 echo "install-test-deps: $(python3 --version 2>&1), $(python3 -m pip --version 2>&1 | cut -d' ' -f1-2)"
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "install-test-deps: postgresql in $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+fi

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   STORE_NOT_FOUND: "no such run or task",
   STORE_AMBIGUOUS: "an id prefix matches more than one run or task",
   STORE_UNAVAILABLE: "the state database cannot be opened or written",
+  STORE_CONNECT: "the state database cannot be reached (refused connection, unknown host, wrong password)",
   STATE_CONFLICT: "the run or task cannot do this in its current state, or another engine changed it",
   // Running tasks.
   TASK_INPUT_MISSING: "a bound input file does not exist",
@@ -92,6 +93,7 @@ export function exitCodeFor(err: BatonError): number {
     case "STORE_NOT_FOUND":
     case "STORE_AMBIGUOUS":
     case "STATE_CONFLICT":
+    case "STORE_CONNECT":
       return 2;
     default:
       return 1;

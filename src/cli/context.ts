@@ -6,7 +6,10 @@ import { BatonError, didYouMean } from "../errors.js";
 import { limitsFromEnv } from "../spec/limits.js";
 import { parseProjectText } from "../spec/parse.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
+import { dbFromEnv, openStore, sqliteFile } from "../store/open-store.js";
+import { isPostgresUrl } from "../store/postgres-store.js";
 import { SqliteStore } from "../store/sqlite-store.js";
+import type { Store } from "../store/store.js";
 import { own } from "../util/dict.js";
 
 export interface ProjectFile {
@@ -65,15 +68,22 @@ export function pickPipeline(project: ProjectSpec, name: string | undefined): Pi
   return pipeline;
 }
 
-/** Opens the store of an existing `.baton/` for reading commands (`ls`, `show`, `logs`). */
-export function openExistingStore(file: string): SqliteStore {
+/**
+ * Opens the store of an existing `.baton/` for reading commands (`ls`, `show`, `logs`), or the
+ * database `db` (`--db`, else BATON_DB) names: a SQLite file, or a `postgres://` URL.
+ */
+export async function openExistingStore(file: string, db?: string): Promise<Store> {
+  const named = dbFromEnv(db);
+  if (named !== undefined && isPostgresUrl(named)) return openStore(named, "");
   const { workdir } = locateFile(file);
-  const layout = StateLayout.forWorkdir(workdir);
-  if (!fs.existsSync(layout.database)) {
+  const database = sqliteFile(named) ?? StateLayout.forWorkdir(workdir).database;
+  if (!fs.existsSync(database)) {
     throw new BatonError(
       "STORE_NOT_FOUND",
-      `no runs yet in ${workdir} (no ${path.relative(process.cwd(), layout.database) || layout.database})`,
+      named === undefined
+        ? `no runs yet in ${workdir} (no ${path.relative(process.cwd(), database) || database})`
+        : `no state database ${database} (--db ${named})`,
     );
   }
-  return SqliteStore.open(layout.database);
+  return SqliteStore.open(database);
 }

@@ -1,7 +1,8 @@
-import { openLocalEngine } from "../engine/local.js";
+import { openEngineOn, type openLocalEngine } from "../engine/local.js";
 import { RunController } from "../engine/run-controller.js";
 import { runView, taskViews } from "../engine/task-view.js";
 import type { ProjectSpec } from "../spec/types.js";
+import { dbFromEnv } from "../store/open-store.js";
 import type { RunStatus } from "../store/store.js";
 import type { ProjectFile } from "./context.js";
 import { startEmbeddedApi } from "./embedded-api.js";
@@ -25,7 +26,7 @@ export interface DrivenRun {
 export function driveRun(
   project: LocatedProject,
   begin: (engine: LocalEngine["engine"]) => Promise<RunController>,
-  opts: { json?: boolean },
+  opts: { json?: boolean; db?: string },
 ): Promise<void> {
   return drive({ workdir: project.workdir, project }, begin, opts);
 }
@@ -37,7 +38,7 @@ export function driveRun(
 export async function drive(
   where: { workdir: string; project?: LocatedProject | undefined },
   begin: (engine: LocalEngine["engine"]) => Promise<DrivenRun>,
-  opts: { json?: boolean },
+  opts: { json?: boolean; db?: string },
 ): Promise<void> {
   const { workdir, project } = where;
   // Signals are caught from the start: one that comes while the engine starts cancels the run as soon as it exists.
@@ -51,7 +52,13 @@ export async function drive(
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   claimSignals();
-  const { engine, store, close: closeEngine } = openLocalEngine(workdir, { pools: project?.pools });
+  const {
+    engine,
+    store,
+    close: closeEngine,
+  } = await openEngineOn(workdir, dbFromEnv(opts.db), {
+    pools: project?.pools,
+  });
   // The API's port is bound while the run is planned and cached results are reused; only the
   // first task launch waits for it (tasks get its URL). Fastify itself loads on the first request.
   const starting = startEmbeddedApi(engine, store, workdir, project);

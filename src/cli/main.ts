@@ -8,6 +8,10 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /** Builds the `baton` command line. Each command's module is imported only when it runs. */
+/** `--db`: where the state is (store/open-store.ts). */
+const DB_OPTION_HELP =
+  "state database: a SQLite file or postgres://USER@HOST:PORT/DB (default $BATON_DB, else .baton/baton.db)";
+
 export function buildProgram(): Command {
   const program = new Command("baton")
     .description("Run ML, data and QA pipelines: baton.yaml pipelines, shell submits, a TypeScript SDK.")
@@ -22,6 +26,7 @@ export function buildProgram(): Command {
     .description("run a pipeline; exit 0 iff the run succeeded")
     .argument("[pipeline]", "pipeline name (may be left out when the file has one)")
     .option("-f, --file <file>", "pipeline file", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .option("-p, --param <k=v>", "set a pipeline param (repeatable)", collect, [])
     .option("--target <node>", "run only NODE and what it needs (repeatable)", collect, [])
     .option("--from <node>", "rerun NODE and everything downstream, reusing earlier results")
@@ -51,6 +56,7 @@ export function buildProgram(): Command {
     .description("list runs, or the tasks of a run")
     .argument("[run]", "run id (or prefix); with --tree or --json, defaults to the latest run")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .option("--tree", "show tasks as a tree of parents and children")
     .option("--status <status>", "only tasks with this status (repeatable)", collect, [])
     .option("--json", "print the tasks as a JSON array")
@@ -61,6 +67,7 @@ export function buildProgram(): Command {
     .description("show a run or a task: status, command, params, attempts, outputs, metrics")
     .argument("<id>", "run or task id (or prefix)")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .option("--json", "print as JSON")
     .action(async (id, opts) => (await import("./commands/show.js")).showCommand(id, opts));
 
@@ -73,6 +80,7 @@ export function buildProgram(): Command {
     .option("-f, --follow", "keep printing until the task ends (the pipeline file is --file here)")
     .option("--raw", "print the bytes unchanged (on a terminal, control characters are escaped)")
     .option("--file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .action(async (id, extra, opts) => (await import("./commands/logs.js")).logsCommand(id, opts, extra));
 
   program
@@ -111,6 +119,7 @@ export function buildProgram(): Command {
     .description("inspect and prune the result cache: ls | clear | gc")
     .argument("<action>", "ls, clear or gc")
     .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .option("--keep <n>", "gc: keep the results of the last N runs (default 10)")
     .option("--limit <n>", "ls: show at most N entries (default 50)")
     .action(async (action, opts) => (await import("./commands/cache.js")).cacheCommand(action, opts));
@@ -120,6 +129,7 @@ export function buildProgram(): Command {
     .description("cancel a run, or a task with everything it submitted")
     .argument("<id>", "run or task id (or prefix)")
     .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .action(async (id, opts) => (await import("./commands/control.js")).cancelCommand(id, opts));
 
   // Gates: approval.
@@ -134,6 +144,7 @@ export function buildProgram(): Command {
       .argument("<task>", "task id (or prefix)")
       .option("-c, --comment <text>", "why (recorded with the decision)")
       .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
+      .option("--db <url>", DB_OPTION_HELP)
       .action(async (id, opts) => (await import("./commands/approve.js")).approveCommand(verb, id, opts));
   }
 
@@ -142,6 +153,7 @@ export function buildProgram(): Command {
     .description("wait until a run or task has ended; exit 0 iff it succeeded")
     .argument("<id>", "run or task id (or prefix)")
     .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .action(async (id, opts) => (await import("./commands/control.js")).waitCommand(id, opts));
 
   program
@@ -159,6 +171,7 @@ export function buildProgram(): Command {
     .description("continue a run whose engine died, adopting task processes still alive")
     .argument("<run>", "run id (or prefix)")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .option("--json", "print the run and its tasks as JSON on stdout at the end")
     .action(async (id, opts) => (await import("./commands/resume.js")).resumeCommand(id, opts));
 
@@ -168,6 +181,7 @@ export function buildProgram(): Command {
     .argument("<run>", "run id (or prefix), or the id of one of its tasks")
     .option("--failed-only", "only failed, skipped and cancelled tasks; keep the successes")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
+    .option("--db <url>", DB_OPTION_HELP)
     .option("--json", "print the run and its tasks as JSON on stdout at the end")
     .action(async (id, opts) => (await import("./commands/resume.js")).retryCommand(id, opts));
 
@@ -176,7 +190,7 @@ export function buildProgram(): Command {
     .description("serve the API and web UI, and run what they start, until interrupted")
     .option("--host <host>", "address to listen on (non-loopback needs BATON_ALLOW_REMOTE=1)")
     .option("--port <port>", "port to listen on (0: any free port)", "8377")
-    .option("--db <url>", "state database: a SQLite file (default .baton/baton.db)")
+    .option("--db <url>", DB_OPTION_HELP)
     .option("-f, --file <file>", "pipeline file (default ./baton.yaml, if there is one)")
     .option(
       "--max-tasks-per-node <n>",

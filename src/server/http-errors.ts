@@ -66,6 +66,7 @@ export function statusForCode(code: ErrorCode): number {
     case "STATE_CONFLICT":
       return 409;
     case "STORE_UNAVAILABLE":
+    case "STORE_CONNECT":
       return 503;
     default:
       return 500;

@@ -204,3 +204,199 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE tasks ADD COLUMN approval TEXT;
   `,
 ];
+
+/**
+ * PostgreSQL schema migrations (postgres-store.ts), numbered like SQLite's: migration N here
+ * brings the schema to what SQLite's migration N does, so one version means one schema in both.
+ * Times are BIGINT milliseconds, JSON is TEXT (as in SQLite), and `seq` (an identity column)
+ * keeps the insertion order that SQLite's rowid gives.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    pipeline TEXT NOT NULL,
+    status TEXT NOT NULL,
+    params TEXT NOT NULL,
+    workdir TEXT NOT NULL,
+    spec_file TEXT,
+    parent_run_id TEXT,
+    parent_task_id TEXT,
+    created_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    engine_pid INTEGER
+  );
+  CREATE INDEX runs_parent_task ON runs (parent_task_id);
+  CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    seq BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    name TEXT NOT NULL,
+    node TEXT,
+    parent_id TEXT,
+    status TEXT NOT NULL,
+    pool TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    command TEXT,
+    params TEXT NOT NULL,
+    item TEXT,
+    exit_code INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    cached INTEGER NOT NULL DEFAULT 0,
+    output_dir TEXT NOT NULL,
+    metrics TEXT,
+    error TEXT,
+    cache_key TEXT,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT,
+    ended_at BIGINT
+  );
+  CREATE INDEX tasks_run ON tasks (run_id);
+  CREATE INDEX tasks_parent ON tasks (parent_id);
+  CREATE INDEX tasks_cache_key ON tasks (cache_key);
+  CREATE TABLE attempts (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    number INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    pid_start TEXT,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    exit_code INTEGER,
+    signal TEXT,
+    reason TEXT,
+    message TEXT,
+    log_path TEXT NOT NULL,
+    PRIMARY KEY (task_id, number)
+  );
+  CREATE TABLE outputs (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    PRIMARY KEY (task_id, path)
+  );
+  CREATE INDEX outputs_sha ON outputs (sha256);
+  `,
+  `
+  ALTER TABLE tasks ADD COLUMN cache_parts TEXT;
+  CREATE TABLE file_hashes (
+    key TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    checked_at BIGINT NOT NULL
+  );
+  `,
+  `
+  ALTER TABLE runs ADD COLUMN options TEXT;
+  `,
+  `
+  ALTER TABLE tasks ADD COLUMN submit TEXT;
+  ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
+  CREATE INDEX tasks_idempotency ON tasks (idempotency_key);
+  CREATE TABLE task_deps (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    needs_task_id TEXT NOT NULL REFERENCES tasks (id),
+    condition TEXT NOT NULL,
+    PRIMARY KEY (task_id, needs_task_id)
+  );
+  CREATE INDEX task_deps_needs ON task_deps (needs_task_id);
+  `,
+  `
+  DROP INDEX tasks_cache_key;
+  CREATE INDEX tasks_cache_key ON tasks (cache_key, ended_at);
+  `,
+  `
+  CREATE UNIQUE INDEX tasks_idempotency_name ON tasks (idempotency_key, name) WHERE idempotency_key IS NOT NULL;
+  `,
+  `
+  DROP INDEX outputs_sha;
+  DROP INDEX tasks_cache_key;
+  CREATE INDEX tasks_cache_key ON tasks (cache_key, ended_at) WHERE cache_key IS NOT NULL;
+  `,
+  `
+  CREATE INDEX runs_created ON runs (created_at, seq);
+  CREATE INDEX runs_pipeline_created ON runs (pipeline, created_at, seq);
+  `,
+  `
+  ALTER TABLE tasks ADD COLUMN cached_from TEXT;
+  `,
+  // SQLite's indexes end in the rowid; here they name `seq`, so the ones of migration 8 stay.
+  `
+  SELECT 1;
+  `,
+  `
+  ALTER TABLE runs ADD COLUMN error TEXT;
+  `,
+  `
+  ALTER TABLE attempts ADD COLUMN handle TEXT;
+  `,
+  `
+  CREATE TABLE engines (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at BIGINT NOT NULL,
+    lease_expires_at BIGINT NOT NULL
+  );
+  ALTER TABLE runs ADD COLUMN engine_id TEXT;
+  CREATE TABLE slots (
+    task_id TEXT PRIMARY KEY,
+    pool TEXT NOT NULL,
+    engine_id TEXT NOT NULL,
+    acquired_at BIGINT NOT NULL
+  );
+  CREATE INDEX slots_pool ON slots (pool);
+  CREATE INDEX slots_engine ON slots (engine_id);
+  `,
+  `
+  CREATE TABLE task_labels (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (key, value, task_id)
+  );
+  INSERT INTO task_labels (task_id, key, value)
+    SELECT t.id, j.key, j.value FROM tasks t, jsonb_each_text(t.submit::jsonb -> 'labels') j
+    WHERE t.submit IS NOT NULL AND jsonb_typeof(t.submit::jsonb -> 'labels') = 'object'
+    ON CONFLICT DO NOTHING;
+  CREATE INDEX tasks_created_at ON tasks (created_at, seq);
+  CREATE INDEX tasks_name_created_at ON tasks (name, created_at, seq);
+  CREATE TABLE metric_points (
+    task_id TEXT NOT NULL REFERENCES tasks (id),
+    attempt INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    step DOUBLE PRECISION,
+    value TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (task_id, attempt, seq)
+  );
+  `,
+  `
+  CREATE TABLE releases (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (name, version)
+  );
+  CREATE UNIQUE INDEX releases_task ON releases (task_id);
+  CREATE TABLE release_files (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    PRIMARY KEY (name, version, path)
+  );
+  `,
+  `
+  ALTER TABLE tasks ADD COLUMN image TEXT;
+  `,
+  `
+  ALTER TABLE tasks ADD COLUMN approval TEXT;
+  `,
+];

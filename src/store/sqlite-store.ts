@@ -1075,7 +1075,7 @@ const COMPLETE_TASK_SQL = `UPDATE tasks SET status = @status, exit_code = @exitC
   WHERE id = @id`;
 
 /** Statuses as an SQL list (`'pending','queued'`); they are constants, never user input. */
-function sqlList(statuses: readonly TaskStatus[]): string {
+export function sqlList(statuses: readonly TaskStatus[]): string {
   return statuses.length === 0 ? "NULL" : statuses.map((s) => `'${s}'`).join(",");
 }
 
@@ -1084,7 +1084,7 @@ class Refused {
   constructor(readonly refusal: TransitionRefusal) {}
 }
 
-function toEngine(r: Row): EngineRow {
+export function toEngine(r: Row): EngineRow {
   return {
     id: r.id as string,
     host: r.host as string,
@@ -1095,11 +1095,11 @@ function toEngine(r: Row): EngineRow {
   };
 }
 
-function parseJson<T>(text: unknown, fallback: T): T {
+export function parseJson<T>(text: unknown, fallback: T): T {
   return typeof text === "string" ? (JSON.parse(text) as T) : fallback;
 }
 
-function toRun(r: Row): RunRow {
+export function toRun(r: Row): RunRow {
   return {
     id: r.id as string,
     pipeline: r.pipeline as string,
@@ -1118,7 +1118,7 @@ function toRun(r: Row): RunRow {
   };
 }
 
-function toTask(r: Row): TaskRow {
+export function toTask(r: Row): TaskRow {
   return {
     id: r.id as string,
     runId: r.run_id as string,
@@ -1150,7 +1150,7 @@ function toTask(r: Row): TaskRow {
   };
 }
 
-function toAttempt(r: Row): AttemptRow {
+export function toAttempt(r: Row): AttemptRow {
   return {
     taskId: r.task_id as string,
     number: r.number as number,

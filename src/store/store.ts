@@ -10,8 +10,8 @@
  *   latest attempt, or a status decided without a process (`skipped`, `cached`, `cancelled`).
  * - Attempt: one process. A finished attempt is never rewritten; a retry adds a new one.
  *
- * Adapters: `sqlite-store.ts` (default, `.baton/baton.db`). All methods are async so that
- * a PostgreSQL adapter can implement the same interface.
+ * Adapters: `sqlite-store.ts` (default, `.baton/baton.db`) and `postgres-store.ts`
+ * (`--db postgres://…`); `open-store.ts` picks one. All methods are async for the latter.
  */
 
 /** Every task status, in the order a task goes through them (docs/architecture.md). */

@@ -135,11 +135,11 @@ pipelines:
     expect((await s.exited).code).toBe(0);
   });
 
-  it("refuses databases other than SQLite, bad ports and missing files (exit 2)", async () => {
+  it("refuses databases other than SQLite and PostgreSQL, bad ports and missing files (exit 2)", async () => {
     const dir = makeProject({ "baton.yaml": PROJECT });
-    const pg = await runBaton(["server", "--db", "postgres://localhost/baton"], dir);
-    expect(pg.code, pg.stderr).toBe(2);
-    expect(pg.stderr).toContain("only SQLite is supported for now");
+    const other = await runBaton(["server", "--db", "mysql://localhost/baton"], dir);
+    expect(other.code, other.stderr).toBe(2);
+    expect(other.stderr).toContain("expected a SQLite file or a postgres://USER@HOST:PORT/DB URL");
     const port = await runBaton(["server", "--port", "http"], dir);
     expect(port.code, port.stderr).toBe(2);
     expect(port.stderr).toContain("--port http: expected a port number");

@@ -1,12 +1,14 @@
-// One OS process of the conformance suite's multi-process test: opens the database file through
-// the built store (dist/), registers an engine, then claims runs and pool slots in a loop.
+// One OS process of the conformance suite's multi-process test: opens the database (a SQLite file,
+// or a postgres:// URL) through the built store (dist/), registers an engine, then claims runs and
+// pool slots in a loop.
 // Usage: node claim-worker.mjs DB ENGINE_ID SLOTS ROUNDS RUN_ID...
 // Prints one JSON line: { runs: [claimed run ids], holds: [[grantedAt, releasedAt], ...], maxSeen }.
+import { PostgresStore } from "../../dist/store/postgres-store.js";
 import { SqliteStore } from "../../dist/store/sqlite-store.js";
 
 const [db, engineId, slotsText, roundsText, ...runIds] = process.argv.slice(2);
 const slots = Number(slotsText);
-const store = SqliteStore.open(db);
+const store = /^postgres(ql)?:\/\//.test(db) ? await PostgresStore.connect(db) : SqliteStore.open(db);
 const now = Date.now();
 await store.registerEngine({
   id: engineId,

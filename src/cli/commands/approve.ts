@@ -29,9 +29,9 @@ export function cliIdentity(): string {
 export async function approveCommand(
   verb: "approve" | "reject",
   id: string,
-  opts: { file: string; comment?: string },
+  opts: { file: string; db?: string; comment?: string },
 ): Promise<void> {
-  const store = openExistingStore(opts.file);
+  const store = await openExistingStore(opts.file, opts.db);
   try {
     const hit = await store.resolveId(id, "task");
     const task = (await store.getTask(hit.id))!;

@@ -7,6 +7,8 @@ import { table } from "../table.js";
 
 export interface CacheOptions {
   file: string;
+  /** `--db`: the state database (else BATON_DB, else `.baton/baton.db`). */
+  db?: string;
   keep?: string;
   limit?: string;
 }
@@ -19,7 +21,7 @@ export interface CacheOptions {
 export async function cacheCommand(action: string, opts: CacheOptions): Promise<void> {
   const { workdir } = locateFile(opts.file);
   const cas = new ContentStore(StateLayout.forWorkdir(workdir).cas);
-  const store = openExistingStore(opts.file);
+  const store = await openExistingStore(opts.file, opts.db);
   try {
     switch (action) {
       case "ls": {

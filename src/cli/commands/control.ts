@@ -15,8 +15,8 @@ import { safeLine } from "../terminal.js";
  * `baton cancel ID`: cancels a run, or a task with its subtree, through the engine that drives
  * it (a server, or the embedded engine of a `baton run`/`baton submit` in another terminal).
  */
-export async function cancelCommand(id: string, opts: { file: string }): Promise<void> {
-  const store = openExistingStore(opts.file);
+export async function cancelCommand(id: string, opts: { file: string; db?: string }): Promise<void> {
+  const store = await openExistingStore(opts.file, opts.db);
   try {
     const hit = await store.resolveId(id);
     const run = await rootRun(
@@ -42,8 +42,8 @@ export async function cancelCommand(id: string, opts: { file: string }): Promise
 }
 
 /** `baton wait ID`: waits until a run or task has ended; exit 0 iff it succeeded. */
-export async function waitCommand(id: string, opts: { file: string }): Promise<void> {
-  const store = openExistingStore(opts.file);
+export async function waitCommand(id: string, opts: { file: string; db?: string }): Promise<void> {
+  const store = await openExistingStore(opts.file, opts.db);
   try {
     const hit = await store.resolveId(id);
     for (;;) {

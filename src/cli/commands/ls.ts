@@ -9,6 +9,8 @@ import { cell, table } from "../table.js";
 
 export interface LsOptions {
   file: string;
+  /** `--db`: the state database (else BATON_DB, else `.baton/baton.db`). */
+  db?: string;
   tree?: boolean;
   status: string[];
   json?: boolean;
@@ -21,7 +23,7 @@ export async function lsCommand(runId: string | undefined, opts: LsOptions): Pro
       throw new BatonError("USAGE", `--status ${s}: expected one of ${TASK_STATUSES.join(", ")}`);
     }
   }
-  const store = openExistingStore(opts.file);
+  const store = await openExistingStore(opts.file, opts.db);
   try {
     // `--tree` and `--json` show the tasks of a run: the latest one, unless one is named.
     if (runId === undefined && !opts.json && !opts.tree) {

@@ -68,7 +68,7 @@ export async function poolsCommand(opts: { file: string; json?: boolean }): Prom
 async function heldSlots(file: string): Promise<Record<string, number> | undefined> {
   let store: Store;
   try {
-    store = openExistingStore(file);
+    store = await openExistingStore(file);
   } catch {
     return undefined;
   }

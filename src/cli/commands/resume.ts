@@ -9,8 +9,11 @@ import { drive, driveRun } from "../drive.js";
  * `baton resume RUN`: continues a run whose engine died, adopting task processes still alive:
  * a pipeline run, or a tree of submitted tasks.
  */
-export async function resumeCommand(id: string, opts: { file: string; json?: boolean }): Promise<void> {
-  const run = await findRun(opts.file, id, async (r, store) => {
+export async function resumeCommand(
+  id: string,
+  opts: { file: string; db?: string; json?: boolean },
+): Promise<void> {
+  const run = await findRun(opts.file, opts.db, id, async (r, store) => {
     if (r.status !== "running")
       throw new BatonError("USAGE", `run ${r.id} is ${r.status}: nothing to resume (see \`baton retry\`)`);
     const owner = await runOwner(store, r);
@@ -25,7 +28,7 @@ export async function resumeCommand(id: string, opts: { file: string; json?: boo
 }
 
 /** A tree of submitted tasks, driven here to its end (with the folder's pools, if it has a baton.yaml). */
-async function resumeTree(run: RunRow, opts: { file: string; json?: boolean }): Promise<void> {
+async function resumeTree(run: RunRow, opts: { file: string; db?: string; json?: boolean }): Promise<void> {
   const located = locateFile(opts.file);
   const project = fs.existsSync(located.file) ? loadProject(located.file) : undefined;
   await drive(
@@ -47,9 +50,9 @@ async function resumeTree(run: RunRow, opts: { file: string; json?: boolean }): 
 /** `baton retry RUN [--failed-only]`: new attempts for a finished run's tasks, in the same run. */
 export async function retryCommand(
   id: string,
-  opts: { file: string; failedOnly?: boolean; json?: boolean },
+  opts: { file: string; db?: string; failedOnly?: boolean; json?: boolean },
 ): Promise<void> {
-  const run = await findRun(opts.file, id, async (r, store) => {
+  const run = await findRun(opts.file, opts.db, id, async (r, store) => {
     if (r.status === "running" && (await runOwner(store, r)).live) {
       throw new BatonError("USAGE", `run ${r.id} is still running: wait for it or cancel it first`);
     }
@@ -76,10 +79,11 @@ function pipelineFileOf(run: RunRow): string {
 /** The root run named by a run id, or by the id of one of its tasks. */
 async function findRun(
   file: string,
+  db: string | undefined,
   id: string,
   check: (run: RunRow, store: Store) => Promise<void>,
 ): Promise<RunRow> {
-  const store: Store = openExistingStore(file);
+  const store: Store = await openExistingStore(file, db);
   try {
     const hit = await store.resolveId(id);
     const run = await rootRun(

@@ -1,17 +1,15 @@
 import fs from "node:fs";
 import path from "node:path";
-import { Engine } from "../../engine/engine.js";
 import { StateLayout } from "../../engine/layout.js";
-import { openLocalEngine } from "../../engine/local.js";
+import { openEngineOn } from "../../engine/local.js";
 import { BatonError } from "../../errors.js";
-import { LocalExecutor } from "../../executors/local-executor.js";
 import { createServer } from "../../server/app.js";
 import { readLiveServer, removeServerFile, writeServerFile } from "../../server/discovery.js";
 import type { LocatedProject } from "../../server/projects.js";
 import { loadOrCreateToken } from "../../server/token.js";
 import { type TaskLimits, limitsFromEnv, parseLimit } from "../../spec/limits.js";
 import type { PoolSpec } from "../../spec/types.js";
-import { SqliteStore } from "../../store/sqlite-store.js";
+import { dbFromEnv, sqliteFile } from "../../store/open-store.js";
 import { loadProject } from "../context.js";
 import { EXIT, claimSignals } from "../main.js";
 
@@ -48,7 +46,8 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
     );
   }
   const port = parsePort(opts.port);
-  const dbFile = sqlitePath(opts.db);
+  const db = dbFromEnv(opts.db);
+  sqliteFile(db); // a --db that is neither SQLite nor PostgreSQL is refused before anything starts
   const limits = taskLimits(opts);
 
   let project: LocatedProject | undefined;
@@ -67,7 +66,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
 
   // Filled in once the port is known: tasks get BATON_URL and BATON_TOKEN so nested submits work.
   const taskEnv: Record<string, string> = {};
-  const { engine, store, close } = openEngine(workdir, layout, dbFile, taskEnv, project?.pools, limits);
+  const { engine, store, close } = await openEngine(workdir, db, taskEnv, project?.pools, limits);
   const app = createServer({ engine, store, project, workdir, token, host, port });
   let url: string;
   try {
@@ -159,43 +158,13 @@ function parsePort(text: string): number {
   return port;
 }
 
-/**
- * The SQLite file `--db` names (`PATH`, `sqlite:PATH`, `sqlite://PATH`, `file:PATH`), or
- * undefined for the default `.baton/baton.db`.
- */
-function sqlitePath(db: string | undefined): string | undefined {
-  if (db === undefined) return undefined;
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]+):/.exec(db)?.[1]?.toLowerCase();
-  if (scheme === undefined) return path.resolve(db);
-  if (scheme === "sqlite" || scheme === "file") {
-    const rest = db.slice(scheme.length + 1).replace(/^\/\//, "");
-    if (rest === "") throw new BatonError("USAGE", `--db ${db}: no file named`);
-    return path.resolve(rest);
-  }
-  throw new BatonError("USAGE", `--db ${db}: only SQLite is supported for now (give a file path)`);
-}
-
-/** The local engine, on `.baton/baton.db` or on the SQLite file `--db` names. */
+/** The local engine, on `.baton/baton.db` or on the database `--db` (or BATON_DB) names. */
 function openEngine(
   workdir: string,
-  layout: StateLayout,
-  dbFile: string | undefined,
+  db: string | undefined,
   taskEnv: Record<string, string>,
   pools: Record<string, PoolSpec> | undefined,
   limits: TaskLimits,
-): { engine: Engine; store: SqliteStore; close: () => Promise<void> } {
-  if (dbFile === undefined || dbFile === layout.database)
-    return openLocalEngine(workdir, { taskEnv, pools, limits });
-  const store = SqliteStore.open(dbFile);
-  const executor = new LocalExecutor({ layout });
-  const engine = new Engine({ store, executor, layout, taskEnv, pools, workdir, limits });
-  return {
-    engine,
-    store,
-    close: async () => {
-      await executor.shutdown();
-      await engine.close();
-      await store.close();
-    },
-  };
+) {
+  return openEngineOn(workdir, db, { taskEnv, pools, limits });
 }

@@ -8,8 +8,11 @@ import { safeLine, safeText } from "../terminal.js";
 import { duration } from "./ls.js";
 
 /** `baton show ID`: a task's command, params, attempts, outputs and metrics, or a run's summary. */
-export async function showCommand(id: string, opts: { file: string; json?: boolean }): Promise<void> {
-  const store = openExistingStore(opts.file);
+export async function showCommand(
+  id: string,
+  opts: { file: string; db?: string; json?: boolean },
+): Promise<void> {
+  const store = await openExistingStore(opts.file, opts.db);
   try {
     const hit = await store.resolveId(id);
     if (hit.kind === "run") await showRun(store, hit.id, opts.json);

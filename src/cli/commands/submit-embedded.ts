@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { SubmitRequest } from "../../engine/engine.js";
-import { openLocalEngine } from "../../engine/local.js";
+import { openEngineOn } from "../../engine/local.js";
+import { dbFromEnv } from "../../store/open-store.js";
 import { loadProject } from "../context.js";
 import { startEmbeddedApi } from "../embedded-api.js";
 import { EXIT, claimSignals } from "../main.js";
@@ -13,7 +14,9 @@ export async function submitEmbedded(request: SubmitRequest, wait: boolean): Pro
   const file = path.resolve("baton.yaml");
   const project = fs.existsSync(file) ? loadProject(file) : undefined;
   const workdir = project?.workdir ?? process.cwd();
-  const { engine, store, close } = openLocalEngine(workdir, { pools: project?.pools });
+  const { engine, store, close } = await openEngineOn(workdir, dbFromEnv(undefined), {
+    pools: project?.pools,
+  });
   const api = await startEmbeddedApi(engine, store, workdir, project);
   let interrupted = false;
   const onSignal = () => {
