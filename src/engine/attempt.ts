@@ -200,6 +200,11 @@ export async function adoptAttempt(
     });
     return { state: "rerun" };
   }
+  if (found.ended.reason === "lost") {
+    // Its engine died and took what watched the process with it: say so where the task's error shows.
+    const result = { ...found.ended, message: `engine lost: ${found.ended.message ?? "no exit status"}` };
+    return { state: "ended", number, result, logPath };
+  }
   return { state: "ended", number, result: found.ended, logPath };
 }
 

@@ -8,7 +8,7 @@ import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { ApprovalDecision, RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
 import { newEngineId } from "../util/ids.js";
 import type { StateLayout } from "./layout.js";
-import { bootId, runOwner } from "./ownership.js";
+import { bootId, ownerLiveness } from "./ownership.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
 import { HoldBoard, recordedController } from "./step-hooks.js";
@@ -47,12 +47,15 @@ export interface EngineOptions {
    * BATON_MAX_TASKS_PER_RUN, or 100,000 each.
    */
   limits?: TaskLimits;
-  /** How long the engine's lease lasts (renewed every third of it). Default: BATON_ENGINE_LEASE_MS, or 30 s. */
+  /** How long the engine's lease lasts (renewed every third of it). Default: BATON_ENGINE_LEASE_MS, or 20 s. */
   leaseMs?: number;
 }
 
-/** Default length of an engine's lease in the store. */
-const DEFAULT_LEASE_MS = 30_000;
+/**
+ * Default length of an engine's lease in the store: a server that dies is taken over by another
+ * within this time (plus a second, see server/takeover.ts), when it ran on another machine.
+ */
+const DEFAULT_LEASE_MS = 20_000;
 
 /** How soon a pool that another engine fills is asked again for a slot. */
 const SLOT_RETRY_MS = 200;
@@ -149,7 +152,8 @@ export class Engine {
   private readonly pools = new Map<string, PoolQueue<QueuedWork>>();
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private readonly controllers = new Set<RunController>();
-  private readonly leaseMs: number;
+  /** How long this engine's lease lasts; renewed every third of it. */
+  readonly leaseMs: number;
   private leaseTimer: NodeJS.Timeout | undefined;
   /** Pools being asked for slots, and pools waiting to ask again (another engine fills them). */
   private readonly claiming = new Map<PoolQueue<QueuedWork>, Set<QueuedWork>>();
@@ -298,19 +302,23 @@ export class Engine {
    * and an embedded SDK engine at start): each is claimed and restored ({@link restoreTree}).
    * One that cannot be is failed with the reason (see {@link abandonRun}), so that the next
    * start does not try again; runs another live engine drives, or picks up meanwhile, are left
-   * to it (one picked up meanwhile is listed as failed, with why).
+   * to it (and not listed).
    */
   async restoreOrphanedTrees(): Promise<{ resumed: string[]; failed: Array<{ id: string; error: string }> }> {
     const resumed: string[] = [];
     const failed: Array<{ id: string; error: string }> = [];
+    const live = ownerLiveness(this.store);
     for (const run of await this.store.listRuns({ status: ["running"], limit: 100_000 })) {
       if (run.status !== "running" || run.specFile !== null || run.parentRunId !== null) continue;
-      if (run.engineId === this.id || (await runOwner(this.store, run)).live) continue;
+      if (run.engineId === this.id || (await live(run))) continue;
       try {
         await this.restoreTree(run);
         resumed.push(run.id);
       } catch (err) {
-        failed.push({ id: run.id, error: ensureBatonError(err).message });
+        const e = ensureBatonError(err);
+        // Another engine picked it up first (several servers sweep at once): theirs now.
+        if (e.context.claimedElsewhere === true) continue;
+        failed.push({ id: run.id, error: e.message });
         await this.abandonRun(run.id, err).catch(() => undefined);
       }
     }
