@@ -247,4 +247,46 @@ describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another 
     },
     5 * 60_000,
   );
+
+  it(
+    "a server that stops answering (SIGSTOP) keeps its runs until its lease expires, then they are taken over",
+    async () => {
+      const dir = makeProject({ "ledger.sh": LEDGER_SH });
+      fs.writeFileSync(path.join(dir, "baton.yaml"), project(dir));
+      const env = serverEnv(await pg.createDatabase("frozen"));
+      const frozen = await startServer(dir, { env });
+      const survivor = await startServer(dir, { env });
+      const runs = await startWork(frozen, dir);
+      await sleep(700);
+      frozen.child.kill("SIGSTOP");
+      const stoppedAt = Date.now();
+      try {
+        await waitFor(
+          "the survivor to take over the frozen server's runs",
+          async () => {
+            for (const id of runs) {
+              const run = (await survivor.api(`/api/v1/runs/${id}`)).body.run;
+              if (run.status === "running" && !run.driven) return false;
+            }
+            return true;
+          },
+          { timeoutMs: LEASE_MS * 3, intervalMs: 50 },
+        );
+        const takeover = Date.now() - stoppedAt;
+        console.log(`failover: frozen server taken over after ${takeover} ms (lease ${LEASE_MS} ms)`);
+        // Not before its lease could have expired (its process is alive), and soon after.
+        expect(takeover).toBeGreaterThan(LEASE_MS / 2);
+        expect(takeover).toBeLessThan(LEASE_MS + 3000);
+      } finally {
+        frozen.child.kill("SIGKILL");
+      }
+      for (const id of runs) {
+        const detail = await waitForRun(survivor, id, undefined, { timeoutMs: 60_000 });
+        expect(detail.run.status).toBe("succeeded");
+      }
+      const { starts } = readLedger(path.join(dir, "ledger.txt"));
+      expect([...starts.values()].filter((n) => n > 1)).toEqual([]);
+    },
+    3 * 60_000,
+  );
 });
