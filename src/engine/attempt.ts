@@ -58,6 +58,8 @@ export function attemptRef(plan: {
  */
 export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<LaunchedAttempt> {
   await engine.launchGate;
+  // An engine whose lease expired starts nothing before it knows its runs are still its own.
+  await engine.holdsLease();
   const { store, executor } = engine;
   const ref = attemptRef(plan);
   const logPath = executor.workspace.logLocation(ref);

@@ -249,7 +249,7 @@ describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another 
   );
 
   it(
-    "a server that stops answering (SIGSTOP) keeps its runs until its lease expires, then they are taken over",
+    "a server that stops answering (SIGSTOP) keeps its runs until its lease expires, then they are taken over; woken up, it exits",
     async () => {
       const dir = makeProject({ "ledger.sh": LEDGER_SH });
       fs.writeFileSync(path.join(dir, "baton.yaml"), project(dir));
@@ -277,6 +277,13 @@ describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another 
         // Not before its lease could have expired (its process is alive), and soon after.
         expect(takeover).toBeGreaterThan(LEASE_MS / 2);
         expect(takeover).toBeLessThan(LEASE_MS + 3000);
+        // Woken up, it finds its runs driven by another engine and exits rather than drive them too.
+        frozen.child.kill("SIGCONT");
+        const exit = await Promise.race([frozen.exited, sleep(LEASE_MS * 3).then(() => undefined)]);
+        expect(exit?.code, frozen.stderr()).toBe(1);
+        expect(frozen.stderr()).toMatch(
+          /lease expired .* another engine took over .*: exiting, leaving them to it/,
+        );
       } finally {
         frozen.child.kill("SIGKILL");
       }
