@@ -58,6 +58,8 @@ export function attemptRef(plan: {
  */
 export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<LaunchedAttempt> {
   await engine.launchGate;
+  // An engine whose lease expired starts nothing before it knows its runs are still its own.
+  await engine.holdsLease();
   const { store, executor } = engine;
   const ref = attemptRef(plan);
   const logPath = executor.workspace.logLocation(ref);
@@ -199,6 +201,11 @@ export async function adoptAttempt(
       message: "never started: the engine stopped first",
     });
     return { state: "rerun" };
+  }
+  if (found.ended.reason === "lost") {
+    // Its engine died and took what watched the process with it: say so where the task's error shows.
+    const result = { ...found.ended, message: `engine lost: ${found.ended.message ?? "no exit status"}` };
+    return { state: "ended", number, result, logPath };
   }
   return { state: "ended", number, result: found.ended, logPath };
 }

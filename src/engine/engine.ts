@@ -8,7 +8,7 @@ import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { ApprovalDecision, RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
 import { newEngineId } from "../util/ids.js";
 import type { StateLayout } from "./layout.js";
-import { bootId, runOwner } from "./ownership.js";
+import { bootId, ownerLiveness } from "./ownership.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
 import { HoldBoard, recordedController } from "./step-hooks.js";
@@ -47,12 +47,22 @@ export interface EngineOptions {
    * BATON_MAX_TASKS_PER_RUN, or 100,000 each.
    */
   limits?: TaskLimits;
-  /** How long the engine's lease lasts (renewed every third of it). Default: BATON_ENGINE_LEASE_MS, or 30 s. */
+  /** How long the engine's lease lasts (renewed every third of it). Default: BATON_ENGINE_LEASE_MS, or 20 s. */
   leaseMs?: number;
+  /**
+   * Called when this engine's lease expired (it was stopped or starved longer than the lease) and
+   * another engine has taken over some of its runs: it must not go on driving them. By default
+   * the process says so on stderr and exits with code 1; its task processes keep running and
+   * are adopted by the engine that took the runs over.
+   */
+  onLeaseLost?: (runIds: string[]) => void;
 }
 
-/** Default length of an engine's lease in the store. */
-const DEFAULT_LEASE_MS = 30_000;
+/**
+ * Default length of an engine's lease in the store: a server that dies is taken over by another
+ * within this time (plus a second, see server/takeover.ts), when it ran on another machine.
+ */
+const DEFAULT_LEASE_MS = 20_000;
 
 /** How soon a pool that another engine fills is asked again for a slot. */
 const SLOT_RETRY_MS = 200;
@@ -149,7 +159,14 @@ export class Engine {
   private readonly pools = new Map<string, PoolQueue<QueuedWork>>();
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private readonly controllers = new Set<RunController>();
-  private readonly leaseMs: number;
+  /** How long this engine's lease lasts; renewed every third of it. */
+  readonly leaseMs: number;
+  /** Until when this engine's lease holds, by its own clock (the expiry it last recorded). */
+  private leaseUntil = 0;
+  private renewing: Promise<void> | undefined;
+  /** Set once another engine took over runs of this one after its lease expired. */
+  private leaseLost = false;
+  private readonly onLeaseLost: (runIds: string[]) => void;
   private leaseTimer: NodeJS.Timeout | undefined;
   /** Pools being asked for slots, and pools waiting to ask again (another engine fills them). */
   private readonly claiming = new Map<PoolQueue<QueuedWork>, Set<QueuedWork>>();
@@ -169,6 +186,7 @@ export class Engine {
     };
     this.tree = new TaskTree(this, pools, options.workdir ?? process.cwd());
     this.leaseMs = options.leaseMs ?? (Number(process.env.BATON_ENGINE_LEASE_MS) || DEFAULT_LEASE_MS);
+    this.onLeaseLost = options.onLeaseLost ?? exitOnLeaseLost;
     this.register();
   }
 
@@ -179,6 +197,7 @@ export class Engine {
    */
   private register(): void {
     const now = Date.now();
+    this.leaseUntil = now + this.leaseMs;
     void this.store
       .registerEngine({
         id: this.id,
@@ -186,12 +205,12 @@ export class Engine {
         bootId: bootId(),
         pid: process.pid,
         startedAt: now,
-        leaseExpiresAt: now + this.leaseMs,
+        leaseExpiresAt: this.leaseUntil,
       })
       .catch((err) => process.stderr.write(`baton: cannot register the engine: ${(err as Error).message}\n`));
     this.leaseTimer = setInterval(
       () => {
-        this.store.renewEngineLease(this.id, Date.now() + this.leaseMs).catch(() => {
+        this.renewLease().catch(() => {
           // The store was closed (the engine's owner is shutting down): nothing to renew.
           clearInterval(this.leaseTimer);
         });
@@ -199,6 +218,56 @@ export class Engine {
       Math.max(1, Math.floor(this.leaseMs / 3)),
     );
     this.leaseTimer.unref();
+  }
+
+  /**
+   * Renews the lease. When it had already expired by this engine's own clock (the process was
+   * stopped, suspended, or starved for longer than the lease), another engine may have taken
+   * its runs over meanwhile: those are checked first, and if any is now driven elsewhere the
+   * engine must not go on with them ({@link EngineOptions.onLeaseLost}).
+   */
+  private renewLease(): Promise<void> {
+    this.renewing ??= (async () => {
+      const now = Date.now();
+      if (now >= this.leaseUntil) {
+        const lost = await this.runsTakenOver();
+        if (lost.length > 0) {
+          clearInterval(this.leaseTimer);
+          this.leaseLost = true;
+          this.onLeaseLost(lost);
+          return;
+        }
+      }
+      const until = now + this.leaseMs;
+      if (await this.store.renewEngineLease(this.id, until)) this.leaseUntil = until;
+    })().finally(() => {
+      this.renewing = undefined;
+    });
+    return this.renewing;
+  }
+
+  /** Root runs this engine drives that the store says another engine drives now. */
+  private async runsTakenOver(): Promise<string[]> {
+    const ids = new Set([...this.controllers].map((c) => c.runId));
+    for (const id of this.tree.loneRunIds()) ids.add(id);
+    const lost: string[] = [];
+    for (const id of ids) {
+      const run = await this.store.getRun(id);
+      if (run && run.parentRunId === null && run.engineId !== null && run.engineId !== this.id) lost.push(id);
+    }
+    return lost;
+  }
+
+  /**
+   * Resolves when this engine may start a process: at once while its lease holds by its own
+   * clock; after a renewal when it has expired (see {@link renewLease}). Never resolves once
+   * the lease is lost: the runs are another engine's.
+   */
+  async holdsLease(): Promise<void> {
+    if (this.leaseLost) return new Promise<void>(() => {});
+    if (Date.now() < this.leaseUntil) return;
+    await this.renewLease();
+    if (this.leaseLost) return new Promise<void>(() => {});
   }
 
   /**
@@ -298,19 +367,23 @@ export class Engine {
    * and an embedded SDK engine at start): each is claimed and restored ({@link restoreTree}).
    * One that cannot be is failed with the reason (see {@link abandonRun}), so that the next
    * start does not try again; runs another live engine drives, or picks up meanwhile, are left
-   * to it (one picked up meanwhile is listed as failed, with why).
+   * to it (and not listed).
    */
   async restoreOrphanedTrees(): Promise<{ resumed: string[]; failed: Array<{ id: string; error: string }> }> {
     const resumed: string[] = [];
     const failed: Array<{ id: string; error: string }> = [];
+    const live = ownerLiveness(this.store);
     for (const run of await this.store.listRuns({ status: ["running"], limit: 100_000 })) {
       if (run.status !== "running" || run.specFile !== null || run.parentRunId !== null) continue;
-      if (run.engineId === this.id || (await runOwner(this.store, run)).live) continue;
+      if (run.engineId === this.id || (await live(run))) continue;
       try {
         await this.restoreTree(run);
         resumed.push(run.id);
       } catch (err) {
-        failed.push({ id: run.id, error: ensureBatonError(err).message });
+        const e = ensureBatonError(err);
+        // Another engine picked it up first (several servers sweep at once): theirs now.
+        if (e.context.claimedElsewhere === true) continue;
+        failed.push({ id: run.id, error: e.message });
         await this.abandonRun(run.id, err).catch(() => undefined);
       }
     }
@@ -539,4 +612,12 @@ export class Engine {
         this.pump(queue);
       });
   }
+}
+
+/** The default {@link EngineOptions.onLeaseLost}: stop at once, leaving the runs to their new engine. */
+function exitOnLeaseLost(runIds: string[]): void {
+  process.stderr.write(
+    `baton: this engine's lease expired (the process was stopped or starved for longer than BATON_ENGINE_LEASE_MS) and another engine took over ${runIds.length === 1 ? `run ${runIds[0]}` : `${runIds.length} runs (${runIds.slice(0, 3).join(", ")}${runIds.length > 3 ? ", …" : ""})`}: exiting, leaving them to it\n`,
+  );
+  process.exit(1);
 }

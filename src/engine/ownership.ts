@@ -55,3 +55,22 @@ export async function runOwner(
   const engine = run.engineId === null ? undefined : await store.getEngine(run.engineId);
   return { live: isOwnerLive(run, engine), label: ownerLabel(run, engine), engine };
 }
+
+/**
+ * {@link runOwner}'s `live` for many runs at once (a sweep over every running run): each
+ * engine's row is read once.
+ */
+export function ownerLiveness(
+  store: Store,
+): (run: Pick<RunRow, "engineId" | "enginePid">) => Promise<boolean> {
+  const engines = new Map<string, Promise<EngineRow | undefined>>();
+  return async (run) => {
+    if (run.engineId === null) return isOwnerLive(run, undefined);
+    let engine = engines.get(run.engineId);
+    if (!engine) {
+      engine = store.getEngine(run.engineId);
+      engines.set(run.engineId, engine);
+    }
+    return isOwnerLive(run, await engine);
+  };
+}

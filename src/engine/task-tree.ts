@@ -119,6 +119,11 @@ export class TaskTree {
     this.runner = new TaskRunner(engine, this.taskOwner());
   }
 
+  /** The lone task trees this tree drives (runs of their own), by run id. */
+  loneRunIds(): string[] {
+    return [...this.loneRuns.keys()];
+  }
+
   /** What the task runner tells the tree, which keeps families, dependencies and lone runs. */
   private taskOwner(): TaskOwner<TreeTask> {
     return {

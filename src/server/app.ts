@@ -11,7 +11,6 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import path from "node:path";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Engine } from "../engine/engine.js";
-import { runOwner } from "../engine/ownership.js";
 import type { RunController } from "../engine/run-controller.js";
 import { ensureBatonError } from "../errors.js";
 import type { Store } from "../store/store.js";
@@ -37,6 +36,7 @@ import { releaseRoutes } from "./routes/releases.js";
 import { runRoutes } from "./routes/runs.js";
 import { taskRoutes } from "./routes/tasks.js";
 import { valohaiRoutes } from "./routes/valohai.js";
+import { sweepOrphans, takeoverInterval, watchOrphans } from "./takeover.js";
 import { defaultWebRoot, registerWebUi, sendUiIndex } from "./web-ui.js";
 
 /** Request bodies larger than this are refused with 413. */
@@ -87,6 +87,12 @@ export interface BatonServer {
    * those that could not be.
    */
   resumeOrphanedRuns(): Promise<{ resumed: string[]; failed: Array<{ id: string; error: string }> }>;
+  /**
+   * Goes on picking up orphaned runs ({@link resumeOrphanedRuns}) for as long as the server
+   * runs, about every second, so that runs of a server that died (sharing the database) are
+   * driven here within its lease. `report` is told each run taken over. Returns the stop.
+   */
+  watchOrphans(report: (runId: string) => void): () => void;
   /** Cancels everything the engine drives (runs and submitted tasks) and waits for it to end. */
   cancelAll(): Promise<void>;
 }
@@ -225,6 +231,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   });
 
   let url: string | undefined;
+  let sweeping: ReturnType<BatonServer["resumeOrphanedRuns"]> | undefined;
   const server: BatonServer = {
     routes,
     context: ctx,
@@ -237,27 +244,20 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
       return url;
     },
     track: (controller) => ctx.runs.track(controller),
-    async resumeOrphanedRuns() {
-      // Trees of submitted tasks (`baton submit`): no pipeline, the engine's own tree.
-      const { resumed, failed } = await ctx.engine.restoreOrphanedTrees();
-      for (const f of failed) log(`baton server: cannot resume run ${f.id}: ${f.error}`);
-      const runs = await ctx.store.listRuns({ status: ["running"], limit: 100_000 });
-      for (const run of runs) {
-        if (run.status !== "running" || run.parentRunId !== null || run.specFile === null) continue;
-        if (run.engineId === ctx.engine.id || (await runOwner(ctx.store, run)).live) continue;
-        try {
-          const project = ctx.catalog.forRun(run);
-          ctx.runs.track(await ctx.engine.restoreRun(project, run, "resume"));
-          resumed.push(run.id);
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          failed.push({ id: run.id, error: message });
-          log(`baton server: cannot resume run ${run.id}: ${message}`);
-          // Failed with the reason, so that the next start does not try (and fail) again.
-          await ctx.engine.abandonRun(run.id, err).catch(() => undefined);
-        }
-      }
-      return { resumed, failed };
+    resumeOrphanedRuns() {
+      // One sweep at a time: the one at start and the periodic ones (watchOrphans) share it.
+      sweeping ??= sweepOrphans(ctx, log).finally(() => {
+        sweeping = undefined;
+      });
+      return sweeping;
+    },
+    watchOrphans(report) {
+      return watchOrphans(
+        () => server.resumeOrphanedRuns(),
+        takeoverInterval(ctx.engine.leaseMs),
+        report,
+        log,
+      );
     },
     // Everything the engine drives: runs started here or elsewhere in the process, submitted tasks.
     cancelAll: () => ctx.engine.cancelAll(),

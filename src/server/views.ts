@@ -73,7 +73,9 @@ export async function runSummary(ctx: ServerContext, run: RunRow, tasks?: TaskRo
     parentTask: run.parentTaskId,
     specFile: run.specFile,
     error: run.error,
-    driven: ctx.runs.get(root.id) !== undefined,
+    // A pipeline run this server tracks, or a tree of submitted tasks its engine drives.
+    driven:
+      ctx.runs.get(root.id) !== undefined || (root.status === "running" && root.engineId === ctx.engine.id),
     // Counted by the database when the tasks are not at hand: a run may have 100,000.
     counts: tasks ? countByStatus(tasks) : { ...countByStatus([]), ...(await ctx.store.countTasks(run.id)) },
   };

