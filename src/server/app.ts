@@ -15,6 +15,7 @@ import type { RunController } from "../engine/run-controller.js";
 import { ensureBatonError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import { requestToken, tokenMatches } from "./auth.js";
+import { BusRelay } from "./bus-relay.js";
 import { DrivenRuns, type ServerContext } from "./context.js";
 import { HttpError, badField, errorBody, toErrorResponse } from "./http-errors.js";
 import { MAX_JSON_DEPTH, jsonDepthProblem } from "./json-depth.js";
@@ -115,6 +116,8 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     limits,
   );
   for (const warning of registry.load()) log(`baton server: ${warning}`);
+  const runs = new DrivenRuns();
+  const bus = new BusRelay(options.engine, options.store, runs, log);
   const ctx: ServerContext = {
     engine: options.engine,
     store: options.store,
@@ -126,7 +129,8 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
       workdir,
       limits,
     ),
-    runs: new DrivenRuns(),
+    runs,
+    bus,
     streams: new Set(),
     timings: { heartbeatMs: options.heartbeatMs ?? 15_000, pollMs: options.pollMs ?? 200 },
   };
@@ -229,6 +233,9 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
   app.addHook("preClose", async () => {
     for (const stream of [...ctx.streams]) stream.end();
   });
+  app.addHook("onClose", async () => {
+    await bus.stop();
+  });
 
   let url: string | undefined;
   let sweeping: ReturnType<BatonServer["resumeOrphanedRuns"]> | undefined;
@@ -239,6 +246,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
       return url;
     },
     async listen() {
+      await bus.ready;
       await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8377 });
       url = baseUrl(app, options.host ?? "127.0.0.1");
       return url;

@@ -5,6 +5,7 @@
 import type { Engine } from "../engine/engine.js";
 import type { RunController } from "../engine/run-controller.js";
 import type { RunRow, Store } from "../store/store.js";
+import type { BusRelay } from "./bus-relay.js";
 import type { PipelineCatalog } from "./projects.js";
 
 /** Runs driven by this server's engine, by run id, until they end. */
@@ -43,6 +44,8 @@ export interface ServerContext {
   workdir: string;
   catalog: PipelineCatalog;
   runs: DrivenRuns;
+  /** The other engines sharing the store: their events, and cancel/approve for runs they drive. */
+  bus: BusRelay;
   streams: Set<OpenStream>;
   timings: ServerTimings;
 }

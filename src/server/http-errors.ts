@@ -13,6 +13,8 @@ export type HttpErrorCode =
   | "CONFLICT"
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
+  // The engine driving a run did not answer a message from this server (it stopped or hangs).
+  | "ENGINE_UNRESPONSIVE"
   | "INTERNAL";
 
 /** A problem as the API shows it: where (`body.params.lr`) and what is wrong. */

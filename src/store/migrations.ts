@@ -203,6 +203,20 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN approval TEXT;
   `,
+  // Messages between engines sharing the file (sqlite-bus.ts): the messages of the last minute
+  // (AUTOINCREMENT: a seq is never given twice, so a reader never misses one), and who listens.
+  `
+  CREATE TABLE bus (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    message TEXT NOT NULL
+  );
+  CREATE INDEX bus_at ON bus (at);
+  CREATE TABLE bus_members (
+    member TEXT PRIMARY KEY,
+    seen_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /**
@@ -398,5 +412,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `,
   `
   ALTER TABLE tasks ADD COLUMN approval TEXT;
+  `,
+  // Messages go through LISTEN/NOTIFY (postgres-bus.ts): no message table, only who listens.
+  `
+  CREATE TABLE bus_members (
+    member TEXT PRIMARY KEY,
+    seen_at BIGINT NOT NULL
+  );
   `,
 ];

@@ -2,6 +2,7 @@ import pg from "pg";
 import { BatonError } from "../errors.js";
 import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import { PostgresBus } from "./postgres-bus.js";
 import {
   insertRelease,
   selectReleaseBlobs,
@@ -15,6 +16,7 @@ import type {
   ApprovalRecord,
   AttemptEnd,
   AttemptRow,
+  BusMessage,
   CacheEntry,
   EngineRow,
   MetricPoint,
@@ -124,6 +126,7 @@ export class PostgresStore implements Store {
   private closed = false;
 
   private readonly config: pg.ClientConfig;
+  private readonly bus: PostgresBus;
 
   private constructor(readonly target: PostgresTarget) {
     this.config = {
@@ -140,6 +143,11 @@ export class PostgresStore implements Store {
     this.pool.on("error", () => {});
     this.ready = this.migrate();
     this.ready.catch(() => {});
+    this.bus = new PostgresBus(
+      this.config,
+      (fn) => this.write(fn),
+      (sql, args) => this.q(sql, args),
+    );
   }
 
   /**
@@ -1089,9 +1097,24 @@ export class PostgresStore implements Store {
     return selectReleaseBlobs(this.pool);
   }
 
+  // Messages between engines (see postgres-bus.ts).
+  async publish(messages: BusMessage[]): Promise<void> {
+    await this.bus.publish(messages);
+  }
+
+  async subscribe(member: string, handler: (message: BusMessage) => void): Promise<() => Promise<void>> {
+    await this.ready;
+    return this.bus.subscribe(member, handler);
+  }
+
+  async busMembers(now: number): Promise<string[]> {
+    return this.bus.members(now);
+  }
+
   /** Waits for the writes issued so far, then closes the connections. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.bus.close();
     this.closed = true;
     await this.writes;
     await this.pool.end();

@@ -4,6 +4,7 @@ import { BatonError } from "../errors.js";
 import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { makeStateDir, makeStateFile, tightenPath } from "../util/state-mode.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import { SqliteBus } from "./sqlite-bus.js";
 import {
   insertRelease,
   selectReleaseBlobs,
@@ -16,6 +17,7 @@ import type {
   ApprovalRecord,
   AttemptEnd,
   AttemptRow,
+  BusMessage,
   CacheEntry,
   EngineRow,
   MetricPoint,
@@ -56,10 +58,12 @@ export class SqliteStore implements Store {
   }> = [];
   private flushScheduled = false;
   private readonly completeStmts = new Map<string, Database.Statement>();
+  private readonly bus: SqliteBus;
 
   private constructor(db: Database.Database) {
     this.db = db;
     this.stmts = prepare(db);
+    this.bus = new SqliteBus(db, (fn) => this.write(fn));
   }
 
   /**
@@ -798,7 +802,21 @@ export class SqliteStore implements Store {
     );
   }
 
+  // Messages between engines (see sqlite-bus.ts).
+  async publish(messages: BusMessage[]): Promise<void> {
+    await this.bus.publish(messages);
+  }
+
+  async subscribe(member: string, handler: (message: BusMessage) => void): Promise<() => Promise<void>> {
+    return this.bus.subscribe(member, handler);
+  }
+
+  async busMembers(now: number): Promise<string[]> {
+    return this.bus.members(now);
+  }
+
   async close(): Promise<void> {
+    if (this.db.open) this.bus.close();
     if (this.pending.length > 0) this.flush();
     if (this.db.open) this.db.close();
   }

@@ -360,6 +360,20 @@ export interface ReleaseSummary {
   taskId: string;
 }
 
+/**
+ * A message between engines sharing the store (see {@link Store.publish}): JSON, small (an
+ * engine event, a control request or its answer).
+ */
+export interface BusMessage {
+  /** The engine sending it (`eng_<ULID>`). */
+  from: string;
+  kind: "event" | "control";
+  body: unknown;
+}
+
+/** A bus member is gone once it has not been seen for this long (members renew every third of it). */
+export const BUS_MEMBER_TTL_MS = 15_000;
+
 export interface Store {
   /** Records a new run as `running`. */
   createRun(run: NewRun): Promise<void>;
@@ -545,6 +559,22 @@ export interface Store {
   getReleaseVersions(name: string): Promise<ReleaseVersion[]>;
   /** Content hashes of every released file (what `cache gc` must keep). */
   releaseBlobs(): Promise<Set<string>>;
+
+  /*
+   * Messages between engines sharing the store (servers relaying events, cancel and approve
+   * for runs another engine drives). Best effort: a message published while a subscriber is
+   * disconnected may be lost; what matters is always in the store too.
+   */
+  /** Sends messages, in order, to every subscription on this database (this store's own too). */
+  publish(messages: BusMessage[]): Promise<void>;
+  /**
+   * Receives every message published on this database from now on, in the order published,
+   * until the returned function is called (or the store is closed). `member` (an engine id) is
+   * recorded as listening while the subscription lasts (see {@link Store.busMembers}).
+   */
+  subscribe(member: string, handler: (message: BusMessage) => void): Promise<() => Promise<void>>;
+  /** Members subscribed at `now` (seen within {@link BUS_MEMBER_TTL_MS}). */
+  busMembers(now: number): Promise<string[]>;
 
   close(): Promise<void>;
 }

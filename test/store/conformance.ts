@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BatonError } from "../../src/errors.js";
 import {
   ANY_EXPIRED,
+  type BusMessage,
   type EngineRow,
   type NewRun,
   type NewTask,
@@ -222,6 +223,12 @@ const TRANSITIONS: Array<{
   },
 ];
 
+/** Waits (polling) until `check` holds, at most 10 s. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
 async function refusal(p: Promise<unknown>): Promise<BatonError> {
   const err = await p.then(
     () => undefined,
@@ -231,7 +238,15 @@ async function refusal(p: Promise<unknown>): Promise<BatonError> {
   return err as BatonError;
 }
 
-export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
+/**
+ * `openPair` opens two stores on one new, empty database (as two engines sharing it would): the
+ * messages between engines are tested with it.
+ */
+export function describeStoreConformance(
+  name: string,
+  open: () => Promise<Store>,
+  openPair: () => Promise<[Store, Store]>,
+): void {
   const opened: Store[] = [];
   const fresh = async (): Promise<Store> => {
     const store = await open();
@@ -569,6 +584,59 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.getRun("run2")).toBeUndefined();
         expect(await store.getTask("s9")).toBeUndefined();
       });
+    });
+
+    describe("messages between engines", () => {
+      const pair = async (): Promise<[Store, Store]> => {
+        const stores = await openPair();
+        opened.push(...stores);
+        return stores;
+      };
+      const message = (n: number, body: unknown = { n }): BusMessage => ({
+        from: "eng_a",
+        kind: n % 2 === 0 ? "event" : "control",
+        body,
+      });
+
+      it("a message published by one store reaches a subscriber on another, in order", async () => {
+        const [a, b] = await pair();
+        const got: BusMessage[] = [];
+        const unsubscribe = await b.subscribe("eng_b", (m) => got.push(m));
+        const long = { text: "é".repeat(12_000) }; // longer than any single notification
+        const sent = [message(1), message(2), message(3, long), message(4)];
+        await a.publish(sent.slice(0, 2));
+        await a.publish(sent.slice(2));
+        await waitUntil(() => got.length >= 4);
+        expect(got).toEqual(sent);
+        await unsubscribe();
+      }, 30_000);
+
+      it("a subscriber is a member while subscribed; after unsubscribe it is not and receives nothing", async () => {
+        const [a, b] = await pair();
+        expect(await a.busMembers(Date.now())).toEqual([]);
+        const got: BusMessage[] = [];
+        const unsubscribe = await b.subscribe("eng_b", (m) => got.push(m));
+        expect(await a.busMembers(Date.now())).toEqual(["eng_b"]);
+        await a.publish([message(1)]);
+        await waitUntil(() => got.length >= 1);
+        await unsubscribe();
+        expect(await a.busMembers(Date.now())).toEqual([]);
+        await a.publish([message(2)]);
+        await new Promise((r) => setTimeout(r, 800));
+        expect(got).toEqual([message(1)]);
+      }, 30_000);
+
+      it("close() with a live subscription does not hang, and the member leaves", async () => {
+        const [a, b] = await pair();
+        await b.subscribe("eng_b", () => {});
+        const closing = b.close();
+        const result = await Promise.race([
+          closing.then(() => "closed"),
+          new Promise((r) => setTimeout(() => r("hung"), 10_000)),
+        ]);
+        expect(result).toBe("closed");
+        expect(await a.busMembers(Date.now())).toEqual([]);
+      }, 30_000);
     });
   });
 }

@@ -19,8 +19,13 @@ afterAll(async () => {
 
 describe.skipIf(missing)("PostgreSQL", () => {
   // Each test gets a new, empty database.
-  describeStoreConformance("postgres", async () =>
-    PostgresStore.connect(await server.createDatabase("conf")),
+  describeStoreConformance(
+    "postgres",
+    async () => PostgresStore.connect(await server.createDatabase("conf")),
+    async () => {
+      const db = await server.createDatabase("bus");
+      return [await PostgresStore.connect(db), await PostgresStore.connect(db)];
+    },
   );
 
   it("has a migration for every SQLite migration, under the same numbers", () => {

@@ -11,7 +11,14 @@ function tempDb(): string {
   return path.join(dir, ".baton", "baton.db");
 }
 
-describeStoreConformance("sqlite", async () => SqliteStore.open(tempDb()));
+describeStoreConformance(
+  "sqlite",
+  async () => SqliteStore.open(tempDb()),
+  async () => {
+    const db = tempDb();
+    return [SqliteStore.open(db), SqliteStore.open(db)];
+  },
+);
 
 describe("SqliteStore shared by several OS processes (needs dist/: npx tsc -p tsconfig.build.json)", () => {
   it("claims from four processes at once: no pool slot over-granted, each orphaned run claimed exactly once", async () => {

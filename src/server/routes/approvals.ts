@@ -23,7 +23,11 @@ export function approvalRoutes(ctx: ServerContext): ApiRoute[] {
       body: ApprovalBodySchema,
       responses: {
         200: { description: "The task, after the decision.", schema: TaskDetailSchema },
-        409: { description: "The task is not waiting for approval, or another engine drives it." },
+        409: {
+          description:
+            "The task is not waiting for approval, or an engine that takes no messages (`baton run`) drives it.",
+        },
+        503: { description: "The server driving it did not answer." },
       },
       async handle({ params, body }) {
         const task = await findTask(ctx.store, params.id);
@@ -40,6 +44,9 @@ export function approvalRoutes(ctx: ServerContext): ApiRoute[] {
         };
         if (!(await ctx.engine.decideApproval(task.id, decision))) {
           const run = await rootRun(ctx.store, (await ctx.store.getRun(task.runId))!);
+          // Another server's engine drives it: asked through the bus (see bus-relay.ts).
+          if (await ctx.bus.askOwner(run, { op: "decide", taskId: task.id, decision }))
+            return taskDetail(ctx.store, (await ctx.store.getTask(task.id))!);
           const owner = await runOwner(ctx.store, run);
           if (owner.live) {
             throw conflict(

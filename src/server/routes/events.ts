@@ -15,7 +15,7 @@ export function eventRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "events",
       summary: "Engine events, as Server-Sent Events",
       description:
-        "Each engine event as `event: <type>` (run-started, task, tasks-added, run-ended) with its JSON as `data:`; a comment line every 15 s keeps the connection open. Browsers pass the token as `?token=`.",
+        "Each engine event as `event: <type>` (run-started, task, tasks-added, run-ended) with its JSON as `data:`, from this server's engine and every other server sharing its database; a comment line every 15 s keeps the connection open. Browsers pass the token as `?token=`.",
       query: EventsQuerySchema,
       responses: { 200: { description: "An endless event stream.", contentType: "text/event-stream" } },
       async handle({ query, reply }) {
@@ -50,7 +50,7 @@ export function eventRoutes(ctx: ServerContext): ApiRoute[] {
           sequence++;
           res.write(`id: ${sequence}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         };
-        const unsubscribe = ctx.engine.on(send);
+        const unsubscribe = ctx.bus.on(send);
         const heartbeat = setInterval(() => {
           if (!ended) res.write(": heartbeat\n\n");
         }, ctx.timings.heartbeatMs);

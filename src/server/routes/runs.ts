@@ -172,12 +172,15 @@ export function runRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "runs",
       summary: "Cancel a run",
       description:
-        "Cancels a run this server drives (a child run cancels its whole run tree). Answers 200 once it ended, or 202 if its tasks are still stopping.",
+        "Cancels a run (a child run cancels its whole run tree), driven by this server or by another server sharing its database. Answers 200 once it ended, or 202 if its tasks are still stopping; 503 when the server driving it does not answer.",
       params: IdParamsSchema,
       responses: {
         200: { description: "The run, cancelled." },
         202: { description: "Cancelling: tasks are still stopping." },
-        409: { description: "The run has ended, or another engine drives it." },
+        409: {
+          description: "The run has ended, or an engine that takes no messages (`baton run`) drives it.",
+        },
+        503: { description: "The server driving it did not answer." },
       },
       async handle({ params, reply }) {
         const run = await findRun(ctx.store, params.id);
@@ -291,6 +294,9 @@ async function cancelRunTree(ctx: ServerContext, run: RunRow, root: RunRow): Pro
   let cancelled = false;
   for (const t of tops) if (await ctx.engine.cancelTask(t.id)) cancelled = true;
   if (!cancelled) {
+    // Another server's engine drives it: asked through the bus (see bus-relay.ts).
+    if (await ctx.bus.askOwner(root, { op: "cancel-run", runId: root.id }))
+      return within(runEnded(ctx, root.id), CANCEL_WAIT_MS);
     throw conflict(
       `run ${root.id} is not driven by this server${root.engineId || root.enginePid ? ` but by ${(await runOwner(ctx.store, root)).label}` : ""}: cancel it there`,
     );

@@ -113,23 +113,34 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
       tag: "tasks",
       summary: "Cancel a task and its subtree",
       description:
-        "Cancels one task this server's engine drives (a submitted task, or a task of a pipeline run, whose other tasks go on), with its children. Answers 200 once it ended, or 202 if it is still stopping.",
+        "Cancels one task (a submitted task, or a task of a pipeline run, whose other tasks go on), with its children: driven by this server's engine, or by another server sharing its database. Answers 200 once it ended, or 202 if it is still stopping; 503 when the server driving it does not answer.",
       params: IdParamsSchema,
       responses: {
         200: { description: "The task, cancelled." },
         202: { description: "Cancelling: the task is still stopping." },
-        409: { description: "The task has ended, or another engine drives it." },
+        409: {
+          description: "The task has ended, or an engine that takes no messages (`baton run`) drives it.",
+        },
+        503: { description: "The server driving it did not answer." },
       },
       async handle({ params, reply }) {
         const task = await findTask(ctx.store, params.id);
         if (isTerminal(task.status)) throw conflict(`task ${task.id} has already ended (${task.status})`);
+        // Another server's engine drives it: asked through the bus (see bus-relay.ts).
+        let owner: string | undefined;
+        const request = { op: "cancel-task" as const, taskId: task.id };
         if (!(await ctx.engine.cancelTask(task.id))) {
           const run = await rootRun(ctx.store, (await ctx.store.getRun(task.runId))!);
-          throw conflict(
-            `task ${task.id} is not driven by this server${run.engineId || run.enginePid ? ` but by ${(await runOwner(ctx.store, run)).label}` : ""}: cancel it there`,
-          );
+          owner = await ctx.bus.askOwner(run, request);
+          if (owner === undefined) {
+            throw conflict(
+              `task ${task.id} is not driven by this server${run.engineId || run.enginePid ? ` but by ${(await runOwner(ctx.store, run)).label}` : ""}: cancel it there`,
+            );
+          }
         }
-        await waitUntilEnded(ctx, task.id, CANCEL_WAIT_MS, () => ctx.engine.cancelTask(task.id));
+        await waitUntilEnded(ctx, task.id, CANCEL_WAIT_MS, () =>
+          owner === undefined ? ctx.engine.cancelTask(task.id) : ctx.bus.tell(owner, request),
+        );
         const status = (await ctx.store.getTask(task.id))!.status;
         reply.code(isTerminal(status) ? 200 : 202);
         return { task: task.id, cancelled: task.id, status };
