@@ -373,7 +373,7 @@ export class Engine {
     const resumed: string[] = [];
     const failed: Array<{ id: string; error: string }> = [];
     const live = ownerLiveness(this.store);
-    for (const run of await this.store.listRuns({ status: ["running"], limit: 100_000 })) {
+    for (const run of await this.store.listRunningRoots()) {
       if (run.status !== "running" || run.specFile !== null || run.parentRunId !== null) continue;
       if (run.engineId === this.id || (await live(run))) continue;
       try {

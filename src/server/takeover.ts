@@ -38,7 +38,7 @@ export async function sweepOrphans(ctx: ServerContext, log: (line: string) => vo
   const { resumed, failed } = await ctx.engine.restoreOrphanedTrees();
   for (const f of failed) log(`baton server: cannot resume run ${f.id}: ${f.error}`);
   const live = ownerLiveness(ctx.store);
-  const runs = await ctx.store.listRuns({ status: ["running"], limit: 100_000 });
+  const runs = await ctx.store.listRunningRoots();
   for (const run of runs) {
     if (run.status !== "running" || run.parentRunId !== null || run.specFile === null) continue;
     if (run.engineId === ctx.engine.id || (await live(run))) continue;

@@ -821,6 +821,15 @@ export class PostgresStore implements Store {
     return (await this.q(sql, args)).map(toRun);
   }
 
+  async listRunningRoots(): Promise<RunRow[]> {
+    // The literal 'running' lets PostgreSQL use the partial index runs_running.
+    return (
+      await this.q(
+        "SELECT * FROM runs WHERE status = 'running' AND parent_run_id IS NULL ORDER BY created_at, seq",
+      )
+    ).map(toRun);
+  }
+
   async getTask(id: string): Promise<TaskRow | undefined> {
     const row = await this.one("SELECT * FROM tasks WHERE id = $1", [id]);
     return row && toTask(row);

@@ -553,6 +553,10 @@ export class SqliteStore implements Store {
     return (this.db.prepare(sql).all(...args, filter.limit ?? 50) as Row[]).map(toRun);
   }
 
+  async listRunningRoots(): Promise<RunRow[]> {
+    return (this.stmts.listRunningRoots.all() as Row[]).map(toRun);
+  }
+
   async getTask(id: string): Promise<TaskRow | undefined> {
     const row = this.stmts.getTask.get(id) as Row | undefined;
     return row && toTask(row);
@@ -1043,6 +1047,10 @@ function prepare(db: Database.Database) {
     reopenRun: db.prepare("UPDATE runs SET status = 'running', ended_at = NULL WHERE id = ?"),
     listChildRuns: db.prepare("SELECT * FROM runs WHERE parent_task_id = ? ORDER BY rowid"),
     listRunChildren: db.prepare("SELECT * FROM runs WHERE parent_run_id = ? ORDER BY rowid"),
+    // The literal 'running' lets SQLite use the partial index runs_running.
+    listRunningRoots: db.prepare(
+      "SELECT * FROM runs WHERE status = 'running' AND parent_run_id IS NULL ORDER BY created_at, rowid",
+    ),
     getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
     outputsOf: db.prepare("SELECT path, sha256, size FROM outputs WHERE task_id = ? ORDER BY path"),
     findCached: db.prepare(

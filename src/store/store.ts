@@ -507,6 +507,11 @@ export interface Store {
   getRun(id: string): Promise<RunRow | undefined>;
   /** Runs newest first, filtered (see {@link RunFilter}); a page of them when given `before`. */
   listRuns(filter?: RunFilter): Promise<RunRow[]>;
+  /**
+   * Root runs (no parent run) recorded `running`, oldest first: what a server sweeping for runs
+   * of dead engines looks at every second, answered from an index of running runs only.
+   */
+  listRunningRoots(): Promise<RunRow[]>;
   getTask(id: string): Promise<TaskRow | undefined>;
   /** Tasks matching every field of `filter`, in the order they were recorded. */
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;

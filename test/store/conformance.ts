@@ -524,6 +524,19 @@ export function describeStoreConformance(
     });
 
     describe("listings and idempotency", () => {
+      it("listRunningRoots: root runs still running, oldest first", async () => {
+        const store = await fresh();
+        await store.createRun(runRow("r_late", { createdAt: 9 }));
+        await store.createRun(runRow("r_early", { createdAt: 2 }));
+        await store.createRun(runRow("r_done", { createdAt: 1 }));
+        await store.finishRun("r_done", "succeeded", 3, null);
+        await store.addTasks([taskRow("parent", "r_early")]);
+        await store.createRun(
+          runRow("r_child", { createdAt: 4, parentRunId: "r_early", parentTaskId: "parent" }),
+        );
+        expect((await store.listRunningRoots()).map((r) => r.id)).toEqual(["r_early", "r_late"]);
+      });
+
       it("listRuns: newest first by creation time, then the later-recorded first; child runs oldest first", async () => {
         const store = await fresh();
         await store.createRun(runRow("r_b", { createdAt: 5 }));
