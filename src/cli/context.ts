@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { StateLayout } from "../engine/layout.js";
+import { stateLayoutFor } from "../engine/layout.js";
 import { BatonError, didYouMean } from "../errors.js";
 import { limitsFromEnv } from "../spec/limits.js";
 import { parseProjectText } from "../spec/parse.js";
@@ -69,20 +69,24 @@ export function pickPipeline(project: ProjectSpec, name: string | undefined): Pi
 }
 
 /**
- * Opens the store of an existing `.baton/` for reading commands (`ls`, `show`, `logs`), or the
- * database `db` (`--db`, else BATON_DB) names: a SQLite file, or a `postgres://` URL.
+ * Opens the store of an existing state folder (`.baton/`, or `data`: `--data`, else
+ * BATON_DATA) for reading commands (`ls`, `show`, `logs`), or the database `db` (`--db`, else
+ * BATON_DB) names: a SQLite file, or a `postgres://` URL.
  */
-export async function openExistingStore(file: string, db?: string): Promise<Store> {
+export async function openExistingStore(file: string, db?: string, data?: string): Promise<Store> {
   const named = dbFromEnv(db);
   if (named !== undefined && isPostgresUrl(named)) return openStore(named, "");
   const { workdir } = locateFile(file);
-  const database = sqliteFile(named) ?? StateLayout.forWorkdir(workdir).database;
+  const layout = stateLayoutFor(workdir, data);
+  const database = sqliteFile(named) ?? layout.database;
   if (!fs.existsSync(database)) {
     throw new BatonError(
       "STORE_NOT_FOUND",
-      named === undefined
-        ? `no runs yet in ${workdir} (no ${path.relative(process.cwd(), database) || database})`
-        : `no state database ${database} (--db ${named})`,
+      named !== undefined
+        ? `no state database ${database} (--db ${named})`
+        : layout.given !== undefined
+          ? `no runs yet in ${layout.given} (no ${database})`
+          : `no runs yet in ${workdir} (no ${path.relative(process.cwd(), database) || database})`,
     );
   }
   return SqliteStore.open(database);

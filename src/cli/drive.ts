@@ -26,19 +26,19 @@ export interface DrivenRun {
 export function driveRun(
   project: LocatedProject,
   begin: (engine: LocalEngine["engine"]) => Promise<RunController>,
-  opts: { json?: boolean; db?: string },
+  opts: { json?: boolean; db?: string; data?: string },
 ): Promise<void> {
   return drive({ workdir: project.workdir, project }, begin, opts);
 }
 
 /**
- * {@link driveRun} for any run, in the folder `workdir` (whose `.baton/` holds the state),
+ * {@link driveRun} for any run, in the folder `workdir` (whose `.baton/`, or the `--data` folder, holds the state),
  * with the pools and pipelines of `project` if there is one.
  */
 export async function drive(
   where: { workdir: string; project?: LocatedProject | undefined },
   begin: (engine: LocalEngine["engine"]) => Promise<DrivenRun>,
-  opts: { json?: boolean; db?: string },
+  opts: { json?: boolean; db?: string; data?: string },
 ): Promise<void> {
   const { workdir, project } = where;
   // Signals are caught from the start: one that comes while the engine starts cancels the run as soon as it exists.
@@ -58,6 +58,7 @@ export async function drive(
     close: closeEngine,
   } = await openEngineOn(workdir, dbFromEnv(opts.db), {
     pools: project?.pools,
+    data: opts.data,
   });
   // The API's port is bound while the run is planned and cached results are reused; only the
   // first task launch waits for it (tasks get its URL). Fastify itself loads on the first request.

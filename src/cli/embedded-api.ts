@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Engine } from "../engine/engine.js";
+import { hostStateDir } from "../engine/layout.js";
 import type { RunController } from "../engine/run-controller.js";
 import type { LocatedProject } from "../server/projects.js";
 import { loadOrCreateToken } from "../server/token.js";
@@ -66,7 +67,8 @@ export async function startEmbeddedApi(
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   Object.assign(engine.taskEnv, { BATON_URL: url, BATON_TOKEN: token });
   // So that `baton cancel` in another terminal can reach the engine driving a run.
-  const record = engineFile(engine.layout.root, process.pid);
+  // Per host, beside the project even with --data (see layout.ts hostStateDir).
+  const record = engineFile(hostStateDir(workdir), process.pid);
   makeStateDir(path.dirname(record));
   fs.writeFileSync(record, JSON.stringify({ url, pid: process.pid, tokenFile }), { mode: 0o600 });
   return {

@@ -12,6 +12,10 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 const DB_OPTION_HELP =
   "state database: a SQLite file or postgres://USER@HOST:PORT/DB (default $BATON_DB, else .baton/baton.db)";
 
+/** `--data`: where Baton's own files are (engine/layout.ts `stateLayoutFor`). */
+const DATA_OPTION_HELP =
+  "state folder: content store, runs and logs, token, default database (default $BATON_DATA, else .baton/)";
+
 export function buildProgram(): Command {
   const program = new Command("baton")
     .description("Run ML, data and QA pipelines: baton.yaml pipelines, shell submits, a TypeScript SDK.")
@@ -27,6 +31,7 @@ export function buildProgram(): Command {
     .argument("[pipeline]", "pipeline name (may be left out when the file has one)")
     .option("-f, --file <file>", "pipeline file", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .option("-p, --param <k=v>", "set a pipeline param (repeatable)", collect, [])
     .option("--target <node>", "run only NODE and what it needs (repeatable)", collect, [])
     .option("--from <node>", "rerun NODE and everything downstream, reusing earlier results")
@@ -57,6 +62,7 @@ export function buildProgram(): Command {
     .argument("[run]", "run id (or prefix); with --tree or --json, defaults to the latest run")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .option("--tree", "show tasks as a tree of parents and children")
     .option("--status <status>", "only tasks with this status (repeatable)", collect, [])
     .option("--json", "print the tasks as a JSON array")
@@ -68,6 +74,7 @@ export function buildProgram(): Command {
     .argument("<id>", "run or task id (or prefix)")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .option("--json", "print as JSON")
     .action(async (id, opts) => (await import("./commands/show.js")).showCommand(id, opts));
 
@@ -81,6 +88,7 @@ export function buildProgram(): Command {
     .option("--raw", "print the bytes unchanged (on a terminal, control characters are escaped)")
     .option("--file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .action(async (id, extra, opts) => (await import("./commands/logs.js")).logsCommand(id, opts, extra));
 
   program
@@ -120,6 +128,7 @@ export function buildProgram(): Command {
     .argument("<action>", "ls, clear or gc")
     .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .option("--keep <n>", "gc: keep the results of the last N runs (default 10)")
     .option("--limit <n>", "ls: show at most N entries (default 50)")
     .action(async (action, opts) => (await import("./commands/cache.js")).cacheCommand(action, opts));
@@ -130,6 +139,7 @@ export function buildProgram(): Command {
     .argument("<id>", "run or task id (or prefix)")
     .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .action(async (id, opts) => (await import("./commands/control.js")).cancelCommand(id, opts));
 
   // Gates: approval.
@@ -145,6 +155,7 @@ export function buildProgram(): Command {
       .option("-c, --comment <text>", "why (recorded with the decision)")
       .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
       .option("--db <url>", DB_OPTION_HELP)
+      .option("--data <dir>", DATA_OPTION_HELP)
       .action(async (id, opts) => (await import("./commands/approve.js")).approveCommand(verb, id, opts));
   }
 
@@ -154,6 +165,7 @@ export function buildProgram(): Command {
     .argument("<id>", "run or task id (or prefix)")
     .option("-f, --file <file>", "pipeline file whose .baton/ to use", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .action(async (id, opts) => (await import("./commands/control.js")).waitCommand(id, opts));
 
   program
@@ -172,6 +184,7 @@ export function buildProgram(): Command {
     .argument("<run>", "run id (or prefix)")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .option("--json", "print the run and its tasks as JSON on stdout at the end")
     .action(async (id, opts) => (await import("./commands/resume.js")).resumeCommand(id, opts));
 
@@ -182,6 +195,7 @@ export function buildProgram(): Command {
     .option("--failed-only", "only failed, skipped and cancelled tasks; keep the successes")
     .option("-f, --file <file>", "pipeline file whose .baton/ to read", "baton.yaml")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .option("--json", "print the run and its tasks as JSON on stdout at the end")
     .action(async (id, opts) => (await import("./commands/resume.js")).retryCommand(id, opts));
 
@@ -191,6 +205,7 @@ export function buildProgram(): Command {
     .option("--host <host>", "address to listen on (non-loopback needs BATON_ALLOW_REMOTE=1)")
     .option("--port <port>", "port to listen on (0: any free port)", "8377")
     .option("--db <url>", DB_OPTION_HELP)
+    .option("--data <dir>", DATA_OPTION_HELP)
     .option("-f, --file <file>", "pipeline file (default ./baton.yaml, if there is one)")
     .option(
       "--max-tasks-per-node <n>",

@@ -5,31 +5,38 @@ import { openStore } from "../store/open-store.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import type { Store } from "../store/store.js";
 import { Engine } from "./engine.js";
-import { StateLayout } from "./layout.js";
+import { type StateLayout, stateLayoutFor } from "./layout.js";
+
+/** What the local engine is opened with; `data` is `--data` (else BATON_DATA, else `.baton/`). */
+interface LocalEngineOptions {
+  taskEnv?: Record<string, string>;
+  pools?: Record<string, PoolSpec>;
+  limits?: TaskLimits;
+  data?: string | undefined;
+}
 
 /**
- * The embedded default: SQLite in `.baton/` beside the pipeline file and the local process
- * executor. Returns the engine and a `close` that stops every process and closes the store.
+ * The embedded default: SQLite in the state folder (`.baton/` beside the pipeline file, or
+ * BATON_DATA) and the local process executor. Returns the engine and a `close` that stops
+ * every process and closes the store.
  */
-export function openLocalEngine(
-  workdir: string,
-  options: { taskEnv?: Record<string, string>; pools?: Record<string, PoolSpec>; limits?: TaskLimits } = {},
-) {
-  const layout = StateLayout.forWorkdir(workdir);
+export function openLocalEngine(workdir: string, options: LocalEngineOptions = {}) {
+  const layout = stateLayoutFor(workdir, options.data).prepare();
   return engineOn(SqliteStore.open(layout.database), layout, workdir, options);
 }
 
 /**
  * {@link openLocalEngine} on the database `db` names (`--db`/BATON_DB: a SQLite file or a
- * `postgres://` URL, see store/open-store.ts; undefined: `.baton/baton.db`), connected before
- * this resolves. Logs and results stay in `.baton/` beside the pipeline file.
+ * `postgres://` URL, see store/open-store.ts; undefined: `baton.db` in the state folder),
+ * connected before this resolves. Logs and results stay in the state folder (`--data`, else
+ * `.baton/` beside the pipeline file).
  */
 export async function openEngineOn(
   workdir: string,
   db: string | undefined,
-  options: { taskEnv?: Record<string, string>; pools?: Record<string, PoolSpec>; limits?: TaskLimits } = {},
+  options: LocalEngineOptions = {},
 ) {
-  const layout = StateLayout.forWorkdir(workdir);
+  const layout = stateLayoutFor(workdir, options.data).prepare();
   return engineOn(await openStore(db, layout.database), layout, workdir, options);
 }
 
@@ -37,7 +44,7 @@ function engineOn<S extends Store>(
   store: S,
   layout: StateLayout,
   workdir: string,
-  options: { taskEnv?: Record<string, string>; pools?: Record<string, PoolSpec>; limits?: TaskLimits },
+  options: LocalEngineOptions,
 ) {
   const executor = new LocalExecutor({ layout });
   const engine = new Engine({
@@ -49,6 +56,8 @@ function engineOn<S extends Store>(
     workdir,
     limits: options.limits,
   });
+  // Tasks' own `baton` commands (`ls`, a submit with no server) see the same state folder.
+  if (layout.given !== undefined) engine.taskEnv.BATON_DATA = layout.root;
   const close = async () => {
     await executor.shutdown();
     await engine.close();

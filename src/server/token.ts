@@ -31,16 +31,29 @@ export function loadOrCreateToken(stateDir: string): TokenFile {
     const existing = readToken(file);
     if (existing !== undefined) return { token: existing, file };
     const token = randomBytes(32).toString("hex");
-    // Write under a private temporary name, then rename: the token is never readable by others,
-    // not even for a moment, and a concurrent reader sees the old file or the whole new one.
+    // Write under a private temporary name, then put it in place: the token is never readable
+    // by others, not even for a moment, and a concurrent reader sees no file or the whole one.
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
     fs.writeFileSync(tmp, `${token}\n`, { mode: 0o600, flag: "wx" });
     try {
       fs.chmodSync(tmp, 0o600);
-      fs.renameSync(tmp, file);
-    } catch (err) {
+      if (fs.existsSync(file)) {
+        fs.renameSync(tmp, file); // an unusable token file is replaced
+      } else {
+        // A new file is linked, not renamed: when two processes (two servers of one folder)
+        // make it at once, the second finds the first's and uses that token, instead of
+        // replacing it under a server already serving with it.
+        try {
+          fs.linkSync(tmp, file);
+        } catch (err) {
+          // A file system without hard links: rename, as for a replaced file.
+          const theirs = (err as { code?: string }).code === "EEXIST" ? readToken(file) : undefined;
+          if (theirs !== undefined) return { token: theirs, file };
+          fs.renameSync(tmp, file);
+        }
+      }
+    } finally {
       fs.rmSync(tmp, { force: true });
-      throw err;
     }
     return { token, file };
   } catch (err) {

@@ -75,7 +75,7 @@ function readLedger(file: string): { starts: Map<string, number>; ends: Map<stri
 }
 
 function serverEnv(db: string): Record<string, string> {
-  return { BATON_DB: db, BATON_ENGINE_LEASE_MS: String(LEASE_MS), BATON_TWO_SERVERS_TMP: "1" };
+  return { BATON_DB: db, BATON_ENGINE_LEASE_MS: String(LEASE_MS) };
 }
 
 /**

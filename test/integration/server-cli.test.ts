@@ -125,16 +125,6 @@ pipelines:
     expect((await s.exited).code).toBe(0);
   });
 
-  it("refuses a second server for the same folder", async () => {
-    const dir = makeProject({ "baton.yaml": PROJECT });
-    const s = await startServer(dir);
-    const second = await runBaton(["server", "--port", "0"], dir);
-    expect(second.code, second.stderr).toBe(2);
-    expect(second.stderr).toContain(`a Baton server already runs for ${dir}: ${s.url}`);
-    s.child.kill("SIGTERM");
-    expect((await s.exited).code).toBe(0);
-  });
-
   it("refuses databases other than SQLite and PostgreSQL, bad ports and missing files (exit 2)", async () => {
     const dir = makeProject({ "baton.yaml": PROJECT });
     const other = await runBaton(["server", "--db", "mysql://localhost/baton"], dir);

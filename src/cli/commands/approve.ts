@@ -29,9 +29,9 @@ export function cliIdentity(): string {
 export async function approveCommand(
   verb: "approve" | "reject",
   id: string,
-  opts: { file: string; db?: string; comment?: string },
+  opts: { file: string; db?: string; data?: string; comment?: string },
 ): Promise<void> {
-  const store = await openExistingStore(opts.file, opts.db);
+  const store = await openExistingStore(opts.file, opts.db, opts.data);
   try {
     const hit = await store.resolveId(id, "task");
     const task = (await store.getTask(hit.id))!;

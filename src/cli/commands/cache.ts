@@ -1,5 +1,5 @@
 import { ContentStore } from "../../artifacts/cas.js";
-import { StateLayout } from "../../engine/layout.js";
+import { stateLayoutFor } from "../../engine/layout.js";
 import { iso } from "../../engine/task-view.js";
 import { BatonError } from "../../errors.js";
 import { locateFile, openExistingStore } from "../context.js";
@@ -9,6 +9,8 @@ export interface CacheOptions {
   file: string;
   /** `--db`: the state database (else BATON_DB, else `.baton/baton.db`). */
   db?: string;
+  /** `--data`: the state folder (else BATON_DATA, else `.baton/`). */
+  data?: string;
   keep?: string;
   limit?: string;
 }
@@ -20,8 +22,8 @@ export interface CacheOptions {
  */
 export async function cacheCommand(action: string, opts: CacheOptions): Promise<void> {
   const { workdir } = locateFile(opts.file);
-  const cas = new ContentStore(StateLayout.forWorkdir(workdir).cas);
-  const store = await openExistingStore(opts.file, opts.db);
+  const cas = new ContentStore(stateLayoutFor(workdir, opts.data).cas);
+  const store = await openExistingStore(opts.file, opts.db, opts.data);
   try {
     switch (action) {
       case "ls": {

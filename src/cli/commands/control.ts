@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ApiClient, type ApiEndpoint, findEndpoint } from "../../client/api-client.js";
-import { StateLayout } from "../../engine/layout.js";
+import { hostStateDir } from "../../engine/layout.js";
 import { runOwner } from "../../engine/ownership.js";
 import { BatonError } from "../../errors.js";
 import type { RunRow, Store } from "../../store/store.js";
@@ -15,8 +15,11 @@ import { safeLine } from "../terminal.js";
  * `baton cancel ID`: cancels a run, or a task with its subtree, through the engine that drives
  * it (a server, or the embedded engine of a `baton run`/`baton submit` in another terminal).
  */
-export async function cancelCommand(id: string, opts: { file: string; db?: string }): Promise<void> {
-  const store = await openExistingStore(opts.file, opts.db);
+export async function cancelCommand(
+  id: string,
+  opts: { file: string; db?: string; data?: string },
+): Promise<void> {
+  const store = await openExistingStore(opts.file, opts.db, opts.data);
   try {
     const hit = await store.resolveId(id);
     const run = await rootRun(
@@ -42,8 +45,11 @@ export async function cancelCommand(id: string, opts: { file: string; db?: strin
 }
 
 /** `baton wait ID`: waits until a run or task has ended; exit 0 iff it succeeded. */
-export async function waitCommand(id: string, opts: { file: string; db?: string }): Promise<void> {
-  const store = await openExistingStore(opts.file, opts.db);
+export async function waitCommand(
+  id: string,
+  opts: { file: string; db?: string; data?: string },
+): Promise<void> {
+  const store = await openExistingStore(opts.file, opts.db, opts.data);
   try {
     const hit = await store.resolveId(id);
     for (;;) {
@@ -76,7 +82,7 @@ export function driverOf(
   owner: { live: boolean; engine: { pid: number } | undefined },
 ): ApiEndpoint | undefined {
   if (run.status !== "running") return undefined;
-  const stateDir = StateLayout.forWorkdir(locateFile(file).workdir).root;
+  const stateDir = hostStateDir(locateFile(file).workdir);
   const pid = owner.engine?.pid ?? run.enginePid;
   if (owner.live && pid !== null) {
     try {

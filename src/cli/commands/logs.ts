@@ -12,7 +12,7 @@ import { logSink, safeLine } from "../terminal.js";
  */
 export async function logsCommand(
   id: string,
-  opts: { file: string; db?: string; follow?: boolean; raw?: boolean },
+  opts: { file: string; db?: string; data?: string; follow?: boolean; raw?: boolean },
   extra: string[] = [],
 ): Promise<void> {
   if (extra.length > 0) {
@@ -29,7 +29,7 @@ export async function logsCommand(
     }
     throw new BatonError("USAGE", `logs: one id expected, got ${[id, ...extra].join(" ")}`);
   }
-  const store = await openExistingStore(opts.file, opts.db);
+  const store = await openExistingStore(opts.file, opts.db, opts.data);
   try {
     const hit = await store.resolveId(id);
     if (hit.kind === "task") {

@@ -11,6 +11,8 @@ export interface LsOptions {
   file: string;
   /** `--db`: the state database (else BATON_DB, else `.baton/baton.db`). */
   db?: string;
+  /** `--data`: the state folder (else BATON_DATA, else `.baton/`). */
+  data?: string;
   tree?: boolean;
   status: string[];
   json?: boolean;
@@ -23,7 +25,7 @@ export async function lsCommand(runId: string | undefined, opts: LsOptions): Pro
       throw new BatonError("USAGE", `--status ${s}: expected one of ${TASK_STATUSES.join(", ")}`);
     }
   }
-  const store = await openExistingStore(opts.file, opts.db);
+  const store = await openExistingStore(opts.file, opts.db, opts.data);
   try {
     // `--tree` and `--json` show the tasks of a run: the latest one, unless one is named.
     if (runId === undefined && !opts.json && !opts.tree) {

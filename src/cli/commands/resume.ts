@@ -11,9 +11,9 @@ import { drive, driveRun } from "../drive.js";
  */
 export async function resumeCommand(
   id: string,
-  opts: { file: string; db?: string; json?: boolean },
+  opts: { file: string; db?: string; data?: string; json?: boolean },
 ): Promise<void> {
-  const run = await findRun(opts.file, opts.db, id, async (r, store) => {
+  const run = await findRun(opts, id, async (r, store) => {
     if (r.status !== "running")
       throw new BatonError("USAGE", `run ${r.id} is ${r.status}: nothing to resume (see \`baton retry\`)`);
     const owner = await runOwner(store, r);
@@ -28,7 +28,10 @@ export async function resumeCommand(
 }
 
 /** A tree of submitted tasks, driven here to its end (with the folder's pools, if it has a baton.yaml). */
-async function resumeTree(run: RunRow, opts: { file: string; db?: string; json?: boolean }): Promise<void> {
+async function resumeTree(
+  run: RunRow,
+  opts: { file: string; db?: string; data?: string; json?: boolean },
+): Promise<void> {
   const located = locateFile(opts.file);
   const project = fs.existsSync(located.file) ? loadProject(located.file) : undefined;
   await drive(
@@ -50,9 +53,9 @@ async function resumeTree(run: RunRow, opts: { file: string; db?: string; json?:
 /** `baton retry RUN [--failed-only]`: new attempts for a finished run's tasks, in the same run. */
 export async function retryCommand(
   id: string,
-  opts: { file: string; db?: string; failedOnly?: boolean; json?: boolean },
+  opts: { file: string; db?: string; data?: string; failedOnly?: boolean; json?: boolean },
 ): Promise<void> {
-  const run = await findRun(opts.file, opts.db, id, async (r, store) => {
+  const run = await findRun(opts, id, async (r, store) => {
     if (r.status === "running" && (await runOwner(store, r)).live) {
       throw new BatonError("USAGE", `run ${r.id} is still running: wait for it or cancel it first`);
     }
@@ -78,12 +81,11 @@ function pipelineFileOf(run: RunRow): string {
 
 /** The root run named by a run id, or by the id of one of its tasks. */
 async function findRun(
-  file: string,
-  db: string | undefined,
+  opts: { file: string; db?: string; data?: string },
   id: string,
   check: (run: RunRow, store: Store) => Promise<void>,
 ): Promise<RunRow> {
-  const store: Store = await openExistingStore(file, db);
+  const store: Store = await openExistingStore(opts.file, opts.db, opts.data);
   try {
     const hit = await store.resolveId(id);
     const run = await rootRun(

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { StateLayout } from "../../engine/layout.js";
+import { hostStateDir, stateLayoutFor } from "../../engine/layout.js";
 import { openEngineOn } from "../../engine/local.js";
 import { BatonError } from "../../errors.js";
 import { createServer } from "../../server/app.js";
@@ -18,6 +18,8 @@ export interface ServerCommandOptions {
   host?: string;
   port: string;
   db?: string;
+  /** `--data`: the state folder (else BATON_DATA, else `.baton/` beside the project). */
+  data?: string;
   /** Left undefined when not given: the file is optional (`./baton.yaml` if it exists). */
   file?: string;
   /** Override BATON_MAX_TASKS_PER_RUN / BATON_MAX_TASKS_PER_NODE. */
@@ -30,7 +32,8 @@ const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
 /**
  * `baton server`: the API, the web UI and the engine in one process, until SIGINT/SIGTERM.
  * Resumes runs left `running` by an engine that died, records itself in `.baton/server.json`
- * for CLI clients, and on a signal cancels running work, closes and exits 0.
+ * for CLI clients (unless another live server of the folder is recorded there: both serve, the
+ * first stays the one clients find), and on a signal cancels running work, closes and exits 0.
  */
 export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   const host = (opts.host ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1");
@@ -54,19 +57,14 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   if (opts.file !== undefined || fs.existsSync("baton.yaml"))
     project = loadProject(opts.file ?? "baton.yaml", limits);
   const workdir = project?.workdir ?? process.cwd();
-  const layout = StateLayout.forWorkdir(workdir);
-  const live = readLiveServer(layout.root);
-  if (live && live.pid !== process.pid && process.env.BATON_TWO_SERVERS_TMP !== "1") {
-    throw new BatonError(
-      "USAGE",
-      `a Baton server already runs for ${workdir}: ${live.url} (pid ${live.pid}); stop it first`,
-    );
-  }
+  const layout = stateLayoutFor(workdir, opts.data).prepare();
+  // server.json is about processes on this host: it stays beside the project (see layout.ts).
+  const hostDir = hostStateDir(workdir);
   const { token, file: tokenFile } = loadOrCreateToken(layout.root);
 
   // Filled in once the port is known: tasks get BATON_URL and BATON_TOKEN so nested submits work.
   const taskEnv: Record<string, string> = {};
-  const { engine, store, close } = await openEngine(workdir, db, taskEnv, project?.pools, limits);
+  const { engine, store, close } = await openEngine(workdir, db, taskEnv, project?.pools, limits, opts.data);
   const app = createServer({ engine, store, project, workdir, token, host, port });
   let url: string;
   try {
@@ -86,13 +84,24 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   }
   taskEnv.BATON_URL = url;
   taskEnv.BATON_TOKEN = token;
-  writeServerFile(layout.root, {
-    url,
-    pid: process.pid,
-    tokenFile,
-    workdir,
-    startedAt: new Date().toISOString(),
-  });
+  // Another live server of this folder keeps the record: clients go on finding the first one
+  // (BATON_URL selects another); this one serves all the same, and its tasks get its own URL.
+  const record = () =>
+    writeServerFile(hostDir, {
+      url,
+      pid: process.pid,
+      tokenFile,
+      workdir,
+      startedAt: new Date().toISOString(),
+    });
+  const live = readLiveServer(hostDir);
+  if (live && live.pid !== process.pid) {
+    process.stderr.write(
+      `baton: another server of ${workdir} is running (${live.url}, pid ${live.pid}): both serve; clients of this folder find that one (set BATON_URL=${url} to use this one)\n`,
+    );
+  } else {
+    record();
+  }
 
   let stopping = false;
   // Looking for runs to take over stops first when the server stops (it would resume them here).
@@ -104,7 +113,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       process.stderr.write(`baton: ${signal} again, exiting without waiting\n`);
-      removeServerFile(layout.root);
+      removeServerFile(hostDir);
       process.exit(EXIT.interrupted);
     }
     stopping = true;
@@ -116,7 +125,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
         await app.close();
       } finally {
         // Clients must stop finding this server before anything below can stall.
-        removeServerFile(layout.root);
+        removeServerFile(hostDir);
         await close();
         stopped();
       }
@@ -134,10 +143,13 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   for (const id of resumed)
     process.stderr.write(`resumed run ${id}, left running by an engine that stopped\n`);
   // From now on, runs of engines that die (another server on the same database) are taken over.
+  // The folder's server.json is taken over too when the server it names has died, so that the
+  // clients of this folder (and nested submits of adopted tasks) find a live one.
   if (!stopping)
-    stopWatching = app.baton.watchOrphans((id) =>
-      process.stderr.write(`took over run ${id}, left running by an engine that stopped\n`),
-    );
+    stopWatching = app.baton.watchOrphans((id) => {
+      process.stderr.write(`took over run ${id}, left running by an engine that stopped\n`);
+      if (!readLiveServer(hostDir)) record();
+    });
 
   await done;
   stopWatching();
@@ -167,13 +179,14 @@ function parsePort(text: string): number {
   return port;
 }
 
-/** The local engine, on `.baton/baton.db` or on the database `--db` (or BATON_DB) names. */
+/** The local engine, on `baton.db` in the state folder or on the database `--db` (or BATON_DB) names. */
 function openEngine(
   workdir: string,
   db: string | undefined,
   taskEnv: Record<string, string>,
   pools: Record<string, PoolSpec> | undefined,
   limits: TaskLimits,
+  data: string | undefined,
 ) {
-  return openEngineOn(workdir, db, { taskEnv, pools, limits });
+  return openEngineOn(workdir, db, { taskEnv, pools, limits, data });
 }

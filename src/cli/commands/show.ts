@@ -10,9 +10,9 @@ import { duration } from "./ls.js";
 /** `baton show ID`: a task's command, params, attempts, outputs and metrics, or a run's summary. */
 export async function showCommand(
   id: string,
-  opts: { file: string; db?: string; json?: boolean },
+  opts: { file: string; db?: string; data?: string; json?: boolean },
 ): Promise<void> {
-  const store = await openExistingStore(opts.file, opts.db);
+  const store = await openExistingStore(opts.file, opts.db, opts.data);
   try {
     const hit = await store.resolveId(id);
     if (hit.kind === "run") await showRun(store, hit.id, opts.json);
