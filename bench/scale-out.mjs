@@ -13,7 +13,7 @@
 // "## Scale-out" section of bench/RESULTS.md (see bench/README.md for when).
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -234,11 +234,7 @@ function createDatabase(name) {
 
 let servers = []; // the servers of the configuration under way, for the signal handler
 
-/**
- * Starts `count` servers in `dir` on `db` (undefined: SQLite in .baton/). A server refuses to start
- * in a folder whose `.baton/server.json` names a live server, so each one's record is moved aside
- * (`server.json.PID`) before the next starts; they share the folder's token.
- */
+/** Starts `count` servers in `dir` on `db` (undefined: SQLite in .baton/); they share the folder's token. */
 async function startServers(dir, count, db, name) {
   const out = [];
   for (let k = 0; k < count; k++) {
@@ -246,10 +242,6 @@ async function startServers(dir, count, db, name) {
     servers.push(s);
     out.push(s);
     log(`${name}: server ${k + 1} pid ${s.child.pid} on ${s.url}`);
-    if (k < count - 1) {
-      const rec = join(dir, ".baton", "server.json");
-      renameSync(rec, `${rec}.${s.child.pid}`);
-    }
   }
   return out;
 }
@@ -570,9 +562,7 @@ function markdownBody(res, opts) {
     `(no baton.yaml: one pool \`local\` with one slot per CPU, here ${res.nproc}; with PostgreSQL the slots`,
     "are counted in the database, so two servers share them), driven over HTTP on 127.0.0.1 by this",
     "script on the same machine. Two servers share one database and one folder, on different ports;",
-    "the clients are spread over both (client i talks to server i mod 2). A server refuses a folder",
-    "whose `.baton/server.json` names a live server, so the script moves the first server's record",
-    "aside before starting the second.",
+    "the clients are spread over both (client i talks to server i mod 2).",
     "",
     `- **submissions/s**: ${opts.submissions} \`POST /api/v1/tasks {"command": "true"}\` from ${opts.clients} concurrent`,
     "  keep-alive clients, divided by the wall time of the submissions; **all ended**: from the",
