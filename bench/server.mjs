@@ -44,17 +44,11 @@ export function startServer(dir, stderrFile, args = []) {
       reject(new Error(`server did not print its address within 30 s; stderr: ${err.trim()}`));
     }, 30_000);
     const onData = () => {
-      const m = /Baton server on (http:\/\/127\.0\.0\.1:(\d+))/.exec(err);
+      // "Sign in: URL/?token=TOKEN": with two servers in one folder, .baton/server.json names the first only.
+      const m = /Sign in: (http:\/\/127\.0\.0\.1:(\d+))\/\?token=([0-9A-Za-z_-]+)/.exec(err);
       if (!m) return;
       cleanup();
-      try {
-        const record = JSON.parse(readFileSync(join(dir, ".baton", "server.json"), "utf8"));
-        const token = readFileSync(record.tokenFile, "utf8").trim();
-        if (record.url !== m[1]) throw new Error(`server.json names ${record.url}, stderr ${m[1]}`);
-        resolvePromise({ child, url: m[1], port: Number(m[2]), token, saveStderr });
-      } catch (e) {
-        reject(new Error(`reading .baton/server.json: ${e.message}`));
-      }
+      resolvePromise({ child, url: m[1], port: Number(m[2]), token: m[3], saveStderr });
     };
     const onExit = (code, signal) => {
       cleanup();
