@@ -106,6 +106,21 @@ async function startWork(server: Server, dir: string): Promise<string[]> {
   return runs;
 }
 
+/** Resolves once each of `runs` has ended or is driven by `survivor` (within three leases). */
+async function takenOver(survivor: Server, runs: string[]): Promise<void> {
+  await waitFor(
+    "the surviving server to drive the runs of the one that stopped",
+    async () => {
+      for (const id of runs) {
+        const run = (await survivor.api(`/api/v1/runs/${id}`)).body.run;
+        if (run.status === "running" && !run.driven) return false;
+      }
+      return true;
+    },
+    { timeoutMs: LEASE_MS * 3, intervalMs: 50 },
+  );
+}
+
 describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another takes its work over", () => {
   it(
     `${ROUNDS} rounds: every task ran exactly once, none lost, takeover within the lease`,
@@ -135,17 +150,7 @@ describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another 
         await victim.exited;
         kills++;
         // Each of the victim's runs is driven by the survivor, or has ended.
-        await waitFor(
-          "the survivor to take over the runs of the killed server",
-          async () => {
-            for (const id of victimRuns) {
-              const run = (await survivor.api(`/api/v1/runs/${id}`)).body.run;
-              if (run.status === "running" && !run.driven) return false;
-            }
-            return true;
-          },
-          { timeoutMs: LEASE_MS * 3, intervalMs: 50 },
-        );
+        await takenOver(survivor, victimRuns);
         takeoverMax = Math.max(takeoverMax, Date.now() - killedAt);
         // Everything of the round ends, and succeeds.
         for (const id of [...victimRuns, ...survivorRuns])
@@ -261,17 +266,7 @@ describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another 
       frozen.child.kill("SIGSTOP");
       const stoppedAt = Date.now();
       try {
-        await waitFor(
-          "the survivor to take over the frozen server's runs",
-          async () => {
-            for (const id of runs) {
-              const run = (await survivor.api(`/api/v1/runs/${id}`)).body.run;
-              if (run.status === "running" && !run.driven) return false;
-            }
-            return true;
-          },
-          { timeoutMs: LEASE_MS * 3, intervalMs: 50 },
-        );
+        await takenOver(survivor, runs);
         const takeover = Date.now() - stoppedAt;
         console.log(`failover: frozen server taken over after ${takeover} ms (lease ${LEASE_MS} ms)`);
         // Not before its lease could have expired (its process is alive), and soon after.
