@@ -399,7 +399,9 @@ export const AttemptSchema = z.object({
   executor: z
     .object({ kind: z.string(), id: z.string() })
     .nullable()
-    .describe("Where the attempt runs: `{ kind: \"slurm\", id: JOBID }` or `{ kind: \"local\", id: PID }`; null before it started."),
+    .describe(
+      'Where the attempt runs: `{ kind: "slurm", id: JOBID }` or `{ kind: "local", id: PID }`; null before it started.',
+    ),
   logUrl: z.string().describe("Where to read it through the API."),
 });
 
