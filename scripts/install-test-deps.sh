@@ -4,7 +4,9 @@
 # a browser build), and python3 with pip for the Python client's tests (python-client.test.ts
 # runs `python3` scripts and `python3 -m pip install --target`), and Debian's PostgreSQL server
 # for the PostgreSQL store's tests (test/helpers/postgres.ts starts a throwaway cluster with its
-# initdb and pg_ctl; the packaged cluster is not used). Idempotent: installs only what is
+# initdb and pg_ctl; the packaged cluster is not used), and Debian's Slurm with munge for the
+# Slurm executor's tests (scripts/slurm-start.sh starts a single-node cluster; no accounting
+# database is needed). Idempotent: installs only what is
 # missing, and does nothing when all of it is there.
 set -euo pipefail
 
@@ -23,6 +25,11 @@ if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "install-test-deps: postgresql already installed ($(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1))"
 else
   missing+=(postgresql)
+fi
+if command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; then
+  echo "install-test-deps: slurm already installed ($(sinfo --version 2>/dev/null || echo unknown version))"
+else
+  missing+=(slurm-wlm munge)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
@@ -48,4 +55,7 @@ fi
 echo "install-test-deps: $(python3 --version 2>&1), $(python3 -m pip --version 2>&1 | cut -d' ' -f1-2)"
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "install-test-deps: postgresql in $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+fi
+if command -v slurmctld >/dev/null 2>&1; then
+  echo "install-test-deps: $(sinfo --version 2>/dev/null || echo 'slurm installed')"
 fi

@@ -1,5 +1,6 @@
 import type { Collected } from "../artifacts/collect.js";
 import type { AttemptRef, ExitResult, TaskProcess } from "../executors/executor.js";
+import type { PoolSpec } from "../spec/types.js";
 import type { AttemptEnd } from "../store/store.js";
 import type { Engine } from "./engine.js";
 import { buildTaskEnv } from "./task-env.js";
@@ -33,6 +34,8 @@ export interface AttemptPlan {
   compat?: "valohai" | undefined;
   /** Gates (`on-error: continue`): a failed attempt's outputs are kept too, for its dependents. */
   keepFailedOutputs?: boolean;
+  /** The task's pool (its executor, and the executor's options). */
+  pool?: PoolSpec;
 }
 
 export interface LaunchedAttempt {
@@ -92,6 +95,7 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     outputs: plan.outputs,
     ...(plan.makeSharedDir ? { makeSharedDir: true } : {}),
     ...(plan.keepFailedOutputs ? { keepFailedOutputs: true } : {}),
+    ...(plan.pool ? { pool: plan.pool } : {}),
   });
   if (proc.handle !== null) {
     await store.setAttemptHandle(plan.taskId, plan.number, {
@@ -140,7 +144,9 @@ export function attemptEnd(result: ExitResult): AttemptEnd {
 
 /** Why an attempt failed, in words. */
 export function failureText(r: ExitResult): string {
-  if (r.reason === "exited") return r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
+  // An executor may say more than the code (Slurm: `Slurm: OUT_OF_MEMORY`).
+  if (r.reason === "exited" && !r.message)
+    return r.signal ? `killed by ${r.signal}` : `exited with code ${r.exitCode}`;
   return r.message ?? r.reason;
 }
 

@@ -1,4 +1,6 @@
 import { LocalExecutor } from "../executors/local-executor.js";
+import { ExecutorRouter } from "../executors/router.js";
+import { SlurmExecutor } from "../executors/slurm-executor.js";
 import type { TaskLimits } from "../spec/limits.js";
 import type { PoolSpec } from "../spec/types.js";
 import { openStore } from "../store/open-store.js";
@@ -17,7 +19,7 @@ interface LocalEngineOptions {
 
 /**
  * The embedded default: SQLite in the state folder (`.baton/` beside the pipeline file, or
- * BATON_DATA) and the local process executor. Returns the engine and a `close` that stops
+ * BATON_DATA) and the local process executor (Slurm for pools with `executor: slurm`). Returns the engine and a `close` that stops
  * every process and closes the store.
  */
 export function openLocalEngine(workdir: string, options: LocalEngineOptions = {}) {
@@ -46,7 +48,11 @@ function engineOn<S extends Store>(
   workdir: string,
   options: LocalEngineOptions,
 ) {
-  const executor = new LocalExecutor({ layout });
+  // Each pool's tasks run on its executor (`executor: slurm`), all in this state folder.
+  const local = new LocalExecutor({ layout });
+  const executor = new ExecutorRouter(local, {
+    slurm: () => new SlurmExecutor({ workspace: local.workspace }),
+  });
   const engine = new Engine({
     store,
     executor,

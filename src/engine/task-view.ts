@@ -93,7 +93,19 @@ export function attemptView(a: AttemptRow) {
     startedAt: iso(a.startedAt),
     endedAt: iso(a.endedAt),
     log: a.logPath,
+    executor: executorOf(a.handle),
   };
+}
+
+/** Where an attempt runs, from its handle: `{ kind: "slurm", id: "12345" }`, `{ kind: "local", id: PID }`. */
+export function executorOf(handle: string | null): { kind: string; id: string } | null {
+  if (handle === null) return null;
+  const colon = handle.indexOf(":");
+  if (colon < 0) return { kind: "unknown", id: handle };
+  const kind = handle.slice(0, colon);
+  const rest = handle.slice(colon + 1);
+  // A local handle is `local:PID:START`: the pid is what a user looks for.
+  return { kind, id: kind === "local" ? (rest.split(":")[0] ?? rest) : rest };
 }
 
 export function runView(run: RunRow): RunView {

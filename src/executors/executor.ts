@@ -1,4 +1,5 @@
 import type { Collected } from "../artifacts/collect.js";
+import type { PoolSpec } from "../spec/types.js";
 import type { AttemptRef, PrepareRequest, Workspace } from "./workspace.js";
 
 export type { AttemptRef, TaskRef } from "./workspace.js";
@@ -12,8 +13,8 @@ export type { AttemptRef, TaskRef } from "./workspace.js";
  * is the executor's business, behind its {@link Workspace}. A started attempt is known by an
  * opaque `handle` the engine records, with which a later engine finds it again (`adopt`).
  *
- * Adapters: `local-executor.ts` (processes on this machine). Slurm and remote agents come later
- * behind the same interface.
+ * Adapters: `local-executor.ts` (processes on this machine), `slurm-executor.ts` (sbatch jobs),
+ * and `router.ts`, which picks one of them by the task's pool (and by the handle, to adopt).
  */
 
 export interface LaunchRequest extends AttemptRef {
@@ -40,6 +41,8 @@ export interface LaunchRequest extends AttemptRef {
   makeSharedDir?: boolean;
   /** Files to place before the process starts (see {@link Workspace.prepare}). */
   files?: PrepareRequest;
+  /** The task's pool: its `executor:` picks where the attempt runs, its `slurm:` and `resources` how. */
+  pool?: PoolSpec;
 }
 
 export interface AdoptRequest extends AttemptRef {

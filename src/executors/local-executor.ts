@@ -94,7 +94,7 @@ export class LocalExecutor implements Executor {
 }
 
 /** `bash -c` prologue: record the exit status on the way out, whatever ends the script. */
-function wrapCommand(command: string): string {
+export function wrapCommand(command: string): string {
   // On one line with the command so bash's own "line N" messages keep the user's numbering.
   return `trap 'echo $? > "$BATON_STATUS_FILE"' EXIT; ${command}`;
 }
@@ -328,7 +328,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** The exit status the task's shell wrote on its way out, if it did. */
-function readStatusFile(file: string): ExitResult | undefined {
+export function readStatusFile(file: string): ExitResult | undefined {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8").trim();

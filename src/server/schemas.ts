@@ -396,6 +396,12 @@ export const AttemptSchema = z.object({
   startedAt: iso,
   endedAt: iso,
   log: z.string().describe("Path of the attempt's log file."),
+  executor: z
+    .object({ kind: z.string(), id: z.string() })
+    .nullable()
+    .describe(
+      'Where the attempt runs: `{ kind: "slurm", id: JOBID }` or `{ kind: "local", id: PID }`; null before it started.',
+    ),
   logUrl: z.string().describe("Where to read it through the API."),
 });
 

@@ -129,8 +129,13 @@ function resolvePools(raw: unknown, ctx: ResolveContext): Record<string, PoolSpe
       name,
       slots: p.data?.slots ?? (name === "local" ? ctx.cpus : 1),
       resources: dict(p.data?.resources),
+      ...(p.data?.executor ? { executor: p.data.executor } : {}),
+      ...(p.data?.slurm ? { slurm: p.data.slurm } : {}),
       loc: locate(ctx, path),
     };
+    if (p.data?.slurm && p.data.executor !== "slurm") {
+      ctx.problems.key([...path, "slurm"], 'sbatch options are for a pool with "executor: slurm"');
+    }
   }
   return pools;
 }

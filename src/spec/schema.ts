@@ -190,6 +190,19 @@ export const PoolSchema = z.strictObject({
     .record(z.string(), z.number())
     .nullish()
     .describe("What each task is given; part of the cache key."),
+  executor: z
+    .enum(["local", "slurm"])
+    .optional()
+    .describe("Where the pool's tasks run: local (processes on this machine, the default) or slurm."),
+  slurm: z
+    .strictObject({
+      partition: z.string().min(1).optional().describe("sbatch --partition."),
+      account: z.string().min(1).optional().describe("sbatch --account."),
+      qos: z.string().min(1).optional().describe("sbatch --qos."),
+      extra: z.array(z.string()).optional().describe("More sbatch options, passed as they are."),
+    })
+    .optional()
+    .describe("sbatch options of a pool with `executor: slurm`."),
 });
 
 /** A declared input of a step: `{ default, optional, description }`, a default glob or list, or nothing. */

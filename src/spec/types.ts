@@ -81,7 +81,23 @@ export interface PoolSpec {
   slots: number;
   /** What each task of the pool is given (`{ gpu: 1 }`); part of the cache key. */
   resources: Record<string, number>;
+  /** Where the pool's tasks run (default `local`: processes on this machine). */
+  executor?: ExecutorKind;
+  /** sbatch options of a pool with `executor: slurm`. */
+  slurm?: SlurmPoolSpec;
   loc?: SourceLocation;
+}
+
+/** The executors a pool may name (`executor:`). */
+export type ExecutorKind = "local" | "slurm";
+
+/** A Slurm pool's `slurm:` block: sbatch options for each of its tasks. */
+export interface SlurmPoolSpec {
+  partition?: string;
+  account?: string;
+  qos?: string;
+  /** More sbatch options (`--constraint=a100`), passed as they are. */
+  extra?: string[];
 }
 
 /** A declared input of a step: a name, and where its files come from when no binding is given. */

@@ -99,8 +99,12 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
           ? `exit ${a.exitCode}`
           : a.status
         : `${a.reason}${a.message ? `: ${a.message}` : ""}`;
+    // Said by the executor beyond an exit code (Slurm: `Slurm: OUT_OF_MEMORY`).
+    const said = a.reason === "exited" && a.message ? ` (${a.message})` : "";
+    // A batch system's job is worth showing (`slurm:12345`); a local pid is not.
+    const where = a.handle?.startsWith("slurm:") ? `  ${a.handle}` : "";
     lines.push(
-      `  #${a.number} ${a.status} ${how} ${duration(a.startedAt, a.endedAt)}  log ${path.relative(process.cwd(), a.logPath)}`,
+      `  #${a.number} ${a.status} ${how}${said} ${duration(a.startedAt, a.endedAt)}${where}  log ${path.relative(process.cwd(), a.logPath)}`,
     );
   }
   process.stdout.write(`${safeText(lines.join("\n"))}\n`);
