@@ -211,8 +211,8 @@ export class Engine {
     this.leaseTimer = setInterval(
       () => {
         this.renewLease().catch(() => {
-          // The store was closed (the engine's owner is shutting down): nothing to renew.
-          clearInterval(this.leaseTimer);
+          // The database is away for a moment (tried again at the next tick), or the store was
+          // closed by the engine's owner shutting down (then `close` stops the timer).
         });
       },
       Math.max(1, Math.floor(this.leaseMs / 3)),
