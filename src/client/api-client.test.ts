@@ -1,6 +1,9 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { BatonError, exitCodeFor } from "../errors.js";
-import { errorCodeFor } from "./api-client.js";
+import { errorCodeFor, findEndpoint } from "./api-client.js";
 
 describe("errorCodeFor", () => {
   it("keeps a Baton code the server sent, so the CLI exits as it would without a server", () => {
@@ -22,5 +25,25 @@ describe("errorCodeFor", () => {
   it("never takes a prototype property for a code", () => {
     expect(errorCodeFor(400, "constructor")).toBe("USAGE");
     expect(errorCodeFor(500, "__proto__")).toBe("INTERNAL");
+  });
+});
+
+describe("findEndpoint with BATON_URL", () => {
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), "baton-endpoint-"));
+  fs.mkdirSync(path.join(project, ".baton"));
+  fs.writeFileSync(path.join(project, ".baton", "token"), "folder-token\n");
+  const inside = path.join(project, "sub");
+  fs.mkdirSync(inside);
+
+  it("signs in to a loopback server of the folder with the folder's token when BATON_TOKEN is not set", () => {
+    expect(findEndpoint(inside, { BATON_URL: "http://127.0.0.1:8378/" })).toEqual({
+      url: "http://127.0.0.1:8378",
+      token: "folder-token",
+    });
+  });
+
+  it("uses BATON_TOKEN when it is set, and never sends the folder's token off this machine", () => {
+    expect(findEndpoint(inside, { BATON_URL: "http://127.0.0.1:8378", BATON_TOKEN: "t" })?.token).toBe("t");
+    expect(findEndpoint(inside, { BATON_URL: "http://baton.example.com:8377" })?.token).toBe("");
   });
 });

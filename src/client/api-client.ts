@@ -14,14 +14,45 @@ export interface ApiEndpoint {
  * Finds the API a client should talk to: `BATON_URL` (+ `BATON_TOKEN`) if set — inside a task
  * they point at the engine running it — else a live server recorded in a `.baton/server.json`
  * of `dir` or a folder above it. Undefined when there is none: the caller runs embedded.
+ * `BATON_URL` on loopback without `BATON_TOKEN` (picking one of several servers of a folder)
+ * signs in with the folder's token, which its servers share.
  */
 export function findEndpoint(dir: string, env: NodeJS.ProcessEnv = process.env): ApiEndpoint | undefined {
-  if (env.BATON_URL) return { url: env.BATON_URL.replace(/\/+$/, ""), token: env.BATON_TOKEN ?? "" };
+  if (env.BATON_URL) {
+    const url = env.BATON_URL.replace(/\/+$/, "");
+    return { url, token: env.BATON_TOKEN ?? (isLoopback(url) ? folderToken(dir, env) : undefined) ?? "" };
+  }
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
     const found = readServerFile(path.join(d, ".baton"));
     if (found) return found;
     if (path.dirname(d) === d) return undefined;
   }
+}
+
+/** Whether a base URL names this machine (a folder's token is never sent elsewhere). */
+function isLoopback(url: string): boolean {
+  try {
+    return /^(127(\.\d{1,3}){3}|localhost|\[::1\])$/i.test(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** The token of the state folder (`BATON_DATA`, else `.baton/` of `dir` or a folder above it). */
+function folderToken(dir: string, env: NodeJS.ProcessEnv): string | undefined {
+  const files: string[] = env.BATON_DATA ? [path.resolve(env.BATON_DATA, "token")] : [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    files.push(path.join(d, ".baton", "token"));
+    if (path.dirname(d) === d) break;
+  }
+  for (const file of files) {
+    try {
+      return fs.readFileSync(file, "utf8").trim();
+    } catch {
+      // not here (or not ours to read): the next one up
+    }
+  }
+  return undefined;
 }
 
 /** The live server of this very folder (its `.baton/server.json`), if any: the one that runs its baton.yaml. */
