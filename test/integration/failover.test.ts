@@ -144,7 +144,16 @@ describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another 
         const survivor = servers[(round + 1) % 2]!;
         const victimRuns = await startWork(victim, dir);
         const survivorRuns = await startWork(survivor, dir);
-        await sleep(800 + Math.floor(Math.random() * 1500));
+        // The kill comes once the parents have submitted their children: a `baton submit` caught
+        // by its server's death fails (docs/scale-out.md, Limits), which is not what this measures.
+        await waitFor(
+          "the parents to submit their children",
+          async () =>
+            ((await survivor.api("/api/v1/tasks?name=child-3&limit=1000")).body.tasks as unknown[]).length >=
+            2 * (round + 1),
+          { timeoutMs: 30_000, intervalMs: 100 },
+        );
+        await sleep(Math.floor(Math.random() * 1200));
         victim.child.kill("SIGKILL");
         const killedAt = Date.now();
         await victim.exited;
