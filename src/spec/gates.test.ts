@@ -1,19 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { problems, yaml } from "../../test/helpers/spec-problems.js";
 import { BatonError, formatProblem } from "../errors.js";
 import { parseProjectText } from "./parse.js";
 import type { TaskNodeSpec } from "./types.js";
-
-const yaml = (...lines: string[]) => `${lines.join("\n")}\n`;
-
-function problems(text: string): string[] {
-  try {
-    parseProjectText(text, "baton.yaml");
-  } catch (err) {
-    if (err instanceof BatonError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
 
 function node(text: string, name: string): TaskNodeSpec {
   const spec = parseProjectText(text, "baton.yaml").pipelines.p?.nodes[name];

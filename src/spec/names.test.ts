@@ -1,21 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { problems, yaml } from "../../test/helpers/spec-problems.js";
 import { paramEnvName } from "../engine/task-context.js";
 import { BatonError, formatProblem } from "../errors.js";
 import { resolveParams } from "./params.js";
 import { parseProjectText } from "./parse.js";
 import { checkName } from "./problems.js";
-
-const yaml = (...lines: string[]) => `${lines.join("\n")}\n`;
-
-function problems(text: string): string[] {
-  try {
-    parseProjectText(text, "baton.yaml");
-  } catch (err) {
-    if (err instanceof BatonError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
 
 const RULE = `(a name has 1-200 characters, no leading or trailing whitespace, no control characters, none of . [ ] { } $ " ' \` \\ /)`;
 

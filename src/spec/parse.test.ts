@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { problems, yaml } from "../../test/helpers/spec-problems.js";
 import { BatonError, formatProblem } from "../errors.js";
 import { parsePipelineDefinition, parseProjectText } from "./parse.js";
 import type { TaskNodeSpec } from "./types.js";
 
 /** Joins lines, so that YAML in tests reads like a file. */
-const yaml = (...lines: string[]) => `${lines.join("\n")}\n`;
-
-function problems(text: string): string[] {
-  try {
-    parseProjectText(text, "baton.yaml");
-  } catch (err) {
-    if (err instanceof BatonError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
 
 function task(project: ReturnType<typeof parseProjectText>, pipeline: string, node: string): TaskNodeSpec {
   const spec = project.pipelines[pipeline]?.nodes[node];

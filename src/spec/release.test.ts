@@ -1,21 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { problems, yaml } from "../../test/helpers/spec-problems.js";
 import { BatonError, formatProblem } from "../errors.js";
 import { parseProjectText } from "./parse.js";
 import { bodyPathOf, translateValohaiPipeline } from "./valohai-api.js";
 
 /** A node action `{ when, if, then }`. */
 const action = (when: string, cond: string, then: string) => ({ when, if: cond, then });
-const yaml = (...lines: string[]) => `${lines.join("\n")}\n`;
-
-function problems(text: string): string[] {
-  try {
-    parseProjectText(text, "baton.yaml");
-  } catch (err) {
-    if (err instanceof BatonError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
 
 const head = [
   "version: 1",

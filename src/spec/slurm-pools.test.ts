@@ -1,18 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { problems, yaml } from "../../test/helpers/spec-problems.js";
 import { BatonError, formatProblem } from "../errors.js";
 import { parseProjectText } from "./parse.js";
-
-const yaml = (...lines: string[]) => `${lines.join("\n")}\n`;
-
-function problems(text: string): string[] {
-  try {
-    parseProjectText(text, "baton.yaml");
-  } catch (err) {
-    if (err instanceof BatonError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
 
 describe("pools: executor and slurm options", () => {
   it("reads a Slurm pool's executor, sbatch options and resources; other pools stay local", () => {

@@ -1,21 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { problems, yaml } from "../../test/helpers/spec-problems.js";
 import { workdirFileRel } from "../artifacts/inputs.js";
 import { urlFileRel } from "../artifacts/url-inputs.js";
 import { BatonError, formatProblem } from "../errors.js";
 import { classifyInputSource } from "./input-sources.js";
 import { parseProjectText } from "./parse.js";
-
-const yaml = (...lines: string[]) => `${lines.join("\n")}\n`;
-
-function problems(text: string): string[] {
-  try {
-    parseProjectText(text, "baton.yaml");
-  } catch (err) {
-    if (err instanceof BatonError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  return [];
-}
 
 describe("Task I/O keys", () => {
   it("resolve from defaults to steps to nodes: no-output-timeout as written, image, compat, input layout", () => {
