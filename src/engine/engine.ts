@@ -369,11 +369,13 @@ export class Engine {
    * start does not try again; runs another live engine drives, or picks up meanwhile, are left
    * to it (and not listed).
    */
-  async restoreOrphanedTrees(): Promise<{ resumed: string[]; failed: Array<{ id: string; error: string }> }> {
+  async restoreOrphanedTrees(
+    running?: RunRow[],
+    live: (run: RunRow) => Promise<boolean> = ownerLiveness(this.store),
+  ): Promise<{ resumed: string[]; failed: Array<{ id: string; error: string }> }> {
     const resumed: string[] = [];
     const failed: Array<{ id: string; error: string }> = [];
-    const live = ownerLiveness(this.store);
-    for (const run of await this.store.listRunningRoots()) {
+    for (const run of running ?? (await this.store.listRunningRoots())) {
       if (run.status !== "running" || run.specFile !== null || run.parentRunId !== null) continue;
       if (run.engineId === this.id || (await live(run))) continue;
       try {

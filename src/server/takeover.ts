@@ -34,11 +34,12 @@ export function takeoverInterval(leaseMs: number): number {
  * no sweep tries it again.
  */
 export async function sweepOrphans(ctx: ServerContext, log: (line: string) => void): Promise<SweepResult> {
-  // Trees of submitted tasks (`baton submit`): no pipeline, the engine's own tree.
-  const { resumed, failed } = await ctx.engine.restoreOrphanedTrees();
-  for (const f of failed) log(`baton server: cannot resume run ${f.id}: ${f.error}`);
-  const live = ownerLiveness(ctx.store);
+  // One read of the running runs and of their engines serves both kinds.
   const runs = await ctx.store.listRunningRoots();
+  const live = ownerLiveness(ctx.store);
+  // Trees of submitted tasks (`baton submit`): no pipeline, the engine's own tree.
+  const { resumed, failed } = await ctx.engine.restoreOrphanedTrees(runs, live);
+  for (const f of failed) log(`baton server: cannot resume run ${f.id}: ${f.error}`);
   for (const run of runs) {
     if (run.status !== "running" || run.parentRunId !== null || run.specFile === null) continue;
     if (run.engineId === ctx.engine.id || (await live(run))) continue;
