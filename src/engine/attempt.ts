@@ -1,5 +1,5 @@
 import type { Collected } from "../artifacts/collect.js";
-import type { AttemptRef, ExitResult, TaskProcess } from "../executors/executor.js";
+import type { AttemptRef, ExitResult, QueuedListener, TaskProcess } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
 import type { AttemptEnd } from "../store/store.js";
 import type { Engine } from "./engine.js";
@@ -36,6 +36,8 @@ export interface AttemptPlan {
   keepFailedOutputs?: boolean;
   /** The task's pool (its executor, and the executor's options). */
   pool?: PoolSpec;
+  /** The fan-out the task belongs to, for executors that start fan-outs as one batch (see {@link LaunchRequest.arrayGroup}). */
+  arrayGroup?: string;
 }
 
 export interface LaunchedAttempt {
@@ -96,6 +98,8 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     ...(plan.makeSharedDir ? { makeSharedDir: true } : {}),
     ...(plan.keepFailedOutputs ? { keepFailedOutputs: true } : {}),
     ...(plan.pool ? { pool: plan.pool } : {}),
+    ...(plan.arrayGroup ? { arrayGroup: plan.arrayGroup } : {}),
+    onQueued: queuedListener(engine, plan),
   });
   if (proc.handle !== null) {
     await store.setAttemptHandle(plan.taskId, plan.number, {
@@ -105,6 +109,30 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     });
   }
   return { proc, logPath };
+}
+
+/**
+ * Records and tells why an attempt waits in its executor's queue (the task shows as `queued` with
+ * the reason), and that it started. Writes only changes; a write that fails is only a display lost.
+ */
+function queuedListener(
+  engine: Engine,
+  task: { runId: string; taskId: string; name: string },
+): QueuedListener {
+  let shown: string | null = null;
+  return (reason) => {
+    if (reason === shown) return;
+    shown = reason;
+    engine.store.setQueueReason(task.taskId, reason).catch(() => {});
+    engine.emit({
+      type: "task",
+      runId: task.runId,
+      taskId: task.taskId,
+      name: task.name,
+      status: reason === null ? "running" : "queued",
+      queueReason: reason,
+    });
+  };
 }
 
 /**
@@ -176,7 +204,7 @@ export type AdoptedAttempt =
  */
 export async function adoptAttempt(
   engine: Engine,
-  task: { runId: string; taskId: string; name: string; timeoutMs?: number },
+  task: { runId: string; taskId: string; name: string; timeoutMs?: number; pool?: PoolSpec },
 ): Promise<AdoptedAttempt> {
   const { store } = engine;
   const attempt = (await store.listAttempts(task.taskId)).at(-1);
@@ -194,6 +222,8 @@ export async function adoptAttempt(
     handle,
     startedAt: attempt.startedAt,
     timeoutMs: task.timeoutMs,
+    ...(task.pool ? { pool: task.pool } : {}),
+    onQueued: queuedListener(engine, task),
   });
   if (!("ended" in found)) return { state: "running", number, proc: found, logPath };
   if (found.ended.reason === "lost" && handle === null) {

@@ -27,6 +27,8 @@ export type EngineEvent =
       attempt?: number;
       exitCode?: number | null;
       error?: string | null;
+      /** A `running` task whose attempt waits in its executor's queue shows as `queued`, with why. */
+      queueReason?: string | null;
       /** New tasks appear with `pending` or later when a node is expanded. */
     }
   | { type: "tasks-added"; runId: string; count: number }

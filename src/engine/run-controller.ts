@@ -269,6 +269,8 @@ export class RunController {
       ...(onErrorOf(spec) === "continue" ? { keepFailedOutputs: true } : {}),
       pool: this.project.pools[spec.pool] ?? { name: spec.pool, slots: 1, resources: {} },
       priority: spec.priority,
+      // A node's tasks (a foreach or matrix) launched together may start as one Slurm job array.
+      arrayGroup: `${this.runId}/${spec.name}`,
     };
   }
 

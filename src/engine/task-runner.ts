@@ -138,6 +138,7 @@ export class TaskRunner<T extends RunnerTask> {
       taskId: task.id,
       name: task.name,
       timeoutMs: plan.timeoutMs,
+      pool: plan.pool,
     });
     if (found.state === "rerun") {
       task.status = "pending";

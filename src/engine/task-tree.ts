@@ -159,6 +159,8 @@ export class TaskTree {
       // A pool no longer configured (the server restarted with another baton.yaml): one slot.
       pool: this.pools[task.pool] ?? { name: task.pool, slots: 1, resources: {} },
       priority: task.priority,
+      // The copies of one `submit -N` may start as one Slurm job array.
+      ...(task.spec.shard ? { arrayGroup: `${task.runId}/-N` } : {}),
     };
   }
 

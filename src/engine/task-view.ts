@@ -10,7 +10,10 @@ export interface TaskView {
   name: string;
   node: string | null;
   parent: string | null;
+  /** As recorded, except a `running` task whose executor has not started it yet: `queued`. */
   status: TaskStatus;
+  /** Why a queued task waits where its executor runs it (`pending in Slurm (Priority)`), or null. */
+  queueReason: string | null;
   exitCode: number | null;
   attempts: number;
   cached: boolean;
@@ -48,7 +51,8 @@ export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
     name: task.name,
     node: task.node,
     parent: task.parentId,
-    status: task.status,
+    status: shownStatus(task),
+    queueReason: task.status === "running" ? task.queueReason : null,
     exitCode: task.exitCode,
     attempts: task.attempts,
     cached: task.cached,
@@ -63,6 +67,11 @@ export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
       ? { ...task.approval, requestedAt: iso(task.approval.requestedAt), at: iso(task.approval.at) }
       : null,
   };
+}
+
+/** The status users see: as recorded, but `queued` for a running task its executor has not started yet. */
+export function shownStatus(task: Pick<TaskRow, "status" | "queueReason">): TaskStatus {
+  return task.status === "running" && task.queueReason ? "queued" : task.status;
 }
 
 /** A submitted task's labels, as recorded with its submission. */

@@ -43,13 +43,31 @@ export interface LaunchRequest extends AttemptRef {
   files?: PrepareRequest;
   /** The task's pool: its `executor:` picks where the attempt runs, its `slurm:` and `resources` how. */
   pool?: PoolSpec;
+  /**
+   * The attempts of one fan-out share this key (a pipeline node's tasks, the copies of a
+   * `submit -N`). An executor may start attempts launched together with the same key as one batch
+   * (a Slurm job array); without a key, each attempt is started alone.
+   */
+  arrayGroup?: string;
+  /** Told when the attempt waits where the executor runs it (and why), and when it starts: see {@link QueuedListener}. */
+  onQueued?: QueuedListener;
 }
+
+/**
+ * An executor that hands attempts to a system with its own queue says why an attempt waits there
+ * (`pending in Slurm (Priority)`), and null once it runs. The engine shows the task as queued
+ * with that reason meanwhile.
+ */
+export type QueuedListener = (reason: string | null) => void;
 
 export interface AdoptRequest extends AttemptRef {
   /** The handle recorded for the attempt, or null when the engine died before recording one. */
   handle: string | null;
   startedAt: number;
   timeoutMs?: number;
+  /** The task's pool: where an attempt with no recorded handle may have been started. */
+  pool?: PoolSpec;
+  onQueued?: QueuedListener;
 }
 
 /** How an attempt ended, as data (never an exception). */

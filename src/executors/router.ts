@@ -5,7 +5,8 @@ import type { LocalWorkspace } from "./workspace.js";
 /**
  * The engine's one executor, made of several: each attempt runs on the executor its pool names
  * (`executor: slurm`; default `local`), and an attempt found again after a restart goes to the
- * executor its handle names (`slurm:JOBID`; anything else is the local executor's). All share
+ * executor its handle names (`slurm:JOBID`; anything else is the local executor's), or, when
+ * none was recorded, its pool names. All share
  * one workspace (this machine's disk: a Slurm cluster must see it at the same paths). Executors
  * other than the local one are made on first use.
  */
@@ -43,7 +44,13 @@ export class ExecutorRouter implements Executor {
   }
 
   adopt(request: AdoptRequest): Promise<TaskProcess | { ended: ExitResult }> {
-    const kind = request.handle?.startsWith("slurm:") ? "slurm" : "local";
+    // No handle: the engine died before recording one; the pool says where it may have started.
+    const kind =
+      request.handle === null
+        ? (request.pool?.executor ?? "local")
+        : request.handle.startsWith("slurm:")
+          ? "slurm"
+          : "local";
     return this.executor(kind).adopt(request);
   }
 

@@ -5,10 +5,18 @@
  * the exit status to `$BATON_STATUS_FILE`). Its files are the local workspace's: the Baton host
  * and the cluster's nodes must share that folder at the same path (docs/architecture.md).
  *
- * All live jobs are watched with one `squeue` call per poll. A job ends with the exit status its
- * shell wrote and with Slurm's word for how it ended: TIMEOUT, OUT_OF_MEMORY, NODE_FAIL,
- * PREEMPTED, a CANCELLED that Baton did not ask for... are said in the attempt's message. The
- * handle is `slurm:JOBID`, by which an engine started later adopts the job.
+ * Attempts of one fan-out launched together (same `arrayGroup`, same job options) are submitted
+ * as one job array: a dispatcher script runs the attempt's own script for `$SLURM_ARRAY_TASK_ID`,
+ * and the element's output goes to the attempt's log through a link named after its index. An
+ * array is at most the cluster's `MaxArraySize` long; a larger fan-out is several arrays.
+ *
+ * All live jobs are watched with one `squeue` call per poll. A pending job is reported as queued
+ * with Slurm's reason (`Priority`, `Resources`...). A job ends with the exit status its shell wrote
+ * and with Slurm's word for how it ended: TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED, a
+ * CANCELLED that Baton did not ask for... are said in the attempt's message. The handle is
+ * `slurm:JOBID` (`slurm:JOBID_INDEX` in an array), by which an engine started later adopts the
+ * job; every job also carries `--comment=baton:TASK:ATTEMPT` (written in `attempt-N.slurm` before
+ * it is submitted), by which it is found when the engine died before recording its handle.
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs";
@@ -16,7 +24,15 @@ import path from "node:path";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
 import { ensureBatonError } from "../errors.js";
 import { makeStateFile } from "../util/state-mode.js";
-import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
+import type {
+  AdoptRequest,
+  AttemptRef,
+  Executor,
+  ExitResult,
+  LaunchRequest,
+  QueuedListener,
+  TaskProcess,
+} from "./executor.js";
 import { readStatusFile, wrapCommand } from "./local-executor.js";
 import type { LocalAttemptPaths, LocalWorkspace } from "./workspace.js";
 
@@ -45,6 +61,32 @@ const ENDED = new Set([
 /** Polls a job may be missing from `squeue` (and leave no exit status) before it counts as lost. */
 const MISSING_POLLS = 5;
 
+/** A launch waits this long for more of its fan-out before its array is submitted... */
+const BATCH_QUIET_MS = 50;
+/** ...and never longer than this after the first one. */
+const BATCH_MAX_WAIT_MS = 500;
+
+/** Slurm's default `MaxArraySize` (indexes 0 to 1000), used when the configuration cannot be read. */
+const DEFAULT_MAX_ARRAY_SIZE = 1001;
+
+/** An attempt whose files are ready, waiting to be submitted. */
+interface ReadyAttempt {
+  request: LaunchRequest;
+  paths: LocalAttemptPaths;
+  /** The attempt's own script. */
+  script: string;
+  /** Its sbatch options beyond name, output and folder (the same for a whole array). */
+  options: string[];
+  resolve: (job: TaskProcess) => void;
+}
+
+/** Attempts of one fan-out launched together, to be submitted as one array. */
+interface Batch {
+  items: ReadyAttempt[];
+  firstAt: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
 export class SlurmExecutor implements Executor {
   readonly name = "slurm";
   readonly workspace: LocalWorkspace;
@@ -54,6 +96,8 @@ export class SlurmExecutor implements Executor {
   private polling: Promise<void> | undefined;
   /** Waiters for the end of the next poll that starts (adoptions, shutdown). */
   private waiters: Array<() => void> = [];
+  private readonly batches = new Map<string, Batch>();
+  private maxArray: Promise<number> | undefined;
 
   constructor(options: SlurmExecutorOptions) {
     this.workspace = options.workspace;
@@ -69,40 +113,165 @@ export class SlurmExecutor implements Executor {
     } catch (err) {
       return SlurmJob.notStarted(ensureBatonError(err).message);
     }
-    const args = sbatchArgs(request, paths.logPath, script);
-    let out: string;
-    try {
-      out = await run("sbatch", args);
-    } catch (err) {
-      return SlurmJob.notStarted(`sbatch refused the job: ${(err as Error).message}`);
-    }
-    // `--parsable` prints `JOBID` or `JOBID;CLUSTER`.
-    const id = out.trim().split(";")[0] ?? "";
-    if (!/^\d+$/.test(id)) return SlurmJob.notStarted(`sbatch printed no job id: ${JSON.stringify(out)}`);
-    return this.watch(new SlurmJob(id, paths.statusPath));
+    const options = jobOptions(request);
+    if (request.arrayGroup === undefined || request.pool?.slurm?.arrays === false)
+      return this.submitOne(request, paths, script, options);
+    const key = `${request.arrayGroup}\0${JSON.stringify(options)}`;
+    return new Promise((resolve) => this.enqueue(key, { request, paths, script, options, resolve }));
   }
 
   async adopt(request: AdoptRequest): Promise<TaskProcess | { ended: ExitResult }> {
-    const id = /^slurm:(\d+)$/.exec(request.handle ?? "")?.[1];
-    if (id === undefined) {
-      return {
-        ended: {
-          exitCode: null,
-          signal: null,
-          reason: "lost",
-          message: `the attempt's handle ${JSON.stringify(request.handle)} is not a Slurm job`,
-          endedAt: Date.now(),
-        },
-      };
+    const paths = this.workspace.paths(request);
+    let id = /^slurm:(\d+(?:_\d+)?)$/.exec(request.handle ?? "")?.[1];
+    if (request.handle === null) {
+      // The engine died between `sbatch` and recording the job: find it by its comment.
+      const found = await findUnrecorded(markerPath(paths.statusPath, request.attempt));
+      if (found === undefined) {
+        const status = readStatusFile(paths.statusPath);
+        if (status) return { ended: status };
+        return { ended: lostResult("no Slurm job of this attempt was found") };
+      }
+      id = found;
     }
-    const job = this.watch(new SlurmJob(id, this.workspace.paths(request).statusPath));
+    if (id === undefined)
+      return {
+        ended: lostResult(`the attempt's handle ${JSON.stringify(request.handle)} is not a Slurm job`),
+      };
+    const job = this.watch(new SlurmJob(id, paths.statusPath, request.onQueued));
     // Adoptions made together are asked about in one `squeue`.
     await this.nextPoll();
     const ended = job.result;
     return ended ? { ended } : job;
   }
 
+  /** Submits one attempt as one job. */
+  private async submitOne(
+    request: LaunchRequest,
+    paths: LocalAttemptPaths,
+    script: string,
+    options: string[],
+  ): Promise<TaskProcess> {
+    const comment = jobComment(request);
+    writeMarker(paths.statusPath, request.attempt, { comment });
+    const args = [
+      ...jobPlace(request.name, paths.logPath, request.cwd),
+      ...options,
+      `--comment=${comment}`,
+      script,
+    ];
+    const id = await submit(args);
+    if (typeof id !== "string") return id;
+    return this.watch(new SlurmJob(id, paths.statusPath, request.onQueued));
+  }
+
+  /** Holds an attempt for its fan-out's array, submitted once no more came for a moment. */
+  private enqueue(key: string, item: ReadyAttempt): void {
+    let batch = this.batches.get(key);
+    if (!batch) {
+      batch = { items: [], firstAt: Date.now(), timer: undefined };
+      this.batches.set(key, batch);
+    }
+    batch.items.push(item);
+    clearTimeout(batch.timer);
+    const wait = Math.max(0, Math.min(BATCH_QUIET_MS, batch.firstAt + BATCH_MAX_WAIT_MS - Date.now()));
+    const due = batch;
+    batch.timer = setTimeout(() => {
+      if (this.batches.get(key) === due) this.batches.delete(key);
+      void this.submitBatch(due.items);
+    }, wait);
+  }
+
+  /** Submits held attempts: arrays of at most `MaxArraySize`, a lone attempt as a plain job. */
+  private async submitBatch(items: ReadyAttempt[]): Promise<void> {
+    const max = await this.maxArraySize();
+    for (let start = 0; start < items.length; start += max) {
+      const chunk = items.slice(start, start + max);
+      const [first] = chunk;
+      if (chunk.length === 1 && first) {
+        first.resolve(await this.submitOne(first.request, first.paths, first.script, first.options));
+        continue;
+      }
+      try {
+        const jobs = await this.submitArray(chunk);
+        chunk.forEach((item, i) => item.resolve(jobs[i]!));
+      } catch (err) {
+        for (const item of chunk) item.resolve(SlurmJob.notStarted(ensureBatonError(err).message));
+      }
+    }
+  }
+
+  /**
+   * Submits attempts as one job array. Its folder (`runs/RUN/slurm/TASK-N/`, named after the first
+   * attempt) holds the dispatcher script and, for each index, a link to that attempt's log, which
+   * Slurm appends the element's output to (`--output=DIR/%a.log`).
+   */
+  private async submitArray(chunk: ReadyAttempt[]): Promise<TaskProcess[]> {
+    const first = chunk[0]!;
+    const dir = path.join(
+      path.dirname(path.dirname(first.paths.statusPath)),
+      "slurm",
+      `${first.request.taskId}-${first.request.attempt}`,
+    );
+    fs.rmSync(dir, { recursive: true, force: true });
+    ensureWritableDir(dir, "job array folder");
+    const cases: string[] = [];
+    const comment = jobComment(first.request);
+    chunk.forEach((item, index) => {
+      fs.symlinkSync(item.paths.logPath, path.join(dir, `${index}.log`));
+      writeMarker(item.paths.statusPath, item.request.attempt, { comment, index });
+      cases.push(`  ${index}) exec /bin/bash ${quote(item.script)} ;;`);
+    });
+    const dispatcher = path.join(dir, "array.sbatch");
+    fs.writeFileSync(
+      dispatcher,
+      [
+        "#!/bin/bash",
+        `# Baton: job array of ${chunk.length} attempts of run ${first.request.runId}`,
+        'case "$SLURM_ARRAY_TASK_ID" in',
+        ...cases,
+        "esac",
+        'echo "baton: no attempt for array index $SLURM_ARRAY_TASK_ID" >&2',
+        "exit 1",
+        "",
+      ].join("\n"),
+      { mode: 0o700 },
+    );
+    const args = [
+      ...jobPlace(arrayName(first.request.name), path.join(dir, "%a.log"), first.request.cwd),
+      `--array=0-${chunk.length - 1}`,
+      ...first.options,
+      `--comment=${comment}`,
+      dispatcher,
+    ];
+    const id = await submit(args);
+    if (typeof id !== "string") return chunk.map(() => id);
+    return chunk.map((item, index) =>
+      this.watch(new SlurmJob(`${id}_${index}`, item.paths.statusPath, item.request.onQueued)),
+    );
+  }
+
+  /**
+   * The most attempts in one array: the cluster's `MaxArraySize` (read once; an array's indexes
+   * are below it), or less when `BATON_SLURM_MAX_ARRAY_SIZE` says so (a site whose QOS or submit
+   * plugin allows smaller arrays).
+   */
+  private maxArraySize(): Promise<number> {
+    const cap = Number(process.env.BATON_SLURM_MAX_ARRAY_SIZE) || Number.POSITIVE_INFINITY;
+    this.maxArray ??= run("scontrol", ["show", "config"]).then(
+      (out) => Math.max(1, Math.min(cap, maxArraySizeOf(out))),
+      () => Math.max(1, Math.min(cap, DEFAULT_MAX_ARRAY_SIZE)),
+    );
+    return this.maxArray;
+  }
+
   async shutdown(): Promise<void> {
+    // Attempts held for an array that is not submitted yet never start.
+    for (const batch of this.batches.values()) {
+      clearTimeout(batch.timer);
+      for (const item of batch.items)
+        item.resolve(SlurmJob.notStarted("the engine stopped before its job was submitted"));
+    }
+    this.batches.clear();
     const live = [...this.jobs.values()];
     for (const job of live) job.cancel();
     // Wait (a while) for Slurm to say they ended, so that their ends are recorded.
@@ -197,7 +366,14 @@ interface JobState {
 async function queryJobs(ids: string[]): Promise<Map<string, JobState> | undefined> {
   let out: string;
   try {
-    out = await run("squeue", ["--noheader", "--states=all", `--jobs=${ids.join(",")}`, "--format=%i|%T|%r"]);
+    // `--array`: one line per element of an array (`123_4`), pending ones too.
+    out = await run("squeue", [
+      "--noheader",
+      "--array",
+      "--states=all",
+      `--jobs=${ids.join(",")}`,
+      "--format=%i|%T|%r",
+    ]);
   } catch (err) {
     // One job id that Slurm has forgotten makes `squeue` fail (with several, it lists the rest).
     if (/Invalid job id/i.test((err as Error).message)) return new Map();
@@ -227,6 +403,7 @@ class SlurmJob implements TaskProcess {
   constructor(
     readonly id: string,
     private readonly statusPath: string,
+    private readonly onQueued?: QueuedListener,
   ) {
     this.exited = new Promise((resolve) => {
       this.resolveExit = resolve;
@@ -270,6 +447,11 @@ class SlurmJob implements TaskProcess {
     }
     this.missing = 0;
     if (ENDED.has(seen.state)) this.end(endOfJob(seen, status, this.cancelled));
+    else if (seen.state === "PENDING")
+      this.onQueued?.(
+        seen.reason && seen.reason !== "None" ? `pending in Slurm (${seen.reason})` : "pending in Slurm",
+      );
+    else this.onQueued?.(null);
   }
 
   private end(result: ExitResult): void {
@@ -321,18 +503,24 @@ function endOfJob(seen: JobState, status: ExitResult | undefined, cancelledHere:
   }
 }
 
-/** `sbatch` arguments for an attempt: name, log, pool options, resources, time limit, the script. */
-export function sbatchArgs(request: LaunchRequest, logPath: string, script: string): string[] {
-  // In Slurm's file name patterns `%` introduces a field: `%%` is a literal one.
-  const log = logPath.replaceAll("%", "%%");
-  const args = [
+/** Where a job runs and writes: its name, its output (the attempt's log) and its folder. */
+export function jobPlace(name: string, logPath: string, cwd: string): string[] {
+  // In Slurm's file name patterns `%` introduces a field: `%%` is a literal one. `%a` (an array
+  // index) is the only field Baton writes itself: keep it.
+  const log = logPath.replaceAll("%", "%%").replace(/%%a\.log$/, "%a.log");
+  return [
     "--parsable",
-    `--job-name=${request.name}`,
+    `--job-name=${name}`,
     `--output=${log}`,
     `--error=${log}`,
     "--open-mode=append",
-    `--chdir=${request.cwd}`,
+    `--chdir=${cwd}`,
   ];
+}
+
+/** sbatch options of an attempt beyond its place: pool options, resources, time limit. */
+export function jobOptions(request: LaunchRequest): string[] {
+  const args: string[] = [];
   const slurm = request.pool?.slurm ?? {};
   if (slurm.partition) args.push(`--partition=${slurm.partition}`);
   if (slurm.account) args.push(`--account=${slurm.account}`);
@@ -347,8 +535,82 @@ export function sbatchArgs(request: LaunchRequest, logPath: string, script: stri
   // Slurm counts time limits in whole minutes.
   if (request.timeoutMs !== undefined && request.timeoutMs > 0)
     args.push(`--time=${Math.ceil(request.timeoutMs / 60_000)}`);
-  args.push(...(slurm.extra ?? []), script);
+  args.push(...(slurm.extra ?? []));
   return args;
+}
+
+/** `sbatch` arguments for a lone attempt: its place, its options, the script. */
+export function sbatchArgs(request: LaunchRequest, logPath: string, script: string): string[] {
+  return [...jobPlace(request.name, logPath, request.cwd), ...jobOptions(request), script];
+}
+
+/** An array's job name: the fan-out's node (`train` for `train[3]`). */
+function arrayName(taskName: string): string {
+  return taskName.replace(/\[.*\]$/, "") || taskName;
+}
+
+/** Runs `sbatch`: the job id, or the attempt that could not start and why. */
+async function submit(args: string[]): Promise<string | SlurmJob> {
+  let out: string;
+  try {
+    out = await run("sbatch", args);
+  } catch (err) {
+    return SlurmJob.notStarted(`sbatch refused the job: ${(err as Error).message}`);
+  }
+  // `--parsable` prints `JOBID` or `JOBID;CLUSTER`.
+  const id = out.trim().split(";")[0] ?? "";
+  if (!/^\d+$/.test(id)) return SlurmJob.notStarted(`sbatch printed no job id: ${JSON.stringify(out)}`);
+  return id;
+}
+
+/** `MaxArraySize` from `scontrol show config` (Slurm's default when it is not there). */
+export function maxArraySizeOf(config: string): number {
+  return Number(/^MaxArraySize\s*=\s*(\d+)/m.exec(config)?.[1]) || DEFAULT_MAX_ARRAY_SIZE;
+}
+
+/** Where an attempt's job is described before it is submitted (`attempt-N.slurm`). */
+function markerPath(statusPath: string, attempt: number): string {
+  return path.join(path.dirname(statusPath), `attempt-${attempt}.slurm`);
+}
+
+/** The comment a job carries: `baton:TASK:ATTEMPT` of its attempt (of an array's first one). */
+function jobComment(attempt: AttemptRef): string {
+  return `baton:${attempt.taskId}:${attempt.attempt}`;
+}
+
+/** Writes, before `sbatch`, the comment the attempt's job will carry and its index in its array. */
+function writeMarker(statusPath: string, attempt: number, job: { comment: string; index?: number }): void {
+  fs.writeFileSync(markerPath(statusPath, attempt), `${JSON.stringify(job)}\n`);
+}
+
+/**
+ * The job id of an attempt whose handle was not recorded, from the comment its marker names;
+ * undefined when it has no marker (never submitted) or Slurm knows no such job.
+ */
+async function findUnrecorded(marker: string): Promise<string | undefined> {
+  let wanted: { comment: string; index?: number };
+  try {
+    wanted = JSON.parse(fs.readFileSync(marker, "utf8"));
+  } catch {
+    return undefined;
+  }
+  let out: string;
+  try {
+    out = await run("squeue", ["--noheader", "--me", "--array", "--states=all", "--format=%i|%k"]);
+  } catch {
+    return undefined;
+  }
+  for (const line of out.split("\n")) {
+    const bar = line.lastIndexOf("|");
+    const id = line.slice(0, bar).trim();
+    if (line.slice(bar + 1).trim() !== wanted.comment) continue;
+    if (wanted.index === undefined ? /^\d+$/.test(id) : id.endsWith(`_${wanted.index}`)) return id;
+  }
+  return undefined;
+}
+
+function lostResult(message: string): ExitResult {
+  return { exitCode: null, signal: null, reason: "lost", message, endedAt: Date.now() };
 }
 
 /** The job's script: the task's environment, its folder, and the command in the shared wrapper. */

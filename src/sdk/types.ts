@@ -60,6 +60,8 @@ export interface TaskSummary {
   parent: string | null;
   /** Where the task is in its life. */
   status: TaskStatus;
+  /** Why a queued task waits where its executor runs it (`pending in Slurm (Priority)`), or null. */
+  queueReason: string | null;
   /** Exit code of the latest attempt, once it ended. */
   exitCode: number | null;
   /** How many processes were started for it (a retry adds one). */

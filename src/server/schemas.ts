@@ -339,7 +339,13 @@ export const TaskViewSchema = z.object({
   name: z.string(),
   node: z.string().nullable(),
   parent: z.string().nullable(),
-  status: TaskStatusSchema,
+  status: TaskStatusSchema.describe(
+    "As recorded, except that a running task whose executor has not started it yet (a pending Slurm job) is `queued`.",
+  ),
+  queueReason: z
+    .string()
+    .nullable()
+    .describe("Why a queued task waits where its executor runs it (`pending in Slurm (Priority)`), or null."),
   exitCode: z.number().int().nullable(),
   attempts: z.number().int(),
   cached: z.boolean(),

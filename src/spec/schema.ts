@@ -200,6 +200,10 @@ export const PoolSchema = z.strictObject({
       account: z.string().min(1).optional().describe("sbatch --account."),
       qos: z.string().min(1).optional().describe("sbatch --qos."),
       extra: z.array(z.string()).optional().describe("More sbatch options, passed as they are."),
+      arrays: z
+        .boolean()
+        .optional()
+        .describe("Start a fan-out's tasks launched together as one job array (default true)."),
     })
     .optional()
     .describe("sbatch options of a pool with `executor: slurm`."),

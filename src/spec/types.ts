@@ -98,6 +98,8 @@ export interface SlurmPoolSpec {
   qos?: string;
   /** More sbatch options (`--constraint=a100`), passed as they are. */
   extra?: string[];
+  /** Start a fan-out's tasks launched together as one job array (default true). */
+  arrays?: boolean;
 }
 
 /** A declared input of a step: a name, and where its files come from when no binding is given. */

@@ -221,6 +221,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // the running ones only, so that the look costs the same with 100,000 ended runs.
   `
   CREATE INDEX runs_running ON runs (created_at) WHERE status = 'running';
+  `, // Why a task recorded `running` still waits where its executor put it (a Slurm job pending).
+  `
+  ALTER TABLE tasks ADD COLUMN queue_reason TEXT;
   `,
 ];
 
@@ -427,5 +430,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `,
   `
   CREATE INDEX runs_running ON runs (created_at) WHERE status = 'running';
+  `, // Why a task recorded `running` still waits where its executor put it (a Slurm job pending).
+  `
+  ALTER TABLE tasks ADD COLUMN queue_reason TEXT;
   `,
 ];

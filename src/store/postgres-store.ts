@@ -714,7 +714,7 @@ export class PostgresStore implements Store {
       // The status first: a refused start writes no attempt.
       await this.cas(
         db,
-        `UPDATE tasks SET status = 'running', attempts = $2, started_at = COALESCE(started_at, $3)
+        `UPDATE tasks SET status = 'running', attempts = $2, started_at = COALESCE(started_at, $3), queue_reason = NULL
          WHERE id = $1 AND status IN (${sqlList(from)})`,
         [a.taskId, a.number, a.startedAt],
         { taskId: a.taskId, from, to: "running", action: `start attempt ${a.number}` },
@@ -737,6 +737,12 @@ export class PostgresStore implements Store {
         "UPDATE attempts SET handle = $3, pid = $4, pid_start = $5 WHERE task_id = $1 AND number = $2",
         [taskId, number, where.handle, where.pid, where.pidStart],
       ),
+    );
+  }
+
+  async setQueueReason(taskId: string, reason: string | null): Promise<void> {
+    await this.write((db) =>
+      db.query("UPDATE tasks SET queue_reason = $2 WHERE id = $1 AND status = 'running'", [taskId, reason]),
     );
   }
 

@@ -428,6 +428,10 @@ export class SqliteStore implements Store {
     await this.write(() => this.stmts.setAttemptHandle.run({ taskId, number, handle, pid, pidStart }));
   }
 
+  async setQueueReason(taskId: string, reason: string | null): Promise<void> {
+    await this.write(() => this.stmts.setQueueReason.run({ taskId, reason }));
+  }
+
   async reopenTasks(runId: string, taskIds: string[]): Promise<void> {
     await this.writeTransition(() => {
       // All of them checked before any is changed: either every task is reopened or none.
@@ -1019,8 +1023,11 @@ function prepare(db: Database.Database) {
        VALUES (@taskId, @number, @status, @pid, @pidStart, @startedAt, @logPath)`,
     ),
     taskStarted: db.prepare(
-      `UPDATE tasks SET status = 'running', attempts = @attempts, started_at = COALESCE(started_at, @startedAt)
+      `UPDATE tasks SET status = 'running', attempts = @attempts, started_at = COALESCE(started_at, @startedAt), queue_reason = NULL
        WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.start)})`,
+    ),
+    setQueueReason: db.prepare(
+      "UPDATE tasks SET queue_reason = @reason WHERE id = @taskId AND status = 'running'",
     ),
     setAttemptHandle: db.prepare(
       "UPDATE attempts SET handle = @handle, pid = @pid, pid_start = @pidStart WHERE task_id = @taskId AND number = @number",
@@ -1170,6 +1177,7 @@ export function toTask(r: Row): TaskRow {
     idempotencyKey: (r.idempotency_key as string | null) ?? null,
     image: (r.image as string | null) ?? null,
     approval: parseJson(r.approval, null),
+    queueReason: (r.queue_reason as string | null) ?? null,
     createdAt: r.created_at as number,
     startedAt: (r.started_at as number | null) ?? null,
     endedAt: (r.ended_at as number | null) ?? null,

@@ -120,6 +120,11 @@ export interface TaskRow {
   image: string | null;
   /** Gates: the task's approval gate, once it reached one (null: it has none, or not reached). */
   approval: ApprovalRecord | null;
+  /**
+   * Why a task recorded `running` has not started where its executor runs it (a Slurm job pending
+   * for `Priority`...): it is shown as `queued` with this reason. Null once it runs.
+   */
+  queueReason: string | null;
 }
 
 /** Gates: a task's approval (`approval:`, or an action's `require-approval`). */
@@ -468,6 +473,11 @@ export interface Store {
   startAttempt(
     attempt: Omit<AttemptRow, "endedAt" | "exitCode" | "signal" | "reason" | "message" | "handle">,
   ): Promise<void>;
+  /**
+   * Why the running task's attempt still waits in its executor (null: it started). Ignored unless
+   * the task is `running`; a new attempt clears it.
+   */
+  setQueueReason(taskId: string, reason: string | null): Promise<void>;
   /** Records how to find the attempt again (its executor's handle, and its pid if it has one) once it started. */
   setAttemptHandle(
     taskId: string,

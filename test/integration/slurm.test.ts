@@ -4,8 +4,10 @@
  * processes throughout: the built CLI, SQLite, slurmctld and slurmd; the project folder in /tmp
  * is the "shared file system" the node sees.
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { collect, makeProject, runBaton, runJson, startBaton } from "../helpers/cli.js";
 import { jobState, missingSlurm } from "../helpers/slurm.js";
@@ -23,30 +25,102 @@ async function waitForFile(file: string, ms = 60_000): Promise<string> {
   throw new Error(`${file} did not appear within ${ms} ms`);
 }
 
-/** A project whose `hpc` pool runs on Slurm. */
-function slurmProject(pipeline: string): string {
+/** A project whose `hpc` pool runs on Slurm (`slurm:` options beyond the partition given as YAML). */
+function slurmProject(pipeline: string, pool: { slots?: number; slurm?: string } = {}): string {
   return makeProject({
     "baton.yaml": `version: 1
 pools:
   hpc:
     executor: slurm
-    slots: 8
+    slots: ${pool.slots ?? 8}
     resources: { cpus: 1, memory: 64 }
-    slurm: { partition: debug, extra: ["--nodes=1"] }
+    slurm: { partition: debug, ${pool.slurm ?? 'extra: ["--nodes=1"]'} }
 defaults: { pool: hpc }
 ${pipeline}`,
   });
 }
 
+interface ShownAttempt {
+  executor: { kind: string; id: string } | null;
+  reason: string | null;
+  status: string;
+}
+
+/** `baton show TASK --json`'s attempts. */
+async function attemptsOf(dir: string, taskId: string): Promise<ShownAttempt[]> {
+  return JSON.parse((await runBaton(["show", taskId, "--json"], dir)).stdout).attemptsDetail;
+}
+
 describe.skipIf(missing !== undefined).concurrent("the Slurm executor", () => {
-  it("runs a foreach of 5 as 5 jobs: each sees SLURM_JOB_ID and writes its output", async () => {
-    const dir = slurmProject(`pipelines:
+  it("runs a fan-out of 20 as one job array: each task sees SLURM_ARRAY_JOB_ID and its own SLURM_ARRAY_TASK_ID", async () => {
+    const dir = slurmProject(
+      `pipelines:
+  p:
+    nodes:
+      sq:
+        foreach: ${JSON.stringify([...Array(20).keys()])}
+        run: echo "$SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID \${{ item }}" > "$BATON_OUTPUT_DIR/out.txt"; sleep 1
+`,
+      { slots: 32 },
+    );
+    const r = await runJson([], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json.tasks).toHaveLength(20);
+    const arrays = new Set<string>();
+    const indexes = new Set<string>();
+    for (const t of r.json.tasks) {
+      expect(t.status).toBe("succeeded");
+      const out = t.outputs.find((o) => o.endsWith("out.txt"))!;
+      const [array, index, item] = fs.readFileSync(out, "utf8").trim().split(" ");
+      expect(t.name).toBe(`sq[${item}]`);
+      arrays.add(array!);
+      indexes.add(index!);
+      // The element is the attempt's recorded handle: `slurm:ARRAY_INDEX`.
+      const [attempt] = await attemptsOf(dir, t.id);
+      expect(attempt?.executor).toEqual({ kind: "slurm", id: `${array}_${index}` });
+      expect(jobState(`${array}_${index}`)).toBe("COMPLETED");
+    }
+    expect(arrays.size).toBe(1);
+    expect([...indexes].map(Number).sort((a, b) => a - b)).toEqual([...Array(20).keys()]);
+    const show = await runBaton(["show", r.json.tasks[0]!.id], dir);
+    expect(show.stdout).toMatch(new RegExp(`slurm:${[...arrays][0]}_\\d+`));
+  }, 240_000);
+
+  it("splits a fan-out larger than the array size limit into several arrays", async () => {
+    const dir = slurmProject(
+      `pipelines:
+  p:
+    nodes:
+      sq:
+        foreach: ${JSON.stringify([...Array(20).keys()])}
+        run: echo "$SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID" > "$BATON_OUTPUT_DIR/out.txt"
+`,
+      { slots: 32 },
+    );
+    const r = await runJson([], dir, { BATON_SLURM_MAX_ARRAY_SIZE: "8" });
+    expect(r.code, r.stderr).toBe(0);
+    const byArray = new Map<string, number[]>();
+    for (const t of r.json.tasks) {
+      const out = t.outputs.find((o) => o.endsWith("out.txt"))!;
+      const [array, index] = fs.readFileSync(out, "utf8").trim().split(" ");
+      byArray.set(array!, [...(byArray.get(array!) ?? []), Number(index)]);
+    }
+    // 8 + 8 + 4, each array indexed from 0.
+    expect([...byArray.values()].map((ix) => ix.length).sort()).toEqual([4, 8, 8]);
+    for (const ix of byArray.values()) expect(Math.max(...ix)).toBe(ix.length - 1);
+  }, 240_000);
+
+  it("with arrays: false, a foreach of 5 is 5 jobs: each sees SLURM_JOB_ID and writes its output", async () => {
+    const dir = slurmProject(
+      `pipelines:
   p:
     nodes:
       sq:
         foreach: [1, 2, 3, 4, 5]
         run: echo "\${{ item }} $SLURM_JOB_ID" > "$BATON_OUTPUT_DIR/out.txt"; echo "loss=0.\${{ item }}" >> /dev/null
-`);
+`,
+      { slurm: 'extra: ["--nodes=1"], arrays: false' },
+    );
     const r = await runJson([], dir);
     expect(r.code, r.stderr).toBe(0);
     expect(r.json.tasks).toHaveLength(5);
@@ -161,5 +235,60 @@ describe.skipIf(missing !== undefined).concurrent("the Slurm executor", () => {
     expect(json.attemptsDetail).toHaveLength(1);
     expect(json.attemptsDetail[0].executor).toEqual({ kind: "slurm", id: job });
     expect(json.outputs.some((o: string) => o.endsWith("x.txt"))).toBe(true);
+  }, 180_000);
+
+  it("a held job shows as queued with Slurm's reason until it is released, then runs", async () => {
+    const dir = slurmProject(
+      `pipelines:
+  p:
+    nodes:
+      held:
+        run: echo ran on $SLURM_JOB_ID > "$BATON_OUTPUT_DIR/ran.txt"
+`,
+      { slurm: 'extra: ["--hold"]' },
+    );
+    const child = startBaton(["run"], dir);
+    const done = collect(child);
+    let task: { id: string; status: string; queueReason: string | null } | undefined;
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline; await sleep(300)) {
+      const ls = await runBaton(["ls", "--json"], dir);
+      task = ls.code === 0 ? JSON.parse(ls.stdout)[0] : undefined;
+      if (task?.queueReason) break;
+    }
+    expect(task).toMatchObject({ status: "queued", queueReason: "pending in Slurm (JobHeldUser)" });
+    const show = await runBaton(["show", task!.id], dir);
+    expect(show.stdout).toContain("queued (pending in Slurm (JobHeldUser))");
+    const [attempt] = await attemptsOf(dir, task!.id);
+    expect(jobState(attempt!.executor!.id)).toBe("PENDING");
+    execFileSync("scontrol", ["release", attempt!.executor!.id]);
+    const ended = await done;
+    expect(ended.code, ended.stderr).toBe(0);
+    const after = JSON.parse((await runBaton(["show", task!.id, "--json"], dir)).stdout);
+    expect(after).toMatchObject({ status: "succeeded", queueReason: null });
+  }, 180_000);
+
+  it("an engine killed before it recorded the job's id: resume finds the job by its comment and runs nothing twice", async () => {
+    const dir = slurmProject(`pipelines:
+  p:
+    nodes:
+      long:
+        run: echo $SLURM_JOB_ID >> ledger.txt; sleep 4; echo done > "$BATON_OUTPUT_DIR/x.txt"
+`);
+    const child = startBaton(["run"], dir);
+    const done = collect(child);
+    const job = (await waitForFile(path.join(dir, "ledger.txt"))).trim();
+    child.kill("SIGKILL");
+    await done;
+    // As if the engine had died between sbatch and recording the job: the attempt has no handle.
+    const db = new Database(path.join(dir, ".baton", "baton.db"));
+    expect(db.prepare("UPDATE attempts SET handle = NULL").run().changes).toBe(1);
+    db.close();
+    const runId = JSON.parse((await runBaton(["ls", "--json"], dir)).stdout)[0].run;
+    const resumed = await runBaton(["resume", runId, "--json"], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const long = JSON.parse(resumed.stdout).tasks[0];
+    expect(long).toMatchObject({ name: "long", status: "succeeded", attempts: 1 });
+    expect(fs.readFileSync(path.join(dir, "ledger.txt"), "utf8").trim().split("\n")).toEqual([job]);
+    expect(long.outputs.some((o: string) => o.endsWith("x.txt"))).toBe(true);
   }, 180_000);
 });

@@ -318,6 +318,21 @@ export function describeStoreConformance(
         expect((await store.getRun("run1"))?.status).toBe("running");
       });
 
+      it("a running task's queue reason is kept until it starts, and a new attempt clears it", async () => {
+        const store = await withRun();
+        await taskIn(store, "t1", "running");
+        await store.setQueueReason("t1", "pending in Slurm (Priority)");
+        expect((await store.getTask("t1"))?.queueReason).toBe("pending in Slurm (Priority)");
+        await store.setQueueReason("t1", null);
+        expect((await store.getTask("t1"))?.queueReason).toBeNull();
+        await store.setQueueReason("t1", "pending in Slurm (Resources)");
+        await store.finishAttemptForRetry("t1", 1, ATTEMPT_END);
+        // Not running: nothing is written.
+        await store.setQueueReason("t1", "late word from the executor");
+        await store.startAttempt(attempt("t1", 2));
+        expect((await store.getTask("t1"))?.queueReason).toBeNull();
+      });
+
       it("reopenTasks reopens all the tasks or none", async () => {
         const store = await withRun();
         await taskIn(store, "done", "succeeded");

@@ -1,4 +1,4 @@
-import { iso, taskViews } from "../../engine/task-view.js";
+import { iso, shownStatus, taskViews } from "../../engine/task-view.js";
 import { BatonError } from "../../errors.js";
 import { formatMs } from "../../executors/local-executor.js";
 import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus } from "../../store/store.js";
@@ -47,7 +47,7 @@ export async function lsCommand(runId: string | undefined, opts: LsOptions): Pro
         rows.map(({ task: t, label }) => [
           t.id,
           label,
-          t.status,
+          shownStatus(t),
           t.exitCode === null ? "" : String(t.exitCode),
           String(t.attempts),
           duration(t.startedAt, t.endedAt),

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { explainCache } from "../../engine/cache-explanation.js";
-import { attemptView, iso, runView, taskView, taskViews } from "../../engine/task-view.js";
+import { attemptView, iso, runView, shownStatus, taskView, taskViews } from "../../engine/task-view.js";
 import type { Store, TaskRow } from "../../store/store.js";
 import { openExistingStore } from "../context.js";
 import { table } from "../table.js";
@@ -47,7 +47,7 @@ async function showRun(store: Store, id: string, json?: boolean): Promise<void> 
   process.stdout.write(
     table(
       ["TASK", "NAME", "STATUS", "EXIT"],
-      tasks.map((t) => [t.id, t.name, t.status, t.exitCode === null ? "" : String(t.exitCode)]),
+      tasks.map((t) => [t.id, t.name, statusText(t), t.exitCode === null ? "" : String(t.exitCode)]),
     ),
   );
 }
@@ -75,7 +75,7 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
   const lines = [
     `task      ${task.id}  ${safeLine(task.name)}`,
     `run       ${task.runId}`,
-    `status    ${task.status}${task.exitCode !== null ? ` (exit ${task.exitCode})` : ""}${task.error ? `: ${task.error}` : ""}`,
+    `status    ${statusText(task)}${task.exitCode !== null ? ` (exit ${task.exitCode})` : ""}${task.error ? `: ${task.error}` : ""}`,
     ...approvalLines(task),
     `pool      ${task.pool}`,
     ...(task.image !== null ? [`image     ${task.image} (not used by the local executor)`] : []),
@@ -108,6 +108,12 @@ async function showTask(store: Store, id: string, json?: boolean): Promise<void>
     );
   }
   process.stdout.write(`${safeText(lines.join("\n"))}\n`);
+}
+
+/** The status a user sees, with why a task its executor has not started yet waits. */
+function statusText(task: TaskRow): string {
+  const status = shownStatus(task);
+  return status !== task.status ? `${status} (${task.queueReason})` : status;
 }
 
 /** The cache key's parts, and why the task ran although an earlier run of it exists. */

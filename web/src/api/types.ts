@@ -41,6 +41,8 @@ export interface TaskView {
   node: string | null;
   parent: string | null;
   status: TaskStatus;
+  /** Why a queued task waits where its executor runs it (a pending Slurm job); absent from older servers. */
+  queueReason?: string | null;
   exitCode: number | null;
   attempts: number;
   cached: boolean;
@@ -76,6 +78,8 @@ export interface Attempt {
   endedAt: string | null;
   log: string;
   logUrl: string;
+  /** Where it ran: `{kind: "slurm", id: "123_4"}`, `{kind: "local", id: PID}` (absent from older servers). */
+  executor?: { kind: string; id: string } | null;
 }
 
 /** One part of a cache key that differs from the previous task's (`GET /tasks/:id` `cache.changes`). */

@@ -246,6 +246,11 @@ export function TaskPanel({
             <span className="muted">pool</span> {d.pool}
           </span>
         ) : null}
+        {task.queueReason ? (
+          <span data-testid="queue-reason" title="Started, and waiting where its executor runs it">
+            <span className="muted">waiting</span> {task.queueReason}
+          </span>
+        ) : null}
         {task.image ? (
           <span title="Container image the task is meant for (the local executor runs on the host)">
             <span className="muted">image</span> {task.image}
@@ -558,6 +563,7 @@ function TaskDetails({
                 <th>Status</th>
                 <th className="num">Exit</th>
                 <th>How it ended</th>
+                <th>Where</th>
                 <th className="num">Took</th>
                 <th />
               </tr>
@@ -572,6 +578,12 @@ function TaskDetails({
                   <td className={`num ${a.exitCode ? "text-failed" : ""}`}>{a.exitCode ?? "—"}</td>
                   <td className="small" title={formatTimestamp(a.startedAt)}>
                     {[a.signal, a.reason, a.message].filter(Boolean).join(": ") || "—"}
+                  </td>
+                  <td
+                    className="small mono"
+                    title="The executor and its id for this attempt (a pid, a Slurm job)"
+                  >
+                    {a.executor ? `${a.executor.kind} ${a.executor.id}` : "—"}
                   </td>
                   <td className="num">{formatDuration(durationBetween(a.startedAt, a.endedAt, now))}</td>
                   <td>
