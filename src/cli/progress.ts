@@ -52,8 +52,9 @@ export class ProgressReporter {
         this.counts.set(was, Math.max(0, (this.counts.get(was) ?? 1) - 1));
         this.statuses.set(event.taskId, { name: event.name, status: event.status });
         this.counts.set(event.status, (this.counts.get(event.status) ?? 0) + 1);
-        const detail =
-          event.status === "running"
+        const detail = event.queueReason
+          ? `: ${safeLine(event.queueReason)}`
+          : event.status === "running"
             ? ` (attempt ${event.attempt ?? 1})`
             : event.error
               ? `: ${event.error}`

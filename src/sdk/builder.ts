@@ -140,8 +140,20 @@ export interface StepTemplate extends TaskSettings, GateOptions {
 export interface PoolOptions {
   /** How many tasks of the pool run at once (local: CPUs, else 1). */
   slots?: number;
-  /** What each task is given (`{ gpu: 1 }`); part of the cache key. */
+  /** What each task is given (`{ gpu: 1 }`); part of the cache key. On Slurm: `cpus`, `memory` (MB), `gpu` are requested. */
   resources?: Record<string, number>;
+  /** Where its tasks run: processes on this machine (default) or Slurm jobs. */
+  executor?: "local" | "slurm";
+  /** sbatch options of a Slurm pool (`{ partition: "gpu", extra: ["--constraint=a100"] }`). */
+  slurm?: {
+    partition?: string;
+    account?: string;
+    qos?: string;
+    /** More sbatch options, passed as they are. */
+    extra?: string[];
+    /** Start a fan-out's tasks launched together as one job array (default true). */
+    arrays?: boolean;
+  };
 }
 
 /**

@@ -6,7 +6,9 @@
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { collect, makeProject, runBaton, runJson, startBaton } from "../helpers/cli.js";
@@ -14,6 +16,8 @@ import { jobState, missingSlurm } from "../helpers/slurm.js";
 
 const missing = missingSlurm();
 if (missing) console.warn(`slurm: Slurm tests skipped: ${missing}`);
+
+const REPO = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -291,4 +295,22 @@ describe.skipIf(missing !== undefined).concurrent("the Slurm executor", () => {
     expect(fs.readFileSync(path.join(dir, "ledger.txt"), "utf8").trim().split("\n")).toEqual([job]);
     expect(long.outputs.some((o: string) => o.endsWith("x.txt"))).toBe(true);
   }, 180_000);
+
+  it("examples/slurm runs the ML sweep on Slurm, its train fan-out as one job array", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baton-slurm-example-"));
+    // The example's scripts are links to examples/ml-sweep: copied as files, as a user's checkout is.
+    fs.cpSync(path.join(REPO, "examples", "slurm"), dir, { recursive: true, dereference: true });
+    const r = await runJson([], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const best = r.byName("find-best");
+    expect(best.status).toBe("succeeded");
+    expect(best.metrics).toMatchObject({ best_lr: 0.1 });
+    const arrays = new Set<string>();
+    for (const name of ["train[0]", "train[1]", "train[2]"]) {
+      const [attempt] = await attemptsOf(dir, r.byName(name).id);
+      expect(attempt?.executor?.kind).toBe("slurm");
+      arrays.add(attempt!.executor!.id.split("_")[0]!);
+    }
+    expect(arrays.size).toBe(1);
+  }, 240_000);
 });

@@ -152,6 +152,22 @@ pipelines:
     expect(spec.params["learning rate"]).toMatchObject({ type: "float", max: 1, passAs: "--lr={v}" });
   });
 
+  it("declares a Slurm pool as baton.yaml does: executor and sbatch options", () => {
+    const p = pipeline("sweep")
+      .pool("hpc", {
+        slots: 64,
+        executor: "slurm",
+        slurm: { partition: "gpu", extra: ["--nodes=1"], arrays: false },
+      })
+      .step("train", { run: "echo ${{ item }}", foreach: [1, 2], pool: "hpc" });
+    const pool = p.validate().project!.pools.hpc;
+    expect(pool).toMatchObject({
+      slots: 64,
+      executor: "slurm",
+      slurm: { partition: "gpu", extra: ["--nodes=1"], arrays: false },
+    });
+  });
+
   it("writes a plain JSON definition: nested pipelines by name, hooks left out", () => {
     const child = pipeline("child").step("a", { run: "echo a" });
     const p = pipeline("main")

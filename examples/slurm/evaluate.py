@@ -1,0 +1,1 @@
+../ml-sweep/evaluate.py
