@@ -22,11 +22,12 @@ export function resolveNotify(raw: unknown, path: Path, ctx: ResolveContext): No
     if (!n.data) return;
     const on: NotifyEvent[] = [];
     if (n.data.on === undefined) on.push(...ALL_NOTIFY_EVENTS);
+    const single = typeof n.data.on === "string";
     const given = n.data.on === undefined ? [] : typeof n.data.on === "string" ? [n.data.on] : n.data.on;
     given.forEach((event, j) => {
       const ok = NotifyEventSchema.safeParse(event);
       if (!ok.success) {
-        const where = typeof n.data.on === "string" ? [...p, "on"] : [...p, "on", j];
+        const where = single ? [...p, "on"] : [...p, "on", j];
         ctx.problems.value(
           where,
           `unknown event "${event}" (expected success, failure, cancelled or approval)`,
