@@ -243,9 +243,12 @@ export class Notifier {
   /** Attempts a recorded delivery until it is delivered, refused, or out of attempts. */
   private async deliver(row: NotificationRow, request: Request): Promise<void> {
     let attempts = row.attempts;
+    // A delivery that succeeds after failures keeps the last failure's error.
+    let lastError = row.lastError;
     for (;;) {
       attempts++;
       const out = await (request.kind === "webhook" ? this.post(request) : this.mail(request));
+      if (!out.ok) lastError = out.error;
       const now = Date.now();
       const last = attempts >= NOTIFY_ATTEMPTS || !out.retry;
       const wait = FIRST_BACKOFF_MS * 2 ** (attempts - 1);
@@ -253,7 +256,7 @@ export class Notifier {
         status: out.ok ? "delivered" : last ? "failed" : "pending",
         attempts,
         lastStatusCode: out.statusCode,
-        lastError: out.error,
+        lastError,
         updatedAt: now,
         nextAttemptAt: out.ok || last ? null : now + wait,
       });
