@@ -89,6 +89,22 @@ export async function drive(
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     progress.stop();
+    await settleNotifications(engine);
     await close();
+  }
+}
+
+/**
+ * Before an embedded run's process exits: waits for its notifications, at most
+ * BATON_NOTIFY_WAIT_MS (30 s); what is still not delivered stays pending for a server to send.
+ */
+async function settleNotifications(engine: LocalEngine["engine"]): Promise<void> {
+  if (engine.notifier.pending === 0) return;
+  const ms = Number(process.env.BATON_NOTIFY_WAIT_MS ?? 30_000);
+  const left = await engine.notifier.settle(Number.isFinite(ms) && ms >= 0 ? ms : 30_000);
+  if (left > 0) {
+    process.stderr.write(
+      `baton: ${left} notification${left === 1 ? "" : "s"} not delivered yet: left pending (a baton server on this store sends ${left === 1 ? "it" : "them"})\n`,
+    );
   }
 }

@@ -215,6 +215,10 @@ export function buildProgram(): Command {
       "--max-tasks-per-run <n>",
       "most tasks one run may expand to (default $BATON_MAX_TASKS_PER_RUN or 100000)",
     )
+    .option(
+      "--smtp <url>",
+      "SMTP server for e-mail notifications, smtp://user:pass@host:port (default $BATON_SMTP_URL)",
+    )
     .action(async (opts) => (await import("./commands/server.js")).serverCommand(opts));
 
   return program;

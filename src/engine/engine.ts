@@ -8,6 +8,7 @@ import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import type { ApprovalDecision, RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
 import { newEngineId } from "../util/ids.js";
 import type { StateLayout } from "./layout.js";
+import { Notifier } from "./notify/notifier.js";
 import { bootId, ownerLiveness } from "./ownership.js";
 import { PoolQueue } from "./pool-queue.js";
 import { RunController, type RunOptions } from "./run-controller.js";
@@ -158,6 +159,8 @@ export class Engine {
   readonly tree: TaskTree;
   /** Tasks of runs with controller hooks, waiting for the controller's answer (see step-hooks.ts). */
   readonly holds = new HoldBoard();
+  /** Sends the `notify:` entries of the runs this engine drives (engine/notify/). */
+  readonly notifier: Notifier;
   private readonly pools = new Map<string, PoolQueue<QueuedWork>>();
   private readonly listeners = new Set<(e: EngineEvent) => void>();
   private readonly controllers = new Set<RunController>();
@@ -189,6 +192,11 @@ export class Engine {
     this.tree = new TaskTree(this, pools, options.workdir ?? process.cwd());
     this.leaseMs = options.leaseMs ?? (Number(process.env.BATON_ENGINE_LEASE_MS) || DEFAULT_LEASE_MS);
     this.onLeaseLost = options.onLeaseLost ?? exitOnLeaseLost;
+    this.notifier = new Notifier({
+      store: this.store,
+      workspace: this.executor.workspace,
+      engineId: this.id,
+    });
     this.register();
   }
 
@@ -278,6 +286,8 @@ export class Engine {
    */
   async close(): Promise<void> {
     clearInterval(this.leaseTimer);
+    // Deliveries waiting for a retry stay pending in the store (a server starting resumes them).
+    this.notifier.close();
     for (const t of this.slotRetry.values()) clearTimeout(t);
     this.slotRetry.clear();
     await this.store.endEngineLease(this.id, Date.now()).catch(() => undefined);

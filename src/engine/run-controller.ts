@@ -1376,6 +1376,7 @@ export class RunController {
     this.finished = true;
     await this.engine.store.finishRun(this.runId, "failed", Date.now(), reason);
     this.engine.emit({ type: "run-ended", runId: this.runId, status: "failed" });
+    this.notifyEnd();
     this.resolveDone("failed");
   }
 
@@ -1400,8 +1401,14 @@ export class RunController {
       (status === "failed" ? this.hooks?.failureReason(this.tasks.values()) : undefined);
     await this.engine.store.finishRun(this.runId, status, Date.now(), why);
     this.engine.emit({ type: "run-ended", runId: this.runId, status, ...(why ? { error: why } : {}) });
+    this.notifyEnd();
     this.resolveDone(status);
     this.hooks?.close();
+  }
+
+  /** `notify:` of a top-level run (a child run's end shows in its parent's). */
+  private notifyEnd(): void {
+    if (!this.options.parentRunId) this.engine.notifier.runEnded(this.runId, this.pipeline.notify);
   }
 
   // Gates: on error, actions, approval ---------------------------------------------------------
@@ -1437,6 +1444,11 @@ export class RunController {
     task.status = "waiting";
     task.approval = { state: "waiting", message, requestedAt: Date.now(), by: null, at: null, comment: null };
     this.emitTask(task, { error: `waiting for approval${message ? `: ${message}` : ""}` });
+    this.engine.notifier.approvalRequested(this.runId, this.pipeline.notify, {
+      id: task.id,
+      name: task.name,
+      message,
+    });
     return true;
   }
 

@@ -31,6 +31,7 @@ import { approvalRoutes } from "./routes/approvals.js";
 import { eventRoutes } from "./routes/events.js";
 import { fileRoutes } from "./routes/files.js";
 import { metaRoutes } from "./routes/meta.js";
+import { notificationRoutes } from "./routes/notifications.js";
 import { pipelineRoutes } from "./routes/pipelines.js";
 import { poolRoutes } from "./routes/pools.js";
 import { releaseRoutes } from "./routes/releases.js";
@@ -214,6 +215,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     ...pipelineRoutes(ctx),
     ...poolRoutes(ctx),
     ...releaseRoutes(ctx),
+    ...notificationRoutes(ctx),
     ...valohaiRoutes(ctx),
   );
   for (const route of routes) {

@@ -23,6 +23,7 @@ import {
 } from "./drafts.js";
 import { applyEdges } from "./edges.js";
 import { resolveActions, resolveApproval } from "./gates.js";
+import { resolveNotify } from "./notify.js";
 import { type Path, checkName } from "./problems.js";
 import { resolveNode } from "./resolve-node.js";
 import {
@@ -30,7 +31,6 @@ import {
   ListNodeSchema,
   type NodeFile,
   NodeSchema,
-  NotifySchema,
   OnErrorSchema,
   PipelineShellSchema,
   PoolSchema,
@@ -46,7 +46,6 @@ import type {
   DefaultsSpec,
   InputSpec,
   NodeSpec,
-  NotifyEvent,
   NotifySpec,
   OnError,
   PipelineSpec,
@@ -73,6 +72,7 @@ export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft
         defaultsEnvOrigin,
       );
   }
+  const defaultNotify = resolveNotify(asRecord(root.defaults)?.notify, ["defaults", "notify"], ctx);
   const defaultsSites: Site[] = Object.entries(defaults.env).flatMap(([k, v]) =>
     hasTemplate(v) ? [site(v, ["defaults", "env", k], "command", "env", { shared: true })] : [],
   );
@@ -103,7 +103,7 @@ export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft
         name,
         shells.get(name)!,
         pipelineParams,
-        { defaults, defaultsEnvOrigin, pools, steps },
+        { defaults, defaultNotify, defaultsEnvOrigin, pools, steps },
         ctx,
       ),
     );
@@ -212,6 +212,8 @@ function stepGates(
 
 interface Known {
   defaults: DefaultsSpec;
+  /** `notify:` of `defaults:`, for pipelines that have none of their own. */
+  defaultNotify: NotifySpec[];
   defaultsEnvOrigin: Record<string, Path>;
   pools: Record<string, PoolSpec>;
   steps: Map<string, StepDraft>;
@@ -264,19 +266,11 @@ function resolvePipeline(
     triggers.push({ cron: t.data.cron.trim(), with: values, loc: locate(ctx, p, "value") });
   });
 
-  const notify: NotifySpec[] = [];
-  (Array.isArray(shell.notify) ? shell.notify : []).forEach((raw, i) => {
-    const p = [...path, "notify", i];
-    const n = checkShape(NotifySchema, raw, p, ctx.problems);
-    if (!n.data) return;
-    const on: NotifyEvent[] =
-      n.data.on === undefined
-        ? ["success", "failure", "cancelled"]
-        : typeof n.data.on === "string"
-          ? [n.data.on]
-          : [...new Set(n.data.on)];
-    notify.push({ on, webhook: n.data.webhook, loc: locate(ctx, p, "value") });
-  });
+  // The pipeline's own `notify:` (even an empty one) replaces the one of `defaults:`.
+  const notify: NotifySpec[] =
+    shell.notify === undefined || shell.notify === null
+      ? known.defaultNotify
+      : resolveNotify(shell.notify, [...path, "notify"], ctx);
 
   const specNodes: Record<string, NodeSpec> = dict();
   for (const [nodeName, draft] of nodes) if (draft.spec) specNodes[nodeName] = draft.spec;

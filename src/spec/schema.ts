@@ -175,8 +175,14 @@ const settingsShape = {
 
 // Top-level parts -----------------------------------------------------------------------------
 
-/** `defaults:` — settings every step and node starts from. */
-export const DefaultsSchema = z.strictObject(settingsShape);
+/** `defaults:` — settings every step and node starts from, and the pipelines' default `notify:`. */
+export const DefaultsSchema = z.strictObject({
+  ...settingsShape,
+  notify: z
+    .array(z.unknown())
+    .nullish()
+    .describe("Notifications of every pipeline that has no notify: of its own."),
+});
 
 /** A pool: `gpu: { slots: 1, resources: { gpu: 1 } }`. */
 export const PoolSchema = z.strictObject({
@@ -332,9 +338,7 @@ export const CronSchema = z.string().superRefine((value, ctx) => {
 /** `triggers:` entry: start the pipeline on a schedule, with param overrides. */
 export const TriggerSchema = z.strictObject({ cron: CronSchema, with: WithSchema });
 
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/** What is wrong with a webhook URL (it must be http(s) to this machine), or undefined. */
+/** What is wrong with a webhook URL (it must be an http(s) URL), or undefined. */
 export function checkWebhook(url: string): string | undefined {
   let parsed: URL;
   try {
@@ -345,28 +349,70 @@ export function checkWebhook(url: string): string | undefined {
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     return `webhook "${url}" must be an http:// or https:// URL`;
   }
-  if (!LOOPBACK_HOSTS.has(parsed.hostname.toLowerCase())) {
-    return `webhook "${url}" must point at this machine (127.0.0.1, localhost or [::1]), not "${parsed.hostname}"`;
-  }
   return undefined;
 }
 
-/** Run outcomes a notification can be sent on. */
-export const NotifyEventSchema = z.enum(["success", "failure", "cancelled"]);
+/** A plain e-mail address (`name@host`); no display names. */
+const EMAIL_ADDRESS = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+$/;
 
-/** `notify:` entry: POST to a loopback webhook when the run ends with one of `on`. */
-export const NotifySchema = z.strictObject({
-  on: z
-    .union([NotifyEventSchema, z.array(NotifyEventSchema)], {
-      error: "expected success, failure or cancelled, or a list of them",
-    })
-    .optional()
-    .describe("Run outcomes that notify (default: all)."),
-  webhook: z.string().superRefine((value, ctx) => {
-    const problem = checkWebhook(value);
-    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-  }),
-});
+/** Events a notification can be sent on: the run's end, and a task waiting for approval. */
+export const NotifyEventSchema = z.enum(["success", "failure", "cancelled", "approval"]);
+
+/**
+ * `notify:` entry (pipeline level or `defaults:`): a webhook (JSON, or Slack's payload with
+ * `format: slack`, signed with `secret`) or e-mail to a list of addresses, sent on the events `on`.
+ */
+export const NotifySchema = z
+  .strictObject({
+    on: z
+      // Each event is checked by spec/notify.ts, which names the one that is unknown.
+      .union([z.string(), z.array(z.string())], {
+        error: "expected success, failure, cancelled or approval, or a list of them",
+      })
+      .optional()
+      .describe("Events that notify (default: all)."),
+    webhook: z
+      .string()
+      .superRefine((value, ctx) => {
+        // A template (`${{ env.SLACK_URL }}`) is checked when it is sent.
+        if (value.includes("${{")) return;
+        const problem = checkWebhook(value);
+        if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .optional()
+      .describe("URL that receives a POST (http or https)."),
+    secret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Signs the webhook's body: X-Baton-Signature: sha256=HMAC-SHA256 (e.g. ${{ env.HOOK_SECRET }}).",
+      ),
+    format: z
+      .enum(["json", "slack"], { error: "expected json or slack" })
+      .optional()
+      .describe("json (default): Baton's body; slack: a Slack incoming-webhook payload."),
+    email: z
+      .array(
+        z.string().regex(EMAIL_ADDRESS, {
+          error: (i) => `expected an e-mail address, found ${JSON.stringify(i.input)}`,
+        }),
+        { error: "expected a list of e-mail addresses" },
+      )
+      .min(1, { error: "expected a list of e-mail addresses" })
+      .optional()
+      .describe("Addresses that get an e-mail (through the server's SMTP configuration)."),
+  })
+  .superRefine((n, ctx) => {
+    if ((n.webhook === undefined) === (n.email === undefined)) {
+      ctx.addIssue({ code: "custom", message: "a notify entry needs exactly one of webhook or email" });
+    } else if (n.email !== undefined && (n.secret !== undefined || n.format !== undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${n.secret !== undefined ? "secret" : "format"} is for webhooks, not email`,
+      });
+    }
+  });
 
 /** A pipeline: params, nodes (map form, or Valohai list form with `edges:`), triggers, notify. */
 export const PipelineSchema = z.strictObject({

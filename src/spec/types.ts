@@ -135,12 +135,19 @@ export interface TriggerSpec {
   loc?: SourceLocation;
 }
 
-export type NotifyEvent = "success" | "failure" | "cancelled";
+export type NotifyEvent = "success" | "failure" | "cancelled" | "approval";
 
+/** A `notify:` entry: a webhook or an e-mail, sent on the events `on`. */
 export interface NotifySpec {
   on: NotifyEvent[];
-  /** URL that receives a JSON POST when the run ends with one of `on`. Loopback only. */
-  webhook: string;
+  /** URL that receives a POST (may be a `${{ env.X }}` template, evaluated when sent). */
+  webhook?: string;
+  /** Template or literal: signs the webhook's body (HMAC-SHA256). */
+  secret?: string;
+  /** `slack`: a Slack incoming-webhook payload instead of Baton's JSON. */
+  format?: "json" | "slack";
+  /** Addresses that get an e-mail through the sending engine's SMTP configuration. */
+  email?: string[];
   loc?: SourceLocation;
 }
 

@@ -225,6 +225,26 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN queue_reason TEXT;
   `,
+  `
+  CREATE TABLE notifications (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_status_code INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    engine_id TEXT,
+    request TEXT
+  );
+  CREATE INDEX notifications_run ON notifications (run_id, created_at);
+  CREATE INDEX notifications_pending ON notifications (created_at) WHERE status = 'pending';
+  `,
 ];
 
 /**
@@ -433,5 +453,25 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `, // Why a task recorded `running` still waits where its executor put it (a Slurm job pending).
   `
   ALTER TABLE tasks ADD COLUMN queue_reason TEXT;
+  `,
+  `
+  CREATE TABLE notifications (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_status_code INTEGER,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    next_attempt_at BIGINT,
+    engine_id TEXT,
+    request TEXT
+  );
+  CREATE INDEX notifications_run ON notifications (run_id, created_at);
+  CREATE INDEX notifications_pending ON notifications (created_at) WHERE status = 'pending';
   `,
 ];

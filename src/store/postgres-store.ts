@@ -4,6 +4,13 @@ import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 import { PostgresBus } from "./postgres-bus.js";
 import {
+  changeNotification,
+  insertNotification,
+  selectNotifications,
+  selectPendingNotifications,
+  takeNotification,
+} from "./postgres-notifications.js";
+import {
   insertRelease,
   selectReleaseBlobs,
   selectReleaseVersions,
@@ -23,6 +30,8 @@ import type {
   NewRelease,
   NewRun,
   NewTask,
+  NotificationRow,
+  NotificationUpdate,
   OutputRow,
   ReleaseSummary,
   ReleaseVersion,
@@ -1135,6 +1144,29 @@ export class PostgresStore implements Store {
       "STORE_AMBIGUOUS",
       `"${text}" matches ${parts.join(" and ")}: ${shown.join(", ")}; give more characters`,
     );
+  }
+
+  // Notifications (see postgres-notifications.ts).
+  async addNotification(row: NotificationRow): Promise<void> {
+    await this.write((db) => insertNotification(db, row));
+  }
+
+  async updateNotification(id: string, update: NotificationUpdate): Promise<void> {
+    await this.write((db) => changeNotification(db, id, update));
+  }
+
+  async listNotifications(runId: string): Promise<NotificationRow[]> {
+    await this.ready;
+    return selectNotifications(this.pool, runId);
+  }
+
+  async listPendingNotifications(): Promise<NotificationRow[]> {
+    await this.ready;
+    return selectPendingNotifications(this.pool);
+  }
+
+  async claimNotification(id: string, from: string | null, engineId: string): Promise<boolean> {
+    return this.write((db) => takeNotification(db, id, from, engineId));
   }
 
   // Releases (see postgres-releases.ts).

@@ -6,6 +6,13 @@ import { makeStateDir, makeStateFile, tightenPath } from "../util/state-mode.js"
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { SqliteBus } from "./sqlite-bus.js";
 import {
+  changeNotification,
+  insertNotification,
+  selectNotifications,
+  selectPendingNotifications,
+  takeNotification,
+} from "./sqlite-notifications.js";
+import {
   insertRelease,
   selectReleaseBlobs,
   selectReleaseVersions,
@@ -24,6 +31,8 @@ import type {
   NewRelease,
   NewRun,
   NewTask,
+  NotificationRow,
+  NotificationUpdate,
   OutputRow,
   ReleaseSummary,
   ReleaseVersion,
@@ -834,6 +843,27 @@ export class SqliteStore implements Store {
    * caller's promise resolves only once its write is committed, so "persist, then act" still
    * holds. `fn` may run several statements: it is always applied whole or not at all.
    */
+  // Notifications (see sqlite-notifications.ts).
+  async addNotification(row: NotificationRow): Promise<void> {
+    await this.write(() => insertNotification(this.db, row));
+  }
+
+  async updateNotification(id: string, update: NotificationUpdate): Promise<void> {
+    await this.write(() => changeNotification(this.db, id, update));
+  }
+
+  async listNotifications(runId: string): Promise<NotificationRow[]> {
+    return selectNotifications(this.db, runId);
+  }
+
+  async listPendingNotifications(): Promise<NotificationRow[]> {
+    return selectPendingNotifications(this.db);
+  }
+
+  async claimNotification(id: string, from: string | null, engineId: string): Promise<boolean> {
+    return this.write(() => takeNotification(this.db, id, from, engineId));
+  }
+
   // Releases (see sqlite-releases.ts).
   async recordRelease(release: NewRelease): Promise<number> {
     return this.write(() => insertRelease(this.db, release));

@@ -327,6 +327,42 @@ export interface AttemptEnd {
   message: string | null;
 }
 
+/** Notifications: how far one delivery got. */
+export type NotificationStatus = "pending" | "delivered" | "failed";
+
+/**
+ * Notifications: one delivery of a `notify:` entry (a webhook POST or an e-mail) for an event
+ * of a run. `request` is what is sent (already signed), so that another engine can finish it.
+ */
+export interface NotificationRow {
+  id: string;
+  runId: string;
+  /** `success`, `failure`, `cancelled` (the run ended) or `approval` (a task waits). */
+  event: string;
+  kind: "webhook" | "email";
+  /** The URL or addresses as the pipeline file gives them (a template is shown unexpanded). */
+  target: string;
+  status: NotificationStatus;
+  attempts: number;
+  /** HTTP status of the last attempt (webhooks), or the SMTP reply code. */
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  /** When the next attempt is due (pending), else null. */
+  nextAttemptAt: number | null;
+  /** The engine sending it. */
+  engineId: string | null;
+  /** What is sent (JSON): `{url, headers, body}` or `{to, subject, text}`; null once ended. */
+  request: string | null;
+}
+
+/** Notifications: what a delivery attempt changes. */
+export type NotificationUpdate = Pick<
+  NotificationRow,
+  "status" | "attempts" | "lastStatusCode" | "lastError" | "updatedAt" | "nextAttemptAt"
+>;
+
 /** Releases: a file of a release version. */
 export interface ReleaseFile {
   /** Path within the release (as the task's outputs name it). */
@@ -574,6 +610,17 @@ export interface Store {
   getReleaseVersions(name: string): Promise<ReleaseVersion[]>;
   /** Content hashes of every released file (what `cache gc` must keep). */
   releaseBlobs(): Promise<Set<string>>;
+
+  /** Notifications: records a delivery about to be sent. */
+  addNotification(row: NotificationRow): Promise<void>;
+  /** Notifications: records an attempt's result (the request is dropped once it ended). */
+  updateNotification(id: string, update: NotificationUpdate): Promise<void>;
+  /** Notifications: the deliveries of a run, oldest first. */
+  listNotifications(runId: string): Promise<NotificationRow[]>;
+  /** Notifications: every pending delivery, oldest first. */
+  listPendingNotifications(): Promise<NotificationRow[]>;
+  /** Notifications: makes `engineId` the sender of a pending delivery sent by `from`; false if another took it. */
+  claimNotification(id: string, from: string | null, engineId: string): Promise<boolean>;
 
   /*
    * Messages between engines sharing the store (servers relaying events, cancel and approve

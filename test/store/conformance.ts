@@ -11,6 +11,7 @@ import {
   type EngineRow,
   type NewRun,
   type NewTask,
+  type NotificationRow,
   type Store,
   TASK_STATUSES,
   type TaskStatus,
@@ -665,6 +666,79 @@ export function describeStoreConformance(
         expect(result).toBe("closed");
         expect(await a.busMembers(Date.now())).toEqual([]);
       }, 30_000);
+    });
+
+    describe("notifications", () => {
+      const delivery = (id: string, at: number): NotificationRow => ({
+        id,
+        runId: "run1",
+        event: "failure",
+        kind: "webhook",
+        target: "http://127.0.0.1:1/hook",
+        status: "pending",
+        attempts: 0,
+        lastStatusCode: null,
+        lastError: null,
+        createdAt: at,
+        updatedAt: at,
+        nextAttemptAt: at,
+        engineId: "eng_a",
+        request: '{"kind":"webhook"}',
+      });
+
+      it("records deliveries and their attempts; an ended one drops its request", async () => {
+        const store = await withRun();
+        await store.addNotification(delivery("ntf_1", 1000));
+        await store.addNotification(delivery("ntf_2", 2000));
+        await store.updateNotification("ntf_1", {
+          status: "pending",
+          attempts: 1,
+          lastStatusCode: 500,
+          lastError: "HTTP 500",
+          updatedAt: 1500,
+          nextAttemptAt: 2500,
+        });
+        expect((await store.listNotifications("run1"))[0]).toMatchObject({
+          status: "pending",
+          attempts: 1,
+          lastStatusCode: 500,
+          request: '{"kind":"webhook"}',
+        });
+        await store.updateNotification("ntf_1", {
+          status: "delivered",
+          attempts: 2,
+          lastStatusCode: 200,
+          lastError: "HTTP 500",
+          updatedAt: 3000,
+          nextAttemptAt: null,
+        });
+        const rows = await store.listNotifications("run1");
+        expect(rows.map((r) => r.id)).toEqual(["ntf_1", "ntf_2"]);
+        expect(rows[0]).toEqual({
+          ...delivery("ntf_1", 1000),
+          status: "delivered",
+          attempts: 2,
+          lastStatusCode: 200,
+          lastError: "HTTP 500",
+          updatedAt: 3000,
+          nextAttemptAt: null,
+          request: null,
+        });
+        expect((await store.listPendingNotifications()).map((r) => r.id)).toEqual(["ntf_2"]);
+        expect(await store.listNotifications("run_other")).toEqual([]);
+      });
+
+      it("a pending delivery is claimed by one engine only", async () => {
+        const store = await withRun();
+        await store.addNotification(delivery("ntf_1", 1000));
+        const claims = await Promise.all([
+          store.claimNotification("ntf_1", "eng_a", "eng_b"),
+          store.claimNotification("ntf_1", "eng_a", "eng_c"),
+        ]);
+        expect(claims.filter(Boolean)).toHaveLength(1);
+        const owner = (await store.listNotifications("run1"))[0]!.engineId;
+        expect(owner).toBe(claims[0] ? "eng_b" : "eng_c");
+      });
     });
   });
 }

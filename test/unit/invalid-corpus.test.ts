@@ -139,8 +139,8 @@ const EXPECTED: Record<string, string[]> = {
   "unterminated-expression.yaml": [
     'baton.yaml:6:37 pipelines.p.nodes.train.run: unterminated "${{" (missing "}}")',
   ],
-  "webhook-not-loopback.yaml": [
-    'baton.yaml:8:18 pipelines.p.notify[0].webhook: webhook "https://hooks.example.com/baton" must point at this machine (127.0.0.1, localhost or [::1]), not "hooks.example.com"',
+  "webhook-bad-scheme.yaml": [
+    'baton.yaml:8:18 pipelines.p.notify[0].webhook: webhook "ftp://hooks.example.com/baton" must be an http:// or https:// URL',
   ],
   "with-wrong-type.yaml": [
     'baton.yaml:11:25 pipelines.p.nodes.train.with.epochs: param "epochs": expected an integer (type int), found "many"',

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { hostStateDir, stateLayoutFor } from "../../engine/layout.js";
 import { openEngineOn } from "../../engine/local.js";
+import { safeSmtpUrl } from "../../engine/notify/notifier.js";
 import { BatonError } from "../../errors.js";
 import { createServer } from "../../server/app.js";
 import { readLiveServer, removeServerFile, writeServerFile } from "../../server/discovery.js";
@@ -25,6 +26,8 @@ export interface ServerCommandOptions {
   /** Override BATON_MAX_TASKS_PER_RUN / BATON_MAX_TASKS_PER_NODE. */
   maxTasksPerRun?: string;
   maxTasksPerNode?: string;
+  /** `--smtp`: the SMTP server of e-mail notifications (else BATON_SMTP_URL). */
+  smtp?: string;
 }
 
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
@@ -52,6 +55,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   const db = dbFromEnv(opts.db);
   sqliteFile(db); // a --db that is neither SQLite nor PostgreSQL is refused before anything starts
   const limits = taskLimits(opts);
+  const smtp = smtpUrl(opts.smtp ?? process.env.BATON_SMTP_URL);
 
   let project: LocatedProject | undefined;
   if (opts.file !== undefined || fs.existsSync("baton.yaml"))
@@ -84,6 +88,9 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   }
   taskEnv.BATON_URL = url;
   taskEnv.BATON_TOKEN = token;
+  // Notifications link to runs on this server, and send e-mail through its SMTP server.
+  engine.notifier.baseUrl = url;
+  engine.notifier.smtpUrl = smtp;
   // Another live server of this folder keeps the record: clients go on finding the first one
   // (BATON_URL selects another); this one serves all the same, and its tasks get its own URL.
   const record = () =>
@@ -123,6 +130,8 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
       try {
         await app.baton.cancelAll();
         await app.close();
+        // Notifications of the runs just ended get a few seconds; the rest stay pending for the next start.
+        await engine.notifier.settle(5_000);
       } finally {
         // Clients must stop finding this server before anything below can stall.
         removeServerFile(hostDir);
@@ -139,7 +148,18 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   if (project)
     process.stderr.write(`pipelines from ${path.relative(process.cwd(), project.file) || project.file}\n`);
   process.stderr.write(`Sign in: ${url}/?token=${token}\n`);
+  if (smtp) process.stderr.write(`e-mail notifications through ${safeSmtpUrl(smtp)}\n`);
   const { resumed } = await app.baton.resumeOrphanedRuns();
+  // Deliveries left pending by an engine that stopped (a CLI run that exited, a server that died).
+  const notifications = await engine.notifier
+    .resumePending(async (id) => {
+      if (id === null) return true;
+      const owner = await store.getEngine(id);
+      return !owner || owner.leaseExpiresAt <= Date.now();
+    })
+    .catch(() => 0);
+  if (notifications > 0)
+    process.stderr.write(`resuming ${notifications} pending notification${notifications === 1 ? "" : "s"}\n`);
   for (const id of resumed)
     process.stderr.write(`resumed run ${id}, left running by an engine that stopped\n`);
   // From now on, runs of engines that die (another server on the same database) are taken over.
@@ -166,6 +186,24 @@ function taskLimits(opts: ServerCommandOptions): TaskLimits {
   if (opts.maxTasksPerRun !== undefined)
     limits.perRun = parseLimit(opts.maxTasksPerRun, "--max-tasks-per-run");
   return limits;
+}
+
+/** `--smtp` / BATON_SMTP_URL, checked (never shown with its password). */
+function smtpUrl(text: string | undefined): string | undefined {
+  if (text === undefined || text === "") return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "smtp:" && url.protocol !== "smtps:") || url.hostname === "") {
+    throw new BatonError(
+      "USAGE",
+      `--smtp ${url ? safeSmtpUrl(text) : "(not a URL)"}: expected smtp://[user:password@]host[:port] or smtps://…`,
+    );
+  }
+  return text;
 }
 
 function parsePort(text: string): number {

@@ -1,5 +1,6 @@
 import path from "node:path";
 import { explainCache } from "../../engine/cache-explanation.js";
+import { notificationView } from "../../engine/notify/view.js";
 import { attemptView, iso, runView, shownStatus, taskView, taskViews } from "../../engine/task-view.js";
 import type { Store, TaskRow } from "../../store/store.js";
 import { openExistingStore } from "../context.js";
@@ -25,10 +26,11 @@ export async function showCommand(
 async function showRun(store: Store, id: string, json?: boolean): Promise<void> {
   const run = (await store.getRun(id))!;
   const tasks = await store.listTasks({ run: id });
+  const notifications = await store.listNotifications(id);
   if (json) {
     const outputs = await store.listOutputs(tasks.map((t) => t.id));
     process.stdout.write(
-      `${JSON.stringify({ run: { ...runView(run), params: run.params, createdAt: iso(run.createdAt), endedAt: iso(run.endedAt), parentTask: run.parentTaskId, error: run.error }, tasks: taskViews(tasks, outputs) }, null, 2)}\n`,
+      `${JSON.stringify({ run: { ...runView(run), params: run.params, createdAt: iso(run.createdAt), endedAt: iso(run.endedAt), parentTask: run.parentTaskId, error: run.error }, tasks: taskViews(tasks, outputs), notifications: notifications.map(notificationView) }, null, 2)}\n`,
     );
     return;
   }
@@ -50,6 +52,22 @@ async function showRun(store: Store, id: string, json?: boolean): Promise<void> 
       tasks.map((t) => [t.id, t.name, statusText(t), t.exitCode === null ? "" : String(t.exitCode)]),
     ),
   );
+  if (notifications.length > 0) {
+    process.stdout.write("\nnotifications\n");
+    process.stdout.write(
+      table(
+        ["EVENT", "TARGET", "STATUS", "ATTEMPTS", "CODE", "ERROR"],
+        notifications.map((n) => [
+          n.event,
+          safeLine(n.target),
+          n.status,
+          String(n.attempts),
+          n.lastStatusCode === null ? "" : String(n.lastStatusCode),
+          safeLine(n.lastError ?? ""),
+        ]),
+      ),
+    );
+  }
 }
 
 async function showTask(store: Store, id: string, json?: boolean): Promise<void> {

@@ -261,3 +261,18 @@ export type EngineEvent =
     }
   | { type: "tasks-added"; runId: string; count: number }
   | { type: "run-ended"; runId: string; status: RunStatus };
+
+/** Notifications: one delivery of a run's `notify:` entry (`GET /runs/:id/notifications`). */
+export interface NotificationView {
+  id: string;
+  event: "success" | "failure" | "cancelled" | "approval";
+  kind: "webhook" | "email";
+  target: string;
+  status: "pending" | "delivered" | "failed";
+  attempts: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+  nextAttemptAt: string | null;
+}

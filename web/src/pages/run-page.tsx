@@ -10,6 +10,7 @@ import { useNow, usePipelines, useTitle } from "../api/hooks";
 import type { EngineEvent, PipelineSummary, RunDetail, TaskView } from "../api/types";
 import { CompareView } from "../components/compare-view";
 import { useConfirm, useToast } from "../components/feedback";
+import { RunNotifications } from "../components/notifications";
 import { CountsBar, CountsText, StatusBadge } from "../components/status";
 import { TaskList } from "../components/task-list";
 import { TaskPanel } from "../components/task-panel";
@@ -372,6 +373,7 @@ export function RunPage({ id }: { id: string }) {
             <CountsBar counts={counts} height={8} />
             <CountsText counts={counts} />
           </div>
+          <RunNotifications runId={run.id} status={run.status} />
           <div className="tabs" role="tablist">
             {groups.length > 0 ? <TabButton tab="graph" current={tab} label="Graph" /> : null}
             <TabButton tab="tasks" current={tab} label={`Tasks ${totalOf(counts).toLocaleString()}`} />
