@@ -23,6 +23,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
 import { ensureBatonError } from "../errors.js";
+import { limiter } from "../util/map-limit.js";
 import { makeStateFile } from "../util/state-mode.js";
 import type {
   AdoptRequest,
@@ -62,9 +63,15 @@ const ENDED = new Set([
 const MISSING_POLLS = 5;
 
 /** A launch waits this long for more of its fan-out before its array is submitted... */
-const BATCH_QUIET_MS = 50;
+const BATCH_QUIET_MS = 100;
 /** ...and never longer than this after the first one. */
-const BATCH_MAX_WAIT_MS = 500;
+const BATCH_MAX_WAIT_MS = 1000;
+
+/**
+ * `sbatch` calls at once: a thousand at once only make slurmctld refuse or time out some, leaving
+ * it unknown whether it took their jobs.
+ */
+const SBATCH_AT_ONCE = 4;
 
 /** Slurm's default `MaxArraySize` (indexes 0 to 1000), used when the configuration cannot be read. */
 const DEFAULT_MAX_ARRAY_SIZE = 1001;
@@ -98,6 +105,7 @@ export class SlurmExecutor implements Executor {
   private waiters: Array<() => void> = [];
   private readonly batches = new Map<string, Batch>();
   private maxArray: Promise<number> | undefined;
+  private readonly sbatchSlot = limiter(SBATCH_AT_ONCE);
 
   constructor(options: SlurmExecutorOptions) {
     this.workspace = options.workspace;
@@ -159,7 +167,7 @@ export class SlurmExecutor implements Executor {
       `--comment=${comment}`,
       script,
     ];
-    const id = await submit(args);
+    const id = await this.submit(args, comment);
     if (typeof id !== "string") return id;
     return this.watch(new SlurmJob(id, paths.statusPath, request.onQueued));
   }
@@ -243,11 +251,33 @@ export class SlurmExecutor implements Executor {
       `--comment=${comment}`,
       dispatcher,
     ];
-    const id = await submit(args);
+    const id = await this.submit(args, comment);
     if (typeof id !== "string") return chunk.map(() => id);
     return chunk.map((item, index) =>
       this.watch(new SlurmJob(`${id}_${index}`, item.paths.statusPath, item.request.onQueued)),
     );
+  }
+
+  /**
+   * Runs `sbatch` (a few at once): the job id, or the attempt that could not start and why. When
+   * `sbatch` failed or printed no id (it timed out, was killed...), the job is looked for by its
+   * comment before the attempt is given up: Slurm may have taken it.
+   */
+  private submit(args: string[], comment: string): Promise<string | SlurmJob> {
+    return this.sbatchSlot(async () => {
+      let problem: string;
+      try {
+        const out = await run("sbatch", args, 300_000);
+        // `--parsable` prints `JOBID` or `JOBID;CLUSTER`.
+        const id = out.trim().split(";")[0] ?? "";
+        if (/^\d+$/.test(id)) return id;
+        problem = `sbatch printed no job id: ${JSON.stringify(out)}`;
+      } catch (err) {
+        problem = `sbatch refused the job: ${(err as Error).message}`;
+      }
+      // Even a refusal may have been a timeout after Slurm took the job: one `squeue` tells.
+      return (await findJobByComment(comment)) ?? SlurmJob.notStarted(problem);
+    });
   }
 
   /**
@@ -549,20 +579,6 @@ function arrayName(taskName: string): string {
   return taskName.replace(/\[.*\]$/, "") || taskName;
 }
 
-/** Runs `sbatch`: the job id, or the attempt that could not start and why. */
-async function submit(args: string[]): Promise<string | SlurmJob> {
-  let out: string;
-  try {
-    out = await run("sbatch", args);
-  } catch (err) {
-    return SlurmJob.notStarted(`sbatch refused the job: ${(err as Error).message}`);
-  }
-  // `--parsable` prints `JOBID` or `JOBID;CLUSTER`.
-  const id = out.trim().split(";")[0] ?? "";
-  if (!/^\d+$/.test(id)) return SlurmJob.notStarted(`sbatch printed no job id: ${JSON.stringify(out)}`);
-  return id;
-}
-
 /** `MaxArraySize` from `scontrol show config` (Slurm's default when it is not there). */
 export function maxArraySizeOf(config: string): number {
   return Number(/^MaxArraySize\s*=\s*(\d+)/m.exec(config)?.[1]) || DEFAULT_MAX_ARRAY_SIZE;
@@ -594,19 +610,29 @@ async function findUnrecorded(marker: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+  const ids = await jobsWithComment(wanted.comment);
+  return ids.find((id) => (wanted.index === undefined ? /^\d+$/.test(id) : id.endsWith(`_${wanted.index}`)));
+}
+
+/** The job (an array: its job id) that carries this comment, if Slurm knows one. */
+async function findJobByComment(comment: string): Promise<string | undefined> {
+  return (await jobsWithComment(comment))[0]?.split("_")[0];
+}
+
+/** This user's jobs and array elements (`123`, `124_5`) that carry this comment. */
+async function jobsWithComment(comment: string): Promise<string[]> {
   let out: string;
   try {
     out = await run("squeue", ["--noheader", "--me", "--array", "--states=all", "--format=%i|%k"]);
   } catch {
-    return undefined;
+    return [];
   }
+  const ids: string[] = [];
   for (const line of out.split("\n")) {
     const bar = line.lastIndexOf("|");
-    const id = line.slice(0, bar).trim();
-    if (line.slice(bar + 1).trim() !== wanted.comment) continue;
-    if (wanted.index === undefined ? /^\d+$/.test(id) : id.endsWith(`_${wanted.index}`)) return id;
+    if (bar > 0 && line.slice(bar + 1).trim() === comment) ids.push(line.slice(0, bar).trim());
   }
-  return undefined;
+  return ids;
 }
 
 function lostResult(message: string): ExitResult {
@@ -637,12 +663,12 @@ function quote(value: string): string {
 }
 
 /** Runs a Slurm command; rejects with its stderr (or how it could not start). */
-function run(command: string, args: string[]): Promise<string> {
+function run(command: string, args: string[], timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       command,
       args,
-      { encoding: "utf8", timeout: 60_000, maxBuffer: 64 << 20 },
+      { encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         if (err) reject(new Error((stderr || err.message).trim()));
         else resolve(stdout);

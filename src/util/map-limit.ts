@@ -26,3 +26,19 @@ export async function mapLimit<T, R>(
   await Promise.all(workers);
   return results;
 }
+
+/** A gate that lets at most `limit` of the calls given to it run at once; the others wait their turn. */
+export function limiter(limit: number): <R>(fn: () => Promise<R>) => Promise<R> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async (fn) => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}

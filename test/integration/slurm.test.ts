@@ -313,4 +313,25 @@ describe.skipIf(missing !== undefined).concurrent("the Slurm executor", () => {
     }
     expect(arrays.size).toBe(1);
   }, 240_000);
+
+  it("an sbatch that took the job but printed no id (timed out, killed): the job is found by its comment, not lost", async () => {
+    const dir = slurmProject(`pipelines:
+  p:
+    nodes:
+      quiet:
+        run: echo $SLURM_JOB_ID >> ledger.txt
+`);
+    // An sbatch in front of the real one that submits and then says nothing, as one killed by a timeout would.
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    const real = execFileSync("bash", ["-c", "command -v sbatch"], { encoding: "utf8" }).trim();
+    fs.writeFileSync(path.join(bin, "sbatch"), `#!/bin/sh\n${real} "$@" > /dev/null\n`, { mode: 0o755 });
+    const r = await runJson([], dir, { PATH: `${bin}:${process.env.PATH}` });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.byName("quiet")).toMatchObject({ status: "succeeded", attempts: 1 });
+    const ledger = fs.readFileSync(path.join(dir, "ledger.txt"), "utf8").trim().split("\n");
+    expect(ledger).toHaveLength(1);
+    const [attempt] = await attemptsOf(dir, r.byName("quiet").id);
+    expect(attempt?.executor).toEqual({ kind: "slurm", id: ledger[0] });
+  }, 180_000);
 });
