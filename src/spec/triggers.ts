@@ -7,10 +7,13 @@ import { dict } from "../util/dict.js";
 import { isTimeZone } from "./cron.js";
 import { checkParamValues } from "./declarations.js";
 import { type ParamDecls, type ResolveContext, asRecord, locate } from "./drafts.js";
+import { NO_SOURCE } from "./locate.js";
 import { type Path, checkName, formatPath } from "./problems.js";
+import { ProblemList } from "./problems.js";
 import { TriggerSchema } from "./schema.js";
 import { checkShape } from "./shape.js";
-import type { TriggerKind, TriggerSpec } from "./types.js";
+import { TemplateCache } from "./templates.js";
+import type { PipelineSpec, TriggerKind, TriggerSpec } from "./types.js";
 
 const KINDS: readonly TriggerKind[] = ["cron", "after", "webhook"];
 
@@ -106,4 +109,38 @@ export function resolveTriggers(
     triggers.push(spec);
   });
   return triggers;
+}
+
+/**
+ * A trigger given over the API (`POST /api/v1/triggers`, the file form of one `triggers:` entry)
+ * for `pipeline`: its spec, or the problems found, each at its path under `at`.
+ */
+export function parseTriggerDefinition(
+  raw: unknown,
+  pipeline: PipelineSpec,
+  at: Path,
+): { spec?: TriggerSpec; problems: Array<{ path: Path; message: string }> } {
+  const ctx: ResolveContext = {
+    file: "body",
+    cpus: 1,
+    source: NO_SOURCE,
+    problems: new ProblemList(),
+    templates: new TemplateCache(),
+  };
+  const specs = resolveTriggers(
+    [raw],
+    pipeline.name,
+    [],
+    { params: pipeline.params, unknown: new Set() },
+    ctx,
+    new Map(),
+  );
+  const problems = ctx.problems.items.map((p) => {
+    // Paths start at `triggers[0]`: put them under `at` instead.
+    const rest = p.path.slice(2);
+    return { path: [...at, ...rest], message: p.message };
+  });
+  if (problems.length > 0) return { problems };
+  const { loc: _loc, ...spec } = specs[0]!;
+  return { spec, problems };
 }
