@@ -230,12 +230,19 @@ export function triggerRoutes(ctx: ServerContext, scheduler: TriggerScheduler, t
       responses: {
         201: { description: "The run, started.", schema: z.object({ run: RunSummarySchema }) },
         400: { description: "A payload field that is not a param of the pipeline, or a bad value (named)." },
-        401: { description: "No token and no secret." },
-        403: { description: "A wrong secret or token." },
+        401: { description: "No secret, and no (or a wrong) token." },
+        403: { description: "A wrong secret (X-Baton-Secret)." },
         404: { description: "No such trigger." },
       },
       async handle({ params, body, req, reply }) {
-        checkFireAuth(req, token, await scheduler.find(params.name).catch(() => undefined));
+        const known = await scheduler.find(params.name).catch(() => undefined);
+        try {
+          checkFireAuth(req, token, known);
+        } catch (err) {
+          if (err instanceof HttpError && err.status === 401)
+            reply.header("www-authenticate", 'Bearer realm="baton"');
+          throw err;
+        }
         const { t } = await findWithState(params.name);
         let run: Awaited<ReturnType<typeof scheduler.fireNow>>;
         try {
@@ -252,23 +259,23 @@ export function triggerRoutes(ctx: ServerContext, scheduler: TriggerScheduler, t
 
 /**
  * Who may fire: the API token, or a webhook trigger's own secret (`X-Baton-Secret`), compared
- * in constant time. No credentials is 401; wrong ones are 403.
+ * in constant time. No (or a wrong) token and no secret is 401, like every route; a wrong
+ * secret is 403.
  */
 function checkFireAuth(req: FastifyRequest, token: string, t: ServedTrigger | undefined): void {
-  const given = requestToken(req);
-  if (tokenMatches(given, token)) return;
+  if (tokenMatches(requestToken(req), token)) return;
   const header = req.headers["x-baton-secret"];
   const secret = typeof header === "string" ? header : undefined;
-  const own = t?.spec.webhook?.secret;
-  if (secret !== undefined && own !== undefined && sameSecret(secret, own)) return;
-  if (given === undefined && secret === undefined) {
+  if (secret === undefined) {
     throw new HttpError(
       401,
       "UNAUTHORIZED",
-      "missing token: send Authorization: Bearer <token>, or the trigger's secret in X-Baton-Secret",
+      "missing or wrong token: send Authorization: Bearer <token>, or the webhook trigger's secret in X-Baton-Secret",
     );
   }
-  throw new HttpError(403, "FORBIDDEN", "wrong token or secret for this trigger");
+  const own = t?.spec.webhook?.secret;
+  if (own !== undefined && sameSecret(secret, own)) return;
+  throw new HttpError(403, "FORBIDDEN", "wrong secret for this trigger (X-Baton-Secret)");
 }
 
 function sameSecret(a: string, b: string): boolean {

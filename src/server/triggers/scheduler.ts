@@ -24,9 +24,6 @@ export interface ServedTrigger {
   where: string;
 }
 
-/** A cron fire found later than this after its time was missed (`catchup: none` skips it). */
-export const CATCHUP_GRACE_MS = 2_000;
-
 /** How often `after:` triggers look for ended runs. */
 const AFTER_POLL_MS = 1_000;
 
@@ -42,6 +39,8 @@ export class TriggerScheduler {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = true;
+  /** When this scheduler started: cron times before it were missed while no server ran here. */
+  private startedAt = Date.now();
   private readonly crons = new Map<string, Cron>();
   private readonly warned = new Set<string>();
   private lastAfterPoll = 0;
@@ -58,6 +57,7 @@ export class TriggerScheduler {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.startedAt = Date.now();
     const loop = () => {
       if (this.stopped) return;
       this.ticking = this.tick(Date.now())
@@ -179,7 +179,9 @@ export class TriggerScheduler {
     const latest = cron.previousRuns(1, new Date(now + 1))[0]?.getTime() ?? next;
     const slotAt = Math.max(latest, next);
     const slot = `cron:${slotAt}`;
-    if (t.spec.catchup === "none" && now - slotAt > CATCHUP_GRACE_MS) {
+    // A time before this server started was missed while no server ran (another server
+    // running then would have claimed it).
+    if (t.spec.catchup === "none" && slotAt < this.startedAt) {
       const message = `missed at ${new Date(slotAt).toISOString()} while no server ran (catchup: none)`;
       if (await this.claim(t, slot, slotAt, now, "skipped", message)) {
         this.log(`baton server: trigger "${t.spec.name}" skipped: ${message}`);
