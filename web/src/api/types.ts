@@ -141,6 +141,8 @@ export interface RunSummary {
   specFile: string | null;
   /** Why the run failed or was stopped when no task says it (null otherwise). */
   error?: string | null;
+  /** The trigger that started the run (null: none). */
+  trigger?: string | null;
   driven: boolean;
   counts: Counts;
 }
@@ -257,3 +259,21 @@ export type EngineEvent =
     }
   | { type: "tasks-added"; runId: string; count: number }
   | { type: "run-ended"; runId: string; status: RunStatus };
+
+/** Triggers: one trigger the server fires (`GET /triggers`). */
+export interface TriggerView {
+  name: string;
+  pipeline: string;
+  kind: "cron" | "after" | "webhook";
+  schedule: string;
+  timezone: string | null;
+  overlap: string;
+  catchup: string;
+  paused: boolean;
+  source: "file" | "registered" | "api";
+  where: string;
+  nextFireAt: string | null;
+  lastFireAt: string | null;
+  lastRun: { id: string; status: string } | null;
+  lastOutcome: { outcome: string; message: string | null; at: string | null } | null;
+}
