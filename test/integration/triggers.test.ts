@@ -112,6 +112,30 @@ describe("cron triggers", () => {
     await server.stop();
   }, 60_000);
 
+  it("overlap: queue starts one queued fire when the previous run ends, never two at once", async () => {
+    const dir = makeProject({ "baton.yaml": perSecond("        overlap: queue\n", "sleep 2") });
+    const server = await startServer(dir);
+    const [first] = await waitFor("the first run", async () => {
+      const r = await runs(server, "tick");
+      return r.length > 0 && r;
+    });
+    const [second] = await waitFor(
+      "the queued run",
+      async () => {
+        const r = await runs(server, "tick");
+        return r.length > 1 && r;
+      },
+      { timeoutMs: 20_000 },
+    );
+    await runBaton(["triggers", "pause", "every-second"], dir);
+    const ended = (await waitForRun(server, first.id)).run;
+    // It started once the first ended (not alongside it), and the fires meanwhile were queued or skipped.
+    expect(Date.parse(second.createdAt)).toBeGreaterThanOrEqual(Date.parse(ended.endedAt));
+    expect(server.stderr()).toContain(`trigger "every-second" queued: waits for run ${first.id} to end`);
+    expect(server.stderr()).toContain("and a fire is queued already (overlap: queue)");
+    await server.stop();
+  }, 60_000);
+
   /** A trigger firing at 3 consecutive seconds, about 8 s from now (none of them yet). */
   function soonSchedule(): { cron: string; lastAt: number } {
     const start = Math.floor(Date.now() / 1000) + 8;
