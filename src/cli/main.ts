@@ -123,6 +123,17 @@ export function buildProgram(): Command {
     .action(async (opts) => (await import("./commands/pools.js")).poolsCommand(opts));
 
   program
+    .command("triggers")
+    .description("the triggers the running server fires: ls | pause NAME | resume NAME | run NAME | rm NAME")
+    .argument("<action>", "ls, pause, resume, run (fire now) or rm (a trigger created over the API)")
+    .argument("[name]", "the trigger")
+    .option("-f, --file <file>", "pipeline file whose server to ask", "baton.yaml")
+    .option("--json", "ls: print the triggers as a JSON array")
+    .action(async (action, name, opts) =>
+      (await import("./commands/triggers.js")).triggersCommand(action, name, opts),
+    );
+
+  program
     .command("cache")
     .description("inspect and prune the result cache: ls | clear | gc")
     .argument("<action>", "ls, clear or gc")

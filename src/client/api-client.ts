@@ -82,6 +82,10 @@ export class ApiClient {
     return this.request<T>("POST", route, body);
   }
 
+  delete<T>(route: string): Promise<T> {
+    return this.request<T>("DELETE", route);
+  }
+
   /** Streams a text response (a followed log) chunk by chunk to `onChunk`. */
   async stream(route: string, onChunk: (text: string) => void): Promise<void> {
     const res = await this.fetch("GET", route);

@@ -79,6 +79,8 @@ export interface RunOptions {
   controller?: ControllerOptions;
   /** The resume key it was started with, recorded for `POST /runs` to find it again. */
   resumeKey?: string;
+  /** Triggers: the trigger starting the run, recorded with it. */
+  trigger?: string;
 }
 
 interface NodeState {
@@ -303,6 +305,7 @@ export class RunController {
         noCache: this.options.noCache,
         ...(this.options.controller ? { controller: this.options.controller } : {}),
         ...(this.options.resumeKey !== undefined ? { resumeKey: this.options.resumeKey } : {}),
+        ...(this.options.trigger !== undefined ? { trigger: this.options.trigger } : {}),
       },
       workdir: this.options.workdir,
       specFile: this.options.specFile ?? null,

@@ -37,8 +37,10 @@ import { poolRoutes } from "./routes/pools.js";
 import { releaseRoutes } from "./routes/releases.js";
 import { runRoutes } from "./routes/runs.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { triggerRoutes } from "./routes/triggers.js";
 import { valohaiRoutes } from "./routes/valohai.js";
 import { sweepOrphans, takeoverInterval, watchOrphans } from "./takeover.js";
+import { TriggerScheduler } from "./triggers/scheduler.js";
 import { defaultWebRoot, registerWebUi, sendUiIndex } from "./web-ui.js";
 
 /** Request bodies larger than this are refused with 413. */
@@ -136,6 +138,8 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     timings: { heartbeatMs: options.heartbeatMs ?? 15_000, pollMs: options.pollMs ?? 200 },
   };
   const webRoot = options.webRoot ?? defaultWebRoot();
+  // Triggers: fired once the server listens (see src/server/triggers/).
+  const scheduler = new TriggerScheduler(ctx, log);
 
   const app = Fastify({
     logger: false,
@@ -217,6 +221,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     ...releaseRoutes(ctx),
     ...notificationRoutes(ctx),
     ...valohaiRoutes(ctx),
+    ...triggerRoutes(ctx, scheduler, options.token),
   );
   for (const route of routes) {
     app.route({
@@ -236,6 +241,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     for (const stream of [...ctx.streams]) stream.end();
   });
   app.addHook("onClose", async () => {
+    await scheduler.stop();
     await bus.stop();
   });
 
@@ -251,6 +257,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
       await bus.ready;
       await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 8377 });
       url = baseUrl(app, options.host ?? "127.0.0.1");
+      scheduler.start();
       return url;
     },
     track: (controller) => ctx.runs.track(controller),

@@ -9,6 +9,8 @@ import { BatonError, type ErrorCode, type Problem } from "../errors.js";
 export type HttpErrorCode =
   | "BAD_REQUEST"
   | "UNAUTHORIZED"
+  // Triggers: a webhook fired with a wrong secret.
+  | "FORBIDDEN"
   | "NOT_FOUND"
   | "CONFLICT"
   | "PAYLOAD_TOO_LARGE"

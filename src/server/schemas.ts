@@ -494,6 +494,7 @@ export const RunSummarySchema = z.object({
     .string()
     .nullable()
     .describe("Why the run failed when no task says it: it could not be planned or resumed."),
+  trigger: z.string().nullable().describe("The trigger that started the run (null: none)."),
   driven: z.boolean().describe("Whether this server's engine drives the run (it can cancel it)."),
   counts: z.record(TaskStatusSchema, z.number().int()).describe("Tasks by status."),
 });

@@ -73,6 +73,7 @@ export async function runSummary(ctx: ServerContext, run: RunRow, tasks?: TaskRo
     parentTask: run.parentTaskId,
     specFile: run.specFile,
     error: run.error,
+    trigger: run.options.trigger ?? null,
     // A pipeline run this server tracks, or a tree of submitted tasks its engine drives.
     driven:
       ctx.runs.get(root.id) !== undefined || (root.status === "running" && root.engineId === ctx.engine.id),

@@ -1,5 +1,6 @@
 /**
- * Syntax check of five-field cron expressions (`triggers: - cron: "0 9 * * MON"`).
+ * Syntax check of cron expressions (`triggers: - cron: "0 9 * * MON"`): five fields, or six
+ * with seconds first (`0,30 * * * * *`).
  * Only the syntax is checked here; the scheduler computes fire times.
  */
 import { didYouMean } from "../errors.js";
@@ -16,6 +17,8 @@ interface CronField {
 
 const MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"] as const;
 const DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"] as const;
+
+const SECONDS: CronField = { name: "second", min: 0, max: 59, hint: "0-59" };
 
 const FIELDS: readonly CronField[] = [
   { name: "minute", min: 0, max: 59, hint: "0-59" },
@@ -36,21 +39,22 @@ const MACROS: Record<string, string> = {
 };
 
 /**
- * Checks a five-field cron expression (minute hour day-of-month month day-of-week).
- * Fields accept `*`, numbers, names (`JAN`, `MON`), ranges `a-b`, steps (`*` or a range
- * followed by `/n`) and comma lists; `?` is accepted in the day fields. Returns a message saying what is wrong,
- * or `undefined` when the expression is well formed.
+ * Checks a cron expression: five fields (minute hour day-of-month month day-of-week), or six
+ * with a seconds field first. Fields accept `*`, numbers, names (`JAN`, `MON`), ranges `a-b`,
+ * steps (`*` or a range followed by `/n`) and comma lists; `?` is accepted in the day fields.
+ * Returns a message saying what is wrong, or `undefined` when the expression is well formed.
  */
 export function checkCron(expression: string): string | undefined {
   const text = expression.trim();
   const macro = MACROS[text.toLowerCase()];
   if (macro !== undefined) return `expected five cron fields, found "${text}" (write "${macro}" instead)`;
   const fields = text.split(/\s+/).filter((f) => f !== "");
-  if (fields.length !== 5) {
-    return `expected five cron fields (minute hour day-of-month month day-of-week), found ${fields.length} in "${text}"`;
+  if (fields.length !== 5 && fields.length !== 6) {
+    return `expected five cron fields (minute hour day-of-month month day-of-week), or six with seconds first, found ${fields.length} in "${text}"`;
   }
-  for (let i = 0; i < 5; i++) {
-    const spec = FIELDS[i]!;
+  const specs = fields.length === 6 ? [SECONDS, ...FIELDS] : FIELDS;
+  for (let i = 0; i < fields.length; i++) {
+    const spec = specs[i]!;
     const value = fields[i]!;
     if (!fieldIsValid(value, spec)) {
       const words = value.split(/[,\-/]/).filter((w) => /^[A-Za-z]+$/.test(w));
@@ -62,6 +66,16 @@ export function checkCron(expression: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Whether `zone` is an IANA time zone name this machine knows (`Europe/Helsinki`, `UTC`). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function fieldIsValid(field: string, spec: CronField): boolean {

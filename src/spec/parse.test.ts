@@ -563,6 +563,82 @@ describe("smaller rules", () => {
     ]);
   });
 
+  it("checks trigger kinds, time zones, overlap values and names", () => {
+    expect(
+      problems(
+        yaml(
+          "version: 1",
+          "pipelines:",
+          "  p:",
+          "    nodes: { t: { run: 'true' } }",
+          "    triggers:",
+          "      - { cron: '0 9 * * MON', timezone: Europe/Helsinky, name: weekly }",
+          "      - { cron: '*/2 * * * * *', overlap: sometimes }",
+          "      - { after: { pipeline: q }, name: weekly }",
+          "      - { webhook: true, cron: '* * * * *' }",
+          "      - { with: {} }",
+          "      - { after: { pipeline: q, status: done }, catchup: none }",
+          "  q:",
+          "    nodes: { t: { run: 'true' } }",
+          "    triggers:",
+          "      - { webhook: { secret: s3cret }, name: weekly }",
+        ),
+      ),
+    ).toEqual([
+      'baton.yaml:6:42 pipelines.p.triggers[0].timezone: unknown time zone "Europe/Helsinky" (expected an IANA name such as "Europe/Helsinki" or "UTC")',
+      'baton.yaml:7:43 pipelines.p.triggers[1].overlap: expected one of "skip", "queue" or "allow", found "sometimes"',
+      'baton.yaml:8:41 pipelines.p.triggers[2].name: duplicate trigger name "weekly" (also at pipelines.p.triggers[0]): trigger names are unique in the file',
+      "baton.yaml:9:9 pipelines.p.triggers[3]: a trigger has one of cron:, after: or webhook:, not cron and webhook",
+      "baton.yaml:10:9 pipelines.p.triggers[4]: a trigger needs one of cron:, after: or webhook:",
+      'baton.yaml:11:41 pipelines.p.triggers[5].after.status: expected one of "success", "failure", "cancelled" or "any", found "done"',
+      "baton.yaml:11:49 pipelines.p.triggers[5].catchup: catchup: applies to cron triggers only",
+      'baton.yaml:15:46 pipelines.q.triggers[0].name: duplicate trigger name "weekly" (also at pipelines.p.triggers[0]): trigger names are unique in the file',
+    ]);
+  });
+
+  it("names triggers that have no name PIPELINE-KIND-N and accepts seconds", () => {
+    const project = parseProjectText(
+      yaml(
+        "version: 1",
+        "pipelines:",
+        "  p:",
+        "    nodes: { t: { run: 'true' } }",
+        "    triggers:",
+        "      - { cron: '*/5 * * * * *', timezone: UTC, overlap: queue, catchup: none }",
+        "      - { after: { pipeline: p, status: any } }",
+        "      - { webhook: { secret: s3cret } }",
+      ),
+      "baton.yaml",
+    );
+    expect(project.pipelines.p!.triggers.map(({ loc, ...t }) => t)).toEqual([
+      {
+        name: "p-cron-1",
+        kind: "cron",
+        cron: "*/5 * * * * *",
+        timezone: "UTC",
+        overlap: "queue",
+        catchup: "none",
+        with: {},
+      },
+      {
+        name: "p-after-2",
+        kind: "after",
+        after: { pipeline: "p", status: "any" },
+        overlap: "skip",
+        catchup: "latest",
+        with: {},
+      },
+      {
+        name: "p-webhook-3",
+        kind: "webhook",
+        webhook: { secret: "s3cret" },
+        overlap: "skip",
+        catchup: "latest",
+        with: {},
+      },
+    ]);
+  });
+
   it("checks env variable names, timeouts and names of things", () => {
     expect(
       problems(

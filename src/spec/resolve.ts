@@ -36,11 +36,11 @@ import {
   PoolSchema,
   type StepFile,
   StepSchema,
-  TriggerSchema,
 } from "./schema.js";
 import { BUILTIN_DEFAULTS, applySettings } from "./settings.js";
 import { checkShape } from "./shape.js";
 import { hasTemplate } from "./templates.js";
+import { resolveTriggers } from "./triggers.js";
 import type {
   ActionSpec,
   DefaultsSpec,
@@ -50,7 +50,6 @@ import type {
   OnError,
   PipelineSpec,
   PoolSpec,
-  TriggerSpec,
 } from "./types.js";
 
 /** Builds the drafts of a whole project from the file's data (any JS value). */
@@ -96,6 +95,7 @@ export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft
     pipelineParams.set(name, resolveParamDecls(shell.params, [...path, "params"], ctx));
   }
   const pipelines = new Map<string, PipelineDraft>();
+  const triggerNames = new Map<string, Path>();
   for (const [name] of pipelineEntries) {
     pipelines.set(
       name,
@@ -105,6 +105,7 @@ export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft
         pipelineParams,
         { defaults, defaultNotify, defaultsEnvOrigin, pools, steps },
         ctx,
+        triggerNames,
       ),
     );
   }
@@ -231,6 +232,7 @@ function resolvePipeline(
   allParams: Map<string, ParamDecls>,
   known: Known,
   ctx: ResolveContext,
+  triggerNames: Map<string, Path> = new Map(),
 ): PipelineDraft {
   const path = ["pipelines", name];
   const { params, unknown } = allParams.get(name)!;
@@ -247,24 +249,7 @@ function resolvePipeline(
     ctx.problems.value([...path, "nodes"], `pipeline "${name}" has no nodes`);
   }
 
-  const triggers: TriggerSpec[] = [];
-  (Array.isArray(shell.triggers) ? shell.triggers : []).forEach((raw, i) => {
-    const p = [...path, "triggers", i];
-    const t = checkShape(TriggerSchema, raw, p, ctx.problems);
-    if (!t.data) return;
-    const values = dict(t.data.with);
-    const paths = dict(Object.fromEntries(Object.keys(values).map((k) => [k, [...p, "with", k]])));
-    checkParamValues(values, { params, unknown }, `pipeline "${name}"`, ctx, { paths, literal: true });
-    for (const [param, spec] of Object.entries(params)) {
-      if (spec.default === undefined && !spec.optional && !Object.hasOwn(values, param)) {
-        ctx.problems.value(
-          p,
-          `trigger does not set param "${param}" of pipeline "${name}", which has no default`,
-        );
-      }
-    }
-    triggers.push({ cron: t.data.cron.trim(), with: values, loc: locate(ctx, p, "value") });
-  });
+  const triggers = resolveTriggers(shell.triggers, name, path, { params, unknown }, ctx, triggerNames);
 
   // The pipeline's own `notify:` (even an empty one) replaces the one of `defaults:`.
   const notify: NotifySpec[] =

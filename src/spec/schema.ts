@@ -329,14 +329,28 @@ export const EdgeSchema = z.union(
   },
 );
 
-/** A five-field cron expression, checked for syntax. */
+/** A cron expression (five fields, or six with seconds first), checked for syntax. */
 export const CronSchema = z.string().superRefine((value, ctx) => {
   const problem = checkCron(value);
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: `invalid cron "${value}": ${problem}` });
 });
 
-/** `triggers:` entry: start the pipeline on a schedule, with param overrides. */
-export const TriggerSchema = z.strictObject({ cron: CronSchema, with: WithSchema });
+/** `triggers:` entry: start the pipeline on a schedule, after another run, or from a webhook. */
+export const TriggerSchema = z.strictObject({
+  name: z.string().optional(),
+  cron: CronSchema.optional(),
+  after: z
+    .strictObject({
+      pipeline: z.string(),
+      status: z.enum(["success", "failure", "cancelled", "any"]).optional(),
+    })
+    .optional(),
+  webhook: z.union([z.literal(true), z.strictObject({ secret: z.string().min(1) })]).optional(),
+  with: WithSchema,
+  timezone: z.string().optional(),
+  overlap: z.enum(["skip", "queue", "allow"]).optional(),
+  catchup: z.enum(["latest", "none"]).optional(),
+});
 
 /** What is wrong with a webhook URL (it must be an http(s) URL), or undefined. */
 export function checkWebhook(url: string): string | undefined {

@@ -25,7 +25,7 @@ const MISSING_HINTS: Record<string, string> = {
   version: ' (add "version: 1" at the top of the file)',
   run: " (the shell command to run)",
   nodes: " (the nodes of the pipeline)",
-  cron: ' (a five-field cron expression, e.g. "0 9 * * MON")',
+  cron: ' (a cron expression of five fields, or six with seconds first, e.g. "0 9 * * MON")',
   webhook: " (a loopback URL, e.g. http://127.0.0.1:9000/hook)",
   name: " (the node's name)",
 };

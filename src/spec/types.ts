@@ -127,9 +127,27 @@ export type KeepDirectories = "none" | "full" | "suffix";
  */
 export type InputBinding = string | string[];
 
+export type TriggerKind = "cron" | "after" | "webhook";
+
+/** `after:` trigger statuses: `success` (the default), `failure`, `cancelled`, `any`. */
+export type AfterStatus = "success" | "failure" | "cancelled" | "any";
+
 export interface TriggerSpec {
-  /** Five-field cron expression, e.g. `0 9 * * MON`. */
-  cron: string;
+  /** Unique in the file; `PIPELINE-KIND-N` when not given (N: its place in the list, from 1). */
+  name: string;
+  kind: TriggerKind;
+  /** Cron expression (five fields, or six with seconds first), e.g. `0 9 * * MON`. */
+  cron?: string;
+  /** IANA zone the cron expression is read in; undefined: the server's zone. */
+  timezone?: string;
+  /** Another pipeline's run ending with `status` starts this one. */
+  after?: { pipeline: string; status: AfterStatus };
+  /** Fired by `POST /api/v1/triggers/NAME/fire`; with a secret, that secret is accepted too. */
+  webhook?: { secret?: string };
+  /** A fire while the trigger's previous run still runs: skipped (default), queued (one), or started. */
+  overlap: "skip" | "queue" | "allow";
+  /** Fires missed while no server ran: the latest one fired once (default), or none. */
+  catchup: "latest" | "none";
   /** Param overrides for runs started by this trigger. */
   with: Record<string, unknown>;
   loc?: SourceLocation;

@@ -245,6 +245,29 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX notifications_run ON notifications (run_id, created_at);
   CREATE INDEX notifications_pending ON notifications (created_at) WHERE status = 'pending';
   `,
+  // Triggers: each trigger's state (paused, last fire, last run; an API-created one's definition),
+  // and its fires, one row per (trigger, slot): the row is the claim, so a fire starts one run.
+  `
+  CREATE TABLE triggers (
+    name TEXT PRIMARY KEY,
+    definition TEXT,
+    paused INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    last_slot_at INTEGER,
+    last_run_id TEXT
+  );
+  CREATE TABLE trigger_fires (
+    trigger_name TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    slot_at INTEGER,
+    at INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    run_id TEXT,
+    message TEXT,
+    PRIMARY KEY (trigger_name, slot)
+  );
+  CREATE INDEX trigger_fires_at ON trigger_fires (trigger_name, at);
+  `,
 ];
 
 /**
@@ -473,5 +496,26 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX notifications_run ON notifications (run_id, created_at);
   CREATE INDEX notifications_pending ON notifications (created_at) WHERE status = 'pending';
+  `,
+  `
+  CREATE TABLE triggers (
+    name TEXT PRIMARY KEY,
+    definition TEXT,
+    paused INTEGER NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    last_slot_at BIGINT,
+    last_run_id TEXT
+  );
+  CREATE TABLE trigger_fires (
+    trigger_name TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    slot_at BIGINT,
+    at BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    run_id TEXT,
+    message TEXT,
+    PRIMARY KEY (trigger_name, slot)
+  );
+  CREATE INDEX trigger_fires_at ON trigger_fires (trigger_name, at);
   `,
 ];

@@ -16,6 +16,7 @@ import {
   selectReleaseVersions,
   selectReleases,
 } from "./postgres-releases.js";
+import * as T from "./postgres-triggers.js";
 import { parseJson, sqlList, toAttempt, toEngine, toRun, toTask } from "./sqlite-store.js";
 import type {
   ANY_EXPIRED,
@@ -46,6 +47,8 @@ import type {
   TaskRow,
   TaskState,
   TaskStatus,
+  TriggerFireRow,
+  TriggerStateRow,
 } from "./store.js";
 import { TRANSITION_SOURCES, stateConflict } from "./task-states.js";
 
@@ -1187,6 +1190,58 @@ export class PostgresStore implements Store {
   async releaseBlobs(): Promise<Set<string>> {
     await this.ready;
     return selectReleaseBlobs(this.pool);
+  }
+  // Triggers (see postgres-triggers.ts).
+  async ensureTrigger(name: string, createdAt: number): Promise<TriggerStateRow> {
+    return this.write((db) => T.ensureTrigger(db, name, createdAt));
+  }
+
+  async listTriggerStates(): Promise<TriggerStateRow[]> {
+    await this.ready;
+    return T.selectTriggerStates(this.pool);
+  }
+
+  async putTriggerDefinition(
+    name: string,
+    definition: Record<string, unknown>,
+    createdAt: number,
+  ): Promise<void> {
+    await this.write((db) => T.putTriggerDefinition(db, name, definition, createdAt));
+  }
+
+  async deleteTrigger(name: string): Promise<boolean> {
+    return this.write((db) => T.deleteTrigger(db, name));
+  }
+
+  async setTriggerPaused(name: string, paused: boolean, at: number): Promise<void> {
+    await this.write((db) => T.setTriggerPaused(db, name, paused, at));
+  }
+
+  async claimTriggerFire(fire: TriggerFireRow): Promise<boolean> {
+    return this.write((db) => T.claimTriggerFire(db, fire));
+  }
+
+  async updateTriggerFire(
+    trigger: string,
+    slot: string,
+    from: TriggerFireRow["outcome"],
+    to: Pick<TriggerFireRow, "outcome" | "runId" | "message">,
+  ): Promise<boolean> {
+    return this.write((db) => T.updateTriggerFire(db, trigger, slot, from, to));
+  }
+
+  async listTriggerFires(
+    trigger: string,
+    limit: number,
+    outcome?: TriggerFireRow["outcome"],
+  ): Promise<TriggerFireRow[]> {
+    await this.ready;
+    return T.selectTriggerFires(this.pool, trigger, limit, outcome);
+  }
+
+  async hasTriggerFire(trigger: string, slot: string): Promise<boolean> {
+    await this.ready;
+    return T.hasTriggerFire(this.pool, trigger, slot);
   }
 
   // Messages between engines (see postgres-bus.ts).

@@ -18,6 +18,7 @@ import {
   selectReleaseVersions,
   selectReleases,
 } from "./sqlite-releases.js";
+import * as T from "./sqlite-triggers.js";
 import type {
   ANY_EXPIRED,
   ApprovalDecision,
@@ -47,6 +48,8 @@ import type {
   TaskRow,
   TaskState,
   TaskStatus,
+  TriggerFireRow,
+  TriggerStateRow,
 } from "./store.js";
 import { TRANSITION_SOURCES, type TransitionRefusal, stateConflict } from "./task-states.js";
 
@@ -879,6 +882,55 @@ export class SqliteStore implements Store {
 
   async releaseBlobs(): Promise<Set<string>> {
     return selectReleaseBlobs(this.db);
+  }
+  // Triggers (see sqlite-triggers.ts).
+  async ensureTrigger(name: string, createdAt: number): Promise<TriggerStateRow> {
+    return this.write(() => T.ensureTrigger(this.db, name, createdAt));
+  }
+
+  async listTriggerStates(): Promise<TriggerStateRow[]> {
+    return T.selectTriggerStates(this.db);
+  }
+
+  async putTriggerDefinition(
+    name: string,
+    definition: Record<string, unknown>,
+    createdAt: number,
+  ): Promise<void> {
+    await this.write(() => T.putTriggerDefinition(this.db, name, definition, createdAt));
+  }
+
+  async deleteTrigger(name: string): Promise<boolean> {
+    return this.write(() => T.deleteTrigger(this.db, name));
+  }
+
+  async setTriggerPaused(name: string, paused: boolean, at: number): Promise<void> {
+    await this.write(() => T.setTriggerPaused(this.db, name, paused, at));
+  }
+
+  async claimTriggerFire(fire: TriggerFireRow): Promise<boolean> {
+    return this.write(() => T.claimTriggerFire(this.db, fire));
+  }
+
+  async updateTriggerFire(
+    trigger: string,
+    slot: string,
+    from: TriggerFireRow["outcome"],
+    to: Pick<TriggerFireRow, "outcome" | "runId" | "message">,
+  ): Promise<boolean> {
+    return this.write(() => T.updateTriggerFire(this.db, trigger, slot, from, to));
+  }
+
+  async listTriggerFires(
+    trigger: string,
+    limit: number,
+    outcome?: TriggerFireRow["outcome"],
+  ): Promise<TriggerFireRow[]> {
+    return T.selectTriggerFires(this.db, trigger, limit, outcome);
+  }
+
+  async hasTriggerFire(trigger: string, slot: string): Promise<boolean> {
+    return T.hasTriggerFire(this.db, trigger, slot);
   }
 
   private write<T>(fn: () => T): Promise<T> {

@@ -79,6 +79,8 @@ export interface RunRequestOptions {
   noCache?: boolean;
   /** The resume key the run was started with (`POST /runs` `resumeKey`). */
   resumeKey?: string;
+  /** Triggers: the trigger that started the run (`triggers:` name). */
+  trigger?: string;
 }
 
 export interface TaskRow {
@@ -412,6 +414,38 @@ export interface BusMessage {
   body: unknown;
 }
 
+/**
+ * Triggers: what the store keeps of a trigger, shared by every server on the database. Triggers
+ * of pipeline files have no `definition` (the file has it); those created with
+ * `POST /api/v1/triggers` keep theirs here.
+ */
+export interface TriggerStateRow {
+  name: string;
+  /** An API-created trigger's definition (JSON: pipeline and trigger spec); null for file triggers. */
+  definition: Record<string, unknown> | null;
+  paused: boolean;
+  /** When a server first saw it: a cron trigger fires for times after this only. */
+  createdAt: number;
+  /** The latest scheduled time of a cron trigger claimed (fired or skipped), ms. */
+  lastSlotAt: number | null;
+  /** The latest run it started. */
+  lastRunId: string | null;
+}
+
+/** Triggers: one fire of a trigger (a scheduled time, an ended run, a webhook call). */
+export interface TriggerFireRow {
+  trigger: string;
+  /** What makes the fire unique: `cron:<ms>`, `after:<run id>`, `fire:<ULID>`. */
+  slot: string;
+  /** The scheduled time of a cron fire (ms), else null. */
+  slotAt: number | null;
+  at: number;
+  /** `started`, `skipped` (with `message`), `queued` (waits for the previous run), `failed` (to start). */
+  outcome: "claimed" | "started" | "skipped" | "queued" | "failed";
+  runId: string | null;
+  message: string | null;
+}
+
 /** A bus member is gone once it has not been seen for this long (members renew every third of it). */
 export const BUS_MEMBER_TTL_MS = 15_000;
 
@@ -637,6 +671,43 @@ export interface Store {
   subscribe(member: string, handler: (message: BusMessage) => void): Promise<() => Promise<void>>;
   /** Members subscribed at `now` (seen within {@link BUS_MEMBER_TTL_MS}). */
   busMembers(now: number): Promise<string[]>;
+
+  /*
+   * Triggers (src/server/triggers/): their state, and each fire claimed once by one server.
+   */
+  /** Records a trigger (if it is not yet) and answers its state. */
+  ensureTrigger(name: string, createdAt: number): Promise<TriggerStateRow>;
+  listTriggerStates(): Promise<TriggerStateRow[]>;
+  /** Creates or replaces an API-created trigger's definition. */
+  putTriggerDefinition(name: string, definition: Record<string, unknown>, createdAt: number): Promise<void>;
+  /** Forgets a trigger and its fires; false if it was not recorded. */
+  deleteTrigger(name: string): Promise<boolean>;
+  /** Pauses or resumes a trigger; resuming at `at` drops the fires missed while paused. */
+  setTriggerPaused(name: string, paused: boolean, at: number): Promise<void>;
+  /**
+   * Records a fire, unless one with the same trigger and slot is recorded already: returns
+   * whether this call recorded it (so of several servers, exactly one gets each fire). A cron
+   * fire also moves the trigger's `lastSlotAt` forward.
+   */
+  claimTriggerFire(fire: TriggerFireRow): Promise<boolean>;
+  /**
+   * Compare-and-set on a fire's outcome: from `from` to `to` (with its run and message); a run
+   * becomes the trigger's `lastRunId`. Returns whether it was changed.
+   */
+  updateTriggerFire(
+    trigger: string,
+    slot: string,
+    from: TriggerFireRow["outcome"],
+    to: Pick<TriggerFireRow, "outcome" | "runId" | "message">,
+  ): Promise<boolean>;
+  /** A trigger's fires, newest first; only those with `outcome` when given. */
+  listTriggerFires(
+    trigger: string,
+    limit: number,
+    outcome?: TriggerFireRow["outcome"],
+  ): Promise<TriggerFireRow[]>;
+  /** Whether the trigger has a fire for this slot. */
+  hasTriggerFire(trigger: string, slot: string): Promise<boolean>;
 
   close(): Promise<void>;
 }

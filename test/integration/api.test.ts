@@ -234,13 +234,14 @@ describe("the API over a real engine", () => {
   });
 
   describe("auth", () => {
-    it("refuses every route without the token (401, JSON), except /healthz", async () => {
+    it("refuses every route without the token (401, JSON), except /healthz (and webhooks check their secret)", async () => {
       const routes = s.app.baton.routes;
       expect(routes.length).toBeGreaterThanOrEqual(19);
       for (const route of routes) {
         const url = route.path
           .replace(":sha256", "0".repeat(64))
           .replace(":id", helloRun.tasks[0]!.id)
+          .replace(":name", "any-trigger")
           .replace(/^/, route.absolute ? "" : "/api/v1");
         const attempts: Array<Record<string, string>> = [
           {},
@@ -258,7 +259,7 @@ describe("the API over a real engine", () => {
               ? { body: JSON.stringify({ pipeline: "hello", command: "touch pwned" }) }
               : {}),
           });
-          if (!route.auth) {
+          if (route.path === "/healthz") {
             expect(res.status, `${route.method} ${url}`).toBe(200);
             await res.body?.cancel();
             continue;
@@ -269,7 +270,8 @@ describe("the API over a real engine", () => {
           expect(body.error.code).toBe("UNAUTHORIZED");
         }
       }
-      expect(routes.filter((r) => !r.auth).map((r) => r.path)).toEqual(["/healthz"]);
+      // A webhook takes its trigger's secret instead of the token: it checks both itself.
+      expect(routes.filter((r) => !r.auth).map((r) => r.path)).toEqual(["/healthz", "/triggers/:name/fire"]);
       expect(fs.existsSync(path.join(s.dir, "pwned"))).toBe(false);
     });
 

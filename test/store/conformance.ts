@@ -615,6 +615,65 @@ export function describeStoreConformance(
       });
     });
 
+    describe("triggers", () => {
+      const fire = (slot: string, slotAt: number | null = null) => ({
+        trigger: "weekly",
+        slot,
+        slotAt,
+        at: 5,
+        outcome: "claimed" as const,
+        runId: null,
+        message: null,
+      });
+
+      it("a fire is claimed once: of two stores on one database claiming the same slots, exactly one gets each", async () => {
+        const [a, b] = await openPair();
+        opened.push(a, b);
+        await a.ensureTrigger("weekly", 1);
+        const slots = Array.from({ length: 20 }, (_, i) => `cron:${i}`);
+        const results = await Promise.all(
+          slots.flatMap((slot, i) => [a.claimTriggerFire(fire(slot, i)), b.claimTriggerFire(fire(slot, i))]),
+        );
+        for (let i = 0; i < slots.length; i++) {
+          expect([results[2 * i], results[2 * i + 1]].filter(Boolean)).toHaveLength(1);
+        }
+        expect(await a.claimTriggerFire(fire("cron:3", 3))).toBe(false);
+        expect((await b.listTriggerStates())[0]).toMatchObject({
+          name: "weekly",
+          lastSlotAt: 19,
+          paused: false,
+        });
+        expect(await b.hasTriggerFire("weekly", "cron:7")).toBe(true);
+        expect(await b.hasTriggerFire("weekly", "cron:70")).toBe(false);
+      }, 30_000);
+
+      it("a fire's outcome is a compare-and-set; its run becomes the trigger's last run", async () => {
+        const store = await fresh();
+        expect(await store.ensureTrigger("weekly", 1)).toMatchObject({ createdAt: 1, lastRunId: null });
+        expect(await store.ensureTrigger("weekly", 2)).toMatchObject({ createdAt: 1 });
+        await store.claimTriggerFire(fire("after:run_1"));
+        const started = { outcome: "started" as const, runId: "run_9", message: null };
+        expect(await store.updateTriggerFire("weekly", "after:run_1", "claimed", started)).toBe(true);
+        expect(await store.updateTriggerFire("weekly", "after:run_1", "claimed", started)).toBe(false);
+        expect((await store.listTriggerStates())[0]!.lastRunId).toBe("run_9");
+        expect(await store.listTriggerFires("weekly", 5, "started")).toMatchObject([
+          { slot: "after:run_1", runId: "run_9", outcome: "started" },
+        ]);
+        await store.setTriggerPaused("weekly", true, 50);
+        expect((await store.listTriggerStates())[0]).toMatchObject({ paused: true, lastSlotAt: null });
+        // Resuming drops what was missed while paused.
+        await store.setTriggerPaused("weekly", false, 60);
+        expect((await store.listTriggerStates())[0]).toMatchObject({ paused: false, lastSlotAt: 60 });
+        await store.putTriggerDefinition("api-made", { pipeline: "p", trigger: { name: "api-made" } }, 3);
+        expect((await store.listTriggerStates()).map((t) => [t.name, t.definition])).toEqual([
+          ["api-made", { pipeline: "p", trigger: { name: "api-made" } }],
+          ["weekly", null],
+        ]);
+        expect(await store.deleteTrigger("api-made")).toBe(true);
+        expect(await store.deleteTrigger("api-made")).toBe(false);
+      });
+    });
+
     describe("messages between engines", () => {
       const pair = async (): Promise<[Store, Store]> => {
         const stores = await openPair();

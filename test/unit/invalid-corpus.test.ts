@@ -227,7 +227,15 @@ describe("valid corpus", () => {
     const pipeline = project.pipelines["train-eval"]!;
     expect(pipeline.params).toEqual({ lrs: { type: "list", default: [0.1, 0.01, 0.001] } });
     expect(pipeline.triggers).toEqual([
-      { cron: "0 9 * * MON", with: { lrs: [0.1] }, loc: { file: "baton.yaml", line: 41, column: 9 } },
+      {
+        name: "train-eval-cron-1",
+        kind: "cron",
+        cron: "0 9 * * MON",
+        overlap: "skip",
+        catchup: "latest",
+        with: { lrs: [0.1] },
+        loc: { file: "baton.yaml", line: 41, column: 9 },
+      },
     ]);
     expect(pipeline.notify).toMatchObject([
       { on: ["failure", "success"], webhook: "http://127.0.0.1:9000/hook" },

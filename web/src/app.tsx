@@ -6,6 +6,7 @@ import { LaunchPage } from "./pages/launch-page";
 import { ReleasePage, ReleasesPage } from "./pages/releases-page";
 import { RunPage } from "./pages/run-page";
 import { RunsPage } from "./pages/runs-page";
+import { TriggersPage } from "./pages/triggers-page";
 import { Link, match, useLocation } from "./router";
 
 export function App() {
@@ -46,6 +47,7 @@ function Routes() {
   m = match("/launch/:name", path);
   if (m) return <LaunchPage name={m.name} />;
   if (path === "/releases") return <ReleasesPage />;
+  if (path === "/triggers") return <TriggersPage />;
   m = match("/releases/:name", path);
   if (m) return <ReleasePage key={m.name} name={m.name!} />;
   return (
@@ -63,7 +65,13 @@ function TopBar() {
   const live = useLiveState();
   // Keeps the event stream open on every page, so "Live" means live.
   useEngineEvents(() => {});
-  const section = path.startsWith("/launch") ? "launch" : path.startsWith("/releases") ? "releases" : "runs";
+  const section = path.startsWith("/launch")
+    ? "launch"
+    : path.startsWith("/releases")
+      ? "releases"
+      : path.startsWith("/triggers")
+        ? "triggers"
+        : "runs";
   return (
     <header className="topbar">
       <Link to="/" className="brand" aria-label="Baton: runs">
@@ -83,6 +91,9 @@ function TopBar() {
         </Link>
         <Link to="/releases" className={section === "releases" ? "nav-on" : ""}>
           Releases
+        </Link>
+        <Link to="/triggers" className={section === "triggers" ? "nav-on" : ""}>
+          Triggers
         </Link>
       </nav>
       <span className="spacer" />

@@ -30,7 +30,7 @@ async function showRun(store: Store, id: string, json?: boolean): Promise<void> 
   if (json) {
     const outputs = await store.listOutputs(tasks.map((t) => t.id));
     process.stdout.write(
-      `${JSON.stringify({ run: { ...runView(run), params: run.params, createdAt: iso(run.createdAt), endedAt: iso(run.endedAt), parentTask: run.parentTaskId, error: run.error }, tasks: taskViews(tasks, outputs), notifications: notifications.map(notificationView) }, null, 2)}\n`,
+      `${JSON.stringify({ run: { ...runView(run), params: run.params, createdAt: iso(run.createdAt), endedAt: iso(run.endedAt), parentTask: run.parentTaskId, error: run.error, trigger: run.options.trigger ?? null }, tasks: taskViews(tasks, outputs), notifications: notifications.map(notificationView) }, null, 2)}\n`,
     );
     return;
   }
@@ -41,6 +41,7 @@ async function showRun(store: Store, id: string, json?: boolean): Promise<void> 
     `started   ${iso(run.createdAt)}`,
     `duration  ${duration(run.createdAt, run.endedAt)}`,
     `params    ${JSON.stringify(run.params)}`,
+    ...(run.options.trigger !== undefined ? [`trigger   ${run.options.trigger}`] : []),
     `workdir   ${run.workdir}`,
     ...(run.error ? [`error     ${run.error}`] : []),
     "",

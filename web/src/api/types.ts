@@ -145,6 +145,8 @@ export interface RunSummary {
   specFile: string | null;
   /** Why the run failed or was stopped when no task says it (null otherwise). */
   error?: string | null;
+  /** The trigger that started the run (null: none). */
+  trigger?: string | null;
   driven: boolean;
   counts: Counts;
 }
@@ -275,4 +277,22 @@ export interface NotificationView {
   createdAt: string;
   updatedAt: string;
   nextAttemptAt: string | null;
+}
+
+/** Triggers: one trigger the server fires (`GET /triggers`). */
+export interface TriggerView {
+  name: string;
+  pipeline: string;
+  kind: "cron" | "after" | "webhook";
+  schedule: string;
+  timezone: string | null;
+  overlap: string;
+  catchup: string;
+  paused: boolean;
+  source: "file" | "registered" | "api";
+  where: string;
+  nextFireAt: string | null;
+  lastFireAt: string | null;
+  lastRun: { id: string; status: string } | null;
+  lastOutcome: { outcome: string; message: string | null; at: string | null } | null;
 }

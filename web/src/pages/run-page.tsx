@@ -348,6 +348,11 @@ export function RunPage({ id }: { id: string }) {
             <span>
               <span className="muted">Tasks</span> {totalOf(counts)}
             </span>
+            {run.trigger ? (
+              <span data-trigger={run.trigger}>
+                <span className="muted">Trigger</span> <Link to="/triggers">{run.trigger}</Link>
+              </span>
+            ) : null}
             {params.length > 0 ? (
               <span
                 className="params-inline"
