@@ -225,6 +225,36 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE tasks ADD COLUMN queue_reason TEXT;
   `,
+  // Remote agents: attempts they may claim and who holds which (sqlite-agents.ts).
+  `
+  CREATE TABLE agent_claims (
+    key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    pool TEXT NOT NULL,
+    work TEXT NOT NULL,
+    state TEXT NOT NULL,
+    agent TEXT,
+    token TEXT,
+    lease_until INTEGER,
+    claimed_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX agent_claims_open ON agent_claims (pool, created_at) WHERE state = 'open';
+  CREATE INDEX agent_claims_claimed ON agent_claims (agent) WHERE state = 'claimed';
+  CREATE TABLE agents (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pools TEXT NOT NULL,
+    slots INTEGER NOT NULL,
+    resources TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /**
@@ -433,5 +463,35 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `, // Why a task recorded `running` still waits where its executor put it (a Slurm job pending).
   `
   ALTER TABLE tasks ADD COLUMN queue_reason TEXT;
+  `,
+  // Remote agents: attempts they may claim and who holds which (postgres-agents.ts).
+  `
+  CREATE TABLE agent_claims (
+    key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    pool TEXT NOT NULL,
+    work TEXT NOT NULL,
+    state TEXT NOT NULL,
+    agent TEXT,
+    token TEXT,
+    lease_until BIGINT,
+    claimed_at BIGINT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    created_at BIGINT NOT NULL
+  );
+  CREATE INDEX agent_claims_open ON agent_claims (pool, created_at) WHERE state = 'open';
+  CREATE INDEX agent_claims_claimed ON agent_claims (agent) WHERE state = 'claimed';
+  CREATE TABLE agents (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pools TEXT NOT NULL,
+    slots INTEGER NOT NULL,
+    resources TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
+  );
   `,
 ];
