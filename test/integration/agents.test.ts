@@ -152,4 +152,99 @@ describe("remote agents (loopback, separate work folders)", () => {
     // Neither agent touched the server's state folder.
     expect(fs.readdirSync(a.workdir)).not.toContain(".baton");
   }, 150_000);
+
+  it("an agent killed with SIGKILL mid-task loses its lease: the task reruns on the other agent and the run succeeds", async () => {
+    const dir = project(`      slow:
+        pool: gpu
+        retries: { limit: 1, backoff: 1s }
+        run: echo "start on $BATON_AGENT"; sleep 6; echo "end on $BATON_AGENT" > "$BATON_OUTPUT_DIR/end.txt"
+`);
+    const server = await startServer(dir, { env: ENV });
+    const runId = await startRun(server);
+    const a = startAgent(server, "alpha", 1);
+    const running = await waitForRun(
+      server,
+      runId,
+      (d) => d.tasks[0]?.status === "running" && d.tasks[0]?.queueReason === null,
+    );
+    const taskId = running.tasks[0].id as string;
+    await waitFor("alpha to hold the task", async () =>
+      (await server.api(`/api/v1/tasks/${taskId}`)).body.attemptsDetail[0]?.executor?.id?.startsWith(
+        "alpha/",
+      ),
+    );
+    a.child.kill("SIGKILL");
+    startAgent(server, "beta", 1);
+    const done = await waitForRun(server, runId, undefined, { timeoutMs: 60_000 });
+    expect(done.run.status).toBe("succeeded");
+    const detail = (await server.api(`/api/v1/tasks/${taskId}`)).body;
+    expect(detail.attemptsDetail.map((x: { status: string }) => x.status)).toEqual(["failed", "succeeded"]);
+    expect(detail.attemptsDetail[0]).toMatchObject({
+      reason: "lost",
+      message: "agent lost: alpha stopped answering",
+    });
+    expect(detail.attemptsDetail[1].executor.id).toMatch(/^beta\//);
+    expect(fs.readFileSync(detail.outputs[0], "utf8")).toBe("end on beta\n");
+  }, 120_000);
+
+  it("cancel reaches the agent: the task's process is gone within a few seconds", async () => {
+    const dir = project(`      long:
+        pool: gpu
+        run: echo "pid=$$"; exec sleep 120
+`);
+    const server = await startServer(dir, { env: ENV });
+    const runId = await startRun(server);
+    startAgent(server, "alpha", 1);
+    const running = await waitForRun(
+      server,
+      runId,
+      (d) => d.tasks[0]?.status === "running" && d.tasks[0]?.queueReason === null,
+    );
+    // The log streams from the agent while the task runs.
+    const pid = Number(
+      (
+        await waitFor("the task's pid in its log", async () =>
+          /pid=(\d+)/.exec(await taskLog(server, running.tasks[0].id)),
+        )
+      )[1],
+    );
+    expect(isAlive(pid)).toBe(true);
+    const cancelled = await server.api(`/api/v1/runs/${runId}/cancel`, {});
+    expect(cancelled.status).toBeLessThan(300);
+    const t0 = Date.now();
+    await waitFor("the task's process to be gone", () => !isAlive(pid), { timeoutMs: 10_000 });
+    expect(Date.now() - t0).toBeLessThan(8_000);
+    const done = await waitForRun(server, runId);
+    expect(done.run.status).toBe("cancelled");
+    expect(done.tasks[0].status).toBe("cancelled");
+  }, 60_000);
+
+  it("a server restart mid-task does not stop the agent's task: it reports once the server is back", async () => {
+    const dir = project(`      steady:
+        pool: gpu
+        run: echo begun; sleep 5; echo "finished" > "$BATON_OUTPUT_DIR/out.txt"
+`);
+    let server = await startServer(dir, { env: ENV });
+    const port = Number(new URL(server.url).port);
+    const runId = await startRun(server);
+    const agent = startAgent(server, "alpha", 1);
+    const running = await waitForRun(
+      server,
+      runId,
+      (d) => d.tasks[0]?.status === "running" && d.tasks[0]?.queueReason === null,
+    );
+    await waitFor("the task to start on the agent", async () =>
+      /begun/.test(await taskLog(server, running.tasks[0].id)),
+    );
+    server.child.kill("SIGKILL");
+    await server.exited;
+    await sleep(1_000);
+    server = await startServer(dir, { env: ENV, port });
+    const done = await waitForRun(server, runId, undefined, { timeoutMs: 60_000 });
+    expect(done.run.status, `${agent.stderr()}\n${server.stderr()}`).toBe("succeeded");
+    const detail = (await server.api(`/api/v1/tasks/${running.tasks[0].id}`)).body;
+    expect(detail.attemptsDetail).toHaveLength(1);
+    expect(fs.readFileSync(detail.outputs[0], "utf8")).toBe("finished\n");
+    expect(agent.child.exitCode).toBeNull();
+  }, 120_000);
 });
