@@ -7,11 +7,13 @@
  * mid-task (the agent keeps running and reports once the server is back).
  */
 import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BATON_BIN, isAlive, makeProject, startBaton } from "../helpers/cli.js";
+import { netnsHosts } from "../helpers/netns.js";
 import {
   type Server,
   killStarted,
@@ -246,5 +248,63 @@ describe("remote agents (loopback, separate work folders)", () => {
     expect(detail.attemptsDetail).toHaveLength(1);
     expect(fs.readFileSync(detail.outputs[0], "utf8")).toBe("finished\n");
     expect(agent.child.exitCode).toBeNull();
+  }, 120_000);
+});
+
+describe("remote agents in network namespaces (separate network stacks, as separate hosts)", () => {
+  it("two agents in their own namespaces share a fan-out, reaching the server on the bridge addresses", async (ctx) => {
+    const made = netnsHosts([1, 2]);
+    if (typeof made === "string") {
+      console.warn(`skipped: ${made}`);
+      ctx.skip();
+      return;
+    }
+    try {
+      const dir = project(`      fan:
+        pool: gpu
+        foreach: [1, 2, 3, 4, 5, 6]
+        run: sleep 1; echo "$BATON_AGENT" > "$BATON_OUTPUT_DIR/who.txt"
+`);
+      const server = await startServer(dir, {
+        env: { ...ENV, BATON_ALLOW_REMOTE: "1" },
+        args: ["--host", "0.0.0.0"],
+      });
+      const port = new URL(server.url).port;
+      const runId = await startRun(server);
+      for (const [i, host] of made.hosts.entries()) {
+        const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `baton-agent-ns${i}-`));
+        const child = track(
+          spawn(
+            "ip",
+            [
+              "netns",
+              "exec",
+              host.ns,
+              process.execPath,
+              BATON_BIN,
+              "agent",
+              "--server",
+              `http://${host.serverAddress}:${port}`,
+              "--pool",
+              "gpu",
+              "--slots",
+              "3",
+              "--name",
+              `ns${i + 1}`,
+              "--workdir",
+              workdir,
+            ],
+            { cwd: workdir, env: { ...process.env, ...ENV, BATON_TOKEN: server.token }, stdio: "ignore" },
+          ),
+        );
+        expect(child.pid).toBeDefined();
+      }
+      const done = await waitForRun(server, runId, undefined, { timeoutMs: 60_000 });
+      expect(done.run.status).toBe("succeeded");
+      const who = done.tasks.map((t) => fs.readFileSync(path.join(t.outputDir, "who.txt"), "utf8").trim());
+      expect([...new Set(who)].sort()).toEqual(["ns1", "ns2"]);
+    } finally {
+      made.down();
+    }
   }, 120_000);
 });
