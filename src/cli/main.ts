@@ -134,6 +134,27 @@ export function buildProgram(): Command {
     );
 
   program
+    .command("agent")
+    .description(
+      "run tasks of pools with `executor: agent` for a server (connects out; token from BATON_TOKEN)",
+    )
+    .requiredOption("--server <url>", "the server's URL, as this machine reaches it")
+    .requiredOption("--pool <name>", "a pool to take tasks of (repeatable)", collect, [])
+    .option("--slots <n>", "tasks run at once", "1")
+    .option("--name <name>", "this agent's name (default: the host name)")
+    .option("--resources <list>", "what this machine offers, shown by `baton agents` (gpu=1,mem=64G)")
+    .option("--workdir <dir>", "folder for tasks' files and the input cache", ".baton-agent")
+    .option("--token-file <file>", "read the token from this file instead of BATON_TOKEN")
+    .action(async (opts) => (await import("./commands/agent.js")).agentCommand(opts));
+
+  program
+    .command("agents")
+    .description("list the agents of the server: pools, slots in use, last heartbeat, tasks")
+    .option("--server <url>", "the server's URL (default: BATON_URL, else this folder's server)")
+    .option("--json", "print the agents as a JSON array")
+    .action(async (opts) => (await import("./commands/agent.js")).agentsCommand(opts));
+
+  program
     .command("cache")
     .description("inspect and prune the result cache: ls | clear | gc")
     .argument("<action>", "ls, clear or gc")

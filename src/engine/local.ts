@@ -1,3 +1,4 @@
+import { AgentExecutor } from "../executors/agent-executor.js";
 import { LocalExecutor } from "../executors/local-executor.js";
 import { ExecutorRouter } from "../executors/router.js";
 import { SlurmExecutor } from "../executors/slurm-executor.js";
@@ -52,6 +53,7 @@ function engineOn<S extends Store>(
   const local = new LocalExecutor({ layout });
   const executor = new ExecutorRouter(local, {
     slurm: () => new SlurmExecutor({ workspace: local.workspace }),
+    agent: () => new AgentExecutor({ store, workspace: local.workspace }),
   });
   const engine = new Engine({
     store,

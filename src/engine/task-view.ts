@@ -114,6 +114,11 @@ export function executorOf(handle: string | null): { kind: string; id: string } 
   const kind = handle.slice(0, colon);
   const rest = handle.slice(colon + 1);
   // A local handle is `local:PID:START`: the pid is what a user looks for.
+  // An agent's is `agent:TASK:ATTEMPT@NAME` once claimed: the agent's name comes first.
+  if (kind === "agent") {
+    const at = rest.lastIndexOf("@");
+    return { kind, id: at < 0 ? rest : `${rest.slice(at + 1)}/${rest.slice(0, at)}` };
+  }
   return { kind, id: kind === "local" ? (rest.split(":")[0] ?? rest) : rest };
 }
 

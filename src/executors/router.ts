@@ -50,7 +50,9 @@ export class ExecutorRouter implements Executor {
         ? (request.pool?.executor ?? "local")
         : request.handle.startsWith("slurm:")
           ? "slurm"
-          : "local";
+          : request.handle.startsWith("agent:")
+            ? "agent"
+            : "local";
     return this.executor(kind).adopt(request);
   }
 

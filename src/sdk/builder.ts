@@ -142,8 +142,8 @@ export interface PoolOptions {
   slots?: number;
   /** What each task is given (`{ gpu: 1 }`); part of the cache key. On Slurm: `cpus`, `memory` (MB), `gpu` are requested. */
   resources?: Record<string, number>;
-  /** Where its tasks run: processes on this machine (default) or Slurm jobs. */
-  executor?: "local" | "slurm";
+  /** Where its tasks run: processes on this machine (default), Slurm jobs, or remote agents (`baton agent`). */
+  executor?: "local" | "slurm" | "agent";
   /** sbatch options of a Slurm pool (`{ partition: "gpu", extra: ["--constraint=a100"] }`). */
   slurm?: {
     partition?: string;

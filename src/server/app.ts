@@ -27,6 +27,7 @@ import {
   ServerProject,
 } from "./projects.js";
 import { type ApiRoute, parseInput, routeUrl } from "./route.js";
+import { agentRoutes } from "./routes/agents.js";
 import { approvalRoutes } from "./routes/approvals.js";
 import { eventRoutes } from "./routes/events.js";
 import { fileRoutes } from "./routes/files.js";
@@ -171,6 +172,9 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     });
   });
 
+  // Uploads into the content store (`PUT /artifacts/SHA256`) are streamed to disk, never held whole.
+  app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
+
   app.addHook("onRequest", async (req, reply) => {
     reply.header("referrer-policy", "no-referrer");
     reply.header("x-content-type-options", "nosniff");
@@ -222,6 +226,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     ...notificationRoutes(ctx),
     ...valohaiRoutes(ctx),
     ...triggerRoutes(ctx, scheduler, options.token),
+    ...agentRoutes(ctx),
   );
   for (const route of routes) {
     app.route({

@@ -30,7 +30,7 @@ export interface RouteInput<B, Q, P> {
 
 /** One route of the API, its schemas erased (see {@link defineRoute}). */
 export interface ApiRoute {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** Path under `/api/v1`, in fastify syntax (`/runs/:id`), or absolute when `absolute` is set. */
   path: string;
   /** `/healthz` lives outside `/api/v1`. */

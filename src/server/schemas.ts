@@ -406,7 +406,7 @@ export const AttemptSchema = z.object({
     .object({ kind: z.string(), id: z.string() })
     .nullable()
     .describe(
-      'Where the attempt runs: `{ kind: "slurm", id: JOBID }` or `{ kind: "local", id: PID }`; null before it started.',
+      'Where the attempt runs: `{ kind: "slurm", id: JOBID }`, `{ kind: "local", id: PID }` or `{ kind: "agent", id: "AGENT/TASK:ATTEMPT" }` (`TASK:ATTEMPT` until an agent claims it); null before it started.',
     ),
   logUrl: z.string().describe("Where to read it through the API."),
 });

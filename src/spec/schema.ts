@@ -197,9 +197,11 @@ export const PoolSchema = z.strictObject({
     .nullish()
     .describe("What each task is given; part of the cache key."),
   executor: z
-    .enum(["local", "slurm"])
+    .enum(["local", "slurm", "agent"])
     .optional()
-    .describe("Where the pool's tasks run: local (processes on this machine, the default) or slurm."),
+    .describe(
+      "Where the pool's tasks run: local (processes on this machine, the default), slurm, or agent (remote agents of the pool, `baton agent`).",
+    ),
   slurm: z
     .strictObject({
       partition: z.string().min(1).optional().describe("sbatch --partition."),

@@ -30,7 +30,7 @@ describe("pools: executor and slurm options", () => {
 
   it("refuses an unknown executor, naming the place and the executors there are", () => {
     expect(problems(yaml("version: 1", "pools:", "  hpc:", "    executor: slurmm"))).toEqual([
-      'baton.yaml:4:15 pools.hpc.executor: expected one of "local" or "slurm", found "slurmm" (did you mean "slurm"?)',
+      'baton.yaml:4:15 pools.hpc.executor: expected one of "local", "slurm" or "agent", found "slurmm" (did you mean "slurm"?)',
     ]);
   });
 

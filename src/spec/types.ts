@@ -89,7 +89,7 @@ export interface PoolSpec {
 }
 
 /** The executors a pool may name (`executor:`). */
-export type ExecutorKind = "local" | "slurm";
+export type ExecutorKind = "local" | "slurm" | "agent";
 
 /** A Slurm pool's `slurm:` block: sbatch options for each of its tasks. */
 export interface SlurmPoolSpec {

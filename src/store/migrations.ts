@@ -268,6 +268,36 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX trigger_fires_at ON trigger_fires (trigger_name, at);
   `,
+  // Remote agents: attempts they may claim and who holds which (sqlite-agents.ts).
+  `
+  CREATE TABLE agent_claims (
+    key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    pool TEXT NOT NULL,
+    work TEXT NOT NULL,
+    state TEXT NOT NULL,
+    agent TEXT,
+    token TEXT,
+    lease_until INTEGER,
+    claimed_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX agent_claims_open ON agent_claims (pool, created_at) WHERE state = 'open';
+  CREATE INDEX agent_claims_claimed ON agent_claims (agent) WHERE state = 'claimed';
+  CREATE TABLE agents (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pools TEXT NOT NULL,
+    slots INTEGER NOT NULL,
+    resources TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /**
@@ -517,5 +547,35 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (trigger_name, slot)
   );
   CREATE INDEX trigger_fires_at ON trigger_fires (trigger_name, at);
+  `,
+  // Remote agents: attempts they may claim and who holds which (postgres-agents.ts).
+  `
+  CREATE TABLE agent_claims (
+    key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    pool TEXT NOT NULL,
+    work TEXT NOT NULL,
+    state TEXT NOT NULL,
+    agent TEXT,
+    token TEXT,
+    lease_until BIGINT,
+    claimed_at BIGINT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    result TEXT,
+    created_at BIGINT NOT NULL
+  );
+  CREATE INDEX agent_claims_open ON agent_claims (pool, created_at) WHERE state = 'open';
+  CREATE INDEX agent_claims_claimed ON agent_claims (agent) WHERE state = 'claimed';
+  CREATE TABLE agents (
+    name TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pools TEXT NOT NULL,
+    slots INTEGER NOT NULL,
+    resources TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    seen_at BIGINT NOT NULL
+  );
   `,
 ];

@@ -2,6 +2,7 @@ import pg from "pg";
 import { BatonError } from "../errors.js";
 import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
+import * as agents from "./postgres-agents.js";
 import { PostgresBus } from "./postgres-bus.js";
 import {
   changeNotification,
@@ -20,6 +21,8 @@ import * as T from "./postgres-triggers.js";
 import { parseJson, sqlList, toAttempt, toEngine, toRun, toTask } from "./sqlite-store.js";
 import type {
   ANY_EXPIRED,
+  AgentClaimRow,
+  AgentRow,
   ApprovalDecision,
   ApprovalRecord,
   AttemptEnd,
@@ -28,6 +31,7 @@ import type {
   CacheEntry,
   EngineRow,
   MetricPoint,
+  NewAgentWork,
   NewRelease,
   NewRun,
   NewTask,
@@ -1170,6 +1174,59 @@ export class PostgresStore implements Store {
 
   async claimNotification(id: string, from: string | null, engineId: string): Promise<boolean> {
     return this.write((db) => takeNotification(db, id, from, engineId));
+  }
+
+  // Remote agents (see postgres-agents.ts).
+  async offerAgentWork(work: NewAgentWork): Promise<void> {
+    return this.write((db) => agents.insertAgentWork(db, work));
+  }
+
+  async claimAgentWork(
+    agent: string,
+    pools: string[],
+    token: string,
+    now: number,
+    leaseUntil: number,
+  ): Promise<AgentClaimRow | undefined> {
+    return this.write((db) => agents.claimWork(db, agent, pools, token, now, leaseUntil));
+  }
+
+  async getAgentClaim(key: string): Promise<AgentClaimRow | undefined> {
+    await this.ready;
+    return agents.selectClaim(this.pool, key);
+  }
+
+  async listClaimedAgentWork(): Promise<AgentClaimRow[]> {
+    await this.ready;
+    return agents.selectClaimed(this.pool);
+  }
+
+  async renewAgentClaims(
+    claims: Array<{ key: string; token: string }>,
+    leaseUntil: number,
+  ): Promise<AgentClaimRow[]> {
+    return this.write((db) => agents.renewClaims(db, claims, leaseUntil));
+  }
+
+  async finishAgentClaim(key: string, token: string, result: string): Promise<boolean> {
+    return this.write((db) => agents.finishClaim(db, key, token, result));
+  }
+
+  async expireAgentClaim(key: string, now: number): Promise<boolean> {
+    return this.write((db) => agents.expireClaim(db, key, now));
+  }
+
+  async cancelAgentClaim(key: string): Promise<AgentClaimRow | undefined> {
+    return this.write((db) => agents.cancelClaim(db, key));
+  }
+
+  async recordAgent(agent: AgentRow): Promise<void> {
+    return this.write((db) => agents.upsertAgent(db, agent));
+  }
+
+  async listAgents(since: number): Promise<AgentRow[]> {
+    await this.ready;
+    return agents.selectAgents(this.pool, since);
   }
 
   // Releases (see postgres-releases.ts).

@@ -4,6 +4,7 @@ import { BatonError } from "../errors.js";
 import { ID_KINDS, type IdKind, parseIdQuery } from "../util/ids.js";
 import { makeStateDir, makeStateFile, tightenPath } from "../util/state-mode.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import * as agents from "./sqlite-agents.js";
 import { SqliteBus } from "./sqlite-bus.js";
 import {
   changeNotification,
@@ -21,6 +22,8 @@ import {
 import * as T from "./sqlite-triggers.js";
 import type {
   ANY_EXPIRED,
+  AgentClaimRow,
+  AgentRow,
   ApprovalDecision,
   ApprovalRecord,
   AttemptEnd,
@@ -29,6 +32,7 @@ import type {
   CacheEntry,
   EngineRow,
   MetricPoint,
+  NewAgentWork,
   NewRelease,
   NewRun,
   NewTask,
@@ -865,6 +869,56 @@ export class SqliteStore implements Store {
 
   async claimNotification(id: string, from: string | null, engineId: string): Promise<boolean> {
     return this.write(() => takeNotification(this.db, id, from, engineId));
+  }
+
+  // Remote agents (see sqlite-agents.ts).
+  async offerAgentWork(work: NewAgentWork): Promise<void> {
+    return this.write(() => agents.insertAgentWork(this.db, work));
+  }
+
+  async claimAgentWork(
+    agent: string,
+    pools: string[],
+    token: string,
+    now: number,
+    leaseUntil: number,
+  ): Promise<AgentClaimRow | undefined> {
+    return this.write(() => agents.claimWork(this.db, agent, pools, token, now, leaseUntil));
+  }
+
+  async getAgentClaim(key: string): Promise<AgentClaimRow | undefined> {
+    return agents.selectClaim(this.db, key);
+  }
+
+  async listClaimedAgentWork(): Promise<AgentClaimRow[]> {
+    return agents.selectClaimed(this.db);
+  }
+
+  async renewAgentClaims(
+    claims: Array<{ key: string; token: string }>,
+    leaseUntil: number,
+  ): Promise<AgentClaimRow[]> {
+    return this.write(() => agents.renewClaims(this.db, claims, leaseUntil));
+  }
+
+  async finishAgentClaim(key: string, token: string, result: string): Promise<boolean> {
+    return this.write(() => agents.finishClaim(this.db, key, token, result));
+  }
+
+  async expireAgentClaim(key: string, now: number): Promise<boolean> {
+    return this.write(() => agents.expireClaim(this.db, key, now));
+  }
+
+  async cancelAgentClaim(key: string): Promise<AgentClaimRow | undefined> {
+    return this.write(() => agents.cancelClaim(this.db, key));
+  }
+
+  async recordAgent(agent: AgentRow): Promise<void> {
+    return this.write(() => agents.upsertAgent(this.db, agent));
+  }
+
+  async listAgents(since: number): Promise<AgentRow[]> {
+    return agents.selectAgents(this.db, since);
   }
 
   // Releases (see sqlite-releases.ts).

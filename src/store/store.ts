@@ -383,6 +383,48 @@ export interface NewRelease {
 }
 
 /** Releases: one version of a release. */
+/** Remote agents (docs/scale-out.md "Remote agents"): an attempt of a pool with `executor: agent`. */
+export interface NewAgentWork {
+  /** `TASK_ID:ATTEMPT`: the attempt's handle is `agent:KEY`. */
+  key: string;
+  runId: string;
+  taskId: string;
+  attempt: number;
+  pool: string;
+  /** What the agent needs to run it (JSON: command, environment, inputs by hash...). */
+  work: string;
+  createdAt: number;
+}
+
+/**
+ * Where an attempt handed to agents is: `open` (waiting for an agent), `claimed` (an agent holds
+ * it under `token` until `leaseUntil`, renewed by its heartbeats), `done` (the agent reported
+ * `result`), `lost` (its lease ran out first) or `cancelled` (before any agent claimed it).
+ */
+export type AgentClaimState = "open" | "claimed" | "done" | "lost" | "cancelled";
+
+export interface AgentClaimRow extends NewAgentWork {
+  state: AgentClaimState;
+  agent: string | null;
+  token: string | null;
+  leaseUntil: number | null;
+  claimedAt: number | null;
+  cancelRequested: boolean;
+  /** The agent's report (JSON), once `done`. */
+  result: string | null;
+}
+
+/** An agent as its latest heartbeat described it. */
+export interface AgentRow {
+  name: string;
+  host: string;
+  pools: string[];
+  slots: number;
+  resources: Record<string, string>;
+  startedAt: number;
+  seenAt: number;
+}
+
 export interface ReleaseVersion {
   name: string;
   version: number;
@@ -655,6 +697,41 @@ export interface Store {
   listPendingNotifications(): Promise<NotificationRow[]>;
   /** Notifications: makes `engineId` the sender of a pending delivery sent by `from`; false if another took it. */
   claimNotification(id: string, from: string | null, engineId: string): Promise<boolean>;
+  /* Remote agents (sqlite-agents.ts, postgres-agents.ts). */
+  /** Makes an attempt claimable by the agents of its pool (again: nothing changes). */
+  offerAgentWork(work: NewAgentWork): Promise<void>;
+  /**
+   * Hands the oldest open attempt of one of `pools` to `agent` (compare-and-set: two agents
+   * never get the same one), under `token` until `leaseUntil`; undefined when none is open.
+   */
+  claimAgentWork(
+    agent: string,
+    pools: string[],
+    token: string,
+    now: number,
+    leaseUntil: number,
+  ): Promise<AgentClaimRow | undefined>;
+  getAgentClaim(key: string): Promise<AgentClaimRow | undefined>;
+  /** Attempts claimed and not yet reported (what agents run now). */
+  listClaimedAgentWork(): Promise<AgentClaimRow[]>;
+  /**
+   * Extends the leases of the claims an agent still holds (key and token both match, still
+   * `claimed`) to `leaseUntil`; returns the current rows of all the given keys that exist.
+   */
+  renewAgentClaims(
+    claims: Array<{ key: string; token: string }>,
+    leaseUntil: number,
+  ): Promise<AgentClaimRow[]>;
+  /** Records an agent's report: only while `claimed` under `token`. False: stale, ignored. */
+  finishAgentClaim(key: string, token: string, result: string): Promise<boolean>;
+  /** Marks a claim `lost` if its lease ended before `now`. False: renewed or ended meanwhile. */
+  expireAgentClaim(key: string, now: number): Promise<boolean>;
+  /** Asks for the attempt to stop: an open one is `cancelled` at once, a claimed one told to its agent. */
+  cancelAgentClaim(key: string): Promise<AgentClaimRow | undefined>;
+  /** Records an agent's heartbeat (its description as it is now). */
+  recordAgent(agent: AgentRow): Promise<void>;
+  /** Agents seen since `since`, by name. */
+  listAgents(since: number): Promise<AgentRow[]>;
 
   /*
    * Messages between engines sharing the store (servers relaying events, cancel and approve

@@ -7,8 +7,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BatonError } from "../../src/errors.js";
 import {
   ANY_EXPIRED,
+  type AgentRow,
   type BusMessage,
   type EngineRow,
+  type NewAgentWork,
   type NewRun,
   type NewTask,
   type NotificationRow,
@@ -671,6 +673,106 @@ export function describeStoreConformance(
         ]);
         expect(await store.deleteTrigger("api-made")).toBe(true);
         expect(await store.deleteTrigger("api-made")).toBe(false);
+      });
+    });
+
+    describe("remote agents: claims, leases, heartbeats", () => {
+      const work = (key: string, pool = "gpu", createdAt = 1): NewAgentWork => ({
+        key,
+        runId: "run1",
+        taskId: key.split(":")[0]!,
+        attempt: 1,
+        pool,
+        work: JSON.stringify({ command: `echo ${key}` }),
+        createdAt,
+      });
+
+      it("an open attempt is claimed once, oldest first, only by an agent of its pool", async () => {
+        const store = await fresh();
+        await store.offerAgentWork(work("t2:1", "gpu", 2));
+        await store.offerAgentWork(work("t1:1", "gpu", 1));
+        await store.offerAgentWork(work("t3:1", "cpu", 0));
+        await store.offerAgentWork(work("t1:1", "gpu", 1)); // again: nothing changes
+        expect(await store.claimAgentWork("a", ["other"], "x", 10, 100)).toBeUndefined();
+        const first = await store.claimAgentWork("a", ["gpu"], "tok-a", 10, 100);
+        expect(first).toMatchObject({
+          key: "t1:1",
+          state: "claimed",
+          agent: "a",
+          token: "tok-a",
+          leaseUntil: 100,
+        });
+        const [b, c] = await Promise.all([
+          store.claimAgentWork("b", ["gpu"], "tok-b", 11, 100),
+          store.claimAgentWork("c", ["gpu"], "tok-c", 11, 100),
+        ]);
+        // Two agents at once: one gets t2, the other nothing.
+        expect([b?.key, c?.key].filter(Boolean)).toEqual(["t2:1"]);
+        expect((await store.listClaimedAgentWork()).map((r) => r.key).sort()).toEqual(["t1:1", "t2:1"]);
+      });
+
+      it("a result counts only with the claim's token and before the lease was declared lost", async () => {
+        const store = await fresh();
+        await store.offerAgentWork(work("t1:1"));
+        await store.offerAgentWork(work("t2:1"));
+        await store.claimAgentWork("a", ["gpu"], "tok-a", 10, 100);
+        await store.claimAgentWork("b", ["gpu"], "tok-b", 10, 100);
+        expect(await store.finishAgentClaim("t1:1", "wrong", "{}")).toBe(false);
+        // Not expired yet at 50; renewed to 300 by a heartbeat, so not expired at 200 either.
+        expect(await store.expireAgentClaim("t1:1", 50)).toBe(false);
+        const renewed = await store.renewAgentClaims(
+          [
+            { key: "t1:1", token: "tok-a" },
+            { key: "t2:1", token: "stale" },
+          ],
+          300,
+        );
+        expect(renewed.map((r) => [r.key, r.leaseUntil])).toEqual([
+          ["t1:1", 300],
+          ["t2:1", 100],
+        ]);
+        expect(await store.expireAgentClaim("t1:1", 200)).toBe(false);
+        expect(await store.expireAgentClaim("t2:1", 200)).toBe(true);
+        expect(await store.finishAgentClaim("t2:1", "tok-b", '{"exitCode":0}')).toBe(false);
+        expect(await store.finishAgentClaim("t1:1", "tok-a", '{"exitCode":0}')).toBe(true);
+        expect(await store.getAgentClaim("t1:1")).toMatchObject({ state: "done", result: '{"exitCode":0}' });
+        expect(await store.getAgentClaim("t2:1")).toMatchObject({ state: "lost", result: null });
+      });
+
+      it("cancel ends an open attempt at once and flags a claimed one for its agent", async () => {
+        const store = await fresh();
+        await store.offerAgentWork(work("t1:1"));
+        await store.offerAgentWork(work("t2:1"));
+        await store.claimAgentWork("a", ["gpu"], "tok-a", 10, 100);
+        expect(await store.cancelAgentClaim("t2:1")).toMatchObject({
+          state: "cancelled",
+          cancelRequested: true,
+        });
+        expect(await store.cancelAgentClaim("t1:1")).toMatchObject({
+          state: "claimed",
+          cancelRequested: true,
+        });
+        expect(await store.claimAgentWork("b", ["gpu"], "tok-b", 10, 100)).toBeUndefined();
+        const [row] = await store.renewAgentClaims([{ key: "t1:1", token: "tok-a" }], 200);
+        expect(row?.cancelRequested).toBe(true);
+      });
+
+      it("agents are recorded by their heartbeats and listed by name", async () => {
+        const store = await fresh();
+        const agent = (name: string, seenAt: number): AgentRow => ({
+          name,
+          host: "h",
+          pools: ["gpu"],
+          slots: 2,
+          resources: { gpu: "1" },
+          startedAt: 1,
+          seenAt,
+        });
+        await store.recordAgent(agent("b", 10));
+        await store.recordAgent(agent("a", 5));
+        await store.recordAgent({ ...agent("a", 20), slots: 4 });
+        expect(await store.listAgents(0)).toEqual([{ ...agent("a", 20), slots: 4 }, agent("b", 10)]);
+        expect((await store.listAgents(15)).map((a) => a.name)).toEqual(["a"]);
       });
     });
 
