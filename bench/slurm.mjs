@@ -262,8 +262,12 @@ async function batonCase(kind, n, dir, opts, pollMs) {
   });
   if (r.timedOut) throw new Error(`timeout after ${opts.timeoutMs / 1000} s`);
   if (r.code !== 0) {
-    const err = readFileSync(join(dir, "bench.stderr"), "utf8").trim().split("\n").slice(-3).join(" / ");
-    throw new Error(`baton run exited ${r.code ?? r.signal}: ${err}`);
+    const lines = readFileSync(join(dir, "bench.stderr"), "utf8").trim().split("\n");
+    const failed = lines.filter((l) => / failed: /.test(l));
+    const why = failed.length
+      ? `${failed.length} of ${n} tasks failed, e.g. ${failed[0].replace(/^\S+ /, "")}`
+      : lines.slice(-3).join(" / ");
+    throw new Error(`baton run exited ${r.code ?? r.signal}: ${why}`);
   }
   const out = JSON.parse(readFileSync(join(dir, "bench.stdout"), "utf8"));
   const ended = {};
@@ -304,7 +308,7 @@ async function runCase(kind, n, opts, pollMs = null) {
 const fmtS = (ms) => (ms / 1000).toFixed(2);
 const fmtRatio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : "—");
 
-function markdownBody(res, opts) {
+export function markdownBody(res) {
   const s = res.slurm;
   const lines = [
     ...runLines({
@@ -418,7 +422,7 @@ async function main() {
   log(`load average after: ${res.loadEnd.join(", ")}; took ${res.durationS.toFixed(0)} s`);
 
   const ok = res.rows.every((r) => !r.error);
-  const body = markdownBody(res, opts);
+  const body = markdownBody(res);
   mkdirSync(join(BENCH, "out"), { recursive: true });
   writeFileSync(join(BENCH, "out", "slurm.json"), JSON.stringify(res, null, 2));
   writeFileSync(join(BENCH, "out", "slurm.md"), `## Slurm\n\n${body}`);
@@ -436,8 +440,10 @@ async function main() {
   process.exitCode = ok ? 0 : 1;
 }
 
-main().catch((e) => {
-  console.error(e);
-  for (const name of liveNames) spawnSync("scancel", ["-n", name]);
-  process.exit(1);
-});
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((e) => {
+    console.error(e);
+    for (const name of liveNames) spawnSync("scancel", ["-n", name]);
+    process.exit(1);
+  });
+}
