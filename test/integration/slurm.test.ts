@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { collect, makeProject, runBaton, runJson, startBaton } from "../helpers/cli.js";
+import { startServer } from "../helpers/server.js";
 import { jobState, missingSlurm } from "../helpers/slurm.js";
 
 const missing = missingSlurm();
@@ -333,5 +334,45 @@ describe.skipIf(missing !== undefined).concurrent("the Slurm executor", () => {
     expect(ledger).toHaveLength(1);
     const [attempt] = await attemptsOf(dir, r.byName("quiet").id);
     expect(attempt?.executor).toEqual({ kind: "slurm", id: ledger[0] });
+  }, 180_000);
+
+  it("baton submit -N 6 to a server runs the six copies as one job array", async () => {
+    const dir = slurmProject("pipelines: {}\n");
+    const server = await startServer(dir);
+    try {
+      const r = await runBaton(
+        [
+          "submit",
+          "-n",
+          "shard",
+          "-N",
+          "6",
+          "-P",
+          "hpc",
+          "--wait",
+          "--",
+          'echo "$SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_ID $BATON_SHARD_ID" > "$BATON_OUTPUT_DIR/where.txt"',
+        ],
+        dir,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const tasks = JSON.parse((await runBaton(["ls", "--json"], dir)).stdout) as Array<{
+        status: string;
+        outputs: string[];
+      }>;
+      expect(tasks).toHaveLength(6);
+      const arrays = new Set<string>();
+      const shards = new Set<string>();
+      for (const t of tasks) {
+        expect(t.status).toBe("succeeded");
+        const [array, , shard] = fs.readFileSync(t.outputs[0]!, "utf8").trim().split(" ");
+        arrays.add(array!);
+        shards.add(shard!);
+      }
+      expect(arrays.size).toBe(1);
+      expect(shards.size).toBe(6);
+    } finally {
+      await server.stop();
+    }
   }, 180_000);
 });
