@@ -45,7 +45,9 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
 fi
 for _ in $(seq 1 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
 
-# slurm.conf: one node, one partition; job states kept an hour for squeue (no accounting needed).
+# slurm.conf: one node, one partition; ended jobs kept 10 minutes for squeue (no accounting
+# needed: Baton reads an ended job's exit status from its file once Slurm forgets it), and room
+# for the 5,000 jobs a benchmark run submits.
 mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
 cat > /etc/slurm/slurm.conf <<CONF
 # Written by Baton's scripts/slurm-start.sh
@@ -72,7 +74,8 @@ SelectTypeParameters=CR_Core
 SlurmdParameters=config_overrides
 MpiDefault=none
 ReturnToService=2
-MinJobAge=3600
+MinJobAge=600
+MaxJobCount=50000
 KillWait=5
 NodeName=$HOST CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
