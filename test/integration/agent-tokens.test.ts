@@ -120,7 +120,9 @@ pipelines:
     await waitFor("the agent to report the refused token", () =>
       /the server refuses this agent's token \(401\)/.test(agentErr),
     );
-    expect((await cli(["rm", listed[0].id])).code).not.toBe(0);
+    const again = await cli(["rm", listed[0].id]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`no agent token ${listed[0].id}`);
     expect(JSON.parse((await cli(["ls", "--json"])).stdout)).toEqual([]);
   }, 120_000);
 });
