@@ -103,7 +103,12 @@ export class Agent {
       for (const key of answer.cancel) this.stopAttempt(key, "cancel");
       for (const key of answer.stale) this.stopAttempt(key, "stale");
     } catch (err) {
-      if (!this.warned)
+      const status = (err as { status?: number }).status;
+      if (!this.warned && (status === 401 || status === 403))
+        this.opts.log(
+          `the server refuses this agent's token (${status}): ${(err as Error).message} (revoked, or not for these pools? trying again)`,
+        );
+      else if (!this.warned)
         this.opts.log(`cannot reach ${this.opts.server}: ${(err as Error).message} (trying again)`);
       this.warned = true;
     }
@@ -356,7 +361,8 @@ export class Agent {
       body: JSON.stringify(body),
       headers: { "content-type": "application/json" },
     });
-    if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);
+    if (!res.ok)
+      throw Object.assign(new Error(`${route}: ${res.status} ${await res.text()}`), { status: res.status });
     return res.json();
   }
 

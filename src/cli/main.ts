@@ -133,19 +133,32 @@ export function buildProgram(): Command {
       (await import("./commands/triggers.js")).triggersCommand(action, name, opts),
     );
 
-  program
+  const agent = program
     .command("agent")
     .description(
       "run tasks of pools with `executor: agent` for a server (connects out; token from BATON_TOKEN)",
     )
-    .requiredOption("--server <url>", "the server's URL, as this machine reaches it")
-    .requiredOption("--pool <name>", "a pool to take tasks of (repeatable)", collect, [])
+    // Required (checked in agentCommand), not commander-required: `agent token ...` needs neither.
+    .option("--server <url>", "the server's URL, as this machine reaches it (required)")
+    .option("--pool <name>", "a pool to take tasks of (repeatable, at least one)", collect, [])
     .option("--slots <n>", "tasks run at once", "1")
     .option("--name <name>", "this agent's name (default: the host name)")
     .option("--resources <list>", "what this machine offers, shown by `baton agents` (gpu=1,mem=64G)")
     .option("--workdir <dir>", "folder for tasks' files and the input cache", ".baton-agent")
     .option("--token-file <file>", "read the token from this file instead of BATON_TOKEN")
     .action(async (opts) => (await import("./commands/agent.js")).agentCommand(opts));
+  agent
+    .command("token")
+    .description("per-agent tokens of the server: create --pool NAME [--name NAME] | ls | rm ID")
+    .argument("<action>", "create (prints the token once), ls or rm (revoke)")
+    .argument("[id]", "rm: the token's id (from ls)")
+    .option("--pool <name>", "create: a pool the token's agents may serve (repeatable)", collect, [])
+    .option("--name <name>", "create: a name to know the token by")
+    .option("--server <url>", "the server's URL (default: BATON_URL, else this folder's server)")
+    .option("--json", "print JSON")
+    .action(async (action, id, opts) =>
+      (await import("./commands/agent-token.js")).agentTokenCommand(action, id, opts),
+    );
 
   program
     .command("agents")

@@ -14,7 +14,7 @@ import type { Engine } from "../engine/engine.js";
 import type { RunController } from "../engine/run-controller.js";
 import { ensureBatonError } from "../errors.js";
 import type { Store } from "../store/store.js";
-import { requestToken, tokenMatches } from "./auth.js";
+import { checkNestedSubmit, checkRequestToken } from "./agent-auth.js";
 import { BusRelay } from "./bus-relay.js";
 import { DrivenRuns, type ServerContext } from "./context.js";
 import { HttpError, badField, errorBody, toErrorResponse } from "./http-errors.js";
@@ -27,6 +27,7 @@ import {
   ServerProject,
 } from "./projects.js";
 import { type ApiRoute, parseInput, routeUrl } from "./route.js";
+import { agentTokenRoutes } from "./routes/agent-tokens.js";
 import { agentRoutes } from "./routes/agents.js";
 import { approvalRoutes } from "./routes/approvals.js";
 import { eventRoutes } from "./routes/events.js";
@@ -181,15 +182,16 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     reply.header("x-frame-options", "DENY");
     if (!needsToken(req)) return;
     reply.header("cache-control", "no-store");
-    if (!tokenMatches(requestToken(req), options.token)) {
-      reply.header("www-authenticate", 'Bearer realm="baton"');
-      throw new HttpError(
-        401,
-        "UNAUTHORIZED",
-        "missing or wrong token: send Authorization: Bearer <token> (or ?token=<token>); the token is in .baton/token beside the server's baton.yaml",
-      );
+    try {
+      // The server's token, or a per-agent token on the agent routes (agent-auth.ts).
+      await checkRequestToken(req, options.token, ctx.store);
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 401)
+        reply.header("www-authenticate", 'Bearer realm="baton"');
+      throw err;
     }
   });
+  app.addHook("preHandler", async (req) => checkNestedSubmit(req, ctx.store));
 
   app.setErrorHandler(async (err, req, reply) => {
     const { status, body } = toErrorResponse(err);
@@ -227,6 +229,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
     ...valohaiRoutes(ctx),
     ...triggerRoutes(ctx, scheduler, options.token),
     ...agentRoutes(ctx),
+    ...agentTokenRoutes(ctx),
   );
   for (const route of routes) {
     app.route({

@@ -298,6 +298,17 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     seen_at INTEGER NOT NULL
   );
   `,
+  // Per-agent tokens (`baton agent token create`): only their sha256 is kept (sqlite-agents.ts).
+  `
+  CREATE TABLE agent_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    pools TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+  );
+  `,
 ];
 
 /**
@@ -576,6 +587,17 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     resources TEXT NOT NULL,
     started_at BIGINT NOT NULL,
     seen_at BIGINT NOT NULL
+  );
+  `,
+  // Per-agent tokens (`baton agent token create`): only their sha256 is kept (postgres-agents.ts).
+  `
+  CREATE TABLE agent_tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    pools TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT
   );
   `,
 ];

@@ -4,8 +4,8 @@
  * agents (of two servers on one database) never get the same attempt.
  */
 import type pg from "pg";
-import { toAgent, toAgentClaim } from "./sqlite-agents.js";
-import type { AgentClaimRow, AgentRow, NewAgentWork } from "./store.js";
+import { toAgent, toAgentClaim, toAgentToken } from "./sqlite-agents.js";
+import type { AgentClaimRow, AgentRow, AgentTokenRow, NewAgentWork } from "./store.js";
 
 type Db = Pick<pg.PoolClient, "query">;
 
@@ -103,4 +103,30 @@ export async function selectAgents(db: Db, since: number): Promise<AgentRow[]> {
     since,
   ]);
   return rows.map(toAgent);
+}
+
+export async function insertToken(db: Db, t: AgentTokenRow): Promise<void> {
+  await db.query(
+    "INSERT INTO agent_tokens (id, name, pools, hash, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    [t.id, t.name, JSON.stringify(t.pools), t.hash, t.createdAt, t.lastUsedAt],
+  );
+}
+
+export async function selectTokens(db: Db): Promise<AgentTokenRow[]> {
+  const { rows } = await db.query('SELECT * FROM agent_tokens ORDER BY created_at, id COLLATE "C"');
+  return rows.map(toAgentToken);
+}
+
+export async function selectToken(db: Db, hash: string): Promise<AgentTokenRow | undefined> {
+  const { rows } = await db.query("SELECT * FROM agent_tokens WHERE hash = $1", [hash]);
+  return rows[0] ? toAgentToken(rows[0]) : undefined;
+}
+
+export async function touchToken(db: Db, id: string, at: number): Promise<void> {
+  await db.query("UPDATE agent_tokens SET last_used_at = $1 WHERE id = $2", [at, id]);
+}
+
+export async function deleteToken(db: Db, id: string): Promise<boolean> {
+  const { rowCount } = await db.query("DELETE FROM agent_tokens WHERE id = $1", [id]);
+  return rowCount === 1;
 }

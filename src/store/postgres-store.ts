@@ -23,6 +23,7 @@ import type {
   ANY_EXPIRED,
   AgentClaimRow,
   AgentRow,
+  AgentTokenRow,
   ApprovalDecision,
   ApprovalRecord,
   AttemptEnd,
@@ -1227,6 +1228,28 @@ export class PostgresStore implements Store {
   async listAgents(since: number): Promise<AgentRow[]> {
     await this.ready;
     return agents.selectAgents(this.pool, since);
+  }
+
+  async createAgentToken(token: AgentTokenRow): Promise<void> {
+    return this.write((db) => agents.insertToken(db, token));
+  }
+
+  async listAgentTokens(): Promise<AgentTokenRow[]> {
+    await this.ready;
+    return agents.selectTokens(this.pool);
+  }
+
+  async findAgentToken(hash: string): Promise<AgentTokenRow | undefined> {
+    await this.ready;
+    return agents.selectToken(this.pool, hash);
+  }
+
+  async touchAgentToken(id: string, at: number): Promise<void> {
+    return this.write((db) => agents.touchToken(db, id, at));
+  }
+
+  async deleteAgentToken(id: string): Promise<boolean> {
+    return this.write((db) => agents.deleteToken(db, id));
   }
 
   // Releases (see postgres-releases.ts).

@@ -5,7 +5,7 @@
  * is a compare-and-set: two agents, even of two servers on one database, never get one attempt.
  */
 import type Database from "better-sqlite3";
-import type { AgentClaimRow, AgentClaimState, AgentRow, NewAgentWork } from "./store.js";
+import type { AgentClaimRow, AgentClaimState, AgentRow, AgentTokenRow, NewAgentWork } from "./store.js";
 
 type Row = Record<string, unknown>;
 
@@ -133,4 +133,39 @@ export function upsertAgent(db: Database.Database, a: AgentRow): void {
 export function selectAgents(db: Database.Database, since: number): AgentRow[] {
   const rows = db.prepare("SELECT * FROM agents WHERE seen_at >= ? ORDER BY name").all(since) as Row[];
   return rows.map(toAgent);
+}
+
+export function toAgentToken(row: Row): AgentTokenRow {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    pools: JSON.parse(row.pools as string) as string[],
+    hash: row.hash as string,
+    createdAt: Number(row.created_at),
+    lastUsedAt: row.last_used_at === null || row.last_used_at === undefined ? null : Number(row.last_used_at),
+  };
+}
+
+export function insertToken(db: Database.Database, t: AgentTokenRow): void {
+  db.prepare(
+    "INSERT INTO agent_tokens (id, name, pools, hash, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?)",
+  ).run(t.id, t.name, JSON.stringify(t.pools), t.hash, t.createdAt, t.lastUsedAt);
+}
+
+export function selectTokens(db: Database.Database): AgentTokenRow[] {
+  const rows = db.prepare("SELECT * FROM agent_tokens ORDER BY created_at, id").all() as Row[];
+  return rows.map(toAgentToken);
+}
+
+export function selectToken(db: Database.Database, hash: string): AgentTokenRow | undefined {
+  const row = db.prepare("SELECT * FROM agent_tokens WHERE hash = ?").get(hash) as Row | undefined;
+  return row ? toAgentToken(row) : undefined;
+}
+
+export function touchToken(db: Database.Database, id: string, at: number): void {
+  db.prepare("UPDATE agent_tokens SET last_used_at = ? WHERE id = ?").run(at, id);
+}
+
+export function deleteToken(db: Database.Database, id: string): boolean {
+  return db.prepare("DELETE FROM agent_tokens WHERE id = ?").run(id).changes === 1;
 }

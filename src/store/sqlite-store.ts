@@ -24,6 +24,7 @@ import type {
   ANY_EXPIRED,
   AgentClaimRow,
   AgentRow,
+  AgentTokenRow,
   ApprovalDecision,
   ApprovalRecord,
   AttemptEnd,
@@ -919,6 +920,26 @@ export class SqliteStore implements Store {
 
   async listAgents(since: number): Promise<AgentRow[]> {
     return agents.selectAgents(this.db, since);
+  }
+
+  async createAgentToken(token: AgentTokenRow): Promise<void> {
+    return this.write(() => agents.insertToken(this.db, token));
+  }
+
+  async listAgentTokens(): Promise<AgentTokenRow[]> {
+    return agents.selectTokens(this.db);
+  }
+
+  async findAgentToken(hash: string): Promise<AgentTokenRow | undefined> {
+    return agents.selectToken(this.db, hash);
+  }
+
+  async touchAgentToken(id: string, at: number): Promise<void> {
+    return this.write(() => agents.touchToken(this.db, id, at));
+  }
+
+  async deleteAgentToken(id: string): Promise<boolean> {
+    return this.write(() => agents.deleteToken(this.db, id));
   }
 
   // Releases (see sqlite-releases.ts).

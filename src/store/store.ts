@@ -425,6 +425,17 @@ export interface AgentRow {
   seenAt: number;
 }
 
+/** A per-agent token (`baton agent token create`): only the token's sha256 (hex) is kept. */
+export interface AgentTokenRow {
+  id: string;
+  name: string;
+  /** The pools an agent with it may serve. */
+  pools: string[];
+  hash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
 export interface ReleaseVersion {
   name: string;
   version: number;
@@ -732,6 +743,16 @@ export interface Store {
   recordAgent(agent: AgentRow): Promise<void>;
   /** Agents seen since `since`, by name. */
   listAgents(since: number): Promise<AgentRow[]>;
+  /** Stores a new per-agent token (its hash). */
+  createAgentToken(token: AgentTokenRow): Promise<void>;
+  /** Per-agent tokens, oldest first. */
+  listAgentTokens(): Promise<AgentTokenRow[]>;
+  /** The per-agent token with this sha256 (hex), if it exists (was not removed). */
+  findAgentToken(hash: string): Promise<AgentTokenRow | undefined>;
+  /** Records that the token was used at `at`. */
+  touchAgentToken(id: string, at: number): Promise<void>;
+  /** Revokes a per-agent token. False: there was none with this id. */
+  deleteAgentToken(id: string): Promise<boolean>;
 
   /*
    * Messages between engines sharing the store (servers relaying events, cancel and approve

@@ -8,6 +8,7 @@ import { BatonError } from "../../src/errors.js";
 import {
   ANY_EXPIRED,
   type AgentRow,
+  type AgentTokenRow,
   type BusMessage,
   type EngineRow,
   type NewAgentWork,
@@ -773,6 +774,31 @@ export function describeStoreConformance(
         await store.recordAgent({ ...agent("a", 20), slots: 4 });
         expect(await store.listAgents(0)).toEqual([{ ...agent("a", 20), slots: 4 }, agent("b", 10)]);
         expect((await store.listAgents(15)).map((a) => a.name)).toEqual(["a"]);
+      });
+
+      it("per-agent tokens are found by their hash, touched, listed and removed", async () => {
+        const store = await fresh();
+        const token = (id: string, createdAt: number): AgentTokenRow => ({
+          id,
+          name: `n-${id}`,
+          pools: ["gpu", "cpu"],
+          hash: `hash-${id}`,
+          createdAt,
+          lastUsedAt: null,
+        });
+        await store.createAgentToken(token("at_b", 20));
+        await store.createAgentToken(token("at_a", 10));
+        expect(await store.findAgentToken("hash-at_b")).toEqual(token("at_b", 20));
+        expect(await store.findAgentToken("nope")).toBeUndefined();
+        await store.touchAgentToken("at_b", 30);
+        expect(await store.listAgentTokens()).toEqual([
+          token("at_a", 10),
+          { ...token("at_b", 20), lastUsedAt: 30 },
+        ]);
+        expect(await store.deleteAgentToken("at_b")).toBe(true);
+        expect(await store.deleteAgentToken("at_b")).toBe(false);
+        expect(await store.findAgentToken("hash-at_b")).toBeUndefined();
+        expect((await store.listAgentTokens()).map((t) => t.id)).toEqual(["at_a"]);
       });
     });
 

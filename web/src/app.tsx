@@ -2,6 +2,7 @@
 import { type FormEvent, useEffect, useState } from "react";
 import { ApiError, clearToken, errorMessage, get, getToken, setToken } from "./api/client";
 import { eventHub, useEngineEvents, useLiveState } from "./api/events";
+import { AgentsPage } from "./pages/agents-page";
 import { LaunchPage } from "./pages/launch-page";
 import { ReleasePage, ReleasesPage } from "./pages/releases-page";
 import { RunPage } from "./pages/run-page";
@@ -48,6 +49,7 @@ function Routes() {
   if (m) return <LaunchPage name={m.name} />;
   if (path === "/releases") return <ReleasesPage />;
   if (path === "/triggers") return <TriggersPage />;
+  if (path === "/agents") return <AgentsPage />;
   m = match("/releases/:name", path);
   if (m) return <ReleasePage key={m.name} name={m.name!} />;
   return (
@@ -71,7 +73,9 @@ function TopBar() {
       ? "releases"
       : path.startsWith("/triggers")
         ? "triggers"
-        : "runs";
+        : path.startsWith("/agents")
+          ? "agents"
+          : "runs";
   return (
     <header className="topbar">
       <Link to="/" className="brand" aria-label="Baton: runs">
@@ -94,6 +98,9 @@ function TopBar() {
         </Link>
         <Link to="/triggers" className={section === "triggers" ? "nav-on" : ""}>
           Triggers
+        </Link>
+        <Link to="/agents" className={section === "agents" ? "nav-on" : ""}>
+          Agents
         </Link>
       </nav>
       <span className="spacer" />

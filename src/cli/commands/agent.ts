@@ -8,7 +8,7 @@ import { EXIT, claimSignals } from "../main.js";
 import { table } from "../table.js";
 
 export interface AgentCommandOptions {
-  server: string;
+  server?: string;
   pool: string[];
   slots: string;
   name?: string;
@@ -19,6 +19,9 @@ export interface AgentCommandOptions {
 
 /** `baton agent`: runs the pools' tasks for the server until SIGINT/SIGTERM. */
 export async function agentCommand(opts: AgentCommandOptions): Promise<void> {
+  if (opts.server === undefined)
+    throw new BatonError("USAGE", "required option '--server <url>' not specified");
+  if (opts.pool.length === 0) throw new BatonError("USAGE", "required option '--pool <name>' not specified");
   const server = opts.server.replace(/\/+$/, "");
   if (!/^https?:\/\/[^/]+$/.test(server))
     throw new BatonError("USAGE", `--server ${opts.server}: expected http(s)://HOST:PORT`);

@@ -9,10 +9,12 @@ import { mkdir, open, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { FastifyRequest } from "fastify";
 import * as z from "zod";
 import { type AgentResult, agentLeaseMs } from "../../agent/protocol.js";
 import { hashFile } from "../../artifacts/hash.js";
 import type { AgentClaimRow } from "../../store/store.js";
+import { requirePools } from "../agent-auth.js";
 import type { ServerContext } from "../context.js";
 import { HttpError, conflict, notFound } from "../http-errors.js";
 import { type ApiRoute, defineRoute } from "../route.js";
@@ -82,9 +84,10 @@ export const AgentSchema = z.object({
 
 export function agentRoutes(ctx: ServerContext): ApiRoute[] {
   const leaseMs = agentLeaseMs();
-  const claimOf = async (key: string, token: string): Promise<AgentClaimRow> => {
+  const claimOf = async (req: FastifyRequest, key: string, token: string): Promise<AgentClaimRow> => {
     const claim = await ctx.store.getAgentClaim(key);
     if (!claim) throw notFound(`no attempt ${key} was handed to agents`);
+    requirePools(req, [claim.pool]);
     if (claim.state !== "claimed" || claim.token !== token)
       throw conflict(`attempt ${key} is no longer held under this claim (${claim.state}): stop it`);
     return claim;
@@ -140,7 +143,8 @@ export function agentRoutes(ctx: ServerContext): ApiRoute[] {
           schema: z.object({ leaseMs: z.number(), cancel: z.array(z.string()), stale: z.array(z.string()) }),
         },
       },
-      async handle({ body }) {
+      async handle({ body, req }) {
+        requirePools(req, body.pools);
         const now = Date.now();
         await ctx.store.recordAgent({
           name: body.name,
@@ -180,7 +184,8 @@ export function agentRoutes(ctx: ServerContext): ApiRoute[] {
           }),
         },
       },
-      async handle({ body, reply }) {
+      async handle({ body, req, reply }) {
+        requirePools(req, body.pools);
         const until = Date.now() + body.wait;
         let gone = false;
         // The response's close before it was sent: the agent went away (the request's own close
@@ -222,8 +227,8 @@ export function agentRoutes(ctx: ServerContext): ApiRoute[] {
         200: { description: "Appended.", schema: z.object({ size: z.number() }) },
         409: { description: "Wrong offset, or the claim is no longer this agent's." },
       },
-      async handle({ params, body, reply }) {
-        const claim = await claimOf(params.key, body.token);
+      async handle({ params, body, req, reply }) {
+        const claim = await claimOf(req, params.key, body.token);
         const logPath = ctx.engine.executor.workspace.logLocation({
           runId: claim.runId,
           taskId: claim.taskId,
@@ -267,8 +272,8 @@ export function agentRoutes(ctx: ServerContext): ApiRoute[] {
         400: { description: "An output is not in the content store." },
         409: { description: "The claim is no longer this agent's." },
       },
-      async handle({ params, body }) {
-        await claimOf(params.key, body.token);
+      async handle({ params, body, req }) {
+        await claimOf(req, params.key, body.token);
         for (const o of body.result.outputs) {
           if (!/^[0-9a-f]{64}$/.test(o.sha256) || !(await ctx.engine.cas.has(o.sha256)))
             throw new HttpError(

@@ -296,3 +296,18 @@ export interface TriggerView {
   lastRun: { id: string; status: string } | null;
   lastOutcome: { outcome: string; message: string | null; at: string | null } | null;
 }
+
+/** Remote agents: one agent as `GET /agents` shows it. */
+export interface AgentView {
+  name: string;
+  host: string;
+  pools: string[];
+  slots: number;
+  inUse: number;
+  resources: Record<string, string>;
+  startedAt: string;
+  lastHeartbeat: string;
+  /** Heard from within its lease. */
+  connected: boolean;
+  tasks: Array<{ taskId: string; runId: string; attempt: number }>;
+}
