@@ -100,8 +100,9 @@ describe("remote agents (loopback, separate work folders)", () => {
         needs: [make]
         foreach: [1, 2, 3, 4, 5, 6]
         inputs: { data: "\${{ needs.make.outputs['*.txt'] }}" }
+        # Long enough that the second agent connects before the first could take all six.
         run: |
-          sleep 1
+          sleep 3
           echo "item \${{ item }} read $(cat \${{ inputs.data }})"
           echo '{"n": \${{ item }}}' > "$BATON_METRICS"
       nested:
