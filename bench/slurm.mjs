@@ -264,8 +264,10 @@ async function batonCase(kind, n, dir, opts, pollMs) {
   if (r.code !== 0) {
     const lines = readFileSync(join(dir, "bench.stderr"), "utf8").trim().split("\n");
     const failed = lines.filter((l) => / failed: /.test(l));
+    // A task's failure is said on its progress line and again in the run's summary: count tasks.
+    const tasks = new Set(failed.map((l) => / (\S+) failed: /.exec(l)?.[1]));
     const why = failed.length
-      ? `${failed.length} of ${n} tasks failed, e.g. ${failed[0].replace(/^\S+ /, "")}`
+      ? `${tasks.size} of ${n} tasks failed, e.g. ${failed[0].replace(/^\S+ /, "")}`
       : lines.slice(-3).join(" / ");
     throw new Error(`baton run exited ${r.code ?? r.signal}: ${why}`);
   }
