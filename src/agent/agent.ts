@@ -11,7 +11,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ContentStore } from "../artifacts/cas.js";
 import { hashFile } from "../artifacts/hash.js";
@@ -56,6 +56,7 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly idle: Array<() => void> = [];
   private warned = false;
+  private readonly reaper = new Reaper();
 
   constructor(private readonly opts: AgentOptions) {
     this.cas = new ContentStore(path.join(opts.workdir, "cas"));
@@ -74,6 +75,7 @@ export class Agent {
     this.stopped = true;
     clearTimeout(this.heartbeatTimer);
     for (const r of this.running.values()) killGroup(r.child, "SIGKILL");
+    this.reaper.close();
     for (const wake of this.idle.splice(0)) wake();
   }
 
@@ -223,13 +225,21 @@ export class Agent {
     return new Promise((resolve) => {
       const out = createWriteStream(logPath, { flags: "a" });
       out.once("open", (fd) => {
-        const child = spawn("/bin/bash", ["-eo", "pipefail", "-c", wrapCommand(work.command)], {
+        // The command waits on fd 3 until its process group is known to the reaper, so that an
+        // agent killed at any moment leaves no task behind (EOF there: the agent died first).
+        const gated = `read -r _ <&3 || exit 1; exec 3<&-; ${work.command}`;
+        const child = spawn("/bin/bash", ["-eo", "pipefail", "-c", wrapCommand(gated)], {
           cwd,
           env,
           detached: true,
-          stdio: ["ignore", fd, fd],
+          stdio: ["ignore", fd, fd, "pipe"],
         });
         r.child = child;
+        const pgid = child.pid;
+        if (pgid !== undefined) this.reaper.watch(pgid);
+        const gate = child.stdio[3] as Writable | null;
+        gate?.on("error", () => {});
+        gate?.end("go\n");
         pump.start();
         let timer: NodeJS.Timeout | undefined;
         if (work.timeoutMs !== undefined && work.timeoutMs > 0) {
@@ -242,6 +252,7 @@ export class Agent {
         if (r.stopping) killGroup(child, "SIGTERM");
         const finish = (code: number | null, signal: NodeJS.Signals | null, message: string | null) => {
           clearTimeout(timer);
+          if (pgid !== undefined) this.reaper.forget(pgid);
           out.close();
           const endedAt = Date.now();
           if (r.stopping === "cancel")
@@ -420,6 +431,47 @@ class LogPump {
     }
   }
 }
+
+/**
+ * Kills the process groups of the agent's tasks when the agent dies without doing so itself
+ * (SIGKILL, the OOM killer): a shell holding the read end of a pipe from the agent, told which
+ * groups run; when the pipe closes (the agent is gone) it SIGKILLs those left. Without it a
+ * killed agent's tasks would run on, finishing next to their reruns on other agents.
+ */
+class Reaper {
+  private readonly child: ChildProcess | undefined;
+
+  constructor() {
+    try {
+      this.child = spawn("/bin/bash", ["-c", REAPER_SCRIPT], {
+        detached: true,
+        stdio: ["pipe", "ignore", "ignore"],
+      });
+      this.child.on("error", () => {});
+      this.child.stdin?.on("error", () => {});
+      this.child.unref();
+      (this.child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    } catch {
+      this.child = undefined;
+    }
+  }
+
+  watch(pgid: number): void {
+    this.child?.stdin?.write(`+ ${pgid}\n`);
+  }
+
+  forget(pgid: number): void {
+    this.child?.stdin?.write(`- ${pgid}\n`);
+  }
+
+  close(): void {
+    this.child?.stdin?.end();
+  }
+}
+
+const REAPER_SCRIPT = `declare -A g
+while read -r op id; do if [ "$op" = + ]; then g[$id]=1; else unset "g[$id]"; fi; done
+for id in "\${!g[@]}"; do kill -KILL -- "-$id" 2>/dev/null; done`;
 
 function killGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
   if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
