@@ -18,10 +18,10 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { batonVersion, loadavg, mdTable, runLines, updateSectionFile } from "./sections.mjs";
+import { BATON, startServer, stopServer } from "./server.mjs";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(BENCH, "..");
-const BATON = join(REPO, "bin", "baton.js");
 const DEFAULT_TASKS = 1000;
 const DEFAULT_SIZE_MB = 1024;
 const POLL_MS = 100;
@@ -79,18 +79,6 @@ function start(args, cwd, env, what) {
   const proc = { child, what, stderr: () => stderr };
   children.push(proc);
   return proc;
-}
-
-async function startServer(dir) {
-  const server = start(["server", "--port", "0"], dir, {}, "server");
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const m = /Sign in: (http:\/\/[^/\s]+)\/\?token=([0-9A-Za-z_-]+)/.exec(server.stderr());
-    if (m) return { ...server, url: m[1], token: m[2] };
-    if (server.child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`baton server did not start:\n${server.stderr()}`);
-    await sleep(50);
-  }
 }
 
 function startAgent(server, name, pools, workdir) {
@@ -277,14 +265,18 @@ async function main() {
     console.log(USAGE);
     return;
   }
+  let server;
+  // The agents' tasks have ended: SIGKILL spares waiting for their long-polls to return.
   const stopAll = () => {
-    for (const c of children) if (c.child.exitCode === null) c.child.kill("SIGTERM");
+    for (const c of children) if (c.child.exitCode === null) c.child.kill("SIGKILL");
   };
   process.on("SIGINT", () => {
     stopAll();
+    server?.child.kill("SIGTERM");
     process.exit(130);
   });
   const dir = mkdtempSync(join(os.tmpdir(), "baton-bench-agents-"));
+  mkdirSync(join(BENCH, "out"), { recursive: true });
   writeFileSync(join(dir, "baton.yaml"), pipelineFile(opts.tasks, opts.sizeMb));
   const t0 = performance.now();
   const res = {
@@ -298,9 +290,8 @@ async function main() {
     transfer: [],
   };
   log(`load average before: ${res.loadStart.join(", ")}; folder ${dir}`);
-  let server;
   try {
-    server = await startServer(dir);
+    server = await startServer(dir, join(BENCH, "out", "agents-server.stderr"));
     res.throughput.push(
       await throughput(server, "local", "local executor, pool slots 4", opts.tasks, opts.timeoutMs),
     );
@@ -317,6 +308,10 @@ async function main() {
     log(`FAILED: ${e.message}\n${children.map((c) => `${c.what}:\n${c.stderr().slice(-2000)}`).join("\n")}`);
   } finally {
     stopAll();
+    if (server) {
+      server.saveStderr();
+      await stopServer(server.child);
+    }
   }
   res.loadEnd = loadavg();
   res.durationS = (performance.now() - t0) / 1000;
