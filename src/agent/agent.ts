@@ -90,15 +90,21 @@ export class Agent {
   private async heartbeat(): Promise<void> {
     const running = [...this.running.values()].map((r) => ({ key: r.key, token: r.token }));
     try {
-      const answer = (await this.post("/agents/heartbeat", {
-        name: this.opts.name,
-        host: os.hostname(),
-        pools: this.opts.pools,
-        slots: this.opts.slots,
-        resources: this.opts.resources,
-        startedAt: this.startedAt,
-        running,
-      })) as { leaseMs: number; cancel: string[]; stale: string[] };
+      const answer = (await this.post(
+        "/agents/heartbeat",
+        {
+          name: this.opts.name,
+          host: os.hostname(),
+          pools: this.opts.pools,
+          slots: this.opts.slots,
+          resources: this.opts.resources,
+          startedAt: this.startedAt,
+          running,
+          // A connection that died without a reset (a network cut) would hold this heartbeat, and
+          // so every later one, past the lease: give up on it and send the next on a new one.
+        },
+        Math.max(500, this.leaseMs / 2),
+      )) as { leaseMs: number; cancel: string[]; stale: string[] };
       if (this.warned) this.opts.log(`server ${this.opts.server} answers again`);
       this.warned = false;
       this.leaseMs = answer.leaseMs;
@@ -317,6 +323,8 @@ export class Agent {
     });
     const body = (await res.json().catch(() => ({}))) as { size?: number };
     if (res.status === 409 && typeof body.size === "number") return body.size;
+    // The claim is gone (its lease ran out): nothing more of this log will be taken.
+    if (res.status === 409 || res.status === 404) throw new ClaimGone(`log: ${res.status}`);
     if (!res.ok) throw new Error(`log: ${res.status}`);
     return body.size ?? offset + data.length;
   }
@@ -362,10 +370,11 @@ export class Agent {
     });
   }
 
-  private async post(route: string, body: unknown): Promise<unknown> {
+  private async post(route: string, body: unknown, timeoutMs?: number): Promise<unknown> {
     const res = await this.fetch("POST", route, {
       body: JSON.stringify(body),
       headers: { "content-type": "application/json" },
+      ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
     });
     if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);
     return res.json();
@@ -379,6 +388,9 @@ export class Agent {
     });
   }
 }
+
+/** The server no longer holds the attempt under this agent's claim (409 or 404 without a size). */
+class ClaimGone extends Error {}
 
 /** Sends an attempt's log to the server as it grows, from where the server has it. */
 class LogPump {
@@ -394,7 +406,9 @@ class LogPump {
   start(): void {
     this.timer = setInterval(() => {
       this.busy ??= this.drain()
-        .catch(() => {})
+        .catch((err) => {
+          if (err instanceof ClaimGone) clearInterval(this.timer);
+        })
         .finally(() => {
           this.busy = undefined;
         });
@@ -409,7 +423,9 @@ class LogPump {
       try {
         await this.drain();
         return;
-      } catch {
+      } catch (err) {
+        // Refused for good: waiting would only keep the slot busy.
+        if (err instanceof ClaimGone) return;
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }

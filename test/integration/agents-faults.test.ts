@@ -182,7 +182,8 @@ describe("remote agents in network namespaces under a network cut", () => {
       const dir = project(`      cut:
         pool: gpu
         retries: { limit: 1, backoff: 1s }
-        run: echo "start on $BATON_AGENT"; sleep 4; echo "$BATON_AGENT" > "$BATON_OUTPUT_DIR/who.txt"
+        cache: false
+        run: echo "start on $BATON_AGENT"; sleep 4; echo "done on $BATON_AGENT"; echo "$BATON_AGENT" > "$BATON_OUTPUT_DIR/who.txt"
 `);
       const server = await startServer(dir, {
         env: { ...ENV, BATON_ALLOW_REMOTE: "1" },
@@ -241,8 +242,24 @@ describe("remote agents in network namespaces under a network cut", () => {
       expect(after.attemptsDetail).toEqual(detail.attemptsDetail);
       expect(fs.readFileSync(after.outputs[0], "utf8")).toBe("nsB\n");
       expect(a.child.exitCode).toBeNull();
+
+      // nsA is free again at once (the log it could not send while cut off is refused: it stops
+      // sending it rather than holding its slot for half a minute): with nsB gone, it takes the
+      // next run's task.
+      b.child.kill("SIGKILL");
+      const next = await startRun(server);
+      const t0 = Date.now();
+      const nextDone = await waitForRun(server, next, undefined, { timeoutMs: 60_000 });
+      const freeAfter = Date.now() - t0;
+      expect(nextDone.run.status).toBe("succeeded");
+      const nextDetail = (await server.api(`/api/v1/tasks/${nextDone.tasks[0].id}`)).body;
+      expect(
+        nextDetail.attemptsDetail.map((x: { executor: { id: string } }) => x.executor.id.split("/")[0]),
+        `${JSON.stringify(nextDetail.attemptsDetail)}\n${a.stderr()}`,
+      ).toEqual(["nsA"]);
+      expect(freeAfter, a.stderr()).toBeLessThan(15_000);
       console.log(
-        `agent network cut: run succeeded ${(rerunAfter / 1000).toFixed(1)} s after the cut (lease ${LEASE_MS / 1000} s); the cut-off agent's late result: ${outcome}`,
+        `agent network cut: run succeeded ${(rerunAfter / 1000).toFixed(1)} s after the cut (lease ${LEASE_MS / 1000} s); the cut-off agent's late result: ${outcome}; back on the network, it ran the next run's task in ${(freeAfter / 1000).toFixed(1)} s`,
       );
     } finally {
       made.down();
