@@ -11,7 +11,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { Readable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { ContentStore } from "../artifacts/cas.js";
 import { hashFile } from "../artifacts/hash.js";
@@ -56,6 +56,7 @@ export class Agent {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private readonly idle: Array<() => void> = [];
   private warned = false;
+  private readonly reaper = new Reaper();
 
   constructor(private readonly opts: AgentOptions) {
     this.cas = new ContentStore(path.join(opts.workdir, "cas"));
@@ -74,6 +75,7 @@ export class Agent {
     this.stopped = true;
     clearTimeout(this.heartbeatTimer);
     for (const r of this.running.values()) killGroup(r.child, "SIGKILL");
+    this.reaper.close();
     for (const wake of this.idle.splice(0)) wake();
   }
 
@@ -88,15 +90,21 @@ export class Agent {
   private async heartbeat(): Promise<void> {
     const running = [...this.running.values()].map((r) => ({ key: r.key, token: r.token }));
     try {
-      const answer = (await this.post("/agents/heartbeat", {
-        name: this.opts.name,
-        host: os.hostname(),
-        pools: this.opts.pools,
-        slots: this.opts.slots,
-        resources: this.opts.resources,
-        startedAt: this.startedAt,
-        running,
-      })) as { leaseMs: number; cancel: string[]; stale: string[] };
+      const answer = (await this.post(
+        "/agents/heartbeat",
+        {
+          name: this.opts.name,
+          host: os.hostname(),
+          pools: this.opts.pools,
+          slots: this.opts.slots,
+          resources: this.opts.resources,
+          startedAt: this.startedAt,
+          running,
+          // A connection that died without a reset (a network cut) would hold this heartbeat, and
+          // so every later one, past the lease: give up on it and send the next on a new one.
+        },
+        Math.max(500, this.leaseMs / 2),
+      )) as { leaseMs: number; cancel: string[]; stale: string[] };
       if (this.warned) this.opts.log(`server ${this.opts.server} answers again`);
       this.warned = false;
       this.leaseMs = answer.leaseMs;
@@ -228,13 +236,21 @@ export class Agent {
     return new Promise((resolve) => {
       const out = createWriteStream(logPath, { flags: "a" });
       out.once("open", (fd) => {
-        const child = spawn("/bin/bash", ["-eo", "pipefail", "-c", wrapCommand(work.command)], {
+        // The command waits on fd 3 until its process group is known to the reaper, so that an
+        // agent killed at any moment leaves no task behind (EOF there: the agent died first).
+        const gated = `read -r _ <&3 || exit 1; exec 3<&-; ${work.command}`;
+        const child = spawn("/bin/bash", ["-eo", "pipefail", "-c", wrapCommand(gated)], {
           cwd,
           env,
           detached: true,
-          stdio: ["ignore", fd, fd],
+          stdio: ["ignore", fd, fd, "pipe"],
         });
         r.child = child;
+        const pgid = child.pid;
+        if (pgid !== undefined) this.reaper.watch(pgid);
+        const gate = child.stdio[3] as Writable | null;
+        gate?.on("error", () => {});
+        gate?.end("go\n");
         pump.start();
         let timer: NodeJS.Timeout | undefined;
         if (work.timeoutMs !== undefined && work.timeoutMs > 0) {
@@ -247,6 +263,7 @@ export class Agent {
         if (r.stopping) killGroup(child, "SIGTERM");
         const finish = (code: number | null, signal: NodeJS.Signals | null, message: string | null) => {
           clearTimeout(timer);
+          if (pgid !== undefined) this.reaper.forget(pgid);
           out.close();
           const endedAt = Date.now();
           if (r.stopping === "cancel")
@@ -311,6 +328,8 @@ export class Agent {
     });
     const body = (await res.json().catch(() => ({}))) as { size?: number };
     if (res.status === 409 && typeof body.size === "number") return body.size;
+    // The claim is gone (its lease ran out): nothing more of this log will be taken.
+    if (res.status === 409 || res.status === 404) throw new ClaimGone(`log: ${res.status}`);
     if (!res.ok) throw new Error(`log: ${res.status}`);
     return body.size ?? offset + data.length;
   }
@@ -356,10 +375,11 @@ export class Agent {
     });
   }
 
-  private async post(route: string, body: unknown): Promise<unknown> {
+  private async post(route: string, body: unknown, timeoutMs?: number): Promise<unknown> {
     const res = await this.fetch("POST", route, {
       body: JSON.stringify(body),
       headers: { "content-type": "application/json" },
+      ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
     });
     if (!res.ok)
       throw Object.assign(new Error(`${route}: ${res.status} ${await res.text()}`), { status: res.status });
@@ -375,6 +395,9 @@ export class Agent {
   }
 }
 
+/** The server no longer holds the attempt under this agent's claim (409 or 404 without a size). */
+class ClaimGone extends Error {}
+
 /** Sends an attempt's log to the server as it grows, from where the server has it. */
 class LogPump {
   private offset = 0;
@@ -389,7 +412,9 @@ class LogPump {
   start(): void {
     this.timer = setInterval(() => {
       this.busy ??= this.drain()
-        .catch(() => {})
+        .catch((err) => {
+          if (err instanceof ClaimGone) clearInterval(this.timer);
+        })
         .finally(() => {
           this.busy = undefined;
         });
@@ -404,7 +429,9 @@ class LogPump {
       try {
         await this.drain();
         return;
-      } catch {
+      } catch (err) {
+        // Refused for good: waiting would only keep the slot busy.
+        if (err instanceof ClaimGone) return;
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
@@ -426,6 +453,47 @@ class LogPump {
     }
   }
 }
+
+/**
+ * Kills the process groups of the agent's tasks when the agent dies without doing so itself
+ * (SIGKILL, the OOM killer): a shell holding the read end of a pipe from the agent, told which
+ * groups run; when the pipe closes (the agent is gone) it SIGKILLs those left. Without it a
+ * killed agent's tasks would run on, finishing next to their reruns on other agents.
+ */
+class Reaper {
+  private readonly child: ChildProcess | undefined;
+
+  constructor() {
+    try {
+      this.child = spawn("/bin/bash", ["-c", REAPER_SCRIPT], {
+        detached: true,
+        stdio: ["pipe", "ignore", "ignore"],
+      });
+      this.child.on("error", () => {});
+      this.child.stdin?.on("error", () => {});
+      this.child.unref();
+      (this.child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    } catch {
+      this.child = undefined;
+    }
+  }
+
+  watch(pgid: number): void {
+    this.child?.stdin?.write(`+ ${pgid}\n`);
+  }
+
+  forget(pgid: number): void {
+    this.child?.stdin?.write(`- ${pgid}\n`);
+  }
+
+  close(): void {
+    this.child?.stdin?.end();
+  }
+}
+
+const REAPER_SCRIPT = `declare -A g
+while read -r op id; do if [ "$op" = + ]; then g[$id]=1; else unset "g[$id]"; fi; done
+for id in "\${!g[@]}"; do kill -KILL -- "-$id" 2>/dev/null; done`;
 
 function killGroup(child: ChildProcess | undefined, signal: NodeJS.Signals): void {
   if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;

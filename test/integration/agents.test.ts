@@ -6,89 +6,17 @@
  * mid-task (the task reruns on the other), cancel reaching the agent, and a server restart
  * mid-task (the agent keeps running and reports once the server is back).
  */
-import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BATON_BIN, isAlive, makeProject, startBaton } from "../helpers/cli.js";
+import { ENV, project, startAgent, startRun, taskLog } from "../helpers/agents.js";
+import { BATON_BIN, isAlive } from "../helpers/cli.js";
 import { netnsHosts } from "../helpers/netns.js";
-import {
-  type Server,
-  killStarted,
-  sleep,
-  startServer,
-  track,
-  waitFor,
-  waitForRun,
-} from "../helpers/server.js";
-
-/** Short leases, so that a killed agent's task is retried within seconds. */
-const LEASE_MS = 2_000;
-const ENV = { BATON_AGENT_LEASE_MS: String(LEASE_MS) };
+import { killStarted, sleep, startServer, track, waitFor, waitForRun } from "../helpers/server.js";
 
 afterEach(() => killStarted());
-
-const project = (nodes: string) =>
-  makeProject({
-    "baton.yaml": `version: 1
-pools:
-  gpu: { executor: agent, slots: 16 }
-pipelines:
-  main:
-    nodes:
-${nodes}`,
-  });
-
-interface AgentProc {
-  child: ChildProcess;
-  workdir: string;
-  stderr(): string;
-}
-
-function startAgent(server: Server, name: string, slots = 3, url = server.url): AgentProc {
-  const workdir = fs.mkdtempSync(path.join(os.tmpdir(), `baton-agent-${name}-`));
-  // Its own folder, not the project's: it sees nothing of the server's `.baton/`.
-  const child = track(
-    startBaton(
-      [
-        "agent",
-        "--server",
-        url,
-        "--pool",
-        "gpu",
-        "--slots",
-        String(slots),
-        "--name",
-        name,
-        "--workdir",
-        workdir,
-      ],
-      workdir,
-      { ...ENV, BATON_TOKEN: server.token },
-    ),
-  );
-  let stderr = "";
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  child.stdout?.on("data", () => {});
-  return { child, workdir, stderr: () => stderr };
-}
-
-async function startRun(server: Server): Promise<string> {
-  const res = await server.api("/api/v1/runs", { pipeline: "main" });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body.run.id as string;
-}
-
-async function taskLog(server: Server, id: string): Promise<string> {
-  const res = await fetch(`${server.url}/api/v1/tasks/${id}/log`, {
-    headers: { authorization: `Bearer ${server.token}` },
-  });
-  return res.text();
-}
 
 describe("remote agents (loopback, separate work folders)", () => {
   it("waits queued with no agent, then spreads a fan-out over two agents, passing files through the server, and runs a nested submit", async () => {
