@@ -6,7 +6,8 @@
 # for the PostgreSQL store's tests (test/helpers/postgres.ts starts a throwaway cluster with its
 # initdb and pg_ctl; the packaged cluster is not used), and Debian's Slurm with munge for the
 # Slurm executor's tests (scripts/slurm-start.sh starts a single-node cluster; no accounting
-# database is needed). Idempotent: installs only what is
+# database is needed), and iproute2's `ip` for the remote agents' tests in network namespaces
+# (scripts/netns-hosts.sh). Idempotent: installs only what is
 # missing, and does nothing when all of it is there.
 set -euo pipefail
 
@@ -30,6 +31,11 @@ if command -v slurmctld >/dev/null 2>&1 && command -v munged >/dev/null 2>&1; th
   echo "install-test-deps: slurm already installed ($(sinfo --version 2>/dev/null || echo unknown version))"
 else
   missing+=(slurm-wlm munge)
+fi
+if command -v ip >/dev/null 2>&1; then
+  echo "install-test-deps: ip (iproute2) already installed"
+else
+  missing+=(iproute2)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
