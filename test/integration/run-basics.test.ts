@@ -43,6 +43,7 @@ pipelines:
         "outputDir",
         "outputs",
         "parent",
+        "queueReason",
         "run",
         "startedAt",
         "status",
