@@ -751,7 +751,8 @@ export class PostgresStore implements Store {
   ): Promise<void> {
     await this.write((db) =>
       db.query(
-        "UPDATE attempts SET handle = $3, pid = $4, pid_start = $5 WHERE task_id = $1 AND number = $2",
+        `UPDATE attempts SET handle = $3::text, pid = $4, pid_start = $5 WHERE task_id = $1 AND number = $2
+           AND (handle IS NULL OR substr(handle, 1, length($3::text) + 1) <> $3::text || '@')`,
         [taskId, number, where.handle, where.pid, where.pidStart],
       ),
     );

@@ -1187,7 +1187,8 @@ function prepare(db: Database.Database) {
       "UPDATE tasks SET queue_reason = @reason WHERE id = @taskId AND status = 'running'",
     ),
     setAttemptHandle: db.prepare(
-      "UPDATE attempts SET handle = @handle, pid = @pid, pid_start = @pidStart WHERE task_id = @taskId AND number = @number",
+      `UPDATE attempts SET handle = @handle, pid = @pid, pid_start = @pidStart WHERE task_id = @taskId AND number = @number
+         AND (handle IS NULL OR substr(handle, 1, length(@handle) + 1) <> @handle || '@')`,
     ),
     finishAttempt: db.prepare(
       `UPDATE attempts SET status = @status, ended_at = @endedAt, exit_code = @exitCode, signal = @signal,

@@ -601,7 +601,11 @@ export interface Store {
    * the task is `running`; a new attempt clears it.
    */
   setQueueReason(taskId: string, reason: string | null): Promise<void>;
-  /** Records how to find the attempt again (its executor's handle, and its pid if it has one) once it started. */
+  /**
+   * Records how to find the attempt again (its executor's handle, and its pid if it has one) once
+   * it started. A handle that already says more (`HANDLE@AGENT`, written by the server an agent
+   * claimed the attempt from, which can be first) is kept.
+   */
   setAttemptHandle(
     taskId: string,
     number: number,

@@ -322,6 +322,21 @@ export function describeStoreConformance(
         expect((await store.getRun("run1"))?.status).toBe("running");
       });
 
+      it("an attempt's handle that says more (HANDLE@AGENT) is not replaced by the bare handle", async () => {
+        const store = await withRun();
+        await taskIn(store, "t1", "running");
+        const where = (handle: string) => ({ handle, pid: null, pidStart: null });
+        // The agent's claim is recorded first, then the engine records what launch returned.
+        await store.setAttemptHandle("t1", 1, where("agent:t1:1@gpu-a"));
+        await store.setAttemptHandle("t1", 1, where("agent:t1:1"));
+        expect((await store.listAttempts("t1"))[0]?.handle).toBe("agent:t1:1@gpu-a");
+        // Any other handle is replaced as before.
+        await store.setAttemptHandle("t1", 1, where("agent:t1:1@gpu-b"));
+        expect((await store.listAttempts("t1"))[0]?.handle).toBe("agent:t1:1@gpu-b");
+        await store.setAttemptHandle("t1", 1, where("slurm:12"));
+        expect((await store.listAttempts("t1"))[0]?.handle).toBe("slurm:12");
+      });
+
       it("a running task's queue reason is kept until it starts, and a new attempt clears it", async () => {
         const store = await withRun();
         await taskIn(store, "t1", "running");
