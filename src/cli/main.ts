@@ -111,6 +111,10 @@ export function buildProgram(): Command {
     .option("--timeout <duration>", "kill the task after this long (30s, 10m, 2h)")
     .option("--idempotency-key <key>", "a second submit with the same key returns the first one's tasks")
     .option("--wait", "stream the log and exit with the task's exit code (Velda vrun); the id goes to stderr")
+    .option(
+      "--each",
+      "one task per line of standard input, {} in the command (and -n, -e, -l, --after*) replaced by the line",
+    )
     .action(async (cmd, opts) => (await import("./commands/submit.js")).submitCommand(cmd, opts));
 
   program

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import http, { type IncomingMessage } from "node:http";
 import path from "node:path";
 import { BatonError, ERROR_CODES, type ErrorCode, type Problem } from "../errors.js";
 import { readLiveServer } from "../server/discovery.js";
@@ -88,55 +89,78 @@ export class ApiClient {
 
   /** Streams a text response (a followed log) chunk by chunk to `onChunk`. */
   async stream(route: string, onChunk: (text: string) => void): Promise<void> {
-    const res = await this.fetch("GET", route);
-    if (!res.ok) await this.fail(res, "GET", route);
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
-      onChunk(decoder.decode(chunk, { stream: true }));
+    const res = await this.send("GET", route);
+    if (!ok(res)) await this.fail(res, "GET", route);
+    res.setEncoding("utf8");
+    for await (const chunk of res) onChunk(chunk as string);
   }
 
   private async request<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const res = await this.fetch(method, route, body);
-    if (!res.ok) await this.fail(res, method, route);
-    return (await res.json()) as T;
+    const res = await this.send(method, route, body);
+    if (!ok(res)) await this.fail(res, method, route);
+    return JSON.parse(await readText(res)) as T;
   }
 
-  private async fetch(method: string, route: string, body?: unknown): Promise<Response> {
-    const url = `${this.endpoint.url}/api/v1${route}`;
+  /**
+   * One request on its own connection (`node:http`, not `fetch`: loading fetch's client costs a
+   * short-lived command such as `baton submit` tens of milliseconds, and its pooled connection
+   * kept the process alive after the answer). The connection closes with the response.
+   */
+  private async send(method: string, route: string, body?: unknown): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     try {
-      return await fetch(url, {
-        method,
-        headers: {
-          authorization: `Bearer ${this.endpoint.token}`,
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
+      const url = new URL(`${this.endpoint.url}/api/v1${route}`);
+      const transport = url.protocol === "https:" ? await import("node:https") : http;
+      return await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = transport.request(url, {
+          method,
+          agent: false,
+          headers: {
+            authorization: `Bearer ${this.endpoint.token}`,
+            ...(payload === undefined
+              ? {}
+              : { "content-type": "application/json", "content-length": payload.length }),
+          },
+        });
+        req.on("response", resolve);
+        req.on("error", reject);
+        req.end(payload);
       });
     } catch (err) {
       throw new BatonError(
         "STORE_UNAVAILABLE",
         `cannot reach the Baton server at ${this.endpoint.url}: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
+        { cause: err },
       );
     }
   }
 
-  private async fail(res: Response, method: string, route: string): Promise<never> {
+  private async fail(res: IncomingMessage, method: string, route: string): Promise<never> {
     let body: { error?: { code?: string; message?: string; problems?: Problem[] } } = {};
     try {
-      body = (await res.json()) as typeof body;
+      body = JSON.parse(await readText(res)) as typeof body;
     } catch {
       // Not JSON: the status says enough.
     }
-    const message = body.error?.message ?? `${method} ${route}: HTTP ${res.status}`;
-    const code = errorCodeFor(res.status, body.error?.code);
-    throw new BatonError(code, res.status === 401 ? `the server refused the token (${message})` : message, {
+    const status = res.statusCode ?? 0;
+    const message = body.error?.message ?? `${method} ${route}: HTTP ${status}`;
+    const code = errorCodeFor(status, body.error?.code);
+    throw new BatonError(code, status === 401 ? `the server refused the token (${message})` : message, {
       problems: body.error?.problems,
-      context: { status: res.status },
+      context: { status },
     });
   }
+}
+
+function ok(res: IncomingMessage): boolean {
+  const status = res.statusCode ?? 0;
+  return status >= 200 && status < 300;
+}
+
+async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**

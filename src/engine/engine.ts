@@ -430,6 +430,14 @@ export class Engine {
     return this.tree.submit(request);
   }
 
+  /**
+   * Submits several tasks as one batch (`baton submit --each`): checked one by one, recorded in
+   * one transaction, under one run at the top level. They share their parent and idempotency key.
+   */
+  async submitMany(requests: SubmitRequest[]): Promise<string[]> {
+    return this.tree.submitMany(requests);
+  }
+
   on(listener: (e: EngineEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

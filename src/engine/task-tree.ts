@@ -1,9 +1,9 @@
 import fs from "node:fs";
-import path from "node:path";
 import { BatonError, didYouMean } from "../errors.js";
 import { commandSizeProblem } from "../executors/arg-limit.js";
 import { MAX_NAME_LENGTH, NAME_PATTERN, NAME_RULE, nameFault } from "../spec/problems.js";
 import { reservedTaskEnvProblem } from "../spec/reserved-env.js";
+import { defaultName } from "../spec/task-name.js";
 import type { PoolSpec } from "../spec/types.js";
 import {
   type AttemptEnd,
@@ -36,6 +36,17 @@ interface SubmitSpec {
   retries: number;
   timeoutMs?: number;
   shard?: { id: number; total: number };
+  /** The tasks of one batch (`baton submit --each`) share this key: they may start as one job array. */
+  batch?: string;
+}
+
+/** What the submissions of one batch share. */
+interface Batch {
+  runId: string;
+  parentId: string | null;
+  key: string | undefined;
+  /** Set when the batch has several submissions: {@link SubmitSpec.batch}. */
+  group: string | undefined;
 }
 
 interface TreeTask {
@@ -161,6 +172,8 @@ export class TaskTree {
       priority: task.priority,
       // The copies of one `submit -N` may start as one Slurm job array.
       ...(task.spec.shard ? { arrayGroup: `${task.runId}/-N` } : {}),
+      // Likewise the tasks of one `submit --each`.
+      ...(task.spec.batch ? { arrayGroup: `${task.runId}/${task.spec.batch}` } : {}),
     };
   }
 
@@ -187,11 +200,135 @@ export class TaskTree {
 
   /** Checks a submission whole, records it in one transaction, and starts what can start. */
   async submit(req: SubmitRequest): Promise<string[]> {
+    return this.submitMany([req]);
+  }
+
+  /**
+   * Several submissions as one (`baton submit --each`, `POST /tasks/batch`): each is checked as
+   * {@link submit} checks one, then all are recorded in one transaction, under one run at the
+   * top level (else in their parent's run), and may start as one Slurm job array. They share
+   * their parent and idempotency key.
+   */
+  async submitMany(reqs: SubmitRequest[]): Promise<string[]> {
     const store = this.engine.store;
-    if (req.idempotencyKey) {
-      const earlier = await store.findTasksByIdempotencyKey(req.idempotencyKey);
+    const first = reqs[0];
+    if (!first) return [];
+    const key = first.idempotencyKey;
+    const parentId = first.parentTaskId ?? null;
+    if (reqs.some((r) => r.idempotencyKey !== key || (r.parentTaskId ?? null) !== parentId)) {
+      throw new BatonError(
+        "USAGE",
+        "submit: the tasks of one batch must share their parent and idempotency key",
+      );
+    }
+    if (key) {
+      const earlier = await store.findTasksByIdempotencyKey(key);
       if (earlier.length > 0) return earlier.map((t) => t.id);
     }
+    let parent: TaskRow | undefined;
+    if (parentId) {
+      parent = await store.getTask(parentId);
+      if (!parent)
+        throw new BatonError("USAGE", `submit: parent task ${parentId} (BATON_TASK_ID) does not exist`);
+      if (isTerminal(parent.status)) {
+        throw new BatonError(
+          "USAGE",
+          `submit: parent task ${parent.name} has already ended (${parent.status})`,
+        );
+      }
+    }
+    const runId = parent ? parent.runId : newRunId();
+    const batch: Batch = { runId, parentId, key, group: reqs.length > 1 ? newTaskId() : undefined };
+    const created: TreeTask[] = [];
+    const rows: NewTask[] = [];
+    const deps: TaskDep[] = [];
+    const known: Array<{ task: TaskRow }> = [];
+    let runName = "";
+    let runCwd = this.defaultCwd;
+    for (const [i, req] of reqs.entries()) {
+      const prepared = await this.prepare(req, batch).catch((err) => {
+        if (reqs.length === 1 || !(err instanceof BatonError)) throw err;
+        // Which line of `--each` (entry of the batch) it was.
+        throw new BatonError(
+          err.code,
+          `task ${i + 1} of ${reqs.length} (${req.name ?? req.command}): ${err.message}`,
+          {
+            cause: err,
+            problems: err.problems,
+            context: { ...err.context, index: i },
+          },
+        );
+      });
+      if (created.length === 0) {
+        runName = prepared.name;
+        runCwd = prepared.cwd;
+      }
+      created.push(...prepared.created);
+      rows.push(...prepared.rows);
+      deps.push(...prepared.deps);
+      known.push(...prepared.resolved);
+    }
+    const run: NewRun | null = parent
+      ? null
+      : {
+          id: runId,
+          pipeline: reqs.length > 1 ? `${runName} (${reqs.length})` : runName,
+          params: {},
+          options: {},
+          workdir: runCwd,
+          specFile: null,
+          parentRunId: null,
+          parentTaskId: null,
+          createdAt: Date.now(),
+          enginePid: process.pid,
+          engineId: this.engine.id,
+        };
+    try {
+      await store.addSubmittedTasks(run, rows, deps);
+    } catch (err) {
+      // Another submission with the same idempotency key got there first: return its tasks.
+      const cause = (err as { cause?: { code?: string } }).cause;
+      if (key && cause?.code === "SQLITE_CONSTRAINT_UNIQUE") {
+        const earlier = await store.findTasksByIdempotencyKey(key);
+        if (earlier.length > 0) return earlier.map((t) => t.id);
+      }
+      throw err;
+    }
+    if (run) {
+      this.engine.emit({
+        type: "run-started",
+        runId,
+        pipeline: run.pipeline,
+        parentTaskId: null,
+        taskCount: rows.length,
+      });
+    }
+    if (run) this.loneRuns.set(runId, { open: 0, failed: false, cancelled: false });
+    for (const task of created) {
+      // Read back by a `restore` of its run that ran meanwhile, which took it over whole.
+      if (this.tasks.has(task.id)) continue;
+      this.tasks.set(task.id, task);
+      const lone = this.loneRuns.get(task.runId);
+      if (lone && task.parentId === null) lone.open++;
+      if (parentId) this.family(parentId).open++;
+      for (const d of task.deps) {
+        if (this.statusOf(d.needsTaskId, known) === undefined) {
+          task.waiting++;
+          const list = this.dependents.get(d.needsTaskId) ?? [];
+          list.push(task);
+          this.dependents.set(d.needsTaskId, list);
+          if (!this.tasks.has(d.needsTaskId)) this.watchForeign(d.needsTaskId);
+        }
+      }
+      this.emitTask(task);
+      if (task.waiting === 0) void this.guard(task, this.ready(task));
+    }
+    return created.map((t) => t.id);
+  }
+
+  /** One submission of a batch, checked and turned into its task rows (not recorded yet). */
+  private async prepare(req: SubmitRequest, batch: Batch) {
+    const parentId = batch.parentId;
     const command = req.command?.trim();
     if (!command)
       throw new BatonError("USAGE", "submit: a command is required (`baton submit [flags] -- CMD...`)");
@@ -219,19 +356,6 @@ export class TaskTree {
     const params = req.params ?? {};
     checkSubmission(command, cwd, env, params, req.labels ?? {}, this.engine.taskEnv);
 
-    const parentId = req.parentTaskId ?? null;
-    let parent: TaskRow | undefined;
-    if (parentId) {
-      parent = await store.getTask(parentId);
-      if (!parent)
-        throw new BatonError("USAGE", `submit: parent task ${parentId} (BATON_TASK_ID) does not exist`);
-      if (isTerminal(parent.status)) {
-        throw new BatonError(
-          "USAGE",
-          `submit: parent task ${parent.name} has already ended (${parent.status})`,
-        );
-      }
-    }
     const wanted: Array<[string, TaskDep["condition"]]> = [
       ...(req.afterSuccess ?? []).map((n) => [n, "success"] as [string, TaskDep["condition"]]),
       ...(req.afterFail ?? []).map((n) => [n, "failure"] as [string, TaskDep["condition"]]),
@@ -253,22 +377,6 @@ export class TaskTree {
       }
     }
 
-    const runId = parent ? parent.runId : newRunId();
-    const run: NewRun | null = parent
-      ? null
-      : {
-          id: runId,
-          pipeline: name,
-          params: {},
-          options: {},
-          workdir: cwd,
-          specFile: null,
-          parentRunId: null,
-          parentTaskId: null,
-          createdAt: Date.now(),
-          enginePid: process.pid,
-          engineId: this.engine.id,
-        };
     const created: TreeTask[] = [];
     const rows: NewTask[] = [];
     const deps: TaskDep[] = [];
@@ -282,11 +390,12 @@ export class TaskTree {
         retries: req.retries ?? 0,
         timeoutMs: req.timeoutMs,
         ...(shards > 1 ? { shard: { id: i, total: shards } } : {}),
+        ...(batch.group ? { batch: batch.group } : {}),
       };
       const taskDeps = resolved.map((d) => ({ taskId: id, needsTaskId: d.task.id, condition: d.condition }));
       const task: TreeTask = {
         id,
-        runId,
+        runId: batch.runId,
         name: shards > 1 ? `${name}[${i}]` : name,
         parentId,
         pool: poolName,
@@ -295,7 +404,7 @@ export class TaskTree {
         attempts: 0,
         spec,
         params,
-        outputDir: this.engine.layout.outputDir(runId, id),
+        outputDir: this.engine.layout.outputDir(batch.runId, id),
         deps: taskDeps,
         waiting: 0,
       };
@@ -303,7 +412,7 @@ export class TaskTree {
       deps.push(...taskDeps);
       rows.push({
         id,
-        runId,
+        runId: batch.runId,
         name: task.name,
         node: null,
         parentId,
@@ -315,44 +424,10 @@ export class TaskTree {
         outputDir: task.outputDir,
         command,
         submit: spec as unknown as Record<string, unknown>,
-        idempotencyKey: req.idempotencyKey ?? null,
+        idempotencyKey: batch.key ?? null,
       });
     }
-    try {
-      await store.addSubmittedTasks(run, rows, deps);
-    } catch (err) {
-      // Another submission with the same idempotency key got there first: return its tasks.
-      const cause = (err as { cause?: { code?: string } }).cause;
-      if (req.idempotencyKey && cause?.code === "SQLITE_CONSTRAINT_UNIQUE") {
-        const earlier = await store.findTasksByIdempotencyKey(req.idempotencyKey);
-        if (earlier.length > 0) return earlier.map((t) => t.id);
-      }
-      throw err;
-    }
-    if (run) {
-      this.engine.emit({ type: "run-started", runId, pipeline: name, parentTaskId: null, taskCount: shards });
-    }
-    if (run) this.loneRuns.set(runId, { open: 0, failed: false, cancelled: false });
-    for (const task of created) {
-      // Read back by a `restore` of its run that ran meanwhile, which took it over whole.
-      if (this.tasks.has(task.id)) continue;
-      this.tasks.set(task.id, task);
-      const lone = this.loneRuns.get(task.runId);
-      if (lone && task.parentId === null) lone.open++;
-      if (parentId) this.family(parentId).open++;
-      for (const d of task.deps) {
-        if (this.statusOf(d.needsTaskId, resolved) === undefined) {
-          task.waiting++;
-          const list = this.dependents.get(d.needsTaskId) ?? [];
-          list.push(task);
-          this.dependents.set(d.needsTaskId, list);
-          if (!this.tasks.has(d.needsTaskId)) this.watchForeign(d.needsTaskId);
-        }
-      }
-      this.emitTask(task);
-      if (task.waiting === 0) void this.guard(task, this.ready(task));
-    }
-    return created.map((t) => t.id);
+    return { name, cwd, created, rows, deps, resolved };
   }
 
   /**
@@ -912,86 +987,6 @@ export function unknownPool(name: string, known: string[]): BatonError {
       `Declare it in baton.yaml:\n  pools:\n    ${name}: { slots: ${slots} }\n` +
       "(`baton pools` lists the pools there are)",
   );
-}
-
-const INTERPRETERS = new Set([
-  "python",
-  "python3",
-  "node",
-  "bash",
-  "sh",
-  "zsh",
-  "dash",
-  "uv",
-  "npx",
-  "exec",
-  "env",
-  "nohup",
-  "time",
-]);
-const SHELLS = new Set(["bash", "sh", "zsh", "dash"]);
-
-/**
- * The default task name, from the command: `python train.py --lr 1` -> `train`; a shell's inline
- * script names it by its first command (`bash -c "ls *.csv | xargs ..."` -> `ls`); another
- * interpreter's (`python -c "..."`) by the interpreter.
- */
-export function defaultName(command: string): string {
-  const words = shellWords(command).filter((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w));
-  let i = 0;
-  while (i < words.length && (INTERPRETERS.has(path.basename(words[i]!)) || words[i]!.startsWith("-"))) {
-    const word = words[i]!;
-    const interpreter = path.basename(words[i - 1] ?? "");
-    if (word === "-c" || word === "-e" || (SHELLS.has(interpreter) && /^-[a-z]*c$/.test(word))) {
-      const script = words[i + 1];
-      if (SHELLS.has(interpreter) && script !== undefined && script.trim() !== "") return defaultName(script);
-      return nameOf(interpreter || "task");
-    }
-    i++;
-  }
-  return nameOf(words[i] ?? words[0] ?? "task");
-}
-
-function nameOf(word: string): string {
-  const base = path.basename(word).replace(/\.[A-Za-z0-9]+$/, "");
-  return base.replace(/[^A-Za-z0-9_.\-]/g, "_").replace(/^_+|_+$/g, "") || "task";
-}
-
-/** Words of a shell command as the shell splits them (quotes removed; no expansion). */
-function shellWords(command: string): string[] {
-  const words: string[] = [];
-  let word = "";
-  let inWord = false;
-  for (let i = 0; i < command.length; i++) {
-    const c = command[i]!;
-    if (c === "'") {
-      const end = command.indexOf("'", i + 1);
-      word += command.slice(i + 1, end < 0 ? undefined : end);
-      i = end < 0 ? command.length : end;
-      inWord = true;
-    } else if (c === '"') {
-      let j = i + 1;
-      for (; j < command.length && command[j] !== '"'; j++) {
-        if (command[j] === "\\" && j + 1 < command.length) j++;
-        word += command[j];
-      }
-      i = j;
-      inWord = true;
-    } else if (c === "\\" && i + 1 < command.length) {
-      word += command[++i];
-      inWord = true;
-    } else if (/\s/.test(c) || c === ";" || c === "|" || c === "&") {
-      if (inWord) words.push(word);
-      word = "";
-      inWord = false;
-      if (!/\s/.test(c)) break; // the first command of a list or pipeline names it
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  return words;
 }
 
 /** Characters a submitted task's name may hold besides those of a name (`train.v2`, `shard[0]`). */

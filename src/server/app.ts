@@ -236,6 +236,7 @@ export function createServer(options: CreateServerOptions): FastifyInstance {
       method: route.method,
       url: routeUrl(route),
       config: { auth: route.auth },
+      ...(route.bodyLimit ? { bodyLimit: route.bodyLimit } : {}),
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         const input = parseInput(route, req);
         return route.handle({ ...input, req, reply } as Parameters<ApiRoute["handle"]>[0]);

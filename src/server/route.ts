@@ -37,6 +37,8 @@ export interface ApiRoute {
   absolute?: boolean;
   /** False only for `/healthz`. */
   auth: boolean;
+  /** Largest request body in bytes, when not the server's default (`BODY_LIMIT`). */
+  bodyLimit?: number;
   summary: string;
   description?: string;
   tag: string;

@@ -10,6 +10,7 @@ import * as z from "zod";
 import type { CacheExplanation } from "../engine/cache-explanation.js";
 import type { SubmitRequest } from "../engine/engine.js";
 import type { TaskView } from "../engine/task-view.js";
+import { MAX_BATCH_TASKS } from "../spec/each.js";
 import { MAX_NAME_LENGTH, NAME_PATTERN, NAME_RULE } from "../spec/problems.js";
 import { RUN_STATUSES, TASK_STATUSES } from "../store/store.js";
 
@@ -170,6 +171,15 @@ export const SubmitBodySchema = z.strictObject({
     .max(500)
     .optional()
     .describe("The same key twice returns the tasks of the first submission."),
+});
+
+/** `POST /tasks/batch`: several submissions as one. */
+export const SubmitBatchBodySchema = z.strictObject({
+  tasks: z
+    .array(SubmitBodySchema)
+    .min(1)
+    .max(MAX_BATCH_TASKS)
+    .describe("Submissions as for POST /tasks, sharing their parentTaskId and idempotencyKey."),
 });
 
 /** `POST /tasks/:id/clone`. */

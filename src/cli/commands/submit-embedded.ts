@@ -9,8 +9,8 @@ import { EXIT, claimSignals } from "../main.js";
 import { printTaskLog } from "./logs.js";
 import { exitCodeOf, printIds } from "./submit.js";
 
-/** No server: run the task here, with an API for its own submits, until its whole tree ends. */
-export async function submitEmbedded(request: SubmitRequest, wait: boolean): Promise<void> {
+/** No server: run the task (or the tasks of `--each`) here, with an API for its own submits, until its whole tree ends. */
+export async function submitEmbedded(requests: SubmitRequest[], wait: boolean, log: boolean): Promise<void> {
   const file = path.resolve("baton.yaml");
   const project = fs.existsSync(file) ? loadProject(file) : undefined;
   const workdir = project?.workdir ?? process.cwd();
@@ -27,7 +27,7 @@ export async function submitEmbedded(request: SubmitRequest, wait: boolean): Pro
   process.on("SIGTERM", onSignal);
   claimSignals();
   try {
-    const ids = await engine.submit(request);
+    const ids = await engine.submitMany(requests);
     printIds(ids, wait);
     const first = (await store.getTask(ids[0]!))!;
     const ended = new Promise<void>((resolve) => {
@@ -36,7 +36,7 @@ export async function submitEmbedded(request: SubmitRequest, wait: boolean): Pro
       });
     });
     // Follows the log across attempts until the task ends; the tree may go on after it.
-    if (wait) await printTaskLog(store, first, true, false);
+    if (wait && log) await printTaskLog(store, first, true, false);
     await ended;
     const tasks = await Promise.all(ids.map(async (id) => (await store.getTask(id))!));
     const code = exitCodeOf(tasks);

@@ -5,7 +5,9 @@ import { ApiClient, type ApiEndpoint, findEndpoint } from "../../client/api-clie
 import type { SubmitRequest } from "../../engine/engine.js";
 import { BatonError } from "../../errors.js";
 import { parseDuration } from "../../spec/duration.js";
+import { MAX_BATCH_TASKS, eachCommand, eachItems, eachName, eachRef, eachValue } from "../../spec/each.js";
 import { shellQuote } from "../../spec/expressions.js";
+import { defaultName } from "../../spec/task-name.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
 import { dict } from "../../util/dict.js";
 import { EXIT } from "../main.js";
@@ -25,6 +27,7 @@ export interface SubmitOptions {
   timeout?: string;
   wait?: boolean;
   idempotencyKey?: string;
+  each?: boolean;
 }
 
 /**
@@ -34,22 +37,64 @@ export interface SubmitOptions {
  * its whole subtree has ended. `--wait` streams the log and exits with the task's code (`vrun`).
  */
 export async function submitCommand(words: string[], opts: SubmitOptions): Promise<void> {
-  const request = buildRequest(words, opts);
-  const endpoint = findEndpoint(process.cwd());
-  if (endpoint) {
-    const { client, ids } = await post(endpoint, request);
-    printIds(ids, opts.wait ?? false);
-    if (opts.wait) process.exitCode = await waitRemote(client, ids);
+  const requests = opts.each ? eachRequests(words, opts) : [buildRequest(words, opts)];
+  const first = requests[0];
+  if (!first) {
+    process.stderr.write("baton submit --each: no lines on standard input: nothing submitted\n");
     return;
   }
-  if (request.parentTaskId) {
+  const wait = opts.wait ?? false;
+  const endpoint = findEndpoint(process.cwd());
+  if (endpoint) {
+    const { client, ids } = await post(endpoint, requests);
+    printIds(ids, wait);
+    if (wait) process.exitCode = await waitRemote(client, ids, !opts.each);
+    return;
+  }
+  if (first.parentTaskId) {
     throw new BatonError(
       "USAGE",
       "submit: inside a task (BATON_TASK_ID is set) but no engine to submit to: BATON_URL is missing from the task's environment",
     );
   }
   // Only here is the engine loaded: a submit to a server (every nested one) starts fast.
-  await (await import("./submit-embedded.js")).submitEmbedded(request, opts.wait ?? false);
+  await (await import("./submit-embedded.js")).submitEmbedded(requests, wait, !opts.each);
+}
+
+/**
+ * `--each`: one request per line of standard input, `{}` replaced by the line (src/spec/each.ts).
+ * The flags are checked once, as for a single submit.
+ */
+function eachRequests(words: string[], opts: SubmitOptions): SubmitRequest[] {
+  if (opts.shards !== undefined)
+    throw new BatonError(
+      "USAGE",
+      "submit: --each and -N do not go together (--each makes one task per line)",
+    );
+  if (process.stdin.isTTY)
+    throw new BatonError(
+      "USAGE",
+      "submit --each reads one item per line from standard input, e.g. `ls *.csv | baton submit --each -- python process.py {}`",
+    );
+  const base = buildRequest(words, opts);
+  const values = (map: Record<string, string> | undefined, item: string) => {
+    const out: Record<string, string> = dict();
+    for (const [k, v] of Object.entries(map ?? {})) out[k] = eachValue(v, item);
+    return out;
+  };
+  return eachItems(fs.readFileSync(0, "utf8")).map((item, i) => {
+    const command = eachCommand(words, item);
+    return {
+      ...base,
+      command,
+      name: eachName(opts.name ?? defaultName(command), item, i),
+      env: values(base.env, item),
+      labels: values(base.labels, item),
+      afterSuccess: base.afterSuccess?.map((ref) => eachRef(ref, item)),
+      afterFail: base.afterFail?.map((ref) => eachRef(ref, item)),
+      after: base.after?.map((ref) => eachRef(ref, item)),
+    };
+  });
 }
 
 /**
@@ -68,26 +113,52 @@ export function printIds(ids: string[], wait: boolean): void {
  */
 async function post(
   endpoint: ApiEndpoint,
-  request: SubmitRequest,
+  requests: SubmitRequest[],
 ): Promise<{ client: ApiClient; ids: string[] }> {
   const deadline = Date.now() + (Number(process.env.BATON_SUBMIT_RETRY_MS) || 60_000);
+  const nested = requests[0]?.parentTaskId !== undefined;
   let current = endpoint;
   let told = false;
-  for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
-    const client = new ApiClient(current);
-    try {
-      const { ids } = await client.post<{ ids: string[] }>("/tasks", request);
-      return { client, ids };
-    } catch (err) {
-      if (!request.parentTaskId || !refused(err) || Date.now() >= deadline) throw err;
-      if (!told) {
-        process.stderr.write(`baton submit: no server at ${current.url}; trying again until it is back\n`);
-        told = true;
+  const ids: string[] = [];
+  let client = new ApiClient(current);
+  for (const [route, body] of bodies(requests)) {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      client = new ApiClient(current);
+      try {
+        ids.push(...(await client.post<{ ids: string[] }>(route, body)).ids);
+        break;
+      } catch (err) {
+        if (!nested || !refused(err) || Date.now() >= deadline) throw err;
+        if (!told) {
+          process.stderr.write(`baton submit: no server at ${current.url}; trying again until it is back\n`);
+          told = true;
+        }
+        await sleep(delay);
+        current = findEndpoint(process.cwd(), {}) ?? endpoint;
       }
-      await sleep(delay);
-      current = findEndpoint(process.cwd(), {}) ?? endpoint;
     }
   }
+  return { client, ids };
+}
+
+/**
+ * The requests to send: one submission to `/tasks`; a batch to `/tasks/batch`, in parts of at
+ * most {@link MAX_BATCH_TASKS} (each part its own run at the top level; an idempotency key is
+ * made one per part, so that sending again returns each part's tasks).
+ */
+function bodies(requests: SubmitRequest[]): Array<[string, unknown]> {
+  if (requests.length === 1) return [["/tasks", requests[0]]];
+  const parts: Array<[string, unknown]> = [];
+  for (let i = 0; i < requests.length; i += MAX_BATCH_TASKS) {
+    let part = requests.slice(i, i + MAX_BATCH_TASKS);
+    const key = part[0]!.idempotencyKey;
+    if (key !== undefined && requests.length > MAX_BATCH_TASKS) {
+      const partKey = `${key}#${i / MAX_BATCH_TASKS}`;
+      part = part.map((r) => ({ ...r, idempotencyKey: partKey }));
+    }
+    parts.push(["/tasks/batch", { tasks: part }]);
+  }
+  return parts;
 }
 
 /** Whether a request never reached the server (nothing listens there): safe to send again. */
@@ -157,17 +228,31 @@ export interface TaskJson {
   exitCode: number | null;
 }
 
-/** Streams the first task's log, then waits for every submitted task; the exit code is theirs. */
-async function waitRemote(client: ApiClient, ids: string[]): Promise<number> {
-  const sink = logSink(process.stdout);
-  await client.stream(`/tasks/${ids[0]}/log?follow=1`, (text) => sink.write(text));
-  let tasks: TaskJson[] = [];
-  for (;;) {
-    tasks = await Promise.all(ids.map((id) => client.get<TaskJson>(`/tasks/${id}`)));
-    if (tasks.every((t) => isTerminal(t.status))) break;
-    await sleep(200);
+/**
+ * Streams the first task's log (with `log`), then waits for every submitted task; the exit code
+ * is theirs. Many tasks (`--each`) are followed by listing their run once a second.
+ */
+async function waitRemote(client: ApiClient, ids: string[], log: boolean): Promise<number> {
+  if (log) {
+    const sink = logSink(process.stdout);
+    await client.stream(`/tasks/${ids[0]}/log?follow=1`, (text) => sink.write(text));
   }
-  return exitCodeOf(tasks);
+  for (;;) {
+    const tasks = await statusesOf(client, ids);
+    if (tasks.every((t) => isTerminal(t.status))) return exitCodeOf(tasks);
+    await sleep(ids.length > 10 ? 1000 : 200);
+  }
+}
+
+/** The tasks `ids` as they are now: from their run's list when there are many, else one by one. */
+async function statusesOf(client: ApiClient, ids: string[]): Promise<TaskJson[]> {
+  if (ids.length <= 10) return Promise.all(ids.map((id) => client.get<TaskJson>(`/tasks/${id}`)));
+  const first = await client.get<TaskJson & { run: string }>(`/tasks/${ids[0]}`);
+  const { tasks } = await client.get<{ tasks: TaskJson[] }>(`/tasks?run=${first.run}&limit=10000`);
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const out: TaskJson[] = [];
+  for (const id of ids) out.push(byId.get(id) ?? (await client.get<TaskJson>(`/tasks/${id}`)));
+  return out;
 }
 
 /** The exit code of `--wait`: that of the first submitted task that did not succeed. */

@@ -19,6 +19,7 @@ import {
   ListTasksQuerySchema,
   MetricsSchema,
   OutputSchema,
+  SubmitBatchBodySchema,
   SubmitBodySchema,
   TaskDetailSchema,
   TaskViewSchema,
@@ -43,6 +44,27 @@ export function taskRoutes(ctx: ServerContext): ApiRoute[] {
         // The pools as the server's pipeline file declares them now: an edit needs no restart.
         refreshPools(ctx);
         const ids = await ctx.engine.submit(body).catch((err) => {
+          throw underField(err, "body");
+        });
+        reply.code(201);
+        return { ids };
+      },
+    }),
+
+    defineRoute({
+      method: "POST",
+      path: "/tasks/batch",
+      tag: "tasks",
+      summary: "Submit many tasks at once (baton submit --each)",
+      description:
+        "Submits up to 10,000 tasks in one request and one transaction, each as POST /tasks would. At the top level they form one run; inside a task they become its children. They must share parentTaskId and idempotencyKey. Answers with the ids in the order of `tasks` (shards expanded in place).",
+      body: SubmitBatchBodySchema,
+      // 10,000 submissions of a few hundred bytes each.
+      bodyLimit: 16 * 1024 * 1024,
+      responses: { 201: { description: "The new tasks' ids.", schema: IdsSchema } },
+      async handle({ body, reply }) {
+        refreshPools(ctx);
+        const ids = await ctx.engine.submitMany(body.tasks).catch((err) => {
           throw underField(err, "body");
         });
         reply.code(201);

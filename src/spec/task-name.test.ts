@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultName } from "./task-tree.js";
+import { defaultName } from "./task-name.js";
 
 describe("the default name of a submitted task", () => {
   it("is the script or program the command runs", () => {
