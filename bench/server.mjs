@@ -18,14 +18,15 @@ const REQUEST_TIMEOUT_MS = 60_000;
 // The server process
 
 /**
- * Starts `baton server --port 0` in dir (more arguments in `args`, e.g. `--db URL`); resolves
+ * Starts `baton server --port 0` in dir (more arguments in `args`, e.g. `--db URL`; `bin`: another
+ * checkout's bin/baton.js); resolves
  * { child, url, port, token, saveStderr() } once it listens.
  */
-export function startServer(dir, stderrFile, args = []) {
+export function startServer(dir, stderrFile, args = [], bin = BATON) {
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => k !== "BATON_URL" && k !== "BATON_TOKEN"),
   );
-  const child = spawn(process.execPath, [BATON, "server", "--port", "0", ...args], {
+  const child = spawn(process.execPath, [bin, "server", "--port", "0", ...args], {
     cwd: dir,
     env,
     stdio: ["ignore", "pipe", "pipe"],
