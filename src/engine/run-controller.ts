@@ -319,10 +319,7 @@ export class RunController {
     let planned = 0;
     try {
       // Expand what can be expanded now, so that `baton ls` shows every planned task from the start.
-      for (const node of this.nodes.values()) {
-        if (this.cancelling) break; // cancelled while planning: what is recorded is cancelled
-        planned += await this.expandAndRecord(node, false);
-      }
+      planned = await this.planAndRecord();
     } catch (err) {
       // Final: a run that cannot be planned is failed with the reason, never resumed.
       await this.failPlanning(`planning failed: ${ensureBatonError(err).message}`);
@@ -336,6 +333,37 @@ export class RunController {
       taskCount: planned,
     });
     await this.startReadyNodes();
+  }
+
+  /**
+   * Expands every node that can be expanded at the start and records their tasks together, in
+   * chunks of {@link RECORD_CHUNK} rows (a transaction each), not a transaction per node: a
+   * pipeline of 100,000 one-task nodes is 100 transactions. Returns how many tasks. A cancel
+   * meanwhile waits for it; cancelled while planning, what is recorded is cancelled.
+   */
+  private async planAndRecord(): Promise<number> {
+    const work = (async () => {
+      let count = 0;
+      let batch: NewTask[] = [];
+      for (const node of this.nodes.values()) {
+        if (this.cancelling) break;
+        const tasks = await this.tryExpand(node, false);
+        count += tasks.length;
+        for (const task of tasks) batch.push(task);
+        if (batch.length >= RECORD_CHUNK) {
+          await this.recordTasks(batch);
+          batch = [];
+        }
+      }
+      await this.recordTasks(batch);
+      return count;
+    })();
+    this.expanding.add(work);
+    try {
+      return await work;
+    } finally {
+      this.expanding.delete(work);
+    }
   }
 
   /** Expands a node and records its tasks; returns how many. A cancel meanwhile waits for it. */

@@ -13,6 +13,7 @@ import {
   isScalar,
   isSeq,
 } from "yaml";
+import { type PlainDoc, findPlain } from "./plain-yaml.js";
 import type { Path } from "./problems.js";
 
 /** A 1-based line and column. */
@@ -135,6 +136,47 @@ export function yamlSourceMap(doc: Document, lineCounter: LineCounter, text: str
       const { node, complete } = find(path);
       if (!complete || !isScalar(node) || !node.range) return undefined;
       return text.slice(node.range[0], node.range[1]);
+    },
+  };
+}
+
+/**
+ * The same answers as {@link yamlSourceMap} from the positions the fast reader kept. A position
+ * inside a string (expressions) is asked of `full()`, built once when first needed.
+ */
+export function plainSourceMap(doc: PlainDoc, text: string, full: () => SourceMap): SourceMap {
+  let lineStarts: number[] | undefined;
+  let fullMap: SourceMap | undefined;
+  const toPosition = (offset: number): SourcePosition => {
+    if (!lineStarts) {
+      lineStarts = [0];
+      for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lineStarts.push(i + 1);
+    }
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((lineStarts[mid] as number) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - (lineStarts[lo] as number) + 1 };
+  };
+  return {
+    position(path, at, offset) {
+      if (offset !== undefined) {
+        fullMap ??= full();
+        return fullMap.position(path, at, offset);
+      }
+      const found = findPlain(doc.root, path);
+      if (!found.complete || !found.node) return toPosition(found.fallback);
+      if (at === "key" && found.pairKey !== undefined) return toPosition(found.pairKey);
+      if (found.node.empty) return toPosition(found.pairKey ?? found.fallback);
+      return toPosition(found.node.s);
+    },
+    text(path) {
+      const { node, complete } = findPlain(doc.root, path);
+      if (!complete || !node || node.map || node.seq) return undefined;
+      return text.slice(node.s, node.e);
     },
   };
 }

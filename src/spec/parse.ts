@@ -5,7 +5,8 @@
 import { LineCounter, isScalar, parseDocument, visit } from "yaml";
 import { BatonError, type Problem, formatProblem } from "../errors.js";
 import type { TaskLimits } from "./limits.js";
-import { NO_SOURCE, type SourceMap, keyPathAt, yamlSourceMap } from "./locate.js";
+import { NO_SOURCE, type SourceMap, keyPathAt, plainSourceMap, yamlSourceMap } from "./locate.js";
+import { readPlainYaml } from "./plain-yaml.js";
 import { type SpecProblem, formatPath } from "./problems.js";
 import type { ProjectSpec } from "./types.js";
 import { validateProject } from "./validate.js";
@@ -31,6 +32,28 @@ export interface ParseOptions {
  *   is those problems formatted one per line (`baton.yaml:12:7 pipelines.x...: ...`).
  */
 export function parseProjectText(text: string, file: string, options: ParseOptions = {}): ProjectSpec {
+  // Most files are plain YAML: read them fast, with positions, without yaml's document. A file
+  // outside that subset, or one with a problem, is read again by the full parser, which also
+  // places and words the problems.
+  const plain = readPlainYaml(text);
+  if (plain !== undefined && plain.data !== null && typeof plain.data === "object") {
+    const source = plainSourceMap(plain, text, () => fullSourceMap(text));
+    const result = validateProject(plain.data, {
+      file,
+      cpus: options.cpus,
+      source,
+      limits: options.limits,
+    });
+    if (result.project && result.problems.length === 0) return result.project;
+  }
+  return parseProjectDocument(text, file, options);
+}
+
+/**
+ * {@link parseProjectText} with yaml's full parser and document, for every file (exported for
+ * the tests that compare it with the fast reader).
+ */
+export function parseProjectDocument(text: string, file: string, options: ParseOptions = {}): ProjectSpec {
   const lineCounter = new LineCounter();
   // Duplicate keys are found below in one pass: yaml's own check compares every key of a map
   // with every other, which is quadratic in a pipeline of 100,000 nodes.
@@ -119,6 +142,13 @@ export function parsePipelineDefinition(obj: unknown, file: string, options: Par
     );
   }
   return result.project;
+}
+
+/** The source map of yaml's full document of `text` (built when a position needs it). */
+function fullSourceMap(text: string): SourceMap {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: false });
+  return yamlSourceMap(doc, lineCounter, text);
 }
 
 function toProblem(p: SpecProblem, file: string, source: SourceMap): Problem {

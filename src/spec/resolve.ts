@@ -240,11 +240,14 @@ function resolvePipeline(
   applyEdges(shell.edges, [...path, "edges"], rawNodes, ctx);
 
   const nodes = new Map<string, NodeDraft>();
-  for (const raw of rawNodes.values()) {
-    const onError = pipelineOnError(shell["on-error"]);
-    const nc = { pipeline: name, pipelineParams: { params, unknown }, allParams, ...known, onError };
-    nodes.set(raw.name, resolveNode(raw, nc, ctx));
-  }
+  const nc = {
+    pipeline: name,
+    pipelineParams: { params, unknown },
+    allParams,
+    ...known,
+    onError: pipelineOnError(shell["on-error"]),
+  };
+  for (const raw of rawNodes.values()) nodes.set(raw.name, resolveNode(raw, nc, ctx));
   if ((Array.isArray(shell.nodes) && shell.nodes.length === 0) || isEmptyRecord(shell.nodes)) {
     ctx.problems.value([...path, "nodes"], `pipeline "${name}" has no nodes`);
   }

@@ -1,0 +1,633 @@
+/**
+ * A fast reader for the plain subset of YAML that pipeline files (large generated ones above
+ * all) are written in: block maps and lists, one-line flow maps and lists, plain, quoted and
+ * literal (`|`, `|-`) scalars, comments. It gives the same data as the `yaml` package (YAML
+ * 1.2 core schema) and where every key and value was written, at a fraction of the cost and
+ * memory of building yaml's document.
+ *
+ * Anything outside that subset, or anything doubtful (anchors, aliases, tags, merge keys,
+ * duplicate keys, multi-line plain scalars, tabs, syntax errors, ...), makes it give up
+ * (`undefined`): the caller then reads the file with the full parser, which also reports
+ * the problems. It never reports a problem itself.
+ */
+import type { Path } from "./problems.js";
+
+/** Where a value was written: its first character, and the end of a scalar. */
+export interface PlainNode {
+  /** Offset of the value's first character (a block map: its first key; a list: its `-`). */
+  s: number;
+  /** Offset after a scalar's last character. */
+  e: number;
+  /** A key or list entry with nothing written after it (read as null). */
+  empty?: true;
+  /** Keys of a map, with where each key was written. */
+  map?: Map<string, PlainPair>;
+  /** Items of a list. */
+  seq?: PlainNode[];
+}
+
+export interface PlainPair {
+  /** Offset of the key's first character (its quote for a quoted key). */
+  k: number;
+  v: PlainNode;
+}
+
+/** A file read by {@link readPlainYaml}. */
+export interface PlainDoc {
+  data: unknown;
+  root: PlainNode;
+}
+
+/** The key at the end of a path was found: `pair` is set when the last segment is a map key. */
+export interface PlainFound {
+  complete: boolean;
+  node: PlainNode | undefined;
+  pairKey: number | undefined;
+  /** Offset of the deepest part of the path that exists. */
+  fallback: number;
+}
+
+/** Follows a key path through the positions of a {@link PlainDoc}. */
+export function findPlain(root: PlainNode, path: Path): PlainFound {
+  let node = root;
+  let pairKey: number | undefined;
+  let fallback = root.s;
+  for (const seg of path) {
+    pairKey = undefined;
+    if (node.map) {
+      const p = node.map.get(String(seg));
+      if (!p) return { complete: false, node: undefined, pairKey: undefined, fallback };
+      pairKey = p.k;
+      fallback = p.k;
+      node = p.v;
+    } else if (node.seq && typeof seg === "number") {
+      const item = node.seq[seg];
+      if (!item) return { complete: false, node: undefined, pairKey: undefined, fallback };
+      node = item;
+      fallback = item.s;
+    } else {
+      return { complete: false, node: undefined, pairKey: undefined, fallback };
+    }
+  }
+  return { complete: true, node, pairKey, fallback };
+}
+
+/** Thrown inside the reader to give up; never escapes it. */
+const GIVE_UP = Symbol("give up");
+
+/**
+ * Reads `text` when it is written in the plain subset of YAML; undefined otherwise (the caller
+ * then uses the full parser).
+ */
+export function readPlainYaml(text: string): PlainDoc | undefined {
+  // Tabs, carriage returns, control and odd line-break characters, byte order marks: full parser.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 32 ? c !== 10 : c === 127 || c === 0x85 || c === 0x2028 || c === 0x2029 || c === 0xfeff)
+      return undefined;
+  }
+  try {
+    return new Reader(text).document();
+  } catch (err) {
+    if (err === GIVE_UP) return undefined;
+    throw err;
+  }
+}
+
+const giveUp = (): never => {
+  throw GIVE_UP;
+};
+
+const NULL_RE = /^(?:~|[Nn]ull|NULL)$/;
+const BOOL_RE = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
+const INT_RE = /^[-+]?[0-9]+$/;
+const OCT_RE = /^0o[0-7]+$/;
+const HEX_RE = /^0x[0-9a-fA-F]+$/;
+const NAN_RE = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const EXP_RE = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const FLOAT_RE = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
+
+/** The value of a plain scalar, by the YAML 1.2 core schema (as the `yaml` package reads it). */
+function plainValue(s: string): unknown {
+  const c = s.charCodeAt(0);
+  // Only strings starting with one of `~ n N t T f F + - . 0-9` can be anything but a string.
+  if (
+    !(
+      c === 126 ||
+      c === 110 ||
+      c === 78 ||
+      c === 116 ||
+      c === 84 ||
+      c === 102 ||
+      c === 70 ||
+      c === 43 ||
+      c === 45 ||
+      c === 46 ||
+      (c >= 48 && c <= 57)
+    )
+  )
+    return s;
+  if (NULL_RE.test(s)) return null;
+  if (BOOL_RE.test(s)) return s[0] === "t" || s[0] === "T";
+  if (INT_RE.test(s)) return Number.parseInt(s, 10);
+  if (OCT_RE.test(s)) return Number.parseInt(s.slice(2), 8);
+  if (HEX_RE.test(s)) return Number.parseInt(s.slice(2), 16);
+  if (NAN_RE.test(s))
+    return s.slice(-3).toLowerCase() === "nan"
+      ? Number.NaN
+      : s[0] === "-"
+        ? Number.NEGATIVE_INFINITY
+        : Number.POSITIVE_INFINITY;
+  if (EXP_RE.test(s) || FLOAT_RE.test(s)) return Number.parseFloat(s);
+  return s;
+}
+
+/** Characters a plain scalar may not start with. */
+const INDICATORS = new Set([..."-?:,[]{}#&*!|>'\"%@`"]);
+const FLOW_STOP = new Set([..."[]{},"]);
+
+interface Read {
+  value: unknown;
+  node: PlainNode;
+}
+
+class Reader {
+  private readonly n: number;
+
+  constructor(private readonly t: string) {
+    this.n = t.length;
+  }
+
+  document(): PlainDoc {
+    const first = this.skipToContent(0);
+    if (first >= this.n) giveUp();
+    if (this.indentAt(first) !== 0) giveUp();
+    const { value, node, next } = this.blockCollection(first, 0);
+    if (next < this.n) giveUp();
+    return { data: value, root: node };
+  }
+
+  // Lines -----------------------------------------------------------------------------------------
+
+  private lineEnd(i: number): number {
+    const e = this.t.indexOf("\n", i);
+    return e < 0 ? this.n : e;
+  }
+
+  /** Start of the first line from line start `i` that is not blank or a comment (or the end). */
+  private skipToContent(i: number): number {
+    const t = this.t;
+    let ls = i;
+    while (ls < this.n) {
+      let j = ls;
+      while (t.charCodeAt(j) === 32) j++;
+      const c = t[j];
+      if (c === "\n") {
+        ls = j + 1;
+        continue;
+      }
+      if (j >= this.n) return this.n;
+      if (c === "#") {
+        ls = this.lineEnd(j) + 1;
+        continue;
+      }
+      // Document markers and directives: the full parser.
+      if (j === ls && (t.startsWith("---", ls) || t.startsWith("...", ls) || c === "%")) giveUp();
+      return ls;
+    }
+    return this.n;
+  }
+
+  private indentAt(ls: number): number {
+    let j = ls;
+    while (this.t.charCodeAt(j) === 32) j++;
+    return j - ls;
+  }
+
+  /** After a value ending at `i`: only spaces and a comment may follow on the line. Returns the next line. */
+  private endOfLine(i: number): number {
+    const t = this.t;
+    let j = i;
+    while (t.charCodeAt(j) === 32) j++;
+    if (j >= this.n) return this.n;
+    if (t[j] === "\n") return j + 1;
+    if (t[j] === "#" && j > i) return this.lineEnd(j) + 1;
+    return giveUp();
+  }
+
+  private isSeqDash(i: number): boolean {
+    if (this.t[i] !== "-") return false;
+    const c = this.t[i + 1];
+    return c === " " || c === "\n" || i + 1 >= this.n;
+  }
+
+  // Block collections -----------------------------------------------------------------------------
+
+  /** A block map or list whose first line starts at `ls` with `indent` spaces. */
+  private blockCollection(ls: number, indent: number): Read & { next: number } {
+    return this.isSeqDash(ls + indent) ? this.blockSeq(ls, indent) : this.blockMap(ls + indent, indent);
+  }
+
+  /** A block map whose first key is at offset `p`, in column `col` (0-based). */
+  private blockMap(first: number, col: number): Read & { next: number } {
+    const t = this.t;
+    const obj: Record<string, unknown> = {};
+    const map = new Map<string, PlainPair>();
+    let p = first;
+    for (;;) {
+      const { key, after } = this.blockKey(p);
+      if (map.has(key)) giveUp();
+      const v = this.mapValue(after, col);
+      obj[key] = v.value;
+      map.set(key, { k: p, v: v.node });
+      const next = v.next;
+      if (next >= this.n) return { value: obj, node: { s: first, e: first, map }, next };
+      const ind = this.indentAt(next);
+      if (ind < col) return { value: obj, node: { s: first, e: first, map }, next };
+      if (ind > col) giveUp();
+      p = next + ind;
+      if (this.isSeqDash(p) || t[p] === "?") giveUp();
+    }
+  }
+
+  /** A key written at `p` and its `:`; gives up on keys that are not plain strings. */
+  private blockKey(p: number): { key: string; after: number } {
+    const t = this.t;
+    const c = t[p];
+    let key: string;
+    let end: number;
+    if (c === '"' || c === "'") {
+      const q = c === '"' ? this.doubleQuoted(p) : this.singleQuoted(p);
+      key = q.value;
+      end = q.end;
+    } else {
+      if (INDICATORS.has(c as string)) giveUp();
+      end = p;
+      for (;;) {
+        const ch = t[end];
+        if (ch === ":" || ch === "\n" || ch === " " || ch === "#" || end >= this.n) break;
+        if (FLOW_STOP.has(ch as string)) giveUp();
+        end++;
+      }
+      key = t.slice(p, end);
+      if (typeof plainValue(key) !== "string") giveUp();
+    }
+    if (t[end] !== ":") giveUp();
+    const next = t[end + 1];
+    if (!(next === " " || next === "\n" || end + 1 >= this.n)) giveUp();
+    if (key === "__proto__" || key === "<<" || end - p > 1000) giveUp();
+    return { key, after: end + 1 };
+  }
+
+  /** The value of a map key whose `:` ends at `after`; the key is in column `col`. */
+  private mapValue(after: number, col: number): Read & { next: number } {
+    const t = this.t;
+    let j = after;
+    while (t.charCodeAt(j) === 32) j++;
+    const c = t[j];
+    if (j >= this.n || c === "\n" || c === "#") {
+      const next = this.skipToContent(j >= this.n ? this.n : this.lineEnd(j) + 1);
+      if (next < this.n) {
+        const ind = this.indentAt(next);
+        if (ind > col) return this.blockCollection(next, ind);
+        if (ind === col && this.isSeqDash(next + ind)) return this.blockSeq(next, ind);
+      }
+      return { value: null, node: { s: after, e: after, empty: true }, next };
+    }
+    return this.inlineValue(j, col);
+  }
+
+  /** A block list whose first `-` is on the line starting at `ls`, after `indent` spaces. */
+  private blockSeq(ls: number, indent: number): Read & { next: number } {
+    const t = this.t;
+    const arr: unknown[] = [];
+    const seq: PlainNode[] = [];
+    const start = ls + indent;
+    let line = ls;
+    for (;;) {
+      const dash = line + indent;
+      let j = dash + 1;
+      while (t.charCodeAt(j) === 32) j++;
+      const c = t[j];
+      let item: Read & { next: number };
+      if (j >= this.n || c === "\n" || c === "#") {
+        if (c === "#" && j === dash + 1) giveUp();
+        const next = this.skipToContent(j >= this.n ? this.n : this.lineEnd(j) + 1);
+        const ind = next < this.n ? this.indentAt(next) : -1;
+        item =
+          ind > indent
+            ? this.blockCollection(next, ind)
+            : { value: null, node: { s: dash + 1, e: dash + 1, empty: true }, next };
+      } else if (this.isSeqDash(j) || c === "?") {
+        return giveUp();
+      } else if (this.startsKey(j)) {
+        item = this.blockMap(j, j - line);
+      } else {
+        item = this.inlineValue(j, indent);
+      }
+      arr.push(item.value);
+      seq.push(item.node);
+      const next = item.next;
+      if (next >= this.n) return { value: arr, node: { s: start, e: start, seq }, next };
+      const ind = this.indentAt(next);
+      if (ind < indent) return { value: arr, node: { s: start, e: start, seq }, next };
+      if (ind > indent) giveUp();
+      if (!this.isSeqDash(next + ind)) return { value: arr, node: { s: start, e: start, seq }, next };
+      line = next;
+    }
+  }
+
+  /** Whether a `key:` starts at `j` (one line, plain or quoted key). */
+  private startsKey(j: number): boolean {
+    const t = this.t;
+    const c = t[j];
+    let k = j;
+    if (c === '"' || c === "'") {
+      k = t.indexOf(c, j + 1);
+      while (k >= 0 && c === "'" && t[k + 1] === "'") k = t.indexOf(c, k + 2);
+      while (k >= 0 && c === '"' && isEscaped(t, k)) k = t.indexOf(c, k + 1);
+      if (k < 0) return false;
+      k++;
+    } else {
+      if (c === "[" || c === "{") return false;
+      const eol = this.lineEnd(j);
+      for (; k < eol; k++) {
+        const ch = t[k];
+        if (ch === ":") {
+          const after = t[k + 1];
+          if (after === " " || after === "\n" || k + 1 >= this.n) return true;
+        } else if (ch === "#" && t[k - 1] === " ") {
+          return false;
+        }
+      }
+      return false;
+    }
+    const after = t[k + 1];
+    return t[k] === ":" && (after === " " || after === "\n" || k + 1 >= this.n);
+  }
+
+  // Values written on the line ----------------------------------------------------------------------
+
+  /** A value starting at `j` on a line (flow collection, quoted, literal or plain scalar). */
+  private inlineValue(j: number, parentIndent: number): Read & { next: number } {
+    const t = this.t;
+    const c = t[j];
+    if (c === "[" || c === "{") {
+      const r = this.flow(j);
+      return { ...r, next: this.skipToContent(this.endOfLine(r.node.e)) };
+    }
+    if (c === '"' || c === "'") {
+      const q = c === '"' ? this.doubleQuoted(j) : this.singleQuoted(j);
+      return {
+        value: q.value,
+        node: { s: j, e: q.end },
+        next: this.skipToContent(this.endOfLine(q.end)),
+      };
+    }
+    if (c === "|") return this.literal(j, parentIndent);
+    if (INDICATORS.has(c as string)) {
+      // `-`, `?` and `:` start a plain scalar when a non-space follows (`-1`, `:x`).
+      const after = t[j + 1];
+      if (!((c === "-" || c === "?" || c === ":") && after !== " " && after !== "\n" && j + 1 < this.n))
+        giveUp();
+    }
+    const eol = this.lineEnd(j);
+    let end = eol;
+    for (let k = j; k < eol; k++) {
+      const ch = t[k];
+      if (ch === "#" && t[k - 1] === " ") {
+        end = k;
+        break;
+      }
+      if (ch === ":" && (t[k + 1] === " " || k + 1 === eol)) giveUp();
+    }
+    while (t.charCodeAt(end - 1) === 32) end--;
+    const s = t.slice(j, end);
+    return {
+      value: plainValue(s),
+      node: { s: j, e: end },
+      next: this.skipToContent(eol >= this.n ? this.n : eol + 1),
+    };
+  }
+
+  /** A literal block scalar (`|` or `|-`) whose indicator is at `j`. */
+  private literal(j: number, parentIndent: number): Read & { next: number } {
+    const t = this.t;
+    let k = j + 1;
+    const strip = t[k] === "-";
+    if (strip) k++;
+    // Indentation indicators, `+` and comments after the header: the full parser.
+    if (k < this.n && t[k] !== "\n") giveUp();
+    let line = k + 1;
+    let content = "";
+    let indent = -1;
+    let end = k >= this.n ? this.n : k + 1;
+    while (line < this.n) {
+      const eol = this.lineEnd(line);
+      const ind = this.indentAt(line);
+      if (line + ind === eol) {
+        // A blank line: more spaces than the content's indentation are content, or an error.
+        if (indent < 0 || ind > indent) giveUp();
+        content += "\n";
+        line = eol + 1;
+        continue;
+      }
+      if (indent < 0) {
+        if (ind <= parentIndent) break;
+        indent = ind;
+      } else if (ind < indent) {
+        break;
+      }
+      content += `${t.slice(line + indent, eol)}\n`;
+      end = eol >= this.n ? this.n : eol + 1;
+      line = eol + 1;
+    }
+    if (indent < 0) giveUp();
+    // Blank lines at the end belong to the block only as its trailing newlines.
+    const body = content.replace(/\n+$/, "");
+    const value = strip ? body : `${body}\n`;
+    return { value, node: { s: j, e: end }, next: this.skipToContent(line >= this.n ? this.n : line) };
+  }
+
+  /** A flow list or map on one line, starting at `j`. */
+  private flow(j: number): Read {
+    const t = this.t;
+    const close = t[j] === "[" ? "]" : "}";
+    const isMap = close === "}";
+    const arr: unknown[] = [];
+    const seq: PlainNode[] = [];
+    const obj: Record<string, unknown> = {};
+    const map = new Map<string, PlainPair>();
+    let k = this.spaces(j + 1);
+    if (t[k] === close) {
+      return {
+        value: isMap ? obj : arr,
+        node: isMap ? { s: j, e: k + 1, map } : { s: j, e: k + 1, seq },
+      };
+    }
+    for (;;) {
+      if (isMap) {
+        const keyStart = k;
+        const key = this.flowScalar(k, true);
+        if (typeof key.value !== "string") giveUp();
+        k = key.node.e;
+        if (t[k] !== ":" || t[k + 1] !== " ") giveUp();
+        k = this.spaces(k + 1);
+        const v = this.flowItem(k);
+        const name = key.value as string;
+        if (map.has(name) || name === "__proto__" || name === "<<") giveUp();
+        obj[name] = v.value;
+        map.set(name, { k: keyStart, v: v.node });
+        k = v.node.e;
+      } else {
+        const v = this.flowItem(k);
+        arr.push(v.value);
+        seq.push(v.node);
+        k = v.node.e;
+      }
+      k = this.spaces(k);
+      if (t[k] === ",") {
+        k = this.spaces(k + 1);
+        if (t[k] === close) giveUp();
+        continue;
+      }
+      if (t[k] === close) break;
+      giveUp();
+    }
+    return { value: isMap ? obj : arr, node: isMap ? { s: j, e: k + 1, map } : { s: j, e: k + 1, seq } };
+  }
+
+  private spaces(k: number): number {
+    let i = k;
+    while (this.t.charCodeAt(i) === 32) i++;
+    return i;
+  }
+
+  private flowItem(k: number): Read {
+    const c = this.t[k];
+    if (c === "[" || c === "{") return this.flow(k);
+    return this.flowScalar(k, false);
+  }
+
+  /** A quoted or plain scalar inside a flow collection; a key stops at its `:`. */
+  private flowScalar(k: number, isKey: boolean): Read {
+    const t = this.t;
+    const c = t[k];
+    if (c === '"' || c === "'") {
+      const q = c === '"' ? this.doubleQuoted(k) : this.singleQuoted(k);
+      return { value: q.value, node: { s: k, e: q.end } };
+    }
+    if (INDICATORS.has(c as string)) {
+      const after = t[k + 1];
+      if (
+        !(
+          (c === "-" || c === "?" || c === ":") &&
+          after !== " " &&
+          after !== "\n" &&
+          !FLOW_STOP.has(after as string)
+        )
+      )
+        giveUp();
+    }
+    let end = k;
+    for (;;) {
+      const ch = t[end];
+      if (end >= this.n || ch === "\n" || FLOW_STOP.has(ch as string)) break;
+      if (ch === ":") {
+        if (isKey) break;
+        giveUp();
+      }
+      if (ch === "#" && t[end - 1] === " ") giveUp();
+      // Keys of one word only: the full parser for the rest.
+      if (ch === " " && isKey) giveUp();
+      end++;
+    }
+    if (t[end] === "\n" || end >= this.n) giveUp();
+    while (t.charCodeAt(end - 1) === 32) end--;
+    if (end === k) giveUp();
+    return { value: plainValue(t.slice(k, end)), node: { s: k, e: end } };
+  }
+
+  // Quoted scalars ----------------------------------------------------------------------------------
+
+  /** A one-line double-quoted scalar opening at `j`; `end` is after its closing quote. */
+  private doubleQuoted(j: number): { value: string; end: number } {
+    const t = this.t;
+    let out = "";
+    let from = j + 1;
+    let k = from;
+    for (;;) {
+      const ch = t[k];
+      if (ch === undefined || ch === "\n") return giveUp();
+      if (ch === '"') break;
+      if (ch === "\\") {
+        out += t.slice(from, k);
+        const e = t[k + 1];
+        switch (e) {
+          case "\\":
+          case '"':
+          case "/":
+            out += e;
+            k += 2;
+            break;
+          case "n":
+            out += "\n";
+            k += 2;
+            break;
+          case "t":
+            out += "\t";
+            k += 2;
+            break;
+          case "r":
+            out += "\r";
+            k += 2;
+            break;
+          case "0":
+            out += "\u0000";
+            k += 2;
+            break;
+          case "u": {
+            const hex = t.slice(k + 2, k + 6);
+            if (!/^[0-9a-fA-F]{4}$/.test(hex)) giveUp();
+            out += String.fromCharCode(Number.parseInt(hex, 16));
+            k += 6;
+            break;
+          }
+          default:
+            return giveUp();
+        }
+        from = k;
+        continue;
+      }
+      k++;
+    }
+    out += t.slice(from, k);
+    return { value: out, end: k + 1 };
+  }
+
+  /** A one-line single-quoted scalar opening at `j`. */
+  private singleQuoted(j: number): { value: string; end: number } {
+    const t = this.t;
+    let out = "";
+    let from = j + 1;
+    for (;;) {
+      const k = t.indexOf("'", from);
+      const eol = this.lineEnd(from);
+      if (k < 0 || k > eol) return giveUp();
+      out += t.slice(from, k);
+      if (t[k + 1] === "'") {
+        out += "'";
+        from = k + 2;
+        continue;
+      }
+      return { value: out, end: k + 1 };
+    }
+  }
+}
+
+/** Whether the quote at `k` is escaped by an odd number of backslashes. */
+function isEscaped(t: string, k: number): boolean {
+  let n = 0;
+  for (let i = k - 1; t[i] === "\\"; i--) n++;
+  return n % 2 === 1;
+}
