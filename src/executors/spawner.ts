@@ -41,8 +41,9 @@ interface Launcher {
 
 /**
  * Starts processes through a few launcher processes (`BATON_LAUNCHERS`, default 2; see
- * `launcher.ts` for why), each request going to the least busy one. An idle launcher does not
- * keep the engine alive.
+ * `launcher.ts` for why), each request going to the least busy one. The first launcher starts
+ * at once, the others when a request finds every launcher busy (a one-task run starts one). An
+ * idle launcher does not keep the engine alive.
  */
 export class Spawner {
   private readonly launchers: Launcher[] = [];
@@ -52,8 +53,8 @@ export class Spawner {
   private readonly started = new Set<number>();
   private closed = false;
 
-  constructor(count = Number(process.env.BATON_LAUNCHERS) || 2) {
-    for (let i = 0; i < count; i++) this.launchers.push(this.startLauncher());
+  constructor(private readonly count = Number(process.env.BATON_LAUNCHERS) || 2) {
+    this.launchers.push(this.startLauncher());
   }
 
   private startLauncher(): Launcher {
@@ -91,6 +92,9 @@ export class Spawner {
   spawn(request: Omit<SpawnRequest, "id">, handlers: SpawnHandlers): void {
     const id = this.nextId++;
     this.handlers.set(id, handlers);
+    if (this.launchers.length < this.count && this.launchers.every((l) => l.ids.size > 0)) {
+      this.launchers.push(this.startLauncher());
+    }
     const live = this.launchers.filter((l) => l.child.connected);
     const entry = (live.length ? live : this.launchers).reduce((a, b) => (b.ids.size < a.ids.size ? b : a));
     entry.ids.add(id);
@@ -118,7 +122,10 @@ export class Spawner {
           new Promise<void>((resolve) => {
             if (l.child.exitCode !== null || !l.child.connected) return resolve();
             l.child.once("exit", () => resolve());
-            l.child.disconnect();
+            // An idle launcher has nothing to finish (its tasks run in their own sessions): it
+            // is stopped rather than waited for, which could take its whole start-up.
+            if (l.ids.size === 0) l.child.kill("SIGKILL");
+            else l.child.disconnect();
           }),
       ),
     );
