@@ -5,7 +5,6 @@
  */
 import path from "node:path";
 import { BatonError } from "../errors.js";
-import { SqliteStore } from "./sqlite-store.js";
 import type { Store } from "./store.js";
 
 /** Whether `db` names a PostgreSQL database (the `pg` driver is loaded only then). */
@@ -47,5 +46,7 @@ export async function openStore(db: string | undefined, defaultFile: string): Pr
     const { PostgresStore } = await import("./postgres-store.js");
     return PostgresStore.connect(db);
   }
-  return SqliteStore.open(sqliteFile(db) ?? defaultFile);
+  const file = sqliteFile(db) ?? defaultFile;
+  const { SqliteStore } = await import("./sqlite-store.js");
+  return SqliteStore.open(file);
 }
