@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { SQLITE_MIGRATIONS } from "../../src/store/migrations.js";
 import { SqliteStore } from "../../src/store/sqlite-store.js";
 
@@ -39,12 +39,8 @@ describe("SqliteStore.open and the schema version", () => {
       writer.exec("ROLLBACK");
       writer.close();
     });
-    const before = process.env.BATON_DB_BUSY_TIMEOUT_MS;
-    process.env.BATON_DB_BUSY_TIMEOUT_MS = "300";
-    cleanup.push(() => {
-      if (before === undefined) delete process.env.BATON_DB_BUSY_TIMEOUT_MS;
-      else process.env.BATON_DB_BUSY_TIMEOUT_MS = before;
-    });
+    vi.stubEnv("BATON_DB_BUSY_TIMEOUT_MS", "300");
+    cleanup.push(() => vi.unstubAllEnvs());
     const store = SqliteStore.open(file);
     cleanup.push(() => store.close());
     expect(await store.listRuns()).toEqual([]);
