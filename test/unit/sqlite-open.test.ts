@@ -40,7 +40,9 @@ describe("SqliteStore.open and the schema version", () => {
       writer.close();
     });
     vi.stubEnv("BATON_DB_BUSY_TIMEOUT_MS", "300");
-    cleanup.push(() => vi.unstubAllEnvs());
+    cleanup.push(() => {
+      vi.unstubAllEnvs();
+    });
     const store = SqliteStore.open(file);
     cleanup.push(() => store.close());
     expect(await store.listRuns()).toEqual([]);
