@@ -39,6 +39,30 @@ interface Launcher {
   closing: boolean;
 }
 
+function forkLauncher(): ChildProcess {
+  return fork(new URL("./launcher.js", import.meta.url), [], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    execArgv: ["--max-old-space-size=256"],
+    serialization: "json",
+  });
+}
+
+/** A launcher forked before any engine exists, for the first {@link Spawner} to take. */
+let prestarted: ChildProcess | undefined;
+
+/**
+ * Forks the first launcher now (`baton run`, before it reads the pipeline file), so that it has
+ * started by the time the first task is launched. Until taken it does not keep the process alive,
+ * and it exits with the process.
+ */
+export function prestartLauncher(): void {
+  if (prestarted) return;
+  prestarted = forkLauncher();
+  prestarted.on("error", () => undefined);
+  prestarted.unref();
+  (prestarted.channel as { unref(): void } | undefined)?.unref();
+}
+
 /**
  * Starts processes through a few launcher processes (`BATON_LAUNCHERS`, default 2; see
  * `launcher.ts` for why), each request going to the least busy one. The first launcher starts
@@ -58,11 +82,9 @@ export class Spawner {
   }
 
   private startLauncher(): Launcher {
-    const child = fork(new URL("./launcher.js", import.meta.url), [], {
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-      execArgv: ["--max-old-space-size=256"],
-      serialization: "json",
-    });
+    const early = prestarted;
+    prestarted = undefined;
+    const child = early?.connected ? early : forkLauncher();
     const entry: Launcher = { child, ids: new Set(), closing: false };
     child.on("message", (r: SpawnReply) => this.onReply(entry, r));
     child.on("exit", () => this.onLauncherExit(entry));
