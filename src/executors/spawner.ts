@@ -51,7 +51,7 @@ function forkLauncher(): ChildProcess {
 let prestarted: ChildProcess | undefined;
 
 /**
- * Forks the first launcher now (`baton run`, before it reads the pipeline file), so that it has
+ * Forks the first launcher now (`baton run`, as it starts), so that it has
  * started by the time the first task is launched. Until taken it does not keep the process alive,
  * and it exits with the process.
  */

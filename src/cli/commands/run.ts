@@ -1,8 +1,7 @@
 import { ApiClient, findFolderServer } from "../../client/api-client.js";
 import { BatonError } from "../../errors.js";
-import { prestartLauncher } from "../../executors/spawner.js";
 import { parseParamAssignments, resolveParams } from "../../spec/params.js";
-import { loadProject, locateFile, pickPipeline } from "../context.js";
+import { loadProject, pickPipeline } from "../context.js";
 import { driveRun } from "../drive.js";
 
 export interface RunCommandOptions {
@@ -17,8 +16,6 @@ export interface RunCommandOptions {
 
 /** `baton run`: runs a pipeline on the embedded engine and exits 0 iff it succeeded. */
 export async function runCommand(pipelineName: string | undefined, opts: RunCommandOptions): Promise<void> {
-  // The process that starts the tasks boots while the file is read and the run is planned.
-  if (!opts.detach && !findFolderServer(locateFile(opts.file).workdir)) prestartLauncher();
   const project = loadProject(opts.file);
   const pipeline = pickPipeline(project, pipelineName);
   const params = resolveParams(pipeline.params, parseParamAssignments(opts.param), {
