@@ -1,28 +1,15 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { stateLayoutFor } from "../engine/layout.js";
 import { BatonError, didYouMean } from "../errors.js";
 import { limitsFromEnv } from "../spec/limits.js";
 import { parseProjectText } from "../spec/parse.js";
 import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
-import { dbFromEnv, openStore, sqliteFile } from "../store/open-store.js";
-import { isPostgresUrl } from "../store/postgres-store.js";
-import { SqliteStore } from "../store/sqlite-store.js";
-import type { Store } from "../store/store.js";
 import { own } from "../util/dict.js";
+import { type ProjectFile, locateFile } from "./state.js";
 
-export interface ProjectFile {
-  /** Absolute path of the pipeline file. */
-  file: string;
-  /** The folder holding it: tasks run here and `.baton/` lives here. */
-  workdir: string;
-}
-
-export function locateFile(file: string): ProjectFile {
-  const abs = path.resolve(file);
-  return { file: abs, workdir: path.dirname(abs) };
-}
+// Commands that only read the state import these from ./state.js (no YAML, no schemas).
+export { type ProjectFile, locateFile, openExistingStore } from "./state.js";
 
 /**
  * Reads and validates a pipeline file; problems come back as one SPEC_INVALID error. Fan-outs
@@ -66,28 +53,4 @@ export function pickPipeline(project: ProjectSpec, name: string | undefined): Pi
     );
   }
   return pipeline;
-}
-
-/**
- * Opens the store of an existing state folder (`.baton/`, or `data`: `--data`, else
- * BATON_DATA) for reading commands (`ls`, `show`, `logs`), or the database `db` (`--db`, else
- * BATON_DB) names: a SQLite file, or a `postgres://` URL.
- */
-export async function openExistingStore(file: string, db?: string, data?: string): Promise<Store> {
-  const named = dbFromEnv(db);
-  if (named !== undefined && isPostgresUrl(named)) return openStore(named, "");
-  const { workdir } = locateFile(file);
-  const layout = stateLayoutFor(workdir, data);
-  const database = sqliteFile(named) ?? layout.database;
-  if (!fs.existsSync(database)) {
-    throw new BatonError(
-      "STORE_NOT_FOUND",
-      named !== undefined
-        ? `no state database ${database} (--db ${named})`
-        : layout.given !== undefined
-          ? `no runs yet in ${layout.given} (no ${database})`
-          : `no runs yet in ${workdir} (no ${path.relative(process.cwd(), database) || database})`,
-    );
-  }
-  return SqliteStore.open(database);
 }

@@ -276,6 +276,14 @@ export function buildProgram(): Command {
 /** Entry point of the `baton` binary: runs a command and exits with its code. */
 export async function main(argv: string[]): Promise<void> {
   exitOnSignalUntilClaimed();
+  // `baton run`: the process that starts its tasks boots while the rest of the CLI loads and the
+  // run is planned (executors/spawner.ts prestartLauncher; unused, it ends with this process).
+  if (argv[0] === "run" && !argv.includes("--detach")) {
+    import("../executors/spawner.js").then(
+      (m) => m.prestartLauncher(),
+      () => undefined,
+    );
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -1,6 +1,6 @@
 import type { EngineEvent } from "../engine/engine.js";
-import { formatMs } from "../executors/local-executor.js";
 import type { TaskStatus } from "../store/store.js";
+import { formatMs } from "../util/format-ms.js";
 import { safeLine, safeText } from "./terminal.js";
 
 /**

@@ -1,7 +1,7 @@
-import { AgentExecutor } from "../executors/agent-executor.js";
+import type { Executor } from "../executors/executor.js";
 import { LocalExecutor } from "../executors/local-executor.js";
 import { ExecutorRouter } from "../executors/router.js";
-import { SlurmExecutor } from "../executors/slurm-executor.js";
+import type { Workspace } from "../executors/workspace.js";
 import type { TaskLimits } from "../spec/limits.js";
 import type { PoolSpec } from "../spec/types.js";
 import { openStore } from "../store/open-store.js";
@@ -52,8 +52,16 @@ function engineOn<S extends Store>(
   // Each pool's tasks run on its executor (`executor: slurm`), all in this state folder.
   const local = new LocalExecutor({ layout });
   const executor = new ExecutorRouter(local, {
-    slurm: () => new SlurmExecutor({ workspace: local.workspace }),
-    agent: () => new AgentExecutor({ store, workspace: local.workspace }),
+    slurm: () =>
+      loadedOnFirstUse("slurm", local.workspace, async () => {
+        const { SlurmExecutor } = await import("../executors/slurm-executor.js");
+        return new SlurmExecutor({ workspace: local.workspace });
+      }),
+    agent: () =>
+      loadedOnFirstUse("agent", local.workspace, async () => {
+        const { AgentExecutor } = await import("../executors/agent-executor.js");
+        return new AgentExecutor({ store, workspace: local.workspace });
+      }),
   });
   const engine = new Engine({
     store,
@@ -72,4 +80,25 @@ function engineOn<S extends Store>(
     await store.close();
   };
   return { engine, store, layout, close };
+}
+
+/**
+ * An executor whose module is loaded when it is first used (a pool with `executor: slurm`, an
+ * attempt with such a handle): runs that use only the local executor never load the others.
+ */
+function loadedOnFirstUse(name: string, workspace: Workspace, load: () => Promise<Executor>): Executor {
+  let made: Promise<Executor> | undefined;
+  const get = () => {
+    made ??= load();
+    return made;
+  };
+  return {
+    name,
+    workspace,
+    launch: async (request) => (await get()).launch(request),
+    adopt: async (request) => (await get()).adopt(request),
+    shutdown: async () => {
+      await (await made?.catch(() => undefined))?.shutdown();
+    },
+  };
 }

@@ -11,6 +11,12 @@ export const MAX_ARG_STRLEN = 131_072;
 /** What every launch adds to a task's environment (`BATON_*` paths and ids): room kept for it. */
 const LAUNCH_ENV_RESERVE = 8 * 1024;
 
+/**
+ * The least ARG_MAX can be: on Linux, glibc's and the kernel's floor of 32 pages (`getconf` says
+ * a quarter of the stack limit when that is more); elsewhere POSIX's minimum.
+ */
+const MIN_ARG_MAX = process.platform === "linux" ? 131_072 : 4096;
+
 let argMaxCache: number | undefined;
 
 /** The system's limit on arguments and environment together (`getconf ARG_MAX`), looked up once. */
@@ -53,6 +59,8 @@ export function commandSizeProblem(
     }
     total += bytes + 9;
   }
+  // Below the smallest limit the system can have, `getconf` (a process start) is not asked.
+  if (total <= MIN_ARG_MAX - LAUNCH_ENV_RESERVE) return undefined;
   const limit = argMax() - LAUNCH_ENV_RESERVE;
   if (total > limit) {
     return `the command and its environment take ${total} bytes; the system takes at most ${limit} (ARG_MAX ${argMax()}, less ${LAUNCH_ENV_RESERVE} kept for Baton's variables)`;

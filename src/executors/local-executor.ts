@@ -3,6 +3,7 @@ import type { ContentStore } from "../artifacts/cas.js";
 import type { Collected } from "../artifacts/collect.js";
 import type { StateLayout } from "../engine/layout.js";
 import { ensureBatonError } from "../errors.js";
+import { formatMs } from "../util/format-ms.js";
 import { commandSizeProblem } from "./arg-limit.js";
 import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
 import { Spawner } from "./spawner.js";
@@ -306,17 +307,6 @@ function readProcStat(pid: number): { state: string; pgrp: number; startTime: st
 /** When the process started (field 22 of /proc/PID/stat), to tell a reused pid apart. */
 function readStartTime(pid: number): string | null {
   return readProcStat(pid)?.startTime ?? null;
-}
-
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  const rest = Math.round(s % 60);
-  if (m < 60) return rest ? `${m}m${rest}s` : `${m}m`;
-  const h = Math.floor(m / 60);
-  return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -39,10 +39,35 @@ interface Launcher {
   closing: boolean;
 }
 
+function forkLauncher(): ChildProcess {
+  return fork(new URL("./launcher.js", import.meta.url), [], {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    execArgv: ["--max-old-space-size=256"],
+    serialization: "json",
+  });
+}
+
+/** A launcher forked before any engine exists, for the first {@link Spawner} to take. */
+let prestarted: ChildProcess | undefined;
+
+/**
+ * Forks the first launcher now (`baton run`, as it starts), so that it has
+ * started by the time the first task is launched. Until taken it does not keep the process alive,
+ * and it exits with the process.
+ */
+export function prestartLauncher(): void {
+  if (prestarted) return;
+  prestarted = forkLauncher();
+  prestarted.on("error", () => undefined);
+  prestarted.unref();
+  (prestarted.channel as { unref(): void } | undefined)?.unref();
+}
+
 /**
  * Starts processes through a few launcher processes (`BATON_LAUNCHERS`, default 2; see
- * `launcher.ts` for why), each request going to the least busy one. An idle launcher does not
- * keep the engine alive.
+ * `launcher.ts` for why), each request going to the least busy one. The first launcher starts
+ * at once, the others when a request finds every launcher busy (a one-task run starts one). An
+ * idle launcher does not keep the engine alive.
  */
 export class Spawner {
   private readonly launchers: Launcher[] = [];
@@ -52,16 +77,14 @@ export class Spawner {
   private readonly started = new Set<number>();
   private closed = false;
 
-  constructor(count = Number(process.env.BATON_LAUNCHERS) || 2) {
-    for (let i = 0; i < count; i++) this.launchers.push(this.startLauncher());
+  constructor(private readonly count = Number(process.env.BATON_LAUNCHERS) || 2) {
+    this.launchers.push(this.startLauncher());
   }
 
   private startLauncher(): Launcher {
-    const child = fork(new URL("./launcher.js", import.meta.url), [], {
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-      execArgv: ["--max-old-space-size=256"],
-      serialization: "json",
-    });
+    const early = prestarted;
+    prestarted = undefined;
+    const child = early?.connected ? early : forkLauncher();
     const entry: Launcher = { child, ids: new Set(), closing: false };
     child.on("message", (r: SpawnReply) => this.onReply(entry, r));
     child.on("exit", () => this.onLauncherExit(entry));
@@ -91,6 +114,9 @@ export class Spawner {
   spawn(request: Omit<SpawnRequest, "id">, handlers: SpawnHandlers): void {
     const id = this.nextId++;
     this.handlers.set(id, handlers);
+    if (this.launchers.length < this.count && this.launchers.every((l) => l.ids.size > 0)) {
+      this.launchers.push(this.startLauncher());
+    }
     const live = this.launchers.filter((l) => l.child.connected);
     const entry = (live.length ? live : this.launchers).reduce((a, b) => (b.ids.size < a.ids.size ? b : a));
     entry.ids.add(id);
@@ -118,7 +144,10 @@ export class Spawner {
           new Promise<void>((resolve) => {
             if (l.child.exitCode !== null || !l.child.connected) return resolve();
             l.child.once("exit", () => resolve());
-            l.child.disconnect();
+            // An idle launcher has nothing to finish (its tasks run in their own sessions): it
+            // is stopped rather than waited for, which could take its whole start-up.
+            if (l.ids.size === 0) l.child.kill("SIGKILL");
+            else l.child.disconnect();
           }),
       ),
     );

@@ -5,9 +5,12 @@
  */
 import path from "node:path";
 import { BatonError } from "../errors.js";
-import { PostgresStore, isPostgresUrl } from "./postgres-store.js";
-import { SqliteStore } from "./sqlite-store.js";
 import type { Store } from "./store.js";
+
+/** Whether `db` names a PostgreSQL database (the `pg` driver is loaded only then). */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
 
 /** `--db` as given, else BATON_DB, else undefined (the default SQLite file). */
 export function dbFromEnv(db: string | undefined): string | undefined {
@@ -39,6 +42,11 @@ export function sqliteFile(db: string | undefined): string | undefined {
  * @throws USAGE (a URL it cannot use), STORE_CONNECT (refused, unknown host, wrong password).
  */
 export async function openStore(db: string | undefined, defaultFile: string): Promise<Store> {
-  if (db !== undefined && isPostgresUrl(db)) return PostgresStore.connect(db);
-  return SqliteStore.open(sqliteFile(db) ?? defaultFile);
+  if (db !== undefined && isPostgresUrl(db)) {
+    const { PostgresStore } = await import("./postgres-store.js");
+    return PostgresStore.connect(db);
+  }
+  const file = sqliteFile(db) ?? defaultFile;
+  const { SqliteStore } = await import("./sqlite-store.js");
+  return SqliteStore.open(file);
 }

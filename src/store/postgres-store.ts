@@ -72,9 +72,7 @@ export interface PostgresTarget {
 }
 
 /** Whether `--db` names a PostgreSQL database (`postgres://` or `postgresql://`). */
-export function isPostgresUrl(db: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(db);
-}
+export { isPostgresUrl } from "./open-store.js";
 
 /**
  * Reads `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`. A URL it cannot use is a USAGE error

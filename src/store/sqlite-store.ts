@@ -1072,6 +1072,8 @@ function sleepSync(ms: number): void {
 }
 
 function migrate(db: Database.Database): void {
+  // An up-to-date database (every open but the first) is told by one read, with no write lock.
+  if (schemaIsCurrent(db)) return;
   db.transaction(() =>
     db.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
@@ -1091,6 +1093,20 @@ function migrate(db: Database.Database): void {
         Date.now(),
       );
     }).immediate();
+  }
+}
+
+/** Whether every migration is recorded as applied (and no other version: then the full check runs). */
+function schemaIsCurrent(db: Database.Database): boolean {
+  try {
+    const row = db.prepare("SELECT count(*) AS n, max(version) AS top FROM schema_migrations").get() as {
+      n: number;
+      top: number | null;
+    };
+    return row.n === SQLITE_MIGRATIONS.length && row.top === SQLITE_MIGRATIONS.length;
+  } catch {
+    // No schema_migrations table yet: a new database.
+    return false;
   }
 }
 

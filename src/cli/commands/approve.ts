@@ -9,7 +9,7 @@ import { ApiClient } from "../../client/api-client.js";
 import { runOwner } from "../../engine/ownership.js";
 import { BatonError } from "../../errors.js";
 import { rootRun } from "../../store/store.js";
-import { openExistingStore } from "../context.js";
+import { openExistingStore } from "../state.js";
 import { safeLine } from "../terminal.js";
 import { driverOf } from "./control.js";
 

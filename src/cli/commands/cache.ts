@@ -2,7 +2,7 @@ import { ContentStore } from "../../artifacts/cas.js";
 import { stateLayoutFor } from "../../engine/layout.js";
 import { iso } from "../../engine/task-view.js";
 import { BatonError } from "../../errors.js";
-import { locateFile, openExistingStore } from "../context.js";
+import { locateFile, openExistingStore } from "../state.js";
 import { table } from "../table.js";
 
 export interface CacheOptions {

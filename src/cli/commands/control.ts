@@ -6,9 +6,9 @@ import { runOwner } from "../../engine/ownership.js";
 import { BatonError } from "../../errors.js";
 import type { RunRow, Store } from "../../store/store.js";
 import { isTerminal, rootRun } from "../../store/store.js";
-import { locateFile, openExistingStore } from "../context.js";
 import { engineFile } from "../embedded-api.js";
 import { EXIT } from "../main.js";
+import { locateFile, openExistingStore } from "../state.js";
 import { safeLine } from "../terminal.js";
 
 /**

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { BatonError } from "../../errors.js";
 import type { Store, TaskRow } from "../../store/store.js";
 import { isTerminal } from "../../store/store.js";
-import { openExistingStore } from "../context.js";
 import { copyLogFrom } from "../log-tail.js";
+import { openExistingStore } from "../state.js";
 import { logSink, safeLine } from "../terminal.js";
 
 /**

@@ -1,10 +1,10 @@
 import { iso, shownStatus, taskViews } from "../../engine/task-view.js";
 import { BatonError } from "../../errors.js";
-import { formatMs } from "../../executors/local-executor.js";
 import { type RunRow, type Store, TASK_STATUSES, type TaskRow, type TaskStatus } from "../../store/store.js";
+import { formatMs } from "../../util/format-ms.js";
 import { groupBy } from "../../util/group-by.js";
 import { plural } from "../../util/plural.js";
-import { openExistingStore } from "../context.js";
+import { openExistingStore } from "../state.js";
 import { cell, table } from "../table.js";
 
 export interface LsOptions {

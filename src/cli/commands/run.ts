@@ -3,7 +3,6 @@ import { BatonError } from "../../errors.js";
 import { parseParamAssignments, resolveParams } from "../../spec/params.js";
 import { loadProject, pickPipeline } from "../context.js";
 import { driveRun } from "../drive.js";
-import { runOnServer } from "../remote-run.js";
 
 export interface RunCommandOptions {
   file: string;
@@ -38,6 +37,7 @@ export async function runCommand(pipelineName: string | undefined, opts: RunComm
       from: opts.from ? [opts.from] : undefined,
       noCache: !opts.cache,
     };
+    const { runOnServer } = await import("../remote-run.js");
     await runOnServer(new ApiClient(endpoint), body, opts);
     return;
   }

@@ -3,7 +3,7 @@ import { explainCache } from "../../engine/cache-explanation.js";
 import { notificationView } from "../../engine/notify/view.js";
 import { attemptView, iso, runView, shownStatus, taskView, taskViews } from "../../engine/task-view.js";
 import type { Store, TaskRow } from "../../store/store.js";
-import { openExistingStore } from "../context.js";
+import { openExistingStore } from "../state.js";
 import { table } from "../table.js";
 import { safeLine, safeText } from "../terminal.js";
 import { duration } from "./ls.js";

@@ -4,7 +4,7 @@
  */
 import { ApiClient, findEndpoint } from "../../client/api-client.js";
 import { BatonError } from "../../errors.js";
-import { locateFile } from "../context.js";
+import { locateFile } from "../state.js";
 import { table } from "../table.js";
 
 interface TriggerView {
