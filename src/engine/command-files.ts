@@ -77,15 +77,15 @@ export function commandWords(command: string): string[] {
  */
 export async function commandFiles(command: string, workdir: string, exclude: string[]): Promise<string[]> {
   const root = path.resolve(workdir);
-  const inside = (p: string, dir: string) => {
-    const rel = path.relative(dir, p);
-    return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-  };
+  const excluded = exclude.map((d) => path.resolve(d));
+  // Both sides are resolved paths (normalised, absolute): a prefix test says whether one is inside.
+  const inside = (p: string, dir: string) =>
+    p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
   const files: string[] = [];
   for (const word of commandWords(command)) {
     if (word.includes("\0")) continue;
     const abs = path.resolve(root, word);
-    if (abs === root || !inside(abs, root) || exclude.some((d) => inside(abs, d))) continue;
+    if (abs === root || !inside(abs, root) || excluded.some((d) => inside(abs, d))) continue;
     if (files.includes(abs)) continue;
     // One lstat per word, made here: most words name nothing (`cat`, `1`), and a thread-pool
     // round trip each would stand between a task's inputs being ready and its start.
