@@ -203,6 +203,17 @@ describe("materialiseInputs", () => {
     expect(fs.readdirSync(path.join(inputs(), "raw"))).toEqual(["x.txt"]);
   });
 
+  it("lays out a few files and many alike: a private folder of links, nothing left from before", async () => {
+    for (const count of [3, 40]) {
+      const given = files(Array.from({ length: count }, (_, i) => [`f${i}.txt`, "step"] as [string, string]));
+      fs.mkdirSync(path.join(inputs(), "in", "stale"), { recursive: true });
+      const links = await materialiseInputs(inputs(), "in", given);
+      expect(fs.readdirSync(path.join(inputs(), "in")).sort()).toEqual(given.map((f) => f.rel).sort());
+      expect(links.map((l) => fs.readlinkSync(l))).toEqual(given.map((f) => f.abs));
+      expect(fs.statSync(path.join(inputs(), "in")).mode & 0o777).toBe(0o700);
+    }
+  });
+
   it("refuses an input name that is not a single folder name", async () => {
     await expect(materialiseInputs(inputs(), "../x", [])).rejects.toThrow(/cannot be used as a folder name/);
   });

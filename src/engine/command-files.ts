@@ -77,28 +77,30 @@ export function commandWords(command: string): string[] {
  */
 export async function commandFiles(command: string, workdir: string, exclude: string[]): Promise<string[]> {
   const root = path.resolve(workdir);
-  const inside = (p: string, dir: string) => {
-    const rel = path.relative(dir, p);
-    return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-  };
+  const excluded = exclude.map((d) => path.resolve(d));
+  // Both sides are resolved paths (normalised, absolute): a prefix test says whether one is inside.
+  const inside = (p: string, dir: string) =>
+    p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
   const files: string[] = [];
   for (const word of commandWords(command)) {
     if (word.includes("\0")) continue;
     const abs = path.resolve(root, word);
-    if (abs === root || !inside(abs, root) || exclude.some((d) => inside(abs, d))) continue;
+    if (abs === root || !inside(abs, root) || excluded.some((d) => inside(abs, d))) continue;
     if (files.includes(abs)) continue;
-    let st: fs.Stats;
+    // One lstat per word, made here: most words name nothing (`cat`, `1`), and a thread-pool
+    // round trip each would stand between a task's inputs being ready and its start.
+    let st: fs.Stats | undefined;
     try {
-      st = await fs.promises.lstat(abs);
-      if (st.isSymbolicLink()) {
+      st = fs.lstatSync(abs, { throwIfNoEntry: false });
+      if (st?.isSymbolicLink()) {
         const real = await fs.promises.realpath(abs);
         if (!inside(real, await fs.promises.realpath(root))) continue;
         st = await fs.promises.stat(real);
       }
     } catch {
-      continue; // names no file (a flag, a value, a missing file)
+      continue; // names no file it may read
     }
-    if (st.isFile()) files.push(abs);
+    if (st?.isFile()) files.push(abs);
   }
   return files;
 }

@@ -21,6 +21,12 @@ describe("run and task ids", () => {
     expect(new Set(ids.map((id) => id.slice(0, 10)))).toEqual(new Set([ids[0]!.slice(0, 10)]));
     expect(new Set(ids.map((id) => id.slice(0, 16))).size).toBe(ids.length);
   });
+
+  it("ULIDs made many at a time (their randomness drawn in batches) never share a random part", () => {
+    const now = Date.UTC(2024, 0, 1);
+    const ids = Array.from({ length: 2000 }, () => ulid(now));
+    expect(new Set(ids.map((id) => id.slice(10))).size).toBe(ids.length);
+  });
 });
 
 describe("parseIdQuery", () => {
