@@ -2,7 +2,6 @@
  * `.baton/server.json`: how CLI clients find a live server for a folder (docs/cli.md: with no
  * `BATON_URL`, `run` and `submit` use the server recorded in `.baton/` if it is alive).
  */
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { isAlive } from "../util/process.js";
@@ -29,7 +28,9 @@ export function serverFilePath(stateDir: string): string {
 export function writeServerFile(stateDir: string, record: ServerRecord): string {
   const file = serverFilePath(stateDir);
   makeStateDir(stateDir);
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  // Unique among this process's writes (`wx` refuses a clash); no node:crypto, which every
+  // client command importing this module would otherwise load.
+  const tmp = `${file}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   fs.renameSync(tmp, file);
   return file;
