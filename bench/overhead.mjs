@@ -271,7 +271,7 @@ async function main() {
   );
   writeFileSync(join(OUT, "overhead.md"), `${md}\n`);
   console.log(md);
-  if (o.write) updateSectionFile(join(BENCH, "RESULTS.md"), "## Fixed costs", md);
+  if (o.write) updateSectionFile(join(BENCH, "RESULTS.md"), "Fixed costs", md);
 }
 
 await main();
