@@ -228,7 +228,7 @@ export function planInputLinks(inputsDir: string, name: string, files: InputFile
 
 /** Creates the links of a plan (replacing whatever an earlier attempt left there). */
 export async function createInputLinks(plan: InputLinkPlan, files: InputFile[]): Promise<void> {
-  const { root, rels, links, name } = plan;
+  const { root, rels, links } = plan;
   // A few links straight in the folder (a DAG step's inputs): a handful of system calls made
   // here, rather than one thread-pool round trip each on the way to the task's start.
   if (files.length <= SYNC_LINKS && rels.every((rel) => !rel.includes("/"))) {
@@ -236,20 +236,13 @@ export async function createInputLinks(plan: InputLinkPlan, files: InputFile[]):
       rmSync(root, { recursive: true, force: true });
       makeStateDir(root);
     } catch (err) {
-      throw new BatonError("TASK_SETUP", `cannot write inputs folder ${root}: ${describeFsError(err)}`, {
-        cause: err,
-        context: { input: name, path: root, errno: errnoOf(err) },
-      });
+      throw folderError(plan, err);
     }
     for (const [i, file] of files.entries()) {
-      const link = links[i] as string;
       try {
-        symlinkSync(resolve(file.abs), link);
+        symlinkSync(resolve(file.abs), links[i] as string);
       } catch (err) {
-        throw new BatonError("TASK_SETUP", `cannot create input link ${link}: ${describeFsError(err)}`, {
-          cause: err,
-          context: { input: name, path: link, target: file.abs, errno: errnoOf(err) },
-        });
+        throw linkError(plan, i, file, err);
       }
     }
     return;
@@ -265,21 +258,31 @@ export async function createInputLinks(plan: InputLinkPlan, files: InputFile[]):
     }
     await mkdirAll(root, dirs);
   } catch (err) {
-    throw new BatonError("TASK_SETUP", `cannot write inputs folder ${root}: ${describeFsError(err)}`, {
-      cause: err,
-      context: { input: name, path: root, errno: errnoOf(err) },
-    });
+    throw folderError(plan, err);
   }
   await mapLimit(files, LINK_CONCURRENCY, async (file, i) => {
-    const link = links[i] as string;
     try {
-      await symlink(resolve(file.abs), link);
+      await symlink(resolve(file.abs), links[i] as string);
     } catch (err) {
-      throw new BatonError("TASK_SETUP", `cannot create input link ${link}: ${describeFsError(err)}`, {
-        cause: err,
-        context: { input: name, path: link, target: file.abs, errno: errnoOf(err) },
-      });
+      throw linkError(plan, i, file, err);
     }
+  });
+}
+
+/** The inputs folder of `plan` could not be emptied or made. */
+function folderError({ root, name }: InputLinkPlan, err: unknown): BatonError {
+  return new BatonError("TASK_SETUP", `cannot write inputs folder ${root}: ${describeFsError(err)}`, {
+    cause: err,
+    context: { input: name, path: root, errno: errnoOf(err) },
+  });
+}
+
+/** Link `i` of `plan`, to `file`, could not be made. */
+function linkError({ links, name }: InputLinkPlan, i: number, file: InputFile, err: unknown): BatonError {
+  const link = links[i] as string;
+  return new BatonError("TASK_SETUP", `cannot create input link ${link}: ${describeFsError(err)}`, {
+    cause: err,
+    context: { input: name, path: link, target: file.abs, errno: errnoOf(err) },
   });
 }
 

@@ -8,9 +8,6 @@ import type { PipelineSpec, ProjectSpec } from "../spec/types.js";
 import { own } from "../util/dict.js";
 import { type ProjectFile, locateFile } from "./state.js";
 
-// Commands that only read the state import these from ./state.js (no YAML, no schemas).
-export { type ProjectFile, locateFile, openExistingStore } from "./state.js";
-
 /**
  * Reads and validates a pipeline file; problems come back as one SPEC_INVALID error. Fan-outs
  * are checked against `limits` (default: BATON_MAX_TASKS_PER_NODE / _PER_RUN, or 100,000).

@@ -4,10 +4,10 @@ import { runView, taskViews } from "../engine/task-view.js";
 import type { ProjectSpec } from "../spec/types.js";
 import { dbFromEnv } from "../store/open-store.js";
 import type { RunStatus } from "../store/store.js";
-import type { ProjectFile } from "./context.js";
 import { startEmbeddedApi } from "./embedded-api.js";
 import { EXIT, claimSignals } from "./main.js";
 import { ProgressReporter } from "./progress.js";
+import type { ProjectFile } from "./state.js";
 
 type LocalEngine = ReturnType<typeof openLocalEngine>;
 type LocatedProject = ProjectSpec & ProjectFile;

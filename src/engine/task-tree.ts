@@ -243,8 +243,7 @@ export class TaskTree {
     const rows: NewTask[] = [];
     const deps: TaskDep[] = [];
     const known: Array<{ task: TaskRow }> = [];
-    let runName = "";
-    let runCwd = this.defaultCwd;
+    let head: { name: string; cwd: string } | undefined;
     for (const [i, req] of reqs.entries()) {
       const prepared = await this.prepare(req, batch).catch((err) => {
         if (reqs.length === 1 || !(err instanceof BatonError)) throw err;
@@ -259,10 +258,7 @@ export class TaskTree {
           },
         );
       });
-      if (created.length === 0) {
-        runName = prepared.name;
-        runCwd = prepared.cwd;
-      }
+      head ??= prepared;
       created.push(...prepared.created);
       rows.push(...prepared.rows);
       deps.push(...prepared.deps);
@@ -272,10 +268,10 @@ export class TaskTree {
       ? null
       : {
           id: runId,
-          pipeline: reqs.length > 1 ? `${runName} (${reqs.length})` : runName,
+          pipeline: reqs.length > 1 ? `${head!.name} (${reqs.length})` : head!.name,
           params: {},
           options: {},
-          workdir: runCwd,
+          workdir: head!.cwd,
           specFile: null,
           parentRunId: null,
           parentTaskId: null,

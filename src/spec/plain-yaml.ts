@@ -98,6 +98,17 @@ const giveUp = (): never => {
   throw GIVE_UP;
 };
 
+/** The one-character escapes of a double-quoted scalar the reader takes (the rest: yaml's parser). */
+const ESCAPES: Readonly<Record<string, string>> = {
+  "\\": "\\",
+  '"': '"',
+  "/": "/",
+  n: "\n",
+  t: "\t",
+  r: "\r",
+  "0": "\u0000",
+};
+
 const NULL_RE = /^(?:~|[Nn]ull|NULL)$/;
 const BOOL_RE = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
 const INT_RE = /^[-+]?[0-9]+$/;
@@ -562,39 +573,17 @@ class Reader {
       if (ch === '"') break;
       if (ch === "\\") {
         out += t.slice(from, k);
-        const e = t[k + 1];
-        switch (e) {
-          case "\\":
-          case '"':
-          case "/":
-            out += e;
-            k += 2;
-            break;
-          case "n":
-            out += "\n";
-            k += 2;
-            break;
-          case "t":
-            out += "\t";
-            k += 2;
-            break;
-          case "r":
-            out += "\r";
-            k += 2;
-            break;
-          case "0":
-            out += "\u0000";
-            k += 2;
-            break;
-          case "u": {
-            const hex = t.slice(k + 2, k + 6);
-            if (!/^[0-9a-fA-F]{4}$/.test(hex)) giveUp();
-            out += String.fromCharCode(Number.parseInt(hex, 16));
-            k += 6;
-            break;
-          }
-          default:
-            return giveUp();
+        const e = t[k + 1] ?? "";
+        if (Object.hasOwn(ESCAPES, e)) {
+          out += ESCAPES[e];
+          k += 2;
+        } else if (e === "u") {
+          const hex = t.slice(k + 2, k + 6);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) giveUp();
+          out += String.fromCharCode(Number.parseInt(hex, 16));
+          k += 6;
+        } else {
+          return giveUp();
         }
         from = k;
         continue;

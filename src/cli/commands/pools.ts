@@ -2,7 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import { ApiClient, findEndpoint } from "../../client/api-client.js";
 import type { Store } from "../../store/store.js";
-import { loadProject, locateFile, openExistingStore } from "../context.js";
+import { loadProject } from "../context.js";
+import { locateFile, openExistingStore } from "../state.js";
 import { table } from "../table.js";
 
 /**

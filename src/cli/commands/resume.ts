@@ -2,8 +2,9 @@ import fs from "node:fs";
 import { runOwner } from "../../engine/ownership.js";
 import { BatonError } from "../../errors.js";
 import { type RunRow, type RunStatus, type Store, rootRun } from "../../store/store.js";
-import { loadProject, locateFile, openExistingStore } from "../context.js";
+import { loadProject } from "../context.js";
 import { drive, driveRun } from "../drive.js";
+import { locateFile, openExistingStore } from "../state.js";
 
 /**
  * `baton resume RUN`: continues a run whose engine died, adopting task processes still alive:

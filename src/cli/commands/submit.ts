@@ -237,18 +237,19 @@ async function waitRemote(client: ApiClient, ids: string[], log: boolean): Promi
     const sink = logSink(process.stdout);
     await client.stream(`/tasks/${ids[0]}/log?follow=1`, (text) => sink.write(text));
   }
+  // Many tasks share one run (a batch): listed by their run, which is looked up once.
+  const run = ids.length > 10 ? (await client.get<{ run: string }>(`/tasks/${ids[0]}`)).run : undefined;
   for (;;) {
-    const tasks = await statusesOf(client, ids);
+    const tasks = await statusesOf(client, ids, run);
     if (tasks.every((t) => isTerminal(t.status))) return exitCodeOf(tasks);
-    await sleep(ids.length > 10 ? 1000 : 200);
+    await sleep(run ? 1000 : 200);
   }
 }
 
-/** The tasks `ids` as they are now: from their run's list when there are many, else one by one. */
-async function statusesOf(client: ApiClient, ids: string[]): Promise<TaskJson[]> {
-  if (ids.length <= 10) return Promise.all(ids.map((id) => client.get<TaskJson>(`/tasks/${id}`)));
-  const first = await client.get<TaskJson & { run: string }>(`/tasks/${ids[0]}`);
-  const { tasks } = await client.get<{ tasks: TaskJson[] }>(`/tasks?run=${first.run}&limit=10000`);
+/** The tasks `ids` as they are now: from their run's list when given, else one by one. */
+async function statusesOf(client: ApiClient, ids: string[], run: string | undefined): Promise<TaskJson[]> {
+  if (!run) return Promise.all(ids.map((id) => client.get<TaskJson>(`/tasks/${id}`)));
+  const { tasks } = await client.get<{ tasks: TaskJson[] }>(`/tasks?run=${run}&limit=10000`);
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const out: TaskJson[] = [];
   for (const id of ids) out.push(byId.get(id) ?? (await client.get<TaskJson>(`/tasks/${id}`)));
