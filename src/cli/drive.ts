@@ -5,7 +5,7 @@ import type { ProjectSpec } from "../spec/types.js";
 import { dbFromEnv } from "../store/open-store.js";
 import type { RunStatus } from "../store/store.js";
 import { startEmbeddedApi } from "./embedded-api.js";
-import { EXIT, claimSignals } from "./main.js";
+import { EXIT, claimSignals } from "./exit.js";
 import { ProgressReporter } from "./progress.js";
 import type { ProjectFile } from "./state.js";
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ApiClient } from "../client/api-client.js";
 import type { TaskView } from "../engine/task-view.js";
-import { EXIT, claimSignals } from "./main.js";
+import { EXIT, claimSignals } from "./exit.js";
 import { safeLine } from "./terminal.js";
 
 interface RunDetail {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { Agent } from "../../agent/agent.js";
 import { ApiClient, findEndpoint } from "../../client/api-client.js";
 import { BatonError } from "../../errors.js";
-import { EXIT, claimSignals } from "../main.js";
+import { EXIT, claimSignals } from "../exit.js";
 import { table } from "../table.js";
 
 export interface AgentCommandOptions {

@@ -7,7 +7,7 @@ import { BatonError } from "../../errors.js";
 import type { RunRow, Store } from "../../store/store.js";
 import { isTerminal, rootRun } from "../../store/store.js";
 import { engineFile } from "../embedded-api.js";
-import { EXIT } from "../main.js";
+import { EXIT } from "../exit.js";
 import { locateFile, openExistingStore } from "../state.js";
 import { safeLine } from "../terminal.js";
 

@@ -12,7 +12,7 @@ import { type TaskLimits, limitsFromEnv, parseLimit } from "../../spec/limits.js
 import type { PoolSpec } from "../../spec/types.js";
 import { dbFromEnv, sqliteFile } from "../../store/open-store.js";
 import { loadProject } from "../context.js";
-import { EXIT, claimSignals } from "../main.js";
+import { EXIT, claimSignals } from "../exit.js";
 
 export interface ServerCommandOptions {
   /** Left undefined when not given, so that an explicit non-loopback host can be told apart. */

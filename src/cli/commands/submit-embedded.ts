@@ -5,7 +5,7 @@ import { openEngineOn } from "../../engine/local.js";
 import { dbFromEnv } from "../../store/open-store.js";
 import { loadProject } from "../context.js";
 import { startEmbeddedApi } from "../embedded-api.js";
-import { EXIT, claimSignals } from "../main.js";
+import { EXIT, claimSignals } from "../exit.js";
 import { printTaskLog } from "./logs.js";
 import { exitCodeOf, printIds } from "./submit.js";
 

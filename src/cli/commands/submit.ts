@@ -10,7 +10,7 @@ import { shellQuote } from "../../spec/expressions.js";
 import { defaultName } from "../../spec/task-name.js";
 import { type TaskStatus, isTerminal } from "../../store/store.js";
 import { dict } from "../../util/dict.js";
-import { EXIT } from "../main.js";
+import { EXIT } from "../exit.js";
 import { logSink } from "../terminal.js";
 
 export interface SubmitOptions {
