@@ -1,6 +1,6 @@
 import type { ContentStore } from "./cas.js";
 import { type MetricSeriesPoint, readMetricsFile } from "./metrics.js";
-import { type OutputFile, collectOutputs } from "./outputs.js";
+import { type OutputFile, collectOutputs, collectSmallOutputsSync } from "./outputs.js";
 
 /** Where an attempt's results are and what to keep of them. */
 export interface CollectRequest {
@@ -36,4 +36,20 @@ export async function collectAttempt(req: CollectRequest, cas: ContentStore): Pr
   } catch (err) {
     return { metrics, series, outputs: [], error: err instanceof Error ? err.message : String(err) };
   }
+}
+
+/**
+ * {@link collectAttempt} in a process that may block (the launcher): a few small outputs are
+ * stored with synchronous calls (see {@link collectSmallOutputsSync}), anything else as
+ * `collectAttempt` does.
+ */
+export async function collectAttemptQuick(req: CollectRequest, cas: ContentStore): Promise<Collected> {
+  if (req.globs !== null) {
+    const outputs = collectSmallOutputsSync(req.outputDir, req.globs, cas);
+    if (outputs !== undefined) {
+      const { metrics, series } = readMetricsFile(req.metricsPath, req.logPath);
+      return { metrics, series, outputs };
+    }
+  }
+  return collectAttempt(req, cas);
 }

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BatonError } from "../errors.js";
 import { ContentStore } from "./cas.js";
 import { compileOutputGlobs } from "./glob.js";
-import { collectOutputs, restoreOutputs, selectOutputs } from "./outputs.js";
+import { collectOutputs, collectSmallOutputsSync, restoreOutputs, selectOutputs } from "./outputs.js";
 
 let dir: string;
 let cas: ContentStore;
@@ -192,5 +192,47 @@ describe("restoreOutputs", () => {
       'cannot restore output "../escape": the path leaves the output folder',
     );
     expect(fs.existsSync(path.join(dir, "escape"))).toBe(false);
+  });
+});
+
+describe("collectSmallOutputsSync (the launcher's quick path)", () => {
+  it("records a flat folder of small files as collectOutputs does: same list, blobs stored, files read-only", async () => {
+    write("b.txt", "bee\n");
+    write("a.txt", "ay\n");
+    write("skip.log", "not kept\n");
+    const quick = collectSmallOutputsSync(out, ["*.txt"], cas);
+    expect(quick).toEqual([
+      { path: "a.txt", sha256: expect.any(String), size: 3 },
+      { path: "b.txt", sha256: expect.any(String), size: 4 },
+    ]);
+    for (const f of quick ?? []) {
+      expect(fs.readFileSync(cas.pathOf(f.sha256), "utf8")).toBe(
+        fs.readFileSync(path.join(out, f.path), "utf8"),
+      );
+      expect(fs.statSync(path.join(out, f.path)).mode & 0o222).toBe(0);
+    }
+    // The same answer as the full path gives over the same folder.
+    expect(await collectOutputs(out, ["*.txt"], cas)).toEqual(quick);
+  });
+
+  it("stores a file whose content the store already holds without linking it again", () => {
+    write("a.txt", "same\n");
+    write("b.txt", "same\n");
+    const quick = collectSmallOutputsSync(out, [], cas);
+    expect(quick?.map((f) => f.path)).toEqual(["a.txt", "b.txt"]);
+    expect(quick?.[0]?.sha256).toBe(quick?.[1]?.sha256);
+  });
+
+  it("leaves folders with sub-folders, links or hard-linked files to collectOutputs", () => {
+    write("sub/a.txt");
+    expect(collectSmallOutputsSync(out, [], cas)).toBeUndefined();
+    fs.rmSync(path.join(out, "sub"), { recursive: true });
+    write("a.txt");
+    fs.symlinkSync("a.txt", path.join(out, "l.txt"));
+    expect(collectSmallOutputsSync(out, [], cas)).toBeUndefined();
+    fs.rmSync(path.join(out, "l.txt"));
+    fs.linkSync(path.join(out, "a.txt"), path.join(dir, "other-link"));
+    expect(collectSmallOutputsSync(out, [], cas)).toBeUndefined();
+    expect(collectSmallOutputsSync(path.join(dir, "missing"), [], cas)).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@
  * A task's outputs: choosing the files to keep from its output folder, recording them in the
  * content store, selecting among them for downstream tasks, and restoring them from the store.
  */
+import { lstatSync, readdirSync } from "node:fs";
 import { lstat, readlink, realpath } from "node:fs/promises";
 import { dirname, join, posix, resolve, sep } from "node:path";
 import { BatonError } from "../errors.js";
@@ -79,6 +80,48 @@ export async function collectOutputs(
     const { sha256, size } = await cas.put(realOf.get(path) ?? join(root, path), { followLinks: false });
     return { path, sha256, size };
   });
+}
+
+/** What {@link collectSmallOutputsSync} hashes at most, in files and in bytes. */
+const QUICK_MAX_FILES = 64;
+const QUICK_MAX_BYTES = 1024 * 1024;
+
+/**
+ * {@link collectOutputs} for the common case of a task that wrote a few small files, done with
+ * synchronous calls (for the launcher, whose waits block no one): an output folder holding only
+ * regular files (no sub-folder, no link), at most {@link QUICK_MAX_FILES} of them kept and
+ * {@link QUICK_MAX_BYTES} in all, each stored by {@link ContentStore.putSmallSync}. Returns the
+ * same list `collectOutputs` would, or undefined when the folder is anything else or anything
+ * fails: the caller then calls `collectOutputs`, which handles every case and words the errors.
+ */
+export function collectSmallOutputsSync(
+  outputDir: string,
+  globs: string[],
+  cas: ContentStore,
+): OutputFile[] | undefined {
+  const root = resolve(outputDir);
+  const keep = compileOutputGlobs(globs);
+  const names: string[] = [];
+  try {
+    if (!lstatSync(root).isDirectory()) return undefined;
+    for (const entry of readdirSync(root, { withFileTypes: true })) {
+      if (!entry.isFile()) return undefined;
+      if (keep(entry.name)) names.push(entry.name);
+    }
+  } catch {
+    return undefined;
+  }
+  if (names.length > QUICK_MAX_FILES) return undefined;
+  names.sort(comparePaths);
+  const files: OutputFile[] = [];
+  let budget = QUICK_MAX_BYTES;
+  for (const path of names) {
+    const put = cas.putSmallSync(join(root, path), budget);
+    if (put === undefined) return undefined;
+    budget -= put.size;
+    files.push({ path, sha256: put.sha256, size: put.size });
+  }
+  return files;
 }
 
 /**

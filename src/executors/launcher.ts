@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import { ContentStore } from "../artifacts/cas.js";
-import { collectAttempt } from "../artifacts/collect.js";
+import { collectAttemptQuick } from "../artifacts/collect.js";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
 import { makeStateFile, openStateFile } from "../util/state-mode.js";
 import type { SpawnReply, SpawnRequest } from "./spawner.js";
@@ -81,7 +81,7 @@ process.on("message", (m: SpawnRequest) => {
       cas = new ContentStore(request.casRoot);
       stores.set(request.casRoot, cas);
     }
-    void collectAttempt(request, cas).then((collected) =>
+    void collectAttemptQuick(request, cas).then((collected) =>
       reply({ type: "exited", id: m.id, code, signal, collected }),
     );
   });
