@@ -1023,7 +1023,9 @@ export class PostgresStore implements Store {
     return { task, outputs };
   }
 
-  async findCachedResults(cacheKeys: string[]): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>> {
+  async findCachedResults(
+    cacheKeys: string[],
+  ): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>> {
     const found = new Map<string, { task: TaskRow; outputs: OutputRow[] }>();
     if (cacheKeys.length === 0) return found;
     // For each key the row findCachedResult gives for it, in one statement.

@@ -697,7 +697,9 @@ export class SqliteStore implements Store {
     return { task, outputs };
   }
 
-  async findCachedResults(cacheKeys: string[]): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>> {
+  async findCachedResults(
+    cacheKeys: string[],
+  ): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>> {
     const found = new Map<string, { task: TaskRow; outputs: OutputRow[] }>();
     if (cacheKeys.length === 0) return found;
     // One statement for all the keys, each answered as findCached answers it.
