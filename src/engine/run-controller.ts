@@ -45,6 +45,7 @@ import { mapLimit } from "../util/map-limit.js";
 import { childrenFailedText, plural } from "../util/plural.js";
 import { makeStateDir, makeStateFile } from "../util/state-mode.js";
 import { Breather } from "../util/yield.js";
+import { CacheHits } from "./cache-hits.js";
 import { type CacheParts, cacheKey } from "./cache-key.js";
 import { commandFiles } from "./command-files.js";
 import { type NodeOutcome, judgeNeeds, nodeOutcome } from "./conditions.js";
@@ -180,6 +181,8 @@ export class RunController {
   private readonly runner: TaskRunner<TaskState>;
   /** The run's controller hooks, if it has any. */
   private readonly hooks: StepHooks | undefined;
+  /** Cache look-ups and hits of tasks prepared together, each batch one store call. */
+  private readonly cacheHits: CacheHits;
 
   constructor(
     private readonly engine: Engine,
@@ -199,6 +202,7 @@ export class RunController {
       this.resolveDone = resolve;
     });
     this.runner = new TaskRunner(engine, this.taskOwner());
+    this.cacheHits = new CacheHits(engine.store);
   }
 
   /** What the task runner tells this run, which keeps its graph: nodes, their outcomes, the run's end. */
@@ -1142,7 +1146,7 @@ export class RunController {
   private async tryCache(task: TaskState, spec: TaskNodeSpec): Promise<boolean> {
     if (!spec.cache.enabled || this.options.noCache || this.rerunNodes.has(spec.name) || !task.cacheKey)
       return false;
-    const hit = await this.engine.store.findCachedResult(task.cacheKey);
+    const hit = await this.cacheHits.find(task.cacheKey);
     if (!hit) return false;
     const outputs = hit.outputs.map((o) => ({ path: o.path, sha256: o.sha256, size: o.size }));
     if (outputsIntact(hit.task.outputDir, outputs)) {
@@ -1161,7 +1165,24 @@ export class RunController {
     task.metrics = hit.task.metrics;
     // The task that ran, not a cached task that reused its result in turn.
     task.cachedFrom = hit.task.cachedFrom ?? hit.task.id;
-    await this.complete(task, null, "cached", 0, task.metrics, outputs, null);
+    // Recorded with the other hits of this batch, in one write (as the task runner's `finish` would).
+    const write = this.cacheHits.complete(task.id, {
+      status: "cached",
+      exitCode: 0,
+      endedAt: Date.now(),
+      metrics: task.metrics,
+      outputs,
+      error: null,
+      cacheKey: task.cacheKey,
+      command: task.command || undefined,
+      params: task.params,
+      outputDir: task.outputDir,
+      cachedFrom: task.cachedFrom,
+    });
+    if (!(await applyTransition(write, task, (actual) => this.endedElsewhere(task, actual)))) return true;
+    task.status = "cached";
+    this.emitTask(task, { exitCode: 0, error: null });
+    await this.taskEnded(task);
     return true;
   }
 
@@ -1495,6 +1516,11 @@ export class RunController {
       return;
     }
     const failed = task.status === "failed";
+    // No actions: nothing to evaluate (a rerun of 10,000 hits makes no context for each).
+    if (!spec.actions?.length) {
+      if (failed && stopsAllOnFailure(onErrorOf(spec))) this.stopRun(`stopped: ${spec.name} failed`);
+      return;
+    }
     const context = {
       ...this.nodeContext(this.neededNodes(task.node), { task: { id: task.id, name: task.name } }),
       params: { ...this.options.params, ...task.params },

@@ -1023,6 +1023,77 @@ export class PostgresStore implements Store {
     return { task, outputs };
   }
 
+  async findCachedResults(
+    cacheKeys: string[],
+  ): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>> {
+    const found = new Map<string, { task: TaskRow; outputs: OutputRow[] }>();
+    if (cacheKeys.length === 0) return found;
+    // For each key the row findCachedResult gives for it, in one statement.
+    const rows = await this.q(
+      `SELECT DISTINCT ON (cache_key) * FROM tasks
+       WHERE cache_key = ANY($1::text[]) AND status IN ('succeeded', 'cached')
+       ORDER BY cache_key, ended_at DESC NULLS LAST, seq DESC`,
+      [[...new Set(cacheKeys)]],
+    );
+    const byTask = new Map<string, OutputRow[]>();
+    for (const row of rows) {
+      const task = toTask(row);
+      const outputs: OutputRow[] = byTask.get(task.id) ?? [];
+      byTask.set(task.id, outputs);
+      found.set(row.cache_key as string, { task, outputs });
+    }
+    if (byTask.size === 0) return found;
+    for (const o of await this.listOutputs([...byTask.keys()])) byTask.get(o.taskId)!.push(o);
+    return found;
+  }
+
+  async completeCachedTasks(
+    hits: Array<{ taskId: string; completion: TaskCompletion & { status: "cached" } }>,
+  ): Promise<Array<BatonError | null>> {
+    if (hits.length === 0) return [];
+    const from = TRANSITION_SOURCES.completeWithout.cached;
+    return this.write(async (db) => {
+      const results: Array<BatonError | null> = [];
+      for (const { taskId, completion: c } of hits) {
+        const updated = await db.query(
+          `UPDATE tasks SET status = 'cached', exit_code = $2, ended_at = $3, metrics = $4, error = $5, cached = 1,
+             cache_key = COALESCE($6, cache_key), cache_parts = COALESCE($7, cache_parts), cached_from = $8,
+             command = COALESCE($9, command), params = COALESCE($10, params), output_dir = COALESCE($11, output_dir)
+           WHERE id = $1 AND status IN (${sqlList(from)})`,
+          [
+            taskId,
+            c.exitCode,
+            c.endedAt,
+            JSON.stringify(c.metrics),
+            c.error,
+            c.cacheKey ?? null,
+            c.cacheParts ? JSON.stringify(c.cacheParts) : null,
+            c.cachedFrom ?? null,
+            c.command ?? null,
+            c.params ? JSON.stringify(c.params) : null,
+            c.outputDir ?? null,
+          ],
+        );
+        if (updated.rowCount !== 1) {
+          // Refused: this task stays as it is, the others of the write go on.
+          const row = (await db.query("SELECT status FROM tasks WHERE id = $1", [taskId])).rows[0];
+          const actual = row?.status as TaskStatus | undefined;
+          results.push(stateConflict({ taskId, from, to: "cached", action: "end it cached", actual }));
+          continue;
+        }
+        for (const o of c.outputs) {
+          await db.query(
+            `INSERT INTO outputs (task_id, path, sha256, size) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (task_id, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size`,
+            [taskId, o.path, o.sha256, o.size],
+          );
+        }
+        results.push(null);
+      }
+      return results;
+    });
+  }
+
   async findPreviousTask(task: TaskRow): Promise<TaskRow | undefined> {
     const row = await this.one(
       `SELECT t.* FROM runs r JOIN tasks t ON t.run_id = r.id

@@ -697,6 +697,63 @@ export class SqliteStore implements Store {
     return { task, outputs };
   }
 
+  async findCachedResults(
+    cacheKeys: string[],
+  ): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>> {
+    const found = new Map<string, { task: TaskRow; outputs: OutputRow[] }>();
+    if (cacheKeys.length === 0) return found;
+    // One statement for all the keys, each answered as findCached answers it.
+    const rows = this.stmts.findCachedMany.all(JSON.stringify([...new Set(cacheKeys)])) as Row[];
+    const byTask = new Map<string, OutputRow[]>();
+    for (const row of rows) {
+      const task = toTask(row);
+      const outputs: OutputRow[] = byTask.get(task.id) ?? [];
+      byTask.set(task.id, outputs);
+      found.set(row.lookup_key as string, { task, outputs });
+    }
+    if (byTask.size === 0) return found;
+    for (const r of this.stmts.outputsOfMany.all(JSON.stringify([...byTask.keys()])) as Row[]) {
+      const taskId = r.task_id as string;
+      byTask.get(taskId)!.push({
+        taskId,
+        path: r.path as string,
+        sha256: r.sha256 as string,
+        size: r.size as number,
+      });
+    }
+    return found;
+  }
+
+  async completeCachedTasks(
+    hits: Array<{ taskId: string; completion: TaskCompletion & { status: "cached" } }>,
+  ): Promise<Array<BatonError | null>> {
+    if (hits.length === 0) return [];
+    const from = TRANSITION_SOURCES.completeWithout.cached;
+    const results = await this.write(() =>
+      hits.map(({ taskId, completion: c }) => {
+        const changed = this.completeStmt(from).run({
+          id: taskId,
+          status: "cached",
+          exitCode: c.exitCode,
+          endedAt: c.endedAt,
+          metrics: JSON.stringify(c.metrics),
+          error: c.error,
+          cached: 1,
+          cacheKey: c.cacheKey ?? null,
+          cacheParts: c.cacheParts ? JSON.stringify(c.cacheParts) : null,
+          command: c.command ?? null,
+          params: c.params ? JSON.stringify(c.params) : null,
+          outputDir: c.outputDir ?? null,
+          cachedFrom: c.cachedFrom ?? null,
+        }).changes;
+        if (changed !== 1) return this.refusal(taskId, from, "cached", "end it cached");
+        for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
+        return undefined;
+      }),
+    );
+    return results.map((r) => (r ? stateConflict(r.refusal) : null));
+  }
+
   async findPreviousTask(task: TaskRow): Promise<TaskRow | undefined> {
     const row = this.stmts.findPrevious.get({ runId: task.runId, name: task.name }) as Row | undefined;
     return row && toTask(row);
@@ -1238,6 +1295,18 @@ function prepare(db: Database.Database) {
       `SELECT id, run_id, name, node, parent_id, status, pool, priority, params, exit_code, attempts, cached,
               output_dir, metrics, cache_key, cached_from, created_at, started_at, ended_at
        FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1`,
+    ),
+    // findCached for a JSON list of keys: the same row for each key (the same index walk).
+    findCachedMany: db.prepare(
+      `SELECT k.value AS lookup_key, t.id, t.run_id, t.name, t.node, t.parent_id, t.status, t.pool, t.priority,
+              t.params, t.exit_code, t.attempts, t.cached, t.output_dir, t.metrics, t.cache_key, t.cached_from,
+              t.created_at, t.started_at, t.ended_at
+       FROM json_each(?) k JOIN tasks t ON t.rowid = (
+         SELECT rowid FROM tasks WHERE cache_key = k.value AND status IN ('succeeded', 'cached')
+         ORDER BY ended_at DESC LIMIT 1)`,
+    ),
+    outputsOfMany: db.prepare(
+      "SELECT task_id, path, sha256, size FROM outputs WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, path",
     ),
     // Runs of the pipeline are walked from the latest earlier one back (by creation time, then
     // insertion order: the pipeline index ends in the rowid, so no sort), reading each one's

@@ -14,6 +14,8 @@
  * (`--db postgres://…`); `open-store.ts` picks one. All methods are async for the latter.
  */
 
+import type { BatonError } from "../errors.js";
+
 /** Every task status, in the order a task goes through them (docs/architecture.md). */
 export const TASK_STATUSES = [
   "pending",
@@ -634,6 +636,15 @@ export interface Store {
   decideApproval(id: string, decision: ApprovalDecision): Promise<TaskRow>;
   /** An attempt ended and the task will try again: the task goes back to `queued`. */
   finishAttemptForRetry(taskId: string, number: number, end: AttemptEnd): Promise<void>;
+  /**
+   * Cache hits: ends many tasks `cached` (each as `completeTask(id, null, completion)` would) in
+   * one write. Returns, in order, null for each task ended, or the refusal (`STATE_CONFLICT`,
+   * `STORE_NOT_FOUND`) of one that could not be: a refusal leaves that task as it was and the
+   * others ended.
+   */
+  completeCachedTasks(
+    hits: Array<{ taskId: string; completion: TaskCompletion & { status: "cached" } }>,
+  ): Promise<Array<BatonError | null>>;
   /** An attempt ended (or none was needed) and the task is final, in one transaction. */
   completeTask(
     taskId: string,
@@ -668,6 +679,11 @@ export interface Store {
    * with its outputs: what a new task with the same key may reuse.
    */
   findCachedResult(cacheKey: string): Promise<{ task: TaskRow; outputs: OutputRow[] } | undefined>;
+  /**
+   * {@link findCachedResult} for many keys in one look-up (a rerun checks thousands of keys):
+   * the result of each key that has one, the same one `findCachedResult` gives for it.
+   */
+  findCachedResults(cacheKeys: string[]): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>>;
   /** The latest task of the same name in an earlier run of the same pipeline (to explain a cache miss). */
   findPreviousTask(task: TaskRow): Promise<TaskRow | undefined>;
   /** Content hash remembered for a file, keyed by path, size, mtime and inode. */

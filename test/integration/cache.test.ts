@@ -156,6 +156,54 @@ pipelines:
   });
 });
 
+describe("content cache: many hits at once", () => {
+  const fanYaml = `version: 1
+pipelines:
+  p:
+    nodes:
+      work:
+        foreach: [1, 2, 3, 4, 5, 6]
+        inputs: { src: "data/\${{ item }}.txt" }
+        run: |
+          echo work\${{ item }} >> ran.log
+          cat \${{ inputs.src }} > "$BATON_OUTPUT_DIR/w\${{ item }}.txt"
+      all:
+        needs: [work]
+        inputs: { parts: "\${{ needs.work.outputs['*'] }}" }
+        run: |
+          echo all >> ran.log
+          cat \${{ inputs.parts }} | sort > "$BATON_OUTPUT_DIR/all.txt"
+`;
+
+  it("of many hits, one with its output deleted is restored and one with a changed input reruns with what needs it", async () => {
+    const files: Record<string, string> = { "baton.yaml": fanYaml };
+    for (let i = 1; i <= 6; i++) files[`data/${i}.txt`] = `v${i}\n`;
+    const dir = makeProject(files);
+    const first = await runJson([], dir);
+    expect(first.code, first.stderr).toBe(0);
+    expect(ran(dir).sort()).toEqual(["all", "work1", "work2", "work3", "work4", "work5", "work6"]);
+    const again = await runJson([], dir);
+    expect(again.code, again.stderr).toBe(0);
+    expect(ran(dir)).toEqual([]);
+    expect(again.json.tasks.map((t) => t.status)).toEqual(Array(7).fill("cached"));
+
+    // One reused output deleted where it was, one input changed.
+    const w2 = again.json.tasks.find(
+      (t) => t.name.startsWith("work") && t.outputs.some((o) => o.endsWith("w2.txt")),
+    )!;
+    fs.rmSync(w2.outputs[0]!);
+    fs.writeFileSync(path.join(dir, "data/4.txt"), "changed\n");
+    const third = await runJson([], dir);
+    expect(third.code, third.stderr).toBe(0);
+    expect(ran(dir).sort()).toEqual(["all", "work4"]);
+    const byFile = (name: string) => third.json.tasks.find((t) => t.outputs.some((o) => o.endsWith(name)))!;
+    for (let i = 1; i <= 6; i++) expect(byFile(`w${i}.txt`).status).toBe(i === 4 ? "succeeded" : "cached");
+    expect(byFile("all.txt").status).toBe("succeeded");
+    expect(fs.readFileSync(byFile("w2.txt").outputs[0]!, "utf8")).toBe("v2\n");
+    expect(fs.readFileSync(byFile("all.txt").outputs[0]!, "utf8")).toBe("changed\nv1\nv2\nv3\nv5\nv6\n");
+  });
+});
+
 describe("content cache: files of the project the command names", () => {
   const files = {
     "baton.yaml": `version: 1

@@ -198,6 +198,17 @@ const TRANSITIONS: Array<{
     apply: (s, id) => s.completeTask(id, null, completion("cached")),
   },
   {
+    name: "completeCachedTasks",
+    to: "cached",
+    from: TRANSITION_SOURCES.completeWithout.cached,
+    apply: async (s, id) => {
+      const [refused] = await s.completeCachedTasks([
+        { taskId: id, completion: { ...completion("cached"), status: "cached" } },
+      ]);
+      if (refused) throw refused;
+    },
+  },
+  {
     name: "holdForApproval",
     to: "waiting",
     from: TRANSITION_SOURCES.hold,
@@ -403,6 +414,90 @@ export function describeStoreConformance(
         expect(b.status).toBe("rejected");
         expect(await store.getTask("t1")).toMatchObject({ status: "succeeded", exitCode: 0 });
         expect((await store.listAttempts("t1"))[0]?.status).toBe("succeeded");
+      });
+    });
+
+    describe("cache hits in bulk", () => {
+      /** A task that succeeded with `key`, ended at `endedAt`, with outputs. */
+      const succeeded = async (store: Store, id: string, key: string, endedAt: number) => {
+        await store.addTasks([taskRow(id, "run1")]);
+        await store.queueTask(id, "true", {});
+        await store.startAttempt(attempt(id, 1));
+        await store.completeTask(
+          id,
+          { number: 1, end: { ...ATTEMPT_END, status: "succeeded", exitCode: 0, message: null } },
+          {
+            ...completion("succeeded"),
+            endedAt,
+            cacheKey: key,
+            metrics: { id },
+            outputs: [
+              { path: "b.txt", sha256: `${id}-b`, size: 2 },
+              { path: "a.txt", sha256: `${id}-a`, size: 1 },
+            ],
+          },
+        );
+      };
+
+      it("findCachedResults gives, for each key, what findCachedResult gives; keys without a result are left out", async () => {
+        const store = await withRun();
+        await succeeded(store, "old1", "k1", 10);
+        await succeeded(store, "new1", "k1", 20);
+        await succeeded(store, "only2", "k2", 15);
+        await store.addTasks([taskRow("pending3", "run1")]);
+        await store.completeTask("pending3", null, {
+          ...completion("failed"),
+          cacheKey: "k3",
+        });
+        const found = await store.findCachedResults(["k1", "k2", "k3", "none", "k1"]);
+        expect([...found.keys()].sort()).toEqual(["k1", "k2"]);
+        for (const key of ["k1", "k2"]) expect(found.get(key)).toEqual(await store.findCachedResult(key));
+        expect(found.get("k1")?.task.id).toBe("new1");
+        expect(found.get("k1")?.outputs.map((o) => o.path)).toEqual(["a.txt", "b.txt"]);
+        expect((await store.findCachedResults([])).size).toBe(0);
+      });
+
+      it("completeCachedTasks ends every task it can cached in one call, and refuses one already ended without touching it", async () => {
+        const store = await withRun();
+        await taskIn(store, "h1", "pending");
+        await taskIn(store, "h2", "cancelled");
+        await taskIn(store, "h3", "queued");
+        const before = await snapshot(store, "h2");
+        const hit = (id: string) => ({
+          taskId: id,
+          completion: {
+            ...completion("cached"),
+            status: "cached" as const,
+            exitCode: 0,
+            cacheKey: `key-${id}`,
+            cachedFrom: "earlier",
+            outputDir: "/tmp/earlier",
+            command: "echo hi",
+          },
+        });
+        const results = await store.completeCachedTasks([hit("h1"), hit("h2"), hit("h3")]);
+        expect(results[0]).toBeNull();
+        expect(results[2]).toBeNull();
+        expect(results[1]?.code).toBe("STATE_CONFLICT");
+        expect(results[1]?.context).toMatchObject({ taskId: "h2", to: "cached", actual: "cancelled" });
+        expect(await snapshot(store, "h2")).toEqual(before);
+        for (const id of ["h1", "h3"]) {
+          const task = await store.getTask(id);
+          expect(task).toMatchObject({
+            status: "cached",
+            cached: true,
+            cacheKey: `key-${id}`,
+            cachedFrom: "earlier",
+            outputDir: "/tmp/earlier",
+            command: "echo hi",
+            exitCode: 0,
+            metrics: { m: 1 },
+          });
+          expect(await store.listOutputs([id])).toEqual([
+            { taskId: id, path: "out.txt", sha256: "ab", size: 2 },
+          ]);
+        }
+        expect(await store.completeCachedTasks([])).toEqual([]);
       });
     });
 
