@@ -5,14 +5,17 @@ import { buildProgram } from "../../src/cli/program.js";
 import { quickSubmitArgs } from "../../src/cli/submit-args.js";
 
 /** What the full command line hands `baton submit ARGS`'s command, or the usage error it gives. */
-async function byCommander(args: string[]): Promise<{ words: string[]; opts: SubmitOptions } | "usage error"> {
+async function byCommander(
+  args: string[],
+): Promise<{ words: string[]; opts: SubmitOptions } | "usage error"> {
   const program = buildProgram();
   let got: { words: string[]; opts: SubmitOptions } | undefined;
   const submit = program.commands.find((c) => c.name() === "submit") as Command;
   submit.action((words: string[], opts: SubmitOptions) => {
     got = { words, opts: { ...opts } };
   });
-  for (const c of [program, submit]) c.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  for (const c of [program, submit])
+    c.configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
   try {
     await program.parseAsync(["submit", ...args], { from: "user" });
   } catch {
@@ -64,7 +67,10 @@ describe("baton submit's arguments read without the full command line", () => {
     },
   );
 
-  it.each(LEFT.map((args) => [args.join(" "), args] as const))("%s: left to the full parser", (_label, args) => {
-    expect(quickSubmitArgs(args)).toBeUndefined();
-  });
+  it.each(LEFT.map((args) => [args.join(" "), args] as const))(
+    "%s: left to the full parser",
+    (_label, args) => {
+      expect(quickSubmitArgs(args)).toBeUndefined();
+    },
+  );
 });
