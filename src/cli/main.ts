@@ -9,14 +9,6 @@ import { quickSubmitArgs } from "./submit-args.js";
  */
 export async function main(argv: string[]): Promise<void> {
   exitOnSignalUntilClaimed();
-  // `baton run`: the process that starts its tasks boots while the rest of the CLI loads and the
-  // run is planned (executors/spawner.ts prestartLauncher; unused, it ends with this process).
-  if (argv[0] === "run" && !argv.includes("--detach")) {
-    import("../executors/spawner.js").then(
-      (m) => m.prestartLauncher(),
-      () => undefined,
-    );
-  }
   try {
     const submit = argv[0] === "submit" ? quickSubmitArgs(argv.slice(1)) : undefined;
     if (submit) await (await import("./commands/submit.js")).submitCommand(submit.words, submit.opts);

@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import type { CollectRequest, Collected } from "../artifacts/collect.js";
+import { startTask } from "./start-task.js";
 
 /** A request to start `/bin/bash ARGS` with the log file as stdout and stderr, in its own session. */
 export interface SpawnRequest {
@@ -20,6 +21,7 @@ export interface SpawnRequest {
 }
 
 export type SpawnReply =
+  | { type: "ready" }
   | { type: "started"; id: number; pid: number }
   | { type: "exited"; id: number; code: number | null; signal: NodeJS.Signals | null; collected?: Collected }
   | { type: "failed"; id: number; message: string };
@@ -37,6 +39,8 @@ interface Launcher {
   /** Requests this launcher has not answered with an end yet. */
   ids: Set<number>;
   closing: boolean;
+  /** It has started up and takes requests. */
+  ready: boolean;
 }
 
 function forkLauncher(): ChildProcess {
@@ -47,27 +51,16 @@ function forkLauncher(): ChildProcess {
   });
 }
 
-/** A launcher forked before any engine exists, for the first {@link Spawner} to take. */
-let prestarted: ChildProcess | undefined;
-
-/**
- * Forks the first launcher now (`baton run`, as it starts), so that it has
- * started by the time the first task is launched. Until taken it does not keep the process alive,
- * and it exits with the process.
- */
-export function prestartLauncher(): void {
-  if (prestarted) return;
-  prestarted = forkLauncher();
-  prestarted.on("error", () => undefined);
-  prestarted.unref();
-  (prestarted.channel as { unref(): void } | undefined)?.unref();
-}
+/** Above this resident size the engine leaves even its first tasks to a launcher (see launcher.ts). */
+const START_HERE_MAX_RSS = 256 * 1024 * 1024;
 
 /**
  * Starts processes through a few launcher processes (`BATON_LAUNCHERS`, default 2; see
- * `launcher.ts` for why), each request going to the least busy one. The first launcher starts
- * at once, the others when a request finds every launcher busy (a one-task run starts one). An
- * idle launcher does not keep the engine alive.
+ * `launcher.ts` for why), each request going to the least busy one. The engine starts the first
+ * task itself, and the tasks that follow until a launcher is ready, while it is small: a
+ * one-task run forks no launcher, and no task waits for one to boot. The first launcher starts
+ * with the second task, the others when a request finds every launcher busy. An idle launcher
+ * does not keep the engine alive.
  */
 export class Spawner {
   private readonly launchers: Launcher[] = [];
@@ -77,15 +70,11 @@ export class Spawner {
   private readonly started = new Set<number>();
   private closed = false;
 
-  constructor(private readonly count = Number(process.env.BATON_LAUNCHERS) || 2) {
-    this.launchers.push(this.startLauncher());
-  }
+  constructor(private readonly count = Number(process.env.BATON_LAUNCHERS) || 2) {}
 
   private startLauncher(): Launcher {
-    const early = prestarted;
-    prestarted = undefined;
-    const child = early?.connected ? early : forkLauncher();
-    const entry: Launcher = { child, ids: new Set(), closing: false };
+    const child = forkLauncher();
+    const entry: Launcher = { child, ids: new Set(), closing: false, ready: false };
     child.on("message", (r: SpawnReply) => this.onReply(entry, r));
     child.on("exit", () => this.onLauncherExit(entry));
     // A send to a launcher that has just died fails here; its exit handler deals with the tasks.
@@ -114,6 +103,12 @@ export class Spawner {
   spawn(request: Omit<SpawnRequest, "id">, handlers: SpawnHandlers): void {
     const id = this.nextId++;
     this.handlers.set(id, handlers);
+    const first = id === 1;
+    if (!this.launchers.some((l) => l.ready) && process.memoryUsage.rss() < START_HERE_MAX_RSS) {
+      if (!first && this.launchers.length === 0) this.launchers.push(this.startLauncher());
+      startTask({ ...request, id }, (r) => this.onReply(undefined, r));
+      return;
+    }
     if (this.launchers.length < this.count && this.launchers.every((l) => l.ids.size > 0)) {
       this.launchers.push(this.startLauncher());
     }
@@ -170,7 +165,12 @@ export class Spawner {
     }
   }
 
-  private onReply(entry: Launcher, r: SpawnReply): void {
+  /** A reply from a launcher, or from a task started here (no entry). */
+  private onReply(entry: Launcher | undefined, r: SpawnReply): void {
+    if (r.type === "ready") {
+      if (entry) entry.ready = true;
+      return;
+    }
     const h = this.handlers.get(r.id);
     if (!h) return;
     if (r.type === "started") {
@@ -180,7 +180,7 @@ export class Spawner {
     }
     this.handlers.delete(r.id);
     this.started.delete(r.id);
-    this.release(entry, r.id);
+    if (entry) this.release(entry, r.id);
     if (r.type === "exited") h.onExited(r.code, r.signal, r.collected);
     else h.onFailed(r.message);
   }

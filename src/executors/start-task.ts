@@ -1,0 +1,90 @@
+/**
+ * Starting one task process and collecting what it leaves: the work of a launcher process for
+ * each request it gets (launcher.ts), and of the engine's own process for the tasks it starts
+ * before a launcher is ready (spawner.ts).
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import { ContentStore } from "../artifacts/cas.js";
+import { collectAttemptQuick } from "../artifacts/collect.js";
+import { ensureWritableDir } from "../artifacts/fs-util.js";
+import { makeStateFile, openStateFile } from "../util/state-mode.js";
+import type { SpawnReply, SpawnRequest } from "./spawner.js";
+
+const stores = new Map<string, ContentStore>();
+
+/**
+ * Starts `/bin/bash ARGS` as the request says, in its own session, the log file as its stdout
+ * and stderr, and tells `reply` that it started (or could not), then that it ended, with its
+ * outputs collected.
+ */
+export function startTask(m: SpawnRequest, reply: (r: SpawnReply) => void): void {
+  let fd: number;
+  try {
+    if (m.sharedDir) ensureWritableDir(m.sharedDir, "run folder");
+    if (m.freshOutput) emptyFolder(m.outputDir);
+    ensureWritableDir(m.outputDir);
+  } catch (err) {
+    reply({ type: "failed", id: m.id, message: (err as Error).message });
+    return;
+  }
+  try {
+    // Private files, whatever the umask (see state-mode.ts): created here, the task's shell
+    // then only appends to (or truncates) the status and metrics files.
+    fd = openStateFile(m.logPath);
+    for (const file of [m.env.BATON_STATUS_FILE, m.env.BATON_METRICS]) if (file) makeStateFile(file);
+  } catch (err) {
+    reply({
+      type: "failed",
+      id: m.id,
+      message: `cannot open log file ${m.logPath}: ${(err as Error).message}`,
+    });
+    return;
+  }
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn("/bin/bash", m.args, {
+      cwd: m.cwd,
+      env: { ...process.env, ...m.env },
+      stdio: ["ignore", fd, fd],
+      detached: true,
+    });
+  } catch (err) {
+    fs.closeSync(fd);
+    reply({ type: "failed", id: m.id, message: `cannot start bash: ${(err as Error).message}` });
+    return;
+  }
+  fs.closeSync(fd);
+  if (child.pid === undefined) {
+    child.on("error", (err) =>
+      reply({ type: "failed", id: m.id, message: `cannot start bash: ${err.message}` }),
+    );
+    return;
+  }
+  reply({ type: "started", id: m.id, pid: child.pid });
+  child.on("exit", (code, signal) => {
+    if (!m.collect) {
+      reply({ type: "exited", id: m.id, code, signal });
+      return;
+    }
+    const keep = code === 0 || m.collect.keepFailed === true;
+    const request = { ...m.collect, globs: keep ? m.collect.globs : null };
+    let cas = stores.get(request.casRoot);
+    if (!cas) {
+      cas = new ContentStore(request.casRoot);
+      stores.set(request.casRoot, cas);
+    }
+    void collectAttemptQuick(request, cas).then((collected) =>
+      reply({ type: "exited", id: m.id, code, signal, collected }),
+    );
+  });
+}
+
+/** Removes what an earlier attempt left in the output folder. */
+function emptyFolder(dir: string): void {
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    throw new Error(`cannot empty output folder ${dir}: ${(err as Error).message}`);
+  }
+}
