@@ -27,7 +27,7 @@ export function resolveParamDecls(raw: unknown, path: Path, ctx: ResolveContext)
     const p = [...path, name];
     const nameProblem = checkName("param", name);
     if (nameProblem) ctx.problems.key(p, nameProblem);
-    const shaped = checkShape(ParamSchema, value, p, ctx.problems);
+    const shaped = checkShape(ParamSchema(), value, p, ctx.problems);
     const spec = shaped.data !== undefined ? resolveParamDecl(shaped.data, p, ctx) : undefined;
     if (spec && shaped.clean) params[name] = spec;
     else unknown.add(name);

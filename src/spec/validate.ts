@@ -57,7 +57,7 @@ export function validateProject(data: unknown, options: ValidateOptions): Valida
     problems.value([], "the definition is empty (expected version: 1, steps: and pipelines:)");
     return { project: undefined, problems: problems.items };
   }
-  checkShape(ProjectShellSchema, data, [], problems);
+  checkShape(ProjectShellSchema(), data, [], problems);
   const ctx = {
     file: options.file,
     cpus: options.cpus ?? 2,
