@@ -3,7 +3,7 @@
 // 2 nodes that fan out or as 100,000 nodes. Targets: 100,000 nodes in under 3 s and 500 MB peak
 // RSS, 10,000 nodes in under 0.5 s.
 //
-//   node bench/validate-scale.mjs [--repeat N] [--plain-timeout S] [--no-plain]
+//   node bench/validate-scale.mjs [--repeat N] [--plain-timeout S] [--no-plain] [--no-write]
 //
 // Forms (written to bench/out/validate-scale/):
 //   fanout.yaml     2 nodes: `grid` with `matrix: { a: [0..98], b: [0..999] }` (99,000 tasks) and
@@ -13,7 +13,7 @@
 //   plain100k.yaml  100,000 nodes, one per task; node n{i} needs n{i-1} unless i is a multiple of
 //                   10 (10,000 independent chains of 10 nodes); killed after --plain-timeout
 // Every form runs --repeat times; wall time and peak RSS are medians.
-// (bench/RESULTS.md is updated unless --no-plain)
+// (bench/RESULTS.md is updated unless --no-plain or --no-write)
 // `baton validate -f FILE` parses, checks and expands every pipeline and prints `N tasks`; the
 // wall time is measured around the process. Rewrites the "## Validate at scale" section of
 // bench/RESULTS.md; writes bench/out/validate-scale.json and .md. See bench/README.md.
@@ -39,10 +39,11 @@ const TASKS = 100_000;
 const USAGE = `usage: node bench/validate-scale.mjs [options]
   --repeat N         runs of each form; the median is reported (default 3)
   --plain-timeout S  give up on the 100,000-node form after S seconds (default 60)
-  --no-plain         leave out the plain (one node per task) forms`;
+  --no-plain         leave out the plain (one node per task) forms
+  --no-write         do not update bench/RESULTS.md (bench/out/ is still written)`;
 
 function parseArgs(argv) {
-  const o = { repeat: 3, plainTimeoutS: 60, plain: true };
+  const o = { repeat: 3, plainTimeoutS: 60, plain: true, write: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes("=") ? a.split(/=(.*)/s) : [a, undefined];
@@ -58,6 +59,9 @@ function parseArgs(argv) {
         break;
       case "--no-plain":
         o.plain = false;
+        break;
+      case "--no-write":
+        o.write = false;
         break;
       case "-h":
       case "--help":
@@ -294,11 +298,13 @@ async function main() {
   );
   writeFileSync(join(OUT, "validate-scale.md"), `## Validate at scale\n\n${body}`);
   console.log(body);
-  if (opts.plain) {
+  if (opts.plain && opts.write) {
     updateSectionFile(join(BENCH, "RESULTS.md"), "Validate at scale", body);
     console.log('Wrote the "## Validate at scale" section of bench/RESULTS.md');
   } else {
-    console.log("Wrote bench/out/validate-scale.md (bench/RESULTS.md is not updated with --no-plain)");
+    console.log(
+      `Wrote bench/out/validate-scale.md (bench/RESULTS.md is not updated with ${opts.plain ? "--no-write" : "--no-plain"})`,
+    );
   }
   process.exitCode = fan.status === "ok" ? 0 : 1;
 }

@@ -130,7 +130,7 @@ export function buildOpenApi(routes: readonly ApiRoute[], version: string): Json
         queryToken: { type: "apiKey", in: "query", name: "token" },
       },
       schemas: {
-        PipelineDefinition: jsonSchema(ProjectFileSchema, "input"),
+        PipelineDefinition: jsonSchema(ProjectFileSchema(), "input"),
         Error: jsonSchema(ErrorBodySchema, "output"),
       },
     },

@@ -4,6 +4,7 @@ import { dict, own } from "../util/dict.js";
  * checks of literal param values (`with:`, trigger `with:`) against them.
  */
 import { type ParamDecls, type ResolveContext, asRecord } from "./drafts.js";
+import { plainParam } from "./fast-shape.js";
 import { checkInputSources } from "./input-sources.js";
 import {
   checkBounds,
@@ -15,7 +16,7 @@ import {
 } from "./params.js";
 import { type Path, checkName, describeValue, quoteList, suggest } from "./problems.js";
 import { type InputDeclarationFile, type ParamFile, ParamSchema } from "./schema.js";
-import { checkShape } from "./shape.js";
+import { checkPlainShape } from "./shape.js";
 import { templateStrings } from "./templates.js";
 import type { InputSpec, ParamSpec } from "./types.js";
 
@@ -27,7 +28,7 @@ export function resolveParamDecls(raw: unknown, path: Path, ctx: ResolveContext)
     const p = [...path, name];
     const nameProblem = checkName("param", name);
     if (nameProblem) ctx.problems.key(p, nameProblem);
-    const shaped = checkShape(ParamSchema, value, p, ctx.problems);
+    const shaped = checkPlainShape(plainParam, ParamSchema, value, p, ctx.problems);
     const spec = shaped.data !== undefined ? resolveParamDecl(shaped.data, p, ctx) : undefined;
     if (spec && shaped.clean) params[name] = spec;
     else unknown.add(name);

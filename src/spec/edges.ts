@@ -20,7 +20,7 @@ export function applyEdges(raw: unknown, path: Path, nodes: Map<string, RawNode>
   if (!Array.isArray(raw)) return;
   raw.forEach((item, i) => {
     const p = [...path, i];
-    const shaped = checkShape(EdgeSchema, item, p, ctx.problems);
+    const shaped = checkShape(EdgeSchema(), item, p, ctx.problems);
     if (!shaped.data) return;
     const [source, target] = Array.isArray(shaped.data)
       ? shaped.data

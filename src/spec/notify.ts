@@ -18,14 +18,14 @@ export function resolveNotify(raw: unknown, path: Path, ctx: ResolveContext): No
   const notify: NotifySpec[] = [];
   (Array.isArray(raw) ? raw : []).forEach((entry, i) => {
     const p = [...path, i];
-    const n = checkShape(NotifySchema, entry, p, ctx.problems);
+    const n = checkShape(NotifySchema(), entry, p, ctx.problems);
     if (!n.data) return;
     const on: NotifyEvent[] = [];
     if (n.data.on === undefined) on.push(...ALL_NOTIFY_EVENTS);
     const single = typeof n.data.on === "string";
     const given = n.data.on === undefined ? [] : typeof n.data.on === "string" ? [n.data.on] : n.data.on;
     given.forEach((event, j) => {
-      const ok = NotifyEventSchema.safeParse(event);
+      const ok = NotifyEventSchema().safeParse(event);
       if (!ok.success) {
         const where = single ? [...p, "on"] : [...p, "on", j];
         ctx.problems.value(

@@ -20,16 +20,15 @@ export interface PlainNode {
   e: number;
   /** A key or list entry with nothing written after it (read as null). */
   empty?: true;
-  /** Keys of a map, with where each key was written. */
-  map?: Map<string, PlainPair>;
+  /** The value of a map key: the key, and the offset of its first character (its quote for a quoted key). */
+  key?: string;
+  k?: number;
+  /** Values of a map's keys, in the order written (each with its `key` and `k`). */
+  map?: PlainNode[];
+  /** Index of a large map's values by key, built on first look-up. */
+  index?: Map<string, PlainNode>;
   /** Items of a list. */
   seq?: PlainNode[];
-}
-
-export interface PlainPair {
-  /** Offset of the key's first character (its quote for a quoted key). */
-  k: number;
-  v: PlainNode;
 }
 
 /** A file read by {@link readPlainYaml}. */
@@ -47,6 +46,20 @@ export interface PlainFound {
   fallback: number;
 }
 
+/** The value of `key` in a map node. A large map is indexed on first use; a small one is scanned. */
+function valueAt(node: PlainNode & { map: PlainNode[] }, key: string): PlainNode | undefined {
+  const map = node.map;
+  if (map.length <= 8) {
+    for (const v of map) if (v.key === key) return v;
+    return undefined;
+  }
+  if (!node.index) {
+    node.index = new Map();
+    for (const v of map) node.index.set(v.key as string, v);
+  }
+  return node.index.get(key);
+}
+
 /** Follows a key path through the positions of a {@link PlainDoc}. */
 export function findPlain(root: PlainNode, path: Path): PlainFound {
   let node = root;
@@ -55,11 +68,11 @@ export function findPlain(root: PlainNode, path: Path): PlainFound {
   for (const seg of path) {
     pairKey = undefined;
     if (node.map) {
-      const p = node.map.get(String(seg));
+      const p = valueAt(node as PlainNode & { map: PlainNode[] }, String(seg));
       if (!p) return { complete: false, node: undefined, pairKey: undefined, fallback };
       pairKey = p.k;
-      fallback = p.k;
-      node = p.v;
+      fallback = p.k as number;
+      node = p;
     } else if (node.seq && typeof seg === "number") {
       const item = node.seq[seg];
       if (!item) return { complete: false, node: undefined, pairKey: undefined, fallback };
@@ -157,6 +170,23 @@ function plainValue(s: string): unknown {
 const INDICATORS = new Set([..."-?:,[]{}#&*!|>'\"%@`"]);
 const FLOW_STOP = new Set([..."[]{},"]);
 
+/**
+ * A position node, every field set from the start: one shape for all, each field in the object
+ * itself (fields added later would go to a separate store).
+ */
+function pn(s: number, e: number, map?: PlainNode[], seq?: PlainNode[], empty?: true): PlainNode {
+  return { s, e, empty, key: undefined, k: undefined, map, seq, index: undefined } as PlainNode;
+}
+
+/** A list of its exact length: one filled by `push` keeps room for 17 items (a pipeline file has many short lists). */
+function fit<T>(list: T[]): T[] {
+  return list.length < 16 ? list.slice() : list;
+}
+
+/** Stand-ins for the containers of the other kind in {@link Reader.flow}; never written to. */
+const NONE: never[] = [];
+const NO_KEYS: Record<string, never> = {};
+
 interface Read {
   value: unknown;
   node: PlainNode;
@@ -243,18 +273,20 @@ class Reader {
   private blockMap(first: number, col: number): Read & { next: number } {
     const t = this.t;
     const obj: Record<string, unknown> = {};
-    const map = new Map<string, PlainPair>();
+    const map: PlainNode[] = [];
     let p = first;
     for (;;) {
       const { key, after } = this.blockKey(p);
-      if (map.has(key)) giveUp();
+      if (Object.hasOwn(obj, key)) giveUp();
       const v = this.mapValue(after, col);
       obj[key] = v.value;
-      map.set(key, { k: p, v: v.node });
+      v.node.key = key;
+      v.node.k = p;
+      map.push(v.node);
       const next = v.next;
-      if (next >= this.n) return { value: obj, node: { s: first, e: first, map }, next };
+      if (next >= this.n) return { value: obj, node: pn(first, first, fit(map)), next };
       const ind = this.indentAt(next);
-      if (ind < col) return { value: obj, node: { s: first, e: first, map }, next };
+      if (ind < col) return { value: obj, node: pn(first, first, fit(map)), next };
       if (ind > col) giveUp();
       p = next + ind;
       if (this.isSeqDash(p) || t[p] === "?") giveUp();
@@ -303,7 +335,7 @@ class Reader {
         if (ind > col) return this.blockCollection(next, ind);
         if (ind === col && this.isSeqDash(next + ind)) return this.blockSeq(next, ind);
       }
-      return { value: null, node: { s: after, e: after, empty: true }, next };
+      return { value: null, node: pn(after, after, undefined, undefined, true), next };
     }
     return this.inlineValue(j, col);
   }
@@ -328,7 +360,7 @@ class Reader {
         item =
           ind > indent
             ? this.blockCollection(next, ind)
-            : { value: null, node: { s: dash + 1, e: dash + 1, empty: true }, next };
+            : { value: null, node: pn(dash + 1, dash + 1, undefined, undefined, true), next };
       } else if (this.isSeqDash(j) || c === "?") {
         return giveUp();
       } else if (this.startsKey(j)) {
@@ -339,11 +371,12 @@ class Reader {
       arr.push(item.value);
       seq.push(item.node);
       const next = item.next;
-      if (next >= this.n) return { value: arr, node: { s: start, e: start, seq }, next };
+      if (next >= this.n) return { value: fit(arr), node: pn(start, start, undefined, fit(seq)), next };
       const ind = this.indentAt(next);
-      if (ind < indent) return { value: arr, node: { s: start, e: start, seq }, next };
+      if (ind < indent) return { value: fit(arr), node: pn(start, start, undefined, fit(seq)), next };
       if (ind > indent) giveUp();
-      if (!this.isSeqDash(next + ind)) return { value: arr, node: { s: start, e: start, seq }, next };
+      if (!this.isSeqDash(next + ind))
+        return { value: fit(arr), node: pn(start, start, undefined, fit(seq)), next };
       line = next;
     }
   }
@@ -391,7 +424,7 @@ class Reader {
       const q = c === '"' ? this.doubleQuoted(j) : this.singleQuoted(j);
       return {
         value: q.value,
-        node: { s: j, e: q.end },
+        node: pn(j, q.end),
         next: this.skipToContent(this.endOfLine(q.end)),
       };
     }
@@ -416,7 +449,7 @@ class Reader {
     const s = t.slice(j, end);
     return {
       value: plainValue(s),
-      node: { s: j, e: end },
+      node: pn(j, end),
       next: this.skipToContent(eol >= this.n ? this.n : eol + 1),
     };
   }
@@ -457,7 +490,7 @@ class Reader {
     // Blank lines at the end belong to the block only as its trailing newlines.
     const body = content.replace(/\n+$/, "");
     const value = strip ? body : `${body}\n`;
-    return { value, node: { s: j, e: end }, next: this.skipToContent(line >= this.n ? this.n : line) };
+    return { value, node: pn(j, end), next: this.skipToContent(line >= this.n ? this.n : line) };
   }
 
   /** A flow list or map on one line, starting at `j`. */
@@ -465,15 +498,16 @@ class Reader {
     const t = this.t;
     const close = t[j] === "[" ? "]" : "}";
     const isMap = close === "}";
-    const arr: unknown[] = [];
-    const seq: PlainNode[] = [];
-    const obj: Record<string, unknown> = {};
-    const map = new Map<string, PlainPair>();
+    // Only the containers of the kind read are made (the others stay empty stand-ins).
+    const arr: unknown[] = isMap ? NONE : [];
+    const seq: PlainNode[] = isMap ? NONE : [];
+    const obj: Record<string, unknown> = isMap ? {} : NO_KEYS;
+    const map: PlainNode[] = isMap ? [] : NONE;
     let k = this.spaces(j + 1);
     if (t[k] === close) {
       return {
         value: isMap ? obj : arr,
-        node: isMap ? { s: j, e: k + 1, map } : { s: j, e: k + 1, seq },
+        node: isMap ? pn(j, k + 1, map) : pn(j, k + 1, undefined, seq),
       };
     }
     for (;;) {
@@ -486,9 +520,11 @@ class Reader {
         k = this.spaces(k + 1);
         const v = this.flowItem(k);
         const name = key.value as string;
-        if (map.has(name) || name === "__proto__" || name === "<<") giveUp();
+        if (name === "__proto__" || name === "<<" || Object.hasOwn(obj, name)) giveUp();
         obj[name] = v.value;
-        map.set(name, { k: keyStart, v: v.node });
+        v.node.key = name;
+        v.node.k = keyStart;
+        map.push(v.node);
         k = v.node.e;
       } else {
         const v = this.flowItem(k);
@@ -505,7 +541,10 @@ class Reader {
       if (t[k] === close) break;
       giveUp();
     }
-    return { value: isMap ? obj : arr, node: isMap ? { s: j, e: k + 1, map } : { s: j, e: k + 1, seq } };
+    return {
+      value: isMap ? obj : fit(arr),
+      node: isMap ? pn(j, k + 1, fit(map)) : pn(j, k + 1, undefined, fit(seq)),
+    };
   }
 
   private spaces(k: number): number {
@@ -526,7 +565,7 @@ class Reader {
     const c = t[k];
     if (c === '"' || c === "'") {
       const q = c === '"' ? this.doubleQuoted(k) : this.singleQuoted(k);
-      return { value: q.value, node: { s: k, e: q.end } };
+      return { value: q.value, node: pn(k, q.end) };
     }
     if (INDICATORS.has(c as string)) {
       const after = t[k + 1];
@@ -556,7 +595,7 @@ class Reader {
     if (t[end] === "\n" || end >= this.n) giveUp();
     while (t.charCodeAt(end - 1) === 32) end--;
     if (end === k) giveUp();
-    return { value: plainValue(t.slice(k, end)), node: { s: k, e: end } };
+    return { value: plainValue(t.slice(k, end)), node: pn(k, end) };
   }
 
   // Quoted scalars ----------------------------------------------------------------------------------

@@ -22,6 +22,15 @@ import {
   site,
 } from "./drafts.js";
 import { applyEdges } from "./edges.js";
+import {
+  plainDefaults,
+  plainNode,
+  plainOnError,
+  plainPipelineShell,
+  plainPool,
+  plainStep,
+  vouches,
+} from "./fast-shape.js";
 import { resolveActions, resolveApproval } from "./gates.js";
 import { resolveNotify } from "./notify.js";
 import { type Path, checkName } from "./problems.js";
@@ -38,7 +47,7 @@ import {
   StepSchema,
 } from "./schema.js";
 import { BUILTIN_DEFAULTS, applySettings } from "./settings.js";
-import { checkShape } from "./shape.js";
+import { checkPlainShape, checkShape } from "./shape.js";
 import { hasTemplate } from "./templates.js";
 import { resolveTriggers } from "./triggers.js";
 import type {
@@ -60,7 +69,7 @@ export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft
   const defaultsEnvOrigin: Record<string, Path> = dict();
   let defaults: DefaultsSpec = BUILTIN_DEFAULTS;
   if (root.defaults !== undefined && root.defaults !== null) {
-    const d = checkShape(DefaultsSchema, root.defaults, ["defaults"], ctx.problems);
+    const d = checkPlainShape(plainDefaults, DefaultsSchema, root.defaults, ["defaults"], ctx.problems);
     if (d.data)
       defaults = applySettings(
         BUILTIN_DEFAULTS,
@@ -89,7 +98,9 @@ export function resolveProject(data: unknown, ctx: ResolveContext): ProjectDraft
     const path = ["pipelines", name];
     const nameProblem = checkName("pipeline", name);
     if (nameProblem) ctx.problems.key(path, nameProblem);
-    checkShape(PipelineShellSchema, raw ?? {}, path, ctx.problems);
+    const shellValue = raw ?? {};
+    if (!vouches(plainPipelineShell, shellValue))
+      checkShape(PipelineShellSchema(), shellValue, path, ctx.problems);
     const shell = asRecord(raw) ?? {};
     shells.set(name, shell);
     pipelineParams.set(name, resolveParamDecls(shell.params, [...path, "params"], ctx));
@@ -125,7 +136,7 @@ function resolvePools(raw: unknown, ctx: ResolveContext): Record<string, PoolSpe
     const path = ["pools", name];
     const nameProblem = checkName("pool", name);
     if (nameProblem) ctx.problems.key(path, nameProblem);
-    const p = checkShape(PoolSchema, value ?? {}, path, ctx.problems);
+    const p = checkPlainShape(plainPool, PoolSchema, value ?? {}, path, ctx.problems);
     pools[name] = {
       name,
       slots: p.data?.slots ?? (name === "local" ? ctx.cpus : 1),
@@ -154,7 +165,7 @@ function resolveStep(
   const path = ["steps", name];
   const nameProblem = checkName("step", name);
   if (nameProblem) ctx.problems.key(path, nameProblem);
-  const shaped = checkShape(StepSchema, raw, path, ctx.problems);
+  const shaped = checkPlainShape(plainStep, StepSchema, raw, path, ctx.problems);
   const draft: StepDraft = {
     name,
     path,
@@ -222,7 +233,9 @@ interface Known {
 
 /** Gates: a pipeline's `on-error:` (the default of its nodes; a bad value is reported by the shell check). */
 function pipelineOnError(raw: unknown): OnError | undefined {
-  const parsed = OnErrorSchema.safeParse(raw);
+  if (raw === undefined) return undefined;
+  if (vouches(plainOnError, raw)) return raw as OnError;
+  const parsed = OnErrorSchema().safeParse(raw);
   return parsed.success ? parsed.data : undefined;
 }
 
@@ -285,7 +298,7 @@ function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, R
   if (Array.isArray(raw)) {
     raw.forEach((item, i) => {
       const p = [...path, i];
-      const shaped = checkShape(ListNodeSchema, item, p, ctx.problems);
+      const shaped = checkShape(ListNodeSchema(), item, p, ctx.problems);
       const nodeName = shaped.data?.name ?? asRecord(item)?.name;
       if (typeof nodeName !== "string") return;
       if (nodes.has(nodeName)) {
@@ -313,7 +326,7 @@ function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, R
   } else {
     for (const [nodeName, item] of Object.entries(asRecord(raw) ?? {})) {
       const p = [...path, nodeName];
-      const shaped = checkShape(NodeSchema, item ?? {}, p, ctx.problems);
+      const shaped = checkPlainShape(plainNode, NodeSchema, item ?? {}, p, ctx.problems);
       add({
         name: nodeName,
         path: p,

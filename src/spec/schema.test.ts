@@ -11,7 +11,7 @@ import {
 
 describe("schemas", () => {
   it("turn into JSON Schema for the OpenAPI document", () => {
-    const schema = z.toJSONSchema(ProjectFileSchema) as {
+    const schema = z.toJSONSchema(ProjectFileSchema()) as {
       properties: Record<string, unknown>;
       required: string[];
       additionalProperties: boolean;
@@ -19,25 +19,25 @@ describe("schemas", () => {
     expect(Object.keys(schema.properties)).toEqual(["version", "defaults", "pools", "steps", "pipelines"]);
     expect(schema.required).toEqual(["version"]);
     expect(schema.additionalProperties).toBe(false);
-    expect(() => z.toJSONSchema(PipelineSchema)).not.toThrow();
+    expect(() => z.toJSONSchema(PipelineSchema())).not.toThrow();
   });
 
   it("accept the shorthands", () => {
-    expect(ParamSchema.safeParse(0.1).success).toBe(true);
-    expect(ParamSchema.safeParse([1, 2]).success).toBe(true);
-    expect(ParamSchema.safeParse(null).success).toBe(true);
-    expect(RetriesSchema.safeParse(2).success).toBe(true);
-    expect(RetriesSchema.safeParse({ limit: 2, backoff: "10s" }).success).toBe(true);
-    expect(NodeSchema.safeParse({ run: "x", needs: "a" }).success).toBe(true);
-    expect(NodeSchema.safeParse({ run: "x", needs: { a: "always" } }).success).toBe(true);
+    expect(ParamSchema().safeParse(0.1).success).toBe(true);
+    expect(ParamSchema().safeParse([1, 2]).success).toBe(true);
+    expect(ParamSchema().safeParse(null).success).toBe(true);
+    expect(RetriesSchema().safeParse(2).success).toBe(true);
+    expect(RetriesSchema().safeParse({ limit: 2, backoff: "10s" }).success).toBe(true);
+    expect(NodeSchema().safeParse({ run: "x", needs: "a" }).success).toBe(true);
+    expect(NodeSchema().safeParse({ run: "x", needs: { a: "always" } }).success).toBe(true);
   });
 
   it("reject what the file format does not allow", () => {
-    expect(RetriesSchema.safeParse(-1).success).toBe(false);
-    expect(RetriesSchema.safeParse({ limit: 1, backoff: "soon" }).success).toBe(false);
-    expect(NodeSchema.safeParse({ run: "x", needs: { a: "sometimes" } }).success).toBe(false);
-    expect(NodeSchema.safeParse({ run: "x", neds: [] }).success).toBe(false);
-    expect(ProjectFileSchema.safeParse({ version: 2 }).success).toBe(false);
+    expect(RetriesSchema().safeParse(-1).success).toBe(false);
+    expect(RetriesSchema().safeParse({ limit: 1, backoff: "soon" }).success).toBe(false);
+    expect(NodeSchema().safeParse({ run: "x", needs: { a: "sometimes" } }).success).toBe(false);
+    expect(NodeSchema().safeParse({ run: "x", neds: [] }).success).toBe(false);
+    expect(ProjectFileSchema().safeParse({ version: 2 }).success).toBe(false);
   });
 });
 

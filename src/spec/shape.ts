@@ -4,6 +4,7 @@
  * `expected an integer, found "abc"`, `missing required key "run"`.
  */
 import * as z from "zod";
+import { vouches } from "./fast-shape.js";
 import { type Path, type ProblemList, describeValue, quoteList, suggest } from "./problems.js";
 
 type Issue = z.core.$ZodIssue;
@@ -76,6 +77,22 @@ export function checkShape<S extends z.ZodType>(
   const again = schema.safeParse(salvaged);
   if (!again.success) return failed;
   return { data: done(again.data), clean: false, dropped: [...dropped], unknownKeys: failed.unknownKeys };
+}
+
+/**
+ * {@link checkShape} when `plain` (a hand-written check of fast-shape.ts) cannot vouch for
+ * `value`; when it can, `value` is the part as zod would give it back, and zod is not asked.
+ */
+export function checkPlainShape<S extends z.ZodType>(
+  plain: (value: unknown) => boolean,
+  schema: () => S,
+  value: unknown,
+  path: Path,
+  problems: ProblemList,
+): ShapeResult<z.output<S>> {
+  if (vouches(plain, value))
+    return { data: value as z.output<S>, clean: true, dropped: [], unknownKeys: false };
+  return checkShape(schema(), value, path, problems);
 }
 
 const PROTO = "__proto__";

@@ -37,7 +37,7 @@ export function resolveTriggers(
   const triggers: TriggerSpec[] = [];
   (Array.isArray(raw) ? raw : []).forEach((item, i) => {
     const p = [...path, "triggers", i];
-    const t = checkShape(TriggerSchema, item, p, ctx.problems);
+    const t = checkShape(TriggerSchema(), item, p, ctx.problems);
     if (!t.data) return;
     const d = t.data;
     // Kinds as written: a kind with a bad value (reported already) still counts.

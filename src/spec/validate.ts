@@ -19,6 +19,7 @@ import { findCycles } from "../graph/topo.js";
 import { dict, own } from "../util/dict.js";
 import type { NodeDraft, PipelineDraft, ProjectDraft, Site, SiteKind } from "./drafts.js";
 import type { Reference } from "./expressions.js";
+import { plainProjectShell, vouches } from "./fast-shape.js";
 import { DEFAULT_TASK_LIMITS, type TaskLimits, checkProjectLimits, paramReference } from "./limits.js";
 import { NO_SOURCE, type SourceMap } from "./locate.js";
 import { type Path, ProblemList, type SpecProblem, memberAccess, quoteList, suggest } from "./problems.js";
@@ -57,7 +58,7 @@ export function validateProject(data: unknown, options: ValidateOptions): Valida
     problems.value([], "the definition is empty (expected version: 1, steps: and pipelines:)");
     return { project: undefined, problems: problems.items };
   }
-  checkShape(ProjectShellSchema, data, [], problems);
+  if (!vouches(plainProjectShell, data)) checkShape(ProjectShellSchema(), data, [], problems);
   const ctx = {
     file: options.file,
     cpus: options.cpus ?? 2,

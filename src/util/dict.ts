@@ -5,11 +5,19 @@
  * at, or write through, the prototype.
  */
 
-/** A new object with no prototype, holding the own entries of `sources` in order (later ones win). */
+/**
+ * The prototype of every dict: an empty, frozen object with no prototype of its own. A dict
+ * then answers no inherited member and `obj.__proto__ = v` makes an own property, as with no
+ * prototype at all, but V8 keeps it a fast object (Object.create(null) makes a slow one of
+ * ~190 bytes even when empty; a pipeline of 100,000 nodes holds several per node).
+ */
+const NO_MEMBERS: object = Object.freeze(Object.create(null));
+
+/** A new object with no inherited members, holding the own entries of `sources` in order (later ones win). */
 export function dict<T>(
   ...sources: Array<Readonly<Record<string, T>> | null | undefined>
 ): Record<string, T> {
-  const out = Object.create(null) as Record<string, T>;
+  const out = Object.create(NO_MEMBERS) as Record<string, T>;
   for (const source of sources) {
     if (!source) continue;
     for (const [k, v] of Object.entries(source)) out[k] = v;

@@ -191,7 +191,7 @@ describe("valid corpus", () => {
   it.each(files)("%s parses without problems and fits the raw schema", (file) => {
     const text = readFileSync(`${validDir}${file}`, "utf8");
     expect(problemsOf(text)).toEqual([]);
-    expect(ProjectFileSchema.safeParse(parseYaml(text, { merge: true })).success).toBe(true);
+    expect(ProjectFileSchema().safeParse(parseYaml(text, { merge: true })).success).toBe(true);
   });
 
   it("resolves the full example of the pipeline file reference", () => {
