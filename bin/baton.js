@@ -1,7 +1,20 @@
 #!/usr/bin/env node
-// The bundled CLI (scripts/bundle-cli.mjs), unless a later `tsc` build made it stale.
-import fs from "node:fs";
+"use strict";
+// Runs the CLI as scripts/bundle-cli.mjs bundled it (docs/architecture.md, "Start-up"), unless a
+// later `tsc` build made the bundle stale; then as tsc built it, in dist/cli/.
+const fs = require("node:fs");
+const path = require("node:path");
 
-const mtime = (file) => fs.statSync(new URL(file, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? -1;
-const bundled = mtime("../dist/bundle/main.js") >= mtime("../dist/cli/main.js");
-import(bundled ? "../dist/bundle/main.js" : "../dist/cli/main.js").then((m) => m.main(process.argv.slice(2)));
+const dist = path.join(__dirname, "..", "dist");
+const mtime = (file) => fs.statSync(path.join(dist, file), { throwIfNoEntry: false })?.mtimeMs ?? -1;
+const argv = process.argv.slice(2);
+// Commands that read or run pipelines load most of the CLI: one file, compiled code from its cache.
+// The others (submit, ls, show...) load a small part: the few modules of theirs.
+const PIPELINE_COMMANDS = new Set(["run", "validate", "graph", "resume", "retry"]);
+const built = mtime("cli/main.js");
+if (PIPELINE_COMMANDS.has(argv[0]) && mtime("bundle/pipeline.cjs") >= built) {
+  require("./code-cache.js").run(path.join(dist, "bundle", "pipeline.cjs")).main(argv);
+} else {
+  const file = mtime("bundle/main.js") >= built ? "../dist/bundle/main.js" : "../dist/cli/main.js";
+  import(file).then((m) => m.main(argv));
+}

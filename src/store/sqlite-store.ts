@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { BatonError } from "../errors.js";
@@ -99,7 +101,7 @@ export class SqliteStore implements Store {
       let db: Database.Database | undefined;
       try {
         if (attempt === 1) prepareFiles(file);
-        db = new Database(file, { timeout: timeoutMs });
+        db = new Database(file, { timeout: timeoutMs, nativeBinding: nativeAddon() });
         if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL");
         db.pragma("synchronous = NORMAL");
         // A run of 10,000 tasks rewrites the same index pages many times over. Checkpointing
@@ -1111,6 +1113,25 @@ export class SqliteStore implements Store {
 }
 
 /** Errors of the database as a whole (locked, read-only, full, broken), not of one write. */
+let addon: string | null | undefined;
+/**
+ * better-sqlite3's compiled addon, found from its package: its own search (the `bindings`
+ * package) tries a dozen places, and from inside a bundle (scripts/bundle-cli.mjs) would look
+ * in the wrong one. Undefined lets it search as usual.
+ */
+function nativeAddon(): string | undefined {
+  if (addon === undefined) {
+    try {
+      const dir = path.dirname(createRequire(import.meta.url).resolve("better-sqlite3/package.json"));
+      const file = path.join(dir, "build", "Release", "better_sqlite3.node");
+      addon = fs.existsSync(file) ? file : null;
+    } catch {
+      addon = null;
+    }
+  }
+  return addon ?? undefined;
+}
+
 function isStoreLevel(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return (

@@ -8,8 +8,9 @@ import { BATON_BIN, type CliResult, collect, makeProject } from "../helpers/cli.
 /**
  * What a command loads is what it pays for at start-up (issue 17): a one-task `baton run` must
  * not bring in the server, PostgreSQL, e-mail, cron or the other executors, and the reading
- * commands not the pipeline parser. The real bin/baton.js runs with a load hook (`--import`)
- * that records every module it loads, ES modules and CommonJS alike.
+ * commands not the pipeline parser. The CLI runs with a load hook (`--import`) that records
+ * every module it loads, ES modules and CommonJS alike: as tsc built it (dist/cli/, what its
+ * imports make lazy), and as bin/baton.js runs it (the bundle, scripts/bundle-cli.mjs).
  */
 const HOOK = `
 import fs from "node:fs";
@@ -26,13 +27,30 @@ const cache = createRequire(import.meta.url).cache;
 process.on("exit", () => fs.appendFileSync(out, Object.keys(cache).map((f) => "file://" + f + "\\n").join("")));
 `;
 
-/** Runs `baton ARGS` in `cwd` and returns its result and the URLs of the modules it loaded. */
-async function loadedBy(args: string[], cwd: string): Promise<CliResult & { modules: string[] }> {
+const ROOT = path.resolve(path.dirname(BATON_BIN), "..");
+
+/** The CLI as tsc built it, module by module (not the bundle bin/baton.js runs). */
+function unbundledCli(cwd: string): string {
+  const entry = path.join(cwd, "unbundled-cli.mjs");
+  const main = pathToFileURL(path.join(ROOT, "dist", "cli", "main.js")).href;
+  fs.writeFileSync(entry, `import(${JSON.stringify(main)}).then((m) => m.main(process.argv.slice(2)));\n`);
+  return entry;
+}
+
+/**
+ * Runs `baton ARGS` in `cwd` (through `entry`: by default bin/baton.js) and returns its result
+ * and the URLs of the modules it loaded.
+ */
+async function loadedBy(
+  args: string[],
+  cwd: string,
+  entry = BATON_BIN,
+): Promise<CliResult & { modules: string[] }> {
   const hook = path.join(cwd, "load-hook.mjs");
   fs.writeFileSync(hook, HOOK);
   const list = path.join(cwd, `modules-${args[0]}.txt`);
   fs.rmSync(list, { force: true });
-  const child = spawn(process.execPath, ["--import", pathToFileURL(hook).href, BATON_BIN, ...args], {
+  const child = spawn(process.execPath, ["--import", pathToFileURL(hook).href, entry, ...args], {
     cwd,
     env: { ...process.env, BATON_PROGRESS: "plain", BATON_TEST_MODULES: list },
     stdio: ["ignore", "pipe", "pipe"],
@@ -44,10 +62,10 @@ async function loadedBy(args: string[], cwd: string): Promise<CliResult & { modu
 
 /**
  * bin/baton.js runs the bundle (dist/bundle/, scripts/bundle-cli.mjs) when it is up to date: a
- * bundle file loaded stands for the modules it holds, as its metafile says.
+ * split bundle file loaded stands for the modules it holds, as its metafile says.
  */
 function withBundledModules(urls: string[]): string[] {
-  const root = path.resolve(path.dirname(BATON_BIN), "..");
+  const root = ROOT;
   const metafile = path.join(root, "dist", "bundle", "metafile.json");
   if (!fs.existsSync(metafile)) return urls;
   const { outputs } = JSON.parse(fs.readFileSync(metafile, "utf8")) as {
@@ -92,8 +110,9 @@ describe("start-up: a command loads only what it uses", () => {
     const dir = makeProject({
       "baton.yaml": 'version: 1\npipelines:\n  main:\n    nodes:\n      hello:\n        run: "true"\n',
     });
+    const cli = unbundledCli(dir);
     for (const args of [["run"], ["run"], ["run", "--no-cache"]]) {
-      const r = await loadedBy(args, dir);
+      const r = await loadedBy(args, dir, cli);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/run run_\w+ succeeded/);
       // The hook saw the run: the CLI, the engine and SQLite were loaded.
@@ -101,13 +120,19 @@ describe("start-up: a command loads only what it uses", () => {
       expect(matching(r.modules, [pkg("better-sqlite3")]).length).toBeGreaterThan(0);
       expect(matching(r.modules, NOT_FOR_A_LOCAL_RUN)).toEqual([]);
     }
+    // The bundle holds all the code in one file, where what is imported lazily runs only when
+    // first imported: the packages left to node_modules show it.
+    const bundled = await loadedBy(["run", "--no-cache"], dir);
+    expect(bundled.code, bundled.stderr).toBe(0);
+    expect(matching(bundled.modules, [pkg("better-sqlite3")]).length).toBeGreaterThan(0);
+    expect(matching(bundled.modules, NOT_FOR_A_LOCAL_RUN)).toEqual([]);
   }, 60_000);
 
   it("validate loads no database or engine; ls and show load no pipeline parser, engine or executor", async () => {
     const dir = makeProject({
       "baton.yaml": 'version: 1\npipelines:\n  main:\n    nodes:\n      hello:\n        run: "true"\n',
     });
-    const validate = await loadedBy(["validate"], dir);
+    const validate = await loadedBy(["validate"], dir, unbundledCli(dir));
     expect(validate.code, validate.stderr).toBe(0);
     expect(matching(validate.modules, [built("spec/parse.js")])).toHaveLength(1);
     expect(
