@@ -12,9 +12,17 @@ const argv = process.argv.slice(2);
 // The others (submit, ls, show...) load a small part: the few modules of theirs.
 const PIPELINE_COMMANDS = new Set(["run", "validate", "graph", "resume", "retry"]);
 const built = mtime("cli/main.js");
+const everything = () => {
+  const file = mtime("bundle/main.js") >= built ? "../dist/bundle/main.js" : "../dist/cli/main.js";
+  return import(file).then((m) => m.main(argv));
+};
 if (PIPELINE_COMMANDS.has(argv[0]) && mtime("bundle/pipeline.cjs") >= built) {
   require("./code-cache.js").run(path.join(dist, "bundle", "pipeline.cjs")).main(argv);
+} else if (argv[0] === "submit" && mtime("bundle/submit.cjs") >= built) {
+  // A submit to a server in its plain forms; anything else is handed to the whole CLI.
+  require("../dist/bundle/submit.cjs")
+    .submitToServer(argv.slice(1))
+    .then((done) => done || everything());
 } else {
-  const file = mtime("bundle/main.js") >= built ? "../dist/bundle/main.js" : "../dist/cli/main.js";
-  import(file).then((m) => m.main(argv));
+  everything();
 }

@@ -57,11 +57,7 @@ function run(file) {
   }
   const cacheFile = `${file}.cache`;
   const cachedData = mode === "off" ? undefined : readCache(cacheFile, header);
-  const script = new vm.Script(Module.wrap(source), {
-    filename: file,
-    cachedData,
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  const script = new vm.Script(Module.wrap(source), { filename: file, cachedData });
   if (mode !== "off" && (mode === "refresh" || !cachedData || script.cachedDataRejected)) {
     process.once("exit", () => writeCache(cacheFile, header, script));
   }

@@ -5,12 +5,14 @@
  *   main.js, chunk-*.js  ES modules, split: a command loads the few files it uses (`submit`,
  *                        `ls`, `show`...); code imported lazily stays in chunks of its own.
  *                        launcher.js, the task launcher, is one of them.
+ *   submit.cjs           `baton submit` to a server, in its plain forms: one small file, for
+ *                        the shell loops that submit thousands of tasks (cli/submit-main.ts).
  *   pipeline.cjs         the whole CLI in one CommonJS file, for the commands that read or run
  *                        pipelines and so load most of it; with pipeline.cjs.cache, V8's code
  *                        compiled while warming it up here (bin/code-cache.js), read instead of
  *                        compiling. Node 20 has no code cache for ES modules.
  *
- * Run by `npm run build` after tsc; bin/baton.js falls back to dist/cli/ when the bundle is
+ * Three forms, then: each command reads the least code it can. Run by `npm run build` after tsc; bin/baton.js falls back to dist/cli/ when the bundle is
  * missing or older than dist/cli/main.js (a tsc-only rebuild). Bundled: the pure-JavaScript
  * packages on the start-up path (and better-sqlite3's JavaScript in pipeline.cjs: its native
  * addon is found from node_modules, see store/sqlite-store.ts). Left to node_modules: the
@@ -66,9 +68,30 @@ await build({
   format: "cjs",
   outfile: path.join(outdir, "pipeline.cjs"),
   external: externalBut([...BUNDLED, "better-sqlite3"]),
+  // `import()` of a package left in node_modules becomes `require` (each has a CommonJS entry):
+  // a script run by bin/code-cache.js has no module loader of its own for `import()`.
+  supported: { "dynamic-import": false },
   // Modules that find files beside themselves (the launcher, the web UI) do so from dist/bundle/.
   define: { "import.meta.url": "__batonModuleUrl" },
   banner: { js: "const __batonModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+await build({
+  ...common,
+  entryPoints: [path.join(root, "dist/cli/submit-main.js")],
+  format: "cjs",
+  outfile: path.join(outdir, "submit.cjs"),
+  external: externalBut(BUNDLED),
+  // What it imports lazily (the embedded engine, https) is for cases it hands to the whole CLI.
+  plugins: [
+    {
+      name: "lazy-stays-out",
+      setup(b) {
+        b.onResolve({ filter: /.*/ }, (args) =>
+          args.kind === "dynamic-import" ? { path: args.path, external: true } : undefined,
+        );
+      },
+    },
+  ],
 });
 // Which modules each split file holds (test/integration/startup-modules.test.ts reads it); never loaded.
 fs.writeFileSync(path.join(outdir, "metafile.json"), JSON.stringify(split.metafile));

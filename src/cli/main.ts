@@ -1,5 +1,4 @@
-import { ensureBatonError, exitCodeFor } from "../errors.js";
-import { EXIT, exitOnSignalUntilClaimed, reportError } from "./exit.js";
+import { runCommandLine } from "./exit.js";
 import { quickSubmitArgs } from "./submit-args.js";
 
 /**
@@ -8,15 +7,9 @@ import { quickSubmitArgs } from "./submit-args.js";
  * which goes straight to its command (cli/submit-args.ts).
  */
 export async function main(argv: string[]): Promise<void> {
-  exitOnSignalUntilClaimed();
-  try {
+  await runCommandLine(async () => {
     const submit = argv[0] === "submit" ? quickSubmitArgs(argv.slice(1)) : undefined;
     if (submit) await (await import("./commands/submit.js")).submitCommand(submit.words, submit.opts);
     else await (await import("./program.js")).runProgram(argv);
-    process.exitCode ??= EXIT.ok;
-  } catch (err) {
-    const e = ensureBatonError(err);
-    reportError(e);
-    process.exitCode = exitCodeFor(e);
-  }
+  });
 }
