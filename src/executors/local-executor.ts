@@ -6,6 +6,7 @@ import { ensureBatonError } from "../errors.js";
 import { formatMs } from "../util/format-ms.js";
 import { commandSizeProblem } from "./arg-limit.js";
 import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
+import { readProcStat, readStartTime } from "./proc-stat.js";
 import { Spawner } from "./spawner.js";
 import { type LocalAttemptPaths, LocalWorkspace } from "./workspace.js";
 
@@ -239,9 +240,10 @@ class LocalProcess extends WatchedProcess {
           },
         },
         {
-          onStarted: (pid) => {
+          onStarted: (pid, pidStart) => {
             this.pid = pid;
-            this.pidStart = readStartTime(pid);
+            // Read by whoever started it, before it could be reaped: a task that ends at once has it too.
+            this.pidStart = pidStart;
             this.armTimeout();
             // A cancel that came while the process was starting takes effect now.
             if (this.ending) {
@@ -252,8 +254,7 @@ class LocalProcess extends WatchedProcess {
             resolveStarted();
           },
           onExited: (code, signal, collected) => {
-            // Whatever the shell left behind in its group goes with it.
-            if (this.pid !== null) signalGroup(this.pid, "SIGKILL");
+            // What the shell left behind in its group was killed where it was waited for (start-task.ts).
             this.finish(code, signal, undefined, collected);
           },
           onFailed: (message) => {
@@ -290,23 +291,6 @@ class AdoptedProcess extends WatchedProcess {
       this.finishFromStatusFile(statusPath, "it was adopted after a restart");
     }, 100);
   }
-}
-
-/** What /proc/PID/stat says of a process: state, process group, start time (clock ticks since boot). */
-function readProcStat(pid: number): { state: string; pgrp: number; startTime: string } | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: fields[0] ?? "?", pgrp: Number(fields[2]), startTime: fields[19] ?? "" };
-  } catch {
-    return undefined;
-  }
-}
-
-/** When the process started (field 22 of /proc/PID/stat), to tell a reused pid apart. */
-function readStartTime(pid: number): string | null {
-  return readProcStat(pid)?.startTime ?? null;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

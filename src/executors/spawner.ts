@@ -22,12 +22,13 @@ export interface SpawnRequest {
 
 export type SpawnReply =
   | { type: "ready" }
-  | { type: "started"; id: number; pid: number }
+  /** `pidStart`: the kernel's start time of the process (/proc), null where it cannot be read. */
+  | { type: "started"; id: number; pid: number; pidStart: string | null }
   | { type: "exited"; id: number; code: number | null; signal: NodeJS.Signals | null; collected?: Collected }
   | { type: "failed"; id: number; message: string };
 
 export interface SpawnHandlers {
-  onStarted(pid: number): void;
+  onStarted(pid: number, pidStart: string | null): void;
   onExited(code: number | null, signal: NodeJS.Signals | null, collected?: Collected): void;
   onFailed(message: string): void;
   /** The launcher died after starting the process: the process may live on, unwatched. */
@@ -175,7 +176,7 @@ export class Spawner {
     if (!h) return;
     if (r.type === "started") {
       this.started.add(r.id);
-      h.onStarted(r.pid);
+      h.onStarted(r.pid, r.pidStart);
       return;
     }
     this.handlers.delete(r.id);

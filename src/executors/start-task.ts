@@ -9,14 +9,15 @@ import { ContentStore } from "../artifacts/cas.js";
 import { collectAttemptQuick } from "../artifacts/collect.js";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
 import { makeStateFile, openStateFile } from "../util/state-mode.js";
+import { readStartTime } from "./proc-stat.js";
 import type { SpawnReply, SpawnRequest } from "./spawner.js";
 
 const stores = new Map<string, ContentStore>();
 
 /**
  * Starts `/bin/bash ARGS` as the request says, in its own session, the log file as its stdout
- * and stderr, and tells `reply` that it started (or could not), then that it ended, with its
- * outputs collected.
+ * and stderr, and tells `reply` that it started (with its pid and start time) or could not, then
+ * that it ended (what it left running in its process group killed), with its outputs collected.
  */
 export function startTask(m: SpawnRequest, reply: (r: SpawnReply) => void): void {
   let fd: number;
@@ -61,8 +62,17 @@ export function startTask(m: SpawnRequest, reply: (r: SpawnReply) => void): void
     );
     return;
   }
-  reply({ type: "started", id: m.id, pid: child.pid });
+  // Read now, while the process cannot have been reaped (that waits for this turn to end): a task
+  // that ends at once still gets a handle that tells a reused pid apart.
+  const pid = child.pid;
+  reply({ type: "started", id: m.id, pid, pidStart: readStartTime(pid) });
   child.on("exit", (code, signal) => {
+    // Whatever the shell left behind in its group goes with it, before its outputs are collected.
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Nothing left: the usual case.
+    }
     if (!m.collect) {
       reply({ type: "exited", id: m.id, code, signal });
       return;

@@ -67,8 +67,9 @@ describe("LocalExecutor (Executor port v2)", () => {
       'echo hello; echo "$BATON_OUTPUT_DIR" > "$BATON_OUTPUT_DIR/where"; exit 3',
     );
     expect(proc.pid).toBeGreaterThan(0);
-    // The start time is empty when the process was gone before /proc could be read (a busy machine).
+    // The start time is read as the process starts, before it can have been reaped (Linux: /proc).
     expect(proc.handle).toBe(`local:${proc.pid}:${proc.pidStart ?? ""}`);
+    if (process.platform === "linux") expect(proc.pidStart).toMatch(/^\d+$/);
     const result = await proc.exited;
     expect(result).toMatchObject({ exitCode: 3, reason: "exited" });
     // The folders and the log are where tasks have always found them.
