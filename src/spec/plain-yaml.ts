@@ -25,8 +25,8 @@ export interface PlainNode {
   k?: number;
   /** Values of a map's keys, in the order written (each with its `key` and `k`). */
   map?: PlainNode[];
-  /** Index of a large map's values by key, built on first look-up. */
-  index?: Map<string, PlainNode>;
+  /** Look-ups in a large map: the place of the key found last, and an index by key built when first needed. */
+  index?: { last: number; places: Map<string, number> | undefined };
   /** Items of a list. */
   seq?: PlainNode[];
 }
@@ -46,18 +46,31 @@ export interface PlainFound {
   fallback: number;
 }
 
-/** The value of `key` in a map node. A large map is indexed on first use; a small one is scanned. */
+/** The value of `key` in a map node: a small map is scanned, a large one looked up. */
 function valueAt(node: PlainNode & { map: PlainNode[] }, key: string): PlainNode | undefined {
   const map = node.map;
   if (map.length <= 8) {
     for (const v of map) if (v.key === key) return v;
     return undefined;
   }
-  if (!node.index) {
-    node.index = new Map();
-    for (const v of map) node.index.set(v.key as string, v);
+  // Keys are mostly looked up in the order they were written (every node of a pipeline in
+  // turn): the key found last and the one after it are tried before the index.
+  node.index ??= { last: 0, places: undefined };
+  const look = node.index;
+  const from = look.last;
+  let at: number | undefined;
+  if (map[from]!.key === key) at = from;
+  else if (from + 1 < map.length && map[from + 1]!.key === key) at = from + 1;
+  else {
+    if (!look.places) {
+      look.places = new Map();
+      for (let i = 0; i < map.length; i++) look.places.set(map[i]!.key as string, i);
+    }
+    at = look.places.get(key);
+    if (at === undefined) return undefined;
   }
-  return node.index.get(key);
+  look.last = at;
+  return map[at];
 }
 
 /** Follows a key path through the positions of a {@link PlainDoc}. */

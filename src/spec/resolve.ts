@@ -274,7 +274,7 @@ function resolvePipeline(
       : resolveNotify(shell.notify, [...path, "notify"], ctx);
 
   const specNodes: Record<string, NodeSpec> = dict();
-  for (const [nodeName, draft] of nodes) if (draft.spec) specNodes[nodeName] = draft.spec;
+  for (const draft of nodes.values()) if (draft.spec) specNodes[draft.name] = draft.spec;
   const onError = pipelineOnError(shell["on-error"]);
   const spec: PipelineSpec = {
     name,
