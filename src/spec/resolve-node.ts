@@ -111,7 +111,8 @@ export function resolveNode(raw: RawNode, nc: NodeContext, ctx: ResolveContext):
     checkTemplates: raw.checkTemplates,
     unknownParams: NO_NAMES,
   };
-  for (const need of raw.edgeNeeds) {
+  for (let i = 0; i < raw.edgeNeeds.length; i++) {
+    const need = raw.edgeNeeds[i]!;
     if (!draft.needs.some((n) => n.node === need.node)) draft.needs.push(need);
   }
   if (!body) return draft;
@@ -119,7 +120,8 @@ export function resolveNode(raw: RawNode, nc: NodeContext, ctx: ResolveContext):
   // The first two kind keys given, in the order of KIND_KEYS.
   let a: (typeof KIND_KEYS)[number] | undefined;
   let b: (typeof KIND_KEYS)[number] | undefined;
-  for (const k of KIND_KEYS) {
+  for (let i = 0; i < KIND_KEYS.length; i++) {
+    const k = KIND_KEYS[i]!;
     if (body[k] === undefined) continue;
     if (a === undefined) a = k;
     else if (b === undefined) b = k;
@@ -237,10 +239,14 @@ function resolveTaskNode(
   const baseEnvOrigin = step?.envOrigin ?? nc.defaultsEnvOrigin;
   const envOrigin: Record<string, Path> = body.env === undefined ? baseEnvOrigin : dict(baseEnvOrigin);
   const settings = applySettings(stepSpec ?? nc.defaults, body, keyPath, nc.pools, ctx, envOrigin);
-  const ownDecls = body.params === undefined ? undefined : resolveParamDecls(body.params, keyPath("params"), ctx);
+  const ownDecls =
+    body.params === undefined ? undefined : resolveParamDecls(body.params, keyPath("params"), ctx);
   const params: Record<string, ParamSpec> = dict(stepSpec?.params, ownDecls?.params);
   const stepUnknown = step?.unknownParams;
-  if ((stepUnknown !== undefined && stepUnknown.size > 0) || (ownDecls !== undefined && ownDecls.unknown.size > 0))
+  if (
+    (stepUnknown !== undefined && stepUnknown.size > 0) ||
+    (ownDecls !== undefined && ownDecls.unknown.size > 0)
+  )
     draft.unknownParams = new Set([...(stepUnknown ?? []), ...(ownDecls?.unknown ?? [])]);
   const run = stepSpec ? stepSpec.run : body.run!;
   const runPath = step ? [...step.path, "run"] : keyPath("run");
@@ -377,8 +383,6 @@ function resolveFanout(
   ctx: ResolveContext,
 ): { foreach?: unknown; matrix?: Record<string, unknown> } {
   const { keyPath } = raw;
-  const notAList = (value: unknown) =>
-    `expected a list or a \${{ }} expression, found ${describeValue(value)}`;
   if (body.foreach !== undefined && body.matrix !== undefined) {
     ctx.problems.key(
       keyPath("matrix"),
@@ -394,7 +398,7 @@ function resolveFanout(
     }
     return { foreach };
   }
-  if (body.matrix === undefined) return {};
+  if (body.matrix === undefined) return NO_FANOUT;
   const matrix = dict(body.matrix);
   if (Object.keys(matrix).length === 0)
     ctx.problems.value(keyPath("matrix"), "matrix needs at least one key");
@@ -409,6 +413,11 @@ function resolveFanout(
   }
   return { matrix };
 }
+
+/** The fan-out of a node without one (spread into its spec, never written to). */
+const NO_FANOUT: { foreach?: unknown; matrix?: Record<string, unknown> } = Object.freeze({});
+
+const notAList = (value: unknown) => `expected a list or a \${{ }} expression, found ${describeValue(value)}`;
 
 /** `with:` values of a node: as written, plus those set by Valohai edges. */
 interface WithValues {

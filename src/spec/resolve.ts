@@ -324,7 +324,9 @@ function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, R
       });
     });
   } else {
-    for (const [nodeName, item] of Object.entries(asRecord(raw) ?? {})) {
+    const record = asRecord(raw) ?? {};
+    for (const nodeName of Object.keys(record)) {
+      const item = record[nodeName];
       const p = [...path, nodeName];
       const shaped = checkPlainShape(plainNode, NodeSchema, item ?? {}, p, ctx.problems);
       add({
