@@ -71,17 +71,16 @@ export function applySettings(
   if (raw.priority !== undefined) out.priority = raw.priority;
   // Gates: `on-error:` is not inherited here (a pipeline's comes between defaults and steps).
   if (raw["on-error"] !== undefined) out.onError = raw["on-error"];
-  if (raw.env)
-    for (const [name, value] of Object.entries(raw.env)) {
-      const path = [...keyPath("env"), name];
-      if (!ENV_NAME.test(name)) {
-        ctx.problems.key(path, `invalid environment variable name "${name}" (use letters, digits and "_")`);
-      }
-      const reserved = reservedTaskEnvProblem(name);
-      if (reserved) ctx.problems.key(path, reserved);
-      out.env[name] = String(value);
-      setOwn(envOrigin, name, path);
+  for (const [name, value] of Object.entries(raw.env ?? {})) {
+    const path = [...keyPath("env"), name];
+    if (!ENV_NAME.test(name)) {
+      ctx.problems.key(path, `invalid environment variable name "${name}" (use letters, digits and "_")`);
     }
+    const reserved = reservedTaskEnvProblem(name);
+    if (reserved) ctx.problems.key(path, reserved);
+    out.env[name] = String(value);
+    setOwn(envOrigin, name, path);
+  }
   return out;
 }
 
