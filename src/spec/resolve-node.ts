@@ -474,21 +474,27 @@ function withSites(
   }
 }
 
+/** An entry of a `needs:` list; its key path is made when asked for (only problems ask). */
+class ListedNeed implements NeedEntry {
+  readonly condition: NeedCondition = "success";
+  readonly at = "value" as const;
+  constructor(
+    readonly node: string,
+    readonly field: Path,
+    private readonly index: number,
+  ) {}
+  get path(): Path {
+    return [...this.field, this.index];
+  }
+}
+
 function readNeeds(body: NodeFile, keyPath: (key: string) => Path): NeedEntry[] {
   const needs = body.needs;
   const field = keyPath("needs");
   if (needs === undefined) return [];
   if (typeof needs === "string")
     return [{ node: needs, condition: "success", path: field, at: "value", field }];
-  if (Array.isArray(needs)) {
-    return needs.map((node, i) => ({
-      node,
-      condition: "success" as NeedCondition,
-      path: [...field, i],
-      at: "value" as const,
-      field,
-    }));
-  }
+  if (Array.isArray(needs)) return needs.map((node, i) => new ListedNeed(node, field, i));
   return Object.entries(needs).map(([node, condition]) => ({
     node,
     condition,

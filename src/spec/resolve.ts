@@ -288,6 +288,9 @@ function resolvePipeline(
   return { name, path, spec, nodes, unknownParams: unknown };
 }
 
+/** The edges of a node that has none, shared (`applyEdges` gives a node its own lists). */
+const NO_EDGES = Object.freeze([]) as never[];
+
 function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, RawNode> {
   const nodes = new Map<string, RawNode>();
   const add = (node: RawNode) => {
@@ -318,9 +321,9 @@ function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, R
         body,
         checkTemplates: !affectsScope(shaped),
         keyPath: (key) => (overridden.has(key) ? [...p, "override", key] : [...p, key]),
-        edgeNeeds: [],
-        edgeBindings: [],
-        edgeWith: [],
+        edgeNeeds: NO_EDGES,
+        edgeBindings: NO_EDGES,
+        edgeWith: NO_EDGES,
       });
     });
   } else {
@@ -335,9 +338,9 @@ function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, R
         body: shaped.data,
         checkTemplates: !affectsScope(shaped),
         keyPath: (key) => [...p, key],
-        edgeNeeds: [],
-        edgeBindings: [],
-        edgeWith: [],
+        edgeNeeds: NO_EDGES,
+        edgeBindings: NO_EDGES,
+        edgeWith: NO_EDGES,
       });
     }
   }
@@ -368,5 +371,7 @@ function affectsScope(shaped: { unknownKeys: boolean; dropped: string[] }): bool
 
 function isEmptyRecord(value: unknown): boolean {
   const r = asRecord(value);
-  return r !== undefined && Object.keys(r).length === 0;
+  if (r === undefined) return false;
+  for (const k in r) if (Object.hasOwn(r, k)) return false;
+  return true;
 }
