@@ -28,20 +28,16 @@ interface Indexed {
 }
 
 function index(nodes: Graph): Indexed {
-  const entries = Object.entries(nodes);
-  const n = entries.length;
-  const names: string[] = new Array(n);
+  const names = Object.keys(nodes);
+  const n = names.length;
   const at = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const name = entries[i]![0];
-    names[i] = name;
-    at.set(name, i);
-  }
+  for (let i = 0; i < n; i++) at.set(names[i]!, i);
   const offsets = new Int32Array(n + 1);
   const found: number[] = [];
   for (let i = 0; i < n; i++) {
-    for (const need of entries[i]![1].needs) {
-      const j = at.get(need.node);
+    const needs = nodes[names[i]!]!.needs;
+    for (let k = 0; k < needs.length; k++) {
+      const j = at.get(needs[k]!.node);
       if (j !== undefined) found.push(j);
     }
     offsets[i + 1] = found.length;

@@ -210,12 +210,12 @@ export function checkParamValues(
   ctx: ResolveContext,
   opts: ParamValuesOptions,
 ): void {
-  const declared = [...Object.keys(decls.params), ...decls.unknown];
   for (const [param, value] of Object.entries(values)) {
     const p = own(opts.paths, param) ?? [];
     if (decls.unknown.has(param)) continue;
     const spec = own(decls.params, param);
     if (!spec) {
+      const declared = [...Object.keys(decls.params), ...decls.unknown];
       const hint =
         suggest(param, declared) ||
         (declared.length ? ` (its params: ${quoteList(declared, "and")})` : " (it declares no params)");

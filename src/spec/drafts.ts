@@ -69,7 +69,7 @@ export interface NodeDraft {
   /** False when the node had shape problems: skip its template checks to avoid follow-on noise. */
   checkTemplates: boolean;
   /** Params of the node whose declaration was broken: any use of them is accepted. */
-  unknownParams: Set<string>;
+  unknownParams: ReadonlySet<string>;
   /** Pipeline started by a pipeline node, and where it was named. */
   child?: { name: string; path: Path };
   /** Step used by a task node. */
@@ -82,7 +82,7 @@ export interface PipelineDraft {
   path: Path;
   spec: PipelineSpec;
   nodes: Map<string, NodeDraft>;
-  unknownParams: Set<string>;
+  unknownParams: ReadonlySet<string>;
 }
 
 /** A step: its resolved spec (defaults folded in) and where its templates and env came from. */
@@ -92,7 +92,7 @@ export interface StepDraft {
   spec: StepSpec | undefined;
   /** False when a problem in the step could make its templates' checks misleading. */
   checkTemplates: boolean;
-  unknownParams: Set<string>;
+  unknownParams: ReadonlySet<string>;
   sites: Site[];
   envOrigin: Record<string, Path>;
 }
@@ -124,7 +124,7 @@ export interface RawNode {
 /** Declared params, and the names whose declaration was broken (any use of them is accepted). */
 export interface ParamDecls {
   params: Record<string, ParamSpec>;
-  unknown: Set<string>;
+  unknown: ReadonlySet<string>;
 }
 
 /** What resolution needs at hand: where the file came from, and where problems go. */

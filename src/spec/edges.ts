@@ -60,6 +60,10 @@ export function applyEdges(raw: unknown, path: Path, nodes: Map<string, RawNode>
       return;
     }
     const toNode = nodes.get(to.node)!;
+    // A node without edges shares empty lists (never written to): its first edge gets its own.
+    if (toNode.edgeNeeds.length === 0) toNode.edgeNeeds = [];
+    if (toNode.edgeBindings.length === 0) toNode.edgeBindings = [];
+    if (toNode.edgeWith.length === 0) toNode.edgeWith = [];
     if (!toNode.edgeNeeds.some((n) => n.node === from.node)) {
       toNode.edgeNeeds.push({ node: from.node, condition: "success", path: p, at: "value", field: p });
     }

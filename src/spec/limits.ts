@@ -66,6 +66,14 @@ export interface FanoutCount {
   fromParams: Array<string | undefined>;
 }
 
+/** The count of a node without fan-out (shared: never written to). */
+const ONE_TASK: FanoutCount = Object.freeze({
+  field: undefined,
+  count: 1,
+  factors: Object.freeze([]) as unknown as number[],
+  fromParams: Object.freeze([]) as unknown as Array<string | undefined>,
+});
+
 /**
  * Counts a task node's tasks without expanding it, when its lists are known before it runs:
  * literal lists, and `${{ params.X }}` given `params`. Undefined when a list is only known at
@@ -75,10 +83,9 @@ export function countFanout(
   node: TaskNodeSpec,
   params: Record<string, unknown> | undefined,
 ): FanoutCount | undefined {
-  const lists: unknown[] =
-    node.foreach !== undefined ? [node.foreach] : node.matrix !== undefined ? Object.values(node.matrix) : [];
   const field = node.foreach !== undefined ? "foreach" : node.matrix !== undefined ? "matrix" : undefined;
-  if (field === undefined) return { field, count: 1, factors: [], fromParams: [] };
+  if (field === undefined) return ONE_TASK;
+  const lists: unknown[] = node.foreach !== undefined ? [node.foreach] : Object.values(node.matrix!);
   const factors: number[] = [];
   const fromParams: Array<string | undefined> = [];
   for (const list of lists) {

@@ -4,7 +4,7 @@ import { paramEnvName } from "../engine/task-context.js";
 import { BatonError, formatProblem } from "../errors.js";
 import { resolveParams } from "./params.js";
 import { parseProjectText } from "./parse.js";
-import { checkName } from "./problems.js";
+import { checkName, formatPath } from "./problems.js";
 
 const RULE = `(a name has 1-200 characters, no leading or trailing whitespace, no control characters, none of . [ ] { } $ " ' \` \\ /)`;
 
@@ -160,5 +160,23 @@ describe("param declaration keys rendered as Valohai does", () => {
     expect(() => resolveParams(decls, {}, { fromCli: true, where: "w" })).toThrow(
       'param "n" of w is required',
     );
+  });
+});
+
+describe("key paths as users read them", () => {
+  it("renders each path whole, whatever paths came before it", () => {
+    const paths: Array<[Array<string | number>, string]> = [
+      [["pipelines", "a", "nodes", "x"], "pipelines.a.nodes.x"],
+      [["pipelines", "a", "nodes", "y"], "pipelines.a.nodes.y"],
+      [["pipelines", "b", "nodes", "y"], "pipelines.b.nodes.y"],
+      [["pipelines", "b", "nodes", "a b"], 'pipelines.b.nodes["a b"]'],
+      [["pipelines", "b", "nodes", 0], "pipelines.b.nodes[0]"],
+      [["pipelines", "b", "nodes"], "pipelines.b.nodes"],
+      [["pipelines"], "pipelines"],
+      [[], ""],
+      [["pipelines", "b", 1, "c"], "pipelines.b[1].c"],
+      [["pipelines", "b", "1", "c"], "pipelines.b.1.c"],
+    ];
+    for (const [path, text] of [...paths, ...paths.reverse()]) expect(formatPath(path)).toBe(text);
   });
 });

@@ -534,6 +534,27 @@ describe("smaller rules", () => {
     ]);
   });
 
+  it("reports a node listed twice in a long needs: list, and still finds cycles through the rest", () => {
+    const many = Array.from({ length: 20 }, (_, i) => `a${i}`);
+    expect(
+      problems(
+        yaml(
+          "version: 1",
+          "pipelines:",
+          "  p:",
+          "    nodes:",
+          ...many.map((n) => `      ${n}: { run: t }`),
+          `      b: { run: t, needs: [${many.join(", ")}, a3, c, b] }`,
+          "      c: { run: t, needs: [b] }",
+        ),
+      ),
+    ).toEqual([
+      'baton.yaml:25:118 pipelines.p.nodes.b.needs[20]: "a3" is listed twice in needs:',
+      "baton.yaml:25:122 pipelines.p.nodes.b.needs: cycle b -> c -> b",
+      'baton.yaml:25:125 pipelines.p.nodes.b.needs[22]: node "b" needs itself',
+    ]);
+  });
+
   it("treats an empty step or pipeline as missing its required keys", () => {
     expect(problems(yaml("version: 1", "steps:", "  s:", "pipelines:", "  p:"))).toEqual([
       'baton.yaml:3:3 steps.s: missing required key "run" (the shell command to run)',

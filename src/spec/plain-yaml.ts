@@ -25,8 +25,8 @@ export interface PlainNode {
   k?: number;
   /** Values of a map's keys, in the order written (each with its `key` and `k`). */
   map?: PlainNode[];
-  /** Index of a large map's values by key, built on first look-up. */
-  index?: Map<string, PlainNode>;
+  /** Look-ups in a large map: the place of the key found last, and an index by key built when first needed. */
+  index?: { last: number; places: Map<string, number> | undefined };
   /** Items of a list. */
   seq?: PlainNode[];
 }
@@ -46,18 +46,31 @@ export interface PlainFound {
   fallback: number;
 }
 
-/** The value of `key` in a map node. A large map is indexed on first use; a small one is scanned. */
+/** The value of `key` in a map node: a small map is scanned, a large one looked up. */
 function valueAt(node: PlainNode & { map: PlainNode[] }, key: string): PlainNode | undefined {
   const map = node.map;
   if (map.length <= 8) {
     for (const v of map) if (v.key === key) return v;
     return undefined;
   }
-  if (!node.index) {
-    node.index = new Map();
-    for (const v of map) node.index.set(v.key as string, v);
+  // Keys are mostly looked up in the order they were written (every node of a pipeline in
+  // turn): the key found last and the one after it are tried before the index.
+  node.index ??= { last: 0, places: undefined };
+  const look = node.index;
+  const from = look.last;
+  let at: number | undefined;
+  if (map[from]!.key === key) at = from;
+  else if (from + 1 < map.length && map[from + 1]!.key === key) at = from + 1;
+  else {
+    if (!look.places) {
+      look.places = new Map();
+      for (let i = 0; i < map.length; i++) look.places.set(map[i]!.key as string, i);
+    }
+    at = look.places.get(key);
+    if (at === undefined) return undefined;
   }
-  return node.index.get(key);
+  look.last = at;
+  return map[at];
 }
 
 /** Follows a key path through the positions of a {@link PlainDoc}. */
@@ -178,22 +191,44 @@ function pn(s: number, e: number, map?: PlainNode[], seq?: PlainNode[], empty?: 
   return { s, e, empty, key: undefined, k: undefined, map, seq, index: undefined } as PlainNode;
 }
 
-/** A list of its exact length: one filled by `push` keeps room for 17 items (a pipeline file has many short lists). */
-function fit<T>(list: T[]): T[] {
-  return list.length < 16 ? list.slice() : list;
-}
-
-/** Stand-ins for the containers of the other kind in {@link Reader.flow}; never written to. */
-const NONE: never[] = [];
+/** Stand-in for the object of a flow list in {@link Reader.flow}; never written to. */
 const NO_KEYS: Record<string, never> = {};
 
+/** A value read, where it was written, and (for a value that ends a line) where the next line starts. */
 interface Read {
   value: unknown;
   node: PlainNode;
+  next: number;
+}
+
+/** `[ ] { } ,`: the characters that end a plain scalar in a flow collection. */
+function isFlowStop(c: number): boolean {
+  return c === 91 || c === 93 || c === 123 || c === 125 || c === 44;
 }
 
 class Reader {
   private readonly n: number;
+  /** The value of the scalar last scanned by {@link Reader.scanFlowScalar}. */
+  private scanned: unknown = undefined;
+  /**
+   * Values and positions of the collections being read, innermost last: each collection's
+   * items are copied out when it ends (lists of their exact length, no growing one per list).
+   */
+  private readonly values: unknown[] = [];
+  private readonly nodes: PlainNode[] = [];
+
+  /** The items pushed since `base` as lists of their own, taken off the stacks. */
+  private takeValues(base: number): unknown[] {
+    const out = this.values.slice(base);
+    this.values.length = base;
+    return out;
+  }
+
+  private takeNodes(base: number): PlainNode[] {
+    const out = this.nodes.slice(base);
+    this.nodes.length = base;
+    return out;
+  }
 
   constructor(private readonly t: string) {
     this.n = t.length;
@@ -265,15 +300,15 @@ class Reader {
   // Block collections -----------------------------------------------------------------------------
 
   /** A block map or list whose first line starts at `ls` with `indent` spaces. */
-  private blockCollection(ls: number, indent: number): Read & { next: number } {
+  private blockCollection(ls: number, indent: number): Read {
     return this.isSeqDash(ls + indent) ? this.blockSeq(ls, indent) : this.blockMap(ls + indent, indent);
   }
 
   /** A block map whose first key is at offset `p`, in column `col` (0-based). */
-  private blockMap(first: number, col: number): Read & { next: number } {
+  private blockMap(first: number, col: number): Read {
     const t = this.t;
     const obj: Record<string, unknown> = {};
-    const map: PlainNode[] = [];
+    const base = this.nodes.length;
     let p = first;
     for (;;) {
       const { key, after } = this.blockKey(p);
@@ -282,11 +317,11 @@ class Reader {
       obj[key] = v.value;
       v.node.key = key;
       v.node.k = p;
-      map.push(v.node);
+      this.nodes.push(v.node);
       const next = v.next;
-      if (next >= this.n) return { value: obj, node: pn(first, first, fit(map)), next };
+      if (next >= this.n) return { value: obj, node: pn(first, first, this.takeNodes(base)), next };
       const ind = this.indentAt(next);
-      if (ind < col) return { value: obj, node: pn(first, first, fit(map)), next };
+      if (ind < col) return { value: obj, node: pn(first, first, this.takeNodes(base)), next };
       if (ind > col) giveUp();
       p = next + ind;
       if (this.isSeqDash(p) || t[p] === "?") giveUp();
@@ -323,7 +358,7 @@ class Reader {
   }
 
   /** The value of a map key whose `:` ends at `after`; the key is in column `col`. */
-  private mapValue(after: number, col: number): Read & { next: number } {
+  private mapValue(after: number, col: number): Read {
     const t = this.t;
     let j = after;
     while (t.charCodeAt(j) === 32) j++;
@@ -341,18 +376,23 @@ class Reader {
   }
 
   /** A block list whose first `-` is on the line starting at `ls`, after `indent` spaces. */
-  private blockSeq(ls: number, indent: number): Read & { next: number } {
+  private blockSeq(ls: number, indent: number): Read {
     const t = this.t;
-    const arr: unknown[] = [];
-    const seq: PlainNode[] = [];
+    const base = this.nodes.length;
+    const valuesBase = this.values.length;
     const start = ls + indent;
+    const done = (next: number): Read => ({
+      value: this.takeValues(valuesBase),
+      node: pn(start, start, undefined, this.takeNodes(base)),
+      next,
+    });
     let line = ls;
     for (;;) {
       const dash = line + indent;
       let j = dash + 1;
       while (t.charCodeAt(j) === 32) j++;
       const c = t[j];
-      let item: Read & { next: number };
+      let item: Read;
       if (j >= this.n || c === "\n" || c === "#") {
         if (c === "#" && j === dash + 1) giveUp();
         const next = this.skipToContent(j >= this.n ? this.n : this.lineEnd(j) + 1);
@@ -368,15 +408,14 @@ class Reader {
       } else {
         item = this.inlineValue(j, indent);
       }
-      arr.push(item.value);
-      seq.push(item.node);
+      this.values.push(item.value);
+      this.nodes.push(item.node);
       const next = item.next;
-      if (next >= this.n) return { value: fit(arr), node: pn(start, start, undefined, fit(seq)), next };
+      if (next >= this.n) return done(next);
       const ind = this.indentAt(next);
-      if (ind < indent) return { value: fit(arr), node: pn(start, start, undefined, fit(seq)), next };
+      if (ind < indent) return done(next);
       if (ind > indent) giveUp();
-      if (!this.isSeqDash(next + ind))
-        return { value: fit(arr), node: pn(start, start, undefined, fit(seq)), next };
+      if (!this.isSeqDash(next + ind)) return done(next);
       line = next;
     }
   }
@@ -413,12 +452,13 @@ class Reader {
   // Values written on the line ----------------------------------------------------------------------
 
   /** A value starting at `j` on a line (flow collection, quoted, literal or plain scalar). */
-  private inlineValue(j: number, parentIndent: number): Read & { next: number } {
+  private inlineValue(j: number, parentIndent: number): Read {
     const t = this.t;
     const c = t[j];
     if (c === "[" || c === "{") {
       const r = this.flow(j);
-      return { ...r, next: this.skipToContent(this.endOfLine(r.node.e)) };
+      r.next = this.skipToContent(this.endOfLine(r.node.e));
+      return r;
     }
     if (c === '"' || c === "'") {
       const q = c === '"' ? this.doubleQuoted(j) : this.singleQuoted(j);
@@ -455,7 +495,7 @@ class Reader {
   }
 
   /** A literal block scalar (`|` or `|-`) whose indicator is at `j`. */
-  private literal(j: number, parentIndent: number): Read & { next: number } {
+  private literal(j: number, parentIndent: number): Read {
     const t = this.t;
     let k = j + 1;
     const strip = t[k] === "-";
@@ -498,38 +538,36 @@ class Reader {
     const t = this.t;
     const close = t[j] === "[" ? "]" : "}";
     const isMap = close === "}";
-    // Only the containers of the kind read are made (the others stay empty stand-ins).
-    const arr: unknown[] = isMap ? NONE : [];
-    const seq: PlainNode[] = isMap ? NONE : [];
     const obj: Record<string, unknown> = isMap ? {} : NO_KEYS;
-    const map: PlainNode[] = isMap ? [] : NONE;
+    const base = this.nodes.length;
+    const valuesBase = this.values.length;
     let k = this.spaces(j + 1);
     if (t[k] === close) {
       return {
-        value: isMap ? obj : arr,
-        node: isMap ? pn(j, k + 1, map) : pn(j, k + 1, undefined, seq),
+        value: isMap ? obj : [],
+        node: isMap ? pn(j, k + 1, []) : pn(j, k + 1, undefined, []),
+        next: 0,
       };
     }
     for (;;) {
       if (isMap) {
         const keyStart = k;
-        const key = this.flowScalar(k, true);
-        if (typeof key.value !== "string") giveUp();
-        k = key.node.e;
+        k = this.scanFlowScalar(k, true);
+        const name = this.scanned;
+        if (typeof name !== "string") return giveUp();
         if (t[k] !== ":" || t[k + 1] !== " ") giveUp();
         k = this.spaces(k + 1);
         const v = this.flowItem(k);
-        const name = key.value as string;
         if (name === "__proto__" || name === "<<" || Object.hasOwn(obj, name)) giveUp();
         obj[name] = v.value;
         v.node.key = name;
         v.node.k = keyStart;
-        map.push(v.node);
+        this.nodes.push(v.node);
         k = v.node.e;
       } else {
         const v = this.flowItem(k);
-        arr.push(v.value);
-        seq.push(v.node);
+        this.values.push(v.value);
+        this.nodes.push(v.node);
         k = v.node.e;
       }
       k = this.spaces(k);
@@ -541,10 +579,9 @@ class Reader {
       if (t[k] === close) break;
       giveUp();
     }
-    return {
-      value: isMap ? obj : fit(arr),
-      node: isMap ? pn(j, k + 1, fit(map)) : pn(j, k + 1, undefined, fit(seq)),
-    };
+    return isMap
+      ? { value: obj, node: pn(j, k + 1, this.takeNodes(base)), next: 0 }
+      : { value: this.takeValues(valuesBase), node: pn(j, k + 1, undefined, this.takeNodes(base)), next: 0 };
   }
 
   private spaces(k: number): number {
@@ -556,46 +593,59 @@ class Reader {
   private flowItem(k: number): Read {
     const c = this.t[k];
     if (c === "[" || c === "{") return this.flow(k);
-    return this.flowScalar(k, false);
+    return this.flowScalar(k);
   }
 
-  /** A quoted or plain scalar inside a flow collection; a key stops at its `:`. */
-  private flowScalar(k: number, isKey: boolean): Read {
+  /** A quoted or plain scalar inside a flow collection. */
+  private flowScalar(k: number): Read {
+    const end = this.scanFlowScalar(k, false);
+    return { value: this.scanned, node: pn(k, end), next: 0 };
+  }
+
+  /**
+   * Scans a quoted or plain scalar inside a flow collection (a key stops at its `:`): returns
+   * where it ends, its value in `scanned`.
+   */
+  private scanFlowScalar(k: number, isKey: boolean): number {
     const t = this.t;
     const c = t[k];
     if (c === '"' || c === "'") {
       const q = c === '"' ? this.doubleQuoted(k) : this.singleQuoted(k);
-      return { value: q.value, node: pn(k, q.end) };
+      this.scanned = q.value;
+      return q.end;
     }
     if (INDICATORS.has(c as string)) {
-      const after = t[k + 1];
+      const after = t.charCodeAt(k + 1);
       if (
         !(
           (c === "-" || c === "?" || c === ":") &&
-          after !== " " &&
-          after !== "\n" &&
-          !FLOW_STOP.has(after as string)
+          after !== 32 &&
+          after !== 10 &&
+          !isFlowStop(after) &&
+          k + 1 < this.n
         )
       )
         giveUp();
     }
     let end = k;
     for (;;) {
-      const ch = t[end];
-      if (end >= this.n || ch === "\n" || FLOW_STOP.has(ch as string)) break;
-      if (ch === ":") {
+      const ch = t.charCodeAt(end);
+      if (end >= this.n || ch === 10 || isFlowStop(ch)) break;
+      if (ch === 58) {
+        // `:`
         if (isKey) break;
         giveUp();
       }
-      if (ch === "#" && t[end - 1] === " ") giveUp();
+      if (ch === 35 && t.charCodeAt(end - 1) === 32) giveUp(); // ` #`
       // Keys of one word only: the full parser for the rest.
-      if (ch === " " && isKey) giveUp();
+      if (ch === 32 && isKey) giveUp();
       end++;
     }
-    if (t[end] === "\n" || end >= this.n) giveUp();
+    if (end >= this.n || t.charCodeAt(end) === 10) giveUp();
     while (t.charCodeAt(end - 1) === 32) end--;
     if (end === k) giveUp();
-    return { value: plainValue(t.slice(k, end)), node: pn(k, end) };
+    this.scanned = plainValue(t.slice(k, end));
+    return end;
   }
 
   // Quoted scalars ----------------------------------------------------------------------------------

@@ -136,13 +136,28 @@ export function memberAccess(root: string, name: string): string {
   return IDENTIFIER_PATTERN.test(name) ? `${root}.${name}` : `${root}['${name}']`;
 }
 
+/**
+ * The path whose text {@link formatPath} made last, but its last segment, and that text: the
+ * paths of a pipeline's nodes differ only in their last segment, and share their prefix's text.
+ */
+let lastPrefix: Path = [];
+let lastPrefixText = "";
+
 /** Renders a key path the way users see it: `pipelines.train.nodes.eval.needs[0]`. */
 export function formatPath(path: Path): string {
-  let out = "";
-  for (const seg of path) {
-    if (typeof seg === "number") out += `[${seg}]`;
-    else if (/^[A-Za-z0-9_-]+$/.test(seg)) out += out === "" ? seg : `.${seg}`;
-    else out += `[${JSON.stringify(seg)}]`;
+  const n = path.length - 1;
+  let same = n > 0 && n === lastPrefix.length;
+  for (let i = 0; same && i < n; i++) same = path[i] === lastPrefix[i];
+  if (!same) {
+    lastPrefix = path.slice(0, n);
+    lastPrefixText = "";
+    for (let i = 0; i < n; i++) lastPrefixText = appendSegment(lastPrefixText, path[i]!);
   }
-  return out;
+  return n < 0 ? "" : appendSegment(lastPrefixText, path[n]!);
+}
+
+function appendSegment(out: string, seg: string | number): string {
+  if (typeof seg === "number") return `${out}[${seg}]`;
+  if (/^[A-Za-z0-9_-]+$/.test(seg)) return out === "" ? seg : `${out}.${seg}`;
+  return `${out}[${JSON.stringify(seg)}]`;
 }

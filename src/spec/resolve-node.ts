@@ -91,6 +91,14 @@ const TASK_ONLY_KEYS = [
   "actions",
 ] as const;
 
+/** The keys that make a node's kind, in the order messages name them. */
+const KIND_KEYS = ["run", "step", "pipeline", "release"] as const;
+
+/** Names of broken param declarations when there are none (never written to). */
+const NO_NAMES: ReadonlySet<string> = new Set();
+/** Stand-ins for the key paths of `with:` values and those set by edges when there are none (never written to). */
+const NO_PATHS: Record<string, Path> = Object.freeze(dict<Path>());
+
 /** Resolves one node; its problems go to `ctx.problems`, and `spec` stays undefined when it cannot be resolved. */
 export function resolveNode(raw: RawNode, nc: NodeContext, ctx: ResolveContext): NodeDraft {
   const { name, path, body, keyPath } = raw;
@@ -101,30 +109,43 @@ export function resolveNode(raw: RawNode, nc: NodeContext, ctx: ResolveContext):
     needs: body ? readNeeds(body, keyPath) : [],
     sites: [],
     checkTemplates: raw.checkTemplates,
-    unknownParams: new Set(),
+    unknownParams: NO_NAMES,
   };
-  for (const need of raw.edgeNeeds) {
+  for (let i = 0; i < raw.edgeNeeds.length; i++) {
+    const need = raw.edgeNeeds[i]!;
     if (!draft.needs.some((n) => n.node === need.node)) draft.needs.push(need);
   }
   if (!body) return draft;
 
-  const kinds = (["run", "step", "pipeline", "release"] as const).filter((k) => body[k] !== undefined);
-  if (kinds.length === 0) {
+  // The first two kind keys given, in the order of KIND_KEYS.
+  let a: (typeof KIND_KEYS)[number] | undefined;
+  let b: (typeof KIND_KEYS)[number] | undefined;
+  for (let i = 0; i < KIND_KEYS.length; i++) {
+    const k = KIND_KEYS[i]!;
+    if (body[k] === undefined) continue;
+    if (a === undefined) a = k;
+    else if (b === undefined) b = k;
+  }
+  if (a === undefined) {
     ctx.problems.keyOf(path, undefined, `node "${name}" needs one of run:, step:, pipeline: or release:`);
     return draft;
   }
-  if (kinds.length > 1) {
-    const [a, b] = kinds;
-    ctx.problems.key(keyPath(b!), `a node has either ${a}: or ${b}:, not both`);
+  if (b !== undefined) {
+    ctx.problems.key(keyPath(b), `a node has either ${a}: or ${b}:, not both`);
     return draft;
+  }
+  const needs: NeedSpec[] = new Array(draft.needs.length);
+  for (let i = 0; i < needs.length; i++) {
+    const { node, condition } = draft.needs[i]!;
+    needs[i] = { node, condition };
   }
   const common: Common = {
     name,
-    needs: draft.needs.map(({ node, condition }) => ({ node, condition })),
+    needs,
     loc: locate(ctx, path, typeof path[path.length - 1] === "number" ? "value" : "key"),
     path: formatPath(path),
   };
-  const ifSite = conditionSite(body.if, keyPath("if"));
+  const ifSite = body.if === undefined ? undefined : conditionSite(body.if, keyPath("if"));
   if (ifSite) {
     draft.sites.push(ifSite);
     common.if = ifSite.value;
@@ -187,7 +208,7 @@ function resolvePipelineNode(
       }
     }
   }
-  draft.sites.push(...withSites(values, raw, "child"));
+  withSites(draft.sites, values, raw, "child");
   draft.spec = { kind: "pipeline", ...common, with: values.values, pipeline };
 }
 
@@ -214,11 +235,19 @@ function resolveTaskNode(
     if (!step.spec) return;
   }
   const stepSpec = step?.spec;
-  const envOrigin: Record<string, Path> = dict(step?.envOrigin ?? nc.defaultsEnvOrigin);
+  // Where each env variable came from: copied only when the node sets some of its own.
+  const baseEnvOrigin = step?.envOrigin ?? nc.defaultsEnvOrigin;
+  const envOrigin: Record<string, Path> = body.env === undefined ? baseEnvOrigin : dict(baseEnvOrigin);
   const settings = applySettings(stepSpec ?? nc.defaults, body, keyPath, nc.pools, ctx, envOrigin);
-  const ownDecls = resolveParamDecls(body.params, keyPath("params"), ctx);
-  const params: Record<string, ParamSpec> = dict(stepSpec?.params, ownDecls.params);
-  draft.unknownParams = new Set([...(step?.unknownParams ?? []), ...ownDecls.unknown]);
+  const ownDecls =
+    body.params === undefined ? undefined : resolveParamDecls(body.params, keyPath("params"), ctx);
+  const params: Record<string, ParamSpec> = dict(stepSpec?.params, ownDecls?.params);
+  const stepUnknown = step?.unknownParams;
+  if (
+    (stepUnknown !== undefined && stepUnknown.size > 0) ||
+    (ownDecls !== undefined && ownDecls.unknown.size > 0)
+  )
+    draft.unknownParams = new Set([...(stepUnknown ?? []), ...(ownDecls?.unknown ?? [])]);
   const run = stepSpec ? stepSpec.run : body.run!;
   const runPath = step ? [...step.path, "run"] : keyPath("run");
 
@@ -228,14 +257,15 @@ function resolveTaskNode(
   const values = withValues(raw, body, draft, ctx);
   if (!stepSpec) {
     const broken = inheritPipelineParams(run, settings.env, values, params, nc.pipelineParams, ctx);
-    for (const p of broken) draft.unknownParams.add(p);
+    if (broken.length > 0) draft.unknownParams = new Set([...draft.unknownParams, ...broken]);
   }
   const owner = stepSpec ? `step "${stepSpec.name}"` : `node "${raw.name}"`;
   checkParamValues(values.values, { params, unknown: draft.unknownParams }, owner, ctx, {
     paths: values.paths,
     fromEdges: values.fromEdges,
   });
-  for (const [param, spec] of Object.entries(params)) {
+  for (const param in params) {
+    const spec = params[param]!;
     if (
       spec.default === undefined &&
       !spec.optional &&
@@ -250,13 +280,15 @@ function resolveTaskNode(
 
   // Templates of the task, with where each was written.
   if (hasTemplate(run)) draft.sites.push(site(run, runPath, "command", "run", { shared: !!stepSpec }));
-  for (const [k, v] of Object.entries(settings.env)) {
+  for (const k in settings.env) {
+    const v = settings.env[k]!;
+    if (!hasTemplate(v)) continue;
     const origin = own(envOrigin, k) ?? keyPath("env");
     const shared = !origin.slice(0, raw.path.length).every((seg, i) => seg === raw.path[i]);
-    if (hasTemplate(v)) draft.sites.push(site(v, origin, "command", "env", { shared }));
+    draft.sites.push(site(v, origin, "command", "env", { shared }));
   }
-  draft.sites.push(...withSites(values, raw, "task", runPath));
-  draft.sites.push(...bindings.sites);
+  withSites(draft.sites, values, raw, "task", runPath);
+  for (const s of bindings.sites) draft.sites.push(s);
 
   // Gates: on-error (node > step > pipeline > defaults), approval and actions (node's win).
   const onError: OnError =
@@ -302,8 +334,9 @@ function resolveBindings(
 ): { inputs: Record<string, InputSpec>; bindings: Record<string, InputBinding>; sites: Site[] } {
   const inputs: Record<string, InputSpec> = dict(stepSpec?.inputs);
   const bindings: Record<string, InputBinding> = dict();
-  const paths: Record<string, Path> = dict();
   const sites: Site[] = [];
+  if (body.inputs === undefined && raw.edgeBindings.length === 0) return { inputs, bindings, sites };
+  const paths: Record<string, Path> = dict();
   for (const [input, value] of Object.entries(body.inputs ?? {})) {
     const p = [...raw.keyPath("inputs"), input];
     bindings[input] = typeof value === "string" ? value : [...value];
@@ -350,8 +383,6 @@ function resolveFanout(
   ctx: ResolveContext,
 ): { foreach?: unknown; matrix?: Record<string, unknown> } {
   const { keyPath } = raw;
-  const notAList = (value: unknown) =>
-    `expected a list or a \${{ }} expression, found ${describeValue(value)}`;
   if (body.foreach !== undefined && body.matrix !== undefined) {
     ctx.problems.key(
       keyPath("matrix"),
@@ -367,7 +398,7 @@ function resolveFanout(
     }
     return { foreach };
   }
-  if (body.matrix === undefined) return {};
+  if (body.matrix === undefined) return NO_FANOUT;
   const matrix = dict(body.matrix);
   if (Object.keys(matrix).length === 0)
     ctx.problems.value(keyPath("matrix"), "matrix needs at least one key");
@@ -383,18 +414,25 @@ function resolveFanout(
   return { matrix };
 }
 
+/** The fan-out of a node without one (spread into its spec, never written to). */
+const NO_FANOUT: { foreach?: unknown; matrix?: Record<string, unknown> } = Object.freeze({});
+
+const notAList = (value: unknown) => `expected a list or a \${{ }} expression, found ${describeValue(value)}`;
+
 /** `with:` values of a node: as written, plus those set by Valohai edges. */
 interface WithValues {
   values: Record<string, unknown>;
   /** Where each value was written (an edge's target for values set by edges). */
   paths: Record<string, Path>;
   /** Values set by edges, with the edge's source end (where their template points). */
-  fromEdges: Set<string>;
+  fromEdges: ReadonlySet<string>;
   sources: Record<string, Path>;
 }
 
 function withValues(raw: RawNode, body: NodeFile, draft: NodeDraft, ctx: ResolveContext): WithValues {
   const values: Record<string, unknown> = dict(body.with);
+  if (raw.edgeWith.length === 0 && body.with === undefined)
+    return { values, paths: NO_PATHS, fromEdges: NO_NAMES, sources: NO_PATHS };
   const paths: Record<string, Path> = dict();
   for (const k of Object.keys(values)) paths[k] = [...raw.keyPath("with"), k];
   const fromEdges = new Set<string>();
@@ -415,10 +453,17 @@ function withValues(raw: RawNode, body: NodeFile, draft: NodeDraft, ctx: Resolve
   return { values, paths, fromEdges, sources };
 }
 
-/** Template sites of `with:` values; values Baton added point at what made them. */
-function withSites(values: WithValues, raw: RawNode, kind: "task" | "child", inheritedFrom?: Path): Site[] {
-  const sites: Site[] = [];
-  for (const [k, v] of Object.entries(values.values)) {
+/** Adds to `sites` the template sites of `with:` values; values Baton added point at what made them. */
+function withSites(
+  sites: Site[],
+  values: WithValues,
+  raw: RawNode,
+  kind: "task" | "child",
+  inheritedFrom?: Path,
+): void {
+  for (const k in values.values) {
+    const v = values.values[k];
+    if (typeof v === "string" && !hasTemplate(v)) continue;
     const source = values.sources[k];
     const written = values.paths[k];
     for (const t of templateStrings(v)) {
@@ -427,7 +472,20 @@ function withSites(values: WithValues, raw: RawNode, kind: "task" | "child", inh
       else sites.push(site(t.value, inheritedFrom ?? raw.keyPath("with"), kind, "with", { generated: true }));
     }
   }
-  return sites;
+}
+
+/** An entry of a `needs:` list; its key path is made when asked for (only problems ask). */
+class ListedNeed implements NeedEntry {
+  readonly condition: NeedCondition = "success";
+  readonly at = "value" as const;
+  constructor(
+    readonly node: string,
+    readonly field: Path,
+    private readonly index: number,
+  ) {}
+  get path(): Path {
+    return [...this.field, this.index];
+  }
 }
 
 function readNeeds(body: NodeFile, keyPath: (key: string) => Path): NeedEntry[] {
@@ -436,15 +494,7 @@ function readNeeds(body: NodeFile, keyPath: (key: string) => Path): NeedEntry[] 
   if (needs === undefined) return [];
   if (typeof needs === "string")
     return [{ node: needs, condition: "success", path: field, at: "value", field }];
-  if (Array.isArray(needs)) {
-    return needs.map((node, i) => ({
-      node,
-      condition: "success" as NeedCondition,
-      path: [...field, i],
-      at: "value" as const,
-      field,
-    }));
-  }
+  if (Array.isArray(needs)) return needs.map((node, i) => new ListedNeed(node, field, i));
   return Object.entries(needs).map(([node, condition]) => ({
     node,
     condition,
@@ -463,6 +513,15 @@ function conditionSite(value: string | boolean | undefined, path: Path): Site | 
   return { ...site(`\${{ ${value} }}`, path, "condition", "if"), shift: 4 };
 }
 
+/** Whether `obj` has no enumerable keys (a dict has no inherited ones). */
+function isEmpty(obj: Record<string, unknown>): boolean {
+  for (const _ in obj) return false;
+  return true;
+}
+
+/** No broken declarations (never written to). */
+const NO_BROKEN: string[] = [];
+
 /**
  * An inline node may use its pipeline's params directly: each one its command or env refers to
  * (`${{ params.lr }}`), or its `with:` sets, is declared on the node like the pipeline declares
@@ -477,16 +536,22 @@ function inheritPipelineParams(
   pipelineParams: ParamDecls,
   ctx: ResolveContext,
 ): string[] {
+  let templated = hasTemplate(run);
+  for (const k in env) templated ||= hasTemplate(env[k]!);
+  if (!templated && isEmpty(values.values)) return NO_BROKEN;
   const used = new Set<string>(Object.keys(values.values));
-  for (const text of [run, ...Object.values(env)]) {
-    if (!hasTemplate(text)) continue;
+  const refer = (text: string) => {
+    if (!hasTemplate(text)) return;
     for (const ref of ctx.templates.parse(text).references) {
       if ((ref.root === "params" || ref.root === "arg") && typeof ref.path[0] === "string")
         used.add(ref.path[0]);
       // `${{ args }}` renders every param: an inline node then takes all of the pipeline's.
       if (ref.root === "args") for (const name of Object.keys(pipelineParams.params)) used.add(name);
     }
-  }
+  };
+  refer(run);
+  for (const k in env) refer(env[k]!);
+  if (used.size === 0) return NO_BROKEN;
   const broken: string[] = [];
   for (const param of used) {
     if (Object.hasOwn(params, param)) continue;

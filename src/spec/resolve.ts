@@ -274,7 +274,7 @@ function resolvePipeline(
       : resolveNotify(shell.notify, [...path, "notify"], ctx);
 
   const specNodes: Record<string, NodeSpec> = dict();
-  for (const [nodeName, draft] of nodes) if (draft.spec) specNodes[nodeName] = draft.spec;
+  for (const draft of nodes.values()) if (draft.spec) specNodes[draft.name] = draft.spec;
   const onError = pipelineOnError(shell["on-error"]);
   const spec: PipelineSpec = {
     name,
@@ -287,6 +287,9 @@ function resolvePipeline(
   };
   return { name, path, spec, nodes, unknownParams: unknown };
 }
+
+/** The edges of a node that has none, shared (`applyEdges` gives a node its own lists). */
+const NO_EDGES = Object.freeze([]) as never[];
 
 function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, RawNode> {
   const nodes = new Map<string, RawNode>();
@@ -318,13 +321,15 @@ function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, R
         body,
         checkTemplates: !affectsScope(shaped),
         keyPath: (key) => (overridden.has(key) ? [...p, "override", key] : [...p, key]),
-        edgeNeeds: [],
-        edgeBindings: [],
-        edgeWith: [],
+        edgeNeeds: NO_EDGES,
+        edgeBindings: NO_EDGES,
+        edgeWith: NO_EDGES,
       });
     });
   } else {
-    for (const [nodeName, item] of Object.entries(asRecord(raw) ?? {})) {
+    const record = asRecord(raw) ?? {};
+    for (const nodeName of Object.keys(record)) {
+      const item = record[nodeName];
       const p = [...path, nodeName];
       const shaped = checkPlainShape(plainNode, NodeSchema, item ?? {}, p, ctx.problems);
       add({
@@ -333,9 +338,9 @@ function readNodes(raw: unknown, path: Path, ctx: ResolveContext): Map<string, R
         body: shaped.data,
         checkTemplates: !affectsScope(shaped),
         keyPath: (key) => [...p, key],
-        edgeNeeds: [],
-        edgeBindings: [],
-        edgeWith: [],
+        edgeNeeds: NO_EDGES,
+        edgeBindings: NO_EDGES,
+        edgeWith: NO_EDGES,
       });
     }
   }
@@ -366,5 +371,7 @@ function affectsScope(shaped: { unknownKeys: boolean; dropped: string[] }): bool
 
 function isEmptyRecord(value: unknown): boolean {
   const r = asRecord(value);
-  return r !== undefined && Object.keys(r).length === 0;
+  if (r === undefined) return false;
+  for (const k in r) if (Object.hasOwn(r, k)) return false;
+  return true;
 }

@@ -106,26 +106,33 @@ export function validateProject(data: unknown, options: ValidateOptions): Valida
 // Needs and cycles ------------------------------------------------------------------------------
 
 function checkNeeds(pipeline: PipelineDraft, problems: ProblemList): void {
-  const names = [...pipeline.nodes.keys()];
-  const graph: Record<string, { needs: Array<{ node: string }> }> = dict();
+  const graph: Record<string, { needs: ReadonlyArray<{ node: string }> }> = dict();
   for (const node of pipeline.nodes.values()) {
-    const seen = new Set<string>();
-    const valid: Array<{ node: string }> = [];
-    for (const need of node.needs) {
-      const at = { path: need.path, at: need.at };
+    const needs = node.needs;
+    // The node's own needs are its graph entry unless some are wrong (then: the others).
+    let valid: Array<{ node: string }> | undefined;
+    // Long lists are checked for repeats with a set; short ones (most) by looking back.
+    const seen = needs.length > 16 ? new Set<string>() : undefined;
+    for (let i = 0; i < needs.length; i++) {
+      const need = needs[i]!;
+      let message: string | undefined;
       if (need.node === node.name) {
-        problems.add({ ...at, message: `node "${node.name}" needs itself` });
+        message = `node "${node.name}" needs itself`;
       } else if (!pipeline.nodes.has(need.node)) {
-        const others = names.filter((n) => n !== node.name);
-        problems.add({ ...at, message: `unknown node "${need.node}"${suggest(need.node, others)}` });
-      } else if (seen.has(need.node)) {
-        problems.add({ ...at, message: `"${need.node}" is listed twice in needs:` });
-      } else {
+        const others = [...pipeline.nodes.keys()].filter((n) => n !== node.name);
+        message = `unknown node "${need.node}"${suggest(need.node, others)}`;
+      } else if (seen ? seen.has(need.node) : listedBefore(needs, i)) {
+        message = `"${need.node}" is listed twice in needs:`;
+      }
+      seen?.add(need.node);
+      if (message !== undefined) {
+        problems.add({ path: need.path, at: need.at, message });
+        valid ??= needs.slice(0, i).map((n) => ({ node: n.node }));
+      } else if (valid) {
         valid.push({ node: need.node });
       }
-      seen.add(need.node);
     }
-    graph[node.name] = { needs: valid };
+    graph[node.name] = valid ? { needs: valid } : node;
   }
   for (const cycle of findCycles(graph)) {
     const [first, second] = cycle;
@@ -138,6 +145,13 @@ function checkNeeds(pipeline: PipelineDraft, problems: ProblemList): void {
       message: `cycle ${cycle.join(" -> ")}`,
     });
   }
+}
+
+/** Whether the node `needs[i]` names is named earlier in the list. */
+function listedBefore(needs: ReadonlyArray<{ node: string }>, i: number): boolean {
+  const name = needs[i]!.node;
+  for (let j = 0; j < i; j++) if (needs[j]!.node === name) return true;
+  return false;
 }
 
 function checkPipelineCycles(draft: ProjectDraft, problems: ProblemList): void {
@@ -212,7 +226,7 @@ class TemplateChecker {
 
   checkNode(node: NodeDraft, pipeline: PipelineDraft): void {
     const spec = node.spec;
-    if (!spec || !node.checkTemplates) return;
+    if (!spec || !node.checkTemplates || node.sites.length === 0) return;
     const pipelineParams = {
       names: pipeline.spec.params,
       unknown: pipeline.unknownParams,

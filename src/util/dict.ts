@@ -18,9 +18,11 @@ export function dict<T>(
   ...sources: Array<Readonly<Record<string, T>> | null | undefined>
 ): Record<string, T> {
   const out = Object.create(NO_MEMBERS) as Record<string, T>;
-  for (const source of sources) {
+  for (let i = 0; i < sources.length; i++) {
+    const source = sources[i];
     if (!source) continue;
-    for (const [k, v] of Object.entries(source)) out[k] = v;
+    // Own enumerable keys, in the order Object.entries gives them (no entry pairs made).
+    for (const k of Object.keys(source)) out[k] = source[k] as T;
   }
   return out;
 }

@@ -233,6 +233,28 @@ describe("plain YAML reader", () => {
   });
 });
 
+describe("positions in a large map", () => {
+  it("are found in any order, again and again, as the full parser places them", () => {
+    // 30 keys: more than a small map's scan; looked up backwards, by jumps and twice in a row.
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    const text = `m:\n${keys.map((k, i) => `  ${k}: { v: ${i} }`).join("\n")}\n`;
+    const plain = readPlainYaml(text)!;
+    const lineCounter = new LineCounter();
+    const full = yamlSourceMap(parseDocument(text, { lineCounter }), lineCounter, text);
+    const fast = plainSourceMap(plain, text, () => full);
+    const order = [...keys.keys()].reverse().concat([0, 0, 1, 17, 3, 29, 28, 29, 5, 6, 6, 7]);
+    for (const i of order) {
+      for (const p of [
+        ["m", `k${i}`],
+        ["m", `k${i}`, "v"],
+        ["m", `x${i}`],
+      ]) {
+        expect({ p, pos: fast.position(p, "key") }).toEqual({ p, pos: full.position(p, "key") });
+      }
+    }
+  });
+});
+
 describe("a large pipeline", () => {
   /** 20,000 nodes in chains of 10, as bench/validate-scale.mjs writes them. */
   function plain(n: number, line: (i: number) => string): string {
