@@ -37,7 +37,7 @@ export function countTasks(pipeline: PipelineSpec): { tasks: number | undefined;
   let tasks = 0;
   const dynamic: string[] = [];
   for (const node of Object.values(pipeline.nodes)) {
-    if (node.kind === "pipeline") {
+    if (node.kind === "pipeline" || (node.foreach === undefined && node.matrix === undefined)) {
       tasks += 1;
       continue;
     }
