@@ -18,7 +18,7 @@ import {
   selectReleases,
 } from "./postgres-releases.js";
 import * as T from "./postgres-triggers.js";
-import { parseJson, sqlList, toAttempt, toEngine, toRun, toTask } from "./sqlite-store.js";
+import { cachedResultsOf, parseJson, sqlList, toAttempt, toEngine, toRun, toTask } from "./sqlite-store.js";
 import type {
   ANY_EXPIRED,
   AgentClaimRow,
@@ -1035,15 +1035,9 @@ export class PostgresStore implements Store {
        ORDER BY cache_key, ended_at DESC NULLS LAST, seq DESC`,
       [[...new Set(cacheKeys)]],
     );
-    const byTask = new Map<string, OutputRow[]>();
-    for (const row of rows) {
-      const task = toTask(row);
-      const outputs: OutputRow[] = byTask.get(task.id) ?? [];
-      byTask.set(task.id, outputs);
-      found.set(row.cache_key as string, { task, outputs });
-    }
-    if (byTask.size === 0) return found;
-    for (const o of await this.listOutputs([...byTask.keys()])) byTask.get(o.taskId)!.push(o);
+    const outputsOf = cachedResultsOf(rows, "cache_key", found);
+    if (outputsOf.size === 0) return found;
+    for (const o of await this.listOutputs([...outputsOf.keys()])) outputsOf.get(o.taskId)!.push(o);
     return found;
   }
 

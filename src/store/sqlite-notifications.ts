@@ -53,15 +53,18 @@ export function takeNotification(
   );
 }
 
+/** A run's deliveries in the order they were recorded (ids made in one millisecond do not sort: util/ulid.ts). */
 export function selectNotifications(db: Database.Database, runId: string): NotificationRow[] {
   return (
-    db.prepare("SELECT * FROM notifications WHERE run_id = ? ORDER BY created_at, id").all(runId) as Row[]
+    db.prepare("SELECT * FROM notifications WHERE run_id = ? ORDER BY created_at, rowid").all(runId) as Row[]
   ).map(notificationOf);
 }
 
 export function selectPendingNotifications(db: Database.Database): NotificationRow[] {
   return (
-    db.prepare("SELECT * FROM notifications WHERE status = 'pending' ORDER BY created_at, id").all() as Row[]
+    db
+      .prepare("SELECT * FROM notifications WHERE status = 'pending' ORDER BY created_at, rowid")
+      .all() as Row[]
   ).map(notificationOf);
 }
 

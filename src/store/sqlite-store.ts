@@ -710,17 +710,11 @@ export class SqliteStore implements Store {
     if (cacheKeys.length === 0) return found;
     // One statement for all the keys, each answered as findCached answers it.
     const rows = this.stmts.findCachedMany.all(JSON.stringify([...new Set(cacheKeys)])) as Row[];
-    const byTask = new Map<string, OutputRow[]>();
-    for (const row of rows) {
-      const task = toTask(row);
-      const outputs: OutputRow[] = byTask.get(task.id) ?? [];
-      byTask.set(task.id, outputs);
-      found.set(row.lookup_key as string, { task, outputs });
-    }
-    if (byTask.size === 0) return found;
-    for (const r of this.stmts.outputsOfMany.all(JSON.stringify([...byTask.keys()])) as Row[]) {
+    const outputsOf = cachedResultsOf(rows, "lookup_key", found);
+    if (outputsOf.size === 0) return found;
+    for (const r of this.stmts.outputsOfMany.all(JSON.stringify([...outputsOf.keys()])) as Row[]) {
       const taskId = r.task_id as string;
-      byTask.get(taskId)!.push({
+      outputsOf.get(taskId)!.push({
         taskId,
         path: r.path as string,
         sha256: r.sha256 as string,
@@ -1417,6 +1411,25 @@ export function toRun(r: Row): RunRow {
     engineId: (r.engine_id as string | null) ?? null,
     error: (r.error as string | null) ?? null,
   };
+}
+
+/**
+ * Fills `found` with the task row found for each cache key (`keyColumn` of each row names its
+ * key), and returns the outputs list of each of those tasks, by task id, for the caller to fill.
+ */
+export function cachedResultsOf(
+  rows: Row[],
+  keyColumn: string,
+  found: Map<string, { task: TaskRow; outputs: OutputRow[] }>,
+): Map<string, OutputRow[]> {
+  const outputsOf = new Map<string, OutputRow[]>();
+  for (const row of rows) {
+    const task = toTask(row);
+    const outputs = outputsOf.get(task.id) ?? [];
+    outputsOf.set(task.id, outputs);
+    found.set(row[keyColumn] as string, { task, outputs });
+  }
+  return outputsOf;
 }
 
 export function toTask(r: Row): TaskRow {
