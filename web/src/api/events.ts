@@ -1,8 +1,9 @@
 /**
  * One shared connection to `GET /events` (Server-Sent Events) for the whole page. Pages
- * subscribe; the connection opens with the first subscriber and closes with the last. After a
- * reconnect, subscribers get a `reconnected` notice: events sent while the connection was down
- * are lost, so they fetch afresh.
+ * subscribe; the connection opens with the first subscriber and closes with the last. Each time
+ * it opens, the first time too, subscribers get a `reconnected` notice: events sent while it was
+ * down, or before it first opened (a run that ended while the page was fetching it), are lost,
+ * so they fetch afresh.
  */
 import { useEffect, useRef, useSyncExternalStore } from "react";
 import { withToken } from "./client";
@@ -17,7 +18,6 @@ class EventHub {
   private source: EventSource | null = null;
   private readonly listeners = new Set<(m: HubMessage) => void>();
   private readonly stateListeners = new Set<() => void>();
-  private wasOpen = false;
   state: LiveState = "offline";
 
   subscribe(listener: (m: HubMessage) => void): () => void {
@@ -54,8 +54,7 @@ class EventHub {
     this.source = source;
     source.onopen = () => {
       this.setState("live");
-      if (this.wasOpen) this.dispatch({ type: "reconnected" });
-      this.wasOpen = true;
+      this.dispatch({ type: "reconnected" });
     };
     source.onerror = () => {
       // EventSource retries by itself (the server asks for 3 s).
@@ -75,7 +74,6 @@ class EventHub {
   private close() {
     this.source?.close();
     this.source = null;
-    this.wasOpen = false;
     this.setState("offline");
   }
 
