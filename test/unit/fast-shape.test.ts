@@ -3,9 +3,8 @@
  * for: what a check vouches for, zod takes with no issue and gives back equal; and every file
  * (good and bad) reads to the same model, or the same messages, with the checks as without.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import {
@@ -30,31 +29,15 @@ import {
   ProjectShellSchema,
   StepSchema,
 } from "../../src/spec/schema.js";
-
-const repo = fileURLToPath(new URL("../../", import.meta.url));
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return yamlFiles(p);
-    return /\.ya?ml$/.test(name) ? [p] : [];
-  });
-}
+import { REPO, docBlocks, yamlFiles } from "../helpers/spec-corpus.js";
 
 /** Every pipeline file the tests and docs hold: fixtures (good and bad) and the docs' examples. */
 function corpus(): Array<[string, string]> {
-  const files = yamlFiles(join(repo, "test", "fixtures")).map((f): [string, string] => [
-    f.slice(repo.length),
+  const files = yamlFiles(join(REPO, "test", "fixtures")).map((f): [string, string] => [
+    f.slice(REPO.length),
     readFileSync(f, "utf8"),
   ]);
-  const docs = join(repo, "docs");
-  for (const n of readdirSync(docs).filter((x) => x.endsWith(".md"))) {
-    const md = readFileSync(join(docs, n), "utf8");
-    [...md.matchAll(/```ya?ml\n([\s\S]*?)```/g)].forEach((m, i) => {
-      files.push([`docs/${n}#${i}`, m[1] as string]);
-    });
-  }
-  return files;
+  return [...files, ...docBlocks()];
 }
 
 type Check = (value: unknown) => boolean;

@@ -2,9 +2,8 @@
  * The fast reader of plain YAML against the `yaml` package: for every file it accepts, the same
  * data and the same position of every key and value; the rest it leaves to the full parser.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { LineCounter, parseDocument } from "yaml";
 import { BatonError } from "../../src/errors.js";
@@ -12,30 +11,9 @@ import { plainSourceMap, yamlSourceMap } from "../../src/spec/locate.js";
 import { parseProjectDocument, parseProjectText } from "../../src/spec/parse.js";
 import { readPlainYaml } from "../../src/spec/plain-yaml.js";
 import type { Path } from "../../src/spec/problems.js";
+import { REPO, docBlocks, yamlFiles } from "../helpers/spec-corpus.js";
 
-const repo = fileURLToPath(new URL("../../", import.meta.url));
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) return yamlFiles(p);
-    return /\.ya?ml$/.test(name) ? [p] : [];
-  });
-}
-
-/** ```yaml blocks of the docs. */
-function docBlocks(): Array<[string, string]> {
-  const dir = join(repo, "docs");
-  return readdirSync(dir)
-    .filter((n) => n.endsWith(".md"))
-    .flatMap((n) => {
-      const md = readFileSync(join(dir, n), "utf8");
-      return [...md.matchAll(/```ya?ml\n([\s\S]*?)```/g)].map((m, i): [string, string] => [
-        `docs/${n}#${i}`,
-        m[1] as string,
-      ]);
-    });
-}
+const repo = REPO;
 
 function allPaths(value: unknown, path: Array<string | number> = [], out: Path[] = []): Path[] {
   out.push(path);
