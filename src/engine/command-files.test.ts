@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { commandFiles, commandWords } from "./command-files.js";
+import { commandFiles, commandWords, workdirNames } from "./command-files.js";
 
 describe("commandWords", () => {
   it("splits like a shell, keeps --name=value values, leaves out variables, globs and written files", () => {
@@ -49,5 +49,25 @@ describe("commandFiles", () => {
       [path.join(dir, ".baton")],
     );
     expect(files).toEqual([path.join(dir, "step.py"), path.join(dir, "lib", "util.sh")]);
+  });
+
+  it("with the project folder listed once, finds the same files and skips names not in it", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baton-cmdfiles-"));
+    fs.mkdirSync(path.join(dir, "lib"));
+    fs.writeFileSync(path.join(dir, "step.py"), "print(1)\n");
+    fs.writeFileSync(path.join(dir, "lib", "util.sh"), "true\n");
+    const names = workdirNames(dir);
+    const command = "python3 step.py lib/util.sh 42 later.py lib/missing.sh";
+    const found = [path.join(dir, "step.py"), path.join(dir, "lib", "util.sh")];
+    expect(await commandFiles(command, dir, [], names)).toEqual(found);
+    // Listed at first use: a file made afterwards is not seen by the tasks sharing the listing.
+    fs.writeFileSync(path.join(dir, "later.py"), "print(2)\n");
+    expect(await commandFiles(command, dir, [], names)).toEqual(found);
+    expect(await commandFiles(command, dir, [], workdirNames(dir))).toEqual([
+      ...found,
+      path.join(dir, "later.py"),
+    ]);
+    // A folder that cannot be listed filters nothing.
+    expect(workdirNames(path.join(dir, "absent"))()).toBeUndefined();
   });
 });

@@ -73,10 +73,18 @@ export function commandWords(command: string): string[] {
  * The files of the project `command` names: existing regular files (a symlink counts when its
  * target is one inside the project) inside `workdir`, outside `exclude` (Baton's own state
  * folder), as absolute paths, each once, in the order named. Never throws for a word that names
- * nothing, a folder or a path outside the project: those are left out.
+ * nothing, a folder or a path outside the project: those are left out. `topNames`, when given,
+ * lists the entries of `workdir` (see {@link workdirNames}): a word whose first name is not among
+ * them names nothing, and is left out without a look at the disk (undefined: look at each).
  */
-export async function commandFiles(command: string, workdir: string, exclude: string[]): Promise<string[]> {
+export async function commandFiles(
+  command: string,
+  workdir: string,
+  exclude: string[],
+  topNames?: () => ReadonlySet<string> | undefined,
+): Promise<string[]> {
   const root = path.resolve(workdir);
+  const below = root.endsWith(path.sep) ? root.length : root.length + 1;
   const excluded = exclude.map((d) => path.resolve(d));
   // Both sides are resolved paths (normalised, absolute): a prefix test says whether one is inside.
   const inside = (p: string, dir: string) =>
@@ -87,6 +95,9 @@ export async function commandFiles(command: string, workdir: string, exclude: st
     const abs = path.resolve(root, word);
     if (abs === root || !inside(abs, root) || excluded.some((d) => inside(abs, d))) continue;
     if (files.includes(abs)) continue;
+    // The first name below the project folder must be there: most words (`echo`, `42`) are not.
+    const names = topNames?.();
+    if (names && !names.has(abs.slice(below).split(path.sep, 1)[0]!)) continue;
     // One lstat per word, made here: most words name nothing (`cat`, `1`), and a thread-pool
     // round trip each would stand between a task's inputs being ready and its start.
     let st: fs.Stats | undefined;
@@ -103,4 +114,23 @@ export async function commandFiles(command: string, workdir: string, exclude: st
     if (st?.isFile()) files.push(abs);
   }
   return files;
+}
+
+/**
+ * The entries of `workdir`, read once on first use: shared by the many tasks of one node
+ * prepared together, whose commands then cost no `lstat` for the words that name nothing.
+ * A file made after that first use is not seen by the tasks that share it.
+ */
+export function workdirNames(workdir: string): () => ReadonlySet<string> | undefined {
+  let names: ReadonlySet<string> | undefined | null = null;
+  return () => {
+    if (names === null) {
+      try {
+        names = new Set(fs.readdirSync(workdir));
+      } catch {
+        names = undefined; // a folder that cannot be listed: each word is looked at
+      }
+    }
+    return names;
+  };
 }

@@ -30,6 +30,17 @@ export function hostStateDir(workdir: string): string {
   return path.join(path.resolve(workdir), ".baton");
 }
 
+/** A name Baton made (a run or task id): one plain path segment, joined without normalising. */
+const PLAIN_SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * `path.join(dir, name)` for a normalised `dir`: a plain id is appended as is (a fully cached
+ * rerun of 10,000 tasks asks for each task's folders several times); anything else is joined.
+ */
+function below(dir: string, name: string): string {
+  return PLAIN_SEGMENT.test(name) ? `${dir}${path.sep}${name}` : path.join(dir, name);
+}
+
 /**
  * Where Baton keeps things on disk (docs/cli.md): `.baton/` beside `baton.yaml` (or the
  * `--data` folder), holding `baton.db`, `cas/` and `runs/<run>/<task>/` (output, inputs, one
@@ -40,10 +51,14 @@ export class StateLayout {
    * @param given the `--data`/BATON_DATA text this folder was chosen by, as the user wrote it
    *   (undefined: the default `.baton/`), for error messages.
    */
+  private readonly runsDir: string;
+
   constructor(
     readonly root: string,
     readonly given?: string,
-  ) {}
+  ) {
+    this.runsDir = path.join(root, "runs");
+  }
 
   /**
    * Creates a state folder chosen by `--data` (or BATON_DATA) and checks that it can be
@@ -94,20 +109,20 @@ export class StateLayout {
     return path.join(this.root, "cas");
   }
   runDir(runId: string): string {
-    return path.join(this.root, "runs", runId);
+    return below(this.runsDir, runId);
   }
   /** `BATON_PIPELINE_DIR`: one folder shared by all tasks of a run. */
   pipelineDir(runId: string): string {
-    return path.join(this.runDir(runId), "shared");
+    return `${this.runDir(runId)}${path.sep}shared`;
   }
   taskDir(runId: string, taskId: string): string {
-    return path.join(this.runDir(runId), taskId);
+    return below(this.runDir(runId), taskId);
   }
   outputDir(runId: string, taskId: string): string {
-    return path.join(this.taskDir(runId, taskId), "output");
+    return `${this.taskDir(runId, taskId)}${path.sep}output`;
   }
   inputsDir(runId: string, taskId: string): string {
-    return path.join(this.taskDir(runId, taskId), "inputs");
+    return `${this.taskDir(runId, taskId)}${path.sep}inputs`;
   }
   logPath(runId: string, taskId: string, attempt: number): string {
     return path.join(this.taskDir(runId, taskId), `attempt-${attempt}.log`);
