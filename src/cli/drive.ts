@@ -78,7 +78,7 @@ export async function drive(
     progress.stop();
     if (opts.json) {
       const run = (await store.getRun(controller.runId))!;
-      const tasks = await store.listTasks({ run: controller.runId });
+      const tasks = await store.listTaskViewRows(controller.runId);
       const outputs = await store.listOutputs(tasks.map((t) => t.id));
       process.stdout.write(
         `${JSON.stringify({ run: runView(run), tasks: taskViews(tasks, outputs) }, null, 2)}\n`,

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { AttemptRow, OutputRow, RunRow, TaskRow, TaskStatus } from "../store/store.js";
+import type { AttemptRow, OutputRow, RunRow, TaskStatus, TaskViewRow } from "../store/store.js";
 import { dict } from "../util/dict.js";
 import { groupBy } from "../util/group-by.js";
 
@@ -44,7 +44,7 @@ export interface RunView {
   status: RunRow["status"];
 }
 
-export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
+export function taskView(task: TaskViewRow, outputs: OutputRow[]): TaskView {
   return {
     id: task.id,
     run: task.runId,
@@ -70,12 +70,12 @@ export function taskView(task: TaskRow, outputs: OutputRow[]): TaskView {
 }
 
 /** The status users see: as recorded, but `queued` for a running task its executor has not started yet. */
-export function shownStatus(task: Pick<TaskRow, "status" | "queueReason">): TaskStatus {
+export function shownStatus(task: Pick<TaskViewRow, "status" | "queueReason">): TaskStatus {
   return task.status === "running" && task.queueReason ? "queued" : task.status;
 }
 
 /** A submitted task's labels, as recorded with its submission. */
-export function taskLabels(task: TaskRow): Record<string, string> {
+export function taskLabels(task: Pick<TaskViewRow, "submit">): Record<string, string> {
   const labels = task.submit?.labels;
   const out: Record<string, string> = dict();
   if (labels && typeof labels === "object") {
@@ -85,7 +85,7 @@ export function taskLabels(task: TaskRow): Record<string, string> {
 }
 
 /** Views of many tasks with one outputs query. */
-export function taskViews(tasks: TaskRow[], outputs: OutputRow[]): TaskView[] {
+export function taskViews(tasks: TaskViewRow[], outputs: OutputRow[]): TaskView[] {
   const byTask = groupBy(outputs, (o) => o.taskId);
   return tasks.map((t) => taskView(t, byTask.get(t.id) ?? []));
 }

@@ -18,7 +18,16 @@ import {
   selectReleases,
 } from "./postgres-releases.js";
 import * as T from "./postgres-triggers.js";
-import { cachedResultsOf, parseJson, sqlList, toAttempt, toEngine, toRun, toTask } from "./sqlite-store.js";
+import {
+  cachedResultsOf,
+  parseJson,
+  sqlList,
+  toAttempt,
+  toEngine,
+  toRun,
+  toTask,
+  toTaskViewRow,
+} from "./sqlite-store.js";
 import type {
   ANY_EXPIRED,
   AgentClaimRow,
@@ -50,6 +59,7 @@ import type {
   TaskFilter,
   TaskQuery,
   TaskRow,
+  TaskViewRow,
   TaskState,
   TaskStatus,
   TriggerFireRow,
@@ -921,6 +931,16 @@ export class PostgresStore implements Store {
     if (filter.status?.length) where.push(`status = ANY(${arg(filter.status)}::text[])`);
     const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY seq`;
     return (await this.q(sql, args)).map(toTask);
+  }
+
+  async listTaskViewRows(runId: string): Promise<TaskViewRow[]> {
+    const rows = await this.q(
+      `SELECT id, run_id, name, node, parent_id, status, queue_reason, exit_code, attempts, cached, started_at,
+              ended_at, output_dir, metrics, image, submit, approval
+       FROM tasks WHERE run_id = $1 ORDER BY seq`,
+      [runId],
+    );
+    return rows.map(toTaskViewRow);
   }
 
   async queryTasks(query: TaskQuery): Promise<TaskRow[]> {

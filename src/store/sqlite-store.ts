@@ -53,6 +53,7 @@ import type {
   TaskFilter,
   TaskQuery,
   TaskRow,
+  TaskViewRow,
   TaskState,
   TaskStatus,
   TriggerFireRow,
@@ -613,6 +614,10 @@ export class SqliteStore implements Store {
     }
     const sql = `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY rowid`;
     return (this.db.prepare(sql).all(...args) as Row[]).map(toTask);
+  }
+
+  async listTaskViewRows(runId: string): Promise<TaskViewRow[]> {
+    return (this.stmts.taskViewRows.all(runId) as Row[]).map(toTaskViewRow);
   }
 
   async queryTasks(query: TaskQuery): Promise<TaskRow[]> {
@@ -1310,6 +1315,11 @@ function prepare(db: Database.Database) {
     ),
     getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
     outputsOf: db.prepare("SELECT path, sha256, size FROM outputs WHERE task_id = ? ORDER BY path"),
+    taskViewRows: db.prepare(
+      `SELECT id, run_id, name, node, parent_id, status, queue_reason, exit_code, attempts, cached, started_at,
+              ended_at, output_dir, metrics, image, submit, approval
+       FROM tasks WHERE run_id = ? ORDER BY rowid`,
+    ),
     findCached: db.prepare(
       `SELECT id, run_id, name, node, parent_id, status, pool, priority, params, exit_code, attempts, cached,
               output_dir, metrics, cache_key, cached_from, created_at, started_at, ended_at
@@ -1430,6 +1440,29 @@ export function cachedResultsOf(
     found.set(row[keyColumn] as string, { task, outputs });
   }
   return outputsOf;
+}
+
+/** A row of the view columns (`taskViewRows`) as what a task's view shows. */
+export function toTaskViewRow(r: Row): TaskViewRow {
+  return {
+    id: r.id as string,
+    runId: r.run_id as string,
+    name: r.name as string,
+    node: (r.node as string | null) ?? null,
+    parentId: (r.parent_id as string | null) ?? null,
+    status: r.status as TaskStatus,
+    queueReason: (r.queue_reason as string | null) ?? null,
+    exitCode: (r.exit_code as number | null) ?? null,
+    attempts: r.attempts as number,
+    cached: r.cached === 1,
+    startedAt: (r.started_at as number | null) ?? null,
+    endedAt: (r.ended_at as number | null) ?? null,
+    outputDir: r.output_dir as string,
+    metrics: parseJson(r.metrics, {}),
+    image: (r.image as string | null) ?? null,
+    submit: parseJson(r.submit, null),
+    approval: parseJson(r.approval, null),
+  };
 }
 
 export function toTask(r: Row): TaskRow {

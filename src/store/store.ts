@@ -271,6 +271,28 @@ export interface RunFilter {
   before?: Pick<RunRow, "id" | "createdAt">;
 }
 
+/** What a task's view (`--json`, the API) shows of its record. */
+export type TaskViewRow = Pick<
+  TaskRow,
+  | "id"
+  | "runId"
+  | "name"
+  | "node"
+  | "parentId"
+  | "status"
+  | "queueReason"
+  | "exitCode"
+  | "attempts"
+  | "cached"
+  | "startedAt"
+  | "endedAt"
+  | "outputDir"
+  | "metrics"
+  | "image"
+  | "submit"
+  | "approval"
+>;
+
 export interface TaskFilter {
   run?: string;
   parent?: string;
@@ -663,6 +685,12 @@ export interface Store {
   getTask(id: string): Promise<TaskRow | undefined>;
   /** Tasks matching every field of `filter`, in the order they were recorded. */
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;
+  /**
+   * The tasks of a run in the order they were recorded, with only what their views show
+   * (`taskViews`): a run of 10,000 tasks listed for `--json` or the API without reading and
+   * parsing every command, parameter set and cache key.
+   */
+  listTaskViewRows(runId: string): Promise<TaskViewRow[]>;
   /** Tasks matching every field of `query`, newest first, at most `query.limit` (see {@link TaskQuery}). */
   queryTasks(query: TaskQuery): Promise<TaskRow[]>;
   /** Records the metric points an attempt appended to `$BATON_METRICS`, in order. */

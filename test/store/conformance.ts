@@ -705,6 +705,31 @@ export function describeStoreConformance(
         ]);
         expect((await store.listTasks({ parent: "z" })).map((t) => t.id)).toEqual(["m"]);
         expect(await store.countTasks("run1")).toEqual({ pending: 2, queued: 1 });
+        // What a view shows, in the same order, with the same values as the whole records.
+        const whole = await store.listTasks({ run: "run1" });
+        const shown = await store.listTaskViewRows("run1");
+        expect(shown.map((t) => t.id)).toEqual(["z", "a", "m"]);
+        expect(shown).toEqual(
+          whole.map((t) => ({
+            id: t.id,
+            runId: t.runId,
+            name: t.name,
+            node: t.node,
+            parentId: t.parentId,
+            status: t.status,
+            queueReason: t.queueReason,
+            exitCode: t.exitCode,
+            attempts: t.attempts,
+            cached: t.cached,
+            startedAt: t.startedAt,
+            endedAt: t.endedAt,
+            outputDir: t.outputDir,
+            metrics: t.metrics,
+            image: t.image,
+            submit: t.submit,
+            approval: t.approval,
+          })),
+        );
       });
 
       it("an idempotency key finds its submission's tasks; the same key and name again records nothing", async () => {
