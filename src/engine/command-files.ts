@@ -92,11 +92,16 @@ export async function commandFiles(
   const files: string[] = [];
   for (const word of commandWords(command)) {
     if (word.includes("\0")) continue;
+    // The first name below the project folder must be there: most words (`echo`, `42`) are not.
+    // A plain relative word (no `.` or `..` first) is looked up before it is even resolved.
+    const names = topNames?.();
+    if (names && !path.isAbsolute(word)) {
+      const first = word.split(path.sep, 1)[0]!;
+      if (first !== "." && first !== ".." && !names.has(first)) continue;
+    }
     const abs = path.resolve(root, word);
     if (abs === root || !inside(abs, root) || excluded.some((d) => inside(abs, d))) continue;
     if (files.includes(abs)) continue;
-    // The first name below the project folder must be there: most words (`echo`, `42`) are not.
-    const names = topNames?.();
     if (names && !names.has(abs.slice(below).split(path.sep, 1)[0]!)) continue;
     // One lstat per word, made here: most words name nothing (`cat`, `1`), and a thread-pool
     // round trip each would stand between a task's inputs being ready and its start.
