@@ -1442,7 +1442,7 @@ export function cachedResultsOf(
   return outputsOf;
 }
 
-/** A row of the view columns (`taskViewRows`) as what a task's view shows. */
+/** What a task's view shows of a row (all of a `taskViewRows` row; part of a whole task's row). */
 export function toTaskViewRow(r: Row): TaskViewRow {
   return {
     id: r.id as string,
@@ -1467,34 +1467,18 @@ export function toTaskViewRow(r: Row): TaskViewRow {
 
 export function toTask(r: Row): TaskRow {
   return {
-    id: r.id as string,
-    runId: r.run_id as string,
-    name: r.name as string,
-    node: (r.node as string | null) ?? null,
-    parentId: (r.parent_id as string | null) ?? null,
-    status: r.status as TaskStatus,
+    ...toTaskViewRow(r),
     pool: r.pool as string,
     priority: r.priority as number,
     command: (r.command as string | null) ?? null,
     params: parseJson(r.params, {}),
     item: parseJson(r.item, undefined),
-    exitCode: (r.exit_code as number | null) ?? null,
-    attempts: r.attempts as number,
-    cached: r.cached === 1,
-    outputDir: r.output_dir as string,
-    metrics: parseJson(r.metrics, {}),
     error: (r.error as string | null) ?? null,
     cacheKey: (r.cache_key as string | null) ?? null,
     cacheParts: parseJson(r.cache_parts, null),
     cachedFrom: (r.cached_from as string | null) ?? null,
-    submit: parseJson(r.submit, null),
     idempotencyKey: (r.idempotency_key as string | null) ?? null,
-    image: (r.image as string | null) ?? null,
-    approval: parseJson(r.approval, null),
-    queueReason: (r.queue_reason as string | null) ?? null,
     createdAt: r.created_at as number,
-    startedAt: (r.started_at as number | null) ?? null,
-    endedAt: (r.ended_at as number | null) ?? null,
   };
 }
 
