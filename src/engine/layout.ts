@@ -47,12 +47,12 @@ function below(dir: string, name: string): string {
  * log per attempt). Made by {@link stateLayoutFor}.
  */
 export class StateLayout {
+  private readonly runsDir: string;
+
   /**
    * @param given the `--data`/BATON_DATA text this folder was chosen by, as the user wrote it
    *   (undefined: the default `.baton/`), for error messages.
    */
-  private readonly runsDir: string;
-
   constructor(
     readonly root: string,
     readonly given?: string,
