@@ -59,9 +59,9 @@ import type {
   TaskFilter,
   TaskQuery,
   TaskRow,
-  TaskViewRow,
   TaskState,
   TaskStatus,
+  TaskViewRow,
   TriggerFireRow,
   TriggerStateRow,
 } from "./store.js";
