@@ -113,7 +113,9 @@ describe("cron triggers", () => {
   }, 60_000);
 
   it("overlap: queue starts one queued fire when the previous run ends, never two at once", async () => {
-    const dir = makeProject({ "baton.yaml": perSecond("        overlap: queue\n", "sleep 2") });
+    // A run of 3 s spans the fires of two whole seconds (one queued, one skipped as queued already)
+    // even when its task starts within milliseconds of its fire.
+    const dir = makeProject({ "baton.yaml": perSecond("        overlap: queue\n", "sleep 3") });
     const server = await startServer(dir);
     const [first] = await waitFor("the first run", async () => {
       const r = await runs(server, "tick");
