@@ -19,6 +19,7 @@ import {
 } from "./postgres-releases.js";
 import * as T from "./postgres-triggers.js";
 import {
+  TASK_VIEW_COLUMNS,
   cachedResultsOf,
   parseJson,
   sqlList,
@@ -934,12 +935,9 @@ export class PostgresStore implements Store {
   }
 
   async listTaskViewRows(runId: string): Promise<TaskViewRow[]> {
-    const rows = await this.q(
-      `SELECT id, run_id, name, node, parent_id, status, queue_reason, exit_code, attempts, cached, started_at,
-              ended_at, output_dir, metrics, image, submit, approval
-       FROM tasks WHERE run_id = $1 ORDER BY seq`,
-      [runId],
-    );
+    const rows = await this.q(`SELECT ${TASK_VIEW_COLUMNS} FROM tasks WHERE run_id = $1 ORDER BY seq`, [
+      runId,
+    ]);
     return rows.map(toTaskViewRow);
   }
 

@@ -1315,11 +1315,7 @@ function prepare(db: Database.Database) {
     ),
     getTask: db.prepare("SELECT * FROM tasks WHERE id = ?"),
     outputsOf: db.prepare("SELECT path, sha256, size FROM outputs WHERE task_id = ? ORDER BY path"),
-    taskViewRows: db.prepare(
-      `SELECT id, run_id, name, node, parent_id, status, queue_reason, exit_code, attempts, cached, started_at,
-              ended_at, output_dir, metrics, image, submit, approval
-       FROM tasks WHERE run_id = ? ORDER BY rowid`,
-    ),
+    taskViewRows: db.prepare(`SELECT ${TASK_VIEW_COLUMNS} FROM tasks WHERE run_id = ? ORDER BY rowid`),
     findCached: db.prepare(
       `SELECT id, run_id, name, node, parent_id, status, pool, priority, params, exit_code, attempts, cached,
               output_dir, metrics, cache_key, cached_from, created_at, started_at, ended_at
@@ -1441,6 +1437,10 @@ export function cachedResultsOf(
   }
   return outputsOf;
 }
+
+/** The columns {@link toTaskViewRow} reads (both stores select them for `listTaskViewRows`). */
+export const TASK_VIEW_COLUMNS =
+  "id, run_id, name, node, parent_id, status, queue_reason, exit_code, attempts, cached, started_at, ended_at, output_dir, metrics, image, submit, approval";
 
 /** What a task's view shows of a row (all of a `taskViewRows` row; part of a whole task's row). */
 export function toTaskViewRow(r: Row): TaskViewRow {

@@ -687,8 +687,8 @@ export interface Store {
   listTasks(filter: TaskFilter): Promise<TaskRow[]>;
   /**
    * The tasks of a run in the order they were recorded, with only what their views show
-   * (`taskViews`): a run of 10,000 tasks listed for `--json` or the API without reading and
-   * parsing every command, parameter set and cache key.
+   * (`taskViews`): a run of 10,000 tasks listed for `run --json` without reading and parsing
+   * every command, parameter set and cache key.
    */
   listTaskViewRows(runId: string): Promise<TaskViewRow[]>;
   /** Tasks matching every field of `query`, newest first, at most `query.limit` (see {@link TaskQuery}). */
