@@ -5,12 +5,7 @@
  * hundred statements, not tens of thousands.
  */
 import type { BatonError } from "../errors.js";
-import type { OutputRow, Store, TaskCompletion, TaskRow } from "../store/store.js";
-
-export interface CachedResult {
-  task: TaskRow;
-  outputs: OutputRow[];
-}
+import type { CachedResult, Store, TaskCompletion } from "../store/store.js";
 
 type CachedCompletion = TaskCompletion & { status: "cached" };
 

@@ -1166,10 +1166,10 @@ export class RunController {
       return false;
     const hit = await this.cacheHits.find(task.cacheKey);
     if (!hit) return false;
-    const outputs = hit.outputs.map((o) => ({ path: o.path, sha256: o.sha256, size: o.size }));
-    if (outputsIntact(hit.task.outputDir, outputs)) {
+    const outputs = hit.outputs;
+    if (outputsIntact(hit.outputDir, outputs)) {
       // The earlier result's folder is still whole (outputs are read-only once recorded): reuse it as is.
-      task.outputDir = hit.task.outputDir;
+      task.outputDir = hit.outputDir;
     } else {
       for (const o of outputs) if (!(await this.engine.cas.has(o.sha256))) return false;
       await this.engine.executor.workspace.prepare(this.taskRef(task), { restore: outputs });
@@ -1180,9 +1180,11 @@ export class RunController {
       producer: task.name,
       sha256: o.sha256,
     }));
-    task.metrics = hit.task.metrics;
+    task.metrics = hit.metrics;
     // The task that ran, not a cached task that reused its result in turn.
-    task.cachedFrom = hit.task.cachedFrom ?? hit.task.id;
+    task.cachedFrom = hit.cachedFrom ?? hit.taskId;
+    // A reused result keeps the parts of the task that computed it: this task's are not kept.
+    task.cacheParts = undefined;
     // Recorded with the other hits of this batch, in one write (as the task runner's `finish` would).
     const write = this.cacheHits.complete(task.id, {
       status: "cached",

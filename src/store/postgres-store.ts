@@ -19,11 +19,13 @@ import {
 } from "./postgres-releases.js";
 import * as T from "./postgres-triggers.js";
 import {
+  CACHED_RESULT_COLUMNS,
   TASK_VIEW_COLUMNS,
   cachedResultsOf,
   parseJson,
   sqlList,
   toAttempt,
+  toCachedResult,
   toEngine,
   toRun,
   toTask,
@@ -40,6 +42,7 @@ import type {
   AttemptRow,
   BusMessage,
   CacheEntry,
+  CachedResult,
   EngineRow,
   MetricPoint,
   NewAgentWork,
@@ -1020,42 +1023,32 @@ export class PostgresStore implements Store {
     }));
   }
 
-  async findCachedResult(cacheKey: string): Promise<{ task: TaskRow; outputs: OutputRow[] } | undefined> {
+  async findCachedResult(cacheKey: string): Promise<CachedResult | undefined> {
     const row = await this.one(
-      `SELECT * FROM tasks WHERE cache_key = $1 AND status IN ('succeeded', 'cached')
+      `SELECT ${CACHED_RESULT_COLUMNS} FROM tasks WHERE cache_key = $1 AND status IN ('succeeded', 'cached')
        ORDER BY ended_at DESC NULLS LAST, seq DESC LIMIT 1`,
       [cacheKey],
     );
     if (!row) return undefined;
-    const task = toTask(row);
-    const outputs = (
-      await this.q('SELECT path, sha256, size FROM outputs WHERE task_id = $1 ORDER BY path COLLATE "C"', [
-        task.id,
-      ])
-    ).map((r) => ({
-      taskId: task.id,
-      path: r.path as string,
-      sha256: r.sha256 as string,
-      size: r.size as number,
-    }));
-    return { task, outputs };
+    const hit = toCachedResult(row);
+    for (const o of await this.listOutputs([hit.taskId])) hit.outputs.push(cachedOutput(o));
+    return hit;
   }
 
-  async findCachedResults(
-    cacheKeys: string[],
-  ): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>> {
-    const found = new Map<string, { task: TaskRow; outputs: OutputRow[] }>();
+  async findCachedResults(cacheKeys: string[]): Promise<Map<string, CachedResult>> {
+    const found = new Map<string, CachedResult>();
     if (cacheKeys.length === 0) return found;
     // For each key the row findCachedResult gives for it, in one statement.
     const rows = await this.q(
-      `SELECT DISTINCT ON (cache_key) * FROM tasks
+      `SELECT DISTINCT ON (cache_key) cache_key, ${CACHED_RESULT_COLUMNS} FROM tasks
        WHERE cache_key = ANY($1::text[]) AND status IN ('succeeded', 'cached')
        ORDER BY cache_key, ended_at DESC NULLS LAST, seq DESC`,
       [[...new Set(cacheKeys)]],
     );
     const outputsOf = cachedResultsOf(rows, "cache_key", found);
     if (outputsOf.size === 0) return found;
-    for (const o of await this.listOutputs([...outputsOf.keys()])) outputsOf.get(o.taskId)!.push(o);
+    for (const o of await this.listOutputs([...outputsOf.keys()]))
+      outputsOf.get(o.taskId)!.push(cachedOutput(o));
     return found;
   }
 
@@ -1512,4 +1505,9 @@ const MAX_BATCH = 500;
 
 function isStoreUnavailable(err: unknown): boolean {
   return err instanceof BatonError && err.code === "STORE_UNAVAILABLE";
+}
+
+/** An output row as a cache hit lists it (its task is the hit's). */
+function cachedOutput({ path, sha256, size }: OutputRow): CachedResult["outputs"][number] {
+  return { path, sha256, size };
 }

@@ -33,6 +33,7 @@ import type {
   AttemptRow,
   BusMessage,
   CacheEntry,
+  CachedResult,
   EngineRow,
   MetricPoint,
   NewAgentWork,
@@ -694,37 +695,23 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async findCachedResult(cacheKey: string): Promise<{ task: TaskRow; outputs: OutputRow[] } | undefined> {
+  async findCachedResult(cacheKey: string): Promise<CachedResult | undefined> {
     const row = this.stmts.findCached.get(cacheKey) as Row | undefined;
     if (!row) return undefined;
-    // Only what a cache hit needs: the task's metrics, folder and id, not its whole record.
-    const task = toTask(row);
-    const outputs = (this.stmts.outputsOf.all(task.id) as Row[]).map((r) => ({
-      taskId: task.id,
-      path: r.path as string,
-      sha256: r.sha256 as string,
-      size: r.size as number,
-    }));
-    return { task, outputs };
+    const hit = toCachedResult(row);
+    for (const r of this.stmts.outputsOf.all(hit.taskId) as Row[]) hit.outputs.push(toCachedOutput(r));
+    return hit;
   }
 
-  async findCachedResults(
-    cacheKeys: string[],
-  ): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>> {
-    const found = new Map<string, { task: TaskRow; outputs: OutputRow[] }>();
+  async findCachedResults(cacheKeys: string[]): Promise<Map<string, CachedResult>> {
+    const found = new Map<string, CachedResult>();
     if (cacheKeys.length === 0) return found;
     // One statement for all the keys, each answered as findCached answers it.
     const rows = this.stmts.findCachedMany.all(JSON.stringify([...new Set(cacheKeys)])) as Row[];
     const outputsOf = cachedResultsOf(rows, "lookup_key", found);
     if (outputsOf.size === 0) return found;
     for (const r of this.stmts.outputsOfMany.all(JSON.stringify([...outputsOf.keys()])) as Row[]) {
-      const taskId = r.task_id as string;
-      outputsOf.get(taskId)!.push({
-        taskId,
-        path: r.path as string,
-        sha256: r.sha256 as string,
-        size: r.size as number,
-      });
+      outputsOf.get(r.task_id as string)!.push(toCachedOutput(r));
     }
     return found;
   }
@@ -1317,15 +1304,12 @@ function prepare(db: Database.Database) {
     outputsOf: db.prepare("SELECT path, sha256, size FROM outputs WHERE task_id = ? ORDER BY path"),
     taskViewRows: db.prepare(`SELECT ${TASK_VIEW_COLUMNS} FROM tasks WHERE run_id = ? ORDER BY rowid`),
     findCached: db.prepare(
-      `SELECT id, run_id, name, node, parent_id, status, pool, priority, params, exit_code, attempts, cached,
-              output_dir, metrics, cache_key, cached_from, created_at, started_at, ended_at
+      `SELECT ${CACHED_RESULT_COLUMNS}
        FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1`,
     ),
     // findCached for a JSON list of keys: the same row for each key (the same index walk).
     findCachedMany: db.prepare(
-      `SELECT k.value AS lookup_key, t.id, t.run_id, t.name, t.node, t.parent_id, t.status, t.pool, t.priority,
-              t.params, t.exit_code, t.attempts, t.cached, t.output_dir, t.metrics, t.cache_key, t.cached_from,
-              t.created_at, t.started_at, t.ended_at
+      `SELECT k.value AS lookup_key, ${CACHED_RESULT_COLUMNS.replace(/(\w+)/g, "t.$1")}
        FROM json_each(?) k JOIN tasks t ON t.rowid = (
          SELECT rowid FROM tasks WHERE cache_key = k.value AND status IN ('succeeded', 'cached')
          ORDER BY ended_at DESC LIMIT 1)`,
@@ -1419,21 +1403,40 @@ export function toRun(r: Row): RunRow {
   };
 }
 
+/** The columns {@link toCachedResult} reads. */
+export const CACHED_RESULT_COLUMNS = "id, output_dir, metrics, cached_from";
+
+/** A cache hit of a row of {@link CACHED_RESULT_COLUMNS}, its outputs still to be added. */
+export function toCachedResult(r: Row): CachedResult {
+  return {
+    taskId: r.id as string,
+    cachedFrom: (r.cached_from as string | null) ?? null,
+    outputDir: r.output_dir as string,
+    metrics: parseJson(r.metrics, {}),
+    outputs: [],
+  };
+}
+
+export function toCachedOutput(r: Row): CachedResult["outputs"][number] {
+  return { path: r.path as string, sha256: r.sha256 as string, size: r.size as number };
+}
+
 /**
- * Fills `found` with the task row found for each cache key (`keyColumn` of each row names its
- * key), and returns the outputs list of each of those tasks, by task id, for the caller to fill.
+ * Fills `found` with the hit found for each cache key (`keyColumn` of each row names its key),
+ * and returns the outputs list of each of those tasks, by task id, for the caller to fill.
  */
 export function cachedResultsOf(
   rows: Row[],
   keyColumn: string,
-  found: Map<string, { task: TaskRow; outputs: OutputRow[] }>,
-): Map<string, OutputRow[]> {
-  const outputsOf = new Map<string, OutputRow[]>();
+  found: Map<string, CachedResult>,
+): Map<string, CachedResult["outputs"]> {
+  const outputsOf = new Map<string, CachedResult["outputs"]>();
   for (const row of rows) {
-    const task = toTask(row);
-    const outputs = outputsOf.get(task.id) ?? [];
-    outputsOf.set(task.id, outputs);
-    found.set(row[keyColumn] as string, { task, outputs });
+    const hit = toCachedResult(row);
+    // Two keys of one task (never in practice) share its outputs list.
+    hit.outputs = outputsOf.get(hit.taskId) ?? hit.outputs;
+    outputsOf.set(hit.taskId, hit.outputs);
+    found.set(row[keyColumn] as string, hit);
   }
   return outputsOf;
 }

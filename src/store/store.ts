@@ -238,6 +238,21 @@ export interface OutputRow {
   size: number;
 }
 
+/**
+ * What a new task may reuse of an earlier one with the same cache key: only what a cache hit
+ * records (a rerun of 10,000 tasks reads 10,000 of these, not 10,000 whole task records).
+ */
+export interface CachedResult {
+  /** The earlier task. */
+  taskId: string;
+  /** The task that ran, when the earlier one had itself reused its result. */
+  cachedFrom: string | null;
+  outputDir: string;
+  metrics: Record<string, unknown>;
+  /** Its output files, by path. */
+  outputs: Array<Omit<OutputRow, "taskId">>;
+}
+
 export type NewRun = Omit<RunRow, "status" | "endedAt" | "error" | "engineId"> & {
   /** The engine creating the run (null or left out: none, as for runs recorded by tools). */
   engineId?: string | null;
@@ -706,12 +721,12 @@ export interface Store {
    * The latest task with this cache key that succeeded (or was itself restored from cache),
    * with its outputs: what a new task with the same key may reuse.
    */
-  findCachedResult(cacheKey: string): Promise<{ task: TaskRow; outputs: OutputRow[] } | undefined>;
+  findCachedResult(cacheKey: string): Promise<CachedResult | undefined>;
   /**
    * {@link findCachedResult} for many keys in one look-up (a rerun checks thousands of keys):
    * the result of each key that has one, the same one `findCachedResult` gives for it.
    */
-  findCachedResults(cacheKeys: string[]): Promise<Map<string, { task: TaskRow; outputs: OutputRow[] }>>;
+  findCachedResults(cacheKeys: string[]): Promise<Map<string, CachedResult>>;
   /** The latest task of the same name in an earlier run of the same pipeline (to explain a cache miss). */
   findPreviousTask(task: TaskRow): Promise<TaskRow | undefined>;
   /** Content hash remembered for a file, keyed by path, size, mtime and inode. */

@@ -452,8 +452,16 @@ export function describeStoreConformance(
         const found = await store.findCachedResults(["k1", "k2", "k3", "none", "k1"]);
         expect([...found.keys()].sort()).toEqual(["k1", "k2"]);
         for (const key of ["k1", "k2"]) expect(found.get(key)).toEqual(await store.findCachedResult(key));
-        expect(found.get("k1")?.task.id).toBe("new1");
-        expect(found.get("k1")?.outputs.map((o) => o.path)).toEqual(["a.txt", "b.txt"]);
+        expect(found.get("k1")).toEqual({
+          taskId: "new1",
+          cachedFrom: null,
+          outputDir: (await store.getTask("new1"))?.outputDir,
+          metrics: { id: "new1" },
+          outputs: [
+            { path: "a.txt", sha256: "new1-a", size: 1 },
+            { path: "b.txt", sha256: "new1-b", size: 2 },
+          ],
+        });
         expect((await store.findCachedResults([])).size).toBe(0);
       });
 
