@@ -17,7 +17,7 @@ import { ContentStore } from "../artifacts/cas.js";
 import { hashFile } from "../artifacts/hash.js";
 import { readMetricsFile } from "../artifacts/metrics.js";
 import { type OutputFile, collectOutputs } from "../artifacts/outputs.js";
-import { wrapCommand } from "../executors/local-executor.js";
+import { shellArgv } from "../executors/shell.js";
 import type { AgentResult, AgentWork } from "./protocol.js";
 
 export interface AgentOptions {
@@ -238,8 +238,12 @@ export class Agent {
       out.once("open", (fd) => {
         // The command waits on fd 3 until its process group is known to the reaper, so that an
         // agent killed at any moment leaves no task behind (EOF there: the agent died first).
-        const gated = `read -r _ <&3 || exit 1; exec 3<&-; ${work.command}`;
-        const child = spawn("/bin/bash", ["-eo", "pipefail", "-c", wrapCommand(gated)], {
+        const [file, ...args] = shellArgv(
+          work.command,
+          { ...process.env, ...env },
+          "read -r _ <&3 || exit 1; exec 3<&-; ",
+        );
+        const child = spawn(file, args, {
           cwd,
           env,
           detached: true,

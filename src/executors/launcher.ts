@@ -16,7 +16,9 @@ const reply = (r: SpawnReply) => {
   if (process.connected) process.send?.(r, (err: Error | null) => void err);
 };
 
-process.on("message", (m: SpawnRequest) => startTask(m, reply));
+// Its environment does not change: copied once, not for each task.
+const env = { ...process.env };
+process.on("message", (m: SpawnRequest) => startTask(m, reply, env));
 
 // The engine went away (crash or exit): leave the tasks running, they report through their status files.
 process.on("disconnect", () => process.exit(0));

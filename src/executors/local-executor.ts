@@ -7,6 +7,7 @@ import { formatMs } from "../util/format-ms.js";
 import { commandSizeProblem } from "./arg-limit.js";
 import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
 import { readProcStat, readStartTime } from "./proc-stat.js";
+import { shellArgv } from "./shell.js";
 import { Spawner } from "./spawner.js";
 import { type LocalAttemptPaths, LocalWorkspace } from "./workspace.js";
 
@@ -20,7 +21,8 @@ export interface LocalExecutorOptions {
 }
 
 /**
- * Runs each attempt as a `bash -eo pipefail -c` process on this machine, in its own session
+ * Runs each attempt as a `bash -eo pipefail -c` process (`/bin/sh -ec` for a command that needs
+ * nothing of bash: shell.ts) on this machine, in its own session
  * (so it has its own process group, and outlives the engine if the engine is killed), with
  * stdout and stderr appended to the attempt's log file. The exit status is also written to the
  * attempt's status file by the shell itself, so it can be read after an engine restart. An
@@ -93,12 +95,6 @@ export class LocalExecutor implements Executor {
     this.live.add(proc);
     void proc.exited.then(() => this.live.delete(proc));
   }
-}
-
-/** `bash -c` prologue: record the exit status on the way out, whatever ends the script. */
-export function wrapCommand(command: string): string {
-  // On one line with the command so bash's own "line N" messages keep the user's numbering.
-  return `trap 'echo $? > "$BATON_STATUS_FILE"' EXIT; ${command}`;
 }
 
 /**
@@ -213,8 +209,9 @@ class LocalProcess extends WatchedProcess {
         return;
       }
       const env = { ...request.env, ...workspace.attemptEnv(request) };
+      const [file, ...args] = shellArgv(request.command, { ...process.env, ...env });
       // Said in words here rather than as a bare E2BIG from the spawn (a command resolved at launch).
-      const tooBig = commandSizeProblem(wrapCommand(request.command), { ...process.env, ...env });
+      const tooBig = commandSizeProblem(args.at(-1)!, { ...process.env, ...env });
       if (tooBig) {
         this.fail(`cannot start the task: ${tooBig}`);
         resolveStarted();
@@ -222,7 +219,8 @@ class LocalProcess extends WatchedProcess {
       }
       spawner.spawn(
         {
-          args: ["-eo", "pipefail", "-c", wrapCommand(request.command)],
+          file,
+          args,
           cwd: request.cwd,
           env,
           logPath: paths.logPath,

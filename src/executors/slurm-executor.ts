@@ -34,7 +34,8 @@ import type {
   QueuedListener,
   TaskProcess,
 } from "./executor.js";
-import { readStatusFile, wrapCommand } from "./local-executor.js";
+import { readStatusFile } from "./local-executor.js";
+import { shellArgv } from "./shell.js";
 import type { LocalAttemptPaths, LocalWorkspace } from "./workspace.js";
 
 export interface SlurmExecutorOptions {
@@ -651,7 +652,9 @@ export function jobScript(request: LaunchRequest, env: Record<string, string>): 
   }
   lines.push(
     `cd -- ${quote(request.cwd)} || { echo 1 > "$BATON_STATUS_FILE"; exit 1; }`,
-    `exec /bin/bash -eo pipefail -c ${quote(wrapCommand(request.command))}`,
+    `exec ${shellArgv(request.command, { ...process.env, ...env })
+      .map(quote)
+      .join(" ")}`,
     "",
   );
   return lines.join("\n");

@@ -2,9 +2,11 @@ import { type ChildProcess, fork } from "node:child_process";
 import type { CollectRequest, Collected } from "../artifacts/collect.js";
 import { startTask } from "./start-task.js";
 
-/** A request to start `/bin/bash ARGS` with the log file as stdout and stderr, in its own session. */
+/** A request to start `FILE ARGS` (a shell) with the log file as stdout and stderr, in its own session. */
 export interface SpawnRequest {
   id: number;
+  /** The shell (shell.ts). */
+  file: string;
   args: string[];
   cwd: string;
   /** Added to the engine's environment. */

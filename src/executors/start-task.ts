@@ -15,11 +15,17 @@ import type { SpawnReply, SpawnRequest } from "./spawner.js";
 const stores = new Map<string, ContentStore>();
 
 /**
- * Starts `/bin/bash ARGS` as the request says, in its own session, the log file as its stdout
- * and stderr, and tells `reply` that it started (with its pid and start time) or could not, then
+ * Starts `FILE ARGS` as the request says, in its own session, the log file as its stdout and
+ * stderr, and tells `reply` that it started (with its pid and start time) or could not, then
  * that it ended (what it left running in its process group killed), with its outputs collected.
+ * The process gets `baseEnv` (the launcher's own environment, copied once) with the request's
+ * variables added.
  */
-export function startTask(m: SpawnRequest, reply: (r: SpawnReply) => void): void {
+export function startTask(
+  m: SpawnRequest,
+  reply: (r: SpawnReply) => void,
+  baseEnv: NodeJS.ProcessEnv = process.env,
+): void {
   let fd: number;
   try {
     if (m.sharedDir) ensureWritableDir(m.sharedDir, "run folder");
@@ -44,21 +50,21 @@ export function startTask(m: SpawnRequest, reply: (r: SpawnReply) => void): void
   }
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn("/bin/bash", m.args, {
+    child = spawn(m.file, m.args, {
       cwd: m.cwd,
-      env: { ...process.env, ...m.env },
+      env: { ...baseEnv, ...m.env },
       stdio: ["ignore", fd, fd],
       detached: true,
     });
   } catch (err) {
     fs.closeSync(fd);
-    reply({ type: "failed", id: m.id, message: `cannot start bash: ${(err as Error).message}` });
+    reply({ type: "failed", id: m.id, message: `cannot start ${m.file}: ${(err as Error).message}` });
     return;
   }
   fs.closeSync(fd);
   if (child.pid === undefined) {
     child.on("error", (err) =>
-      reply({ type: "failed", id: m.id, message: `cannot start bash: ${err.message}` }),
+      reply({ type: "failed", id: m.id, message: `cannot start ${m.file}: ${err.message}` }),
     );
     return;
   }

@@ -118,3 +118,43 @@ pipelines:
     expect(fs.existsSync(runs) ? fs.readdirSync(runs) : []).toEqual([]);
   });
 });
+
+describe("the shell a command runs in", () => {
+  it("is /bin/sh for a command that needs nothing of bash, bash for a pipe; both fail on the first error and record the exit status", async () => {
+    const dir = makeProject({
+      "baton.yaml": `
+version: 1
+pipelines:
+  p:
+    nodes:
+      plain:
+        run: cat /proc/$$/comm > "$BATON_OUTPUT_DIR/shell.txt"
+      piped:
+        run: cat /proc/$$/comm | cat > "$BATON_OUTPUT_DIR/shell.txt"
+      stops:
+        needs: [plain, piped]
+        run: false; echo not reached > "$BATON_OUTPUT_DIR/after.txt"
+      pipe-fails:
+        needs: [plain, piped]
+        run: false | cat > "$BATON_OUTPUT_DIR/after.txt"
+`,
+    });
+    const run = await runJson([], dir);
+    expect(run.code).toBe(1);
+    const shell = (name: string) =>
+      fs.readFileSync(path.join(run.byName(name).outputDir, "shell.txt"), "utf8").trim();
+    expect(shell("plain")).toBe("sh");
+    expect(shell("piped")).toBe("bash");
+    for (const name of ["stops", "pipe-fails"]) {
+      const task = run.byName(name);
+      expect({ name, status: task.status, exitCode: task.exitCode }).toEqual({
+        name,
+        status: "failed",
+        exitCode: 1,
+      });
+      const status = path.join(path.dirname(task.outputDir), "attempt-1.status");
+      expect(fs.readFileSync(status, "utf8").trim()).toBe("1");
+    }
+    expect(fs.existsSync(path.join(run.byName("stops").outputDir, "after.txt"))).toBe(false);
+  });
+});

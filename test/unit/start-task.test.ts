@@ -24,6 +24,7 @@ function request(command: string): SpawnRequest {
   const outputDir = path.join(task, "output");
   return {
     id,
+    file: "/bin/bash",
     args: ["-eo", "pipefail", "-c", command],
     cwd: dir,
     env: { BATON_OUTPUT_DIR: outputDir, BATON_STATUS_FILE: path.join(task, "attempt-1.status") },
