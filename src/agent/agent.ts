@@ -238,11 +238,7 @@ export class Agent {
       out.once("open", (fd) => {
         // The command waits on fd 3 until its process group is known to the reaper, so that an
         // agent killed at any moment leaves no task behind (EOF there: the agent died first).
-        const [file, ...args] = shellArgv(
-          work.command,
-          { ...process.env, ...env },
-          "read -r _ <&3 || exit 1; exec 3<&-; ",
-        );
+        const [file, ...args] = shellArgv(work.command, env, "read -r _ <&3 || exit 1; exec 3<&-; ");
         const child = spawn(file, args, {
           cwd,
           env,

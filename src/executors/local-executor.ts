@@ -209,9 +209,11 @@ class LocalProcess extends WatchedProcess {
         return;
       }
       const env = { ...request.env, ...workspace.attemptEnv(request) };
-      const [file, ...args] = shellArgv(request.command, { ...process.env, ...env });
+      // What the process will see (the launcher adds its own environment, the engine's).
+      const seen = { ...process.env, ...env };
+      const [file, ...args] = shellArgv(request.command, seen);
       // Said in words here rather than as a bare E2BIG from the spawn (a command resolved at launch).
-      const tooBig = commandSizeProblem(args.at(-1)!, { ...process.env, ...env });
+      const tooBig = commandSizeProblem(args.at(-1)!, seen);
       if (tooBig) {
         this.fail(`cannot start the task: ${tooBig}`);
         resolveStarted();

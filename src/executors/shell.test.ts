@@ -1,4 +1,7 @@
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { BASH, SH, needsBash, shellArgv } from "./shell.js";
 
@@ -74,9 +77,10 @@ describe("shellArgv", () => {
   it("runs a plain command with sh -e and anything else with bash -eo pipefail, both recording the exit status", () => {
     expect(shellArgv("true", {}).slice(0, 2)).toEqual([SH, "-ec"]);
     expect(shellArgv("a | b", {}).slice(0, 4)).toEqual([BASH, "-eo", "pipefail", "-c"]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baton-shell-"));
+    const status = path.join(dir, "attempt-1.status");
     for (const command of ["exit 3", "false; exit 0", "false | true"]) {
       const [file, ...args] = shellArgv(command, {});
-      const status = `${process.env.TMPDIR ?? "/tmp"}/baton-shell-test-${process.pid}`;
       let code = 0;
       try {
         execFileSync(file, args, { env: { ...process.env, BATON_STATUS_FILE: status }, stdio: "ignore" });
@@ -85,7 +89,8 @@ describe("shellArgv", () => {
       }
       const expected = command === "exit 3" ? 3 : 1;
       expect({ command, code }).toEqual({ command, code: expected });
-      expect(execFileSync("cat", [status], { encoding: "utf8" }).trim()).toBe(String(expected));
+      expect(fs.readFileSync(status, "utf8").trim()).toBe(String(expected));
     }
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });

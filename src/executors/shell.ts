@@ -111,6 +111,7 @@ export function needsBash(command: string, env: Record<string, string | undefine
   for (const [n, t] of tokens.entries()) {
     if (t === "end" || t.redirect) continue;
     if (BASH_WORDS.has(t.word)) return true;
+    if (t.word !== "echo" && !NO_OPTIONS.has(t.word)) continue;
     // The words after it in the same command, but for redirections' targets.
     const args: Array<{ word: string; expands: boolean }> = [];
     for (let k = n + 1; k < tokens.length; k++) {
@@ -118,9 +119,9 @@ export function needsBash(command: string, env: Record<string, string | undefine
       if (a === "end") break;
       if (!a.redirect) args.push(a);
     }
-    if (t.word === "echo" && args.some((a) => a.expands || (a.word.startsWith("-") && a.word !== "-n")))
-      return true;
-    if (NO_OPTIONS.has(t.word) && args[0]?.word.startsWith("-")) return true;
+    if (t.word === "echo") {
+      if (args.some((a) => a.expands || (a.word.startsWith("-") && a.word !== "-n"))) return true;
+    } else if (args[0]?.word.startsWith("-")) return true;
   }
   return false;
 }
@@ -133,8 +134,10 @@ function shellTokens(command: string): Token[] | undefined {
   let expands = false;
   let redirect = false;
   const endWord = () => {
-    if (inWord) tokens.push({ word, expands, redirect });
-    if (inWord) redirect = false;
+    if (inWord) {
+      tokens.push({ word, expands, redirect });
+      redirect = false;
+    }
     word = "";
     inWord = false;
     expands = false;
