@@ -12,6 +12,7 @@ import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { clearAside, setAside } from "./aside.mjs";
 import { hasGnuTime, measure } from "./measure.mjs";
 import { NOT_MEASURED, markdown, rerunBody, summarize, textTable } from "./report.mjs";
 import { loadavg, mergeSections, runLines, updateSectionFile } from "./sections.mjs";
@@ -119,10 +120,10 @@ function toolEnv(extra) {
   return { ...Object.fromEntries(inherited), LC_ALL: "C", ...extra };
 }
 
-/** Writes a fresh work folder for one tool and one shape. */
+/** Writes a fresh work folder for one tool and one shape (the previous one is set aside: aside.mjs). */
 function prepare(shape, toolName, tool) {
   const dir = join(OUT, shape.name, toolName);
-  rmSync(dir, { recursive: true, force: true });
+  setAside(dir, OUT);
   mkdirSync(dir, { recursive: true });
   for (const d of shape.dirs) mkdirSync(join(dir, d), { recursive: true });
   writeFileSync(join(dir, tool.file), shape.files[tool.file]);
@@ -315,6 +316,7 @@ async function main() {
 
   results.durationS = (performance.now() - t0) / 1000;
   results.machine.loadEnd = os.loadavg();
+  clearAside(OUT);
   const full =
     !opts.quick &&
     SHAPE_KEYS.every((s) => opts.shapes.includes(s)) &&

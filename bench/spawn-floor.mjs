@@ -30,9 +30,12 @@ const REPEAT = opt("--repeat", 3);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "baton-spawn-floor-"));
 const range = Array.from({ length: N }, (_, i) => i);
 
-/** Wall milliseconds of `fn` run in a fresh folder `dir`. */
+/**
+ * Wall milliseconds of `fn` run in the new folder `dir`. Nothing is deleted until every run is
+ * timed: on ext4 without a journal a deletion slows the file creations of the next minute
+ * (bench/aside.mjs).
+ */
 async function timed(dir, fn) {
-  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const start = performance.now();
   await fn(dir);
@@ -120,7 +123,7 @@ const ways = {
 const times = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
 for (let r = 0; r < REPEAT; r++) {
   for (const [name, fn] of Object.entries(ways))
-    times[name].push(await timed(path.join(work, name.replace(/\W+/g, "-")), fn));
+    times[name].push(await timed(path.join(work, `${name.replace(/\W+/g, "-")}-${r}`), fn));
 }
 fs.rmSync(work, { recursive: true, force: true });
 

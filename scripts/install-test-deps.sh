@@ -7,7 +7,8 @@
 # initdb and pg_ctl; the packaged cluster is not used), and Debian's Slurm with munge for the
 # Slurm executor's tests (scripts/slurm-start.sh starts a single-node cluster; no accounting
 # database is needed), and iproute2's `ip` for the remote agents' tests in network namespaces
-# (scripts/netns-hosts.sh). Idempotent: installs only what is
+# (scripts/netns-hosts.sh), and a C compiler for the native spawn helper `npm run build` builds
+# (scripts/build-native.mjs; better-sqlite3's build needs one too). Idempotent: installs only what is
 # missing, and does nothing when all of it is there.
 set -euo pipefail
 
@@ -36,6 +37,11 @@ if command -v ip >/dev/null 2>&1; then
   echo "install-test-deps: ip (iproute2) already installed"
 else
   missing+=(iproute2)
+fi
+if command -v cc >/dev/null 2>&1; then
+  echo "install-test-deps: a C compiler is installed ($(cc --version 2>/dev/null | head -1))"
+else
+  missing+=(gcc libc6-dev)
 fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

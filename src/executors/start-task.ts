@@ -10,6 +10,7 @@ import { collectAttemptQuick } from "../artifacts/collect.js";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
 import { makeStateFile, openStateFile } from "../util/state-mode.js";
 import { readStartTime } from "./proc-stat.js";
+import type { SpawnHelper } from "./spawn-helper.js";
 import type { SpawnReply, SpawnRequest } from "./spawner.js";
 
 const stores = new Map<string, ContentStore>();
@@ -19,12 +20,14 @@ const stores = new Map<string, ContentStore>();
  * stderr, and tells `reply` that it started (with its pid and start time) or could not, then
  * that it ended (what it left running in its process group killed), with its outputs collected.
  * The process gets `baseEnv` (the launcher's own environment, copied once) with the request's
- * variables added.
+ * variables added. With a `helper` (spawn-helper.ts, whose environment is `baseEnv`), the
+ * process is started by it rather than by forking this one.
  */
 export function startTask(
   m: SpawnRequest,
   reply: (r: SpawnReply) => void,
   baseEnv: NodeJS.ProcessEnv = process.env,
+  helper?: SpawnHelper,
 ): void {
   let fd: number;
   try {
@@ -46,6 +49,20 @@ export function startTask(
       id: m.id,
       message: `cannot open log file ${m.logPath}: ${(err as Error).message}`,
     });
+    return;
+  }
+  if (helper) {
+    fs.closeSync(fd);
+    helper.start(
+      { file: m.file, args: m.args, cwd: m.cwd, env: m.env, logPath: m.logPath },
+      {
+        onStarted: (pid, pidStart) => reply({ type: "started", id: m.id, pid, pidStart }),
+        // The helper killed what the shell left in its group.
+        onExited: (code, signal) => collectAndReply(m, code, signal, reply),
+        onFailed: (message) =>
+          reply({ type: "failed", id: m.id, message: `cannot start ${m.file} in ${m.cwd}: ${message}` }),
+      },
+    );
     return;
   }
   let child: ReturnType<typeof spawn>;
@@ -79,21 +96,31 @@ export function startTask(
     } catch {
       // Nothing left: the usual case.
     }
-    if (!m.collect) {
-      reply({ type: "exited", id: m.id, code, signal });
-      return;
-    }
-    const keep = code === 0 || m.collect.keepFailed === true;
-    const request = { ...m.collect, globs: keep ? m.collect.globs : null };
-    let cas = stores.get(request.casRoot);
-    if (!cas) {
-      cas = new ContentStore(request.casRoot);
-      stores.set(request.casRoot, cas);
-    }
-    void collectAttemptQuick(request, cas).then((collected) =>
-      reply({ type: "exited", id: m.id, code, signal, collected }),
-    );
+    collectAndReply(m, code, signal, reply);
   });
+}
+
+/** Tells `reply` that the process ended, with its outputs collected when the request asks. */
+function collectAndReply(
+  m: SpawnRequest,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  reply: (r: SpawnReply) => void,
+): void {
+  if (!m.collect) {
+    reply({ type: "exited", id: m.id, code, signal });
+    return;
+  }
+  const keep = code === 0 || m.collect.keepFailed === true;
+  const request = { ...m.collect, globs: keep ? m.collect.globs : null };
+  let cas = stores.get(request.casRoot);
+  if (!cas) {
+    cas = new ContentStore(request.casRoot);
+    stores.set(request.casRoot, cas);
+  }
+  void collectAttemptQuick(request, cas).then((collected) =>
+    reply({ type: "exited", id: m.id, code, signal, collected }),
+  );
 }
 
 /** Removes what an earlier attempt left in the output folder. */

@@ -2,10 +2,22 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SpawnHelper, helperPath } from "../../dist/executors/spawn-helper.js";
 import type { SpawnReply, SpawnRequest } from "../../dist/executors/spawner.js";
 import { startTask } from "../../dist/executors/start-task.js";
 
-/** What a launcher (or the engine, before one is ready) does for one request: start, report, collect. */
+/**
+ * What a launcher (or the engine, before one is ready) does for one request: start, report,
+ * collect; by forking itself (Node's spawn), and through the native helper (native/baton-spawn.c),
+ * which `npm run build` builds where there is a C compiler. CI requires it
+ * (BATON_REQUIRE_SPAWN_HELPER=1); elsewhere its cases are skipped without it.
+ */
+const helperFile = helperPath({});
+if (!helperFile && process.env.BATON_REQUIRE_SPAWN_HELPER === "1") {
+  throw new Error(
+    "BATON_REQUIRE_SPAWN_HELPER=1 but dist/native/baton-spawn was not built (npm run build needs cc)",
+  );
+}
 
 let dir: string;
 let seq = 0;
@@ -41,13 +53,18 @@ function request(command: string): SpawnRequest {
 }
 
 /** The replies to one request, up to its end. */
-function run(m: SpawnRequest): Promise<SpawnReply[]> {
+function runWith(m: SpawnRequest, helper: SpawnHelper | undefined): Promise<SpawnReply[]> {
   return new Promise((resolve) => {
     const replies: SpawnReply[] = [];
-    startTask(m, (r) => {
-      replies.push(r);
-      if (r.type !== "started") resolve(replies);
-    });
+    startTask(
+      m,
+      (r) => {
+        replies.push(r);
+        if (r.type !== "started") resolve(replies);
+      },
+      process.env,
+      helper,
+    );
   });
 }
 
@@ -61,32 +78,109 @@ function running(pid: number): boolean {
   }
 }
 
-describe.runIf(process.platform === "linux")("startTask", () => {
-  it("tells the start time of a process that ends at once, so that its handle tells a reused pid apart", async () => {
-    for (let i = 0; i < 5; i++) {
-      const [started, end] = await run(request("exit 0"));
-      expect(started).toMatchObject({ type: "started", pid: expect.any(Number) });
-      expect((started as { pidStart?: unknown }).pidStart).toMatch(/^\d+$/);
-      expect(end).toMatchObject({ type: "exited", code: 0 });
-    }
+const ways = [
+  { way: "with Node's spawn", helper: false },
+  { way: "through the spawn helper", helper: true },
+];
+
+describe.runIf(process.platform === "linux").each(ways)("startTask, $way", ({ helper: useHelper }) => {
+  let helper: SpawnHelper | undefined;
+  const run = (m: SpawnRequest) => runWith(m, helper);
+
+  beforeAll(async () => {
+    if (!useHelper || !helperFile) return;
+    helper = await SpawnHelper.start(helperFile, (why) => {
+      throw new Error(why);
+    });
+  });
+  afterAll(() => helper?.close());
+
+  it.runIf(!useHelper || helperFile)(
+    "runs the command in its folder, in a session of its own, with its variables and no stdin",
+    async () => {
+      const m = request(
+        'pwd; echo "var=$EXTRA home=${HOME:+set}"; ps -o sid= -o pgid= -p $$ | tr -s " "; echo $$; cat; echo "arg: $0"',
+      );
+      m.env.EXTRA = "two words\nand a line";
+      const [started, end] = await run(m);
+      expect(end).toMatchObject({ type: "exited", code: 0, signal: null });
+      const pid = (started as { pid: number }).pid;
+      const log = fs.readFileSync(m.logPath, "utf8").split("\n");
+      expect(log[0]).toBe(fs.realpathSync(dir));
+      expect(log[1]).toBe("var=two words");
+      expect(log[2]).toBe("and a line home=set");
+      expect(log[3]?.trim()).toBe(`${pid} ${pid}`);
+      expect(log[4]).toBe(String(pid));
+      expect(log[5]).toBe("arg: /bin/bash");
+    },
+  );
+
+  it.runIf(!useHelper || helperFile)(
+    "reports the exit code, and the signal that ended a process",
+    async () => {
+      expect((await run(request("exit 3")))[1]).toMatchObject({ type: "exited", code: 3, signal: null });
+      expect((await run(request("kill -TERM $$")))[1]).toMatchObject({
+        type: "exited",
+        code: null,
+        signal: "SIGTERM",
+      });
+    },
+  );
+
+  it.runIf(!useHelper || helperFile)("says why a process could not start, naming what it tried", async () => {
+    const m = request("true");
+    m.cwd = path.join(dir, "no-such-folder");
+    const [failed] = await run(m);
+    expect(failed?.type).toBe("failed");
+    expect((failed as { message: string }).message).toMatch(
+      /^cannot start \/bin\/bash.*(ENOENT|No such file)/,
+    );
   });
 
-  it("kills what the shell left running in its group before it reports the end", async () => {
-    const m = request('sleep 30 & echo $! > "$BATON_OUTPUT_DIR/../bg.pid"; exit 0');
-    const [, end] = await run(m);
-    expect(end).toMatchObject({ type: "exited", code: 0 });
-    const bg = Number(fs.readFileSync(path.join(m.outputDir, "..", "bg.pid"), "utf8"));
-    try {
-      // SIGKILL is sent when the shell ends; the kernel may take a moment to finish it.
-      const until = Date.now() + 5000;
-      while (running(bg) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      expect(running(bg)).toBe(false);
-    } finally {
-      try {
-        process.kill(bg, "SIGKILL");
-      } catch {
-        // Gone.
-      }
-    }
+  it.runIf(!useHelper || helperFile)("runs many at once and tells each its own end", async () => {
+    const ms = Array.from({ length: 40 }, (_, i) =>
+      request(`echo ${i} > "$BATON_OUTPUT_DIR/n.txt"; exit ${i % 4}`),
+    );
+    const ends = await Promise.all(ms.map((m) => run(m)));
+    ends.forEach(([, end], i) => {
+      expect(end).toMatchObject({ type: "exited", code: i % 4 });
+      expect(fs.readFileSync(path.join(ms[i]!.outputDir, "n.txt"), "utf8")).toBe(`${i}\n`);
+    });
+    // Outputs of the successful ones were collected into the content store.
+    expect((ends[0]![1] as { collected?: { outputs: unknown[] } }).collected?.outputs).toHaveLength(1);
   });
+
+  it.runIf(!useHelper || helperFile)(
+    "tells the start time of a process that ends at once, so that its handle tells a reused pid apart",
+    async () => {
+      for (let i = 0; i < 5; i++) {
+        const [started, end] = await run(request("exit 0"));
+        expect(started).toMatchObject({ type: "started", pid: expect.any(Number) });
+        expect((started as { pidStart?: unknown }).pidStart).toMatch(/^\d+$/);
+        expect(end).toMatchObject({ type: "exited", code: 0 });
+      }
+    },
+  );
+
+  it.runIf(!useHelper || helperFile)(
+    "kills what the shell left running in its group before it reports the end",
+    async () => {
+      const m = request('sleep 30 & echo $! > "$BATON_OUTPUT_DIR/../bg.pid"; exit 0');
+      const [, end] = await run(m);
+      expect(end).toMatchObject({ type: "exited", code: 0 });
+      const bg = Number(fs.readFileSync(path.join(m.outputDir, "..", "bg.pid"), "utf8"));
+      try {
+        // SIGKILL is sent when the shell ends; the kernel may take a moment to finish it.
+        const until = Date.now() + 5000;
+        while (running(bg) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+        expect(running(bg)).toBe(false);
+      } finally {
+        try {
+          process.kill(bg, "SIGKILL");
+        } catch {
+          // Gone.
+        }
+      }
+    },
+  );
 });

@@ -1,0 +1,259 @@
+/*
+ * baton-spawn: starts task processes for a Baton launcher, and tells it when they end.
+ *
+ * Why: a Node process starts a child by forking itself, which copies the page tables of its
+ * 40-50 MB and then takes a copy-on-write fault for every page either side touches until the
+ * child execs. That is most of a tiny task's cost. This helper is a few hundred KB, and uses
+ * posix_spawn (a vfork-style clone on glibc), so a start costs about what make's does.
+ * The launcher (src/executors/spawn-helper.ts) runs one helper and keeps everything else:
+ * folders, log and state files, collecting outputs. Built by scripts/build-native.mjs; where
+ * it is missing (no C compiler), the launcher starts tasks with Node's spawn as before.
+ *
+ * Protocol, on stdin and stdout (the launcher is the only user, so nothing here is a public format):
+ *
+ *   request  (stdin)  fields each ended by a NUL byte:
+ *                     ID FILE CWD LOG ARGC ARG... ENVC NAME=VALUE...
+ *                     FILE is started with ARG... as argv (ARG 1 is argv[0]), in CWD, in a session
+ *                     of its own, with stdin /dev/null and stdout and stderr appended to LOG (which
+ *                     must exist), with this helper's environment plus NAME=VALUE (replacing a
+ *                     variable of the same name), every signal at its default and none blocked.
+ *   replies  (stdout) one line each:
+ *                     S ID PID STARTTIME   started; STARTTIME is field 22 of /proc/PID/stat ("-" if unreadable)
+ *                     F ID ERRNO MESSAGE   could not be started
+ *                     X ID CODE SIGNAL     ended: CODE is the exit status (-1 when killed), SIGNAL the
+ *                                          signal number (0 when it exited); whatever it left running in
+ *                                          its process group has been sent SIGKILL first
+ *
+ * At the end of stdin (the launcher is gone) the helper exits; the tasks live on in their own
+ * sessions and report through their status files, as they do when a launcher dies.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Request ids by pid, for the processes started and not yet reaped (pid_max entries, touched sparsely). */
+static long long *ids_by_pid;
+static long pid_max = 4194304;
+
+static char *in;
+static size_t in_len, in_cap;
+
+static void die(const char *what) {
+  fprintf(stderr, "baton-spawn: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void reply(const char *line, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(STDOUT_FILENO, line, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      exit(0); /* the launcher is gone */
+    }
+    line += w;
+    n -= (size_t)w;
+  }
+}
+
+/* Field 22 of /proc/PID/stat, counted from the last ')' (the command name may hold anything). */
+static void start_time(pid_t pid, char *out, size_t cap) {
+  char path[64], stat[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  snprintf(out, cap, "-");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, stat, sizeof stat - 1);
+  close(fd);
+  if (n <= 0) return;
+  stat[n] = 0;
+  char *p = strrchr(stat, ')');
+  if (!p) return;
+  p += 2; /* field 3, the state */
+  for (int field = 3; field < 22 && p; field++) {
+    p = strchr(p, ' ');
+    if (p) p++;
+  }
+  if (!p) return;
+  size_t k = strcspn(p, " \n");
+  if (k == 0 || k >= cap) return;
+  memcpy(out, p, k);
+  out[k] = 0;
+}
+
+/* The environment with `n` NAME=VALUE entries added, each replacing one of the same name. */
+static char **merged_env(char **add, long n) {
+  long base = 0;
+  while (environ[base]) base++;
+  char **env = malloc(sizeof(char *) * (size_t)(base + n + 1));
+  if (!env) die("malloc");
+  long count = 0;
+  for (long i = 0; i < base; i++) {
+    const char *eq = strchr(environ[i], '=');
+    size_t name_len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+    int replaced = 0;
+    for (long j = 0; j < n && !replaced; j++)
+      replaced = strncmp(add[j], environ[i], name_len) == 0 && add[j][name_len] == '=';
+    if (!replaced) env[count++] = environ[i];
+  }
+  for (long j = 0; j < n; j++) env[count++] = add[j];
+  env[count] = NULL;
+  return env;
+}
+
+static void start(char **f, long argc, char **argv, long envc, char **envv) {
+  const char *id = f[0], *file = f[1], *cwd = f[2], *log = f[3];
+  char line[512];
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_APPEND, 0);
+  posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &all);
+
+  char **args = malloc(sizeof(char *) * (size_t)(argc + 1));
+  if (!args) die("malloc");
+  for (long i = 0; i < argc; i++) args[i] = argv[i];
+  args[argc] = NULL;
+  char **env = merged_env(envv, envc);
+  pid_t pid;
+  int err = posix_spawn(&pid, file, &fa, &at, args, env);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  free(args);
+  free(env);
+  int n;
+  if (err != 0) {
+    n = snprintf(line, sizeof line, "F %s %d %s\n", id, err, strerror(err));
+  } else {
+    char st[32];
+    start_time(pid, st, sizeof st);
+    if (pid <= pid_max) ids_by_pid[pid] = strtoll(id, NULL, 10) + 1;
+    n = snprintf(line, sizeof line, "S %s %d %s\n", id, (int)pid, st);
+  }
+  reply(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* The NUL-ended field at *p, moving *p past it; NULL when the input holds no complete field there. */
+static char *field(size_t *p) {
+  char *nul = memchr(in + *p, 0, in_len - *p);
+  if (!nul) return NULL;
+  char *f = in + *p;
+  *p = (size_t)(nul - in) + 1;
+  return f;
+}
+
+/* Starts every complete request in the input; what is left is the start of the next one. */
+static void take_requests(void) {
+  size_t pos = 0;
+  for (;;) {
+    size_t p = pos;
+    char *fixed[4];
+    long counts[2] = {0, 0};
+    char **lists[2] = {NULL, NULL};
+    int complete = 1;
+    for (int i = 0; i < 4 && complete; i++) complete = (fixed[i] = field(&p)) != NULL;
+    for (int l = 0; l < 2 && complete; l++) {
+      char *count = field(&p);
+      if (!count) {
+        complete = 0;
+        break;
+      }
+      counts[l] = strtol(count, NULL, 10);
+      if (counts[l] < 0 || counts[l] > 1 << 20) {
+        fprintf(stderr, "baton-spawn: bad request (count %s)\n", count);
+        exit(1);
+      }
+      lists[l] = malloc(sizeof(char *) * (size_t)(counts[l] + 1));
+      if (!lists[l]) die("malloc");
+      for (long k = 0; k < counts[l] && complete; k++) complete = (lists[l][k] = field(&p)) != NULL;
+    }
+    if (complete) start(fixed, counts[0], lists[0], counts[1], lists[1]);
+    free(lists[0]);
+    free(lists[1]);
+    if (!complete) break;
+    pos = p;
+  }
+  memmove(in, in + pos, in_len - pos);
+  in_len -= pos;
+}
+
+static void reap(void) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    long long id = pid <= pid_max ? ids_by_pid[pid] - 1 : -1;
+    if (pid <= pid_max) ids_by_pid[pid] = 0;
+    if (id < 0) continue;
+    /* Whatever the task left running in its group goes with it (the group outlives its leader). */
+    kill(-pid, SIGKILL);
+    char line[128];
+    int n = WIFEXITED(status) ? snprintf(line, sizeof line, "X %lld %d 0\n", id, WEXITSTATUS(status))
+                              : snprintf(line, sizeof line, "X %lld -1 %d\n", id, WTERMSIG(status));
+    reply(line, (size_t)n);
+  }
+}
+
+int main(void) {
+  FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+  if (pm) {
+    if (fscanf(pm, "%ld", &pid_max) != 1) pid_max = 4194304;
+    fclose(pm);
+  }
+  ids_by_pid = calloc((size_t)pid_max + 1, sizeof *ids_by_pid);
+  if (!ids_by_pid) die("calloc");
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &chld, NULL) != 0) die("sigprocmask");
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) die("signalfd");
+  in_cap = 1 << 16;
+  in = malloc(in_cap);
+  if (!in) die("malloc");
+
+  struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+  for (;;) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (fds[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+      }
+      reap();
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (in_cap - in_len < 4096) {
+        in_cap *= 2;
+        in = realloc(in, in_cap);
+        if (!in) die("realloc");
+      }
+      ssize_t n = read(STDIN_FILENO, in + in_len, in_cap - in_len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return 0; /* the launcher is gone: the tasks live on */
+      in_len += (size_t)n;
+      take_requests();
+    }
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Starting task processes through baton-spawn (native/baton-spawn.c), a small native helper,
+ * rather than with Node's `spawn`: Node forks its whole process to start a child, which costs
+ * a launcher about as much as the tiny task it starts; the helper starts one for about what
+ * make pays. A launcher (launcher.ts) runs one helper and sends it every task; where the helper
+ * was not built (no C compiler at install) or cannot start, or `BATON_SPAWN_HELPER=off`, it
+ * starts tasks with `spawn` as before (start-task.ts). What a task sees is the same either way.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+
+/** What to start: as `spawn(file, args, { cwd, env, detached: true })`, stdout and stderr appended to `logPath`. */
+export interface HelperRequest {
+  file: string;
+  args: string[];
+  cwd: string;
+  /** Added to the launcher's environment (replacing variables of the same name). */
+  env: Record<string, string>;
+  /** Exists already (created with its mode by the caller). */
+  logPath: string;
+}
+
+export interface HelperHandlers {
+  onStarted(pid: number, pidStart: string | null): void;
+  /** The process ended; what it left running in its process group was killed first. */
+  onExited(code: number | null, signal: NodeJS.Signals | null): void;
+  onFailed(message: string): void;
+}
+
+const SIGNAL_NAMES = new Map(
+  Object.entries(os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
+
+/**
+ * The helper's path: `dist/native/baton-spawn` beside the built code, when it is there and
+ * executable and `BATON_SPAWN_HELPER` is not `off`; `BATON_SPAWN_HELPER=PATH` names another.
+ */
+export function helperPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const setting = env.BATON_SPAWN_HELPER;
+  if (setting === "off") return undefined;
+  const file = setting || fileURLToPath(new URL("../native/baton-spawn", import.meta.url));
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return file;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One running helper: requests go in on its stdin, replies come back a line each on its stdout. */
+export class SpawnHelper {
+  private readonly handlers = new Map<number, HelperHandlers>();
+  private nextId = 1;
+  private partial = "";
+  private closing = false;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    /** Called if the helper dies while the launcher still needs it. */
+    private readonly onDeath: (why: string) => void,
+  ) {}
+
+  /**
+   * Starts the helper at `file` and resolves once it runs, or undefined when it cannot (then
+   * the caller uses `spawn`). Its environment is this process's, which every task gets too.
+   */
+  static start(file: string, onDeath: (why: string) => void): Promise<SpawnHelper | undefined> {
+    return new Promise((resolve) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(file, [], { stdio: ["pipe", "pipe", "inherit"] });
+      } catch {
+        resolve(undefined);
+        return;
+      }
+      const helper = new SpawnHelper(child, onDeath);
+      child.once("error", () => resolve(undefined));
+      child.once("spawn", () => resolve(helper));
+      child.stdout!.setEncoding("utf8");
+      child.stdout!.on("data", (text: string) => helper.onData(text));
+      child.stdin!.on("error", () => undefined);
+      child.once("exit", (code, signal) => {
+        if (!helper.closing) onDeath(`the spawn helper ${file} ended (${signal ?? `exit code ${code}`})`);
+      });
+    });
+  }
+
+  /** Sends one request; exactly one of `onFailed` or `onStarted` then `onExited` follows. */
+  start(r: HelperRequest, handlers: HelperHandlers): void {
+    const fields = [r.file, r.cwd, r.logPath, String(r.args.length + 1), r.file, ...r.args];
+    const env = Object.entries(r.env).map(([name, value]) => `${name}=${value}`);
+    fields.push(String(env.length), ...env);
+    // What spawn would refuse, refused here in its words, before the helper reads it as a field end.
+    const bad = fields.find((f) => f.includes("\0"));
+    if (bad !== undefined) {
+      handlers.onFailed(`an argument or variable holds a null byte: ${JSON.stringify(bad.slice(0, 80))}`);
+      return;
+    }
+    const id = this.nextId++;
+    this.handlers.set(id, handlers);
+    this.child.stdin!.write(`${id}\0${fields.join("\0")}\0`);
+  }
+
+  /** Stops the helper; the tasks it started live on (they run in sessions of their own). */
+  close(): void {
+    this.closing = true;
+    this.child.stdin!.end();
+  }
+
+  private onData(text: string): void {
+    const lines = (this.partial + text).split("\n");
+    this.partial = lines.pop()!;
+    for (const line of lines) this.onLine(line);
+  }
+
+  private onLine(line: string): void {
+    const [kind, idText, a, ...rest] = line.split(" ");
+    const id = Number(idText);
+    const h = this.handlers.get(id);
+    if (!h) return;
+    if (kind === "S") {
+      h.onStarted(Number(a), rest[0] === "-" || rest[0] === undefined ? null : rest[0]);
+    } else if (kind === "F") {
+      this.handlers.delete(id);
+      h.onFailed(rest.join(" ") || `error ${a}`);
+    } else if (kind === "X") {
+      this.handlers.delete(id);
+      const code = Number(a);
+      h.onExited(code < 0 ? null : code, code < 0 ? (SIGNAL_NAMES.get(Number(rest[0])) ?? null) : null);
+    }
+  }
+}

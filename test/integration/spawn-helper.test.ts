@@ -1,0 +1,86 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { helperPath } from "../../dist/executors/spawn-helper.js";
+import { makeProject, runJson } from "../helpers/cli.js";
+
+/**
+ * Launchers start tasks through the native spawn helper (native/baton-spawn.c, built by
+ * `npm run build` where there is a C compiler; CI requires it with BATON_REQUIRE_SPAWN_HELPER=1),
+ * or with Node's spawn where it is missing or `BATON_SPAWN_HELPER=off`. Each task here writes
+ * the name of the process that started it.
+ */
+const built = helperPath({}) !== undefined;
+if (!built && process.env.BATON_REQUIRE_SPAWN_HELPER === "1") {
+  throw new Error(
+    "BATON_REQUIRE_SPAWN_HELPER=1 but dist/native/baton-spawn was not built (npm run build needs cc)",
+  );
+}
+
+const FAN = `
+version: 1
+pools:
+  local: { slots: 2 }
+pipelines:
+  p:
+    nodes:
+      fan:
+        foreach: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+        run: cat /proc/$PPID/comm > "$BATON_OUTPUT_DIR/parent.txt"; sleep 0.1
+`;
+
+/** Who started each task of the fan: the helper, or a Node process (a launcher, or the engine itself for the first). */
+async function parents(env: Record<string, string>): Promise<string[]> {
+  const dir = makeProject({ "baton.yaml": FAN });
+  const run = await runJson([], dir, env);
+  expect(run.code, run.stderr).toBe(0);
+  return run.json.tasks.map((t) => fs.readFileSync(path.join(t.outputDir, "parent.txt"), "utf8").trim());
+}
+
+describe.runIf(process.platform === "linux")("the spawn helper", () => {
+  it.runIf(built)(
+    "starts the tasks of a run once a launcher is up, and BATON_SPAWN_HELPER=off turns it off",
+    async () => {
+      const on = await parents({});
+      // The first tasks may be started by the engine itself, before a launcher is ready.
+      expect(on.filter((p) => p === "baton-spawn").length).toBeGreaterThanOrEqual(6);
+      const off = await parents({ BATON_SPAWN_HELPER: "off" });
+      expect(off).not.toContain("baton-spawn");
+    },
+  );
+
+  it.runIf(built)(
+    "a helper killed mid-run: the tasks it started finish, are followed by pid, and the run succeeds",
+    async () => {
+      const dir = makeProject({
+        "baton.yaml": `
+version: 1
+pools:
+  local: { slots: 2 }
+pipelines:
+  p:
+    nodes:
+      warm:
+        foreach: [1, 2, 3, 4]
+        run: sleep 0.2
+      killer:
+        needs: [warm]
+        run: |
+          if [ "$(cat /proc/$PPID/comm)" = baton-spawn ]; then kill -9 $PPID; echo killed > "$BATON_OUTPUT_DIR/killed.txt"; fi
+          sleep 1
+          echo done > "$BATON_OUTPUT_DIR/result.txt"
+      after:
+        needs: [killer]
+        run: echo after > "$BATON_OUTPUT_DIR/after.txt"
+`,
+      });
+      const run = await runJson([], dir);
+      expect(run.code, run.stderr).toBe(0);
+      const killer = run.byName("killer");
+      expect(fs.readFileSync(path.join(killer.outputDir, "killed.txt"), "utf8")).toBe("killed\n");
+      expect(fs.readFileSync(path.join(killer.outputDir, "result.txt"), "utf8")).toBe("done\n");
+      expect(killer.status).toBe("succeeded");
+      expect(fs.readFileSync(path.join(run.byName("after").outputDir, "after.txt"), "utf8")).toBe("after\n");
+    },
+  );
+});
