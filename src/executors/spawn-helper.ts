@@ -103,6 +103,18 @@ export class SpawnHelper {
     this.child.stdin!.write(`${id}\0${fields.join("\0")}\0`);
   }
 
+  /** Whether the helper keeps this process alive: only while it has tasks to report on. */
+  setRef(on: boolean): void {
+    const streams = [this.child.stdin, this.child.stdout] as Array<{ ref(): void; unref(): void } | null>;
+    if (on) {
+      this.child.ref();
+      for (const st of streams) st?.ref();
+    } else {
+      this.child.unref();
+      for (const st of streams) st?.unref();
+    }
+  }
+
   /** Stops the helper; the tasks it started live on (they run in sessions of their own). */
   close(): void {
     this.closing = true;

@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from "node:child_process";
 import type { CollectRequest, Collected } from "../artifacts/collect.js";
+import { SpawnHelper, helperPath } from "./spawn-helper.js";
 import { startTask } from "./start-task.js";
 
 /** A request to start `FILE ARGS` (a shell) with the log file as stdout and stderr, in its own session. */
@@ -58,12 +59,19 @@ function forkLauncher(): ChildProcess {
 const START_HERE_MAX_RSS = 256 * 1024 * 1024;
 
 /**
- * Starts processes through a few launcher processes (`BATON_LAUNCHERS`, default 2; see
- * `launcher.ts` for why), each request going to the least busy one. The engine starts the first
- * task itself, and the tasks that follow until a launcher is ready, while it is small: a
+ * Starts task processes. Where the native spawn helper was built (spawn-helper.ts), the engine
+ * starts every task through its own helper: no fork of the engine (the helper starts processes
+ * for it), and no process in between, so a task's start and end each cost one hop. The engine
+ * then prepares the task's files and collects its outputs itself, as a launcher would
+ * (start-task.ts): a few small outputs with synchronous calls, anything else asynchronously.
+ *
+ * Without a helper (no C compiler at install, `BATON_SPAWN_HELPER=off`, or one that died),
+ * processes are started through a few launcher processes (`BATON_LAUNCHERS`, default 2; see
+ * `launcher.ts` for why), each request going to the least busy one. The engine starts the
+ * first task itself, and the tasks that follow until a launcher is ready, while it is small: a
  * one-task run forks no launcher, and no task waits for one to boot. The first launcher starts
  * with the second task, the others when a request finds every launcher busy. An idle launcher
- * does not keep the engine alive.
+ * (or helper) does not keep the engine alive.
  */
 export class Spawner {
   private readonly launchers: Launcher[] = [];
@@ -72,8 +80,53 @@ export class Spawner {
 
   private readonly started = new Set<number>();
   private closed = false;
+  /** The engine's own spawn helper: undefined until the first task, a promise while it starts, null when there is none. */
+  private helper: SpawnHelper | Promise<SpawnHelper | undefined> | null | undefined;
+  /** Requests sent through the helper and not ended yet. */
+  private readonly viaHelper = new Set<number>();
+  /** Requests that came while the helper was starting, in a process too big to fork. */
+  private waitingForHelper: Array<() => void> = [];
 
   constructor(private readonly count = Number(process.env.BATON_LAUNCHERS) || 2) {}
+
+  /** The helper if it runs; starts it on first use. */
+  private readyHelper(): SpawnHelper | undefined {
+    if (this.helper === undefined) {
+      const file = helperPath();
+      if (!file || this.closed) {
+        this.helper = null;
+        return undefined;
+      }
+      const starting = SpawnHelper.start(file, (why) => this.onHelperDeath(why));
+      this.helper = starting;
+      void starting.then((h) => {
+        // Unless it died meanwhile (then it is null already, and what waited goes elsewhere).
+        if (this.helper === starting) this.helper = h ?? null;
+        if (h && this.helper === h && !this.closed) h.setRef(false);
+        else h?.close();
+        for (const go of this.waitingForHelper.splice(0)) go();
+      });
+    }
+    return this.helper instanceof SpawnHelper ? this.helper : undefined;
+  }
+
+  /**
+   * The helper died while the engine lives: what it had started is handed back to be watched by
+   * pid, what it had not fails; later tasks go through launchers.
+   */
+  private onHelperDeath(why: string): void {
+    if (this.closed) return;
+    process.stderr.write(`baton: ${why}; starting tasks through launcher processes from now on\n`);
+    this.helper = null;
+    for (const id of this.viaHelper) {
+      const h = this.handlers.get(id);
+      this.handlers.delete(id);
+      if (!h) continue;
+      if (this.started.delete(id)) h.onOrphaned();
+      else h.onFailed("the spawn helper died before starting the task");
+    }
+    this.viaHelper.clear();
+  }
 
   private startLauncher(): Launcher {
     const child = forkLauncher();
@@ -106,10 +159,31 @@ export class Spawner {
   spawn(request: Omit<SpawnRequest, "id">, handlers: SpawnHandlers): void {
     const id = this.nextId++;
     this.handlers.set(id, handlers);
+    this.route({ ...request, id });
+  }
+
+  private route(request: SpawnRequest): void {
+    const id = request.id;
+    if (!this.handlers.has(id)) return;
+    const helper = this.readyHelper();
+    if (helper) {
+      this.viaHelper.add(id);
+      if (this.viaHelper.size === 1) helper.setRef(true);
+      startTask(request, (r) => this.onReply(undefined, r), process.env, helper);
+      return;
+    }
+    const small = process.memoryUsage.rss() < START_HERE_MAX_RSS;
+    if (this.helper instanceof Promise) {
+      // The helper is starting (a few milliseconds): a small engine starts this task itself
+      // meanwhile, a big one waits rather than fork itself.
+      if (small) startTask(request, (r) => this.onReply(undefined, r));
+      else this.waitingForHelper.push(() => this.route(request));
+      return;
+    }
     const first = id === 1;
-    if (!this.launchers.some((l) => l.ready) && process.memoryUsage.rss() < START_HERE_MAX_RSS) {
+    if (!this.launchers.some((l) => l.ready) && small) {
       if (!first && this.launchers.length === 0) this.launchers.push(this.startLauncher());
-      startTask({ ...request, id }, (r) => this.onReply(undefined, r));
+      startTask(request, (r) => this.onReply(undefined, r));
       return;
     }
     if (this.launchers.length < this.count && this.launchers.every((l) => l.ids.size > 0)) {
@@ -120,8 +194,9 @@ export class Spawner {
     entry.ids.add(id);
     // While a process is alive the engine must not exit under it.
     if (entry.ids.size === 1) this.setRef(entry, true);
-    entry.child.send({ ...request, id } satisfies SpawnRequest, (err) => {
-      if (!err || !this.handlers.has(id)) return;
+    entry.child.send(request, (err) => {
+      const handlers = this.handlers.get(id);
+      if (!err || !handlers) return;
       // The launcher went away before it got the request: nothing was started.
       this.handlers.delete(id);
       this.release(entry, id);
@@ -131,6 +206,8 @@ export class Spawner {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Its tasks, if any, run on in their own sessions.
+    if (this.helper instanceof SpawnHelper) this.helper.close();
     for (const l of this.launchers) {
       l.closing = true;
       // Held until they exit: an unref'd launcher would let the process end before close() resolves.
@@ -184,6 +261,9 @@ export class Spawner {
     this.handlers.delete(r.id);
     this.started.delete(r.id);
     if (entry) this.release(entry, r.id);
+    if (this.viaHelper.delete(r.id) && this.viaHelper.size === 0 && this.helper instanceof SpawnHelper) {
+      this.helper.setRef(false);
+    }
     if (r.type === "exited") h.onExited(r.code, r.signal, r.collected);
     else h.onFailed(r.message);
   }

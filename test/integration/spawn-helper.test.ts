@@ -5,10 +5,10 @@ import { helperPath } from "../../dist/executors/spawn-helper.js";
 import { makeProject, runJson } from "../helpers/cli.js";
 
 /**
- * Launchers start tasks through the native spawn helper (native/baton-spawn.c, built by
+ * The engine starts tasks through the native spawn helper (native/baton-spawn.c, built by
  * `npm run build` where there is a C compiler; CI requires it with BATON_REQUIRE_SPAWN_HELPER=1),
- * or with Node's spawn where it is missing or `BATON_SPAWN_HELPER=off`. Each task here writes
- * the name of the process that started it.
+ * or through launcher processes with Node's spawn where it is missing, has died, or
+ * `BATON_SPAWN_HELPER=off`. Each task here writes the name of the process that started it.
  */
 const built = helperPath({}) !== undefined;
 if (!built && process.env.BATON_REQUIRE_SPAWN_HELPER === "1") {
@@ -29,7 +29,7 @@ pipelines:
         run: cat /proc/$PPID/comm > "$BATON_OUTPUT_DIR/parent.txt"; sleep 0.1
 `;
 
-/** Who started each task of the fan: the helper, or a Node process (a launcher, or the engine itself for the first). */
+/** Who started each task of the fan: the helper, or a Node process (a launcher, or the engine itself for the first ones). */
 async function parents(env: Record<string, string>): Promise<string[]> {
   const dir = makeProject({ "baton.yaml": FAN });
   const run = await runJson([], dir, env);
@@ -39,10 +39,10 @@ async function parents(env: Record<string, string>): Promise<string[]> {
 
 describe.runIf(process.platform === "linux")("the spawn helper", () => {
   it.runIf(built)(
-    "starts the tasks of a run once a launcher is up, and BATON_SPAWN_HELPER=off turns it off",
+    "starts the tasks of a run once it is up, and BATON_SPAWN_HELPER=off turns it off",
     async () => {
       const on = await parents({});
-      // The first tasks may be started by the engine itself, before a launcher is ready.
+      // The first tasks may be started by the engine itself, while its helper starts.
       expect(on.filter((p) => p === "baton-spawn").length).toBeGreaterThanOrEqual(6);
       const off = await parents({ BATON_SPAWN_HELPER: "off" });
       expect(off).not.toContain("baton-spawn");
@@ -50,7 +50,7 @@ describe.runIf(process.platform === "linux")("the spawn helper", () => {
   );
 
   it.runIf(built)(
-    "a helper killed mid-run: the tasks it started finish, are followed by pid, and the run succeeds",
+    "a helper killed mid-run: the tasks it started finish, are followed by pid, later ones start without it, and the run succeeds",
     async () => {
       const dir = makeProject({
         "baton.yaml": `
@@ -80,7 +80,11 @@ pipelines:
       expect(fs.readFileSync(path.join(killer.outputDir, "killed.txt"), "utf8")).toBe("killed\n");
       expect(fs.readFileSync(path.join(killer.outputDir, "result.txt"), "utf8")).toBe("done\n");
       expect(killer.status).toBe("succeeded");
-      expect(fs.readFileSync(path.join(run.byName("after").outputDir, "after.txt"), "utf8")).toBe("after\n");
+      const after = run.byName("after").outputDir;
+      expect(fs.readFileSync(path.join(after, "after.txt"), "utf8")).toBe("after\n");
+      expect(run.stderr).toMatch(
+        /spawn helper .* ended .*starting tasks through launcher processes from now on/,
+      );
     },
   );
 });
