@@ -61,7 +61,8 @@ const START_HERE_MAX_RSS = 256 * 1024 * 1024;
 /**
  * Starts task processes. Where the native spawn helper was built (spawn-helper.ts), the engine
  * starts every task through its own helper: no fork of the engine (the helper starts processes
- * for it), and no process in between, so a task's start and end each cost one hop. The engine
+ * for it), and no process in between, so a task's start and end each cost one hop. The helper
+ * starts with the second task (the engine starts the first ones itself meanwhile). The engine
  * then prepares the task's files and collects its outputs itself, as a launcher would
  * (start-task.ts): a few small outputs with synchronous calls, anything else asynchronously.
  *
@@ -165,7 +166,8 @@ export class Spawner {
   private route(request: SpawnRequest): void {
     const id = request.id;
     if (!this.handlers.has(id)) return;
-    const helper = this.readyHelper();
+    // A one-task run starts no helper: the first task is started here, the helper with the second.
+    const helper = id === 1 ? undefined : this.readyHelper();
     if (helper) {
       this.viaHelper.add(id);
       if (this.viaHelper.size === 1) helper.setRef(true);
