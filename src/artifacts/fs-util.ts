@@ -60,10 +60,10 @@ export function describeFsError(err: unknown): string {
  */
 export function ensureWritableDir(path: string, what = folderKind(path)): void {
   try {
-    makeStateDir(path); // private, as the rest of .baton/ (see state-mode.ts)
-    // mkdir succeeds on an existing folder we cannot write to; the task would fail later
-    // with a far less helpful message, so ask now.
-    accessSync(path, constants.W_OK | constants.X_OK);
+    // Private, as the rest of .baton/ (see state-mode.ts). mkdir succeeds on an existing folder
+    // we cannot write to; the task would fail later with a far less helpful message, so ask
+    // now (a folder just created by us is writable).
+    if (!makeStateDir(path)) accessSync(path, constants.W_OK | constants.X_OK);
   } catch (err) {
     throw folderError(path, what, err);
   }

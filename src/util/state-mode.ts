@@ -44,11 +44,14 @@ export function stateModes(env: NodeJS.ProcessEnv = process.env): StateModes {
 /**
  * Creates `dir` and its missing parents with the state folder mode, set exactly (the umask
  * may have taken bits the group mode asks for). Existing folders are left as they are.
+ * Returns whether it created `dir`.
  */
-export function makeStateDir(dir: string): void {
+export function makeStateDir(dir: string): boolean {
   const mode = stateModes().dir;
   const first = fs.mkdirSync(dir, { recursive: true, mode });
-  if (first !== undefined) fixCreated(first, path.resolve(dir), mode);
+  if (first === undefined) return false;
+  fixCreated(first, path.resolve(dir), mode);
+  return true;
 }
 
 /** {@link makeStateDir}, asynchronous. */
