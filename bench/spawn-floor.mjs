@@ -8,6 +8,9 @@
 //   make -j2        a Makefile of N rules, SHELL bash -eo pipefail (as bench/shapes.mjs writes them)
 //   node + bash     a bare Node loop: child_process.spawn of bash -eo pipefail -c, log file, own session
 //   node + sh       the same with /bin/sh -ec (what Baton uses for such a command: docs/pipeline-file.md)
+//   node + helper   the same loop, the processes started by Baton's native spawn helper
+//                   (dist/native/baton-spawn, docs/architecture.md "Launcher processes"); skipped
+//                   when it was not built
 //   baton           `baton run` of the same fan-out (bench/shapes.mjs fan1000, without its aggregate)
 // and prints the median wall time of each and its ratio to make. The gap between make and the
 // bare Node loop is what spawning from Node costs (a fork of a 40 MB process per task, the
@@ -17,6 +20,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { SpawnHelper, helperPath } from "../dist/executors/spawn-helper.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -88,6 +92,41 @@ function nodeRun(dir, shell) {
   });
 }
 
+/** The bare loop again, each process started by the spawn helper instead of Node's spawn. */
+async function helperRun(dir) {
+  const helper = await SpawnHelper.start(helperPath(), (why) => {
+    throw new Error(why);
+  });
+  await new Promise((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    const one = () => {
+      if (next >= N) return;
+      const i = next++;
+      const out = path.join(dir, `t${i}`);
+      fs.mkdirSync(out);
+      const logPath = path.join(out, "log");
+      fs.closeSync(fs.openSync(logPath, "a"));
+      const command = `echo ${i} > "$OUT/w${i}.txt"`;
+      helper.start(
+        { file: "/bin/sh", args: ["-ec", command], cwd: dir, env: { OUT: out }, logPath },
+        {
+          onStarted: () => undefined,
+          onFailed: (message) => reject(new Error(message)),
+          onExited: (code) => {
+            if (code !== 0) return reject(new Error(`task ${i} exited ${code}`));
+            if (++done === N) resolve();
+            else one();
+          },
+        },
+      );
+    };
+    one();
+    one();
+  });
+  helper.close();
+}
+
 function batonRun(dir) {
   const yaml = [
     "version: 1",
@@ -118,6 +157,7 @@ const ways = {
   "make -j2": (dir) => makeRun(dir),
   "node + bash": (dir) => nodeRun(dir, "bash"),
   "node + sh": (dir) => nodeRun(dir, "sh"),
+  ...(helperPath() ? { "node + helper": (dir) => helperRun(dir) } : {}),
   baton: (dir) => batonRun(dir),
 };
 const times = Object.fromEntries(Object.keys(ways).map((k) => [k, []]));
