@@ -21,7 +21,11 @@ export function setAside(dir, root) {
   renameSync(dir, join(aside, `${process.pid}-${++serial}-${basename(dirname(dir))}-${basename(dir)}`));
 }
 
-/** Deletes what {@link setAside} moved under `root`: call it after the last timed run. */
+/**
+ * Deletes what {@link setAside} moved under `root`: call it after the last timed run. With
+ * `BENCH_KEEP_OLD=1` it is left there (for runs in a row: delete `bench/out/.aside` after the last).
+ */
 export function clearAside(root) {
+  if (process.env.BENCH_KEEP_OLD === "1") return;
   rmSync(join(root, ".aside"), { recursive: true, force: true });
 }
