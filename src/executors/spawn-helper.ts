@@ -81,7 +81,8 @@ export class SpawnHelper {
       child.stdout!.setEncoding("utf8");
       child.stdout!.on("data", (text: string) => helper.onData(text));
       child.stdin!.on("error", () => undefined);
-      child.once("exit", (code, signal) => {
+      // "close", not "exit": the replies it wrote before it ended are read first.
+      child.once("close", (code, signal) => {
         if (!helper.closing) onDeath(`the spawn helper ${file} ended (${signal ?? `exit code ${code}`})`);
       });
     });
