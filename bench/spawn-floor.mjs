@@ -4,7 +4,7 @@
 //
 //   node bench/spawn-floor.mjs [--tasks N] [--repeat N]
 //
-// Each of N tasks is `echo I > DIR/wI.txt`, two at a time, run four ways:
+// Each of N tasks is `echo I > DIR/wI.txt`, two at a time, run five ways (four where the spawn helper was not built):
 //   make -j2        a Makefile of N rules, SHELL bash -eo pipefail (as bench/shapes.mjs writes them)
 //   node + bash     a bare Node loop: child_process.spawn of bash -eo pipefail -c, log file, own session
 //   node + sh       the same with /bin/sh -ec (what Baton uses for such a command: docs/pipeline-file.md)
@@ -60,8 +60,11 @@ function makeRun(dir) {
   if (r.status !== 0) throw new Error(`make failed in ${dir}`);
 }
 
-/** Two at a time, each in its own session with its own log file, as Baton's launcher starts them. */
-function nodeRun(dir, shell) {
+/**
+ * Runs N tasks two at a time: `start(i, out, ended)` starts task i, whose folder `out` exists,
+ * and calls `ended(code)` when it ends.
+ */
+function twoAtATime(dir, start) {
   return new Promise((resolve, reject) => {
     let next = 0;
     let done = 0;
@@ -70,18 +73,7 @@ function nodeRun(dir, shell) {
       const i = next++;
       const out = path.join(dir, `t${i}`);
       fs.mkdirSync(out);
-      const log = fs.openSync(path.join(out, "log"), "a");
-      const command = `echo ${i} > "$OUT/w${i}.txt"`;
-      const argv =
-        shell === "bash" ? ["/bin/bash", "-eo", "pipefail", "-c", command] : ["/bin/sh", "-ec", command];
-      const child = spawn(argv[0], argv.slice(1), {
-        env: { ...process.env, OUT: out },
-        stdio: ["ignore", log, log],
-        detached: true,
-      });
-      fs.closeSync(log);
-      child.on("error", reject);
-      child.on("exit", (code) => {
+      start(i, out, (code) => {
         if (code !== 0) return reject(new Error(`task ${i} exited ${code}`));
         if (++done === N) resolve();
         else one();
@@ -92,37 +84,50 @@ function nodeRun(dir, shell) {
   });
 }
 
-/** The bare loop again, each process started by the spawn helper instead of Node's spawn. */
+/** Each task in its own session with its own log file, as Baton's launcher starts them. */
+function nodeRun(dir, shell) {
+  return twoAtATime(dir, (i, out, ended) => {
+    const log = fs.openSync(path.join(out, "log"), "a");
+    const command = `echo ${i} > "$OUT/w${i}.txt"`;
+    const argv =
+      shell === "bash" ? ["/bin/bash", "-eo", "pipefail", "-c", command] : ["/bin/sh", "-ec", command];
+    const child = spawn(argv[0], argv.slice(1), {
+      env: { ...process.env, OUT: out },
+      stdio: ["ignore", log, log],
+      detached: true,
+    });
+    fs.closeSync(log);
+    child.on("error", (err) => {
+      throw err;
+    });
+    child.on("exit", ended);
+  });
+}
+
+/** The same, each process started by the spawn helper instead of Node's spawn. */
 async function helperRun(dir) {
   const helper = await SpawnHelper.start(helperPath(), (why) => {
     throw new Error(why);
   });
-  await new Promise((resolve, reject) => {
-    let next = 0;
-    let done = 0;
-    const one = () => {
-      if (next >= N) return;
-      const i = next++;
-      const out = path.join(dir, `t${i}`);
-      fs.mkdirSync(out);
-      const logPath = path.join(out, "log");
-      fs.closeSync(fs.openSync(logPath, "a"));
-      const command = `echo ${i} > "$OUT/w${i}.txt"`;
-      helper.start(
-        { file: "/bin/sh", args: ["-ec", command], cwd: dir, env: { OUT: out }, logPath },
-        {
-          onStarted: () => undefined,
-          onFailed: (message) => reject(new Error(message)),
-          onExited: (code) => {
-            if (code !== 0) return reject(new Error(`task ${i} exited ${code}`));
-            if (++done === N) resolve();
-            else one();
-          },
+  await twoAtATime(dir, (i, out, ended) => {
+    const logPath = path.join(out, "log");
+    fs.closeSync(fs.openSync(logPath, "a"));
+    helper.start(
+      {
+        file: "/bin/sh",
+        args: ["-ec", `echo ${i} > "$OUT/w${i}.txt"`],
+        cwd: dir,
+        env: { OUT: out },
+        logPath,
+      },
+      {
+        onStarted: () => undefined,
+        onFailed: (message) => {
+          throw new Error(message);
         },
-      );
-    };
-    one();
-    one();
+        onExited: ended,
+      },
+    );
   });
   helper.close();
 }

@@ -119,14 +119,19 @@ export class Spawner {
     if (this.closed) return;
     process.stderr.write(`baton: ${why}; starting tasks through launcher processes from now on\n`);
     this.helper = null;
-    for (const id of this.viaHelper) {
+    this.abandon(this.viaHelper, "the spawn helper");
+  }
+
+  /** `ids` lost the process that was starting them: the started ones are watched by pid, the others fail. */
+  private abandon(ids: Set<number>, who: string): void {
+    for (const id of ids) {
       const h = this.handlers.get(id);
       this.handlers.delete(id);
       if (!h) continue;
       if (this.started.delete(id)) h.onOrphaned();
-      else h.onFailed("the spawn helper died before starting the task");
+      else h.onFailed(`${who} died before starting the task`);
     }
-    this.viaHelper.clear();
+    ids.clear();
   }
 
   private startLauncher(): Launcher {
@@ -145,14 +150,7 @@ export class Spawner {
    * is handed back to be watched by pid. A new launcher takes its place.
    */
   private onLauncherExit(entry: Launcher): void {
-    for (const id of entry.ids) {
-      const h = this.handlers.get(id);
-      this.handlers.delete(id);
-      if (!h) continue;
-      if (this.started.delete(id)) h.onOrphaned();
-      else h.onFailed("the launcher process died before starting the task");
-    }
-    entry.ids.clear();
+    this.abandon(entry.ids, "the launcher process");
     const i = this.launchers.indexOf(entry);
     if (i >= 0 && !this.closed && !entry.closing) this.launchers[i] = this.startLauncher();
   }
