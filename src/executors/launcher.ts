@@ -6,8 +6,11 @@
  * every task (hundreds of MB for 100,000 tasks); this process holds almost nothing, so its
  * forks are cheap and the engine never waits on one. Tasks are started in their own session,
  * so they outlive the launcher and the engine alike (that is what `baton resume` relies on).
- * Until a launcher is ready, the engine starts tasks itself (spawner.ts). The launcher starts
- * processes through a native helper where it can, cheaper still (spawn-helper.ts).
+ * Until a launcher is ready, the engine starts tasks itself (spawner.ts).
+ *
+ * Where the native spawn helper was built, the engine starts tasks through a helper of its own
+ * and forks no launcher (spawner.ts); launchers serve where it is missing, or after it died,
+ * and then start processes through a helper of their own where they can (spawn-helper.ts).
  */
 import { SpawnHelper, helperPath } from "./spawn-helper.js";
 import type { SpawnReply, SpawnRequest } from "./spawner.js";
