@@ -1,15 +1,16 @@
 /*
- * baton-spawn: starts task processes for a Baton launcher, and tells it when they end.
+ * baton-spawn: starts task processes for a Baton engine (or launcher), and tells it when they end.
  *
  * Why: a Node process starts a child by forking itself, which copies the page tables of its
  * 40-50 MB and then takes a copy-on-write fault for every page either side touches until the
  * child execs. That is most of a tiny task's cost. This helper is a few hundred KB, and uses
  * posix_spawn (a vfork-style clone on glibc), so a start costs about what make's does.
- * The launcher (src/executors/spawn-helper.ts) runs one helper and keeps everything else:
- * folders, log and state files, collecting outputs. Built by scripts/build-native.mjs; where
- * it is missing (no C compiler), the launcher starts tasks with Node's spawn as before.
+ * The engine (or a launcher) runs one helper (src/executors/spawn-helper.ts) and keeps
+ * everything else: folders, log and state files, collecting outputs. Built by
+ * scripts/build-native.mjs; where it is missing (no C compiler), tasks are started with Node's
+ * spawn as before.
  *
- * Protocol, on stdin and stdout (the launcher is the only user, so nothing here is a public format):
+ * Protocol, on stdin and stdout (spawn-helper.ts is the only user: nothing here is a public format):
  *
  *   request  (stdin)  fields each ended by a NUL byte:
  *                     ID FILE CWD LOG ARGC ARG... ENVC NAME=VALUE...
@@ -24,8 +25,10 @@
  *                                          signal number (0 when it exited); whatever it left running in
  *                                          its process group has been sent SIGKILL first
  *
- * At the end of stdin (the launcher is gone) the helper exits; the tasks live on in their own
- * sessions and report through their status files, as they do when a launcher dies.
+ * At the end of stdin (the engine or launcher is gone) the helper exits; the tasks live on in their own
+ * sessions and report through their status files, as they do when a launcher dies. It ignores
+ * SIGINT, SIGQUIT and SIGHUP: a Ctrl-C in the terminal reaches the whole foreground process
+ * group, and is the engine's to handle (it cancels the tasks, whose ends the helper reports).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -214,6 +217,9 @@ static void reap(void) {
 }
 
 int main(void) {
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
   FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
   if (pm) {
     if (fscanf(pm, "%ld", &pid_max) != 1) pid_max = 4194304;

@@ -88,6 +88,11 @@ export class SpawnHelper {
     });
   }
 
+  /** The helper's pid. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Sends one request; exactly one of `onFailed` or `onStarted` then `onExited` follows. */
   start(r: HelperRequest, handlers: HelperHandlers): void {
     const fields = [r.file, r.cwd, r.logPath, String(r.args.length + 1), r.file, ...r.args];

@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { helperPath } from "../../dist/executors/spawn-helper.js";
-import { makeProject, runJson } from "../helpers/cli.js";
+import { BATON_BIN, collect, isAlive, makeProject, runJson } from "../helpers/cli.js";
 
 /**
  * The engine starts tasks through the native spawn helper (native/baton-spawn.c, built by
@@ -85,6 +86,52 @@ pipelines:
       expect(run.stderr).toMatch(
         /spawn helper .* ended .*starting tasks through launcher processes from now on/,
       );
+    },
+  );
+
+  it.runIf(built)(
+    "a Ctrl-C reaches the helper too: it goes on, and reports the ends of the tasks the run cancels",
+    async () => {
+      const dir = makeProject({
+        "baton.yaml": `
+version: 1
+pools:
+  local: { slots: 2 }
+pipelines:
+  p:
+    nodes:
+      warm:
+        foreach: [1, 2, 3, 4]
+        run: "true"
+      long:
+        needs: [warm]
+        foreach: [1, 2]
+        run: echo $$ >> pids; cat /proc/$PPID/comm >> parents; sleep 30
+`,
+      });
+      // Its own process group, as a command typed in a terminal is: Ctrl-C signals the whole group.
+      const child = spawn(process.execPath, [BATON_BIN, "run", "--json"], {
+        cwd: dir,
+        env: { ...process.env, BATON_PROGRESS: "plain", BATON_KILL_GRACE_MS: "1000" },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      });
+      const done = collect(child);
+      const pidsFile = path.join(dir, "pids");
+      const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8").trim().split("\n") : []);
+      for (let i = 0; i < 100 && lines(pidsFile).length < 2; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(lines(path.join(dir, "parents"))).toEqual(["baton-spawn", "baton-spawn"]);
+      process.kill(-child.pid!, "SIGINT");
+      const r = await done;
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).not.toMatch(/spawn helper/);
+      const json = JSON.parse(r.stdout) as { tasks: Array<{ name: string; status: string }> };
+      expect(json.tasks.filter((t) => t.name.startsWith("long")).map((t) => t.status)).toEqual([
+        "cancelled",
+        "cancelled",
+      ]);
+      for (const pid of lines(pidsFile)) expect(isAlive(Number(pid))).toBe(false);
     },
   );
 });
