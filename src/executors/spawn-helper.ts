@@ -58,7 +58,7 @@ export class SpawnHelper {
 
   private constructor(
     private readonly child: ChildProcess,
-    /** Called if the helper dies while the launcher still needs it. */
+    /** Called if the helper dies while it is still needed (before {@link close}). */
     private readonly onDeath: (why: string) => void,
   ) {}
 
@@ -86,11 +86,6 @@ export class SpawnHelper {
         if (!helper.closing) onDeath(`the spawn helper ${file} ended (${signal ?? `exit code ${code}`})`);
       });
     });
-  }
-
-  /** The helper's pid. */
-  get pid(): number | undefined {
-    return this.child.pid;
   }
 
   /** Sends one request; exactly one of `onFailed` or `onStarted` then `onExited` follows. */
