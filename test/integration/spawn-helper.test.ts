@@ -30,6 +30,19 @@ pipelines:
         run: cat /proc/$PPID/comm > "$BATON_OUTPUT_DIR/parent.txt"; sleep 0.1
 `;
 
+/** A pipeline whose first tasks (`warm`) outlast the helper's start, then `nodes` (which may need `warm`). */
+const afterWarmUp = (nodes: string) => `
+version: 1
+pools:
+  local: { slots: 2 }
+pipelines:
+  p:
+    nodes:
+      warm:
+        foreach: [1, 2, 3, 4]
+        run: sleep 0.2
+${nodes.replace(/^\n/, "")}`;
+
 /** Who started each task of the fan: the helper, or a Node process (a launcher, or the engine itself for the first ones). */
 async function parents(env: Record<string, string>): Promise<string[]> {
   const dir = makeProject({ "baton.yaml": FAN });
@@ -54,16 +67,7 @@ describe.runIf(process.platform === "linux")("the spawn helper", () => {
     "a helper killed mid-run: the tasks it started finish, are followed by pid, later ones start without it, and the run succeeds",
     async () => {
       const dir = makeProject({
-        "baton.yaml": `
-version: 1
-pools:
-  local: { slots: 2 }
-pipelines:
-  p:
-    nodes:
-      warm:
-        foreach: [1, 2, 3, 4]
-        run: sleep 0.2
+        "baton.yaml": afterWarmUp(`
       killer:
         needs: [warm]
         run: |
@@ -73,7 +77,7 @@ pipelines:
       after:
         needs: [killer]
         run: echo after > "$BATON_OUTPUT_DIR/after.txt"
-`,
+`),
       });
       const run = await runJson([], dir);
       expect(run.code, run.stderr).toBe(0);
@@ -93,21 +97,12 @@ pipelines:
     "a Ctrl-C reaches the helper too: it goes on, and reports the ends of the tasks the run cancels",
     async () => {
       const dir = makeProject({
-        "baton.yaml": `
-version: 1
-pools:
-  local: { slots: 2 }
-pipelines:
-  p:
-    nodes:
-      warm:
-        foreach: [1, 2, 3, 4]
-        run: "true"
+        "baton.yaml": afterWarmUp(`
       long:
         needs: [warm]
         foreach: [1, 2]
         run: echo $$ >> pids; cat /proc/$PPID/comm >> parents; sleep 30
-`,
+`),
       });
       // Its own process group, as a command typed in a terminal is: Ctrl-C signals the whole group.
       const child = spawn(process.execPath, [BATON_BIN, "run", "--json"], {
