@@ -18,7 +18,8 @@
  *                     of its own, with stdin /dev/null and stdout and stderr appended to LOG (which
  *                     must exist), with this helper's environment plus NAME=VALUE (replacing a
  *                     variable of the same name), every signal at its default and none blocked.
- *   replies  (stdout) one line each:
+ *   replies  (stdout) one line each; the first, R, says the helper is ready:
+ *                     R                    ready for requests
  *                     S ID PID STARTTIME   started; STARTTIME is field 22 of /proc/PID/stat ("-" if unreadable)
  *                     F ID ERRNO MESSAGE   could not be started
  *                     X ID CODE SIGNAL     ended: CODE is the exit status (-1 when killed), SIGNAL the
@@ -237,6 +238,7 @@ int main(void) {
   in = malloc(in_cap);
   if (!in) die("malloc");
 
+  reply("R\n", 2);
   struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
   for (;;) {
     if (poll(fds, 2, -1) < 0) {

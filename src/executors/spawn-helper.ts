@@ -62,9 +62,13 @@ export class SpawnHelper {
     private readonly onDeath: (why: string) => void,
   ) {}
 
+  /** Resolves `start` once the helper says it is ready. */
+  private onReady: (() => void) | undefined;
+
   /**
-   * Starts the helper at `file` and resolves once it runs, or undefined when it cannot (then
-   * the caller uses `spawn`). Its environment is this process's, which every task gets too.
+   * Starts the helper at `file` and resolves once it says it is ready, or undefined when it
+   * cannot start or ends first (a binary built for another system): the caller then uses
+   * `spawn`. Its environment is this process's, which every task gets too.
    */
   static start(file: string, onDeath: (why: string) => void): Promise<SpawnHelper | undefined> {
     return new Promise((resolve) => {
@@ -76,14 +80,19 @@ export class SpawnHelper {
         return;
       }
       const helper = new SpawnHelper(child, onDeath);
+      let ready = false;
+      helper.onReady = () => {
+        ready = true;
+        resolve(helper);
+      };
       child.once("error", () => resolve(undefined));
-      child.once("spawn", () => resolve(helper));
       child.stdout!.setEncoding("utf8");
       child.stdout!.on("data", (text: string) => helper.onData(text));
       child.stdin!.on("error", () => undefined);
       // "close", not "exit": the replies it wrote before it ended are read first.
       child.once("close", (code, signal) => {
-        if (!helper.closing) onDeath(`the spawn helper ${file} ended (${signal ?? `exit code ${code}`})`);
+        if (!ready) resolve(undefined);
+        else if (!helper.closing) onDeath(`the spawn helper ${file} ended (${signal ?? `exit code ${code}`})`);
       });
     });
   }
@@ -129,6 +138,11 @@ export class SpawnHelper {
   }
 
   private onLine(line: string): void {
+    if (line === "R") {
+      this.onReady?.();
+      this.onReady = undefined;
+      return;
+    }
     const [kind, idText, a, ...rest] = line.split(" ");
     const id = Number(idText);
     const h = this.handlers.get(id);

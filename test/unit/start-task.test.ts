@@ -184,3 +184,13 @@ describe.runIf(process.platform === "linux").each(ways)("startTask, $way", ({ he
     },
   );
 });
+
+describe.runIf(process.platform === "linux")("SpawnHelper.start", () => {
+  it("is undefined (the caller then uses spawn) for a binary that cannot start or ends before it says it is ready", async () => {
+    const deaths: string[] = [];
+    expect(await SpawnHelper.start(path.join(dir, "no-such-helper"), (w) => deaths.push(w))).toBeUndefined();
+    // As a helper built for another system would: it starts, then ends without a word.
+    expect(await SpawnHelper.start("/bin/true", (w) => deaths.push(w))).toBeUndefined();
+    expect(deaths).toEqual([]);
+  });
+});
