@@ -92,7 +92,8 @@ export class SpawnHelper {
       // "close", not "exit": the replies it wrote before it ended are read first.
       child.once("close", (code, signal) => {
         if (!ready) resolve(undefined);
-        else if (!helper.closing) onDeath(`the spawn helper ${file} ended (${signal ?? `exit code ${code}`})`);
+        else if (!helper.closing)
+          onDeath(`the spawn helper ${file} ended (${signal ?? `exit code ${code}`})`);
       });
     });
   }
