@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 /**
  * Remote agents under faults (docs/scale-out.md "Remote agents", "Faults, tested"): rounds of a
  * fan-out during which one agent is SIGKILLed mid-task and replaced, a network cut of an agent in
@@ -249,6 +250,10 @@ describe("remote agents in network namespaces under a network cut", () => {
       // sending it rather than holding its slot for half a minute): with nsB gone, it takes the
       // next run's task.
       b.child.kill("SIGKILL");
+      // Gone, and its open long-poll closed at the server: otherwise that poll may still take the
+      // next task (then lost by nsB and rerun on nsA: right, but not what this checks).
+      if (b.child.exitCode === null && b.child.signalCode === null) await once(b.child, "exit");
+      await sleep(1_000);
       const next = await startRun(server);
       const t0 = Date.now();
       const nextDone = await waitForRun(server, next, undefined, { timeoutMs: 60_000 });
