@@ -7,6 +7,12 @@
 import fs from "node:fs";
 import path from "node:path";
 
+const [BACKSLASH, SINGLE_QUOTE, DOUBLE_QUOTE, DOLLAR, BACKQUOTE, GREATER, STAR, QUESTION, BRACKET] = [
+  ..."\\'\"$`>*?[",
+].map((c) => c.charCodeAt(0));
+/** Characters that end a word outside quotes: ASCII blanks (as `\s`), `;`, `&`, `|`, `<`, `(`, `)`. */
+const SEPARATORS = new Set([..." \t\n\v\f\r;&|<()"].map((c) => c.charCodeAt(0)));
+
 /**
  * The words of a command that may name a file: a simple shell-word split (blanks, `;`, `&`,
  * `|`, `<`, `>`, `(`, `)` separate words; single and double quotes group; a backslash escapes the
@@ -18,11 +24,19 @@ export function commandWords(command: string): string[] {
   const words: string[] = [];
   let word = "";
   let inWord = false;
-  let quote: "'" | '"' | null = null;
+  let quote = 0; // the quote character's code while inside quotes
   let dynamic = false;
   /** After `>`, `>>`, `&>`: the next word is what the command writes, not what it reads. */
   let written = false;
-  const end = () => {
+  // Plain characters are added to `word` a run at a time (from `run` to the current index),
+  // not one by one: this runs for every task of a fan-out.
+  let run = -1;
+  const take = (i: number) => {
+    if (run >= 0) word += command.slice(run, i);
+    run = -1;
+  };
+  const end = (i: number) => {
+    take(i);
     if (inWord) {
       if (!dynamic && !written && word !== "") words.push(word);
       written = false;
@@ -32,34 +46,41 @@ export function commandWords(command: string): string[] {
     dynamic = false;
   };
   for (let i = 0; i < command.length; i++) {
-    const c = command[i]!;
+    const c = command.charCodeAt(i);
     if (quote) {
-      if (c === quote) quote = null;
-      else if (c === "\\" && quote === '"' && i + 1 < command.length) word += command[++i];
-      else {
-        if (quote === '"' && (c === "$" || c === "`")) dynamic = true;
-        word += c;
+      if (c === quote) {
+        take(i);
+        quote = 0;
+      } else if (c === BACKSLASH && quote === DOUBLE_QUOTE && i + 1 < command.length) {
+        take(i);
+        word += command[++i];
+      } else {
+        if (quote === DOUBLE_QUOTE && (c === DOLLAR || c === BACKQUOTE)) dynamic = true;
+        if (run < 0) run = i;
       }
       continue;
     }
-    if (c === "'" || c === '"') {
+    if (c === SINGLE_QUOTE || c === DOUBLE_QUOTE) {
+      take(i);
       quote = c;
       inWord = true;
-    } else if (c === "\\" && i + 1 < command.length) {
+    } else if (c === BACKSLASH && i + 1 < command.length) {
+      take(i);
       word += command[++i];
       inWord = true;
-    } else if (c === ">") {
+    } else if (c === GREATER) {
+      take(i);
       if (inWord && /^\d+$/.test(word)) dynamic = true; // `2>`: a file descriptor
-      end();
+      end(i);
       written = true;
-    } else if (/[\s;&|<()]/.test(c)) end();
+    } else if (SEPARATORS.has(c) || (c > 127 && /\s/.test(command[i]!))) end(i);
     else {
-      if (c === "$" || c === "`" || c === "*" || c === "?" || c === "[") dynamic = true;
-      word += c;
+      if (c === DOLLAR || c === BACKQUOTE || c === STAR || c === QUESTION || c === BRACKET) dynamic = true;
+      if (run < 0) run = i;
       inWord = true;
     }
   }
-  end();
+  end(command.length);
   const out = new Set<string>();
   for (const w of words) {
     out.add(w);

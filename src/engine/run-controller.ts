@@ -42,6 +42,7 @@ import { dict, own } from "../util/dict.js";
 import { groupBy } from "../util/group-by.js";
 import { newRunId, newTaskId } from "../util/ids.js";
 import { mapLimit } from "../util/map-limit.js";
+import { joinUnder, relativeUnder } from "../util/paths.js";
 import { childrenFailedText, plural } from "../util/plural.js";
 import { makeStateDir, makeStateFile } from "../util/state-mode.js";
 import { Breather } from "../util/yield.js";
@@ -248,7 +249,7 @@ export class RunController {
           // Gates: a `continue` node's failed task hands on what it produced too.
           if (end.status === "succeeded" || onErrorOf(task.node.spec) === "continue") {
             task.files = end.outputs.map((o) => ({
-              abs: path.join(task.outputDir, o.path),
+              abs: joinUnder(task.outputDir, o.path),
               rel: o.path,
               producer: task.name,
               sha256: o.sha256,
@@ -477,7 +478,7 @@ export class RunController {
         command: row.command ?? "",
         outputDir: row.outputDir,
         files: (outputs.get(row.id) ?? []).map((o) => ({
-          abs: path.join(row.outputDir, o.path),
+          abs: joinUnder(row.outputDir, o.path),
           rel: o.path,
           producer: row.name,
           sha256: o.sha256,
@@ -1112,7 +1113,7 @@ export class RunController {
     const taskDir = this.engine.layout.taskDir(this.runId, task.id);
     const canonicalInputs: Record<string, string[]> = dict();
     for (const [name, links] of Object.entries(inputs))
-      canonicalInputs[name] = links.map((l) => path.relative(taskDir, l));
+      canonicalInputs[name] = links.map((l) => relativeUnder(taskDir, l));
     const canonical = {
       ...runContext,
       inputs: canonicalInputs,
@@ -1175,7 +1176,7 @@ export class RunController {
       await this.engine.executor.workspace.prepare(this.taskRef(task), { restore: outputs });
     }
     task.files = outputs.map((o) => ({
-      abs: path.join(task.outputDir, o.path),
+      abs: joinUnder(task.outputDir, o.path),
       rel: o.path,
       producer: task.name,
       sha256: o.sha256,
@@ -1222,7 +1223,7 @@ export class RunController {
     task.attempts = number;
     task.status = "running";
     task.files = kept.outputs.map((o) => ({
-      abs: path.join(task.outputDir, o.path),
+      abs: joinUnder(task.outputDir, o.path),
       rel: o.path,
       producer: task.name,
       sha256: o.sha256,
@@ -1629,7 +1630,7 @@ function isEnded(status: TaskStatus): boolean {
 function outputsIntact(dir: string, outputs: Array<{ path: string; size: number }>): boolean {
   try {
     return outputs.every(
-      (o) => fs.statSync(path.join(dir, o.path), { throwIfNoEntry: false })?.size === o.size,
+      (o) => fs.statSync(joinUnder(dir, o.path), { throwIfNoEntry: false })?.size === o.size,
     );
   } catch {
     return false; // unreadable folder: restore from the content store instead

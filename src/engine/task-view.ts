@@ -1,7 +1,7 @@
-import path from "node:path";
 import type { AttemptRow, OutputRow, RunRow, TaskStatus, TaskViewRow } from "../store/store.js";
 import { dict } from "../util/dict.js";
 import { groupBy } from "../util/group-by.js";
+import { joinUnder } from "../util/paths.js";
 
 /** A task as `--json`, the API and the SDK show it (docs/cli.md). */
 export interface TaskView {
@@ -59,7 +59,7 @@ export function taskView(task: TaskViewRow, outputs: OutputRow[]): TaskView {
     startedAt: iso(task.startedAt),
     endedAt: iso(task.endedAt),
     outputDir: task.outputDir,
-    outputs: outputs.map((o) => path.join(task.outputDir, o.path)),
+    outputs: outputs.map((o) => joinUnder(task.outputDir, o.path)),
     metrics: task.metrics,
     image: task.image,
     labels: taskLabels(task),

@@ -327,26 +327,27 @@ export class SqliteStore implements Store {
   private insertTasks(tasks: NewTask[]): void {
     const now = Date.now();
     for (const t of tasks) {
-      this.stmts.insertTask.run({
-        id: t.id,
-        runId: t.runId,
-        name: t.name,
-        node: t.node,
-        parentId: t.parentId,
-        status: t.status,
-        pool: t.pool,
-        priority: t.priority,
-        command: t.command ?? null,
-        params: JSON.stringify(t.params),
-        item: t.item === undefined ? null : JSON.stringify(t.item),
-        outputDir: t.outputDir,
-        error: t.error ?? null,
-        createdAt: now,
-        endedAt: t.status === "skipped" || t.status === "cancelled" ? now : null,
-        submit: t.submit ? JSON.stringify(t.submit) : null,
-        idempotencyKey: t.idempotencyKey ?? null,
-        image: t.image ?? null,
-      });
+      // By position, in the INSERT's order (this runs for every task of a run).
+      this.stmts.insertTask.run(
+        t.id,
+        t.runId,
+        t.name,
+        t.node,
+        t.parentId,
+        t.status,
+        t.pool,
+        t.priority,
+        t.command ?? null,
+        JSON.stringify(t.params),
+        t.item === undefined ? null : JSON.stringify(t.item),
+        t.outputDir,
+        t.error ?? null,
+        now,
+        t.status === "skipped" || t.status === "cancelled" ? now : null,
+        t.submit ? JSON.stringify(t.submit) : null,
+        t.idempotencyKey ?? null,
+        t.image ?? null,
+      );
       const labels = t.submit?.labels;
       if (labels && typeof labels === "object") {
         for (const [key, value] of Object.entries(labels)) {
@@ -497,28 +498,38 @@ export class SqliteStore implements Store {
       ? TRANSITION_SOURCES.completeAttempt
       : TRANSITION_SOURCES.completeWithout[c.status];
     await this.writeTransition(() => {
-      const changed = this.completeStmt(from).run({
-        id: taskId,
-        status: c.status,
-        exitCode: c.exitCode,
-        endedAt: c.endedAt,
-        metrics: JSON.stringify(c.metrics),
-        error: c.error,
-        cached: c.status === "cached" ? 1 : 0,
-        cacheKey: c.cacheKey ?? null,
-        cacheParts: c.cacheParts ? JSON.stringify(c.cacheParts) : null,
-        command: c.command ?? null,
-        params: c.params ? JSON.stringify(c.params) : null,
-        outputDir: c.outputDir ?? null,
-        cachedFrom: c.status === "cached" ? (c.cachedFrom ?? null) : null,
-      }).changes;
-      if (changed !== 1) {
+      if (!this.completeRow(taskId, from, c)) {
         const what = attempt ? `end attempt ${attempt.number} as ${c.status}` : `end it ${c.status}`;
         return this.refusal(taskId, from, c.status, what);
       }
       if (attempt) this.stmts.finishAttempt.run({ taskId, number: attempt.number, ...attempt.end });
-      for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
     });
+  }
+
+  /**
+   * Ends a task row as `c` says, if its status is one of `from`, and records its outputs; false
+   * when the status was another (nothing written). Positional parameters: this runs for every
+   * task, and binding by name costs a property lookup per column.
+   */
+  private completeRow(taskId: string, from: readonly TaskStatus[], c: TaskCompletion): boolean {
+    const changed = this.completeStmt(from).run(
+      c.status,
+      c.exitCode,
+      c.endedAt,
+      JSON.stringify(c.metrics),
+      c.error,
+      c.status === "cached" ? 1 : 0,
+      c.cacheKey ?? null,
+      c.cacheParts ? JSON.stringify(c.cacheParts) : null,
+      c.status === "cached" ? (c.cachedFrom ?? null) : null,
+      c.command ?? null,
+      c.params ? JSON.stringify(c.params) : null,
+      c.outputDir ?? null,
+      taskId,
+    ).changes;
+    if (changed !== 1) return false;
+    for (const o of c.outputs) this.stmts.insertOutput.run(taskId, o.path, o.sha256, o.size);
+    return true;
   }
 
   /** `completeTask`'s UPDATE for one set of allowed predecessors (few sets: prepared once each). */
@@ -722,26 +733,9 @@ export class SqliteStore implements Store {
     if (hits.length === 0) return [];
     const from = TRANSITION_SOURCES.completeWithout.cached;
     const results = await this.write(() =>
-      hits.map(({ taskId, completion: c }) => {
-        const changed = this.completeStmt(from).run({
-          id: taskId,
-          status: "cached",
-          exitCode: c.exitCode,
-          endedAt: c.endedAt,
-          metrics: JSON.stringify(c.metrics),
-          error: c.error,
-          cached: 1,
-          cacheKey: c.cacheKey ?? null,
-          cacheParts: c.cacheParts ? JSON.stringify(c.cacheParts) : null,
-          command: c.command ?? null,
-          params: c.params ? JSON.stringify(c.params) : null,
-          outputDir: c.outputDir ?? null,
-          cachedFrom: c.cachedFrom ?? null,
-        }).changes;
-        if (changed !== 1) return this.refusal(taskId, from, "cached", "end it cached");
-        for (const o of c.outputs) this.stmts.insertOutput.run({ taskId, ...o });
-        return undefined;
-      }),
+      hits.map(({ taskId, completion: c }) =>
+        this.completeRow(taskId, from, c) ? undefined : this.refusal(taskId, from, "cached", "end it cached"),
+      ),
     );
     return results.map((r) => (r ? stateConflict(r.refusal) : null));
   }
@@ -1224,7 +1218,7 @@ function prepare(db: Database.Database) {
     taskStatusInRun: db.prepare("SELECT status FROM tasks WHERE id = @id AND run_id = @runId"),
     insertTask: db.prepare(
       `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key, image)
-       VALUES (@id, @runId, @name, @node, @parentId, @status, @pool, @priority, @command, @params, @item, @outputDir, @error, @createdAt, @endedAt, @submit, @idempotencyKey, @image)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertLabel: db.prepare(
       "INSERT OR IGNORE INTO task_labels (task_id, key, value) VALUES (@taskId, @key, @value)",
@@ -1284,7 +1278,7 @@ function prepare(db: Database.Database) {
        WHERE id = @id AND status IN (${sqlList(TRANSITION_SOURCES.retry)})`,
     ),
     insertOutput: db.prepare(
-      "INSERT OR REPLACE INTO outputs (task_id, path, sha256, size) VALUES (@taskId, @path, @sha256, @size)",
+      "INSERT OR REPLACE INTO outputs (task_id, path, sha256, size) VALUES (?, ?, ?, ?)",
     ),
     getRun: db.prepare("SELECT * FROM runs WHERE id = ?"),
     deleteOutputs: db.prepare("DELETE FROM outputs WHERE task_id = ?"),
@@ -1352,12 +1346,15 @@ function prepare(db: Database.Database) {
   };
 }
 
-/** `completeTask`'s UPDATE, to which the allowed predecessors are appended. */
-const COMPLETE_TASK_SQL = `UPDATE tasks SET status = @status, exit_code = @exitCode, ended_at = @endedAt, metrics = @metrics,
-    error = @error, cached = @cached, cache_key = COALESCE(@cacheKey, cache_key),
-    cache_parts = COALESCE(@cacheParts, cache_parts), cached_from = @cachedFrom, command = COALESCE(@command, command),
-    params = COALESCE(@params, params), output_dir = COALESCE(@outputDir, output_dir)
-  WHERE id = @id`;
+/**
+ * `completeTask`'s UPDATE, to which the allowed predecessors are appended. Its parameters are
+ * bound by position, in the order they appear (see `SqliteStore.completeRow`).
+ */
+const COMPLETE_TASK_SQL = `UPDATE tasks SET status = ?, exit_code = ?, ended_at = ?, metrics = ?,
+    error = ?, cached = ?, cache_key = COALESCE(?, cache_key),
+    cache_parts = COALESCE(?, cache_parts), cached_from = ?, command = COALESCE(?, command),
+    params = COALESCE(?, params), output_dir = COALESCE(?, output_dir)
+  WHERE id = ?`;
 
 /** Statuses as an SQL list (`'pending','queued'`); they are constants, never user input. */
 export function sqlList(statuses: readonly TaskStatus[]): string {
