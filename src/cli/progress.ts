@@ -154,6 +154,14 @@ export class ProgressReporter {
   }
 }
 
+/** `HH:MM:SS` (UTC) of now: made once a second, not once a line. */
 function clock(): string {
-  return new Date().toISOString().slice(11, 19);
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== clockSecond) {
+    clockSecond = second;
+    clockText = new Date(second * 1000).toISOString().slice(11, 19);
+  }
+  return clockText;
 }
+let clockSecond = -1;
+let clockText = "";

@@ -104,9 +104,8 @@ export async function commandFiles(
   exclude: string[],
   topNames?: () => ReadonlySet<string> | undefined,
 ): Promise<string[]> {
-  const root = path.resolve(workdir);
+  const { root, excluded } = resolvedFolders(workdir, exclude);
   const below = root.endsWith(path.sep) ? root.length : root.length + 1;
-  const excluded = exclude.map((d) => path.resolve(d));
   // Both sides are resolved paths (normalised, absolute): a prefix test says whether one is inside.
   const inside = (p: string, dir: string) =>
     p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
@@ -140,6 +139,19 @@ export async function commandFiles(
     if (st?.isFile()) files.push(abs);
   }
   return files;
+}
+
+/** The folders of the last call, resolved: the tasks of a fan-out all ask with the same ones. */
+let lastFolders: { workdir: string; exclude: string; root: string; excluded: string[] } | undefined;
+
+function resolvedFolders(workdir: string, exclude: string[]): { root: string; excluded: string[] } {
+  const key = exclude.join("\0");
+  if (lastFolders?.workdir === workdir && lastFolders.exclude === key) return lastFolders;
+  const resolved = { root: path.resolve(workdir), excluded: exclude.map((d) => path.resolve(d)) };
+  // Kept only for absolute folders, whose resolved form does not depend on the current folder.
+  if (path.isAbsolute(workdir) && exclude.every((d) => path.isAbsolute(d)))
+    lastFolders = { workdir, exclude: key, ...resolved };
+  return resolved;
 }
 
 /**

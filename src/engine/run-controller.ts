@@ -1504,7 +1504,10 @@ export class RunController {
     spec: TaskNodeSpec,
     context: Record<string, unknown>,
   ): Promise<boolean> {
-    const due = dueActions(spec.actions, "node-starting", spec.name, { ...context, metrics: task.metrics });
+    // Most nodes have no actions: their tasks skip building the context.
+    const due = spec.actions?.length
+      ? dueActions(spec.actions, "node-starting", spec.name, { ...context, metrics: task.metrics })
+      : undefined;
     if (due?.todo.has("stop-pipeline")) {
       this.stopRun(due.reason, "cancelled");
       return true;

@@ -717,12 +717,16 @@ export class SqliteStore implements Store {
   async findCachedResults(cacheKeys: string[]): Promise<Map<string, CachedResult>> {
     const found = new Map<string, CachedResult>();
     if (cacheKeys.length === 0) return found;
-    // One statement for all the keys, each answered as findCached answers it.
-    const rows = this.stmts.findCachedMany.all(JSON.stringify([...new Set(cacheKeys)])) as Row[];
-    const outputsOf = cachedResultsOf(rows, "lookup_key", found);
-    if (outputsOf.size === 0) return found;
-    for (const r of this.stmts.outputsOfMany.all(JSON.stringify([...outputsOf.keys()])) as Row[]) {
-      outputsOf.get(r.task_id as string)!.push(toCachedOutput(r));
+    // One statement for all the keys, each answered as findCached answers it, with the hit's
+    // outputs: a row per output (in path order), or one without for a hit that kept none.
+    for (const r of this.stmts.findCachedMany.all(JSON.stringify([...new Set(cacheKeys)])) as Row[]) {
+      const key = r.lookup_key as string;
+      let hit = found.get(key);
+      if (!hit) {
+        hit = toCachedResult(r);
+        found.set(key, hit);
+      }
+      if (r.path !== null) hit.outputs.push(toCachedOutput(r));
     }
     return found;
   }
@@ -1301,15 +1305,17 @@ function prepare(db: Database.Database) {
       `SELECT ${CACHED_RESULT_COLUMNS}
        FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1`,
     ),
-    // findCached for a JSON list of keys: the same row for each key (the same index walk).
+    // findCached for a JSON list of keys (the same index walk for each), joined with the
+    // outputs of each hit: one row per output.
     findCachedMany: db.prepare(
-      `SELECT k.value AS lookup_key, ${CACHED_RESULT_COLUMNS.replace(/(\w+)/g, "t.$1")}
-       FROM json_each(?) k JOIN tasks t ON t.rowid = (
-         SELECT rowid FROM tasks WHERE cache_key = k.value AND status IN ('succeeded', 'cached')
-         ORDER BY ended_at DESC LIMIT 1)`,
-    ),
-    outputsOfMany: db.prepare(
-      "SELECT task_id, path, sha256, size FROM outputs WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, path",
+      `WITH hit AS (
+         SELECT k.value AS lookup_key, (
+           SELECT rowid FROM tasks WHERE cache_key = k.value AND status IN ('succeeded', 'cached')
+           ORDER BY ended_at DESC LIMIT 1) AS hit_rowid
+         FROM json_each(?) k)
+       SELECT hit.lookup_key, ${CACHED_RESULT_COLUMNS.replace(/(\w+)/g, "t.$1")}, o.path, o.sha256, o.size
+       FROM hit JOIN tasks t ON t.rowid = hit.hit_rowid LEFT JOIN outputs o ON o.task_id = t.id
+       ORDER BY hit.lookup_key, o.path`,
     ),
     // Runs of the pipeline are walked from the latest earlier one back (by creation time, then
     // insertion order: the pipeline index ends in the rowid, so no sort), reading each one's

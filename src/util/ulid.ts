@@ -9,12 +9,18 @@ const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
  * creation order: order by creation time and insertion order instead.
  */
 export function ulid(now = Date.now()): string {
-  let time = "";
-  let t = Math.max(0, Math.floor(now));
-  for (let i = 0; i < 10; i++) {
-    time = ALPHABET[t % 32] + time;
-    t = Math.floor(t / 32);
+  const ms = Math.max(0, Math.floor(now));
+  // A fan-out makes thousands of ids in the same millisecond: their time part is written once.
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastTime = "";
+    let t = ms;
+    for (let i = 0; i < 10; i++) {
+      lastTime = ALPHABET[t % 32] + lastTime;
+      t = Math.floor(t / 32);
+    }
   }
+  const time = lastTime;
   let random = "";
   if (poolAt + 16 > pool.length) {
     // One call to the random source for 256 ids rather than one each (a run of 10,000 tasks makes 10,000).
@@ -27,5 +33,7 @@ export function ulid(now = Date.now()): string {
   return time + random;
 }
 
+let lastMs = -1;
+let lastTime = "";
 let pool: Buffer = Buffer.alloc(0);
 let poolAt = 0;
