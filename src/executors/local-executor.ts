@@ -210,7 +210,7 @@ class LocalProcess extends WatchedProcess {
       }
       const env = { ...request.env, ...workspace.attemptEnv(request) };
       // What the process will see (the launcher adds its own environment, the engine's).
-      const seen = { ...process.env, ...env };
+      const seen = { ...spawner.baseEnv, ...env };
       const [file, ...args] = shellArgv(request.command, seen);
       // Said in words here rather than as a bare E2BIG from the spawn (a command resolved at launch).
       const tooBig = commandSizeProblem(args.at(-1)!, seen);

@@ -88,6 +88,13 @@ export class Spawner {
   /** Requests that came while the helper was starting, in a process too big to fork. */
   private waitingForHelper: Array<() => void> = [];
 
+  /**
+   * The environment tasks start from: this process's, copied once, as the helper and the
+   * launchers inherit it when they start. Copying `process.env` asks the system for each
+   * variable: tens of microseconds, too much for every task.
+   */
+  readonly baseEnv: Readonly<Record<string, string | undefined>> = { ...process.env };
+
   constructor(private readonly count = Number(process.env.BATON_LAUNCHERS) || 2) {}
 
   /** The helper if it runs; starts it on first use. */
@@ -169,7 +176,7 @@ export class Spawner {
     if (helper) {
       this.viaHelper.add(id);
       if (this.viaHelper.size === 1) helper.setRef(true);
-      startTask(request, (r) => this.onReply(undefined, r), process.env, helper);
+      startTask(request, (r) => this.onReply(undefined, r), this.baseEnv, helper);
       return;
     }
     const small = process.memoryUsage.rss() < START_HERE_MAX_RSS;
