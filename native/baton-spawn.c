@@ -5,22 +5,30 @@
  * 40-50 MB and then takes a copy-on-write fault for every page either side touches until the
  * child execs. That is most of a tiny task's cost. This helper is a few hundred KB, and uses
  * posix_spawn (a vfork-style clone on glibc), so a start costs about what make's does.
- * The engine (or a launcher) runs one helper (src/executors/spawn-helper.ts) and keeps
- * everything else: folders, log and state files, collecting outputs. Built by
+ * The engine (or a launcher) runs one helper (src/executors/spawn-helper.ts). The helper also
+ * makes each task's output folder, log and state files before starting it, a dozen system calls
+ * that would otherwise cost the engine's event loop far more; the engine keeps the rest
+ * (collecting outputs, the store). Built by
  * scripts/build-native.mjs; where it is missing (no C compiler), tasks are started with Node's
  * spawn as before.
  *
  * Protocol, on stdin and stdout (spawn-helper.ts is the only user: nothing here is a public format):
  *
  *   request  (stdin)  fields each ended by a NUL byte:
- *                     ID FILE CWD LOG ARGC ARG... ENVC NAME=VALUE...
- *                     FILE is started with ARG... as argv (ARG 1 is argv[0]), in CWD, in a session
- *                     of its own, with stdin /dev/null and stdout and stderr appended to LOG (which
- *                     must exist), with this helper's environment plus NAME=VALUE (replacing a
- *                     variable of the same name), every signal at its default and none blocked.
+ *                     ID FILE CWD LOG DIR DIRMODE FILEMODE ARGC ARG... ENVC NAME=VALUE... FILEC STATEFILE...
+ *                     First the task's files are made, as the engine would make them (state-mode.ts):
+ *                     the folder DIR with its missing parents (mode DIRMODE, octal, exactly; an
+ *                     existing DIR must be writable), then LOG and each STATEFILE, created empty with
+ *                     mode FILEMODE exactly, or, when they exist, left with no more permission than
+ *                     FILEMODE. Then FILE is started with ARG... as argv (ARG 1 is argv[0]), in CWD,
+ *                     in a session of its own, with stdin /dev/null and stdout and stderr appended
+ *                     to LOG, with this helper's environment plus NAME=VALUE (replacing a variable
+ *                     of the same name), every signal at its default and none blocked.
  *   replies  (stdout) one line each; the first, R, says the helper is ready:
  *                     R                    ready for requests
  *                     S ID PID STARTTIME   started; STARTTIME is field 22 of /proc/PID/stat ("-" if unreadable)
+ *                     P ID WHAT ERRNO      a file could not be made (WHAT: dir, log, or the STATEFILE's
+ *                                          index from 0); nothing was started
  *                     F ID ERRNO MESSAGE   could not be started
  *                     X ID CODE SIGNAL     ended: CODE is the exit status (-1 when killed), SIGNAL the
  *                                          signal number (0 when it exited); whatever it left running in
@@ -41,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,8 +124,92 @@ static char **merged_env(char **add, long n) {
   return env;
 }
 
-static void start(char **f, long argc, char **argv, long envc, char **envv) {
+/* The umask, read once: folders and files it would narrow are given their mode exactly. */
+static mode_t mask;
+
+/* mkdir -p of `dir` (which may be changed in place and is restored); 0, or the errno. New
+ * folders get `mode` exactly; `*created` says whether `dir` itself was made. */
+static int make_dirs(char *dir, mode_t mode, int *created) {
+  *created = 0;
+  if (mkdir(dir, mode) == 0) {
+    *created = 1;
+    if ((mode & ~mask) != mode && chmod(dir, mode) != 0) return errno;
+    return 0;
+  }
+  if (errno == EEXIST) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return errno;
+    return S_ISDIR(st.st_mode) ? 0 : EEXIST;
+  }
+  if (errno != ENOENT) return errno;
+  char *slash = strrchr(dir, '/');
+  if (!slash || slash == dir) return ENOENT;
+  *slash = 0;
+  int parent_created;
+  int err = make_dirs(dir, mode, &parent_created);
+  *slash = '/';
+  if (err) return err;
+  return make_dirs(dir, mode, created);
+}
+
+/* A state file: created empty with `mode` exactly, or an existing one left with no permission
+ * beyond `mode` (another user's file is left as it is). 0, or the errno. */
+static int make_state_file(const char *path, mode_t mode, int append_existing) {
+  int created = 1;
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0 && errno == EEXIST) {
+    created = 0;
+    if (!append_existing) {
+      struct stat st;
+      if (lstat(path, &st) != 0) return 0; /* gone meanwhile: nothing to tighten */
+      if (S_ISLNK(st.st_mode) || (st.st_mode & 0777 & ~mode) == 0) return 0;
+      if (chmod(path, st.st_mode & 0777 & mode) != 0 && errno != EPERM) return errno;
+      return 0;
+    }
+    fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  }
+  if (fd < 0) return errno;
+  struct stat st;
+  int err = 0;
+  if (fstat(fd, &st) != 0) err = errno;
+  else {
+    mode_t current = st.st_mode & 0777, wanted = created ? mode : (current & mode);
+    if (current != wanted && fchmod(fd, wanted) != 0 && errno != EPERM) err = errno;
+  }
+  close(fd);
+  return err;
+}
+
+/* Makes the task's folder, log and state files (see the protocol); replies P and returns 0 when one fails. */
+static int prepare(const char *id, char *dir, const char *log, mode_t dir_mode, mode_t file_mode, long filec,
+                   char **files) {
+  char line[128];
+  int err = 0, created = 0;
+  const char *what = "dir";
+  char index[32];
+  if (dir[0]) {
+    err = make_dirs(dir, dir_mode, &created);
+    /* mkdir succeeds on nothing for a folder that exists: whether it can be written is asked. */
+    if (!err && !created && access(dir, W_OK | X_OK) != 0) err = errno;
+  }
+  if (!err) {
+    what = "log";
+    err = make_state_file(log, file_mode, 1);
+  }
+  for (long i = 0; i < filec && !err; i++) {
+    snprintf(index, sizeof index, "%ld", i);
+    what = index;
+    err = make_state_file(files[i], file_mode, 0);
+  }
+  if (!err) return 1;
+  int n = snprintf(line, sizeof line, "P %s %s %d\n", id, what, err);
+  reply(line, (size_t)n);
+  return 0;
+}
+
+static void start(char **f, long argc, char **argv, long envc, char **envv, long filec, char **files) {
   const char *id = f[0], *file = f[1], *cwd = f[2], *log = f[3];
+  if (!prepare(id, f[4], log, (mode_t)strtol(f[5], NULL, 8), (mode_t)strtol(f[6], NULL, 8), filec, files)) return;
   char line[512];
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
@@ -170,12 +263,12 @@ static void take_requests(void) {
   size_t pos = 0;
   for (;;) {
     size_t p = pos;
-    char *fixed[4];
-    long counts[2] = {0, 0};
-    char **lists[2] = {NULL, NULL};
+    char *fixed[7];
+    long counts[3] = {0, 0, 0};
+    char **lists[3] = {NULL, NULL, NULL};
     int complete = 1;
-    for (int i = 0; i < 4 && complete; i++) complete = (fixed[i] = field(&p)) != NULL;
-    for (int l = 0; l < 2 && complete; l++) {
+    for (int i = 0; i < 7 && complete; i++) complete = (fixed[i] = field(&p)) != NULL;
+    for (int l = 0; l < 3 && complete; l++) {
       char *count = field(&p);
       if (!count) {
         complete = 0;
@@ -190,9 +283,8 @@ static void take_requests(void) {
       if (!lists[l]) die("malloc");
       for (long k = 0; k < counts[l] && complete; k++) complete = (lists[l][k] = field(&p)) != NULL;
     }
-    if (complete) start(fixed, counts[0], lists[0], counts[1], lists[1]);
-    free(lists[0]);
-    free(lists[1]);
+    if (complete) start(fixed, counts[0], lists[0], counts[1], lists[1], counts[2], lists[2]);
+    for (int l = 0; l < 3; l++) free(lists[l]);
     if (!complete) break;
     pos = p;
   }
@@ -221,6 +313,8 @@ int main(void) {
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  mask = umask(0);
+  umask(mask);
   FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
   if (pm) {
     if (fscanf(pm, "%ld", &pid_max) != 1) pid_max = 4194304;

@@ -69,8 +69,13 @@ export function ensureWritableDir(path: string, what = folderKind(path)): void {
   }
 }
 
+/** `cannot write output folder /x/y/output: permission denied (EACCES)`. */
+export function cannotWriteFolder(path: string, err: unknown, what = folderKind(path)): string {
+  return `cannot write ${what} ${path}: ${describeFsError(err)}`;
+}
+
 function folderError(path: string, what: string, err: unknown): BatonError {
-  return new BatonError("TASK_SETUP", `cannot write ${what} ${path}: ${describeFsError(err)}`, {
+  return new BatonError("TASK_SETUP", cannotWriteFolder(path, err, what), {
     cause: err,
     context: { path, errno: errnoOf(err) },
   });

@@ -10,28 +10,49 @@ import { type ChildProcess, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
+import { cannotWriteFolder, describeFsError } from "../artifacts/fs-util.js";
+import type { StateModes } from "../util/state-mode.js";
 
-/** What to start: as `spawn(file, args, { cwd, env, detached: true })`, stdout and stderr appended to `logPath`. */
+/**
+ * What to start: as `spawn(file, args, { cwd, env, detached: true })`, stdout and stderr
+ * appended to `logPath`. Before it starts, the helper makes `outputDir` (with its parents),
+ * `logPath` and `stateFiles` as the engine would (state-mode.ts): new ones with exactly the
+ * state modes, existing ones with no more permission than those.
+ */
 export interface HelperRequest {
   file: string;
   args: string[];
   cwd: string;
   /** Added to the launcher's environment (replacing variables of the same name). */
   env: Record<string, string>;
-  /** Exists already (created with its mode by the caller). */
   logPath: string;
+  /** The task's output folder: made with its parents, or checked writable when it exists. */
+  outputDir: string;
+  /** Files made empty before the start (the status and metrics files). */
+  stateFiles: string[];
+  modes: Pick<StateModes, "dir" | "file">;
 }
 
 export interface HelperHandlers {
   onStarted(pid: number, pidStart: string | null): void;
   /** The process ended; what it left running in its process group was killed first. */
   onExited(code: number | null, signal: NodeJS.Signals | null): void;
-  onFailed(message: string): void;
+  /** Nothing was started: its folder or files could not be made (`prepare`), or the process not started. */
+  onFailed(message: string, stage: "prepare" | "start"): void;
 }
 
 const SIGNAL_NAMES = new Map(
   Object.entries(os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
 );
+const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
+
+/** What the helper could not make (its `P` reply), in the words the engine uses when it makes them itself. */
+function prepareFailure(r: HelperRequest, what: string, errno: number): string {
+  const err = { code: ERRNO_NAMES.get(errno) ?? `errno ${errno}` };
+  if (what === "dir") return cannotWriteFolder(r.outputDir, err);
+  if (what === "log") return `cannot open log file ${r.logPath}: ${describeFsError(err)}`;
+  return `cannot create ${r.stateFiles[Number(what)] ?? "a state file"}: ${describeFsError(err)}`;
+}
 
 /**
  * The helper's path: `dist/native/baton-spawn` beside the built code, when it is there and
@@ -51,7 +72,8 @@ export function helperPath(env: NodeJS.ProcessEnv = process.env): string | undef
 
 /** One running helper: requests go in on its stdin, replies come back a line each on its stdout. */
 export class SpawnHelper {
-  private readonly handlers = new Map<number, HelperHandlers>();
+  /** Requests sent and not ended yet, with what they asked (for the words of a `P` reply). */
+  private readonly handlers = new Map<number, { h: HelperHandlers; r: HelperRequest }>();
   private nextId = 1;
   private partial = "";
   private closing = false;
@@ -100,17 +122,22 @@ export class SpawnHelper {
 
   /** Sends one request; exactly one of `onFailed` or `onStarted` then `onExited` follows. */
   start(r: HelperRequest, handlers: HelperHandlers): void {
-    const fields = [r.file, r.cwd, r.logPath, String(r.args.length + 1), r.file, ...r.args];
+    const fields = [r.file, r.cwd, r.logPath, r.outputDir, r.modes.dir.toString(8), r.modes.file.toString(8)];
+    fields.push(String(r.args.length + 1), r.file, ...r.args);
     const env = Object.entries(r.env).map(([name, value]) => `${name}=${value}`);
     fields.push(String(env.length), ...env);
+    fields.push(String(r.stateFiles.length), ...r.stateFiles);
     // What spawn would refuse, refused here in its words, before the helper reads it as a field end.
     const bad = fields.find((f) => f.includes("\0"));
     if (bad !== undefined) {
-      handlers.onFailed(`an argument or variable holds a null byte: ${JSON.stringify(bad.slice(0, 80))}`);
+      handlers.onFailed(
+        `an argument or variable holds a null byte: ${JSON.stringify(bad.slice(0, 80))}`,
+        "start",
+      );
       return;
     }
     const id = this.nextId++;
-    this.handlers.set(id, handlers);
+    this.handlers.set(id, { h: handlers, r });
     this.child.stdin!.write(`${id}\0${fields.join("\0")}\0`);
   }
 
@@ -146,13 +173,17 @@ export class SpawnHelper {
     }
     const [kind, idText, a, ...rest] = line.split(" ");
     const id = Number(idText);
-    const h = this.handlers.get(id);
-    if (!h) return;
+    const sent = this.handlers.get(id);
+    if (!sent) return;
+    const h = sent.h;
     if (kind === "S") {
       h.onStarted(Number(a), rest[0] === "-" || rest[0] === undefined ? null : rest[0]);
+    } else if (kind === "P") {
+      this.handlers.delete(id);
+      h.onFailed(prepareFailure(sent.r, a ?? "", Number(rest[0])), "prepare");
     } else if (kind === "F") {
       this.handlers.delete(id);
-      h.onFailed(rest.join(" ") || `error ${a}`);
+      h.onFailed(rest.join(" ") || `error ${a}`, "start");
     } else if (kind === "X") {
       this.handlers.delete(id);
       const code = Number(a);

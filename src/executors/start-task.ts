@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { ContentStore } from "../artifacts/cas.js";
 import { collectAttemptQuick } from "../artifacts/collect.js";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
-import { makeStateFile, openStateFile } from "../util/state-mode.js";
+import { type StateModes, makeStateFile, openStateFile, stateModes } from "../util/state-mode.js";
 import { readStartTime } from "./proc-stat.js";
 import type { SpawnHelper } from "./spawn-helper.js";
 import type { SpawnReply, SpawnRequest } from "./spawner.js";
@@ -29,40 +29,61 @@ export function startTask(
   baseEnv: NodeJS.ProcessEnv = process.env,
   helper?: SpawnHelper,
 ): void {
-  let fd: number;
+  let modes: StateModes;
   try {
+    modes = stateModes();
     if (m.sharedDir) ensureWritableDir(m.sharedDir, "run folder");
     if (m.freshOutput) emptyFolder(m.outputDir);
+  } catch (err) {
+    reply({ type: "failed", id: m.id, message: (err as Error).message });
+    return;
+  }
+  // Private files, whatever the umask (see state-mode.ts): the task's shell then only appends to
+  // (or truncates) the status and metrics files.
+  const stateFiles = [m.env.BATON_STATUS_FILE, m.env.BATON_METRICS].filter((f): f is string => !!f);
+  if (helper) {
+    // The helper makes the output folder and these files itself, off this event loop.
+    helper.start(
+      {
+        file: m.file,
+        args: m.args,
+        cwd: m.cwd,
+        env: m.env,
+        logPath: m.logPath,
+        outputDir: m.outputDir,
+        stateFiles,
+        modes,
+      },
+      {
+        onStarted: (pid, pidStart) => reply({ type: "started", id: m.id, pid, pidStart }),
+        // The helper killed what the shell left in its group.
+        onExited: (code, signal) => collectAndReply(m, code, signal, reply),
+        onFailed: (message, stage) =>
+          reply({
+            type: "failed",
+            id: m.id,
+            message: stage === "prepare" ? message : `cannot start ${m.file} in ${m.cwd}: ${message}`,
+          }),
+      },
+    );
+    return;
+  }
+  let fd: number;
+  try {
     ensureWritableDir(m.outputDir);
   } catch (err) {
     reply({ type: "failed", id: m.id, message: (err as Error).message });
     return;
   }
   try {
-    // Private files, whatever the umask (see state-mode.ts): created here, the task's shell
-    // then only appends to (or truncates) the status and metrics files.
     fd = openStateFile(m.logPath);
-    for (const file of [m.env.BATON_STATUS_FILE, m.env.BATON_METRICS]) if (file) makeStateFile(file);
+    for (const file of stateFiles) makeStateFile(file);
   } catch (err) {
     reply({
       type: "failed",
       id: m.id,
       message: `cannot open log file ${m.logPath}: ${(err as Error).message}`,
     });
-    return;
-  }
-  if (helper) {
-    fs.closeSync(fd);
-    helper.start(
-      { file: m.file, args: m.args, cwd: m.cwd, env: m.env, logPath: m.logPath },
-      {
-        onStarted: (pid, pidStart) => reply({ type: "started", id: m.id, pid, pidStart }),
-        // The helper killed what the shell left in its group.
-        onExited: (code, signal) => collectAndReply(m, code, signal, reply),
-        onFailed: (message) =>
-          reply({ type: "failed", id: m.id, message: `cannot start ${m.file} in ${m.cwd}: ${message}` }),
-      },
-    );
     return;
   }
   let child: ReturnType<typeof spawn>;

@@ -151,6 +151,57 @@ describe.runIf(process.platform === "linux").each(ways)("startTask, $way", ({ he
   });
 
   it.runIf(!useHelper || helperFile)(
+    "makes the output folder, log and state files with the state modes, and narrows existing ones",
+    async () => {
+      const mode = (p: string) => fs.statSync(p).mode & 0o777;
+      const m = request('echo hi > "$BATON_OUTPUT_DIR/a.txt"');
+      const status = m.env.BATON_STATUS_FILE!;
+      // Left by an earlier attempt, too open: they keep their content and lose the extra bits.
+      fs.mkdirSync(path.dirname(m.logPath));
+      fs.writeFileSync(m.logPath, "earlier\n", { mode: 0o666 });
+      fs.chmodSync(m.logPath, 0o666);
+      fs.writeFileSync(status, "", { mode: 0o644 });
+      fs.chmodSync(status, 0o644);
+      const [, end] = await run(m);
+      expect(end).toMatchObject({ type: "exited", code: 0 });
+      expect(mode(m.outputDir)).toBe(0o700);
+      expect([mode(m.logPath), mode(status)]).toEqual([0o600, 0o600]);
+      expect(fs.readFileSync(m.logPath, "utf8")).toBe("earlier\n");
+
+      // Shared with the group (BATON_STATE_MODE=group), whatever the umask takes away.
+      process.env.BATON_STATE_MODE = "group";
+      const umask = process.umask(0o077);
+      try {
+        const g = request("true");
+        const [, gEnd] = await run(g);
+        expect(gEnd).toMatchObject({ type: "exited", code: 0 });
+        expect([mode(path.dirname(g.outputDir)), mode(g.outputDir)]).toEqual([0o770, 0o770]);
+        expect([mode(g.logPath), mode(g.env.BATON_STATUS_FILE!)]).toEqual([0o660, 0o660]);
+      } finally {
+        process.umask(umask);
+        Reflect.deleteProperty(process.env, "BATON_STATE_MODE");
+      }
+    },
+  );
+
+  it.runIf(!useHelper || helperFile)(
+    "says which folder it cannot make, and why, and starts nothing",
+    async () => {
+      const m = request('echo ran > "$BATON_OUTPUT_DIR/../ran"');
+      // The task's folder is a file: its output folder cannot be made below it.
+      fs.writeFileSync(path.dirname(m.outputDir), "in the way");
+      const replies = await run(m);
+      expect(replies).toEqual([
+        {
+          type: "failed",
+          id: m.id,
+          message: `cannot write output folder ${m.outputDir}: a parent is not a folder (ENOTDIR)`,
+        },
+      ]);
+    },
+  );
+
+  it.runIf(!useHelper || helperFile)(
     "tells the start time of a process that ends at once, so that its handle tells a reused pid apart",
     async () => {
       for (let i = 0; i < 5; i++) {
