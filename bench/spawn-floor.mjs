@@ -110,15 +110,16 @@ async function helperRun(dir) {
     throw new Error(why);
   });
   await twoAtATime(dir, (i, out, ended) => {
-    const logPath = path.join(out, "log");
-    fs.closeSync(fs.openSync(logPath, "a"));
+    // The helper creates the log (as the Node loop above does); no folder, no state files.
     helper.start(
       {
         file: "/bin/sh",
         args: ["-ec", `echo ${i} > "$OUT/w${i}.txt"`],
         cwd: dir,
         env: { OUT: out },
-        logPath,
+        logPath: path.join(out, "log"),
+        stateFiles: [],
+        modes: { dir: 0o700, file: 0o600 },
       },
       {
         onStarted: () => undefined,

@@ -26,8 +26,8 @@ export interface HelperRequest {
   /** Added to the launcher's environment (replacing variables of the same name). */
   env: Record<string, string>;
   logPath: string;
-  /** The task's output folder: made with its parents, or checked writable when it exists. */
-  outputDir: string;
+  /** The task's output folder: made with its parents, or checked writable when it exists (none: no folder). */
+  outputDir?: string;
   /** Files made empty before the start (the status and metrics files). */
   stateFiles: string[];
   modes: Pick<StateModes, "dir" | "file">;
@@ -49,7 +49,7 @@ const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) =
 /** What the helper could not make (its `P` reply), in the words the engine uses when it makes them itself. */
 function prepareFailure(r: HelperRequest, what: string, errno: number): string {
   const err = { code: ERRNO_NAMES.get(errno) ?? `errno ${errno}` };
-  if (what === "dir") return cannotWriteFolder(r.outputDir, err);
+  if (what === "dir") return cannotWriteFolder(r.outputDir ?? "", err);
   if (what === "log") return `cannot open log file ${r.logPath}: ${describeFsError(err)}`;
   return `cannot create ${r.stateFiles[Number(what)] ?? "a state file"}: ${describeFsError(err)}`;
 }
@@ -122,7 +122,14 @@ export class SpawnHelper {
 
   /** Sends one request; exactly one of `onFailed` or `onStarted` then `onExited` follows. */
   start(r: HelperRequest, handlers: HelperHandlers): void {
-    const fields = [r.file, r.cwd, r.logPath, r.outputDir, r.modes.dir.toString(8), r.modes.file.toString(8)];
+    const fields = [
+      r.file,
+      r.cwd,
+      r.logPath,
+      r.outputDir ?? "",
+      r.modes.dir.toString(8),
+      r.modes.file.toString(8),
+    ];
     fields.push(String(r.args.length + 1), r.file, ...r.args);
     const env = Object.entries(r.env).map(([name, value]) => `${name}=${value}`);
     fields.push(String(env.length), ...env);
