@@ -20,10 +20,13 @@ import {
 import * as T from "./postgres-triggers.js";
 import {
   CACHED_RESULT_COLUMNS,
+  TASK_INSERT_COLUMNS,
   TASK_VIEW_COLUMNS,
   cachedResultsOf,
+  completionValues,
   parseJson,
   sqlList,
+  taskInsertValues,
   toAttempt,
   toCachedResult,
   toEngine,
@@ -835,21 +838,7 @@ export class PostgresStore implements Store {
            cache_key = COALESCE($8, cache_key), cache_parts = COALESCE($9, cache_parts), cached_from = $10,
            command = COALESCE($11, command), params = COALESCE($12, params), output_dir = COALESCE($13, output_dir)
          WHERE id = $1 AND status IN (${sqlList(from)})`,
-        [
-          taskId,
-          c.status,
-          c.exitCode,
-          c.endedAt,
-          JSON.stringify(c.metrics),
-          c.error,
-          c.status === "cached" ? 1 : 0,
-          c.cacheKey ?? null,
-          c.cacheParts ? JSON.stringify(c.cacheParts) : null,
-          c.status === "cached" ? (c.cachedFrom ?? null) : null,
-          c.command ?? null,
-          c.params ? JSON.stringify(c.params) : null,
-          c.outputDir ?? null,
-        ],
+        [taskId, ...completionValues(c)],
         {
           taskId,
           from,
@@ -1446,31 +1435,11 @@ async function insertRun(db: Db, run: NewRun): Promise<void> {
 
 async function insertTasks(db: Db, tasks: NewTask[]): Promise<void> {
   const now = Date.now();
+  const placeholders = TASK_INSERT_COLUMNS.split(",").map((_, n) => `$${n + 1}`);
   for (const t of tasks) {
     await db.query(
-      `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item,
-         output_dir, error, created_at, ended_at, submit, idempotency_key, image)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
-      [
-        t.id,
-        t.runId,
-        t.name,
-        t.node,
-        t.parentId,
-        t.status,
-        t.pool,
-        t.priority,
-        t.command ?? null,
-        JSON.stringify(t.params),
-        t.item === undefined ? null : JSON.stringify(t.item),
-        t.outputDir,
-        t.error ?? null,
-        now,
-        t.status === "skipped" || t.status === "cancelled" ? now : null,
-        t.submit ? JSON.stringify(t.submit) : null,
-        t.idempotencyKey ?? null,
-        t.image ?? null,
-      ],
+      `INSERT INTO tasks (${TASK_INSERT_COLUMNS}) VALUES (${placeholders.join(", ")})`,
+      taskInsertValues(t, now),
     );
     const labels = t.submit?.labels;
     if (labels && typeof labels === "object") {

@@ -327,27 +327,8 @@ export class SqliteStore implements Store {
   private insertTasks(tasks: NewTask[]): void {
     const now = Date.now();
     for (const t of tasks) {
-      // By position, in the INSERT's order (this runs for every task of a run).
-      this.stmts.insertTask.run(
-        t.id,
-        t.runId,
-        t.name,
-        t.node,
-        t.parentId,
-        t.status,
-        t.pool,
-        t.priority,
-        t.command ?? null,
-        JSON.stringify(t.params),
-        t.item === undefined ? null : JSON.stringify(t.item),
-        t.outputDir,
-        t.error ?? null,
-        now,
-        t.status === "skipped" || t.status === "cancelled" ? now : null,
-        t.submit ? JSON.stringify(t.submit) : null,
-        t.idempotencyKey ?? null,
-        t.image ?? null,
-      );
+      // By position (this runs for every task of a run).
+      this.stmts.insertTask.run(...taskInsertValues(t, now));
       const labels = t.submit?.labels;
       if (labels && typeof labels === "object") {
         for (const [key, value] of Object.entries(labels)) {
@@ -512,21 +493,7 @@ export class SqliteStore implements Store {
    * task, and binding by name costs a property lookup per column.
    */
   private completeRow(taskId: string, from: readonly TaskStatus[], c: TaskCompletion): boolean {
-    const changed = this.completeStmt(from).run(
-      c.status,
-      c.exitCode,
-      c.endedAt,
-      JSON.stringify(c.metrics),
-      c.error,
-      c.status === "cached" ? 1 : 0,
-      c.cacheKey ?? null,
-      c.cacheParts ? JSON.stringify(c.cacheParts) : null,
-      c.status === "cached" ? (c.cachedFrom ?? null) : null,
-      c.command ?? null,
-      c.params ? JSON.stringify(c.params) : null,
-      c.outputDir ?? null,
-      taskId,
-    ).changes;
+    const changed = this.completeStmt(from).run(...completionValues(c), taskId).changes;
     if (changed !== 1) return false;
     for (const o of c.outputs) this.stmts.insertOutput.run(taskId, o.path, o.sha256, o.size);
     return true;
@@ -1221,8 +1188,9 @@ function prepare(db: Database.Database) {
     taskStatus: db.prepare("SELECT status FROM tasks WHERE id = ?"),
     taskStatusInRun: db.prepare("SELECT status FROM tasks WHERE id = @id AND run_id = @runId"),
     insertTask: db.prepare(
-      `INSERT INTO tasks (id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key, image)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tasks (${TASK_INSERT_COLUMNS}) VALUES (${TASK_INSERT_COLUMNS.split(",")
+        .map(() => "?")
+        .join(", ")})`,
     ),
     insertLabel: db.prepare(
       "INSERT OR IGNORE INTO task_labels (task_id, key, value) VALUES (@taskId, @key, @value)",
@@ -1442,6 +1410,56 @@ export function cachedResultsOf(
     found.set(row[keyColumn] as string, hit);
   }
   return outputsOf;
+}
+
+/**
+ * What a completion writes to the task's row, by position: status, exit_code, ended_at,
+ * metrics, error, cached, cache_key, cache_parts, cached_from, command, params, output_dir (the
+ * order of both stores' UPDATE).
+ */
+export function completionValues(c: TaskCompletion): unknown[] {
+  return [
+    c.status,
+    c.exitCode,
+    c.endedAt,
+    JSON.stringify(c.metrics),
+    c.error,
+    c.status === "cached" ? 1 : 0,
+    c.cacheKey ?? null,
+    c.cacheParts ? JSON.stringify(c.cacheParts) : null,
+    c.status === "cached" ? (c.cachedFrom ?? null) : null,
+    c.command ?? null,
+    c.params ? JSON.stringify(c.params) : null,
+    c.outputDir ?? null,
+  ];
+}
+
+/** The columns a new task's row is inserted with, in the order of {@link taskInsertValues}. */
+export const TASK_INSERT_COLUMNS =
+  "id, run_id, name, node, parent_id, status, pool, priority, command, params, item, output_dir, error, created_at, ended_at, submit, idempotency_key, image";
+
+/** The values of a new task's row, by position (both stores insert them so). */
+export function taskInsertValues(t: NewTask, now: number): unknown[] {
+  return [
+    t.id,
+    t.runId,
+    t.name,
+    t.node,
+    t.parentId,
+    t.status,
+    t.pool,
+    t.priority,
+    t.command ?? null,
+    JSON.stringify(t.params),
+    t.item === undefined ? null : JSON.stringify(t.item),
+    t.outputDir,
+    t.error ?? null,
+    now,
+    t.status === "skipped" || t.status === "cancelled" ? now : null,
+    t.submit ? JSON.stringify(t.submit) : null,
+    t.idempotencyKey ?? null,
+    t.image ?? null,
+  ];
 }
 
 /** The columns {@link toTaskViewRow} reads (both stores select them for `listTaskViewRows`). */
