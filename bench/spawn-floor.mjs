@@ -61,8 +61,8 @@ function makeRun(dir) {
 }
 
 /**
- * Runs N tasks two at a time: `start(i, out, ended)` starts task i, whose folder `out` exists,
- * and calls `ended(code)` when it ends.
+ * Runs N tasks two at a time: `start(i, out, ended, fail)` starts task i, whose folder `out`
+ * exists, and calls `ended(code)` when it ends, or `fail(err)` when it could not start.
  */
 function twoAtATime(dir, start) {
   return new Promise((resolve, reject) => {
@@ -73,11 +73,16 @@ function twoAtATime(dir, start) {
       const i = next++;
       const out = path.join(dir, `t${i}`);
       fs.mkdirSync(out);
-      start(i, out, (code) => {
-        if (code !== 0) return reject(new Error(`task ${i} exited ${code}`));
-        if (++done === N) resolve();
-        else one();
-      });
+      start(
+        i,
+        out,
+        (code) => {
+          if (code !== 0) return reject(new Error(`task ${i} exited ${code}`));
+          if (++done === N) resolve();
+          else one();
+        },
+        reject,
+      );
     };
     one();
     one();
@@ -86,7 +91,7 @@ function twoAtATime(dir, start) {
 
 /** Each task in its own session with its own log file, as Baton's launcher starts them. */
 function nodeRun(dir, shell) {
-  return twoAtATime(dir, (i, out, ended) => {
+  return twoAtATime(dir, (i, out, ended, fail) => {
     const log = fs.openSync(path.join(out, "log"), "a");
     const command = `echo ${i} > "$OUT/w${i}.txt"`;
     const argv =
@@ -97,9 +102,7 @@ function nodeRun(dir, shell) {
       detached: true,
     });
     fs.closeSync(log);
-    child.on("error", (err) => {
-      throw err;
-    });
+    child.on("error", fail);
     child.on("exit", ended);
   });
 }
@@ -109,7 +112,7 @@ async function helperRun(dir) {
   const helper = await SpawnHelper.start(helperPath(), (why) => {
     throw new Error(why);
   });
-  await twoAtATime(dir, (i, out, ended) => {
+  await twoAtATime(dir, (i, out, ended, fail) => {
     // The helper creates the log (as the Node loop above does); no folder, no state files.
     helper.start(
       {
@@ -123,9 +126,7 @@ async function helperRun(dir) {
       },
       {
         onStarted: () => undefined,
-        onFailed: (message) => {
-          throw new Error(message);
-        },
+        onFailed: (message) => fail(new Error(message)),
         onExited: ended,
       },
     );

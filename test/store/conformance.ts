@@ -419,7 +419,16 @@ export function describeStoreConformance(
 
     describe("cache hits in bulk", () => {
       /** A task that succeeded with `key`, ended at `endedAt`, with outputs. */
-      const succeeded = async (store: Store, id: string, key: string, endedAt: number) => {
+      const succeeded = async (
+        store: Store,
+        id: string,
+        key: string,
+        endedAt: number,
+        outputs = [
+          { path: "b.txt", sha256: `${id}-b`, size: 2 },
+          { path: "a.txt", sha256: `${id}-a`, size: 1 },
+        ],
+      ) => {
         await store.addTasks([taskRow(id, "run1")]);
         await store.queueTask(id, "true", {});
         await store.startAttempt(attempt(id, 1));
@@ -431,10 +440,7 @@ export function describeStoreConformance(
             endedAt,
             cacheKey: key,
             metrics: { id },
-            outputs: [
-              { path: "b.txt", sha256: `${id}-b`, size: 2 },
-              { path: "a.txt", sha256: `${id}-a`, size: 1 },
-            ],
+            outputs,
           },
         );
       };
@@ -449,9 +455,13 @@ export function describeStoreConformance(
           ...completion("failed"),
           cacheKey: "k3",
         });
-        const found = await store.findCachedResults(["k1", "k2", "k3", "none", "k1"]);
-        expect([...found.keys()].sort()).toEqual(["k1", "k2"]);
-        for (const key of ["k1", "k2"]) expect(found.get(key)).toEqual(await store.findCachedResult(key));
+        // A result that kept no file is a hit all the same.
+        await succeeded(store, "empty4", "k4", 30, []);
+        const found = await store.findCachedResults(["k1", "k2", "k3", "none", "k1", "k4"]);
+        expect([...found.keys()].sort()).toEqual(["k1", "k2", "k4"]);
+        for (const key of ["k1", "k2", "k4"])
+          expect(found.get(key)).toEqual(await store.findCachedResult(key));
+        expect(found.get("k4")?.outputs).toEqual([]);
         expect(found.get("k1")).toEqual({
           taskId: "new1",
           cachedFrom: null,
