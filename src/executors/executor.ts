@@ -79,8 +79,11 @@ export interface ExitResult {
   /** Human words for anything but a plain exit, e.g. `timed out after 2s`. */
   message: string | null;
   endedAt: number;
-  /** Metrics and outputs, when the executor collected them where the task ran. */
-  collected?: Collected;
+  /**
+   * Metrics and outputs, when the executor collected them where the task ran; a promise when
+   * it collects them after the end is reported (the local executor, so the next task starts first).
+   */
+  collected?: Collected | Promise<Collected>;
 }
 
 export interface TaskProcess {

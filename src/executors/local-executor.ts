@@ -148,7 +148,7 @@ abstract class WatchedProcess implements TaskProcess {
     exitCode: number | null,
     signal: string | null,
     fallback?: ExitResult,
-    collected?: Collected,
+    collected?: Collected | Promise<Collected>,
   ): void {
     if (this.done) return;
     this.done = true;

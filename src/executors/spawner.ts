@@ -27,12 +27,23 @@ export type SpawnReply =
   | { type: "ready" }
   /** `pidStart`: the kernel's start time of the process (/proc), null where it cannot be read. */
   | { type: "started"; id: number; pid: number; pidStart: string | null }
-  | { type: "exited"; id: number; code: number | null; signal: NodeJS.Signals | null; collected?: Collected }
+  | {
+      type: "exited";
+      id: number;
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      /** A promise only from the engine's own process (`collectLater` in start-task.ts), never sent to a launcher. */
+      collected?: Collected | Promise<Collected>;
+    }
   | { type: "failed"; id: number; message: string };
 
 export interface SpawnHandlers {
   onStarted(pid: number, pidStart: string | null): void;
-  onExited(code: number | null, signal: NodeJS.Signals | null, collected?: Collected): void;
+  onExited(
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    collected?: Collected | Promise<Collected>,
+  ): void;
   onFailed(message: string): void;
   /** The launcher died after starting the process: the process may live on, unwatched. */
   onOrphaned(): void;
@@ -176,7 +187,7 @@ export class Spawner {
     if (helper) {
       this.viaHelper.add(id);
       if (this.viaHelper.size === 1) helper.setRef(true);
-      startTask(request, (r) => this.onReply(undefined, r), this.baseEnv, helper);
+      startTask(request, (r) => this.onReply(undefined, r), this.baseEnv, helper, true);
       return;
     }
     const small = process.memoryUsage.rss() < START_HERE_MAX_RSS;

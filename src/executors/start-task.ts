@@ -6,9 +6,10 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { ContentStore } from "../artifacts/cas.js";
-import { collectAttemptQuick } from "../artifacts/collect.js";
+import { type CollectRequest, type Collected, collectAttemptQuick } from "../artifacts/collect.js";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
 import { type StateModes, makeStateFile, openStateFile, stateModes } from "../util/state-mode.js";
+import { afterThisTurn } from "../util/yield.js";
 import { readStartTime } from "./proc-stat.js";
 import type { SpawnHelper } from "./spawn-helper.js";
 import type { SpawnReply, SpawnRequest } from "./spawner.js";
@@ -22,12 +23,18 @@ const stores = new Map<string, ContentStore>();
  * The process gets `baseEnv` (the launcher's own environment, copied once) with the request's
  * variables added. With a `helper` (spawn-helper.ts, whose environment is `baseEnv`), the
  * process is started by it rather than by forking this one.
+ *
+ * `collectLater` (the engine's own process, whose replies are not sent anywhere): the end is
+ * replied at once, with the collection as a promise run on the next turn of the event loop.
+ * The slot the task held then starts its next task first (recorded, and sent to the helper, in
+ * this turn), and the outputs are collected while that task runs.
  */
 export function startTask(
   m: SpawnRequest,
   reply: (r: SpawnReply) => void,
   baseEnv: NodeJS.ProcessEnv = process.env,
   helper?: SpawnHelper,
+  collectLater = false,
 ): void {
   let modes: StateModes;
   try {
@@ -57,7 +64,16 @@ export function startTask(
       {
         onStarted: (pid, pidStart) => reply({ type: "started", id: m.id, pid, pidStart }),
         // The helper killed what the shell left in its group.
-        onExited: (code, signal) => collectAndReply(m, code, signal, reply),
+        onExited: (code, signal) => {
+          if (!collectLater || !m.collect) collectAndReply(m, code, signal, reply);
+          else {
+            const request = m.collect;
+            const collected = new Promise<Collected>((resolve, reject) =>
+              afterThisTurn(() => collectOutputs(request, code).then(resolve, reject)),
+            );
+            reply({ type: "exited", id: m.id, code, signal, collected });
+          }
+        },
         onFailed: (message, stage) =>
           reply({
             type: "failed",
@@ -132,16 +148,21 @@ function collectAndReply(
     reply({ type: "exited", id: m.id, code, signal });
     return;
   }
-  const keep = code === 0 || m.collect.keepFailed === true;
-  const request = { ...m.collect, globs: keep ? m.collect.globs : null };
+  void collectOutputs(m.collect, code).then((collected) =>
+    reply({ type: "exited", id: m.id, code, signal, collected }),
+  );
+}
+
+/** The metrics and, after a success (or with `keepFailed`), the outputs of a process that ended with `code`. */
+function collectOutputs(collect: CollectRequest, code: number | null): Promise<Collected> {
+  const keep = code === 0 || collect.keepFailed === true;
+  const request = { ...collect, globs: keep ? collect.globs : null };
   let cas = stores.get(request.casRoot);
   if (!cas) {
     cas = new ContentStore(request.casRoot);
     stores.set(request.casRoot, cas);
   }
-  void collectAttemptQuick(request, cas).then((collected) =>
-    reply({ type: "exited", id: m.id, code, signal, collected }),
-  );
+  return collectAttemptQuick(request, cas);
 }
 
 /** Removes what an earlier attempt left in the output folder. */

@@ -14,3 +14,12 @@ export class Breather {
     this.last = performance.now();
   }
 }
+
+/**
+ * Runs `fn` on the next turn of the event loop, after this turn's immediates: among them the
+ * store's batched commit of what this turn wrote (sqlite-store.ts) and what waited on it.
+ */
+export function afterThisTurn(fn: () => void): void {
+  // An immediate set while immediates run waits for the next turn.
+  setImmediate(() => setImmediate(fn));
+}

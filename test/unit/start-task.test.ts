@@ -245,3 +245,34 @@ describe.runIf(process.platform === "linux")("SpawnHelper.start", () => {
     expect(deaths).toEqual([]);
   });
 });
+
+describe.runIf(process.platform === "linux" && helperFile)("startTask in the engine's own process", () => {
+  it("tells the end at once and collects the outputs on the next turn (the freed slot starts its next task first)", async () => {
+    const helper = await SpawnHelper.start(helperFile!, (why) => {
+      throw new Error(why);
+    });
+    try {
+      const m = request('echo kept > "$BATON_OUTPUT_DIR/kept.txt"');
+      const out = path.join(m.outputDir, "kept.txt");
+      const end = await new Promise<SpawnReply>((resolve) =>
+        startTask(m, (r) => r.type !== "started" && resolve(r), process.env, helper, true),
+      );
+      expect(end).toMatchObject({ type: "exited", code: 0, signal: null });
+      const collected = (end as { collected?: unknown }).collected;
+      expect(collected).toBeInstanceOf(Promise);
+      // Not in the content store yet: a stored output is hard-linked there (and made read-only).
+      expect(fs.statSync(out).nlink).toBe(1);
+      const { outputs } = await (collected as Promise<{ outputs: Array<{ path: string; sha256: string }> }>);
+      expect(outputs.map((o) => o.path)).toEqual(["kept.txt"]);
+      expect(fs.statSync(out).nlink).toBe(2);
+      expect(
+        fs.readFileSync(
+          path.join(m.collect!.casRoot, outputs[0]!.sha256.slice(0, 2), outputs[0]!.sha256),
+          "utf8",
+        ),
+      ).toBe("kept\n");
+    } finally {
+      helper?.close();
+    }
+  });
+});
