@@ -146,7 +146,8 @@ describe("LocalExecutor (Executor port v2)", () => {
     expect(fs.readFileSync(path.join(outputDir, "seen.txt"), "utf8")).toBe(
       "from the workdir\nfrom the content store\nfrom the content store\n",
     );
-    expect(result.collected?.outputs.map((o) => o.path)).toEqual(["kept/old.txt", "seen.txt"]);
+    // Collected after the end is told (a promise), so that a freed slot starts its next task first.
+    expect((await result.collected)?.outputs.map((o) => o.path)).toEqual(["kept/old.txt", "seen.txt"]);
   });
 
   it("places the files a launch request describes before the process starts", async () => {
