@@ -71,6 +71,13 @@ const DEFAULT_LEASE_MS = 20_000;
 const SLOT_RETRY_MS = 200;
 
 /**
+ * How long a slot whose work ended is kept for the next work of its pool before it goes back to
+ * the store. In a chain, the next task is queued about a millisecond after its upstream ends; it
+ * then takes the slot over without asking the store for one (a commit and a turn of the loop).
+ */
+const SLOT_LINGER_MS = 10;
+
+/**
  * A task submitted on its own (`baton submit`, `POST /tasks`, the SDK), Velda style. Inside a
  * task (`parentTaskId` set) it becomes that task's child and `after*` names refer to siblings.
  */
@@ -176,6 +183,8 @@ export class Engine {
   /** Pools being asked for slots, and pools waiting to ask again (another engine fills them). */
   private readonly claiming = new Map<PoolQueue<QueuedWork>, Set<QueuedWork>>();
   private readonly slotRetry = new Map<PoolQueue<QueuedWork>, NodeJS.Timeout>();
+  /** Per pool, when its idle slots go back to the store (see {@link SLOT_LINGER_MS}). */
+  private readonly slotLinger = new Map<PoolQueue<QueuedWork>, NodeJS.Timeout>();
   private readonly poolNames = new Map<PoolQueue<QueuedWork>, string>();
 
   constructor(options: EngineOptions) {
@@ -290,6 +299,8 @@ export class Engine {
     this.notifier.close();
     for (const t of this.slotRetry.values()) clearTimeout(t);
     this.slotRetry.clear();
+    for (const t of this.slotLinger.values()) clearTimeout(t);
+    this.slotLinger.clear();
     await this.store.endEngineLease(this.id, Date.now()).catch(() => undefined);
   }
 
@@ -413,7 +424,7 @@ export class Engine {
     let running = 0;
     for (const q of this.pools.values()) {
       queued += q.size;
-      running += q.running;
+      running += q.running - q.idle.length;
     }
     return {
       runs: this.controllers.size,
@@ -556,6 +567,12 @@ export class Engine {
    * after {@link SLOT_RETRY_MS} (another engine holds them). One request per pool at a time.
    */
   private pump(queue: PoolQueue<QueuedWork>): void {
+    // A slot kept idle goes to the work waiting first, as a slot handed over at an end would.
+    while (queue.idle.length > 0 && queue.running <= queue.slots) {
+      const entry = queue.popEntry();
+      if (!entry) break;
+      this.handOver(queue, queue.idle.pop()!, entry.value);
+    }
     if (this.claiming.has(queue)) return;
     const taken: Array<ReturnType<PoolQueue<QueuedWork>["popEntry"]> & {}> = [];
     while (queue.running + taken.length < queue.slots) {
@@ -608,7 +625,8 @@ export class Engine {
 
   /**
    * Runs work holding a slot. When it ends, the slot goes straight to the next work waiting here
-   * (the store's count does not change, so that need not be waited for), else back to the store.
+   * (the store's count does not change, so that need not be waited for), else it is kept idle
+   * for {@link SLOT_LINGER_MS}, then goes back to the store.
    */
   private startWork(queue: PoolQueue<QueuedWork>, work: QueuedWork): void {
     work
@@ -617,22 +635,36 @@ export class Engine {
       .finally(() => {
         const next = queue.running <= queue.slots && !this.claiming.has(queue) ? queue.popEntry() : undefined;
         if (next) {
-          this.store.transferSlot(work.taskId, next.value.taskId, Date.now()).catch((err) => {
-            process.stderr.write(
-              `baton: cannot hand over the slot of ${work.taskId}: ${(err as Error).message}\n`,
-            );
-          });
-          this.startWork(queue, next.value);
+          this.handOver(queue, work.taskId, next.value);
           return;
         }
-        queue.running--;
-        this.store.releaseSlots([work.taskId]).catch((err) => {
-          process.stderr.write(
-            `baton: cannot give back the slot of ${work.taskId}: ${(err as Error).message}\n`,
-          );
-        });
-        this.pump(queue);
+        queue.idle.push(work.taskId);
+        if (!this.slotLinger.has(queue)) {
+          const timer = setTimeout(() => this.releaseIdle(queue), SLOT_LINGER_MS);
+          timer.unref();
+          this.slotLinger.set(queue, timer);
+        }
       });
+  }
+
+  /** Gives the slot held for task `from` to `work`, and runs it. */
+  private handOver(queue: PoolQueue<QueuedWork>, from: string, work: QueuedWork): void {
+    this.store.transferSlot(from, work.taskId, Date.now()).catch((err) => {
+      process.stderr.write(`baton: cannot hand over the slot of ${from}: ${(err as Error).message}\n`);
+    });
+    this.startWork(queue, work);
+  }
+
+  /** The idle slots of a pool go back to the store (other engines sharing it may use them). */
+  private releaseIdle(queue: PoolQueue<QueuedWork>): void {
+    this.slotLinger.delete(queue);
+    const ids = queue.idle.splice(0);
+    if (ids.length === 0) return;
+    queue.running -= ids.length;
+    this.store.releaseSlots(ids).catch((err) => {
+      process.stderr.write(`baton: cannot give back the slot of ${ids[0]}: ${(err as Error).message}\n`);
+    });
+    this.pump(queue);
   }
 }
 

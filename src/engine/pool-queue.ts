@@ -5,7 +5,13 @@
 export class PoolQueue<T> {
   private readonly heap: Array<{ priority: number; seq: number; value: T }> = [];
   private seq = 0;
+  /** Slots this engine holds: running work, and the idle ones below. */
   running = 0;
+  /**
+   * Slots held with nothing in them, by the task that last had each (their row in the store):
+   * kept a few milliseconds for the work about to come (see Engine.startWork).
+   */
+  idle: string[] = [];
 
   /** @param slots may change later (a server's project file was edited). */
   constructor(public slots: number) {}
