@@ -58,8 +58,10 @@ export function attemptRef(plan: {
 
 /**
  * Records a new attempt, then starts its process (persist first, act second): an engine that
- * dies in between leaves an attempt with no handle, which `resume` knows never ran. The executor
- * empties the task's output folder before an attempt after the first.
+ * dies in between leaves an attempt with no handle, which `resume` knows never ran unless the
+ * executor finds its process without one (a local process, by its environment: its handle is
+ * then written with the store's next batch). The executor empties the task's output folder
+ * before an attempt after the first.
  */
 export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<LaunchedAttempt> {
   await engine.launchGate;
@@ -102,11 +104,13 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     onQueued: queuedListener(engine, plan),
   });
   if (proc.handle !== null) {
-    await store.setAttemptHandle(plan.taskId, plan.number, {
-      handle: proc.handle,
-      pid: proc.pid,
-      pidStart: proc.pidStart,
-    });
+    const where = { handle: proc.handle, pid: proc.pid, pidStart: proc.pidStart };
+    if (proc.findableWithoutHandle) {
+      // Written with the store's next batch: an engine that dies first finds the process anyway.
+      store.setAttemptHandle(plan.taskId, plan.number, where, { soon: true }).catch((err) => {
+        process.stderr.write(`baton: cannot record the process of ${plan.name}: ${(err as Error).message}\n`);
+      });
+    } else await store.setAttemptHandle(plan.taskId, plan.number, where);
   }
   return { proc, logPath };
 }

@@ -96,6 +96,11 @@ export interface TaskProcess {
   pid: number | null;
   /** Kernel start time of the process (field 22 of /proc/PID/stat), to tell a reused pid apart. */
   pidStart: string | null;
+  /**
+   * The executor finds the attempt again after a restart without its handle (a local process, by
+   * its environment): the handle is then recorded without waiting for the write.
+   */
+  readonly findableWithoutHandle?: boolean;
   readonly exited: Promise<ExitResult>;
   /** Ends the attempt: SIGTERM to its process group, SIGKILL after the grace period. */
   cancel(): void;

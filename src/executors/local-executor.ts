@@ -74,7 +74,12 @@ export class LocalExecutor implements Executor {
       return lost(`the attempt's handle ${JSON.stringify(request.handle)} is not a process on this machine`);
     }
     const pid = findAttemptProcess(request, recorded);
-    if (pid === undefined) return lost("the process is gone and left no exit status");
+    if (pid === undefined) {
+      // Ended while it was looked for: its shell wrote the status on the way out.
+      const late = readStatusFile(statusPath);
+      if (late !== undefined) return { ended: late };
+      return lost("the process is gone and left no exit status");
+    }
     const proc = new AdoptedProcess(pid, request, statusPath, this.killGraceMs);
     this.track(proc);
     return proc;
@@ -192,6 +197,8 @@ abstract class WatchedProcess implements TaskProcess {
 /** A process this engine starts, through the launcher processes. */
 class LocalProcess extends WatchedProcess {
   readonly started: Promise<void>;
+  /** After a restart, a process whose handle was not recorded is found by its environment (`findAttemptProcess`). */
+  readonly findableWithoutHandle = process.platform === "linux";
 
   constructor(
     request: LaunchRequest,

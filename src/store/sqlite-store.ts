@@ -64,6 +64,9 @@ import { TRANSITION_SOURCES, type TransitionRefusal, stateConflict } from "./tas
 
 type Row = Record<string, unknown>;
 
+/** At most how long a write nothing waits for stays pending (see SqliteStore.writeSoon). */
+const WRITE_SOON_MS = 100;
+
 /**
  * The default store: one SQLite file (`.baton/baton.db`) in WAL mode, safe for several
  * `baton` processes on one machine. Statements are prepared once; each transition is one
@@ -78,6 +81,8 @@ export class SqliteStore implements Store {
     reject: (err: unknown) => void;
   }> = [];
   private flushScheduled = false;
+  /** Set while only writes nothing waits for are pending (see {@link writeSoon}). */
+  private soonTimer: NodeJS.Timeout | undefined;
   private readonly completeStmts = new Map<string, Database.Statement>();
   private readonly bus: SqliteBus;
 
@@ -430,9 +435,11 @@ export class SqliteStore implements Store {
     taskId: string,
     number: number,
     where: { handle: string; pid: number | null; pidStart: string | null },
+    options?: { soon?: boolean },
   ): Promise<void> {
     const { handle, pid, pidStart } = where;
-    await this.write(() => this.stmts.setAttemptHandle.run({ taskId, number, handle, pid, pidStart }));
+    const fn = () => this.stmts.setAttemptHandle.run({ taskId, number, handle, pid, pidStart });
+    await (options?.soon ? this.writeSoon(fn) : this.write(fn));
   }
 
   async setQueueReason(taskId: string, reason: string | null): Promise<void> {
@@ -1032,8 +1039,27 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * A write nothing waits for: it goes out with the next batch, or on its own after
+   * {@link WRITE_SOON_MS}. Each commit costs a write of every page it touched, so a write that can
+   * wait (a started process's pid) rides along with the next one (that task's end, or the next
+   * task's start) instead of taking a commit of its own.
+   */
+  private writeSoon<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushScheduled && this.soonTimer === undefined) {
+        this.soonTimer = setTimeout(() => this.flush(), WRITE_SOON_MS);
+        // What is pending when the engine closes is written by close().
+        this.soonTimer.unref();
+      }
+    });
+  }
+
   private flush(): void {
     this.flushScheduled = false;
+    clearTimeout(this.soonTimer);
+    this.soonTimer = undefined;
     const batch = this.pending.splice(0);
     if (batch.length === 0) return;
     const results: unknown[] = [];

@@ -643,12 +643,15 @@ export interface Store {
   /**
    * Records how to find the attempt again (its executor's handle, and its pid if it has one) once
    * it started. A handle that already says more (`HANDLE@AGENT`, written by the server an agent
-   * claimed the attempt from, which can be first) is kept.
+   * claimed the attempt from, which can be first) is kept. `soon`: nothing waits for it, and the
+   * store may write it with its next batch of writes, within a fraction of a second (for a handle
+   * an engine can do without after a restart: a local process is found by its environment).
    */
   setAttemptHandle(
     taskId: string,
     number: number,
     where: { handle: string; pid: number | null; pidStart: string | null },
+    options?: { soon?: boolean },
   ): Promise<void>;
   /**
    * Gives finished tasks of a run another go (`baton retry`): back to `pending`, attempts kept,

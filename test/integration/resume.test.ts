@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { collect, isAlive, makeProject, runBaton, runJson, startBaton } from "../helpers/cli.js";
 
@@ -156,6 +157,35 @@ pipelines:
     const resumed = await runBaton(["resume", runId, "--json"], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(resumed.stdout).tasks[0]).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(fs.readFileSync(path.join(dir, "ran.log"), "utf8")).toBe("start\n");
+  });
+
+  it("resume finds a running task by its environment when the engine died before recording its pid", async () => {
+    const dir = makeProject({
+      "baton.yaml": `version: 1
+pipelines:
+  p:
+    nodes:
+      long:
+        run: echo $$ > long.pid; echo start >> ran.log; sleep 1.5; echo done > "$BATON_OUTPUT_DIR/x.txt"
+`,
+    });
+    const child = startBaton(["run"], dir);
+    const done = collect(child);
+    for (let i = 0; i < 50 && !fs.existsSync(path.join(dir, "long.pid")); i++) await sleep(50);
+    child.kill("SIGKILL");
+    await done;
+    // The pid is written with the store's next batch of writes: as if the engine died first.
+    const db = new Database(path.join(dir, ".baton", "baton.db"));
+    db.prepare("UPDATE attempts SET handle = NULL, pid = NULL, pid_start = NULL").run();
+    db.close();
+    const pid = Number(fs.readFileSync(path.join(dir, "long.pid"), "utf8"));
+    expect(isAlive(pid)).toBe(true);
+    const runId = JSON.parse((await runBaton(["ls", "--json"], dir)).stdout)[0].run;
+    const resumed = await runBaton(["resume", runId, "--json"], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout).tasks[0]).toMatchObject({ status: "succeeded", attempts: 1 });
+    // Followed, not started again.
     expect(fs.readFileSync(path.join(dir, "ran.log"), "utf8")).toBe("start\n");
   });
 
