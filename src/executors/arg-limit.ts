@@ -33,15 +33,45 @@ export function argMax(): number {
   return argMaxCache;
 }
 
+/** An environment's variables: what the kernel counts for them, and the first one too long on its own. */
+interface EnvSize {
+  total: number;
+  tooLong?: string;
+}
+
+const PER_STRING = process.platform === "linux" ? MAX_ARG_STRLEN - 1 : Number.POSITIVE_INFINITY;
+
+function envSize(env: Readonly<Record<string, string | undefined>>, skip?: Record<string, unknown>): EnvSize {
+  let total = 0;
+  for (const key in env) {
+    const value = env[key];
+    if (value === undefined || (skip !== undefined && key in skip)) continue;
+    const bytes = Buffer.byteLength(key) + 1 + Buffer.byteLength(value);
+    if (bytes > PER_STRING) {
+      return {
+        total,
+        tooLong: `environment variable ${key} is ${bytes} bytes; the system takes at most ${PER_STRING} bytes in one variable (MAX_ARG_STRLEN)`,
+      };
+    }
+    // The kernel counts each string with its NUL, and a pointer to it.
+    total += bytes + 9;
+  }
+  return { total };
+}
+
+const inheritedSizes = new WeakMap<object, EnvSize>();
+
 /**
  * Why `bash -c COMMAND` with this environment could not be started, or undefined when it can.
- * `env` is the whole environment the process would get (inherited variables included).
+ * `env` is the whole environment the process would get, or what it adds to `inherited` (an
+ * environment many commands start from, whose size is counted once).
  */
 export function commandSizeProblem(
   command: string,
   env: Record<string, string | undefined>,
+  inherited?: Readonly<Record<string, string | undefined>>,
 ): string | undefined {
-  const perString = process.platform === "linux" ? MAX_ARG_STRLEN - 1 : Number.POSITIVE_INFINITY;
+  const perString = PER_STRING;
   const commandBytes = Buffer.byteLength(command);
   if (commandBytes > perString) {
     return `the command is ${commandBytes} bytes; the system takes at most ${perString} bytes in one argument (MAX_ARG_STRLEN)`;
@@ -51,13 +81,29 @@ export function commandSizeProblem(
     (n, a) => n + Buffer.byteLength(a) + 9,
     0,
   );
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) continue;
-    const bytes = Buffer.byteLength(key) + 1 + Buffer.byteLength(value);
-    if (bytes > perString) {
-      return `environment variable ${key} is ${bytes} bytes; the system takes at most ${perString} bytes in one variable (MAX_ARG_STRLEN)`;
+  const own = envSize(env);
+  if (own.tooLong !== undefined) return own.tooLong;
+  total += own.total;
+  if (inherited !== undefined) {
+    let base = inheritedSizes.get(inherited);
+    if (base === undefined) {
+      base = envSize(inherited);
+      inheritedSizes.set(inherited, base);
     }
-    total += bytes + 9;
+    if (base.tooLong !== undefined) {
+      // Unless `env` replaces that variable: counted again without what it replaces.
+      const rest = envSize(inherited, env);
+      if (rest.tooLong !== undefined) return rest.tooLong;
+      total += rest.total;
+    } else {
+      total += base.total;
+      // A variable `env` replaces is counted once.
+      for (const key in env) {
+        const value = inherited[key];
+        if (value !== undefined && env[key] !== undefined)
+          total -= Buffer.byteLength(key) + 1 + Buffer.byteLength(value) + 9;
+      }
+    }
   }
   // Below the smallest limit the system can have, `getconf` (a process start) is not asked.
   if (total <= MIN_ARG_MAX - LAUNCH_ENV_RESERVE) return undefined;

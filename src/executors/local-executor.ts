@@ -9,7 +9,7 @@ import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } f
 import { readProcStat, readStartTime } from "./proc-stat.js";
 import { shellArgv } from "./shell.js";
 import { Spawner } from "./spawner.js";
-import { type LocalAttemptPaths, LocalWorkspace } from "./workspace.js";
+import { type LocalAttemptPaths, LocalWorkspace, folderEnv } from "./workspace.js";
 
 export interface LocalExecutorOptions {
   /** Where attempts keep their files: the state folder (`.baton/`) of the engine on this machine. */
@@ -215,12 +215,11 @@ class LocalProcess extends WatchedProcess {
         resolveStarted();
         return;
       }
-      const env = { ...request.env, ...workspace.attemptEnv(request) };
-      // What the process will see (the launcher adds its own environment, the engine's).
-      const seen = { ...spawner.baseEnv, ...env };
-      const [file, ...args] = shellArgv(request.command, seen);
+      const env = { ...request.env, ...folderEnv(paths) };
+      // The process sees this over the engine's environment (the helper's and the launchers').
+      const [file, ...args] = shellArgv(request.command, env, "", spawner.baseEnv);
       // Said in words here rather than as a bare E2BIG from the spawn (a command resolved at launch).
-      const tooBig = commandSizeProblem(args.at(-1)!, seen);
+      const tooBig = commandSizeProblem(args.at(-1)!, env, spawner.baseEnv);
       if (tooBig) {
         this.fail(`cannot start the task: ${tooBig}`);
         resolveStarted();

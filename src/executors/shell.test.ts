@@ -93,4 +93,11 @@ describe("shellArgv", () => {
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  it("keeps bash when the inherited environment (looked at once) sets BASH_ENV", () => {
+    const inherited = { PATH: "/usr/bin", BASH_ENV: "/home/me/.env.sh" };
+    expect(shellArgv("true", {}, "", inherited)[0]).toBe(BASH);
+    expect(shellArgv("true", {}, "", { PATH: "/usr/bin" })[0]).toBe(SH);
+    expect(shellArgv("true", { BASH_ENV: "x" }, "", { PATH: "/usr/bin" })[0]).toBe(BASH);
+  });
 });

@@ -22,12 +22,31 @@ export function wrapCommand(command: string): string {
 }
 
 /**
- * The shell, its flags and the wrapped command that run `command` in an environment `env`;
+ * The shell, its flags and the wrapped command that run `command` in an environment `env` (over
+ * `inherited`, when given: an environment used for many commands, looked at once);
  * `prelude` (Baton's own, read alike by both shells) runs first.
  */
-export function shellArgv(command: string, env: Record<string, string | undefined>, prelude = ""): ShellArgv {
+export function shellArgv(
+  command: string,
+  env: Record<string, string | undefined>,
+  prelude = "",
+  inherited?: Readonly<Record<string, string | undefined>>,
+): ShellArgv {
   const script = wrapCommand(prelude + command);
-  return needsBash(command, env) ? [BASH, "-eo", "pipefail", "-c", script] : [SH, "-ec", script];
+  const bash = (inherited !== undefined && inheritedNeedsBash(inherited)) || needsBash(command, env);
+  return bash ? [BASH, "-eo", "pipefail", "-c", script] : [SH, "-ec", script];
+}
+
+const inheritedBash = new WeakMap<object, boolean>();
+
+/** Whether an environment sets what changes bash (see {@link needsBash}); remembered per object. */
+function inheritedNeedsBash(env: Readonly<Record<string, string | undefined>>): boolean {
+  let found = inheritedBash.get(env);
+  if (found === undefined) {
+    found = Object.keys(env).some((name) => BASH_ENV.test(name) && env[name] !== undefined);
+    inheritedBash.set(env, found);
+  }
+  return found;
 }
 
 /**

@@ -121,14 +121,7 @@ export class LocalWorkspace implements Workspace {
   }
 
   attemptEnv(attempt: AttemptRef): Record<string, string> {
-    const p = this.paths(attempt);
-    return {
-      BATON_OUTPUT_DIR: p.outputDir,
-      BATON_INPUTS_DIR: p.inputsDir,
-      BATON_PIPELINE_DIR: p.pipelineDir,
-      BATON_METRICS: p.metricsPath,
-      BATON_STATUS_FILE: p.statusPath,
-    };
+    return folderEnv(this.paths(attempt));
   }
 
   logLocation(attempt: AttemptRef): string {
@@ -198,4 +191,15 @@ export class LocalWorkspace implements Workspace {
       this.cas,
     );
   }
+}
+
+/** The folder variables of an attempt whose paths are known (see {@link Workspace.attemptEnv}). */
+export function folderEnv(p: LocalAttemptPaths): Record<string, string> {
+  return {
+    BATON_OUTPUT_DIR: p.outputDir,
+    BATON_INPUTS_DIR: p.inputsDir,
+    BATON_PIPELINE_DIR: p.pipelineDir,
+    BATON_METRICS: p.metricsPath,
+    BATON_STATUS_FILE: p.statusPath,
+  };
 }
