@@ -424,9 +424,10 @@ export class ContentStore {
       let total = 0;
       for (;;) {
         const n = readSync(fd, buf, total, buf.length - total, total);
-        if (n === 0) break;
         total += n;
         if (total > stats.size) return undefined;
+        // Fewer bytes than asked for: the end of the file (no second read to be told so).
+        if (n === 0 || total < buf.length) break;
       }
       if (total !== stats.size) return undefined;
       sha256 = hashBytes(buf.subarray(0, total));
@@ -438,12 +439,9 @@ export class ContentStore {
     const result: ContentHash = { sha256, size: stats.size };
     const dest = this.pathOf(sha256);
     try {
-      try {
-        if (statSync(dest).size === stats.size) return result;
-        return undefined; // a damaged blob: put replaces it
-      } catch (err) {
-        if (errnoOf(err) !== "ENOENT") return undefined;
-      }
+      // Not there is the usual case: asked without an exception (each costs microseconds).
+      const there = statSync(dest, { throwIfNoEntry: false });
+      if (there !== undefined) return there.size === stats.size ? result : undefined; // damaged: put replaces it
       if (this.#rootDevSync === undefined) {
         makeStateDir(this.root);
         this.#rootDevSync = statSync(this.root).dev;

@@ -2,7 +2,7 @@
  * A task's inputs: resolving workdir paths and globs to files, and laying the bound files out
  * as symbolic links under `$BATON_INPUTS_DIR/NAME/`.
  */
-import { rmSync, symlinkSync } from "node:fs";
+import { lstatSync, rmSync, symlinkSync } from "node:fs";
 import { lstat, rm, stat, symlink } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
@@ -233,7 +233,9 @@ export async function createInputLinks(plan: InputLinkPlan, files: InputFile[]):
   // here, rather than one thread-pool round trip each on the way to the task's start.
   if (files.length <= SYNC_LINKS && rels.every((rel) => !rel.includes("/"))) {
     try {
-      rmSync(root, { recursive: true, force: true });
+      // Usually a first attempt, with nothing to remove: one lstat, not rmSync's walk and its exception.
+      if (lstatSync(root, { throwIfNoEntry: false }) !== undefined)
+        rmSync(root, { recursive: true, force: true });
       makeStateDir(root);
     } catch (err) {
       throw folderError(plan, err);
