@@ -63,7 +63,11 @@ export function attemptRef(plan: {
  * then written with the store's next batch). The executor empties the task's output folder
  * before an attempt after the first.
  */
-export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<LaunchedAttempt> {
+export async function launchAttempt(
+  engine: Engine,
+  plan: AttemptPlan,
+  go?: Promise<void>,
+): Promise<LaunchedAttempt> {
   await engine.launchGate;
   // An engine whose lease expired starts nothing before it knows its runs are still its own.
   await engine.holdsLease();
@@ -102,6 +106,8 @@ export async function launchAttempt(engine: Engine, plan: AttemptPlan): Promise<
     ...(plan.pool ? { pool: plan.pool } : {}),
     ...(plan.arrayGroup ? { arrayGroup: plan.arrayGroup } : {}),
     onQueued: queuedListener(engine, plan),
+    // Started ahead of its slot (see Engine.armAhead): recorded, the process waits for the slot.
+    ...(go ? { go } : {}),
   });
   if (proc.handle !== null) {
     const where = { handle: proc.handle, pid: proc.pid, pidStart: proc.pidStart };

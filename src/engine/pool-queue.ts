@@ -12,6 +12,25 @@ export class PoolQueue<T> {
    * kept a few milliseconds for the work about to come (see Engine.startWork).
    */
   idle: string[] = [];
+  /**
+   * Work started ahead of a slot, in the order it was started (see Engine.armAhead): recorded,
+   * its process waiting for `go`. `done` settles when the work ends.
+   */
+  armed: Array<{ taskId: string; go: () => void; fired: boolean; done: Promise<void> }> = [];
+  /** How long this pool's work lasted lately, in ms (a moving average), and how many ended. */
+  private recentMs = Number.POSITIVE_INFINITY;
+  private ended = 0;
+
+  /** Records how long one work lasted. */
+  noteDuration(ms: number): void {
+    this.recentMs = this.ended === 0 ? ms : this.recentMs * 0.8 + ms * 0.2;
+    this.ended++;
+  }
+
+  /** Whether, lately, this pool's work ended within `ms` on average (after at least `samples` ends). */
+  lastsUnder(ms: number, samples: number): boolean {
+    return this.ended >= samples && this.recentMs < ms;
+  }
 
   /** @param slots may change later (a server's project file was edited). */
   constructor(public slots: number) {}

@@ -98,23 +98,28 @@ export class TaskRunner<T extends RunnerTask> {
 
   /** Queues a `queued` task for a slot of its pool. */
   enqueue(task: T, plan: RunnableTask = this.owner.runnable(task)): void {
-    this.engine.enqueue(plan.pool, plan.priority, { taskId: task.id, start: () => this.runAttempt(task) });
+    this.engine.enqueue(plan.pool, plan.priority, {
+      taskId: task.id,
+      start: (go) => this.runAttempt(task, go),
+    });
   }
 
-  /** One attempt in its slot: record it, start the process, wait; its end is recorded outside the slot. */
-  private async runAttempt(task: T): Promise<void> {
+  /**
+   * One attempt in its slot: record it, start the process, wait; its end is recorded outside the
+   * slot. With `go` (started ahead of its slot), the process starts once `go` resolves.
+   */
+  private async runAttempt(task: T, go?: Promise<void>): Promise<void> {
     if (task.status !== "queued" || !this.owner.mayRun(task)) return;
     const plan = this.owner.runnable(task);
     const number = task.attempts + 1;
     task.attempts = number;
     task.status = "running";
     this.owner.running(task, number);
-    const { proc, logPath } = await launchAttempt(this.engine, {
-      ...plan,
-      taskId: task.id,
-      name: task.name,
-      number,
-    });
+    const { proc, logPath } = await launchAttempt(
+      this.engine,
+      { ...plan, taskId: task.id, name: task.name, number },
+      go,
+    );
     task.cancel = () => proc.cancel();
     // A cancel came while the process was starting.
     if (task.cancelRequested || !this.owner.mayRun(task)) proc.cancel();

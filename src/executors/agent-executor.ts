@@ -73,6 +73,7 @@ export class AgentExecutor implements Executor {
   }
 
   async launch(request: LaunchRequest): Promise<TaskProcess> {
+    if (request.go) await request.go;
     const key = claimKey(request);
     let work: AgentWork;
     try {

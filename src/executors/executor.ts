@@ -51,6 +51,11 @@ export interface LaunchRequest extends AttemptRef {
   arrayGroup?: string;
   /** Told when the attempt waits where the executor runs it (and why), and when it starts: see {@link QueuedListener}. */
   onQueued?: QueuedListener;
+  /**
+   * The engine started the attempt ahead of its slot (a pool of short tasks): the executor may
+   * get ready at once, but starts nothing before this resolves.
+   */
+  go?: Promise<void>;
 }
 
 /**

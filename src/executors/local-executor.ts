@@ -225,58 +225,69 @@ class LocalProcess extends WatchedProcess {
         resolveStarted();
         return;
       }
-      spawner.spawn(
-        {
-          file,
-          args,
-          cwd: request.cwd,
-          env,
-          logPath: paths.logPath,
-          outputDir: paths.outputDir,
-          // Each attempt starts from an empty output folder.
-          freshOutput: request.attempt > 1,
-          ...(request.makeSharedDir ? { sharedDir: paths.pipelineDir } : {}),
-          collect: {
-            outputDir: paths.outputDir,
-            globs: request.outputs,
-            casRoot: workspace.cas.root,
-            metricsPath: paths.metricsPath,
+      const start = () => {
+        // Cancelled while it waited for its slot: nothing to start.
+        if (this.ending) {
+          this.finish(null, null);
+          resolveStarted();
+          return;
+        }
+        spawner.spawn(
+          {
+            file,
+            args,
+            cwd: request.cwd,
+            env,
             logPath: paths.logPath,
-            ...(request.keepFailedOutputs ? { keepFailed: true } : {}),
+            outputDir: paths.outputDir,
+            // Each attempt starts from an empty output folder.
+            freshOutput: request.attempt > 1,
+            ...(request.makeSharedDir ? { sharedDir: paths.pipelineDir } : {}),
+            collect: {
+              outputDir: paths.outputDir,
+              globs: request.outputs,
+              casRoot: workspace.cas.root,
+              metricsPath: paths.metricsPath,
+              logPath: paths.logPath,
+              ...(request.keepFailedOutputs ? { keepFailed: true } : {}),
+            },
           },
-        },
-        {
-          onStarted: (pid, pidStart) => {
-            this.pid = pid;
-            // Read by whoever started it, before it could be reaped: a task that ends at once has it too.
-            this.pidStart = pidStart;
-            this.armTimeout();
-            // A cancel that came while the process was starting takes effect now.
-            if (this.ending) {
-              const why = this.ending;
-              this.ending = undefined;
-              this.stop(why);
-            }
-            resolveStarted();
+          {
+            onStarted: (pid, pidStart) => {
+              this.pid = pid;
+              // Read by whoever started it, before it could be reaped: a task that ends at once has it too.
+              this.pidStart = pidStart;
+              this.armTimeout();
+              // A cancel that came while the process was starting takes effect now.
+              if (this.ending) {
+                const why = this.ending;
+                this.ending = undefined;
+                this.stop(why);
+              }
+              resolveStarted();
+            },
+            onExited: (code, signal, collected) => {
+              // What the shell left behind in its group was killed where it was waited for (start-task.ts).
+              this.finish(code, signal, undefined, collected);
+            },
+            onFailed: (message) => {
+              this.fail(message);
+              resolveStarted();
+            },
+            onOrphaned: () => {
+              // Its launcher died: watch the process by pid until it ends, then read its exit status.
+              const poll = setInterval(() => {
+                if (this.pid !== null && isRunning(this.pid, this.pidStart)) return;
+                clearInterval(poll);
+                this.finishFromStatusFile(paths.statusPath, "its launcher had died");
+              }, 100);
+            },
           },
-          onExited: (code, signal, collected) => {
-            // What the shell left behind in its group was killed where it was waited for (start-task.ts).
-            this.finish(code, signal, undefined, collected);
-          },
-          onFailed: (message) => {
-            this.fail(message);
-            resolveStarted();
-          },
-          onOrphaned: () => {
-            // Its launcher died: watch the process by pid until it ends, then read its exit status.
-            const poll = setInterval(() => {
-              if (this.pid !== null && isRunning(this.pid, this.pidStart)) return;
-              clearInterval(poll);
-              this.finishFromStatusFile(paths.statusPath, "its launcher had died");
-            }, 100);
-          },
-        },
-      );
+        );
+      };
+      // Ready now; started once its slot is free (see LaunchRequest.go).
+      if (request.go) void request.go.then(start);
+      else start();
     });
   }
 }

@@ -114,6 +114,7 @@ export class SlurmExecutor implements Executor {
   }
 
   async launch(request: LaunchRequest): Promise<TaskProcess> {
+    if (request.go) await request.go;
     const paths = this.workspace.paths(request);
     let script: string;
     try {

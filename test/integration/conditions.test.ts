@@ -188,6 +188,40 @@ pipelines:
     expect(peak).toBe(2);
   });
 
+  it("runs no more tasks at once than the pool has slots when tasks are short (started ahead of their slot)", async () => {
+    const items = Array.from({ length: 80 }, (_, i) => i).join(", ");
+    const dir = makeProject({
+      "baton.yaml": `
+version: 1
+pools:
+  local: { slots: 2 }
+pipelines:
+  p:
+    nodes:
+      work:
+        foreach: [${items}]
+        run: echo "start $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"; echo "end $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"
+`,
+    });
+    const r = await runJson([], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const events = fs
+      .readFileSync(path.join(dir, ".baton/runs", r.json.run.id, "shared/events"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))
+      .map(([kind, t]) => ({ kind: kind!, t: BigInt(t!) }))
+      .sort((a, b) => (a.t < b.t ? -1 : 1));
+    expect(events.filter((e) => e.kind === "start")).toHaveLength(80);
+    let running = 0;
+    let peak = 0;
+    for (const e of events) {
+      running += e.kind === "start" ? 1 : -1;
+      peak = Math.max(peak, running);
+    }
+    expect(peak).toBeLessThanOrEqual(2);
+  });
+
   it("runs higher-priority nodes first when they wait for the same slot", async () => {
     const dir = makeProject({
       "baton.yaml": `
