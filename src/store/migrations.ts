@@ -309,6 +309,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     last_used_at INTEGER
   );
   `,
+  // Only computed results are looked up by cache key (a cached task points at what computed
+  // it): a cached rerun of 10,000 tasks no longer adds 10,000 entries to the index, nor writes
+  // the pages they land on. Cached tasks keep their key, unindexed.
+  `
+  DROP INDEX tasks_cache_key;
+  CREATE INDEX tasks_cache_key ON tasks (cache_key, ended_at) WHERE cache_key IS NOT NULL AND cached = 0;
+  `,
 ];
 
 /**
@@ -599,5 +606,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at BIGINT NOT NULL,
     last_used_at BIGINT
   );
+  `,
+  // Only computed results are looked up by cache key (a cached task points at what computed
+  // it): a cached rerun of 10,000 tasks no longer adds 10,000 entries to the index, nor writes
+  // the pages they land on. Cached tasks keep their key, unindexed.
+  `
+  DROP INDEX tasks_cache_key;
+  CREATE INDEX tasks_cache_key ON tasks (cache_key, ended_at) WHERE cache_key IS NOT NULL AND cached = 0;
   `,
 ];

@@ -1014,7 +1014,7 @@ export class PostgresStore implements Store {
 
   async findCachedResult(cacheKey: string): Promise<CachedResult | undefined> {
     const row = await this.one(
-      `SELECT ${CACHED_RESULT_COLUMNS} FROM tasks WHERE cache_key = $1 AND status IN ('succeeded', 'cached')
+      `SELECT ${CACHED_RESULT_COLUMNS} FROM tasks WHERE cache_key = $1 AND cached = 0 AND status = 'succeeded'
        ORDER BY ended_at DESC NULLS LAST, seq DESC LIMIT 1`,
       [cacheKey],
     );
@@ -1030,7 +1030,7 @@ export class PostgresStore implements Store {
     // For each key the row findCachedResult gives for it, in one statement.
     const rows = await this.q(
       `SELECT DISTINCT ON (cache_key) cache_key, ${CACHED_RESULT_COLUMNS} FROM tasks
-       WHERE cache_key = ANY($1::text[]) AND status IN ('succeeded', 'cached')
+       WHERE cache_key = ANY($1::text[]) AND cached = 0 AND status = 'succeeded'
        ORDER BY cache_key, ended_at DESC NULLS LAST, seq DESC`,
       [[...new Set(cacheKeys)]],
     );
@@ -1121,8 +1121,9 @@ export class PostgresStore implements Store {
               (SELECT COUNT(*) FROM outputs o WHERE o.task_id = t.id) AS files,
               (SELECT COALESCE(SUM(size), 0) FROM outputs o WHERE o.task_id = t.id)::bigint AS bytes
        FROM tasks t JOIN runs r ON r.id = t.run_id
-       WHERE t.cache_key IS NOT NULL AND t.status = 'succeeded'
-         AND t.seq = (SELECT MAX(seq) FROM tasks u WHERE u.cache_key = t.cache_key AND u.status = 'succeeded')
+       WHERE t.cache_key IS NOT NULL AND t.cached = 0 AND t.status = 'succeeded'
+         AND t.seq = (SELECT MAX(seq) FROM tasks u
+                      WHERE u.cache_key = t.cache_key AND u.cached = 0 AND u.status = 'succeeded')
        ORDER BY t.ended_at DESC NULLS LAST LIMIT $1`,
       [limit],
     );
@@ -1142,7 +1143,11 @@ export class PostgresStore implements Store {
     return this.write(async (db) => {
       const result = keepRuns
         ? await db.query(
-            "UPDATE tasks SET cache_key = NULL WHERE cache_key IS NOT NULL AND NOT (run_id = ANY($1::text[]))",
+            // What cached tasks of the kept runs reused stays findable (lookups find computed results only).
+            `UPDATE tasks SET cache_key = NULL
+             WHERE cache_key IS NOT NULL AND NOT (run_id = ANY($1::text[]))
+               AND NOT (cached = 0 AND cache_key IN (
+                 SELECT k.cache_key FROM tasks k WHERE k.run_id = ANY($1::text[]) AND k.cached = 1 AND k.cache_key IS NOT NULL))`,
             [keepRuns],
           )
         : await db.query("UPDATE tasks SET cache_key = NULL WHERE cache_key IS NOT NULL");

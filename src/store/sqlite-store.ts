@@ -64,6 +64,13 @@ import { TRANSITION_SOURCES, type TransitionRefusal, stateConflict } from "./tas
 
 type Row = Record<string, unknown>;
 
+/**
+ * Keys that cached tasks of the kept runs reused: the results that computed them stay findable
+ * (a lookup finds only computed results), so that what a kept run reused is reused again.
+ */
+const KEPT_CACHED_KEYS =
+  "SELECT k.cache_key FROM tasks k WHERE k.run_id IN (SELECT id FROM keep_runs) AND k.cached = 1 AND k.cache_key IS NOT NULL";
+
 /** At most how long a write nothing waits for stays pending (see SqliteStore.writeSoon). */
 const WRITE_SOON_MS = 100;
 
@@ -739,8 +746,9 @@ export class SqliteStore implements Store {
                 (SELECT COUNT(*) FROM outputs o WHERE o.task_id = t.id) AS files,
                 (SELECT COALESCE(SUM(size), 0) FROM outputs o WHERE o.task_id = t.id) AS bytes
          FROM tasks t JOIN runs r ON r.id = t.run_id
-         WHERE t.cache_key IS NOT NULL AND t.status = 'succeeded'
-           AND t.rowid = (SELECT MAX(rowid) FROM tasks u WHERE u.cache_key = t.cache_key AND u.status = 'succeeded')
+         WHERE t.cache_key IS NOT NULL AND t.cached = 0 AND t.status = 'succeeded'
+           AND t.rowid = (SELECT MAX(rowid) FROM tasks u
+                          WHERE u.cache_key = t.cache_key AND u.cached = 0 AND u.status = 'succeeded')
          ORDER BY t.ended_at DESC LIMIT ?`,
       )
       .all(limit) as Row[];
@@ -772,7 +780,9 @@ export class SqliteStore implements Store {
         for (const id of keepRuns) add.run(id);
         changes = this.db
           .prepare(
-            "UPDATE tasks SET cache_key = NULL WHERE cache_key IS NOT NULL AND run_id NOT IN (SELECT id FROM keep_runs)",
+            `UPDATE tasks SET cache_key = NULL
+             WHERE cache_key IS NOT NULL AND run_id NOT IN (SELECT id FROM keep_runs)
+               AND NOT (cached = 0 AND cache_key IN (${KEPT_CACHED_KEYS}))`,
           )
           .run().changes;
       })();
@@ -1297,14 +1307,14 @@ function prepare(db: Database.Database) {
     taskViewRows: db.prepare(`SELECT ${TASK_VIEW_COLUMNS} FROM tasks WHERE run_id = ? ORDER BY rowid`),
     findCached: db.prepare(
       `SELECT ${CACHED_RESULT_COLUMNS}
-       FROM tasks WHERE cache_key = ? AND status IN ('succeeded', 'cached') ORDER BY ended_at DESC LIMIT 1`,
+       FROM tasks WHERE cache_key = ? AND cached = 0 AND status = 'succeeded' ORDER BY ended_at DESC LIMIT 1`,
     ),
     // findCached for a JSON list of keys (the same index walk for each), joined with the
     // outputs of each hit: one row per output.
     findCachedMany: db.prepare(
       `WITH hit AS (
          SELECT k.value AS lookup_key, (
-           SELECT rowid FROM tasks WHERE cache_key = k.value AND status IN ('succeeded', 'cached')
+           SELECT rowid FROM tasks WHERE cache_key = k.value AND cached = 0 AND status = 'succeeded'
            ORDER BY ended_at DESC LIMIT 1) AS hit_rowid
          FROM json_each(?) k)
        SELECT hit.lookup_key, ${CACHED_RESULT_COLUMNS.replace(/(\w+)/g, "t.$1")}, o.path, o.sha256, o.size

@@ -475,6 +475,40 @@ export function describeStoreConformance(
         expect((await store.findCachedResults([])).size).toBe(0);
       });
 
+      it("a lookup finds the result that was computed, not a later task that reused it; gc keeps what kept runs reused", async () => {
+        const store = await withRun();
+        await succeeded(store, "computed", "k1", 10);
+        await succeeded(store, "old2", "k2", 10);
+        // run2 reuses k1's result (a cached task keeps the key, and points at what computed it).
+        await store.createRun(runRow("run2", { createdAt: 2 }));
+        await store.addTasks([taskRow("reuse", "run2")]);
+        await store.completeCachedTasks([
+          {
+            taskId: "reuse",
+            completion: {
+              ...completion("cached"),
+              status: "cached" as const,
+              exitCode: 0,
+              endedAt: 50,
+              cacheKey: "k1",
+              cachedFrom: "computed",
+              outputDir: "/tmp/reused",
+              outputs: [{ path: "a.txt", sha256: "computed-a", size: 1 }],
+            },
+          },
+        ]);
+        expect((await store.getTask("reuse"))?.cacheKey).toBe("k1");
+        expect((await store.findCachedResult("k1"))?.taskId).toBe("computed");
+        expect((await store.findCachedResults(["k1"])).get("k1")?.taskId).toBe("computed");
+        expect((await store.listCacheEntries(10)).map((e) => e.taskId).sort()).toEqual(["computed", "old2"]);
+        // Keeping run2 only: k2 (run1's alone) is forgotten; k1, which run2 reused, stays findable.
+        expect(await store.forgetCachedResults(["run2"])).toBe(1);
+        expect(await store.findCachedResult("k2")).toBeUndefined();
+        expect((await store.findCachedResult("k1"))?.taskId).toBe("computed");
+        expect(await store.forgetCachedResults()).toBe(2);
+        expect(await store.findCachedResult("k1")).toBeUndefined();
+      });
+
       it("completeCachedTasks ends every task it can cached in one call, and refuses one already ended without touching it", async () => {
         const store = await withRun();
         await taskIn(store, "h1", "pending");
