@@ -79,14 +79,22 @@ const SLOT_LINGER_MS = 10;
 
 /**
  * A pool whose work lately lasted less than this (on average, over at least
- * {@link ARM_AFTER_ENDS} ends) has its next work started ahead, one per busy slot: recorded
+ * {@link ARM_AFTER_ENDS} ends; `BATON_START_AHEAD_MS`, 0 to turn it off) has its next work
+ * started ahead, one per busy slot: recorded
  * `running` while the slots' tasks still run, so that when one ends the next process starts at
  * once, with nothing to write first. Tasks of a few milliseconds then follow each other as
  * closely as under make; a task of this length shown `running` a moment early is no one's loss,
  * and pools of longer tasks never do it.
  */
-const ARM_AHEAD_MS = 25;
+const ARM_AHEAD_MS = envMs("BATON_START_AHEAD_MS", 25);
 const ARM_AFTER_ENDS = 8;
+
+function envMs(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return process.env[name] !== undefined && process.env[name] !== "" && Number.isFinite(value) && value >= 0
+    ? value
+    : fallback;
+}
 
 /**
  * A task submitted on its own (`baton submit`, `POST /tasks`, the SDK), Velda style. Inside a

@@ -20,6 +20,9 @@ export interface LocalExecutorOptions {
   killGraceMs?: number;
 }
 
+/** How long a task started ahead of its slot waits before it shows as queued (see LaunchRequest.go). */
+const SHOW_SLOT_WAIT_MS = 1000;
+
 /**
  * Runs each attempt as a `bash -eo pipefail -c` process (`/bin/sh -ec` for a command that needs
  * nothing of bash: shell.ts) on this machine, in its own session
@@ -197,6 +200,8 @@ abstract class WatchedProcess implements TaskProcess {
 /** A process this engine starts, through the launcher processes. */
 class LocalProcess extends WatchedProcess {
   readonly started: Promise<void>;
+  /** Set while the process waits for its slot (`LaunchRequest.go`): starts it, or ends it if cancelled. */
+  private waitingForSlot: (() => void) | undefined;
   /** After a restart, a process whose handle was not recorded is found by its environment (`findAttemptProcess`). */
   readonly findableWithoutHandle = process.platform === "linux";
 
@@ -225,7 +230,11 @@ class LocalProcess extends WatchedProcess {
         resolveStarted();
         return;
       }
+      let launched = false;
       const start = () => {
+        if (launched) return;
+        launched = true;
+        this.waitingForSlot = undefined;
         // Cancelled while it waited for its slot: nothing to start.
         if (this.ending) {
           this.finish(null, null);
@@ -285,10 +294,33 @@ class LocalProcess extends WatchedProcess {
           },
         );
       };
-      // Ready now; started once its slot is free (see LaunchRequest.go).
-      if (request.go) void request.go.then(start);
-      else start();
+      if (!request.go) {
+        start();
+        return;
+      }
+      // Ready now; started once its slot is free (see LaunchRequest.go), or ended at once by a
+      // cancel meanwhile. A wait that lasts (the pool's tasks got longer) shows the task queued.
+      const shown = setTimeout(
+        () => request.onQueued?.(`waiting for a slot of pool ${request.pool?.name ?? "local"}`),
+        SHOW_SLOT_WAIT_MS,
+      );
+      shown.unref();
+      this.waitingForSlot = () => {
+        clearTimeout(shown);
+        start();
+      };
+      void request.go.then(() => {
+        clearTimeout(shown);
+        if (!launched) request.onQueued?.(null);
+        start();
+      });
     });
+  }
+
+  protected override stop(why: "timeout" | "cancelled"): void {
+    super.stop(why);
+    // Not started yet and waiting for its slot: it ends now, without a process.
+    this.waitingForSlot?.();
   }
 }
 

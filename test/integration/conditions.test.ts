@@ -203,7 +203,8 @@ pipelines:
         run: echo "start $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"; echo "end $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"
 `,
     });
-    const r = await runJson([], dir);
+    // Started ahead even on a loaded machine.
+    const r = await runJson([], dir, { BATON_START_AHEAD_MS: "1000" });
     expect(r.code, r.stderr).toBe(0);
     const events = fs
       .readFileSync(path.join(dir, ".baton/runs", r.json.run.id, "shared/events"), "utf8")
@@ -220,6 +221,35 @@ pipelines:
       peak = Math.max(peak, running);
     }
     expect(peak).toBeLessThanOrEqual(2);
+  });
+
+  it("a task started ahead of its slot that waits for a long task shows as queued, then runs after it", async () => {
+    const items = Array.from({ length: 12 }, (_, i) => i + 1).join(", ");
+    const dir = makeProject({
+      "baton.yaml": `
+version: 1
+pools:
+  local: { slots: 1 }
+pipelines:
+  p:
+    nodes:
+      short:
+        foreach: [${items}]
+        run: if [ \${{ item }} = 12 ]; then sleep 2; fi; echo "short\${{ item }} $(date +%s%N)" >> "$BATON_PIPELINE_DIR/ends"
+      after:
+        run: echo "after $(date +%s%N)" >> "$BATON_PIPELINE_DIR/starts"
+`,
+    });
+    // Short enough to be started ahead even on a loaded machine.
+    const r = await runJson([], dir, { BATON_PROGRESS: "plain", BATON_START_AHEAD_MS: "1000" });
+    expect(r.code, r.stderr).toBe(0);
+    // Started ahead behind the 2-second task: after a second it says why it waits.
+    expect(r.stderr).toMatch(/after queued: waiting for a slot of pool local/);
+    const shared = path.join(dir, ".baton/runs", r.json.run.id, "shared");
+    const ends = fs.readFileSync(path.join(shared, "ends"), "utf8").trim().split("\n");
+    const long = BigInt(ends.find((l) => l.startsWith("short12 "))!.split(" ")[1]!);
+    const after = BigInt(fs.readFileSync(path.join(shared, "starts"), "utf8").trim().split(" ")[1]!);
+    expect(after > long).toBe(true);
   });
 
   it("runs higher-priority nodes first when they wait for the same slot", async () => {
