@@ -532,7 +532,9 @@ export class Engine {
   /** Takes queued work out of every pool (cancel). Returns the task ids removed. */
   dequeue(pred: (work: QueuedWork) => boolean): string[] {
     const removed: string[] = [];
-    for (const q of this.pools.values()) for (const w of q.remove(pred)) removed.push(w.taskId);
+    // Work started ahead is running, not waiting: its task is stopped as a running one is.
+    for (const q of this.pools.values())
+      for (const w of q.remove((x) => !STARTED_AHEAD.has(x) && pred(x))) removed.push(w.taskId);
     // Work out of the queue while its slot is asked for: it does not start.
     for (const asking of this.claiming.values()) {
       for (const w of asking) {
@@ -745,9 +747,12 @@ function exitOnLeaseLost(runIds: string[]): void {
   process.exit(1);
 }
 
+/** The works made by {@link armedWork}. */
+const STARTED_AHEAD = new WeakSet<QueuedWork>();
+
 /** Work started ahead, as the work its slot runs: starting it lets its process go; it ends with the work. */
 function armedWork(armed: PoolQueue<QueuedWork>["armed"][number]): QueuedWork {
-  return {
+  const work: QueuedWork = {
     taskId: armed.taskId,
     start: () => {
       armed.fired = true;
@@ -755,4 +760,6 @@ function armedWork(armed: PoolQueue<QueuedWork>["armed"][number]): QueuedWork {
       return armed.done;
     },
   };
+  STARTED_AHEAD.add(work);
+  return work;
 }
