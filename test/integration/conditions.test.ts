@@ -172,20 +172,7 @@ pipelines:
     });
     const r = await runJson([], dir);
     expect(r.code, r.stderr).toBe(0);
-    const events = fs
-      .readFileSync(path.join(dir, ".baton/runs", r.json.run.id, "shared/events"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => l.split(" "))
-      .map(([kind, t]) => ({ kind: kind!, t: BigInt(t!) }))
-      .sort((a, b) => (a.t < b.t ? -1 : 1));
-    let running = 0;
-    let peak = 0;
-    for (const e of events) {
-      running += e.kind === "start" ? 1 : -1;
-      peak = Math.max(peak, running);
-    }
-    expect(peak).toBe(2);
+    expect(concurrency(dir, r.json.run.id).peak).toBe(2);
   });
 
   it("runs no more tasks at once than the pool has slots when tasks are short (started ahead of their slot)", async () => {
@@ -206,20 +193,8 @@ pipelines:
     // Started ahead even on a loaded machine.
     const r = await runJson([], dir, { BATON_START_AHEAD_MS: "1000" });
     expect(r.code, r.stderr).toBe(0);
-    const events = fs
-      .readFileSync(path.join(dir, ".baton/runs", r.json.run.id, "shared/events"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => l.split(" "))
-      .map(([kind, t]) => ({ kind: kind!, t: BigInt(t!) }))
-      .sort((a, b) => (a.t < b.t ? -1 : 1));
-    expect(events.filter((e) => e.kind === "start")).toHaveLength(80);
-    let running = 0;
-    let peak = 0;
-    for (const e of events) {
-      running += e.kind === "start" ? 1 : -1;
-      peak = Math.max(peak, running);
-    }
+    const { starts, peak } = concurrency(dir, r.json.run.id);
+    expect(starts).toBe(80);
     expect(peak).toBeLessThanOrEqual(2);
   });
 
@@ -319,3 +294,21 @@ pipelines:
     expect(fs.existsSync(path.join(dir, "ran.log"))).toBe(false);
   });
 });
+
+/** From the `start`/`end` lines tasks appended to the run's shared `events` file: how many started, and most at once. */
+function concurrency(dir: string, runId: string): { starts: number; peak: number } {
+  const events = fs
+    .readFileSync(path.join(dir, ".baton/runs", runId, "shared/events"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => l.split(" "))
+    .map(([kind, t]) => ({ kind: kind!, t: BigInt(t!) }))
+    .sort((a, b) => (a.t < b.t ? -1 : 1));
+  let running = 0;
+  let peak = 0;
+  for (const e of events) {
+    running += e.kind === "start" ? 1 : -1;
+    peak = Math.max(peak, running);
+  }
+  return { starts: events.filter((e) => e.kind === "start").length, peak };
+}

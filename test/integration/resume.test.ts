@@ -136,7 +136,17 @@ pipelines:
     }
   }, 180_000);
 
-  it("resume adopts a task still running and waits for it instead of starting it again", async () => {
+  it.each([
+    {
+      how: "resume adopts a task still running and waits for it instead of starting it again",
+      forgetPid: false,
+    },
+    // The pid is written with the store's next batch of writes: as if the engine died first.
+    {
+      how: "resume finds a running task by its environment when the engine died before recording its pid",
+      forgetPid: true,
+    },
+  ])("$how", async ({ forgetPid }) => {
     const dir = makeProject({
       "baton.yaml": `version: 1
 pipelines:
@@ -151,36 +161,13 @@ pipelines:
     for (let i = 0; i < 50 && !fs.existsSync(path.join(dir, "long.pid")); i++) await sleep(50);
     child.kill("SIGKILL");
     await done;
+    if (forgetPid) {
+      const db = new Database(path.join(dir, ".baton", "baton.db"));
+      db.prepare("UPDATE attempts SET handle = NULL, pid = NULL, pid_start = NULL").run();
+      db.close();
+    }
     const pid = Number(fs.readFileSync(path.join(dir, "long.pid"), "utf8"));
     expect(isAlive(pid)).toBe(true); // the task outlives its engine
-    const runId = JSON.parse((await runBaton(["ls", "--json"], dir)).stdout)[0].run;
-    const resumed = await runBaton(["resume", runId, "--json"], dir);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(JSON.parse(resumed.stdout).tasks[0]).toMatchObject({ status: "succeeded", attempts: 1 });
-    expect(fs.readFileSync(path.join(dir, "ran.log"), "utf8")).toBe("start\n");
-  });
-
-  it("resume finds a running task by its environment when the engine died before recording its pid", async () => {
-    const dir = makeProject({
-      "baton.yaml": `version: 1
-pipelines:
-  p:
-    nodes:
-      long:
-        run: echo $$ > long.pid; echo start >> ran.log; sleep 1.5; echo done > "$BATON_OUTPUT_DIR/x.txt"
-`,
-    });
-    const child = startBaton(["run"], dir);
-    const done = collect(child);
-    for (let i = 0; i < 50 && !fs.existsSync(path.join(dir, "long.pid")); i++) await sleep(50);
-    child.kill("SIGKILL");
-    await done;
-    // The pid is written with the store's next batch of writes: as if the engine died first.
-    const db = new Database(path.join(dir, ".baton", "baton.db"));
-    db.prepare("UPDATE attempts SET handle = NULL, pid = NULL, pid_start = NULL").run();
-    db.close();
-    const pid = Number(fs.readFileSync(path.join(dir, "long.pid"), "utf8"));
-    expect(isAlive(pid)).toBe(true);
     const runId = JSON.parse((await runBaton(["ls", "--json"], dir)).stdout)[0].run;
     const resumed = await runBaton(["resume", runId, "--json"], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
