@@ -154,42 +154,14 @@ pipelines:
   });
 
   it("runs no more tasks at once than the pool has slots", async () => {
-    const dir = makeProject({
-      "baton.yaml": `
-version: 1
-pools:
-  local: { slots: 2 }
-pipelines:
-  p:
-    nodes:
-      work:
-        foreach: [1, 2, 3, 4, 5, 6]
-        run: |
-          echo "start $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"
-          sleep 0.3
-          echo "end $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"
-`,
-    });
+    const dir = makeProject({ "baton.yaml": twoSlotFanOut(6, "sleep 0.3") });
     const r = await runJson([], dir);
     expect(r.code, r.stderr).toBe(0);
     expect(concurrency(dir, r.json.run.id).peak).toBe(2);
   });
 
   it("runs no more tasks at once than the pool has slots when tasks are short (started ahead of their slot)", async () => {
-    const items = Array.from({ length: 80 }, (_, i) => i).join(", ");
-    const dir = makeProject({
-      "baton.yaml": `
-version: 1
-pools:
-  local: { slots: 2 }
-pipelines:
-  p:
-    nodes:
-      work:
-        foreach: [${items}]
-        run: echo "start $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"; echo "end $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"
-`,
-    });
+    const dir = makeProject({ "baton.yaml": twoSlotFanOut(80, "true") });
     // Started ahead even on a loaded machine.
     const r = await runJson([], dir, { BATON_START_AHEAD_MS: "1000" });
     expect(r.code, r.stderr).toBe(0);
@@ -311,4 +283,20 @@ function concurrency(dir: string, runId: string): { starts: number; peak: number
     peak = Math.max(peak, running);
   }
   return { starts: events.filter((e) => e.kind === "start").length, peak };
+}
+
+/** `n` tasks in a pool of 2 slots, each noting its start and end in the run's shared `events` file around `work`. */
+function twoSlotFanOut(n: number, work: string): string {
+  const items = Array.from({ length: n }, (_, i) => i).join(", ");
+  return `
+version: 1
+pools:
+  local: { slots: 2 }
+pipelines:
+  p:
+    nodes:
+      work:
+        foreach: [${items}]
+        run: echo "start $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"; ${work}; echo "end $(date +%s%N)" >> "$BATON_PIPELINE_DIR/events"
+`;
 }
