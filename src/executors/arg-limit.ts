@@ -71,10 +71,9 @@ export function commandSizeProblem(
   env: Record<string, string | undefined>,
   inherited?: Readonly<Record<string, string | undefined>>,
 ): string | undefined {
-  const perString = PER_STRING;
   const commandBytes = Buffer.byteLength(command);
-  if (commandBytes > perString) {
-    return `the command is ${commandBytes} bytes; the system takes at most ${perString} bytes in one argument (MAX_ARG_STRLEN)`;
+  if (commandBytes > PER_STRING) {
+    return `the command is ${commandBytes} bytes; the system takes at most ${PER_STRING} bytes in one argument (MAX_ARG_STRLEN)`;
   }
   // The kernel counts each string with its NUL, and a pointer to it.
   let total = ["/bin/bash", "-eo", "pipefail", "-c", command].reduce(

@@ -43,7 +43,7 @@ const inheritedBash = new WeakMap<object, boolean>();
 function inheritedNeedsBash(env: Readonly<Record<string, string | undefined>>): boolean {
   let found = inheritedBash.get(env);
   if (found === undefined) {
-    found = Object.keys(env).some((name) => BASH_ENV.test(name) && env[name] !== undefined);
+    found = setsBashEnv(env);
     inheritedBash.set(env, found);
   }
   return found;
@@ -108,6 +108,11 @@ const NO_OPTIONS = new Set(["exec", "export", "type"]);
 /** Environment variables that change what bash does before or while it reads the command. */
 const BASH_ENV = /^(BASH_ENV|BASHOPTS|SHELLOPTS|GLOBIGNORE|BASH_FUNC_.*)$/;
 
+/** Whether `env` sets a variable that changes what bash does ({@link BASH_ENV}). */
+function setsBashEnv(env: Readonly<Record<string, string | undefined>>): boolean {
+  return Object.keys(env).some((name) => BASH_ENV.test(name) && env[name] !== undefined);
+}
+
 const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 
@@ -124,7 +129,7 @@ type Token = { word: string; expands: boolean; redirect: boolean } | "end";
  * all keep bash.
  */
 export function needsBash(command: string, env: Record<string, string | undefined> = {}): boolean {
-  for (const name of Object.keys(env)) if (BASH_ENV.test(name) && env[name] !== undefined) return true;
+  if (setsBashEnv(env)) return true;
   const tokens = shellTokens(command);
   if (tokens === undefined) return true;
   for (const [n, t] of tokens.entries()) {

@@ -333,6 +333,22 @@ export function describeStoreConformance(
         expect((await store.getRun("run1"))?.status).toBe("running");
       });
 
+      it("a handle written with soon (nothing waits for it) is recorded all the same", async () => {
+        const store = await withRun();
+        await taskIn(store, "t1", "running");
+        await store.setAttemptHandle(
+          "t1",
+          1,
+          { handle: "local:42:7", pid: 42, pidStart: "7" },
+          { soon: true },
+        );
+        expect((await store.listAttempts("t1"))[0]).toMatchObject({
+          handle: "local:42:7",
+          pid: 42,
+          pidStart: "7",
+        });
+      });
+
       it("an attempt's handle that says more (HANDLE@AGENT) is not replaced by the bare handle", async () => {
         const store = await withRun();
         await taskIn(store, "t1", "running");
