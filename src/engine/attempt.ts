@@ -83,6 +83,9 @@ export async function launchAttempt(
     startedAt: Date.now(),
     logPath,
   });
+  // Stopped past the lease while the attempt was recorded, it must not start a process that the
+  // engine taking its runs over has found missing, and started again.
+  await engine.holdsLease();
   const proc = await executor.launch({
     ...ref,
     command: plan.command,

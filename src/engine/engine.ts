@@ -5,7 +5,14 @@ import { BatonError, ensureBatonError } from "../errors.js";
 import type { Executor } from "../executors/executor.js";
 import { type TaskLimits, limitsFromEnv } from "../spec/limits.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
-import type { ApprovalDecision, RunRow, RunStatus, Store, TaskStatus } from "../store/store.js";
+import {
+  type ApprovalDecision,
+  type RunRow,
+  type RunStatus,
+  type Store,
+  type TaskStatus,
+  engineLeaseMs,
+} from "../store/store.js";
 import { newEngineId } from "../util/ids.js";
 import type { StateLayout } from "./layout.js";
 import { Notifier } from "./notify/notifier.js";
@@ -60,12 +67,6 @@ export interface EngineOptions {
    */
   onLeaseLost?: (runIds: string[]) => void;
 }
-
-/**
- * Default length of an engine's lease in the store: a server that dies is taken over by another
- * within this time (plus a second, see server/takeover.ts), when it ran on another machine.
- */
-const DEFAULT_LEASE_MS = 20_000;
 
 /** How soon a pool that another engine fills is asked again for a slot. */
 const SLOT_RETRY_MS = 200;
@@ -223,7 +224,7 @@ export class Engine {
       local: { name: "local", slots: os.availableParallelism(), resources: {} },
     };
     this.tree = new TaskTree(this, pools, options.workdir ?? process.cwd());
-    this.leaseMs = options.leaseMs ?? (Number(process.env.BATON_ENGINE_LEASE_MS) || DEFAULT_LEASE_MS);
+    this.leaseMs = options.leaseMs ?? engineLeaseMs();
     this.onLeaseLost = options.onLeaseLost ?? exitOnLeaseLost;
     this.notifier = new Notifier({
       store: this.store,
@@ -311,6 +312,24 @@ export class Engine {
     if (Date.now() < this.leaseUntil) return;
     await this.renewLease();
     if (this.leaseLost) return new Promise<void>(() => {});
+  }
+
+  /**
+   * Resolves when this engine may record new work for its runs (a submitted task): its lease
+   * holds by its own clock with at least a third of it left; else it is renewed first, and a
+   * process that was stopped or starved past its lease finds out whether its runs were taken
+   * over before it writes anything. Then it refuses, and {@link EngineOptions.onLeaseLost} runs.
+   * @throws STATE_CONFLICT when the lease is lost.
+   */
+  async confirmLease(): Promise<void> {
+    if (!this.leaseLost && this.leaseUntil - Date.now() > this.leaseMs / 3) return;
+    if (!this.leaseLost) await this.renewLease();
+    if (this.leaseLost) {
+      throw new BatonError(
+        "STATE_CONFLICT",
+        "this engine's lease expired and another engine took over its runs: send the request to the server that drives them",
+      );
+    }
   }
 
   /**
@@ -706,7 +725,8 @@ export class Engine {
       });
       const armed = { taskId: entry.value.taskId, go, fired: false, done: Promise.resolve() };
       armed.done = entry.value
-        .start(ready)
+        // Its slot may come after this process was stopped past its lease: checked again then.
+        .start(ready.then(() => this.holdsLease()))
         .catch(() => undefined)
         .then(() => {
           if (armed.fired) return;

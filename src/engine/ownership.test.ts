@@ -2,8 +2,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { LocalExecutor } from "../executors/local-executor.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import type { EngineRow } from "../store/store.js";
+import { Engine } from "./engine.js";
+import { stateLayoutFor } from "./layout.js";
 import { openLocalEngine } from "./local.js";
 import { bootId, isOwnerLive, ownerLabel, runOwner } from "./ownership.js";
 
@@ -80,5 +83,41 @@ describe("an engine's lease in the store", () => {
     const ended = (await other.getEngine(e.id))!;
     expect(isOwnerLive({ engineId: e.id, enginePid: process.pid }, ended)).toBe(false);
     expect((await runOwner(other, { engineId: e.id, enginePid: process.pid })).label).toContain(e.id);
+  });
+
+  it("an engine stopped past its lease adds no submitted task to a run another engine took over", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "baton-lease-"));
+    const layout = stateLayoutFor(dir).prepare();
+    const store = SqliteStore.open(layout.database);
+    const executor = new LocalExecutor({ layout });
+    const lost: string[][] = [];
+    const e = new Engine({
+      store,
+      executor,
+      layout,
+      workdir: dir,
+      leaseMs: 60_000,
+      onLeaseLost: (ids) => lost.push(ids),
+    });
+    cleanups.push(async () => {
+      vi.useRealTimers();
+      await executor.shutdown();
+      await e.close();
+      await store.close();
+    });
+    const [parent] = await e.submit({ name: "parent", command: "sleep 20", cwd: dir });
+    const runId = (await store.getTask(parent!))!.runId;
+    // Its process is stopped longer than its lease; meanwhile another engine takes the run over.
+    const now = Date.now();
+    await store.registerEngine({ ...engine({ id: "eng_other" }), leaseExpiresAt: now + 600_000 });
+    expect(await store.claimRun(runId, "eng_other")).toBe(true);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(now + 61_000);
+    // Woken, before its lease timer fires, it is asked to record a child of the parent: it refuses.
+    await expect(
+      e.submit({ name: "child", command: "true", parentTaskId: parent, cwd: dir }),
+    ).rejects.toThrow(/lease expired and another engine took over its runs/);
+    expect(lost).toEqual([[runId]]);
+    expect((await store.listTasks({ run: runId })).map((t) => t.name)).toEqual(["parent"]);
   });
 });

@@ -279,12 +279,13 @@ export class TaskTree {
           enginePid: process.pid,
           engineId: this.engine.id,
         };
+    // A process stopped past its lease must not add tasks to runs another engine took over.
+    await this.engine.confirmLease();
     try {
       await store.addSubmittedTasks(run, rows, deps);
     } catch (err) {
       // Another submission with the same idempotency key got there first: return its tasks.
-      const cause = (err as { cause?: { code?: string } }).cause;
-      if (key && cause?.code === "SQLITE_CONSTRAINT_UNIQUE") {
+      if (key && isUniqueViolation(err)) {
         const earlier = await store.findTasksByIdempotencyKey(key);
         if (earlier.length > 0) return earlier.map((t) => t.id);
       }
@@ -991,4 +992,10 @@ const SUBMIT_EXTRA = /[.[\]]/g;
 /** Whether `-n NAME` is acceptable: a name (`Train model (MNIST)`), where `.`, `[`, `]` are allowed too. */
 function isSubmitName(name: string): boolean {
   return NAME_PATTERN.test(name.replace(SUBMIT_EXTRA, "_"));
+}
+
+/** A unique index refused a row (SQLite's code is on the store error's cause; PostgreSQL's is 23505). */
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  return e.cause?.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "23505";
 }

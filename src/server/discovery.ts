@@ -13,6 +13,8 @@ export interface ServerRecord {
   url: string;
   /** The server's process id. */
   pid: number;
+  /** Its engine's id in the store (whose lease says whether it still drives its runs). */
+  engineId?: string;
   /** Absolute path of the token file (`.baton/token`). */
   tokenFile: string;
   /** Folder the server runs tasks in. */
@@ -38,6 +40,12 @@ export function writeServerFile(stateDir: string, record: ServerRecord): string 
 
 /** The server recorded in `stateDir`, if its process is still alive. */
 export function readLiveServer(stateDir: string): ServerRecord | undefined {
+  const record = readServerRecord(stateDir);
+  return record && isAlive(record.pid) ? record : undefined;
+}
+
+/** The server recorded in `stateDir`, alive or not (undefined: no record, or not one). */
+export function readServerRecord(stateDir: string): ServerRecord | undefined {
   let record: Partial<ServerRecord>;
   try {
     record = JSON.parse(fs.readFileSync(serverFilePath(stateDir), "utf8")) as Partial<ServerRecord>;
@@ -51,7 +59,7 @@ export function readLiveServer(stateDir: string): ServerRecord | undefined {
   ) {
     return undefined;
   }
-  return isAlive(record.pid) ? (record as ServerRecord) : undefined;
+  return record as ServerRecord;
 }
 
 /** Removes the record on a clean exit, unless another server has replaced it meanwhile. */

@@ -72,6 +72,7 @@ import type {
   TriggerFireRow,
   TriggerStateRow,
 } from "./store.js";
+import { engineLeaseMs } from "./store.js";
 import { TRANSITION_SOURCES, stateConflict } from "./task-states.js";
 
 type Row = Record<string, unknown>;
@@ -170,6 +171,10 @@ export class PostgresStore implements Store {
       user: target.user,
       password: target.password,
       connectionTimeoutMillis: Number(process.env.BATON_DB_CONNECT_TIMEOUT_MS) || 10_000,
+      // A process stopped in the middle of a transaction (SIGSTOP, a starved VM) would hold its
+      // row locks for as long as it is stopped, and the server taking its runs over would wait on
+      // them: the database ends such a transaction before the stopped engine's lease expires.
+      idle_in_transaction_session_timeout: idleTransactionLimit(),
       types: TYPES,
     };
     this.pool = new pg.Pool({ ...this.config, max: 8 });
@@ -294,7 +299,7 @@ export class PostgresStore implements Store {
   private storeError(err: unknown): unknown {
     if (err instanceof BatonError) return err;
     const code = (err as { code?: string }).code ?? "";
-    if (/^(ECONN|ENOTFOUND|ETIMEDOUT|EPIPE|57P|08)/.test(code) || /terminated|Connection/.test(String(err)))
+    if (/^(ECONN|ENOTFOUND|ETIMEDOUT|EPIPE|57P|08)/.test(code) || /terminated|connection/i.test(String(err)))
       return new BatonError(
         "STORE_UNAVAILABLE",
         `cannot use the state database ${this.target.display}: ${this.scrub((err as Error).message)}`,
@@ -365,6 +370,9 @@ export class PostgresStore implements Store {
       } catch (err) {
         return { ok: false, error: this.storeError(err) };
       }
+      // The database may end the connection between two statements (a transaction left idle
+      // too long): the next statement fails with that, and the pool drops the connection.
+      client.on("error", ignore);
       try {
         await client.query("BEGIN");
         const value = await fn(client);
@@ -376,6 +384,7 @@ export class PostgresStore implements Store {
         if ((code === "40001" || code === "40P01") && attempt < 10) continue;
         return { ok: false, error: this.storeError(err) };
       } finally {
+        client.removeListener("error", ignore);
         client.release();
       }
     }
@@ -1476,6 +1485,13 @@ interface PendingWrite {
 
 /** The most writes committed in one transaction. */
 const MAX_BATCH = 500;
+
+/** How long a transaction may sit idle before the database ends it: half an engine's lease, at least 1 s. */
+function idleTransactionLimit(): number {
+  return Math.max(1000, Math.floor(engineLeaseMs() / 2));
+}
+
+function ignore(): void {}
 
 function isStoreUnavailable(err: unknown): boolean {
   return err instanceof BatonError && err.code === "STORE_UNAVAILABLE";

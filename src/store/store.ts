@@ -538,6 +538,15 @@ export interface TriggerFireRow {
   message: string | null;
 }
 
+/**
+ * How long an engine's lease lasts (renewed every third of it): BATON_ENGINE_LEASE_MS, else 20 s.
+ * A server that dies is taken over by another within this time (plus a second, see
+ * server/takeover.ts) when it ran on another machine.
+ */
+export function engineLeaseMs(): number {
+  return Number(process.env.BATON_ENGINE_LEASE_MS) || 20_000;
+}
+
 /** A bus member is gone once it has not been seen for this long (members renew every third of it). */
 export const BUS_MEMBER_TTL_MS = 15_000;
 

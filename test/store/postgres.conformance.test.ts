@@ -1,6 +1,10 @@
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from "../../src/store/migrations.js";
 import { PostgresStore } from "../../src/store/postgres-store.js";
+import { ANY_EXPIRED } from "../../src/store/store.js";
 import { type TestPostgres, missingPostgres, startPostgres } from "../helpers/postgres.js";
 import { describeStoreConformance, runRow } from "./conformance.js";
 import { checkClaimsFromFourProcesses } from "./multi-process-claims.js";
@@ -48,5 +52,55 @@ describe.skipIf(missing)(
       const db = await server.createDatabase("claim");
       await checkClaimsFromFourProcesses(db, (url) => PostgresStore.connect(url));
     }, 120_000);
+
+    it("a process stopped inside a transaction does not keep its run from being taken over, and survives being woken", async () => {
+      const LEASE_MS = 2000;
+      const url = await server.createDatabase("stopped");
+      const store = await PostgresStore.connect(url);
+      const now = Date.now();
+      const engine = (id: string, leaseExpiresAt: number) =>
+        store.registerEngine({ id, host: "h", bootId: "", pid: process.pid, startedAt: now, leaseExpiresAt });
+      await engine("eng_stopped", now + LEASE_MS);
+      await engine("eng_survivor", now + 600_000);
+      await store.createRun(runRow("run_held", { engineId: "eng_stopped" }));
+      const worker = spawn(
+        process.execPath,
+        [path.join(import.meta.dirname, "stopped-writer.mjs"), url, "run_held"],
+        {
+          env: { ...process.env, BATON_ENGINE_LEASE_MS: String(LEASE_MS) },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let out = "";
+      let err = "";
+      worker.stdout.on("data", (d) => {
+        out += d;
+      });
+      worker.stderr.on("data", (d) => {
+        err += d;
+      });
+      const exited = new Promise<number | null>((resolve) => worker.on("exit", resolve));
+      try {
+        while (!out.includes("locked\n")) await sleep(20);
+        // The stopped process's lease expires; the run is taken over once the database has ended
+        // its transaction (at half the lease), not when the process is woken.
+        let claimed = false;
+        const started = Date.now();
+        while (!claimed && Date.now() - started < LEASE_MS * 4) {
+          claimed = await store.claimRun("run_held", "eng_survivor", ANY_EXPIRED);
+          if (!claimed) await sleep(100);
+        }
+        expect(claimed, "the run of the stopped process was never taken over").toBe(true);
+        expect((await store.getRun("run_held"))?.engineId).toBe("eng_survivor");
+        worker.kill("SIGCONT");
+        expect(await exited, err).toBe(0);
+        // Its write failed (nothing of it was applied), and the process went on.
+        expect(JSON.parse(out.split("\n")[1]!).error).toMatch(/cannot use the state database .*connection/);
+        expect((await store.getRun("run_held"))?.engineId).toBe("eng_survivor");
+      } finally {
+        worker.kill("SIGKILL");
+        await store.close();
+      }
+    }, 60_000);
   },
 );

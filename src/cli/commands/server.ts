@@ -5,12 +5,20 @@ import { openEngineOn } from "../../engine/local.js";
 import { safeSmtpUrl } from "../../engine/notify/notifier.js";
 import { BatonError } from "../../errors.js";
 import { createServer } from "../../server/app.js";
-import { readLiveServer, removeServerFile, writeServerFile } from "../../server/discovery.js";
+import {
+  readLiveServer,
+  readServerRecord,
+  removeServerFile,
+  writeServerFile,
+} from "../../server/discovery.js";
 import type { LocatedProject } from "../../server/projects.js";
+import { takeoverInterval } from "../../server/takeover.js";
 import { loadOrCreateToken } from "../../server/token.js";
 import { type TaskLimits, limitsFromEnv, parseLimit } from "../../spec/limits.js";
 import type { PoolSpec } from "../../spec/types.js";
 import { dbFromEnv, sqliteFile } from "../../store/open-store.js";
+import type { Store } from "../../store/store.js";
+import { isAlive } from "../../util/process.js";
 import { loadProject } from "../context.js";
 import { EXIT, claimSignals } from "../exit.js";
 
@@ -97,6 +105,7 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
     writeServerFile(hostDir, {
       url,
       pid: process.pid,
+      engineId: engine.id,
       tokenFile,
       workdir,
       startedAt: new Date().toISOString(),
@@ -163,13 +172,23 @@ export async function serverCommand(opts: ServerCommandOptions): Promise<void> {
   for (const id of resumed)
     process.stderr.write(`resumed run ${id}, left running by an engine that stopped\n`);
   // From now on, runs of engines that die (another server on the same database) are taken over.
-  // The folder's server.json is taken over too when the server it names has died, so that the
-  // clients of this folder (and nested submits of adopted tasks) find a live one.
-  if (!stopping)
-    stopWatching = app.baton.watchOrphans((id) => {
-      process.stderr.write(`took over run ${id}, left running by an engine that stopped\n`);
-      if (!readLiveServer(hostDir)) record();
-    });
+  // The folder's server.json is taken over too when the server it names has died or lost its
+  // lease, so that the clients of this folder (and nested submits of adopted tasks) find a live one.
+  if (!stopping) {
+    const stopOrphans = app.baton.watchOrphans((id) =>
+      process.stderr.write(`took over run ${id}, left running by an engine that stopped\n`),
+    );
+    const recordTimer = setInterval(() => {
+      recordedServerGone(hostDir, store)
+        .then((gone) => gone && record())
+        .catch(() => {});
+    }, takeoverInterval(engine.leaseMs));
+    recordTimer.unref();
+    stopWatching = () => {
+      stopOrphans();
+      clearInterval(recordTimer);
+    };
+  }
 
   await done;
   stopWatching();
@@ -204,6 +223,21 @@ function smtpUrl(text: string | undefined): string | undefined {
     );
   }
   return text;
+}
+
+/**
+ * Whether the server `.baton/server.json` names is gone without removing its record: its process
+ * died, or its engine's lease in the store expired (it was stopped past it; another server
+ * drives its runs). A server that stopped cleanly took its record with it: none is made then.
+ */
+async function recordedServerGone(hostDir: string, store: Store): Promise<boolean> {
+  const recorded = readServerRecord(hostDir);
+  if (!recorded || recorded.pid === process.pid) return false;
+  if (!isAlive(recorded.pid)) return true;
+  if (recorded.engineId === undefined) return false;
+  // An engine this store does not know (a server of this folder on another database) is left alone.
+  const owner = await store.getEngine(recorded.engineId);
+  return owner !== undefined && owner.leaseExpiresAt <= Date.now();
 }
 
 function parsePort(text: string): number {

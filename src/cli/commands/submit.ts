@@ -107,16 +107,24 @@ export function printIds(ids: string[], wait: boolean): void {
 
 /**
  * Sends the submission. Inside a task, a server that refuses the connection is being restarted
- * (the task was adopted, or is about to be): the request never reached it, so it is sent again,
- * with backoff, for up to `BATON_SUBMIT_RETRY_MS` (default 60 s), to the URL the task was given
- * or to the server the folder now records (restarted on another port with `--port 0`).
+ * (the task was adopted, or is about to be), and one that drops it without an answer was
+ * stopped past its lease and is leaving its runs to another server: the submission is sent
+ * again, with backoff, for up to `BATON_SUBMIT_RETRY_MS` (default 60 s), to the URL the task was
+ * given or to the server the folder now records (restarted on another port with `--port 0`, or
+ * the server that took the runs over). It carries an idempotency key (made here if not given),
+ * so that a submission the first server did record is not recorded twice.
  */
 async function post(
   endpoint: ApiEndpoint,
-  requests: SubmitRequest[],
+  submitted: SubmitRequest[],
 ): Promise<{ client: ApiClient; ids: string[] }> {
   const deadline = Date.now() + (Number(process.env.BATON_SUBMIT_RETRY_MS) || 60_000);
-  const nested = requests[0]?.parentTaskId !== undefined;
+  const parent = submitted[0]?.parentTaskId;
+  const nested = parent !== undefined;
+  const requests =
+    nested && submitted[0]?.idempotencyKey === undefined
+      ? submitted.map((r) => ({ ...r, idempotencyKey: retryKey(parent) }))
+      : submitted;
   let current = endpoint;
   let told = false;
   const ids: string[] = [];
@@ -128,9 +136,11 @@ async function post(
         ids.push(...(await client.post<{ ids: string[] }>(route, body)).ids);
         break;
       } catch (err) {
-        if (!nested || !refused(err) || Date.now() >= deadline) throw err;
+        if (!nested || !unanswered(err) || Date.now() >= deadline) throw err;
         if (!told) {
-          process.stderr.write(`baton submit: no server at ${current.url}; trying again until it is back\n`);
+          process.stderr.write(
+            `baton submit: no answer from the server at ${current.url}; trying again until one answers\n`,
+          );
           told = true;
         }
         await sleep(delay);
@@ -161,12 +171,22 @@ function bodies(requests: SubmitRequest[]): Array<[string, unknown]> {
   return parts;
 }
 
-/** Whether a request never reached the server (nothing listens there): safe to send again. */
-function refused(err: unknown): boolean {
+/**
+ * Whether a request got no answer: it never reached the server (nothing listens there), or the
+ * connection was dropped before the response. Sending it again with the same idempotency key
+ * records it at most once.
+ */
+function unanswered(err: unknown): boolean {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === "ECONNREFUSED") return true;
+    const code = (e as { code?: unknown }).code;
+    if (code === "ECONNREFUSED" || code === "ECONNRESET" || code === "EPIPE") return true;
   }
   return false;
+}
+
+/** An idempotency key for one nested `baton submit` (unique under its parent task). */
+function retryKey(parentTaskId: string): string {
+  return `${parentTaskId}/submit-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
 }
 
 function buildRequest(words: string[], opts: SubmitOptions): SubmitRequest {
