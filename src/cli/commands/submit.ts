@@ -121,10 +121,9 @@ async function post(
   const deadline = Date.now() + (Number(process.env.BATON_SUBMIT_RETRY_MS) || 60_000);
   const parent = submitted[0]?.parentTaskId;
   const nested = parent !== undefined;
-  const requests =
-    nested && submitted[0]?.idempotencyKey === undefined
-      ? submitted.map((r) => ({ ...r, idempotencyKey: retryKey(parent) }))
-      : submitted;
+  // One key for the whole submission: the tasks of a batch share theirs.
+  const key = nested && submitted[0]?.idempotencyKey === undefined ? retryKey(parent) : undefined;
+  const requests = key === undefined ? submitted : submitted.map((r) => ({ ...r, idempotencyKey: key }));
   let current = endpoint;
   let told = false;
   const ids: string[] = [];
