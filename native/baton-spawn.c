@@ -15,7 +15,7 @@
  * Protocol, on stdin and stdout (spawn-helper.ts is the only user: nothing here is a public format):
  *
  *   request  (stdin)  fields each ended by a NUL byte:
- *                     ID FILE CWD LOG DIR DIRMODE FILEMODE ARGC ARG... ENVC NAME=VALUE... FILEC STATEFILE...
+ *                     ID FILE CWD LOG DIR DIRMODE FILEMODE AFTER UNTIL ARGC ARG... ENVC NAME=VALUE... FILEC STATEFILE...
  *                     First the task's files are made, as the engine would make them (state-mode.ts):
  *                     the folder DIR with its missing parents (mode DIRMODE, octal, exactly; an
  *                     existing DIR must be writable), then LOG and each STATEFILE, created empty with
@@ -24,17 +24,26 @@
  *                     in a session of its own, with stdin /dev/null and stdout and stderr appended
  *                     to LOG, with this helper's environment plus NAME=VALUE (replacing a variable
  *                     of the same name), every signal at its default and none blocked.
+ *                     AFTER, when not 0, is the ID of a request whose process runs (or is held
+ *                     itself): the files are made now, and the process is started the moment that
+ *                     one ends (before its end is replied), so that a task waiting for the slot of
+ *                     the task before it starts without a round trip to the engine. Not when the end
+ *                     comes after UNTIL (milliseconds since the epoch; 0: no limit): then it waits
+ *                     for a G. An ID that follows nothing running is started at once.
+ *            control  one field: G followed by an ID starts that held request now; D followed by an
+ *                     ID drops it (replied H). Either does nothing for a request not held (any more).
  *   replies  (stdout) one line each; the first, R, says the helper is ready:
  *                     R                    ready for requests
  *                     S ID PID STARTTIME   started; STARTTIME is field 22 of /proc/PID/stat ("-" if unreadable)
  *                     P ID WHAT ERRNO      a file could not be made (WHAT: dir, log, or the STATEFILE's
  *                                          index from 0); nothing was started
  *                     F ID ERRNO MESSAGE   could not be started
+ *                     H ID                 a held request was dropped (D): nothing was started
  *                     X ID CODE SIGNAL     ended: CODE is the exit status (-1 when killed), SIGNAL the
  *                                          signal number (0 when it exited); whatever it left running in
  *                                          its process group has been sent SIGKILL first
  *
- * At the end of stdin (the engine or launcher is gone) the helper exits; the tasks live on in their own
+ * At the end of stdin (the engine or launcher is gone) the helper exits, starting nothing it held; the tasks live on in their own
  * sessions and report through their status files, as they do when a launcher dies. It ignores
  * SIGINT, SIGQUIT and SIGHUP: a Ctrl-C in the terminal reaches the whole foreground process
  * group, and is the engine's to handle (it cancels the tasks, whose ends the helper reports).
@@ -51,6 +60,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -207,9 +217,61 @@ static int prepare(const char *id, char *dir, const char *log, mode_t dir_mode, 
   return 0;
 }
 
-static void start(char **f, long argc, char **argv, long envc, char **envv, long filec, char **files) {
+/* A request as read: its fixed fields, then the arguments, variables and state files. */
+#define FIXED 9
+struct request {
+  char *fixed[FIXED];
+  long counts[3];
+  char **lists[3];
+};
+
+static void free_request(struct request *r) {
+  for (int l = 0; l < 3; l++) free(r->lists[l]);
+}
+
+/* Processes started and not reaped yet, by request id (few: at most the slots in use). */
+static long long *live;
+static size_t live_len, live_cap;
+
+static void add_live(long long id) {
+  if (live_len == live_cap) {
+    live_cap = live_cap ? live_cap * 2 : 64;
+    live = realloc(live, live_cap * sizeof *live);
+    if (!live) die("realloc");
+  }
+  live[live_len++] = id;
+}
+
+static int remove_live(long long id) {
+  for (size_t i = 0; i < live_len; i++)
+    if (live[i] == id) {
+      live[i] = live[--live_len];
+      return 1;
+    }
+  return 0;
+}
+
+/* Requests whose files are made and whose process waits for another's end (AFTER), or a G. */
+struct hold {
+  long long id, after, until;
+  char *buf; /* the request's own copy, which `r` points into */
+  struct request r;
+};
+static struct hold *holds;
+static size_t holds_len, holds_cap;
+
+static long long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Starts the request's process (its files are made); replies S or F. */
+static void launch(struct request *r) {
+  char **f = r->fixed;
+  long argc = r->counts[0], envc = r->counts[1];
+  char **argv = r->lists[0], **envv = r->lists[1];
   const char *id = f[0], *file = f[1], *cwd = f[2], *log = f[3];
-  if (!prepare(id, f[4], log, (mode_t)strtol(f[5], NULL, 8), (mode_t)strtol(f[6], NULL, 8), filec, files)) return;
   char line[512];
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
@@ -243,48 +305,129 @@ static void start(char **f, long argc, char **argv, long envc, char **envv, long
   } else {
     char st[32];
     start_time(pid, st, sizeof st);
-    if (pid <= pid_max) ids_by_pid[pid] = strtoll(id, NULL, 10) + 1;
+    long long nid = strtoll(id, NULL, 10);
+    if (pid <= pid_max) ids_by_pid[pid] = nid + 1;
+    add_live(nid);
     n = snprintf(line, sizeof line, "S %s %d %s\n", id, (int)pid, st);
   }
   reply(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
-/* The NUL-ended field at *p, moving *p past it; NULL when the input holds no complete field there. */
-static char *field(size_t *p) {
-  char *nul = memchr(in + *p, 0, in_len - *p);
+static ssize_t find_hold(long long id) {
+  for (size_t i = 0; i < holds_len; i++)
+    if (holds[i].id == id) return (ssize_t)i;
+  return -1;
+}
+
+/* Takes hold `i` out of the list, keeping the others in the order they came. */
+static struct hold take_hold(size_t i) {
+  struct hold h = holds[i];
+  memmove(holds + i, holds + i + 1, (holds_len - i - 1) * sizeof *holds);
+  holds_len--;
+  return h;
+}
+
+static void release_hold(struct hold *h) {
+  free_request(&h->r);
+  free(h->buf);
+}
+
+/* Whether request `id` runs or is held: a request following it waits. */
+static int pending(long long id) {
+  for (size_t i = 0; i < live_len; i++)
+    if (live[i] == id) return 1;
+  return find_hold(id) >= 0;
+}
+
+/* The NUL-ended field at *p of buf, moving *p past it; NULL when buf holds no complete field there. */
+static char *field(char *buf, size_t len, size_t *p) {
+  char *nul = memchr(buf + *p, 0, len - *p);
   if (!nul) return NULL;
-  char *f = in + *p;
-  *p = (size_t)(nul - in) + 1;
+  char *f = buf + *p;
+  *p = (size_t)(nul - buf) + 1;
   return f;
 }
 
-/* Starts every complete request in the input; what is left is the start of the next one. */
+/* Reads one request of buf from *p (moving *p past it): 1, or 0 when it is not complete yet. */
+static int parse_request(char *buf, size_t len, size_t *p, struct request *r) {
+  memset(r, 0, sizeof *r);
+  for (int i = 0; i < FIXED; i++)
+    if (!(r->fixed[i] = field(buf, len, p))) return 0;
+  for (int l = 0; l < 3; l++) {
+    char *count = field(buf, len, p);
+    if (!count) return 0;
+    r->counts[l] = strtol(count, NULL, 10);
+    if (r->counts[l] < 0 || r->counts[l] > 1 << 20) {
+      fprintf(stderr, "baton-spawn: bad request (count %s)\n", count);
+      exit(1);
+    }
+    r->lists[l] = malloc(sizeof(char *) * (size_t)(r->counts[l] + 1));
+    if (!r->lists[l]) die("malloc");
+    for (long k = 0; k < r->counts[l]; k++)
+      if (!(r->lists[l][k] = field(buf, len, p))) return 0;
+  }
+  return 1;
+}
+
+/* A G or D: starts or drops a held request. */
+static void control(const char *f) {
+  ssize_t i = find_hold(strtoll(f + 1, NULL, 10));
+  if (i < 0) return;
+  struct hold h = take_hold((size_t)i);
+  if (f[0] == 'G') {
+    launch(&h.r);
+  } else {
+    char line[64];
+    int n = snprintf(line, sizeof line, "H %lld\n", h.id);
+    reply(line, (size_t)n);
+  }
+  release_hold(&h);
+}
+
+/* Makes the request's files, then starts its process, or holds it (AFTER). */
+static void take(struct request *r, const char *raw, size_t raw_len) {
+  char **f = r->fixed;
+  if (!prepare(f[0], f[4], f[3], (mode_t)strtol(f[5], NULL, 8), (mode_t)strtol(f[6], NULL, 8), r->counts[2],
+               r->lists[2]))
+    return;
+  long long after = strtoll(f[7], NULL, 10);
+  if (after == 0 || !pending(after)) {
+    launch(r);
+    return;
+  }
+  if (holds_len == holds_cap) {
+    holds_cap = holds_cap ? holds_cap * 2 : 16;
+    holds = realloc(holds, holds_cap * sizeof *holds);
+    if (!holds) die("realloc");
+  }
+  struct hold *h = &holds[holds_len++];
+  h->id = strtoll(f[0], NULL, 10);
+  h->after = after;
+  h->until = strtoll(f[8], NULL, 10);
+  h->buf = malloc(raw_len);
+  if (!h->buf) die("malloc");
+  memcpy(h->buf, raw, raw_len);
+  size_t p = 0;
+  parse_request(h->buf, raw_len, &p, &h->r);
+}
+
+/* Takes every complete request in the input; what is left is the start of the next one. */
 static void take_requests(void) {
   size_t pos = 0;
   for (;;) {
     size_t p = pos;
-    char *fixed[7];
-    long counts[3] = {0, 0, 0};
-    char **lists[3] = {NULL, NULL, NULL};
-    int complete = 1;
-    for (int i = 0; i < 7 && complete; i++) complete = (fixed[i] = field(&p)) != NULL;
-    for (int l = 0; l < 3 && complete; l++) {
-      char *count = field(&p);
-      if (!count) {
-        complete = 0;
-        break;
-      }
-      counts[l] = strtol(count, NULL, 10);
-      if (counts[l] < 0 || counts[l] > 1 << 20) {
-        fprintf(stderr, "baton-spawn: bad request (count %s)\n", count);
-        exit(1);
-      }
-      lists[l] = malloc(sizeof(char *) * (size_t)(counts[l] + 1));
-      if (!lists[l]) die("malloc");
-      for (long k = 0; k < counts[l] && complete; k++) complete = (lists[l][k] = field(&p)) != NULL;
+    char *first = field(in, in_len, &p);
+    if (!first) break;
+    if (first[0] == 'G' || first[0] == 'D') {
+      control(first);
+      pos = p;
+      continue;
     }
-    if (complete) start(fixed, counts[0], lists[0], counts[1], lists[1], counts[2], lists[2]);
-    for (int l = 0; l < 3; l++) free(lists[l]);
+    p = pos;
+    struct request r;
+    int complete = parse_request(in, in_len, &p, &r);
+    if (complete) take(&r, in + pos, p - pos);
+    free_request(&r);
     if (!complete) break;
     pos = p;
   }
@@ -300,8 +443,19 @@ static void reap(void) {
     long long id = pid <= pid_max ? ids_by_pid[pid] - 1 : -1;
     if (pid <= pid_max) ids_by_pid[pid] = 0;
     if (id < 0) continue;
+    remove_live(id);
     /* Whatever the task left running in its group goes with it (the group outlives its leader). */
     kill(-pid, SIGKILL);
+    /* The request that waited for this end starts first, unless its time is past (it waits for a G). */
+    for (size_t i = 0; i < holds_len; i++) {
+      if (holds[i].after != id) continue;
+      if (holds[i].until == 0 || now_ms() <= holds[i].until) {
+        struct hold h = take_hold(i);
+        launch(&h.r);
+        release_hold(&h);
+      }
+      break;
+    }
     char line[128];
     int n = WIFEXITED(status) ? snprintf(line, sizeof line, "X %lld %d 0\n", id, WEXITSTATUS(status))
                               : snprintf(line, sizeof line, "X %lld -1 %d\n", id, WTERMSIG(status));

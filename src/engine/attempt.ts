@@ -1,5 +1,11 @@
 import type { Collected } from "../artifacts/collect.js";
-import type { AttemptRef, ExitResult, QueuedListener, TaskProcess } from "../executors/executor.js";
+import type {
+  AttemptRef,
+  ExitResult,
+  QueuedListener,
+  StartAhead,
+  TaskProcess,
+} from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
 import type { AttemptEnd } from "../store/store.js";
 import type { Engine } from "./engine.js";
@@ -66,7 +72,7 @@ export function attemptRef(plan: {
 export async function launchAttempt(
   engine: Engine,
   plan: AttemptPlan,
-  go?: Promise<void>,
+  ahead?: StartAhead,
 ): Promise<LaunchedAttempt> {
   await engine.launchGate;
   // An engine whose lease expired starts nothing before it knows its runs are still its own.
@@ -110,7 +116,7 @@ export async function launchAttempt(
     ...(plan.arrayGroup ? { arrayGroup: plan.arrayGroup } : {}),
     onQueued: queuedListener(engine, plan),
     // Started ahead of its slot (see Engine.armAhead): recorded, the process waits for the slot.
-    ...(go ? { go } : {}),
+    ...(ahead ? { go: ahead.go, after: ahead.after, holdUntil: ahead.holdUntil } : {}),
   });
   if (proc.handle !== null) {
     const where = { handle: proc.handle, pid: proc.pid, pidStart: proc.pidStart };

@@ -2,7 +2,7 @@ import os from "node:os";
 import { ContentStore } from "../artifacts/cas.js";
 import { UrlInputs } from "../artifacts/url-inputs.js";
 import { BatonError, ensureBatonError } from "../errors.js";
-import type { Executor } from "../executors/executor.js";
+import type { Executor, StartAhead } from "../executors/executor.js";
 import { type TaskLimits, limitsFromEnv } from "../spec/limits.js";
 import type { PoolSpec, ProjectSpec } from "../spec/types.js";
 import {
@@ -132,11 +132,12 @@ export interface SubmitRequest {
 export interface QueuedWork {
   taskId: string;
   /**
-   * Runs the work in its slot. With `go`, the work is started ahead of its slot (see
+   * Runs the work in its slot. With `ahead`, the work is started ahead of its slot (see
    * {@link Engine.armAhead}): it records its attempt and gets ready at once, and starts its
-   * process only once `go` resolves.
+   * process only once `ahead.go` resolves (or when the task `ahead.after` ends, if its executor
+   * sees that first).
    */
-  start: (go?: Promise<void>) => Promise<void>;
+  start: (ahead?: StartAhead) => Promise<void>;
 }
 
 /** See {@link Engine.stats}. */
@@ -681,13 +682,24 @@ export class Engine {
    */
   private startWork(queue: PoolQueue<QueuedWork>, work: QueuedWork): void {
     const began = performance.now();
+    queue.holding.add(work.taskId);
+    queue.unfollowed.add(work.taskId);
     work
       .start()
       .catch(() => undefined)
       .finally(() => {
         queue.noteDuration(performance.now() - began);
+        queue.holding.delete(work.taskId);
+        queue.unfollowed.delete(work.taskId);
+        // The work started ahead to follow this one takes its slot whatever else waits: its
+        // executor may have started it already, at this one's end.
+        const follower = queue.armed.findIndex((a) => a.after === work.taskId);
         const next =
-          queue.running <= queue.slots && !this.claiming.has(queue) ? this.nextForSlot(queue) : undefined;
+          follower >= 0
+            ? armedWork(queue.armed.splice(follower, 1)[0]!)
+            : queue.running <= queue.slots && !this.claiming.has(queue)
+              ? this.nextForSlot(queue)
+              : undefined;
         if (next) {
           this.handOver(queue, work.taskId, next);
           return;
@@ -723,16 +735,22 @@ export class Engine {
       const ready = new Promise<void>((resolve) => {
         go = resolve;
       });
-      const armed = { taskId: entry.value.taskId, go, fired: false, done: Promise.resolve() };
+      // It follows a running work that no other follows: that one's slot is its, so its executor
+      // may start it the moment that one ends (not past this engine's lease).
+      const after = queue.unfollowed.values().next().value as string | undefined;
+      if (after !== undefined) queue.unfollowed.delete(after);
+      const armed = { taskId: entry.value.taskId, go, fired: false, done: Promise.resolve(), after };
       armed.done = entry.value
         // Its slot may come after this process was stopped past its lease: checked again then.
-        .start(ready.then(() => this.holdsLease()))
+        .start({ go: ready.then(() => this.holdsLease()), after, holdUntil: this.leaseUntil })
         .catch(() => undefined)
         .then(() => {
           if (armed.fired) return;
-          // Ended before a slot came (cancelled, or not runnable after all): it holds none.
+          // Ended before a slot came (cancelled, or not runnable after all): it holds none, and
+          // the work it followed may be followed by another.
           const i = queue.armed.indexOf(armed);
           if (i >= 0) queue.armed.splice(i, 1);
+          if (after !== undefined && queue.holding.has(after)) queue.unfollowed.add(after);
         });
       queue.armed.push(armed);
     }

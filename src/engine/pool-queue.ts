@@ -16,7 +16,11 @@ export class PoolQueue<T> {
    * Work started ahead of a slot, in the order it was started (see Engine.armAhead): recorded,
    * its process waiting for `go`. `done` settles when the work ends.
    */
-  armed: Array<{ taskId: string; go: () => void; fired: boolean; done: Promise<void> }> = [];
+  armed: Array<{ taskId: string; go: () => void; fired: boolean; done: Promise<void>; after?: string }> = [];
+  /** Work running in this pool's slots (task ids). */
+  readonly holding = new Set<string>();
+  /** Running work (task ids, in the order it started) that no work started ahead follows yet. */
+  readonly unfollowed = new Set<string>();
   /** How long this pool's work lasted lately, in ms (a moving average), and how many ended. */
   private recentMs = Number.POSITIVE_INFINITY;
   private ended = 0;

@@ -1,5 +1,5 @@
 import type { OutputFile } from "../artifacts/outputs.js";
-import type { ExitResult } from "../executors/executor.js";
+import type { ExitResult, StartAhead } from "../executors/executor.js";
 import type { PoolSpec } from "../spec/types.js";
 import type { AttemptEnd, TaskCompletion, TaskStatus } from "../store/store.js";
 import { childrenFailedText } from "../util/plural.js";
@@ -100,15 +100,15 @@ export class TaskRunner<T extends RunnerTask> {
   enqueue(task: T, plan: RunnableTask = this.owner.runnable(task)): void {
     this.engine.enqueue(plan.pool, plan.priority, {
       taskId: task.id,
-      start: (go) => this.runAttempt(task, go),
+      start: (ahead) => this.runAttempt(task, ahead),
     });
   }
 
   /**
    * One attempt in its slot: record it, start the process, wait; its end is recorded outside the
-   * slot. With `go` (started ahead of its slot), the process starts once `go` resolves.
+   * slot. Started ahead of its slot, the process starts once `ahead.go` resolves.
    */
-  private async runAttempt(task: T, go?: Promise<void>): Promise<void> {
+  private async runAttempt(task: T, ahead?: StartAhead): Promise<void> {
     if (task.status !== "queued" || !this.owner.mayRun(task)) return;
     const plan = this.owner.runnable(task);
     const number = task.attempts + 1;
@@ -118,7 +118,7 @@ export class TaskRunner<T extends RunnerTask> {
     const { proc, logPath } = await launchAttempt(
       this.engine,
       { ...plan, taskId: task.id, name: task.name, number },
-      go,
+      ahead,
     );
     task.cancel = () => proc.cancel();
     // A cancel came while the process was starting.

@@ -56,6 +56,20 @@ export interface LaunchRequest extends AttemptRef {
    * get ready at once, but starts nothing before this resolves.
    */
   go?: Promise<void>;
+  /**
+   * With `go`: the task (id) whose slot this attempt gets when it ends. An executor that sees
+   * that task's process end first may start this one then, without waiting for `go`; not after
+   * `holdUntil` (ms since the epoch: the engine's lease), when only `go` starts it.
+   */
+  after?: string;
+  holdUntil?: number;
+}
+
+/** How work started ahead of its slot starts (see {@link LaunchRequest.go}). */
+export interface StartAhead {
+  go: Promise<void>;
+  after?: string;
+  holdUntil?: number;
 }
 
 /**

@@ -8,7 +8,7 @@ import { commandSizeProblem } from "./arg-limit.js";
 import type { AdoptRequest, Executor, ExitResult, LaunchRequest, TaskProcess } from "./executor.js";
 import { readProcStat, readStartTime } from "./proc-stat.js";
 import { shellArgv } from "./shell.js";
-import { Spawner } from "./spawner.js";
+import { type SpawnRequest, Spawner } from "./spawner.js";
 import { type LocalAttemptPaths, LocalWorkspace, folderEnv } from "./workspace.js";
 
 export interface LocalExecutorOptions {
@@ -37,6 +37,8 @@ export class LocalExecutor implements Executor {
   readonly workspace: LocalWorkspace;
   private readonly killGraceMs: number;
   private readonly live = new Set<TaskProcess>();
+  /** The processes started here and not ended, by task: what a task started ahead follows. */
+  private readonly byTask = new Map<string, LocalProcess>();
   private spawner: Spawner | undefined;
 
   constructor(options: LocalExecutorOptions) {
@@ -59,8 +61,21 @@ export class LocalExecutor implements Executor {
         placed = ensureBatonError(err).message;
       }
     }
-    const proc = new LocalProcess(request, paths, this.workspace, this.killGraceMs, this.spawner, placed);
+    const follows = request.after === undefined ? undefined : this.byTask.get(request.after)?.spawnId;
+    const proc = new LocalProcess(
+      request,
+      paths,
+      this.workspace,
+      this.killGraceMs,
+      this.spawner,
+      placed,
+      follows,
+    );
     this.track(proc);
+    this.byTask.set(request.taskId, proc);
+    void proc.exited.then(() => {
+      if (this.byTask.get(request.taskId) === proc) this.byTask.delete(request.taskId);
+    });
     await proc.started;
     return proc;
   }
@@ -204,7 +219,14 @@ class LocalProcess extends WatchedProcess {
   private waitingForSlot: (() => void) | undefined;
   /** After a restart, a process whose handle was not recorded is found by its environment (`findAttemptProcess`). */
   readonly findableWithoutHandle = process.platform === "linux";
+  /** Its request to the spawner, once sent. */
+  spawnId: number | undefined;
 
+  /**
+   * @param follows started ahead of its slot (`request.go`), the spawner's request of the task
+   *   whose slot it gets (`request.after`): where the spawner can, it is held there and started
+   *   the moment that one ends, without waiting for `go`.
+   */
   constructor(
     request: LaunchRequest,
     paths: LocalAttemptPaths,
@@ -212,6 +234,7 @@ class LocalProcess extends WatchedProcess {
     killGraceMs: number,
     spawner: Spawner,
     setupProblem: string | undefined,
+    follows?: number,
   ) {
     super(request.timeoutMs, killGraceMs);
     this.started = new Promise((resolveStarted) => {
@@ -231,7 +254,7 @@ class LocalProcess extends WatchedProcess {
         return;
       }
       let launched = false;
-      const start = () => {
+      const start = (hold?: SpawnRequest["hold"]) => {
         if (launched) return;
         launched = true;
         this.waitingForSlot = undefined;
@@ -241,7 +264,7 @@ class LocalProcess extends WatchedProcess {
           resolveStarted();
           return;
         }
-        spawner.spawn(
+        this.spawnId = spawner.spawn(
           {
             file,
             args,
@@ -260,9 +283,11 @@ class LocalProcess extends WatchedProcess {
               logPath: paths.logPath,
               ...(request.keepFailedOutputs ? { keepFailed: true } : {}),
             },
+            ...(hold ? { hold } : {}),
           },
           {
             onStarted: (pid, pidStart) => {
+              this.waitingForSlot = undefined;
               this.pid = pid;
               // Read by whoever started it, before it could be reaped: a task that ends at once has it too.
               this.pidStart = pidStart;
@@ -281,6 +306,11 @@ class LocalProcess extends WatchedProcess {
             },
             onFailed: (message) => {
               this.fail(message);
+              resolveStarted();
+            },
+            // Held, and cancelled before its slot came: it ends without a process.
+            onDropped: () => {
+              this.finish(null, null);
               resolveStarted();
             },
             onOrphaned: () => {
@@ -305,6 +335,22 @@ class LocalProcess extends WatchedProcess {
         SHOW_SLOT_WAIT_MS,
       );
       shown.unref();
+      if (follows !== undefined && spawner.canHold(follows)) {
+        // Held by the spawn helper, which starts it when the task before it ends (or at `go`).
+        start({ after: follows, until: request.holdUntil ?? 0 });
+        const id = this.spawnId;
+        if (id === undefined) return;
+        this.waitingForSlot = () => {
+          clearTimeout(shown);
+          spawner.drop(id);
+        };
+        void request.go.then(() => {
+          clearTimeout(shown);
+          request.onQueued?.(null);
+          spawner.go(id);
+        });
+        return;
+      }
       this.waitingForSlot = () => {
         clearTimeout(shown);
         start();

@@ -31,6 +31,13 @@ export interface HelperRequest {
   /** Files made empty before the start (the status and metrics files). */
   stateFiles: string[];
   modes: Pick<StateModes, "dir" | "file">;
+  /**
+   * Held: the files are made now, and the process started the moment request `after` (an id
+   * {@link SpawnHelper.start} returned) ends, if that is before `until` (ms since the epoch, 0:
+   * no limit); else, or if `after` is not running, by {@link SpawnHelper.go}.
+   */
+  after?: number;
+  until?: number;
 }
 
 export interface HelperHandlers {
@@ -39,6 +46,8 @@ export interface HelperHandlers {
   onExited(code: number | null, signal: NodeJS.Signals | null): void;
   /** Nothing was started: its folder or files could not be made (`prepare`), or the process not started. */
   onFailed(message: string, stage: "prepare" | "start"): void;
+  /** A held request was dropped ({@link SpawnHelper.drop}) before it started. */
+  onDropped?(): void;
 }
 
 const SIGNAL_NAMES = new Map(
@@ -120,8 +129,11 @@ export class SpawnHelper {
     });
   }
 
-  /** Sends one request; exactly one of `onFailed` or `onStarted` then `onExited` follows. */
-  start(r: HelperRequest, handlers: HelperHandlers): void {
+  /**
+   * Sends one request; exactly one of `onFailed`, `onDropped`, or `onStarted` then `onExited`
+   * follows. Returns its id (undefined when it was refused here).
+   */
+  start(r: HelperRequest, handlers: HelperHandlers): number | undefined {
     const fields = [
       r.file,
       r.cwd,
@@ -129,6 +141,8 @@ export class SpawnHelper {
       r.outputDir ?? "",
       r.modes.dir.toString(8),
       r.modes.file.toString(8),
+      String(r.after ?? 0),
+      String(r.until ?? 0),
     ];
     fields.push(String(r.args.length + 1), r.file, ...r.args);
     const env = Object.entries(r.env).map(([name, value]) => `${name}=${value}`);
@@ -141,11 +155,22 @@ export class SpawnHelper {
         `an argument or variable holds a null byte: ${JSON.stringify(bad.slice(0, 80))}`,
         "start",
       );
-      return;
+      return undefined;
     }
     const id = this.nextId++;
     this.handlers.set(id, { h: handlers, r });
     this.child.stdin!.write(`${id}\0${fields.join("\0")}\0`);
+    return id;
+  }
+
+  /** Starts held request `id` now (nothing if it started or ended already). */
+  go(id: number): void {
+    this.child.stdin!.write(`G${id}\0`);
+  }
+
+  /** Drops held request `id` (`onDropped`); one that started already goes on (`onStarted` came or comes). */
+  drop(id: number): void {
+    this.child.stdin!.write(`D${id}\0`);
   }
 
   /** Whether the helper keeps this process alive: only while it has tasks to report on. */
@@ -191,6 +216,9 @@ export class SpawnHelper {
     } else if (kind === "F") {
       this.handlers.delete(id);
       h.onFailed(rest.join(" ") || `error ${a}`, "start");
+    } else if (kind === "H") {
+      this.handlers.delete(id);
+      h.onDropped?.();
     } else if (kind === "X") {
       this.handlers.delete(id);
       const code = Number(a);

@@ -21,6 +21,11 @@ export interface SpawnRequest {
   sharedDir?: string;
   /** Collected in the launcher once the process ends. */
   collect?: CollectRequest;
+  /**
+   * Held by the spawn helper until request `after` ends (see {@link Spawner.canHold}), if before
+   * `until` (ms since the epoch, 0: no limit); else started by {@link Spawner.go}.
+   */
+  hold?: { after: number; until: number };
 }
 
 export type SpawnReply =
@@ -35,7 +40,9 @@ export type SpawnReply =
       /** A promise only from the engine's own process (`collectLater` in start-task.ts), never sent to a launcher. */
       collected?: Collected | Promise<Collected>;
     }
-  | { type: "failed"; id: number; message: string };
+  | { type: "failed"; id: number; message: string }
+  /** A held request dropped before it started (the helper's only). */
+  | { type: "dropped"; id: number };
 
 export interface SpawnHandlers {
   onStarted(pid: number, pidStart: string | null): void;
@@ -47,6 +54,8 @@ export interface SpawnHandlers {
   onFailed(message: string): void;
   /** The launcher died after starting the process: the process may live on, unwatched. */
   onOrphaned(): void;
+  /** A held request was dropped ({@link Spawner.drop}) before its process started. */
+  onDropped?(): void;
 }
 
 interface Launcher {
@@ -94,8 +103,8 @@ export class Spawner {
   private closed = false;
   /** The engine's own spawn helper: undefined until the first task, a promise while it starts, null when there is none. */
   private helper: SpawnHelper | Promise<SpawnHelper | undefined> | null | undefined;
-  /** Requests sent through the helper and not ended yet. */
-  private readonly viaHelper = new Set<number>();
+  /** Requests sent through the helper and not ended yet, with the helper's id of each. */
+  private readonly viaHelper = new Map<number, number>();
   /** Requests that came while the helper was starting, in a process too big to fork. */
   private waitingForHelper: Array<() => void> = [];
 
@@ -141,8 +150,8 @@ export class Spawner {
   }
 
   /** `ids` lost the process that was starting them: the started ones are watched by pid, the others fail. */
-  private abandon(ids: Set<number>, who: string): void {
-    for (const id of ids) {
+  private abandon(ids: Set<number> | Map<number, number>, who: string): void {
+    for (const id of ids.keys()) {
       const h = this.handlers.get(id);
       this.handlers.delete(id);
       if (!h) continue;
@@ -173,10 +182,32 @@ export class Spawner {
     if (i >= 0 && !this.closed && !entry.closing) this.launchers[i] = this.startLauncher();
   }
 
-  spawn(request: Omit<SpawnRequest, "id">, handlers: SpawnHandlers): void {
+  /** Starts a process (or holds it: `request.hold`); returns the request's id. */
+  spawn(request: Omit<SpawnRequest, "id">, handlers: SpawnHandlers): number {
     const id = this.nextId++;
     this.handlers.set(id, handlers);
     this.route({ ...request, id });
+    return id;
+  }
+
+  /**
+   * Whether a request may be held until request `after` ends: only the spawn helper holds, and
+   * only after a request it has (running, or held itself).
+   */
+  canHold(after: number): boolean {
+    return this.helper instanceof SpawnHelper && this.viaHelper.has(after);
+  }
+
+  /** Starts held request `id` now; nothing if it started, ended, or was never held. */
+  go(id: number): void {
+    const sent = this.viaHelper.get(id);
+    if (sent !== undefined && this.helper instanceof SpawnHelper) this.helper.go(sent);
+  }
+
+  /** Drops held request `id` (its `onDropped` follows), unless it started meanwhile. */
+  drop(id: number): void {
+    const sent = this.viaHelper.get(id);
+    if (sent !== undefined && this.helper instanceof SpawnHelper) this.helper.drop(sent);
   }
 
   private route(request: SpawnRequest): void {
@@ -185,9 +216,16 @@ export class Spawner {
     // A one-task run starts no helper: the first task is started here, the helper with the second.
     const helper = id === 1 ? undefined : this.readyHelper();
     if (helper) {
-      this.viaHelper.add(id);
+      // A held request names the one it follows by the helper's id of it.
+      const after = request.hold && this.viaHelper.get(request.hold.after);
+      const sent: SpawnRequest =
+        request.hold && after !== undefined
+          ? { ...request, hold: { after, until: request.hold.until } }
+          : { ...request, hold: undefined };
+      this.viaHelper.set(id, 0);
       if (this.viaHelper.size === 1) helper.setRef(true);
-      startTask(request, (r) => this.onReply(undefined, r), this.baseEnv, helper, true);
+      const helperId = startTask(sent, (r) => this.onReply(undefined, r), this.baseEnv, helper, true);
+      if (helperId !== undefined && this.viaHelper.has(id)) this.viaHelper.set(id, helperId);
       return;
     }
     const small = process.memoryUsage.rss() < START_HERE_MAX_RSS;
@@ -283,6 +321,7 @@ export class Spawner {
       this.helper.setRef(false);
     }
     if (r.type === "exited") h.onExited(r.code, r.signal, r.collected);
+    else if (r.type === "dropped") h.onDropped?.();
     else h.onFailed(r.message);
   }
 }

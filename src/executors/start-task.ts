@@ -35,7 +35,7 @@ export function startTask(
   baseEnv: NodeJS.ProcessEnv = process.env,
   helper?: SpawnHelper,
   collectLater = false,
-): void {
+): number | undefined {
   let modes: StateModes;
   try {
     modes = stateModes();
@@ -43,14 +43,14 @@ export function startTask(
     if (m.freshOutput) emptyFolder(m.outputDir);
   } catch (err) {
     reply({ type: "failed", id: m.id, message: (err as Error).message });
-    return;
+    return undefined;
   }
   // Private files, whatever the umask (see state-mode.ts): the task's shell then only appends to
   // (or truncates) the status and metrics files.
   const stateFiles = [m.env.BATON_STATUS_FILE, m.env.BATON_METRICS].filter((f): f is string => !!f);
   if (helper) {
     // The helper makes the output folder and these files itself, off this event loop.
-    helper.start(
+    return helper.start(
       {
         file: m.file,
         args: m.args,
@@ -60,6 +60,7 @@ export function startTask(
         outputDir: m.outputDir,
         stateFiles,
         modes,
+        ...(m.hold ? { after: m.hold.after, until: m.hold.until } : {}),
       },
       {
         onStarted: (pid, pidStart) => reply({ type: "started", id: m.id, pid, pidStart }),
@@ -80,16 +81,16 @@ export function startTask(
             id: m.id,
             message: stage === "prepare" ? message : `cannot start ${m.file} in ${m.cwd}: ${message}`,
           }),
+        onDropped: () => reply({ type: "dropped", id: m.id }),
       },
     );
-    return;
   }
   let fd: number;
   try {
     ensureWritableDir(m.outputDir);
   } catch (err) {
     reply({ type: "failed", id: m.id, message: (err as Error).message });
-    return;
+    return undefined;
   }
   try {
     fd = openStateFile(m.logPath);
@@ -100,7 +101,7 @@ export function startTask(
       id: m.id,
       message: `cannot open log file ${m.logPath}: ${(err as Error).message}`,
     });
-    return;
+    return undefined;
   }
   let child: ReturnType<typeof spawn>;
   try {
@@ -113,14 +114,14 @@ export function startTask(
   } catch (err) {
     fs.closeSync(fd);
     reply({ type: "failed", id: m.id, message: `cannot start ${m.file}: ${(err as Error).message}` });
-    return;
+    return undefined;
   }
   fs.closeSync(fd);
   if (child.pid === undefined) {
     child.on("error", (err) =>
       reply({ type: "failed", id: m.id, message: `cannot start ${m.file}: ${err.message}` }),
     );
-    return;
+    return undefined;
   }
   // Read now, while the process cannot have been reaped (that waits for this turn to end): a task
   // that ends at once still gets a handle that tells a reused pid apart.
@@ -135,6 +136,7 @@ export function startTask(
     }
     collectAndReply(m, code, signal, reply);
   });
+  return undefined;
 }
 
 /** Tells `reply` that the process ended, with its outputs collected when the request asks. */

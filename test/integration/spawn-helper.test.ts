@@ -130,3 +130,92 @@ describe.runIf(process.platform === "linux")("the spawn helper", () => {
     },
   );
 });
+
+describe.runIf(process.platform === "linux" && built)(
+  "the spawn helper holding a task for the slot of another",
+  () => {
+    /** The helper's replies, in the order they came: `S NAME`, `X NAME`, `H NAME`, `F NAME`. */
+    async function helper() {
+      const { SpawnHelper } = await import("../../dist/executors/spawn-helper.js");
+      const h = await SpawnHelper.start(helperPath({})!, () => {});
+      if (!h) throw new Error("the spawn helper did not start");
+      const dir = makeProject({});
+      const events: string[] = [];
+      const waiters: Array<() => void> = [];
+      const note = (e: string) => {
+        events.push(e);
+        for (const w of waiters.splice(0)) w();
+      };
+      const start = (name: string, script: string, hold?: { after: number; until?: number }) =>
+        h.start(
+          {
+            file: "/bin/sh",
+            args: ["-c", script],
+            cwd: dir,
+            env: {},
+            logPath: path.join(dir, `${name}.log`),
+            outputDir: path.join(dir, name),
+            stateFiles: [path.join(dir, name, "status")],
+            modes: { dir: 0o700, file: 0o600 },
+            ...(hold ? { after: hold.after, until: hold.until ?? 0 } : {}),
+          },
+          {
+            onStarted: () => note(`S ${name}`),
+            onExited: () => note(`X ${name}`),
+            onFailed: (m) => note(`F ${name} ${m}`),
+            onDropped: () => note(`H ${name}`),
+          },
+        )!;
+      const seen = async (e: string) => {
+        while (!events.includes(e)) await new Promise<void>((r) => waiters.push(r));
+      };
+      return { h, dir, events, start, seen, close: () => h.close() };
+    }
+
+    it("starts a held task the moment the one it follows ends, before that end is told, with its files made at once", async () => {
+      const t = await helper();
+      try {
+        const a = t.start("a", "sleep 0.4");
+        const b = t.start("b", `echo b > "${t.dir}/b.txt"`, { after: a });
+        const c = t.start("c", `echo c > "${t.dir}/c.txt"`, { after: b });
+        await new Promise((r) => setTimeout(r, 150));
+        // Held: their folders and state files are made, nothing runs.
+        expect(fs.existsSync(path.join(t.dir, "b", "status"))).toBe(true);
+        expect(fs.existsSync(path.join(t.dir, "c", "status"))).toBe(true);
+        expect(t.events).toEqual(["S a"]);
+        await t.seen("X c");
+        expect(t.events).toEqual(["S a", "S b", "X a", "S c", "X b", "X c"]);
+        expect(fs.readFileSync(path.join(t.dir, "c.txt"), "utf8")).toBe("c\n");
+        // One that follows a task no longer running starts at once.
+        t.start("d", "true", { after: a });
+        await t.seen("X d");
+      } finally {
+        t.close();
+      }
+    });
+
+    it("past its time it waits for go; dropped, it never starts; go or drop of what runs changes nothing", async () => {
+      const t = await helper();
+      try {
+        const a = t.start("a", "sleep 0.2");
+        const late = t.start("late", `echo late > "${t.dir}/late.txt"`, { after: a, until: Date.now() - 1 });
+        const long = t.start("long", "sleep 3");
+        const dropped = t.start("dropped", `echo no > "${t.dir}/dropped.txt"`, { after: long });
+        await t.seen("X a");
+        await new Promise((r) => setTimeout(r, 200));
+        expect(t.events).not.toContain("S late");
+        t.h.go(late);
+        await t.seen("X late");
+        t.h.drop(dropped);
+        await t.seen("H dropped");
+        t.h.go(dropped);
+        t.h.drop(long);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(fs.existsSync(path.join(t.dir, "dropped.txt"))).toBe(false);
+        expect(t.events.filter((e) => e.endsWith(" long"))).toEqual(["S long"]);
+      } finally {
+        t.close();
+      }
+    });
+  },
+);
