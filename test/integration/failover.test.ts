@@ -106,6 +106,15 @@ async function startWork(server: Server, dir: string): Promise<string[]> {
   return runs;
 }
 
+/** A project in a new folder served by two servers on a new database: the one to stop, and the other. */
+async function twoServers(db: string): Promise<{ dir: string; frozen: Server; survivor: Server }> {
+  const dir = makeProject({ "ledger.sh": LEDGER_SH });
+  fs.writeFileSync(path.join(dir, "baton.yaml"), project(dir));
+  const env = serverEnv(await pg.createDatabase(db));
+  const frozen = await startServer(dir, { env });
+  return { dir, frozen, survivor: await startServer(dir, { env }) };
+}
+
 /** Resolves once each of `runs` has ended or is driven by `survivor` (within three leases). */
 async function takenOver(survivor: Server, runs: string[]): Promise<void> {
   await waitFor(
@@ -265,11 +274,7 @@ describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another 
   it(
     "a server that stops answering (SIGSTOP) keeps its runs until its lease expires, then they are taken over; woken up, it exits",
     async () => {
-      const dir = makeProject({ "ledger.sh": LEDGER_SH });
-      fs.writeFileSync(path.join(dir, "baton.yaml"), project(dir));
-      const env = serverEnv(await pg.createDatabase("frozen"));
-      const frozen = await startServer(dir, { env });
-      const survivor = await startServer(dir, { env });
+      const { dir, frozen, survivor } = await twoServers("frozen");
       const runs = await startWork(frozen, dir);
       await sleep(700);
       frozen.child.kill("SIGSTOP");
@@ -310,11 +315,7 @@ describe.skipIf(missing)("servers sharing PostgreSQL: one is SIGKILLed, another 
   it(
     "a `baton submit` held by a server stopped past its lease is recorded once, by the server that took over",
     async () => {
-      const dir = makeProject({ "ledger.sh": LEDGER_SH });
-      fs.writeFileSync(path.join(dir, "baton.yaml"), project(dir));
-      const env = serverEnv(await pg.createDatabase("held"));
-      const frozen = await startServer(dir, { env });
-      const survivor = await startServer(dir, { env });
+      const { dir, frozen, survivor } = await twoServers("held");
       const go = path.join(dir, "go");
       const submitting = path.join(dir, "submitting");
       // The parent waits for `go`, then submits its child (to the server that started it).

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from "../../src/store/migrations.js";
 import { PostgresStore } from "../../src/store/postgres-store.js";
 import { ANY_EXPIRED } from "../../src/store/store.js";
+import { collect } from "../helpers/cli.js";
 import { type TestPostgres, missingPostgres, startPostgres } from "../helpers/postgres.js";
 import { describeStoreConformance, runRow } from "./conformance.js";
 import { checkClaimsFromFourProcesses } from "./multi-process-claims.js";
@@ -71,17 +72,10 @@ describe.skipIf(missing)(
           stdio: ["ignore", "pipe", "pipe"],
         },
       );
-      let out = "";
-      let err = "";
-      worker.stdout.on("data", (d) => {
-        out += d;
-      });
-      worker.stderr.on("data", (d) => {
-        err += d;
-      });
-      const exited = new Promise<number | null>((resolve) => worker.on("exit", resolve));
+      const result = collect(worker);
+      const locked = new Promise<void>((resolve) => worker.stdout.once("data", () => resolve()));
       try {
-        while (!out.includes("locked\n")) await sleep(20);
+        await locked;
         // The stopped process's lease expires; the run is taken over once the database has ended
         // its transaction (at half the lease), not when the process is woken.
         let claimed = false;
@@ -93,9 +87,12 @@ describe.skipIf(missing)(
         expect(claimed, "the run of the stopped process was never taken over").toBe(true);
         expect((await store.getRun("run_held"))?.engineId).toBe("eng_survivor");
         worker.kill("SIGCONT");
-        expect(await exited, err).toBe(0);
+        const { code, stdout, stderr } = await result;
+        expect(code, stderr).toBe(0);
         // Its write failed (nothing of it was applied), and the process went on.
-        expect(JSON.parse(out.split("\n")[1]!).error).toMatch(/cannot use the state database .*connection/);
+        expect(JSON.parse(stdout.split("\n")[1]!).error).toMatch(
+          /cannot use the state database .*connection/,
+        );
         expect((await store.getRun("run_held"))?.engineId).toBe("eng_survivor");
       } finally {
         worker.kill("SIGKILL");
