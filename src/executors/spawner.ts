@@ -217,11 +217,11 @@ export class Spawner {
     const helper = id === 1 ? undefined : this.readyHelper();
     if (helper) {
       // A held request names the one it follows by the helper's id of it.
-      const after = request.hold && this.viaHelper.get(request.hold.after);
-      const sent: SpawnRequest =
-        request.hold && after !== undefined
-          ? { ...request, hold: { after, until: request.hold.until } }
-          : { ...request, hold: undefined };
+      let sent = request;
+      if (request.hold) {
+        const after = this.viaHelper.get(request.hold.after);
+        sent = { ...request, hold: after === undefined ? undefined : { after, until: request.hold.until } };
+      }
       this.viaHelper.set(id, 0);
       if (this.viaHelper.size === 1) helper.setRef(true);
       const helperId = startTask(sent, (r) => this.onReply(undefined, r), this.baseEnv, helper, true);
