@@ -11,11 +11,18 @@ const argv = process.argv.slice(2);
 // Commands that read or run pipelines load most of the CLI: one file, compiled code from its cache.
 // The others (submit, ls, show...) load a small part: the few modules of theirs.
 const PIPELINE_COMMANDS = new Set(["run", "validate", "graph", "resume", "retry"]);
+/** Four times V8's default interrupt budget: how much a function runs before it is optimised. */
+const OPTIMISE_LATER = 4 * 67584;
 const built = mtime("cli/main.js");
 const everything = () => {
   const file = mtime("bundle/main.js") >= built ? "../dist/bundle/main.js" : "../dist/cli/main.js";
   return import(file).then((m) => m.main(argv));
 };
+if (PIPELINE_COMMANDS.has(argv[0])) {
+  // A run is over in seconds: V8's optimising compiler, on its default budget, spends more CPU
+  // (on threads that compete with the tasks) than its code saves. A run long enough still gets it.
+  require("node:v8").setFlagsFromString(`--interrupt-budget=${OPTIMISE_LATER}`);
+}
 if (PIPELINE_COMMANDS.has(argv[0]) && mtime("bundle/pipeline.cjs") >= built) {
   require("./code-cache.js").run(path.join(dist, "bundle", "pipeline.cjs")).main(argv);
 } else if (argv[0] === "submit" && mtime("bundle/submit.cjs") >= built) {
