@@ -6,21 +6,21 @@
  * child execs. That is most of a tiny task's cost. This helper is a few hundred KB, and uses
  * posix_spawn (a vfork-style clone on glibc), so a start costs about what make's does.
  * The engine (or a launcher) runs one helper (src/executors/spawn-helper.ts). The helper also
- * makes each task's output folder, log and state files before starting it, a dozen system calls
- * that would otherwise cost the engine's event loop far more; the engine keeps the rest
- * (collecting outputs, the store). Built by
+ * makes each task's output folder and log before starting it, system calls that would
+ * otherwise cost the engine's event loop far more; the engine keeps the rest (collecting
+ * outputs, the store). The task's shell writes its status file itself (src/executors/shell.ts),
+ * and the task its metrics file. Built by
  * scripts/build-native.mjs; where it is missing (no C compiler), tasks are started with Node's
  * spawn as before.
  *
  * Protocol, on stdin and stdout (spawn-helper.ts is the only user: nothing here is a public format):
  *
  *   request  (stdin)  fields each ended by a NUL byte:
- *                     ID FILE CWD LOG DIR DIRMODE FILEMODE AFTER UNTIL ARGC ARG... ENVC NAME=VALUE... FILEC STATEFILE...
+ *                     ID FILE CWD LOG DIR DIRMODE FILEMODE AFTER UNTIL ARGC ARG... ENVC NAME=VALUE...
  *                     First the task's files are made, as the engine would make them (state-mode.ts):
  *                     the folder DIR with its missing parents (mode DIRMODE, octal, exactly; an
- *                     existing DIR must be writable), then LOG and each STATEFILE, created empty with
- *                     mode FILEMODE exactly, or, when they exist, left with no more permission than
- *                     FILEMODE. Then FILE is started with ARG... as argv (ARG 1 is argv[0]), in CWD,
+ *                     existing DIR must be writable), then LOG, created empty with mode FILEMODE
+ *                     exactly, or, when it exists, appended to. Then FILE is started with ARG... as argv (ARG 1 is argv[0]), in CWD,
  *                     in a session of its own, with stdin /dev/null and stdout and stderr appended
  *                     to LOG, with this helper's environment plus NAME=VALUE (replacing a variable
  *                     of the same name), every signal at its default and none blocked.
@@ -35,8 +35,7 @@
  *   replies  (stdout) one line each; the first, R, says the helper is ready:
  *                     R                    ready for requests
  *                     S ID PID STARTTIME   started; STARTTIME is field 22 of /proc/PID/stat ("-" if unreadable)
- *                     P ID WHAT ERRNO      a file could not be made (WHAT: dir, log, or the STATEFILE's
- *                                          index from 0); nothing was started
+ *                     P ID WHAT ERRNO      a file could not be made (WHAT: dir or log); nothing was started
  *                     F ID ERRNO MESSAGE   could not be started
  *                     H ID                 a held request was dropped (D): nothing was started
  *                     X ID CODE SIGNAL     ended: CODE is the exit status (-1 when killed), SIGNAL the
@@ -162,20 +161,14 @@ static int make_dirs(char *dir, mode_t mode, int *created) {
   return make_dirs(dir, mode, created);
 }
 
-/* A state file: created empty with `mode` exactly, or an existing one left with no permission
- * beyond `mode` (another user's file is left as it is). 0, or the errno. */
-static int make_state_file(const char *path, mode_t mode, int append_existing) {
+/* The log: created empty with `mode` exactly, or an existing one (an earlier attempt's, the
+ * task's own) opened to append, left with no permission beyond `mode` (another user's file is
+ * left as it is). 0, or the errno. */
+static int make_log(const char *path, mode_t mode) {
   int created = 1;
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0 && errno == EEXIST) {
     created = 0;
-    if (!append_existing) {
-      struct stat st;
-      if (lstat(path, &st) != 0) return 0; /* gone meanwhile: nothing to tighten */
-      if (S_ISLNK(st.st_mode) || (st.st_mode & 0777 & ~mode) == 0) return 0;
-      if (chmod(path, st.st_mode & 0777 & mode) != 0 && errno != EPERM) return errno;
-      return 0;
-    }
     fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
   }
   if (fd < 0) return errno;
@@ -190,13 +183,11 @@ static int make_state_file(const char *path, mode_t mode, int append_existing) {
   return err;
 }
 
-/* Makes the task's folder, log and state files (see the protocol); replies P and returns 0 when one fails. */
-static int prepare(const char *id, char *dir, const char *log, mode_t dir_mode, mode_t file_mode, long filec,
-                   char **files) {
+/* Makes the task's folder and log (see the protocol); replies P and returns 0 when one fails. */
+static int prepare(const char *id, char *dir, const char *log, mode_t dir_mode, mode_t file_mode) {
   char line[128];
   int err = 0, created = 0;
   const char *what = "dir";
-  char index[32];
   if (dir[0]) {
     err = make_dirs(dir, dir_mode, &created);
     /* mkdir succeeds on nothing for a folder that exists: whether it can be written is asked. */
@@ -204,12 +195,7 @@ static int prepare(const char *id, char *dir, const char *log, mode_t dir_mode, 
   }
   if (!err) {
     what = "log";
-    err = make_state_file(log, file_mode, 1);
-  }
-  for (long i = 0; i < filec && !err; i++) {
-    snprintf(index, sizeof index, "%ld", i);
-    what = index;
-    err = make_state_file(files[i], file_mode, 0);
+    err = make_log(log, file_mode);
   }
   if (!err) return 1;
   int n = snprintf(line, sizeof line, "P %s %s %d\n", id, what, err);
@@ -217,16 +203,16 @@ static int prepare(const char *id, char *dir, const char *log, mode_t dir_mode, 
   return 0;
 }
 
-/* A request as read: its fixed fields, then the arguments, variables and state files. */
+/* A request as read: its fixed fields, then the arguments and variables. */
 #define FIXED 9
 struct request {
   char *fixed[FIXED];
-  long counts[3];
-  char **lists[3];
+  long counts[2];
+  char **lists[2];
 };
 
 static void free_request(struct request *r) {
-  for (int l = 0; l < 3; l++) free(r->lists[l]);
+  for (int l = 0; l < 2; l++) free(r->lists[l]);
 }
 
 /* Processes started and not reaped yet, by request id (few: at most the slots in use). */
@@ -353,7 +339,7 @@ static int parse_request(char *buf, size_t len, size_t *p, struct request *r) {
   memset(r, 0, sizeof *r);
   for (int i = 0; i < FIXED; i++)
     if (!(r->fixed[i] = field(buf, len, p))) return 0;
-  for (int l = 0; l < 3; l++) {
+  for (int l = 0; l < 2; l++) {
     char *count = field(buf, len, p);
     if (!count) return 0;
     r->counts[l] = strtol(count, NULL, 10);
@@ -387,8 +373,7 @@ static void control(const char *f) {
 /* Makes the request's files, then starts its process, or holds it (AFTER). */
 static void take(struct request *r, const char *raw, size_t raw_len) {
   char **f = r->fixed;
-  if (!prepare(f[0], f[4], f[3], (mode_t)strtol(f[5], NULL, 8), (mode_t)strtol(f[6], NULL, 8), r->counts[2],
-               r->lists[2]))
+  if (!prepare(f[0], f[4], f[3], (mode_t)strtol(f[5], NULL, 8), (mode_t)strtol(f[6], NULL, 8)))
     return;
   long long after = strtoll(f[7], NULL, 10);
   if (after == 0 || !pending(after)) {

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { dict } from "../util/dict.js";
+import { tightenFile } from "../util/state-mode.js";
 
 /** One metric of one object appended to `$BATON_METRICS` (see `MetricPoint` in store/store.ts). */
 export interface MetricSeriesPoint {
@@ -25,9 +26,15 @@ export function readMetricsFile(
   // No prototype: a metric may be called `__proto__` or `constructor` like any other.
   const metrics: Record<string, unknown> = dict();
   const series: MetricSeriesPoint[] = [];
-  // Most tasks write no metrics (the file is missing, or empty as the launch left it): one stat
-  // says so, rather than an exception or an open and a read.
-  if (!(fs.statSync(metricsPath, { throwIfNoEntry: false })?.size ?? 0)) return { metrics, series };
+  // Most tasks write no metrics (the file is missing): one stat says so, rather than an exception
+  // or an open and a read.
+  let stat = fs.lstatSync(metricsPath, { throwIfNoEntry: false });
+  if (!stat) return { metrics, series };
+  // The task made the file with its own umask: it loses what the state mode does not give (a
+  // link the task put there is read through, and what it points to left as it is).
+  if (stat.isSymbolicLink()) stat = fs.statSync(metricsPath, { throwIfNoEntry: false });
+  else tightenFile(metricsPath, stat.mode);
+  if (!stat?.size) return { metrics, series };
   let text: string;
   try {
     text = fs.readFileSync(metricsPath, "utf8");

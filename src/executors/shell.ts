@@ -8,6 +8,7 @@
  * only if every character and word in it means the same to both shells. Anything this does not
  * recognise keeps bash.
  */
+import { stateModes } from "../util/state-mode.js";
 
 /** The argv of a task's shell, with the command last. */
 export type ShellArgv = [file: string, ...args: string[]];
@@ -15,10 +16,25 @@ export type ShellArgv = [file: string, ...args: string[]];
 export const BASH = "/bin/bash";
 export const SH = "/bin/sh";
 
-/** `bash -c` prologue: record the exit status on the way out, whatever ends the script. */
+/**
+ * `bash -c` prologue: record the exit status on the way out, whatever ends the script. The shell
+ * makes the status file then, with the state file mode (state-mode.ts) whatever the task's umask:
+ * nothing makes it before the task starts.
+ */
 export function wrapCommand(command: string): string {
   // On one line with the command so the shell's own "line N" messages keep the user's numbering.
-  return `trap 'echo $? > "$BATON_STATUS_FILE"' EXIT; ${command}`;
+  return `trap 's=$?; umask ${statusUmask()}; echo $s > "$BATON_STATUS_FILE"' EXIT; ${command}`;
+}
+
+/** The umask that gives a new file the state file mode: 177 (0600), or 117 (0660) shared. */
+function statusUmask(): string {
+  let mode = 0o600;
+  try {
+    mode = stateModes().file;
+  } catch {
+    // A BATON_STATE_MODE refused where the task's files are made (start-task.ts): never started.
+  }
+  return (0o777 & ~mode).toString(8);
 }
 
 /**

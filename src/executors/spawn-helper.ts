@@ -15,9 +15,9 @@ import type { StateModes } from "../util/state-mode.js";
 
 /**
  * What to start: as `spawn(file, args, { cwd, env, detached: true })`, stdout and stderr
- * appended to `logPath`. Before it starts, the helper makes `outputDir` (with its parents),
- * `logPath` and `stateFiles` as the engine would (state-mode.ts): new ones with exactly the
- * state modes, existing ones with no more permission than those.
+ * appended to `logPath`. Before it starts, the helper makes `outputDir` (with its parents) and
+ * `logPath` as the engine would (state-mode.ts): new ones with exactly the state modes, an
+ * existing log with no more permission than those.
  */
 export interface HelperRequest {
   file: string;
@@ -28,8 +28,6 @@ export interface HelperRequest {
   logPath: string;
   /** The task's output folder: made with its parents, or checked writable when it exists (none: no folder). */
   outputDir?: string;
-  /** Files made empty before the start (the status and metrics files). */
-  stateFiles: string[];
   modes: Pick<StateModes, "dir" | "file">;
   /**
    * Held: the files are made now, and the process started the moment request `after` (an id
@@ -59,8 +57,7 @@ const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) =
 function prepareFailure(r: HelperRequest, what: string, errno: number): string {
   const err = { code: ERRNO_NAMES.get(errno) ?? `errno ${errno}` };
   if (what === "dir") return cannotWriteFolder(r.outputDir ?? "", err);
-  if (what === "log") return `cannot open log file ${r.logPath}: ${describeFsError(err)}`;
-  return `cannot create ${r.stateFiles[Number(what)] ?? "a state file"}: ${describeFsError(err)}`;
+  return `cannot open log file ${r.logPath}: ${describeFsError(err)}`;
 }
 
 /**
@@ -147,7 +144,6 @@ export class SpawnHelper {
     fields.push(String(r.args.length + 1), r.file, ...r.args);
     const env = Object.entries(r.env).map(([name, value]) => `${name}=${value}`);
     fields.push(String(env.length), ...env);
-    fields.push(String(r.stateFiles.length), ...r.stateFiles);
     // What spawn would refuse, refused here in its words, before the helper reads it as a field end.
     const bad = fields.find((f) => f.includes("\0"));
     if (bad !== undefined) {

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { ContentStore } from "../artifacts/cas.js";
 import { type CollectRequest, type Collected, collectAttemptQuick } from "../artifacts/collect.js";
 import { ensureWritableDir } from "../artifacts/fs-util.js";
-import { type StateModes, makeStateFile, openStateFile, stateModes } from "../util/state-mode.js";
+import { type StateModes, openStateFile, stateModes } from "../util/state-mode.js";
 import { afterThisTurn } from "../util/yield.js";
 import { readStartTime } from "./proc-stat.js";
 import type { SpawnHelper } from "./spawn-helper.js";
@@ -45,11 +45,12 @@ export function startTask(
     reply({ type: "failed", id: m.id, message: (err as Error).message });
     return undefined;
   }
-  // Private files, whatever the umask (see state-mode.ts): the task's shell then only appends to
-  // (or truncates) the status and metrics files.
-  const stateFiles = [m.env.BATON_STATUS_FILE, m.env.BATON_METRICS].filter((f): f is string => !!f);
+  // The log is made here (or by the helper) with the state mode (state-mode.ts). The status file
+  // is made by the task's shell as it exits (shell.ts), and the metrics file by the task, if it
+  // writes metrics (given the state mode when read, metrics.ts): on a disk, each file made
+  // before the start costs more than the tiny task it is for.
   if (helper) {
-    // The helper makes the output folder and these files itself, off this event loop.
+    // The helper makes the output folder and the log itself, off this event loop.
     return helper.start(
       {
         file: m.file,
@@ -58,7 +59,6 @@ export function startTask(
         env: m.env,
         logPath: m.logPath,
         outputDir: m.outputDir,
-        stateFiles,
         modes,
         ...(m.hold ? { after: m.hold.after, until: m.hold.until } : {}),
       },
@@ -94,7 +94,6 @@ export function startTask(
   }
   try {
     fd = openStateFile(m.logPath);
-    for (const file of stateFiles) makeStateFile(file);
   } catch (err) {
     reply({
       type: "failed",

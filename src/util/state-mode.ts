@@ -132,9 +132,18 @@ export function tightenPath(p: string, kind: "dir" | "file"): void {
   } catch {
     return;
   }
-  if (st.isSymbolicLink() || (st.mode & 0o777 & ~mode) === 0) return;
+  if (!st.isSymbolicLink()) tightenStat(p, st.mode, mode);
+}
+
+/** {@link tightenPath} of a file whose mode (`stat.mode`) was just read. */
+export function tightenFile(p: string, statMode: number): void {
+  tightenStat(p, statMode, stateModes().file);
+}
+
+function tightenStat(p: string, statMode: number, mode: number): void {
+  if ((statMode & 0o777 & ~mode) === 0) return;
   try {
-    fs.chmodSync(p, st.mode & 0o777 & mode);
+    fs.chmodSync(p, statMode & 0o777 & mode);
   } catch (err) {
     // Another user's file in a shared folder: not ours to change.
     if ((err as NodeJS.ErrnoException).code !== "EPERM") throw err;

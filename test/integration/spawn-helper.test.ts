@@ -155,7 +155,6 @@ describe.runIf(process.platform === "linux" && built)(
             env: {},
             logPath: path.join(dir, `${name}.log`),
             outputDir: path.join(dir, name),
-            stateFiles: [path.join(dir, name, "status")],
             modes: { dir: 0o700, file: 0o600 },
             ...(hold ? { after: hold.after, until: hold.until ?? 0 } : {}),
           },
@@ -179,9 +178,9 @@ describe.runIf(process.platform === "linux" && built)(
         const b = t.start("b", `echo b > "${t.dir}/b.txt"`, { after: a });
         const c = t.start("c", `echo c > "${t.dir}/c.txt"`, { after: b });
         await new Promise((r) => setTimeout(r, 150));
-        // Held: their folders and state files are made, nothing runs.
-        expect(fs.existsSync(path.join(t.dir, "b", "status"))).toBe(true);
-        expect(fs.existsSync(path.join(t.dir, "c", "status"))).toBe(true);
+        // Held: their folders and logs are made, nothing runs.
+        expect(fs.existsSync(path.join(t.dir, "b.log"))).toBe(true);
+        expect(fs.existsSync(path.join(t.dir, "c"))).toBe(true);
         expect(t.events).toEqual(["S a"]);
         await t.seen("X c");
         expect(t.events).toEqual(["S a", "S b", "X a", "S c", "X b", "X c"]);

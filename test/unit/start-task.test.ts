@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { wrapCommand } from "../../dist/executors/shell.js";
 import { SpawnHelper, helperPath } from "../../dist/executors/spawn-helper.js";
 import type { SpawnReply, SpawnRequest } from "../../dist/executors/spawner.js";
 import { startTask } from "../../dist/executors/start-task.js";
@@ -37,7 +38,7 @@ function request(command: string): SpawnRequest {
   return {
     id,
     file: "/bin/bash",
-    args: ["-eo", "pipefail", "-c", command],
+    args: ["-eo", "pipefail", "-c", wrapCommand(command)],
     cwd: dir,
     env: { BATON_OUTPUT_DIR: outputDir, BATON_STATUS_FILE: path.join(task, "attempt-1.status") },
     logPath: path.join(task, "attempt-1.log"),
@@ -151,20 +152,26 @@ describe.runIf(process.platform === "linux").each(ways)("startTask, $way", ({ he
   });
 
   it.runIf(!useHelper || helperFile)(
-    "makes the output folder, log and state files with the state modes, and narrows existing ones",
+    "makes the output folder and log with the state modes, narrows an existing log; the shell makes the status file alike",
     async () => {
       const mode = (p: string) => fs.statSync(p).mode & 0o777;
       const m = request('echo hi > "$BATON_OUTPUT_DIR/a.txt"');
       const status = m.env.BATON_STATUS_FILE!;
-      // Left by an earlier attempt, too open: they keep their content and lose the extra bits.
+      // Left by an earlier attempt, too open: it keeps its content and loses the extra bits.
       fs.mkdirSync(path.dirname(m.logPath));
       fs.writeFileSync(m.logPath, "earlier\n", { mode: 0o666 });
       fs.chmodSync(m.logPath, 0o666);
-      fs.writeFileSync(status, "", { mode: 0o644 });
-      fs.chmodSync(status, 0o644);
-      const [, end] = await run(m);
+      const umask022 = process.umask(0o022);
+      let end: unknown;
+      try {
+        [, end] = await run(m);
+      } finally {
+        process.umask(umask022);
+      }
       expect(end).toMatchObject({ type: "exited", code: 0 });
       expect(mode(m.outputDir)).toBe(0o700);
+      // Made by the task's shell as it exited, private whatever the task's umask.
+      expect(fs.readFileSync(status, "utf8")).toBe("0\n");
       expect([mode(m.logPath), mode(status)]).toEqual([0o600, 0o600]);
       expect(fs.readFileSync(m.logPath, "utf8")).toBe("earlier\n");
 
