@@ -93,7 +93,7 @@ function folderKind(path: string): string {
  * one non-recursive mkdir(2) per distinct folder, instead of a recursive mkdir per file. They
  * are made synchronously, the event loop given a turn every few milliseconds ({@link Breather}):
  * folders made in one parent wait for its lock in turn, so the thread pool only added a round
- * trip to each (a fan-in of 1,000 inputs, one folder per producer, made in half the time).
+ * trip to each.
  */
 export async function mkdirAll(root: string, relDirs: Iterable<string>): Promise<void> {
   const all = new Set<string>();

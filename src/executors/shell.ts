@@ -23,7 +23,7 @@ export const SH = "/bin/sh";
  */
 export function wrapCommand(command: string): string {
   // On one line with the command so the shell's own "line N" messages keep the user's numbering.
-  return `trap 's=$?; umask ${statusUmask()}; echo $s > "$BATON_STATUS_FILE"' EXIT; ${command}`;
+  return `trap '__baton_status=$?; umask ${statusUmask()}; echo $__baton_status > "$BATON_STATUS_FILE"' EXIT; ${command}`;
 }
 
 /** The umask that gives a new file the state file mode: 177 (0600), or 117 (0660) shared. */
