@@ -33,7 +33,13 @@ export function readMetricsFile(
   // The task made the file with its own umask: it loses what the state mode does not give (a
   // link the task put there is read through, and what it points to left as it is).
   if (stat.isSymbolicLink()) stat = fs.statSync(metricsPath, { throwIfNoEntry: false });
-  else tightenFile(metricsPath, stat.mode);
+  else {
+    try {
+      tightenFile(metricsPath, stat.mode);
+    } catch {
+      // Removed meanwhile by what the task left running, or not ours: read as it is.
+    }
+  }
   if (!stat?.size) return { metrics, series };
   let text: string;
   try {
