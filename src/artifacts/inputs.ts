@@ -2,7 +2,7 @@
  * A task's inputs: resolving workdir paths and globs to files, and laying the bound files out
  * as symbolic links under `$BATON_INPUTS_DIR/NAME/`.
  */
-import { lstatSync, rmSync, symlinkSync } from "node:fs";
+import { lstatSync, symlinkSync } from "node:fs";
 import { lstat, rm, stat } from "node:fs/promises";
 import { basename, dirname, extname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import picomatch from "picomatch";

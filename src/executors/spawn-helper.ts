@@ -84,11 +84,7 @@ export class SpawnHelper {
   private partial = "";
   private closing = false;
 
-  private constructor(
-    private readonly child: ChildProcess,
-    /** Called if the helper dies while it is still needed (before {@link close}). */
-    private readonly onDeath: (why: string) => void,
-  ) {}
+  private constructor(private readonly child: ChildProcess) {}
 
   /** Resolves `start` once the helper says it is ready. */
   private onReady: (() => void) | undefined;
@@ -96,7 +92,8 @@ export class SpawnHelper {
   /**
    * Starts the helper at `file` and resolves once it says it is ready, or undefined when it
    * cannot start or ends first (a binary built for another system): the caller then uses
-   * `spawn`. Its environment is this process's, which every task gets too.
+   * `spawn`. Its environment is this process's, which every task gets too. `onDeath` is called
+   * if the helper dies while it is still needed (before {@link close}).
    */
   static start(file: string, onDeath: (why: string) => void): Promise<SpawnHelper | undefined> {
     return new Promise((resolve) => {
@@ -107,7 +104,7 @@ export class SpawnHelper {
         resolve(undefined);
         return;
       }
-      const helper = new SpawnHelper(child, onDeath);
+      const helper = new SpawnHelper(child);
       let ready = false;
       helper.onReady = () => {
         ready = true;

@@ -73,7 +73,13 @@ describe.skipIf(missing)(
         },
       );
       const result = collect(worker);
-      const locked = new Promise<void>((resolve) => worker.stdout.once("data", () => resolve()));
+      const locked = new Promise<void>((resolve) => {
+        let seen = "";
+        worker.stdout.on("data", (d) => {
+          seen += d;
+          if (seen.includes("locked\n")) resolve();
+        });
+      });
       try {
         await locked;
         // The stopped process's lease expires; the run is taken over once the database has ended
